@@ -1,0 +1,8 @@
+"""Reverse-mode automatic differentiation: Function, the backward engine and grad mode."""
+
+from .engine import backward, unbroadcast
+from .function import Context, Function, Node
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+__all__ = ["Function", "Context", "Node", "backward", "unbroadcast", "no_grad", "enable_grad",
+           "is_grad_enabled", "set_grad_enabled"]

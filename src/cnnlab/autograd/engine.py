@@ -1,0 +1,83 @@
+"""Reverse-mode backward pass: an iterative topological walk that *adds* each op's input gradients."""
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: undo NumPy broadcasting in the backward pass."""
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _topological_order(root):
+    """Tensors that lead to ``root`` (root last), found with an explicit stack: deep nets exceed recursion."""
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        for parent in t._node.inputs:
+            if parent is not None and parent._node is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def _store_grad(t, g):
+    from ..tensor import Tensor
+
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if t.grad is None:
+        # Views from broadcast_to are read-only; a stored .grad must be a real, writable array.
+        t.grad = Tensor._wrap(g if g.flags.writeable else g.copy())
+    else:
+        t.grad.data = t.grad.data + g
+
+
+def backward(root, grad, retain_graph=False):
+    """Propagate ``grad`` (d loss / d root) to every leaf that requires a gradient."""
+    if root._node is None:
+        if root.requires_grad:
+            _store_grad(root, grad)
+        return
+    order = _topological_order(root)
+    grads = {id(root): grad}
+    for t in reversed(order):
+        g = grads.pop(id(t), None)
+        node = t._node
+        if g is None or node is None:
+            continue
+        if node.ctx is None:
+            raise RuntimeError(
+                "backward: the graph through this tensor was already freed by an earlier backward(); "
+                "pass retain_graph=True to the first call to go through it twice"
+            )
+        if t._retains_grad:
+            _store_grad(t, g)
+        in_grads = node.fn.backward(node.ctx, g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for inp, ig in zip(node.inputs, in_grads):
+            if inp is None or ig is None:
+                continue
+            if ig.shape != inp.data.shape:
+                ig = unbroadcast(ig, inp.data.shape)
+            if inp._node is None:
+                _store_grad(inp, ig)
+            else:
+                prev = grads.get(id(inp))
+                grads[id(inp)] = ig if prev is None else prev + ig
+        if not retain_graph:
+            node.ctx = None
+            node.inputs = ()

@@ -1,0 +1,133 @@
+"""Reductions (sum, mean, var, max, min over axes) with their gradients."""
+
+from .. import backend
+from ..autograd import Function
+
+
+def _normalize_axis(axis, ndim, name):
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{name}: `axis` {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(a % max(ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+def _expand(g, shape, axis, keepdims):
+    """Put the reduced axes back into ``g`` (as size 1) so it broadcasts against the input."""
+    if axis is None:
+        return g.reshape((1,) * len(shape))
+    if not keepdims:
+        for a in axis:
+            g = backend.get_array_module(g).expand_dims(g, a)
+    return g
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
+        return a.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = backend.get_array_module(g)
+        return xp.broadcast_to(_expand(g, ctx.shape, ctx.axis, ctx.keepdims), ctx.shape)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
+        ctx.count = a.size if axis is None else int(_prod(a.shape[i] for i in axis))
+        return a.mean(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = backend.get_array_module(g)
+        return xp.broadcast_to(_expand(g, ctx.shape, ctx.axis, ctx.keepdims) / ctx.count, ctx.shape)
+
+
+class Var(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False, unbiased=True):
+        ctx.axis, ctx.keepdims = axis, keepdims
+        n = a.size if axis is None else int(_prod(a.shape[i] for i in axis))
+        ctx.denom = max(n - 1, 0) if unbiased else n
+        centered = a - a.mean(axis=axis, keepdims=True)
+        ctx.save_for_backward(centered)
+        return (centered * centered).sum(axis=axis, keepdims=keepdims) / ctx.denom
+
+    @staticmethod
+    def backward(ctx, g):
+        (centered,) = ctx.saved_tensors
+        return _expand(g, centered.shape, ctx.axis, ctx.keepdims) * (2.0 / ctx.denom) * centered
+
+
+class _Extreme(Function):
+    """max/min over axes; tied extremes share the gradient equally (as ``torch.amax``/``amin``)."""
+
+    reduce = None
+
+    @classmethod
+    def forward(cls, ctx, a, axis=None, keepdims=False):
+        out = getattr(a, cls.reduce)(axis=axis, keepdims=True)
+        ctx.save_for_backward(a, out)
+        ctx.axis, ctx.keepdims = axis, keepdims
+        if keepdims:
+            return out
+        return out.reshape(()) if axis is None else out.squeeze(axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        mask = a == out
+        count = mask.sum(axis=ctx.axis, keepdims=True)
+        return mask * (_expand(g, a.shape, ctx.axis, ctx.keepdims) / count)
+
+
+class Max(_Extreme):
+    reduce = "max"
+
+
+class Min(_Extreme):
+    reduce = "min"
+
+
+def _prod(values):
+    p = 1
+    for v in values:
+        p *= v
+    return p
+
+
+def sum(a, axis=None, keepdims=False):
+    """Sum over ``axis`` (int, tuple or None for all)."""
+    return Sum.apply(a, axis=_normalize_axis(axis, a.ndim, "sum"), keepdims=keepdims)
+
+
+def mean(a, axis=None, keepdims=False):
+    """Mean over ``axis`` (int, tuple or None for all)."""
+    return Mean.apply(a, axis=_normalize_axis(axis, a.ndim, "mean"), keepdims=keepdims)
+
+
+def var(a, axis=None, keepdims=False, unbiased=True):
+    """Variance over ``axis``; ``unbiased`` divides by n - 1 (PyTorch's default)."""
+    return Var.apply(a, axis=_normalize_axis(axis, a.ndim, "var"), keepdims=keepdims, unbiased=unbiased)
+
+
+def max(a, axis=None, keepdims=False):
+    """Largest value over ``axis``; the gradient goes to the maxima (split equally among ties)."""
+    if a.size == 0:
+        raise ValueError(f"max: cannot reduce an empty tensor (shape {a.shape})")
+    return Max.apply(a, axis=_normalize_axis(axis, a.ndim, "max"), keepdims=keepdims)
+
+
+def min(a, axis=None, keepdims=False):
+    """Smallest value over ``axis``; the gradient goes to the minima (split equally among ties)."""
+    if a.size == 0:
+        raise ValueError(f"min: cannot reduce an empty tensor (shape {a.shape})")
+    return Min.apply(a, axis=_normalize_axis(axis, a.ndim, "min"), keepdims=keepdims)

@@ -1,0 +1,187 @@
+"""Shape ops (reshape, permute, flatten, indexing, cat, stack) with their gradients."""
+
+import numbers
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._scatter import scatter_add
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, a, shape=()):
+        ctx.shape = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape)
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, a, dims=()):
+        ctx.dims = dims
+        return a.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return g.transpose(inverse)
+
+
+def _is_basic_index(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (slice, numbers.Integral)) for i in items)
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, a, index=None):
+        ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
+        ctx.basic = _is_basic_index(index)
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = backend.get_array_module(g)
+        if ctx.basic:  # each input element appears at most once: plain assignment
+            grad = xp.zeros(ctx.shape, dtype=ctx.dtype)
+            grad[ctx.index] = g
+            return grad
+        # Advanced indexing may pick an element several times: add up by flat position.
+        size = 1
+        for n in ctx.shape:
+            size *= n
+        positions = xp.arange(size).reshape(ctx.shape)[ctx.index]
+        return scatter_add(size, positions, g, ctx.dtype).reshape(ctx.shape)
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        ctx.axis = axis
+        ctx.splits = [a.shape[axis] for a in arrays]
+        return backend.get_array_module(*arrays).concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        grads, start = [], 0
+        for n, needed in zip(ctx.splits, ctx.needs_input_grad):
+            if needed:
+                index = [slice(None)] * g.ndim
+                index[ctx.axis] = slice(start, start + n)
+                grads.append(g[tuple(index)])
+            else:
+                grads.append(None)
+            start += n
+        return tuple(grads)
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        ctx.axis = axis
+        return backend.get_array_module(*arrays).stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = backend.get_array_module(g)
+        return tuple(xp.take(g, i, axis=ctx.axis) if need else None
+                     for i, need in enumerate(ctx.needs_input_grad))
+
+
+def reshape(a, shape):
+    """Same data, new shape; one entry may be -1."""
+    shape = tuple(int(s) for s in shape)
+    try:
+        return Reshape.apply(a, shape=tuple(a.data.reshape(shape).shape))
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) "
+                         f"into shape {shape}") from None
+
+
+view = reshape
+
+
+def permute(a, dims):
+    """Reorder the axes: output axis i is input axis ``dims[i]``."""
+    dims = tuple(int(d) % max(a.ndim, 1) for d in dims)
+    if sorted(dims) != list(range(a.ndim)):
+        raise ValueError(f"permute: `dims` must be a permutation of {tuple(range(a.ndim))}. Received: dims={dims}")
+    return Permute.apply(a, dims=dims)
+
+
+def transpose(a, dim0, dim1):
+    """Swap two axes."""
+    perm = list(range(a.ndim))
+    perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+    return permute(a, perm)
+
+
+def flatten(input, start_dim=1, end_dim=-1):
+    """Merge dims ``start_dim..end_dim`` into one (default keeps the batch axis, like ``torch.flatten(x, 1)``).
+
+    Shape: ``(N, C, H, W) -> (N, C*H*W)`` with the defaults.
+    """
+    nd = input.ndim
+    if nd == 0:
+        return reshape(input, (1,))
+    s, e = start_dim % nd, end_dim % nd
+    if s > e:
+        raise ValueError(f"flatten: `start_dim` ({start_dim}) must not come after `end_dim` ({end_dim}) "
+                         f"for a tensor of shape {input.shape}")
+    shape = input.shape
+    merged = 1
+    for n in shape[s:e + 1]:
+        merged *= n
+    return reshape(input, shape[:s] + (merged,) + shape[e + 1:])
+
+
+def getitem(a, index):
+    """``a[index]`` with basic or advanced indexing; repeated picks add their gradients."""
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    try:
+        return GetItem.apply(a, index=index)
+    except IndexError as e:
+        raise IndexError(f"getitem: index {index!r} does not fit a tensor of shape {a.shape} ({e})") from None
+
+
+def _check_sequence(name, tensors, axis):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{name}: `tensors` must hold at least one tensor. Received an empty sequence")
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    return tensors
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing axis ``dim`` (DenseNet's concatenation, Inception's branches)."""
+    tensors = _check_sequence("cat", tensors, dim)
+    nd = tensors[0].ndim
+    axis = dim % nd
+    ref = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.ndim != nd or t.shape[:axis] != ref[:axis] or t.shape[axis + 1:] != ref[axis + 1:]:
+            raise ValueError(f"cat: tensor {i} has shape {t.shape}, which does not match {ref} "
+                             f"outside dim {dim}")
+    return Cat.apply(*tensors, axis=axis)
+
+
+concat = cat
+
+
+def stack(tensors, dim=0):
+    """Join same-shape tensors along a new axis ``dim``."""
+    tensors = _check_sequence("stack", tensors, dim)
+    ref = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != ref:
+            raise ValueError(f"stack: every tensor must have shape {ref}. Received shape {t.shape} for tensor {i}")
+    return Stack.apply(*tensors, axis=dim % (len(ref) + 1))
