@@ -178,10 +178,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a                   # (..., n, k)
         b2 = b[:, None] if b.ndim == 1 else b                   # (..., k, m)
         g2 = g
-        if a.ndim == 1:
-            g2 = g2[..., None, :]
         if b.ndim == 1:
-            g2 = g2[..., None]                                  # (..., n, m)
+            g2 = g2[..., None]
+        if a.ndim == 1:
+            g2 = g2[..., None, :]                               # (..., n, m)
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = g2 @ b2.swapaxes(-1, -2)                       # (..., n, k)

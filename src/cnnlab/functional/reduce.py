@@ -1,5 +1,7 @@
 """Reductions (sum, mean, var, max, min over axes) with their gradients."""
 
+import builtins
+
 from .. import backend
 from ..autograd import Function
 
@@ -9,10 +11,11 @@ def _normalize_axis(axis, ndim, name):
         return None
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
+    bound = builtins.max(ndim, 1)  # this module defines its own max/min/sum
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < bound:
             raise ValueError(f"{name}: `axis` {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % max(ndim, 1))
+        out.append(a % bound)
     return tuple(sorted(set(out)))
 
 
@@ -56,7 +59,7 @@ class Var(Function):
     def forward(ctx, a, axis=None, keepdims=False, unbiased=True):
         ctx.axis, ctx.keepdims = axis, keepdims
         n = a.size if axis is None else int(_prod(a.shape[i] for i in axis))
-        ctx.denom = max(n - 1, 0) if unbiased else n
+        ctx.denom = builtins.max(n - 1, 0) if unbiased else n
         centered = a - a.mean(axis=axis, keepdims=True)
         ctx.save_for_backward(centered)
         return (centered * centered).sum(axis=axis, keepdims=keepdims) / ctx.denom

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+import cnnlab
+
+
+def test_tensor_used_twice_gets_the_sum_of_gradients():
+    x = cnnlab.tensor([2.0, -3.0], requires_grad=True, dtype="float64")
+    y = x * x + 3 * x  # x feeds two ops: dy/dx = 2x + 3
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.array([2.0, -3.0]) + 3)
+
+
+def test_diamond_graph_accumulates():
+    x = cnnlab.tensor([1.5], requires_grad=True, dtype="float64")
+    a = x * 2
+    b = a * a      # 4x^2
+    c = a + b      # 2x + 4x^2 -> 2 + 8x
+    c.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2 + 8 * 1.5])
+
+
+def test_gradients_accumulate_across_backward_calls():
+    x = cnnlab.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_deep_chain_does_not_hit_the_recursion_limit():
+    x = cnnlab.tensor([1.0], requires_grad=True, dtype="float64")
+    y = x
+    for _ in range(5000):
+        y = y * 1.0 + 0.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0])
+
+
+def test_no_grad_records_nothing():
+    x = cnnlab.tensor([1.0], requires_grad=True)
+    with cnnlab.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+
+    @cnnlab.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(x).requires_grad
+    assert cnnlab.is_grad_enabled()
+
+
+def test_backward_with_explicit_gradient():
+    x = cnnlab.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True, dtype="float64")
+    y = x * x
+    y.backward(np.array([[1.0, 0.0], [0.5, 2.0]]))
+    np.testing.assert_allclose(x.grad.numpy(), [[2.0, 0.0], [3.0, 16.0]])
+
+
+def test_backward_needs_gradient_for_non_scalar():
+    x = cnnlab.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="can be omitted only for a one-element output"):
+        (x * 2).backward()
+
+
+def test_backward_gradient_shape_is_checked():
+    x = cnnlab.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"must have the output's shape \(2,\)"):
+        (x * 2).backward(np.ones(3))
+
+
+def test_backward_on_constant_is_an_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        cnnlab.tensor([1.0]).sum().backward()
+
+
+def test_graph_is_freed_after_backward_unless_retained():
+    x = cnnlab.tensor([1.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [4.0])
+    with pytest.raises(RuntimeError, match="already freed"):
+        y.backward()
+
+
+def test_retain_grad_keeps_intermediate_gradient():
+    x = cnnlab.tensor([1.0, 2.0], requires_grad=True, dtype="float64")
+    h = (x * 3).retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), 2 * 3 * np.array([1.0, 2.0]))
+
+
+def test_stored_gradient_is_writable_and_not_aliased():
+    x = cnnlab.tensor(np.ones((2, 3)), requires_grad=True)
+    (x.sum() + x.sum()).backward()  # sum's backward is a read-only broadcast view
+    x.grad.data *= 0.5               # an optimizer may scale it in place
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((2, 3)))
