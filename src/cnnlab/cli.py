@@ -1,0 +1,198 @@
+"""The ``cnnlab`` command: a thin layer that parses arguments and calls library functions.
+
+Every command has ``--help``. Errors in what the user gave (unknown names, unreadable files, a checkpoint
+of another model) print one line and exit with status 2.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A problem with the command's input: reported in one line, exit status 2."""
+
+
+# ---------------------------------------------------------------------------- train
+def cmd_train(args):
+    from .train.run import train_job
+
+    result = train_job(model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+                       lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
+                       weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
+                       data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
+                       fallback=not args.no_fallback)
+    return 130 if result["interrupted"] else 0
+
+
+# ---------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args):
+    from . import nn
+    from .data import DataLoader
+    from .train import evaluate
+    from .train.metrics import precision_recall_f1, top_k_accuracy
+    from .train.run import eval_dataset, load_trained
+
+    model, meta = load_trained(args.checkpoint)
+    ds = eval_dataset(meta, args.dataset, args.data_dir)
+    if len(ds.classes) != len(meta["classes"]):
+        raise UserError(f"evaluate: the checkpoint's model predicts {len(meta['classes'])} classes but dataset "
+                        f"{args.dataset or meta['dataset']!r} has {len(ds.classes)}")
+    result = evaluate(model, DataLoader(ds, batch_size=args.batch_size), nn.CrossEntropyLoss())
+    prf = precision_recall_f1(result["scores"], result["targets"], len(ds.classes))
+    k = min(5, len(ds.classes))
+    print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images)")
+    print(f"loss {result['loss']:.4f} | accuracy {result['accuracy'] * 100:.2f}% | "
+          f"top-{k} accuracy {top_k_accuracy(result['scores'], result['targets'], k) * 100:.2f}%")
+    width = max(len(c) for c in ds.classes)
+    print(f"\n{'class':<{width}}  accuracy  precision  recall     f1  support")
+    for i, name in enumerate(ds.classes):
+        print(f"{name:<{width}}  {result['per_class_accuracy'][i] * 100:7.2f}%  {prf['precision'][i]:9.4f}  "
+              f"{prf['recall'][i]:6.4f}  {prf['f1'][i]:.4f}  {prf['support'][i]:7d}")
+    for avg in ("macro", "weighted"):
+        m = prf[avg]
+        print(f"{avg + ' avg':<{width}}  {'':8}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:.4f}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- predict
+def load_image(path, channels, size):
+    """Read an image file as a float array (C, H, W) in [0, 1], converted to ``channels`` and resized."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        raise UserError("predict: reading images needs Pillow: pip install 'cnnlab[image]'") from None
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB")
+            if im.size != (size[1], size[0]):
+                im = im.resize((size[1], size[0]), Image.BILINEAR)
+            a = np.asarray(im, dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise UserError(f"predict: no such image file: {path!r}") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise UserError(f"predict: cannot read {path!r} as an image ({e})") from None
+    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+
+
+def cmd_predict(args):
+    from . import Tensor, no_grad
+    from .functional.activation import softmax
+    from .train.run import load_trained
+
+    model, meta = load_trained(args.checkpoint)
+    c, h, w = meta["input_size"]
+    mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
+    std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
+    batch = np.stack([(load_image(p, c, (h, w)) - mean) / std for p in args.images])
+    with no_grad():
+        probs = softmax(model(Tensor(batch)), 1).numpy()
+    k = min(args.top, probs.shape[1])
+    for path, p in zip(args.images, probs):
+        top = np.argsort(-p)[:k]
+        print(f"{path}: " + ", ".join(f"{meta['classes'][i]} {p[i] * 100:.1f}%" for i in top))
+    return 0
+
+
+# ---------------------------------------------------------------------------- models, arith
+def cmd_models(args):
+    from . import models
+
+    for name in models.list_models():
+        net = models.get(name)
+        size = models.input_size(name)
+        n = sum(p.numel() for p in net.parameters())
+        print(f"{name:<20} {n:>13,} parameters   input {'x'.join(map(str, size)) if size else '-'}")
+    return 0
+
+
+def cmd_arith(args):
+    from .functional.conv import explain_fit
+
+    print(explain_fit(args.input, args.kernel, stride=args.stride, padding=args.padding, dilation=args.dilation))
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser():
+    parser = argparse.ArgumentParser(prog="cnnlab", description="Convolutional neural networks from first "
+                                     "principles: train, evaluate, inspect.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a zoo model on a dataset",
+                       description="Train a model, print a progress bar per epoch and the test accuracy, and "
+                       "checkpoint every epoch (Ctrl-C saves one and stops; --resume continues).")
+    p.add_argument("--model", default="fashion_cnn", help="zoo model name (see `cnnlab models`)")
+    p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist, cifar10 or digits")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "adamw", "rmsprop"])
+    p.add_argument("--momentum", type=float, default=0.9, help="momentum for sgd and rmsprop")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "plateau", "none"],
+                   help="learning-rate schedule over the epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default=None, help="dataset directory (default: $CNNLAB_DATA, else ~/.cache/cnnlab)")
+    p.add_argument("--out", default=None, help="run directory for checkpoints (default: runs/MODEL-DATASET)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-fallback", action="store_true",
+                   help="fail instead of training on the bundled digits when the dataset is unavailable")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="loss, accuracy and per-class metrics of a checkpoint",
+                       description="Evaluate a checkpoint on its dataset's test split.")
+    p.add_argument("checkpoint")
+    p.add_argument("--dataset", default=None, help="dataset to evaluate on (default: the one it was trained on)")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--batch-size", type=int, default=500)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify image files with a checkpoint",
+                       description="Print the most likely classes for each image (PNG/JPEG), converted to the "
+                       "model's channels and size and standardised as in training.")
+    p.add_argument("checkpoint")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--top", type=int, default=3, help="how many classes to show per image")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("models", help="list the model zoo with parameter counts",
+                       description="Every registered model with its parameter count and expected input size.")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("arith", help="output size of a convolution or pooling, with the formula",
+                       description="Print floor((W - D(F-1) - 1 + 2P) / S) + 1 with the numbers filled in and "
+                       "whether the windows tile the input exactly.")
+    p.add_argument("--input", type=int, required=True, help="input width W")
+    p.add_argument("--kernel", type=int, required=True, help="kernel size F")
+    p.add_argument("--stride", type=int, default=1)
+    p.add_argument("--padding", type=int, default=0)
+    p.add_argument("--dilation", type=int, default=1)
+    p.set_defaults(func=cmd_arith)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from .data.download import DownloadError
+
+    try:
+        return args.func(args)
+    except (UserError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
+        print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

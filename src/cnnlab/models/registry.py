@@ -1,0 +1,38 @@
+"""The model registry: ``get(name, **config)`` builds any zoo model by name; ``list_models()`` names them."""
+
+_MODELS = {}
+
+
+def register_model(name, input_size=None):
+    """Decorator that registers a model builder under ``name`` with the input size it expects (C, H, W)."""
+
+    def decorate(fn):
+        if name in _MODELS:
+            raise ValueError(f"register_model: a model named {name!r} is already registered")
+        fn.model_name = name
+        fn.input_size = input_size
+        _MODELS[name] = fn
+        return fn
+
+    return decorate
+
+
+def list_models():
+    """Names of every registered model, sorted."""
+    return sorted(_MODELS)
+
+
+def get_builder(name):
+    if name not in _MODELS:
+        raise ValueError(f"models.get: unknown model {name!r}. Known models: {', '.join(list_models())}")
+    return _MODELS[name]
+
+
+def get(name, **config):
+    """Build the model registered as ``name`` with keyword ``config`` (e.g. ``num_classes=10``)."""
+    return get_builder(name)(**config)
+
+
+def input_size(name):
+    """The (C, H, W) input a registered model expects by default."""
+    return get_builder(name).input_size

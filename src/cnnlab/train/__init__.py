@@ -1,0 +1,8 @@
+"""Training, evaluation, checkpoints and metrics."""
+
+from . import metrics
+from .checkpoint import load_checkpoint, save_checkpoint
+from .trainer import EarlyStopping, History, Trainer, evaluate, fit
+
+__all__ = ["Trainer", "fit", "evaluate", "History", "EarlyStopping", "save_checkpoint", "load_checkpoint",
+           "metrics"]
