@@ -45,3 +45,38 @@ def sliding_windows(x, kernel_size, stride=(1, 1), dilation=(1, 1), out_size=Non
         x, shape=(n, c, oh, ow, kh, kw),
         strides=(s_n, s_c, s_h * sh, s_w * sw, s_h * dh, s_w * dw),
         writeable=False)
+
+
+def im2col(x, kernel_size, stride=(1, 1), dilation=(1, 1), groups=1):
+    """Every window of a padded 4-D array as matrix columns, split by group: one contiguous copy.
+
+    Column ``l = i*oW + j`` of group ``g`` holds the window at output (i, j), flattened over
+    (channel in group, kernel row, kernel column), so a convolution is ``weight @ columns``.
+
+    Shape:
+        (N, C, H, W) -> (N, G, C/G * kH * kW, oH * oW)
+    """
+    windows = sliding_windows(x, kernel_size, stride, dilation)              # (N, C, oH, oW, kH, kW)
+    n, c, oh, ow, kh, kw = windows.shape
+    windows = windows.reshape(n, groups, c // groups, oh, ow, kh, kw)       # (N, G, C/G, oH, oW, kH, kW), a view
+    # The copy reads each window row along oW, contiguous in memory for stride 1.
+    return windows.transpose(0, 1, 2, 5, 6, 3, 4).reshape(n, groups, (c // groups) * kh * kw, oh * ow)
+
+
+def col2im(cols, padded_size, stride=(1, 1), dilation=(1, 1)):
+    """Fold window columns back onto the padded input, adding where windows overlap (the adjoint of im2col).
+
+    The loop runs over the kH*kW kernel offsets only; each step adds one whole strided slice.
+
+    Shape:
+        cols (N, C, kH, kW, oH, oW) -> (N, C, Hp, Wp)
+    """
+    xp = backend.get_array_module(cols)
+    n, c, kh, kw, oh, ow = cols.shape
+    sh, sw = stride
+    dh, dw = dilation
+    out = xp.zeros((n, c) + tuple(padded_size), dtype=cols.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            out[:, :, p * dh:p * dh + sh * (oh - 1) + 1:sh, q * dw:q * dw + sw * (ow - 1) + 1:sw] += cols[:, :, p, q]
+    return out

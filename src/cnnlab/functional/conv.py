@@ -1,0 +1,480 @@
+"""2-D convolution (cross-correlation, as in every deep learning library) and its shape arithmetic.
+
+Forward: pad once, view every window with ``as_strided``, then ONE matrix product per call:
+``weight (G, O/G, C/G*kH*kW) @ columns (N, G, C/G*kH*kW, oH*oW)``. Groups (and depthwise convolution,
+groups = in_channels) are the batch axis G of that product, so there is no Python loop over groups.
+
+Backward, as derived in the lectures:
+    grad input  = "full" correlation of the output gradient with the 180-degree rotated kernel whose
+                  in/out channels are swapped: the gradient is dilated by the stride (stride-1 zeros
+                  between its pixels), padded by dilation*(k-1), and correlated with that kernel at the
+                  forward dilation; then the padding is cropped (or folded back for reflect/replicate/
+                  circular padding through the padding's own backward). Used for stride 1. For larger
+                  strides the same sums are done as col2im (kernel^T @ gradient, folded back onto the
+                  input), which skips the s_H*s_W-fold work on the inserted zeros; tests check both forms;
+    grad weight = output gradient @ the im2col columns of the padded input;
+    grad bias   = sum of the output gradient over N, H, W.
+"""
+
+import numbers
+from dataclasses import dataclass
+
+from .. import backend
+from ..autograd import Function
+from ._im2col import col2im, im2col, output_size
+from ._validate import floating, pair, tensor_arg
+from .padding import check_pad_sizes, pad_array, pad_array_backward
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+PADDING_STRINGS = ("valid", "same")
+
+
+def _correlate(x, weight, stride, dilation, groups):
+    """Cross-correlation of an already padded array with ``weight``: the forward maths on raw arrays.
+
+    Shape:
+        x (N, C, Hp, Wp), weight (O, C/G, kH, kW) -> (N, O, oH, oW),
+        oH = floor((Hp - dH*(kH-1) - 1) / sH) + 1, likewise oW.
+    """
+    xp = backend.get_array_module(x, weight)
+    n, _, hp, wp = x.shape
+    o, cg, kh, kw = weight.shape
+    oh = output_size(hp, kh, stride[0], dilation[0], 0)
+    ow = output_size(wp, kw, stride[1], dilation[1], 0)
+    cols = im2col(x, (kh, kw), stride, dilation, groups)                 # (N, G, C/G*kH*kW, oH*oW)
+    w = weight.reshape(groups, o // groups, cg * kh * kw)                # (G, O/G, C/G*kH*kW)
+    return xp.matmul(w, cols).reshape(n, o, oh, ow)                      # (N, G, O/G, oH*oW) -> (N, O, oH, oW)
+
+
+def _pad_input(x, pads, padding_mode):
+    """Pad (N, C, H, W) by ``pads = ((top, bottom), (left, right))`` in the convolution's padding mode."""
+    if pads == ((0, 0), (0, 0)):
+        return x
+    return pad_array(x, pads, "constant" if padding_mode == "zeros" else padding_mode, 0.0)
+
+
+def _rotated_kernel(weight, groups):
+    """The kernel of the input-gradient correlation: rotated 180 degrees, in/out channels swapped per group.
+
+    Shape:
+        (O, C/G, kH, kW) -> (C, O/G, kH, kW)
+    """
+    o, cg, kh, kw = weight.shape
+    w = weight.reshape(groups, o // groups, cg, kh, kw)                  # (G, O/G, C/G, kH, kW)
+    w = w.transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]                      # (G, C/G, O/G, kH, kW), rotated
+    return w.reshape(groups * cg, o // groups, kh, kw)                   # (C, O/G, kH, kW)
+
+
+def _input_grad_flipped(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode):
+    """Gradient of the input, the lectures' way: full correlation of the stride-dilated gradient with
+    the rotated, in/out-swapped kernel; then the padding is cropped (or folded back)."""
+    xp = backend.get_array_module(grad)
+    n, o, oh, ow = grad.shape
+    _, _, kh, kw = weight.shape
+    (top, bottom), (left, right) = pads
+    h, w = input_shape[-2:]
+    hp, wp = h + top + bottom, w + left + right
+    reach_h, reach_w = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+    # Gradient pixel (i, j) sits at (reach + i*s, reach + j*s): dilated by the stride and padded by
+    # d*(k-1) in front. The array is d*(k-1) longer than the padded input, so the full correlation
+    # returns exactly the padded input's size; rows/columns that no window reached (the stride's
+    # leftover at the end) only meet zeros and get a zero gradient.
+    spread = xp.zeros((n, o, hp + reach_h, wp + reach_w), dtype=grad.dtype)
+    spread[:, :, reach_h:reach_h + (oh - 1) * stride[0] + 1:stride[0],
+           reach_w:reach_w + (ow - 1) * stride[1] + 1:stride[1]] = grad
+    kernel = _rotated_kernel(weight, groups)
+    if padding_mode == "zeros":
+        # Gradients of zero-padding cells are dropped anyway: correlate only over the real input.
+        spread = spread[:, :, top:top + h + reach_h, left:left + w + reach_w]
+        return _correlate(spread, kernel, (1, 1), dilation, groups)           # (N, C, H, W)
+    padded_grad = _correlate(spread, kernel, (1, 1), dilation, groups)        # (N, C, Hp, Wp)
+    return pad_array_backward(padded_grad, input_shape, pads, padding_mode)   # (N, C, H, W)
+
+
+def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode):
+    """Gradient of the input as col2im: columns = kernel^T @ gradient, folded back onto the padded input.
+
+    The same sums as the flipped-kernel form, without the stride's inserted zeros: with stride s the
+    dilated gradient is mostly zeros and the full correlation would do s_H*s_W times the work.
+    """
+    xp = backend.get_array_module(grad)
+    n, o, oh, ow = grad.shape
+    _, cg, kh, kw = weight.shape
+    (top, bottom), (left, right) = pads
+    h, w = input_shape[-2:]
+    kernel = weight.reshape(groups, o // groups, cg * kh * kw).swapaxes(1, 2)     # (G, C/G*kH*kW, O/G)
+    cols = xp.matmul(kernel, grad.reshape(n, groups, o // groups, oh * ow))       # (N, G, C/G*kH*kW, oH*oW)
+    cols = cols.reshape(n, groups * cg, kh, kw, oh, ow)                            # (N, C, kH, kW, oH, oW)
+    padded_grad = col2im(cols, (h + top + bottom, w + left + right), stride, dilation)  # (N, C, Hp, Wp)
+    if padding_mode == "zeros":
+        return padded_grad[:, :, top:top + h, left:left + w]
+    return pad_array_backward(padded_grad, input_shape, pads, padding_mode)
+
+
+def _input_grad(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode):
+    """Gradient of the input: the flipped-kernel correlation for stride 1 (where it is also the fastest),
+    col2im for larger strides (same sums, without multiplying the stride's inserted zeros)."""
+    form = _input_grad_flipped if stride == (1, 1) else _input_grad_col2im
+    return form(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode)
+
+
+class Conv2d(Function):
+    """Cross-correlation of (N, C, H, W) with (O, C/G, kH, kW), plus an optional bias per output channel."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1,
+                padding_mode="zeros"):
+        ctx.unbatched = x.ndim == 3
+        if ctx.unbatched:
+            x = x[None]                                                  # (C, H, W) -> (1, C, H, W)
+        xpad = _pad_input(x, pads, padding_mode)
+        out = _correlate(xpad, weight, stride, dilation, groups)        # (N, O, oH, oW)
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1)
+        ctx.save_for_backward(xpad, weight)
+        ctx.input_shape, ctx.pads, ctx.stride, ctx.dilation = x.shape, pads, stride, dilation
+        ctx.groups, ctx.padding_mode = groups, padding_mode
+        return out[0] if ctx.unbatched else out
+
+    @staticmethod
+    def backward(ctx, grad):
+        xpad, weight = ctx.saved_tensors
+        xp = backend.get_array_module(grad)
+        if ctx.unbatched:
+            grad = grad[None]                                            # (O, oH, oW) -> (1, O, oH, oW)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gx = gw = gb = None
+        if need_x:
+            gx = _input_grad(grad, weight, ctx.input_shape, ctx.pads, ctx.stride, ctx.dilation, ctx.groups,
+                             ctx.padding_mode)
+            if ctx.unbatched:
+                gx = gx[0]
+        if need_w:
+            n, o, oh, ow = grad.shape
+            g = ctx.groups
+            cols = im2col(xpad, weight.shape[2:], ctx.stride, ctx.dilation, g)   # (N, G, C/G*kH*kW, oH*oW)
+            grad_rows = grad.reshape(n, g, o // g, oh * ow)                      # (N, G, O/G, oH*oW)
+            gw = xp.matmul(grad_rows, cols.swapaxes(-1, -2)).sum(axis=0)         # (G, O/G, C/G*kH*kW)
+            gw = gw.reshape(weight.shape)
+        if need_b:
+            gb = grad.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+def _is_int(v):
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _padding_pairs(fn, padding, kernel_size, stride, dilation):
+    """Normalise ``padding`` to ((top, bottom), (left, right)).
+
+    Accepts "valid", "same" (stride 1 only; total d*(k-1), the odd pixel on the bottom/right, as
+    PyTorch), an int, a pair (vertical, horizontal) or ((top, bottom), (left, right)).
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{fn}: padding='same' is only supported with stride 1 (the output could not "
+                                 f"keep the input size). Received: padding='same', stride={stride}")
+            totals = [d * (k - 1) for d, k in zip(dilation, kernel_size)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise ValueError(f"{fn}: `padding` string must be one of {', '.join(repr(s) for s in PADDING_STRINGS)}. "
+                         f"Received: padding={padding!r}")
+    expected = ("`padding` must be 'valid', 'same', a non-negative int, a pair of non-negative ints "
+                "(vertical, horizontal) or ((top, bottom), (left, right))")
+    if _is_int(padding):
+        pads = ((padding, padding), (padding, padding))
+    elif isinstance(padding, (tuple, list)) and len(padding) == 2 and all(_is_int(p) for p in padding):
+        pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+    elif (isinstance(padding, (tuple, list)) and len(padding) == 2
+          and all(isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p) for p in padding)):
+        pads = (tuple(padding[0]), tuple(padding[1]))
+    else:
+        raise (ValueError if isinstance(padding, (tuple, list)) else TypeError)(
+            f"{fn}: {expected}. Received: padding={padding!r}")
+    pads = tuple((int(a), int(b)) for a, b in pads)
+    if min(min(p) for p in pads) < 0:
+        raise ValueError(f"{fn}: {expected}; negative padding is not allowed. Received: padding={padding!r}")
+    return pads
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
+    """2-D convolution (cross-correlation) of an image batch with a bank of filters, as PyTorch's ``conv2d``.
+
+    Each output channel o at position (i, j) is
+    ``bias[o] + sum_{c, p, q} weight[o, c, p, q] * x_padded[n, g*C/G + c, i*sH + p*dH, j*sW + q*dW]``,
+    where g is o's group. Computed as one matrix product of the kernels with the im2col columns.
+
+    Args:
+        input: (N, C, H, W), or unbatched (C, H, W).
+        weight: (out_channels, in_channels / groups, kH, kW).
+        bias: optional (out_channels,).
+        stride: int or (sH, sW), positive.
+        padding: int, (pH, pW), ((top, bottom), (left, right)) for asymmetric padding, ``"valid"``
+            (no padding) or ``"same"`` (output size = input size; stride 1 only; total padding
+            dilation*(k-1) with the odd pixel on the bottom/right, as PyTorch).
+        dilation: int or (dH, dW), positive: spacing between kernel taps.
+        groups: in and out channels are split into this many groups, each convolved separately;
+            ``groups = in_channels`` is a depthwise convolution (out_channels = multiplier * in_channels).
+        padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``, as
+            ``torch.nn.Conv2d(padding_mode=...)``.
+
+    Shape:
+        input (N, C, H, W), weight (O, C/G, kH, kW) -> (N, O, oH, oW) with
+        oH = floor((H + top + bottom - dH*(kH-1) - 1) / sH) + 1, and likewise oW;
+        with symmetric padding P: floor((W - D(F-1) - 1 + 2P) / S) + 1.
+
+    Example:
+        >>> x = cnnlab.randn(1, 3, 32, 32)
+        >>> w = cnnlab.randn(10, 3, 5, 5)
+        >>> conv2d(x, w, stride=1, padding=2).shape
+        (1, 10, 32, 32)
+    """
+    fn = "conv2d"
+    input = tensor_arg(fn, "input", input, ndim=(3, 4), shape_hint="(N, C, H, W) or unbatched (C, H, W)")
+    weight = tensor_arg(fn, "weight", weight, ndim=4, shape_hint="(out_channels, in_channels/groups, kH, kW)")
+    floating(fn, "input", input)
+    floating(fn, "weight", weight)
+    if input.dtype != weight.dtype:
+        raise TypeError(f"{fn}: `input` and `weight` must have the same dtype. Received input {input.dtype} "
+                        f"and weight {weight.dtype}")
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"{fn}: `groups` must be a positive int. Received: groups={groups!r}")
+    o, cg, kh, kw = weight.shape
+    c = input.shape[-3]
+    shapes = f"(input shape {input.shape}, weight shape {weight.shape})"
+    if o % groups:
+        raise ValueError(f"{fn}: `groups`={groups} must divide the output channels, but weight has {o} "
+                         f"{shapes}")
+    if c % groups:
+        raise ValueError(f"{fn}: `groups`={groups} must divide the input channels, but input has {c} {shapes}")
+    if c != cg * groups:
+        expects = f"{cg * groups} ({cg} per group x groups={groups})" if groups > 1 else f"{cg}"
+        raise ValueError(f"{fn}: input has {c} channels but weight expects {expects} {shapes}")
+    if bias is not None:
+        bias = tensor_arg(fn, "bias", bias)
+        if bias.shape != (o,):
+            raise ValueError(f"{fn}: `bias` must have shape ({o},), one value per output channel. "
+                             f"Received bias shape {bias.shape} {shapes}")
+        if bias.dtype != weight.dtype:
+            raise TypeError(f"{fn}: `bias` must have the dtype of `weight` ({weight.dtype}). "
+                            f"Received bias {bias.dtype}")
+    stride = pair(fn, "stride", stride, minimum=1)
+    dilation = pair(fn, "dilation", dilation, minimum=1)
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{fn}: `padding_mode` must be one of {', '.join(repr(m) for m in PADDING_MODES)}. "
+                         f"Received: padding_mode={padding_mode!r}")
+    pads = _padding_pairs(fn, padding, (kh, kw), stride, dilation)
+    h, w = input.shape[-2:]
+    if padding_mode != "zeros":
+        check_pad_sizes(fn, "padding", padding if isinstance(padding, str) else pads, input.shape, pads,
+                        padding_mode)
+    hp, wp = h + sum(pads[0]), w + sum(pads[1])
+    span_h, span_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    if span_h > hp or span_w > wp:
+        raise ValueError(f"{fn}: the kernel is larger than the padded input: kernel {kh}x{kw} with dilation "
+                         f"{dilation} spans {span_h}x{span_w}, but the input {h}x{w} padded by {pads} is "
+                         f"{hp}x{wp} {shapes}")
+    return Conv2d.apply(input, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=groups,
+                        padding_mode=padding_mode)
+
+
+# ---------------------------------------------------------------------------------------- shape arithmetic
+
+def _axis_args(fn, size, kernel_size, stride, padding, dilation):
+    """Normalise the per-axis arguments; ``is_pair`` is True when any of them was given as a pair."""
+    is_pair = any(isinstance(v, (tuple, list)) for v in (size, kernel_size, stride, padding, dilation))
+    size = pair(fn, "size", size, minimum=1)
+    kernel_size = pair(fn, "kernel_size", kernel_size, minimum=1)
+    stride = pair(fn, "stride", stride, minimum=1)
+    dilation = pair(fn, "dilation", dilation, minimum=1)
+    if isinstance(padding, str):
+        pads = _padding_pairs(fn, padding, kernel_size, stride, dilation)
+        padding = tuple(a + b for a, b in pads)
+        totals = padding
+    else:
+        padding = pair(fn, "padding", padding, minimum=0)
+        totals = tuple(2 * p for p in padding)
+    return is_pair, size, kernel_size, stride, padding, totals, dilation
+
+
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    """Output length of a convolution: floor((W - D(F-1) - 1 + 2P) / S) + 1.
+
+    Args:
+        size: input length W (int) or (H, W).
+        kernel_size, stride, padding, dilation: int or pair, as in ``conv2d``; ``padding`` may also be
+            ``"valid"`` or ``"same"``.
+
+    Returns:
+        an int, or a pair when any argument is a pair.
+
+    Example:
+        >>> conv_output_size(227, 11, stride=4)      # AlexNet conv1: (227 - 11) / 4 + 1
+        55
+        >>> conv_output_size((32, 32), 5, padding=2)
+        (32, 32)
+    """
+    fn = "conv_output_size"
+    is_pair, size, kernel, stride, padding, totals, dilation = _axis_args(fn, size, kernel_size, stride, padding,
+                                                                          dilation)
+    out = []
+    for axis in range(2):
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        if span > size[axis] + totals[axis]:
+            raise ValueError(f"{fn}: the kernel does not fit: kernel {kernel[axis]} with dilation {dilation[axis]} "
+                             f"spans {span}, but the padded input is {size[axis] + totals[axis]} "
+                             f"(size {size[axis]} + padding {totals[axis]}). Received: size={size[axis]}, "
+                             f"kernel_size={kernel[axis]}, padding={padding[axis]}")
+        out.append(output_size(size[axis], kernel[axis], stride[axis], dilation[axis], totals[axis]))
+    return tuple(out) if is_pair else out[0]
+
+
+def pool_output_size(size, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Output length of a pooling layer: floor (or ceil) of (W + 2P - D(F-1) - 1) / S, plus 1.
+
+    ``stride`` defaults to ``kernel_size`` (non-overlapping windows), as in PyTorch. With ``ceil_mode``
+    a last, partial window counts if it starts inside the input or the left padding.
+
+    Example:
+        >>> pool_output_size(55, 3, stride=2)        # AlexNet's overlapping pooling
+        27
+        >>> pool_output_size(7, 2, ceil_mode=True)
+        4
+    """
+    fn = "pool_output_size"
+    if stride is None:
+        stride = kernel_size
+    is_pair, size, kernel, stride, padding, totals, dilation = _axis_args(fn, size, kernel_size, stride, padding,
+                                                                          dilation)
+    out = []
+    for axis in range(2):
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        if padding[axis] > kernel[axis] // 2:  # PyTorch's rule, on the undilated kernel
+            raise ValueError(f"{fn}: `padding` must be at most half of the kernel size (kernel_size // 2 = "
+                             f"{kernel[axis] // 2}). Received: padding={padding[axis]}, kernel_size={kernel[axis]}")
+        if span > size[axis] + totals[axis]:
+            raise ValueError(f"{fn}: the kernel does not fit: it spans {span}, but the padded input is "
+                             f"{size[axis] + totals[axis]}. Received: size={size[axis]}, kernel_size={kernel[axis]}")
+        out.append(output_size(size[axis], kernel[axis], stride[axis], dilation[axis], totals[axis], ceil_mode))
+    return tuple(out) if is_pair else out[0]
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """Whether a kernel/stride/padding configuration tiles the (padded) input exactly, and in words.
+
+    Attributes:
+        fits: True when (W - D(F-1) - 1 + 2P) / S is an integer for every axis: the last window ends
+            exactly on the last row/column of the padded input.
+        output_size: the output length (int, or (H, W) when pairs were given).
+        leftover: rows/columns at the end of the padded input that no window covers (same form).
+        text: the explanation shown by ``str()``.
+    """
+
+    fits: bool
+    output_size: object
+    leftover: object
+    text: str
+
+    def __str__(self):
+        return self.text
+
+
+def _explain_axis(size, kernel, stride, total_padding, dilation):
+    """(fits, output, leftover, formula sentence, padding cells among the leftover) for one axis."""
+    span = dilation * (kernel - 1) + 1
+    padded = size + total_padding
+    f_term = f"{span}" if dilation == 1 else f"{span} [dilated kernel: {dilation}*({kernel} - 1) + 1]"
+    p_term = ""
+    if total_padding:
+        p_term = f" + 2*{total_padding // 2}" if total_padding % 2 == 0 else f" + {total_padding}"
+    if span > padded:
+        return False, 0, padded, (f"the kernel does not fit at all: it spans {span} but the padded input has "
+                                  f"only {padded}"), 0
+    room = padded - span
+    out, leftover = room // stride + 1, room % stride
+    expr = f"({size}{p_term} - {f_term}) / {stride} + 1"
+    if leftover == 0:
+        sentence = f"{expr} = {out}"
+    else:
+        sentence = f"{expr} = {room / stride + 1:.2f} is not an integer"
+    right_padding = total_padding - total_padding // 2
+    return leftover == 0, out, leftover, sentence, min(leftover, right_padding)
+
+
+def explain_fit(size, kernel_size, stride=1, padding=0, dilation=1):
+    """Say in words whether a convolution's windows tile the (padded) input exactly, and what is left over.
+
+    When (W - F + 2P) / S + 1 is not an integer the output size is rounded down, and the last rows or
+    columns of the input are never inside any window: they are silently ignored.
+
+    Args:
+        size, kernel_size, stride, padding, dilation: as in ``conv_output_size`` (ints or pairs;
+            ``padding`` is symmetric, or ``"valid"``/``"same"``).
+
+    Returns:
+        a ``FitReport`` with ``.fits``, ``.output_size``, ``.leftover`` and ``.text`` (also its ``str()``).
+
+    Example:
+        >>> report = explain_fit(7, 3, stride=3)
+        >>> report.fits, report.output_size, report.leftover
+        (False, 2, 1)
+        >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
+        7x7 input, 3x3 kernel, stride 3: does not fit: (7 - 3) / 3 + 1 = 2.33 is not an integer, so the output
+        is 2x2 (rounded down) and the last 1 row(s) and the last 1 column(s) of the input are never covered by
+        any window.
+    """
+    fn = "explain_fit"
+    is_pair, size, kernel, stride, padding, totals, dilation = _axis_args(fn, size, kernel_size, stride, padding,
+                                                                          dilation)
+    axes = [_explain_axis(size[a], kernel[a], stride[a], totals[a], dilation[a]) for a in range(2)]
+    fits = all(a[0] for a in axes)
+    outputs = tuple(a[1] for a in axes)
+    leftovers = tuple(a[2] for a in axes)
+
+    def show(v):
+        return f"{v[0]}" if v[0] == v[1] else f"({v[0]}, {v[1]})"
+
+    header = f"{size[0]}x{size[1]} input, {kernel[0]}x{kernel[1]} kernel, stride {show(stride)}"
+    if totals != (0, 0):
+        header += f", padding {show(padding)}"
+    if dilation != (1, 1):
+        header += f", dilation {show(dilation)}"
+
+    def uncovered(axis, unit):
+        _, _, leftover, _, pad_cells = axes[axis]
+        if leftover == 0:
+            return None
+        text = f"the last {leftover} {unit}(s)"
+        if pad_cells == leftover:
+            text += " (all padding: no input pixel is lost)"
+        elif pad_cells:
+            text += f" ({pad_cells} of them padding)"
+        return text
+
+    same_axes = axes[0] == axes[1] and totals[0] == totals[1]
+    detail = axes[0][3] if same_axes else f"height: {axes[0][3]}; width: {axes[1][3]}"
+    if any(a[1] == 0 for a in axes):
+        text = f"{header}: does not fit: {detail}; there is no output."
+    elif fits:
+        text = (f"{header}: fits: {detail}, so the output is {outputs[0]}x{outputs[1]} and the last window ends "
+                f"exactly on the last row and column.")
+    else:
+        parts = [p for p in (uncovered(0, "row"), uncovered(1, "column")) if p]
+        where = "padded input" if totals != (0, 0) else "input"
+        text = (f"{header}: does not fit: {detail}, so the output is {outputs[0]}x{outputs[1]} (rounded down) and "
+                f"{' and '.join(parts)} of the {where} are never covered by any window.")
+    skipped = []
+    for axis, unit in ((0, "row"), (1, "column")):
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        if stride[axis] > span and outputs[axis] > 1:
+            skipped.append(f"{stride[axis] - span} {unit}(s)")
+    if skipped:
+        text += (f" Note: the stride is larger than the kernel span, so {' and '.join(skipped)} between "
+                 f"neighbouring windows are skipped too.")
+    if is_pair:
+        return FitReport(fits, outputs, leftovers, text)
+    return FitReport(fits, outputs[0], leftovers[0], text)
