@@ -1,0 +1,299 @@
+"""Activations (relu, leaky_relu, elu, relu6, hardtanh, sigmoid, tanh, softmax, log_softmax) with their gradients.
+
+Each backward reuses what the forward already computed (the output, or a mask) instead of the input
+where it can, so no activation recomputes an exponential.
+
+``inplace=True`` is accepted for PyTorch compatibility; the result is the same but it is computed out of
+place (writing into an input that the graph may still need would corrupt its gradient).
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ._validate import floating, tensor_arg
+
+
+def _input(fn, input):
+    return floating(fn, "input", tensor_arg(fn, "input", input))
+
+
+def _number(fn, name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(f"{fn}: `{name}` must be a finite real number. Received: {name}={value!r}")
+    return float(value)
+
+
+def _dim(fn, dim, ndim):
+    """Check ``dim`` indexes an axis of an ``ndim``-D tensor (0-D tensors accept 0 and -1, as PyTorch)."""
+    bound = max(ndim, 1)
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -bound <= dim < bound:
+        raise ValueError(f"{fn}: `dim` must be an int in [{-bound}, {bound - 1}] for a {ndim}-D input. "
+                         f"Received: dim={dim!r}")
+    return int(dim) % bound
+
+
+# ---------------------------------------------------------------------------------------------- piecewise linear
+class ReLU(Function):
+    """max(x, 0); backward lets the gradient through where the output is positive."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = backend.get_array_module(x).maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (out > 0)
+
+
+class LeakyReLU(Function):
+    """x for x > 0, slope * x otherwise."""
+
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        xp = backend.get_array_module(x)
+        ctx.save_for_backward(x)
+        ctx.slope = negative_slope
+        return xp.where(x > 0, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        xp = backend.get_array_module(g)
+        return xp.where(x > 0, g, g * ctx.slope)
+
+
+class Hardtanh(Function):
+    """clip(x, min_val, max_val); the gradient passes strictly inside the interval (PyTorch's convention)."""
+
+    @staticmethod
+    def forward(ctx, x, min_val=-1.0, max_val=1.0):
+        xp = backend.get_array_module(x)
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = min_val, max_val
+        return xp.clip(x, min_val, max_val)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * ((x > ctx.lo) & (x < ctx.hi))
+
+
+class ELU(Function):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise; for x <= 0 the derivative alpha * exp(x) = out + alpha."""
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0):
+        xp = backend.get_array_module(x)
+        # expm1 of min(x, 0): accurate near 0 and never overflows on the (discarded) positive side.
+        out = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        ctx.save_for_backward(x, out)
+        ctx.alpha = alpha
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        xp = backend.get_array_module(g)
+        return xp.where(x > 0, g, g * (out + ctx.alpha))
+
+
+# ---------------------------------------------------------------------------------------------- smooth
+class Sigmoid(Function):
+    """1 / (1 + exp(-x)) evaluated through exp(-|x|) <= 1, so no exponential overflows for large |x|."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = backend.get_array_module(x)
+        e = xp.exp(-xp.abs(x))
+        inv = 1 / (1 + e)                    # sigmoid(|x|)
+        out = xp.where(x >= 0, inv, e * inv)  # sigmoid(-|x|) = e / (1 + e) for negative x
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out * (1 - out)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = backend.get_array_module(x).tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (1 - out * out)
+
+
+class Softmax(Function):
+    """exp(x - max) / sum exp(x - max) along ``axis``; backward s * (g - sum(g * s))."""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1, dtype=None):
+        ctx.in_dtype = x.dtype
+        if dtype is not None:
+            x = x.astype(dtype)
+        xp = backend.get_array_module(x)
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))  # subtracting the max keeps every exponent <= 0
+        e /= e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(e)
+        ctx.axis = axis
+        return e
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        gs = g * s
+        gx = gs - s * gs.sum(axis=ctx.axis, keepdims=True)
+        return gx.astype(ctx.in_dtype, copy=False)
+
+
+class LogSoftmax(Function):
+    """x - max - log(sum exp(x - max)) along ``axis``; backward g - exp(out) * sum(g)."""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1, dtype=None):
+        ctx.in_dtype = x.dtype
+        if dtype is not None:
+            x = x.astype(dtype)
+        xp = backend.get_array_module(x)
+        shifted = x - x.max(axis=axis, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        xp = backend.get_array_module(g)
+        gx = g - xp.exp(out) * g.sum(axis=ctx.axis, keepdims=True)
+        return gx.astype(ctx.in_dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------- public API
+def relu(input, inplace=False):
+    """Rectified linear unit, max(x, 0).
+
+    Args:
+        input: floating tensor of any shape.
+        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
+
+    Shape: output has the input's shape.
+    """
+    return ReLU.apply(_input("relu", input))
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x for x > 0 and ``negative_slope * x`` otherwise, so negative units keep a small gradient.
+
+    Args:
+        input: floating tensor of any shape.
+        negative_slope: slope for x <= 0.
+        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
+    """
+    input = _input("leaky_relu", input)
+    return LeakyReLU.apply(input, negative_slope=_number("leaky_relu", "negative_slope", negative_slope))
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """Exponential linear unit: x for x > 0 and ``alpha * (exp(x) - 1)`` otherwise.
+
+    Args:
+        input: floating tensor of any shape.
+        alpha: the value the output approaches for x -> -inf is ``-alpha``.
+        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
+    """
+    input = _input("elu", input)
+    return ELU.apply(input, alpha=_number("elu", "alpha", alpha))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """Clip to ``[min_val, max_val]``.
+
+    Args:
+        input: floating tensor of any shape.
+        min_val, max_val: the interval; ``min_val`` must not exceed ``max_val``.
+        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
+    """
+    input = _input("hardtanh", input)
+    lo, hi = _number("hardtanh", "min_val", min_val), _number("hardtanh", "max_val", max_val)
+    if lo > hi:
+        raise ValueError(f"hardtanh: `min_val` must not exceed `max_val`. Received: min_val={min_val!r}, "
+                         f"max_val={max_val!r}")
+    return Hardtanh.apply(input, min_val=lo, max_val=hi)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6), the bounded ReLU of MobileNet."""
+    return Hardtanh.apply(_input("relu6", input), min_val=0.0, max_val=6.0)
+
+
+def sigmoid(input):
+    """Logistic function 1 / (1 + exp(-x)), stable for large |x| (no overflow, exact 0 and 1 limits)."""
+    return Sigmoid.apply(_input("sigmoid", input))
+
+
+def tanh(input):
+    """Hyperbolic tangent."""
+    return Tanh.apply(_input("tanh", input))
+
+
+def _softmax_args(fn, input, dim, dtype):
+    input = _input(fn, input)
+    if dim is None:
+        # PyTorch's legacy implicit choice of dim, with its warning.
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+        warnings.warn(f"{fn}: implicit dimension choice is deprecated; pass `dim` explicitly "
+                      f"(using dim={dim} for a {input.ndim}-D input)", UserWarning, stacklevel=3)
+    axis = _dim(fn, dim, input.ndim)
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{fn}: `dtype` must be a floating dtype. Received: dtype={dtype}")
+    return input, axis, dtype
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """Normalised exponentials along ``dim``: each slice along ``dim`` is positive and sums to 1.
+
+    Stable for any finite logits: the slice's maximum is subtracted before exponentiating.
+
+    Args:
+        input: floating tensor.
+        dim: the axis that sums to 1.
+        dtype: if given, the input is cast to this dtype first (the gradient comes back in the input's dtype).
+
+    Shape: output has the input's shape.
+    """
+    input, axis, dtype = _softmax_args("softmax", input, dim, dtype)
+    if input.ndim == 0:
+        return Softmax.apply(input.reshape(1), axis=0, dtype=dtype).reshape(())
+    return Softmax.apply(input, axis=axis, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """log(softmax(x)) along ``dim`` computed as x - max - log(sum exp(x - max)): finite for logits of any size.
+
+    Args:
+        input: floating tensor.
+        dim: the axis that is normalised.
+        dtype: if given, the input is cast to this dtype first (the gradient comes back in the input's dtype).
+
+    Shape: output has the input's shape.
+    """
+    input, axis, dtype = _softmax_args("log_softmax", input, dim, dtype)
+    if input.ndim == 0:
+        return LogSoftmax.apply(input.reshape(1), axis=0, dtype=dtype).reshape(())
+    return LogSoftmax.apply(input, axis=axis, dtype=dtype)

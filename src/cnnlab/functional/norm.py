@@ -1,0 +1,236 @@
+"""Normalisation ops: batch_norm and local_response_norm with their gradients."""
+
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ._validate import floating, tensor_arg
+
+
+def _channel_shape(ndim):
+    """Broadcast shape of a per-channel vector against an (N, C, *) input: (1, C, 1, ...)."""
+    return (1, -1) + (1,) * (ndim - 2)
+
+
+def _channel_sum(*arrays):
+    """Per-channel sum of the element-wise product of ``arrays`` (N, C, *) -> (C,), without temporaries.
+
+    ``einsum`` reads the operands once and never materialises the product; it is several times faster
+    than ``(a * b).sum(axis=(0, 2, 3))`` for feature maps, with the same accuracy.
+    """
+    xp = backend.get_array_module(*arrays)
+    letters = "".join(chr(ord("a") + i) for i in range(arrays[0].ndim))
+    return xp.einsum(",".join([letters] * len(arrays)) + "->" + letters[1], *arrays)
+
+
+class BatchNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias with per-channel statistics over (N, *spatial).
+
+    Training uses the batch's mean and biased variance and updates the running statistics in place;
+    evaluation uses the running statistics, so the op is then an affine map per channel.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, running_mean=None, running_var=None, training=False,
+                momentum=0.1, eps=1e-5):
+        xp = backend.get_array_module(x)
+        cshape = _channel_shape(x.ndim)
+        count = x.size // x.shape[1]                           # values per channel
+        if training:
+            mean = _channel_sum(x) / count                      # (C,)
+            xhat = x - mean.reshape(cshape)                     # centred, normalised in place below
+            var = _channel_sum(xhat, xhat) / count              # (C,), biased: what normalises the batch
+            inv_std = 1.0 / xp.sqrt(var + eps)                  # (C,)
+            xhat *= inv_std.reshape(cshape)
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
+            if running_var is not None:
+                unbiased = var * (count / (count - 1))          # PyTorch tracks the unbiased variance
+                running_var *= 1 - momentum
+                running_var += (momentum * unbiased).astype(running_var.dtype, copy=False)
+            out = xhat.copy() if weight is None else xhat * weight.reshape(cshape)
+            ctx.save_for_backward(xhat, inv_std, weight)
+        else:
+            inv_std = 1.0 / xp.sqrt(running_var.astype(x.dtype) + eps)       # (C,)
+            shift = running_mean.astype(x.dtype)                               # (C,)
+            scale = inv_std if weight is None else inv_std * weight            # (C,)
+            out = x - shift.reshape(cshape)
+            out *= scale.reshape(cshape)
+            ctx.save_for_backward(x, shift, inv_std, scale)
+        if bias is not None:
+            out += bias.reshape(cshape)
+        ctx.training, ctx.count, ctx.cshape = training, count, cshape
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        need_x, need_w = ctx.needs_input_grad[0], len(ctx.needs_input_grad) > 1 and ctx.needs_input_grad[1]
+        need_b = len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]
+        cshape, n = ctx.cshape, ctx.count
+        gx = gw = gb = None
+        if ctx.training:
+            xhat, inv_std, weight = ctx.saved_tensors
+            sum_g = _channel_sum(g)                             # (C,) = d bias
+            sum_gx = _channel_sum(g, xhat)                      # (C,) = d weight
+            if need_x:
+                # With dxhat = g * weight the full gradient through mean and variance is
+                # dx = inv_std / N * (N dxhat - sum(dxhat) - xhat sum(dxhat xhat));
+                # weight factors out of both sums: dx = weight inv_std (g - mean(g) - xhat mean(g xhat)).
+                scale = inv_std if weight is None else inv_std * weight
+                gx = xhat * (-sum_gx / n).reshape(cshape)
+                gx += g
+                gx -= (sum_g / n).reshape(cshape)
+                gx *= scale.reshape(cshape)
+            gw, gb = sum_gx, sum_g
+        else:
+            x, shift, inv_std, scale = ctx.saved_tensors
+            if need_x:
+                gx = g * scale.reshape(cshape)
+            if need_w:
+                gw = _channel_sum(g, x - shift.reshape(cshape)) * inv_std     # sum g (x - mean) / std
+            if need_b:
+                gb = _channel_sum(g)
+        return gx, (gw if need_w else None), (gb if need_b else None)
+
+
+def _channel_vector(fn, name, value, channels, input_shape):
+    """Unwrap an optional per-channel tensor and check it holds one value per channel."""
+    if value is None:
+        return None
+    value = tensor_arg(fn, name, value)
+    if value.shape != (channels,):
+        raise ValueError(f"{fn}: `{name}` must have shape ({channels},), one value per channel of the input "
+                         f"(input shape {input_shape}). Received {name} shape {value.shape}")
+    return value
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation over the channel axis 1 (Ioffe & Szegedy 2015), exactly as PyTorch's.
+
+    In training the batch statistics normalise the input (biased variance) and the running statistics
+    are updated in place: ``running = (1 - momentum) * running + momentum * batch`` (the unbiased batch
+    variance for ``running_var``). In evaluation the running statistics normalise the input.
+
+    Args:
+        input: floating tensor ``(N, C)``, ``(N, C, L)`` or ``(N, C, H, W)`` (any ``(N, C, *)``).
+        running_mean, running_var: ``(C,)`` tensors, updated in place when training; may be None when training.
+        weight, bias: optional ``(C,)`` affine parameters (gamma, beta).
+        training: use batch statistics (True) or running statistics (False).
+        momentum: weight of the new batch in the running statistics, in [0, 1].
+        eps: added to the variance for stability.
+
+    Shape: output has the input's shape.
+    """
+    fn = "batch_norm"
+    input = floating(fn, "input", tensor_arg(fn, "input", input))
+    if input.ndim < 2:
+        raise ValueError(f"{fn}: `input` must be at least 2-D (N, C, *). Received a {input.ndim}-D tensor "
+                         f"of shape {input.shape}")
+    channels = input.shape[1]
+    running_mean = _channel_vector(fn, "running_mean", running_mean, channels, input.shape)
+    running_var = _channel_vector(fn, "running_var", running_var, channels, input.shape)
+    weight = _channel_vector(fn, "weight", weight, channels, input.shape)
+    bias = _channel_vector(fn, "bias", bias, channels, input.shape)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input.dtype:
+            raise TypeError(f"{fn}: `{name}` must have the input's dtype {input.dtype}. Received dtype {t.dtype}")
+    if momentum is None:
+        raise TypeError(f"{fn}: `momentum` must be a number in [0, 1]. Received: momentum=None "
+                        f"(for a cumulative moving average pass momentum=1 / num_batches_tracked)")
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
+        raise ValueError(f"{fn}: `momentum` must be a number in [0, 1]. Received: momentum={momentum!r}")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+        raise ValueError(f"{fn}: `eps` must be a non-negative number. Received: eps={eps!r}")
+    if training:
+        if input.size // max(channels, 1) <= 1:
+            raise ValueError(f"{fn}: expected more than 1 value per channel when training. Received input shape "
+                             f"{input.shape}")
+    elif running_mean is None or running_var is None:
+        raise ValueError(f"{fn}: `running_mean` and `running_var` must be given in evaluation mode "
+                         f"(training=False). Received: running_mean="
+                         f"{'None' if running_mean is None else 'tensor'}, "
+                         f"running_var={'None' if running_var is None else 'tensor'}")
+    stats = dict(running_mean=None if running_mean is None else running_mean.data,
+                 running_var=None if running_var is None else running_var.data,
+                 training=bool(training), momentum=float(momentum), eps=float(eps))
+    if weight is None:
+        if bias is None:
+            return BatchNorm.apply(input, **stats)
+        # Keep the positional layout (x, weight, bias): weight absent is passed as a constant None.
+        return BatchNorm.apply(input, None, bias, **stats)
+    return BatchNorm.apply(input, weight, bias, **stats)
+
+
+def _window_sum(a, before, after, size):
+    """Sum of ``a`` over channels [c - before, c + after] for every c, zero outside (axis 1).
+
+    ``size = before + after + 1`` shifted views of one zero-padded copy are added: a loop over the
+    window offsets only, each step vectorised over every sample, channel and pixel.
+    """
+    xp = backend.get_array_module(a)
+    channels = a.shape[1]
+    padded = xp.zeros((a.shape[0], channels + size - 1) + a.shape[2:], dtype=a.dtype)  # (N, C + size - 1, *)
+    padded[:, before:before + channels] = a
+    out = padded[:, 0:channels].copy()
+    for j in range(1, size):
+        out += padded[:, j:j + channels]
+    return out
+
+
+class LocalResponseNorm(Function):
+    """b_c = a_c / (k + alpha / n * sum_{c' in window(c)} a_c'^2) ^ beta, window(c) = [c - n//2, c + (n-1)//2].
+
+    Backward: with D = k + alpha / n * S,
+    da_c = g_c D_c^-beta - (2 alpha beta / n) a_c * sum_{c' : c in window(c')} g_c' b_c' / D_c',
+    and c in window(c') exactly when c' lies in [c - (n-1)//2, c + n//2] (the mirrored window).
+    """
+
+    @staticmethod
+    def forward(ctx, x, size=5, alpha=1e-4, beta=0.75, k=1.0):
+        denom = _window_sum(x * x, size // 2, (size - 1) // 2, size)
+        denom *= alpha / size
+        denom += k                                              # D, (N, C, *)
+        scale = denom ** -beta
+        out = x * scale
+        ctx.save_for_backward(x, out, denom, scale)
+        ctx.params = (size, alpha, beta)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out, denom, scale = ctx.saved_tensors
+        size, alpha, beta = ctx.params
+        mirrored = _window_sum(g * out / denom, (size - 1) // 2, size // 2, size)
+        return g * scale - (2 * alpha * beta / size) * x * mirrored
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Local response normalisation across channels (AlexNet), exactly PyTorch's formula.
+
+    Each value is divided by ``(k + alpha / size * sum of squares over size neighbouring channels) ** beta``;
+    the channel axis is zero-padded by ``size // 2`` before and ``(size - 1) // 2`` after.
+
+    Args:
+        input: floating tensor ``(N, C, *)`` with at least 3 dimensions.
+        size: number of neighbouring channels in the sum (including the channel itself).
+        alpha, beta, k: the formula's constants.
+
+    Shape: output has the input's shape.
+    """
+    fn = "local_response_norm"
+    input = floating(fn, "input", tensor_arg(fn, "input", input))
+    if input.ndim < 3:
+        raise ValueError(f"{fn}: `input` must be at least 3-D (N, C, *). Received a {input.ndim}-D tensor "
+                         f"of shape {input.shape}")
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"{fn}: `size` must be a positive int. Received: size={size!r}")
+    for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+            raise TypeError(f"{fn}: `{name}` must be a finite real number. Received: {name}={value!r}")
+    if input.size == 0:
+        return input
+    return LocalResponseNorm.apply(input, size=int(size), alpha=float(alpha), beta=float(beta), k=float(k))
+
