@@ -1,0 +1,30 @@
+"""Layers and models: ``Module``, ``Parameter``, containers, layers wrapping ``cnnlab.functional``, ``init``.
+
+Names, arguments, attribute names and default initialisation follow ``torch.nn``, so a model reads
+the same and its ``state_dict`` keys map one to one.
+"""
+
+from . import init
+from .activation import ELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
+from .container import Identity, ModuleDict, ModuleList, Sequential
+from .conv import Conv2d
+from .dropout import Dropout, Dropout2d
+from .flatten import Flatten
+from .linear import Linear
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .module import IncompatibleKeys, LoadStateDictError, Module, RemovableHandle
+from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
+from .parameter import Parameter
+from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, FractionalMaxPool2d, LPPool2d, MaxPool2d,
+                      MinPool2d, StochasticPool2d)
+
+__all__ = [
+    "init", "Parameter", "Module", "IncompatibleKeys", "LoadStateDictError", "RemovableHandle",
+    "Sequential", "ModuleList", "ModuleDict", "Identity",
+    "Conv2d", "Linear", "Flatten", "Dropout", "Dropout2d",
+    "MaxPool2d", "MinPool2d", "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+    "StochasticPool2d", "FractionalMaxPool2d",
+    "ReLU", "LeakyReLU", "ELU", "Hardtanh", "ReLU6", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss",
+]

@@ -1,0 +1,617 @@
+"""``Module``: the base of every layer and model; it registers parameters, buffers and submodules.
+
+Assigning a ``Parameter``, a ``Module`` or (through ``register_buffer``) a state Tensor to an attribute
+records it under that name, so a model's learnable weights, its running statistics and its structure
+can be walked (``named_parameters``), saved (``state_dict``), restored (``load_state_dict``), converted
+(``double()``) and printed (``repr``) without each layer writing that code. Names and behaviour follow
+``torch.nn.Module`` so state dicts map one to one (``features.0.weight``, ``bn.running_mean``).
+"""
+
+import itertools
+from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+from .parameter import Parameter
+
+
+class LoadStateDictError(ValueError, RuntimeError):
+    """``load_state_dict`` found missing, unexpected or mis-shaped keys (nothing was changed).
+
+    A ValueError by the project's rule, and a RuntimeError so code written for PyTorch still catches it.
+    """
+
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: the keys the model wanted but did not get, and the extra keys."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook``; ``handle.remove()`` takes the hook off again.
+
+    Also a context manager: ``with module.register_forward_hook(h): ...`` removes the hook on exit.
+    """
+
+    _next_id = itertools.count()
+
+    def __init__(self, hooks, *extra):
+        self._dicts = (hooks,) + extra
+        self.id = next(RemovableHandle._next_id)
+
+    def remove(self):
+        for d in self._dicts:
+            d.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def _addindent(text, spaces):
+    """Indent every line but the first (nested module reprs, as PyTorch prints them)."""
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    first = lines.pop(0)
+    return first + "\n" + "\n".join((spaces * " ") + line if line.strip() else "" for line in lines)
+
+
+def _check_name(fn, kind, name, module):
+    if not isinstance(name, str):
+        raise TypeError(f"{fn}: {kind} name must be a string. Received: name={name!r} "
+                        f"of type {type(name).__name__}")
+    if name == "":
+        raise ValueError(f'{fn}: {kind} name can\'t be empty string "". Received: name=""')
+    if "." in name:
+        raise ValueError(f'{fn}: {kind} name can\'t contain ".". Received: name={name!r}')
+
+
+def _state_array(fn, key, value):
+    """The array inside a state-dict value: a Tensor, a NumPy/CuPy array, or anything with ``__array__``."""
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a PyTorch tensor, possibly requiring grad
+        value = value.detach().cpu()
+    try:
+        arr = np.asarray(value)
+    except Exception as e:  # noqa: BLE001 - report which key could not be read
+        raise TypeError(f"{fn}: the value for key {key!r} is not array-like "
+                        f"(received an object of type {type(value).__name__}: {e})") from None
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{fn}: the value for key {key!r} must be numeric. "
+                        f"Received an object of type {type(value).__name__} (dtype {arr.dtype})")
+    return arr
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses call ``super().__init__()`` first, assign their parameters and submodules as attributes
+    and define ``forward``; calling the module runs the forward pre-hooks, ``forward`` and the forward
+    hooks. ``training`` (set by ``train()`` / ``eval()``) tells layers such as Dropout and BatchNorm
+    which behaviour to use.
+
+    Example:
+        >>> class Net(Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.fc = Linear(4, 2)
+        ...     def forward(self, x):
+        ...         return self.fc(x)
+        >>> [name for name, _ in Net().named_parameters()]
+        ['fc.weight', 'fc.bias']
+    """
+
+    training: bool
+
+    def __init__(self):
+        set_ = object.__setattr__
+        set_(self, "training", True)
+        set_(self, "_parameters", OrderedDict())
+        set_(self, "_buffers", OrderedDict())
+        set_(self, "_non_persistent_buffers_set", set())
+        set_(self, "_modules", OrderedDict())
+        set_(self, "_forward_hooks", OrderedDict())
+        set_(self, "_forward_hooks_with_kwargs", OrderedDict())
+        set_(self, "_forward_pre_hooks", OrderedDict())
+        set_(self, "_forward_pre_hooks_with_kwargs", OrderedDict())
+
+    # ------------------------------------------------------------------ forward and hooks
+    def forward(self, *args, **kwargs):
+        """The computation of the module; every subclass defines it."""
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def __call__(self, *args, **kwargs):
+        for hook_id, hook in tuple(self._forward_pre_hooks.items()):
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise TypeError(f"forward pre-hook {hook!r} registered with with_kwargs=True must return "
+                                        f"None or a tuple (args, kwargs). Received: {type(result).__name__}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook_id, hook in tuple(self._forward_hooks.items()):
+            if hook_id in self._forward_hooks_with_kwargs:
+                result = hook(self, args, kwargs, output)
+            else:
+                result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args, output)`` after every forward; a non-None return replaces the output.
+
+        With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs, output)``. Returns a handle
+        whose ``remove()`` takes the hook off.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook: `hook` must be callable. Received an object of type "
+                            f"{type(hook).__name__}")
+        handle = RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs)
+        self._forward_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_hooks_with_kwargs[handle.id] = True
+        if prepend:
+            self._forward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before every forward; a non-None return replaces the positional inputs.
+
+        With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs)`` and may return ``(args, kwargs)``.
+        Returns a handle whose ``remove()`` takes the hook off.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_pre_hook: `hook` must be callable. Received an object of type "
+                            f"{type(hook).__name__}")
+        handle = RemovableHandle(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
+        self._forward_pre_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs[handle.id] = True
+        if prepend:
+            self._forward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    # ------------------------------------------------------------------ registration
+    def _require_init(self, what):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {what} before Module.__init__() call "
+                                 f"(call super().__init__() first in {type(self).__name__}.__init__)")
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter, or None for an absent one such as ``bias=False``) as ``name``."""
+        self._require_init("parameters")
+        _check_name("register_parameter", "parameter", name, self)
+        if hasattr(self, name) and name not in self._parameters:
+            raise ValueError(f"register_parameter: attribute {name!r} already exists on {type(self).__name__}")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: cannot assign an object of type {type(param).__name__} as "
+                            f"parameter {name!r} (cnnlab.nn.Parameter or None expected)")
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register ``tensor`` as state that is not learned (e.g. BatchNorm's ``running_mean``).
+
+        Persistent buffers are saved in ``state_dict``; ``None`` registers an absent buffer.
+        Arrays are wrapped in a Tensor.
+        """
+        self._require_init("buffers")
+        _check_name("register_buffer", "buffer", name, self)
+        if hasattr(self, name) and name not in self._buffers:
+            raise ValueError(f"register_buffer: attribute {name!r} already exists on {type(self).__name__}")
+        if isinstance(tensor, Parameter):
+            raise TypeError(f"register_buffer: cannot register the Parameter {name!r} as a buffer "
+                            f"(use register_parameter)")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            if isinstance(tensor, np.ndarray) or hasattr(tensor, "__cuda_array_interface__"):
+                tensor = Tensor(tensor)
+            else:
+                raise TypeError(f"register_buffer: cannot assign an object of type {type(tensor).__name__} as "
+                                f"buffer {name!r} (cnnlab.Tensor, an array or None expected)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+
+    def add_module(self, name, module):
+        """Register ``module`` (or None) as the child ``name``."""
+        self._require_init("child modules")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__module__}.{type(module).__name__} is not a Module "
+                            f"subclass (child {name!r})")
+        _check_name("add_module", "module", name, self)
+        if hasattr(self, name) and name not in self._modules:
+            raise ValueError(f"add_module: attribute {name!r} already exists on {type(self).__name__}")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: look in the registries.
+        d = self.__dict__
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry in d and name in d[registry]:
+                return d[registry][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+
+        def forget(*registries):
+            for registry in registries:
+                if registry in d:
+                    d[registry].pop(name, None)
+            d.pop(name, None)
+            if "_non_persistent_buffers_set" in d:
+                d["_non_persistent_buffers_set"].discard(name)
+
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            self._require_init("parameters")
+            forget("_buffers", "_modules")
+            self.register_parameter(name, value)
+            return
+        if params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign an object of type {type(value).__name__} as parameter {name!r} "
+                                f"of {type(self).__name__} (cnnlab.nn.Parameter or None expected)")
+            params[name] = None
+            return
+        modules = d.get("_modules")
+        if isinstance(value, Module):
+            self._require_init("child modules")
+            forget("_parameters", "_buffers")
+            modules[name] = value
+            return
+        if modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign an object of type {type(value).__name__} as child module "
+                                f"{name!r} of {type(self).__name__} (cnnlab.nn.Module or None expected)")
+            modules[name] = None
+            return
+        buffers = d.get("_buffers")
+        if buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
+                    value = Tensor(value)
+                else:
+                    raise TypeError(f"cannot assign an object of type {type(value).__name__} as buffer {name!r} "
+                                    f"of {type(self).__name__} (cnnlab.Tensor, an array or None expected)")
+            buffers[name] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if name in self.__dict__.get(registry, {}):
+                del self.__dict__[registry][name]
+                self._non_persistent_buffers_set.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        keys = list(dir(type(self))) + list(self.__dict__) + list(self._parameters) + list(self._modules) \
+            + list(self._buffers)
+        return sorted(k for k in set(keys) if not k[:1].isdigit())
+
+    # ------------------------------------------------------------------ walking the tree
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """Yield ``(dotted name, module)`` for this module and every descendant, each once by default."""
+        if memo is None:
+            memo = set()
+        stack = [(prefix, self)]
+        # Iterative pre-order walk (deep networks exceed the recursion limit).
+        while stack:
+            name, module = stack.pop()
+            if remove_duplicate:
+                if id(module) in memo:
+                    continue
+                memo.add(id(module))
+            yield name, module
+            children = [(name + ("." if name else "") + key, child)
+                        for key, child in module._modules.items() if child is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        """Yield this module and every descendant, each once."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self):
+        """Yield ``(name, child)`` for the direct submodules, each once."""
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, registry, prefix, recurse, remove_duplicate):
+        seen = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+            else [(prefix, self)]
+        for module_prefix, module in modules:
+            for key, value in getattr(module, registry).items():
+                if value is None:
+                    continue
+                if remove_duplicate:
+                    if id(value) in seen:
+                        continue
+                    seen.add(id(value))
+                yield module_prefix + ("." if module_prefix else "") + key, value
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """Yield ``(dotted name, Parameter)``; a parameter shared by two layers comes once, under its first name."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse=True):
+        """Yield every Parameter once (what an optimizer takes)."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """Yield ``(dotted name, buffer Tensor)`` for every registered buffer that is not None."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target):
+        """The submodule at dotted path ``target`` (``""`` is this module)."""
+        if target == "":
+            return self
+        module = self
+        walked = []
+        for item in target.split("."):
+            child = module._modules.get(item) if isinstance(module, Module) else None
+            if child is None:
+                where = ".".join(walked) or type(self).__name__
+                raise AttributeError(f"get_submodule: {where} has no submodule {item!r} (target {target!r})")
+            module = child
+            walked.append(item)
+        return module
+
+    def get_parameter(self, target):
+        """The Parameter at dotted path ``target``, e.g. ``"features.0.weight"``."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if name not in module._parameters or module._parameters[name] is None:
+            raise AttributeError(f"get_parameter: {type(module).__name__} at {module_path or '<root>'!r} "
+                                 f"has no parameter {name!r}")
+        return module._parameters[name]
+
+    def num_parameters(self, trainable_only=False):
+        """Count of scalar weights (each shared parameter once); only trainable ones if asked."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # ------------------------------------------------------------------ modes and gradients
+    def train(self, mode=True):
+        """Set training mode (True) or evaluation mode (False) on this module and every descendant.
+
+        Each child's own ``train`` is called, so a subclass may override it (e.g. to keep BatchNorm frozen).
+        """
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: `mode` must be a bool. Received: mode={mode!r}")
+        self.training = mode
+        for module in self.children():
+            module.train(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode: Dropout passes through, BatchNorm uses its running statistics."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        """Switch gradient recording on or off for every parameter (freeze a backbone with False)."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradients of every parameter: drop them (default) or fill them with zeros."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            elif p.grad.data.flags.writeable:
+                p.grad.data[...] = 0
+            else:
+                p.grad.data = backend.get_array_module(p.grad.data).zeros_like(p.grad.data)
+
+    def apply(self, fn):
+        """Call ``fn`` on every descendant (children first) and then on this module; returns self."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------------ dtype and device
+    def _apply_to_arrays(self, convert):
+        """Replace every parameter's and buffer's array by ``convert(array)``, keeping the Tensor objects."""
+        seen = set()
+        for module in self.modules():
+            for t in itertools.chain(module._parameters.values(), module._buffers.values()):
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                t.data = convert(t.data)
+                if t.grad is not None:
+                    t.grad.data = convert(t.grad.data)
+        return self
+
+    def to(self, *args, device=None, dtype=None):
+        """Convert parameters and buffers in place: ``to(np.float64)``, ``to("float32")``, ``to("cuda")``.
+
+        Only floating arrays change dtype (``num_batches_tracked`` stays int64). The Parameter objects
+        stay the same, so an optimizer built before the call still holds them.
+        """
+        for a in args:
+            if isinstance(a, str) and (a == "cpu" or a.startswith("cuda")):
+                device = a
+            else:
+                dtype = a
+        if dtype is not None:
+            try:
+                dtype = np.dtype(dtype)
+            except TypeError:
+                raise TypeError(f"Module.to: `dtype` must be a floating dtype such as float32 or float64. "
+                                f"Received: dtype={dtype!r}") from None
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to: only floating dtypes are accepted. Received: dtype={dtype}")
+
+        def convert(a):
+            if device is not None:
+                a = backend.to_device(a, device)
+            if dtype is not None and a.dtype.kind == "f":
+                a = a.astype(dtype, copy=False)
+            return a
+
+        return self._apply_to_arrays(convert)
+
+    def float(self):
+        """Floating parameters and buffers to float32."""
+        return self.to(np.float32)
+
+    def double(self):
+        """Floating parameters and buffers to float64 (for gradient checks)."""
+        return self.to(np.float64)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
+
+    # ------------------------------------------------------------------ state dict
+    def _state_entries(self, prefix=""):
+        """``(dotted name, Tensor)`` for every parameter and persistent buffer, in PyTorch's order.
+
+        A module's own parameters, then its persistent buffers, then each child's entries; a tensor
+        shared under two names appears under both (as in PyTorch's state_dict).
+        """
+        entries = []
+        stack = [(prefix, self)]
+        while stack:
+            module_prefix, module = stack.pop()
+            for key, p in module._parameters.items():
+                if p is not None:
+                    entries.append((module_prefix + key, p))
+            for key, b in module._buffers.items():
+                if b is not None and key not in module._non_persistent_buffers_set:
+                    entries.append((module_prefix + key, b))
+            stack.extend(reversed([(module_prefix + key + ".", child)
+                                   for key, child in module._modules.items() if child is not None]))
+        return entries
+
+    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
+        """An OrderedDict of dotted name -> NumPy array copy, for every parameter and persistent buffer.
+
+        Keys follow PyTorch (``features.0.weight``, ``bn.running_mean``, ``bn.num_batches_tracked``).
+        With ``keep_vars=True`` the values are the Parameter/Tensor objects themselves.
+        """
+        if destination is None:
+            destination = OrderedDict()
+        for name, t in self._state_entries(prefix):
+            destination[name] = t if keep_vars else backend.asnumpy(t.data).copy()
+        return destination
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copy arrays from ``state_dict`` into this module's parameters and buffers.
+
+        Everything is checked before anything changes: with ``strict`` (default) a missing or
+        unexpected key is an error; a shape mismatch is always an error. The error lists every bad key
+        by name. Values (NumPy arrays, Tensors) are cast to each parameter's dtype and copied into the
+        existing arrays; with ``assign=True`` the arrays are replaced instead (the Parameter objects stay).
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+
+        Raises:
+            LoadStateDictError (a ValueError and RuntimeError) naming the keys.
+        """
+        fn = "load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{fn}: `state_dict` must be a dict-like mapping of name to array. "
+                            f"Received an object of type {type(state_dict).__name__}")
+        targets = self._state_entries()
+        wanted = {name for name, _ in targets}
+        missing = [name for name, _ in targets if name not in state_dict]
+        unexpected = [key for key in state_dict if key not in wanted]
+        arrays, mismatched = {}, []
+        for name, t in targets:
+            if name not in state_dict:
+                continue
+            arr = _state_array(fn, name, state_dict[name])
+            if tuple(arr.shape) != tuple(t.shape):
+                mismatched.append(f"size mismatch for {name}: copying a param with shape {tuple(arr.shape)} "
+                                  f"from checkpoint, the shape in current model is {tuple(t.shape)}.")
+            arrays[name] = arr
+        errors = []
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+        errors.extend(mismatched)
+        if errors:
+            raise LoadStateDictError(f"{fn}: error(s) in loading state_dict for {type(self).__name__} "
+                                     f"(nothing was changed):\n\t" + "\n\t".join(errors))
+        for name, t in targets:
+            if name not in arrays:
+                continue
+            xp = backend.get_array_module(t.data)
+            value = xp.asarray(arrays[name]).astype(t.dtype)  # a copy, cast to the model's dtype
+            if assign or not t.data.flags.writeable:
+                t.data = value
+            else:
+                t.data[...] = value
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ printing
+    def extra_repr(self):
+        """The module's own settings for ``repr`` (one line for simple layers); subclasses override it."""
+        return ""
+
+    def _get_name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({key}): " + _addindent(repr(module), 2) for key, module in self._modules.items()]
+        lines = extra_lines + child_lines
+        text = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                text += extra_lines[0]
+            else:
+                text += "\n  " + "\n  ".join(lines) + "\n"
+        return text + ")"
