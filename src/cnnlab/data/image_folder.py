@@ -1,0 +1,106 @@
+"""``ImageFolder``: one sub-folder per class, images read with Pillow into one array in memory."""
+
+import numbers
+import os
+
+import numpy as np
+
+from .dataset import ArrayDataset
+
+IMG_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
+
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError("ImageFolder needs Pillow to read images: pip install Pillow "
+                          "(or pip install cnnlab[image])") from None
+    return Image
+
+
+class ImageFolder(ArrayDataset):
+    """Images in ``root/<class name>/<file>``; class names sorted, label = position in that order.
+
+    All images are decoded once with Pillow into ``data`` (N, H, W, C) uint8, so batches take the fast
+    path. Files whose extension is not an image extension (see ``extensions``) and hidden files are
+    skipped; a file with an image extension that Pillow cannot read is an error naming the file.
+
+    Args:
+        root: the folder holding one sub-folder per class.
+        transform, target_transform: per-sample callables (image Tensor (C, H, W); int label).
+        size: ``(H, W)`` or an int for square images: every image is resized (bilinear) to it. Without it
+            all images must have the same size.
+        channels: 1 (grayscale) or 3 (RGB). None: 1 when every image is grayscale, else 3.
+        extensions: file name endings taken as images (case-insensitive).
+        normalize: ``(mean, std)`` per channel, as for every :class:`ArrayDataset`.
+
+    Shape:
+        ``data`` (N, H, W, C) uint8; a sample is ((C, H, W) float32 in [0, 1], int).
+    """
+
+    def __init__(self, root, transform=None, target_transform=None, size=None, channels=None,
+                 extensions=IMG_EXTENSIONS, normalize=None):
+        root = os.fspath(root)
+        if not os.path.isdir(root):
+            raise FileNotFoundError(f"ImageFolder: `root` {root!r} is not a directory; expected a folder with "
+                                    f"one sub-folder per class")
+        if size is not None:
+            if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+                size = (int(size), int(size))
+            if not (isinstance(size, (tuple, list)) and len(size) == 2 and
+                    all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in size)):
+                raise ValueError(f"ImageFolder: `size` must be a positive int or (H, W). Received: size={size!r}")
+            size = (int(size[0]), int(size[1]))
+        if channels not in (None, 1, 3):
+            raise ValueError(f"ImageFolder: `channels` must be 1, 3 or None. Received: channels={channels!r}")
+        Image = _pillow()
+        exts = tuple(e.lower() for e in extensions)
+        classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+        if not classes:
+            raise FileNotFoundError(f"ImageFolder: no class folders in {root!r}; expected one sub-folder per class")
+        samples = []
+        for label, cls in enumerate(classes):
+            folder = os.path.join(root, cls)
+            files = []
+            for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                files += [os.path.join(dirpath, f) for f in filenames
+                          if not f.startswith(".") and f.lower().endswith(exts)]
+            if not files:
+                raise FileNotFoundError(f"ImageFolder: class folder {folder!r} holds no image files; "
+                                        f"expected files ending in {', '.join(exts)}")
+            samples += [(p, label) for p in sorted(files)]
+
+        images = []
+        for path, _ in samples:
+            try:
+                with Image.open(path) as img:
+                    img.load()
+                    gray = img.mode in _GRAY_MODES
+                    img = img.convert("L" if (channels == 1 or (channels is None and gray)) else "RGB")
+                    if size is not None and img.size != (size[1], size[0]):
+                        img = img.resize((size[1], size[0]), Image.BILINEAR)
+                    arr = np.asarray(img, dtype=np.uint8)
+            except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
+                raise ValueError(f"ImageFolder: file {path!r} is not an image Pillow can read ({exc})") from None
+            if arr.ndim == 2:
+                arr = arr[:, :, None]                         # (H, W) -> (H, W, 1)
+            if images and arr.shape[:2] != images[0].shape[:2]:
+                raise ValueError(f"ImageFolder: image {path!r} is {arr.shape[0]}x{arr.shape[1]} (HxW) but "
+                                 f"{samples[0][0]!r} is {images[0].shape[0]}x{images[0].shape[1]}; pass "
+                                 f"size=(H, W) to resize every image")
+            images.append(arr)
+        if channels is None and any(a.shape[2] == 3 for a in images):
+            # Mixed folder: grayscale images repeat their one channel as R = G = B.
+            images = [np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a for a in images]
+        self.root = root
+        self.samples = samples
+        self.imgs = samples
+        super().__init__(np.stack(images), np.array([s[1] for s in samples], dtype=np.int64), classes,
+                         transform, target_transform, normalize)
+
+    def extra_repr(self):
+        return f"Root location: {self.root}\nClasses: {len(self.classes)}"
