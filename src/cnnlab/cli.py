@@ -113,7 +113,12 @@ def cmd_models(args):
 def cmd_arith(args):
     from .functional.conv import explain_fit
 
-    print(explain_fit(args.input, args.kernel, stride=args.stride, padding=args.padding, dilation=args.dilation))
+    w, f, s, p, d = args.input, args.kernel, args.stride, args.padding, args.dilation
+    report = explain_fit(w, f, stride=s, padding=p, dilation=d)
+    print(f"output size: {report.output_size}")
+    print(f"formula: floor((W - D(F-1) - 1 + 2P) / S) + 1 = floor(({w} - {d}*({f}-1) - 1 + 2*{p}) / {s}) + 1"
+          f" = {report.output_size}")
+    print(f"fit: {report.text}")
     return 0
 
 

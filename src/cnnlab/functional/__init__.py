@@ -1,5 +1,11 @@
 """Pure differentiable ops, used as ``import cnnlab.functional as F``."""
 
+from .activation import elu, hardtanh, leaky_relu, log_softmax, relu, relu6, sigmoid, softmax, tanh
+from .basic import dropout, dropout2d, identity, linear
+from .conv import FitReport, conv2d, conv_output_size, explain_fit, pool_output_size
 from .elementwise import abs, add, clamp, div, exp, log, matmul, mul, neg, pow, sqrt, sub
+from .loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
+from .norm import batch_norm, local_response_norm
+from .padding import pad
 from .reduce import max, mean, min, sum, var
 from .shape import cat, concat, flatten, getitem, permute, reshape, stack, transpose, view
