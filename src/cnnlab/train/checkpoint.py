@@ -87,15 +87,17 @@ def load_checkpoint(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_checkpoint: no checkpoint file at {path!r}")
+    if not zipfile.is_zipfile(path):  # np.load would otherwise try (and refuse) to unpickle it
+        raise ValueError(f"load_checkpoint: {path!r} is not a readable cnnlab checkpoint (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if _META_KEY not in archive.files:
-                raise ValueError(f"load_checkpoint: {path!r} is an .npz file but not a cnnlab checkpoint "
-                                 f"(no {_META_KEY} entry)")
-            meta = json.loads(archive[_META_KEY].tobytes().decode("utf-8"))
-            arrays = {k: archive[k] for k in archive.files if k != _META_KEY}
-    except (zipfile.BadZipFile, OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            arrays = {k: archive[k] for k in archive.files}
+        header = arrays.pop(_META_KEY, None)
+        meta = json.loads(header.tobytes().decode("utf-8")) if header is not None else None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError, json.JSONDecodeError) as e:
         raise ValueError(f"load_checkpoint: {path!r} is not a readable cnnlab checkpoint ({e})") from None
+    if meta is None:
+        raise ValueError(f"load_checkpoint: {path!r} is an .npz file but not a cnnlab checkpoint (no {_META_KEY} entry)")
     if meta.get("format") != FORMAT:
         raise ValueError(f"load_checkpoint: {path!r} has format {meta.get('format')!r}; expected {FORMAT!r}")
     return _join(meta["state"], arrays)

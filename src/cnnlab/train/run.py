@@ -11,6 +11,7 @@ import numpy as np
 from .. import backend, models, nn, optim
 from ..data import DataLoader, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError
+from ..models.registry import get_builder
 from .checkpoint import load_checkpoint
 from .trainer import Trainer, evaluate
 
@@ -67,7 +68,7 @@ def build_model(name, dataset):
     """The zoo model ``name`` sized for ``dataset``'s images and classes."""
     c, h, w = dataset.image_shape
     config = {"num_classes": len(dataset.classes), "in_channels": c}
-    builder = models.get_builder(name)
+    builder = get_builder(name)
     expected = getattr(builder, "input_size", None)
     if expected is not None and tuple(expected[1:]) != (h, w):
         config["input_size"] = h
