@@ -1,0 +1,93 @@
+"""Augmentation pipelines named in a short text, as ``cnnlab train --augment flip,crop:4,pca`` takes them."""
+
+from ._base import Compose
+from .color import ColorJitter, PCALighting, RandomErasing
+from .geometric import (ElasticTransform, RandomAffine, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
+                        RandomRotation, RandomVerticalFlip)
+
+# name -> (what it does, default argument)
+AUGMENTATIONS = {
+    "flip": ("mirror left-right with probability 0.5", None),
+    "vflip": ("flip upside down with probability 0.5", None),
+    "crop": ("pad by P pixels (default 4), crop back to the image size at a random offset", 4),
+    "resized-crop": ("random area (from S, default 0.08, to 1) and aspect, resized to the image size", 0.08),
+    "rotate": ("rotate by up to D degrees (default 10)", 10.0),
+    "affine": ("rotate up to D degrees (default 10), shift up to 10%, scale 0.9-1.1", 10.0),
+    "elastic": ("elastic distortion of strength A (default 50, sigma 5)", 50.0),
+    "jitter": ("brightness, contrast and saturation jitter of S (default 0.4)", 0.4),
+    "pca": ("AlexNet's PCA colour noise, alpha std S (default 0.1), from the training set", 0.1),
+    "erase": ("erase a random rectangle with probability P (default 0.5)", 0.5),
+}
+
+
+def describe_augmentations():
+    """One line per name, for ``--help``."""
+    return "; ".join(f"{name}[:{'N' if default is not None else ''}] {text}".replace("[:]", "")
+                     for name, (text, default) in AUGMENTATIONS.items())
+
+
+def parse_augment(spec, dataset=None, generator=None):
+    """Build the augmentation named by ``spec``: comma-separated names with an optional ``:value`` each.
+
+    The transforms work on images in [0, 1] (apply them before standardising). ``dataset`` (the training
+    set) gives the image size for crops and the colour statistics for ``pca``.
+
+    Example:
+        >>> parse_augment("flip,crop:4", train_set)
+        Compose(
+            RandomHorizontalFlip(p=0.5)
+            RandomCrop(size=(32, 32), padding=(4, 4, 4, 4))
+        )
+
+    Raises:
+        ValueError naming an unknown augmentation or a bad value, with the known names.
+    """
+    if spec is None or spec in ("", "none"):
+        return None
+    if not isinstance(spec, str):
+        raise TypeError(f"parse_augment: `spec` must be a string such as 'flip,crop:4'. Received {type(spec).__name__}")
+    base = getattr(dataset, "dataset", dataset)                        # a Subset's underlying dataset
+    size = tuple(base.image_shape[1:]) if base is not None and hasattr(base, "image_shape") else None
+    out = []
+    for item in (s.strip() for s in spec.split(",")):
+        if not item:
+            continue
+        name, _, arg = item.partition(":")
+        name = name.strip().lower()
+        if name not in AUGMENTATIONS:
+            raise ValueError(f"parse_augment: unknown augmentation {name!r} in {spec!r}. "
+                             f"Known augmentations: {', '.join(AUGMENTATIONS)}")
+        default = AUGMENTATIONS[name][1]
+        if arg and default is None:
+            raise ValueError(f"parse_augment: {name!r} takes no value. Received {item!r}")
+        try:
+            value = type(default)(arg) if arg else default
+        except ValueError:
+            raise ValueError(f"parse_augment: the value of {name!r} must be a {type(default).__name__}. "
+                             f"Received {item!r}") from None
+        if name in ("crop", "resized-crop", "pca") and (size is None and name != "pca" or
+                                                        name == "pca" and dataset is None):
+            raise ValueError(f"parse_augment: {name!r} needs the training dataset (for the image size or the "
+                             f"colour statistics)")
+        kw = {"generator": generator}
+        if name == "flip":
+            out.append(RandomHorizontalFlip(**kw))
+        elif name == "vflip":
+            out.append(RandomVerticalFlip(**kw))
+        elif name == "crop":
+            out.append(RandomCrop(size, padding=value, **kw))
+        elif name == "resized-crop":
+            out.append(RandomResizedCrop(size, scale=(value, 1.0), **kw))
+        elif name == "rotate":
+            out.append(RandomRotation(value, **kw))
+        elif name == "affine":
+            out.append(RandomAffine(value, translate=(0.1, 0.1), scale=(0.9, 1.1), **kw))
+        elif name == "elastic":
+            out.append(ElasticTransform(alpha=value, sigma=5.0, **kw))
+        elif name == "jitter":
+            out.append(ColorJitter(value, value, value, **kw))
+        elif name == "pca":
+            out.append(PCALighting.from_dataset(dataset, alphastd=value, **kw))
+        elif name == "erase":
+            out.append(RandomErasing(p=value, **kw))
+    return Compose(out) if out else None
