@@ -19,3 +19,15 @@ def data_dir():
     if not path or not os.path.isdir(path):
         pytest.skip("CNNLAB_DATA is not set to the shared datasets directory")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """No test touches the network: a download attempt fails as it would on an offline machine."""
+    import urllib.error
+    import urllib.request
+
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("network disabled in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)

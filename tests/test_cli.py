@@ -116,3 +116,39 @@ def test_console_script_runs_as_a_process():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert "fashion_cnn" in result.stdout and "29,034" in result.stdout
+
+
+def test_main_job_falls_back_to_digits_when_fashion_mnist_is_unavailable(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("sklearn")
+    import cnnlab.data.download as download
+
+    monkeypatch.setattr(download, "SYSTEM_DIRS", {})  # ignore a Debian-installed copy on this machine
+    empty = tmp_path / "nodata"
+    empty.mkdir()
+    code = main(["train", "--epochs", "1", "--data-dir", str(empty), "--out", str(tmp_path / "run"),
+                 "--no-progress"])
+    assert code == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if "training on the bundled digits dataset instead" in line]
+    assert len(notes) == 1 and notes[0].startswith("fashion-mnist is not available")
+    assert load_checkpoint(tmp_path / "run" / "last.npz")["meta"]["dataset"] == "digits"
+
+
+def test_corrupt_dataset_file_is_a_one_line_error_with_exit_code_2(tmp_path, capsys):
+    import gzip
+
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"):
+        with gzip.open(folder / name, "wb") as f:
+            f.write(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + b"\x00" * 100)
+    for name in ("train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        with gzip.open(folder / name, "wb") as f:
+            f.write(b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + b"\x01" * 5)
+    before = sorted(p.name for p in folder.iterdir())
+    code = main(["train", "--data-dir", str(tmp_path), "--out", str(tmp_path / "run"), "--no-progress",
+                 "--no-fallback"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "train-images-idx3-ubyte.gz" in err
+    assert sorted(p.name for p in folder.iterdir()) == before and not (tmp_path / "run").exists()

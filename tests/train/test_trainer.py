@@ -94,3 +94,13 @@ def test_evaluate_restores_training_mode():
     assert model.training
     assert result["scores"].shape == (240, 3) and result["targets"].shape == (240,)
     assert 0.0 <= result["accuracy"] <= 1.0 and result["loss"] > 0
+
+
+def test_manual_seed_makes_a_run_repeat_bit_for_bit():
+    finals = []
+    for _ in range(2):
+        model, opt, sched, loader = _setup(seed=5)
+        Trainer(model, opt, scheduler=sched, progress=False, log=None).fit(loader, epochs=2)
+        finals.append(model.state_dict())
+    for k in finals[0]:
+        np.testing.assert_array_equal(finals[0][k], finals[1][k], err_msg=k)
