@@ -435,6 +435,17 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    def freeze(self, pattern=None):
+        """Freeze the parameters matching ``pattern`` (a name glob such as ``"features.*"``, a submodule, a list;
+        None for all); returns their names. See ``cnnlab.train.transfer.freeze``."""
+        from ..train.transfer import freeze
+        return freeze(self, pattern)
+
+    def unfreeze(self, pattern=None):
+        """Train the parameters matching ``pattern`` again; returns their names."""
+        from ..train.transfer import unfreeze
+        return unfreeze(self, pattern)
+
     def zero_grad(self, set_to_none=True):
         """Clear the gradients of every parameter: drop them (default) or fill them with zeros."""
         for p in self.parameters():

@@ -24,7 +24,7 @@ from .color import (ColorJitter, Normalize, PCALighting, RandomErasing, Subtract
 from .geometric import (CenterCrop, ElasticDistortion, ElasticTransform, FiveCrop, RandomAffine, RandomCrop,
                         RandomHorizontalFlip, RandomResizedCrop, RandomRotation, RandomVerticalFlip, Resize, TenCrop,
                         average_crop_predictions)
-from .recipes import AUGMENTATIONS, parse_augment
+from .recipes import AUGMENTATIONS, describe_augmentations, parse_augment, training_pipeline
 
 __all__ = [
     "Transform", "Compose", "Lambda", "RandomApply", "InterpolationMode",
@@ -32,5 +32,5 @@ __all__ = [
     "RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Resize", "RandomResizedCrop",
     "RandomRotation", "RandomAffine", "ElasticTransform", "ElasticDistortion", "FiveCrop", "TenCrop",
     "average_crop_predictions", "grayscale", "adjust_brightness", "adjust_contrast", "adjust_saturation",
-    "adjust_hue", "AUGMENTATIONS", "parse_augment",
+    "adjust_hue", "AUGMENTATIONS", "describe_augmentations", "parse_augment", "training_pipeline",
 ]

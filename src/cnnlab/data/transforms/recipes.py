@@ -1,7 +1,9 @@
 """Augmentation pipelines named in a short text, as ``cnnlab train --augment flip,crop:4,pca`` takes them."""
 
+import numpy as np
+
 from ._base import Compose
-from .color import ColorJitter, PCALighting, RandomErasing
+from .color import ColorJitter, Normalize, PCALighting, RandomErasing
 from .geometric import (ElasticTransform, RandomAffine, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
                         RandomRotation, RandomVerticalFlip)
 
@@ -91,3 +93,23 @@ def parse_augment(spec, dataset=None, generator=None):
         elif name == "erase":
             out.append(RandomErasing(p=value, **kw))
     return Compose(out) if out else None
+
+
+def training_pipeline(spec, dataset, mean, std, seed=None):
+    """The loader's ``batch_transform`` for training with augmentation: augment in [0, 1], then standardise.
+
+    The dataset's own standardisation (``dataset.normalize``) is switched off, since augmentations such as
+    colour noise and padding work on the [0, 1] images; the returned pipeline standardises with
+    ``mean``/``std`` after augmenting. The random draws come from a generator seeded by ``seed``.
+
+    Example:
+        >>> t = training_pipeline("flip,crop:4", train_set, mean, std, seed=0)
+        >>> loader = DataLoader(train_set, batch_size=128, shuffle=True, seed=0, batch_transform=t)
+    """
+    base = getattr(dataset, "dataset", dataset)
+    generator = np.random.default_rng(seed) if seed is not None else None
+    augment = parse_augment(spec, dataset, generator=generator)
+    if hasattr(base, "normalize"):
+        base.normalize = None
+    steps = ([augment] if augment is not None else []) + [Normalize(mean, std)]
+    return Compose(steps)
