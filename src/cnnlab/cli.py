@@ -98,6 +98,42 @@ def cmd_predict(args):
     return 0
 
 
+# ---------------------------------------------------------------------------- filter, visualize, report
+def cmd_filter(args):
+    from .inspect import filters, images
+
+    try:
+        image = images.read_image(args.image, fn="filter")
+    except ImportError as e:
+        raise UserError(str(e)) from None
+    picture = filters.filter_picture(image, args.kernel, padding_mode=args.padding_mode)
+    images.write_png(args.out, picture)
+    k = filters.make_kernel(args.kernel)
+    print(f"{args.out}: {args.image} (left) filtered with {args.kernel} ({k.shape[0]}x{k.shape[1]} kernel, right)")
+    return 0
+
+
+def cmd_visualize(args):
+    from .inspect.visualize import visualize_checkpoint
+
+    try:
+        paths = visualize_checkpoint(args.checkpoint, args.what, args.out, image=args.image, layer=args.layer,
+                                     channel=args.channel, k=args.k, target=args.target, patch=args.patch,
+                                     stride=args.stride, data_dir=args.data_dir, limit=args.limit)
+    except ImportError as e:
+        raise UserError(str(e)) from None
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_report(args):
+    from .inspect.report import write_report
+
+    print(write_report(args.run_dir, out=args.out, checkpoint=args.checkpoint, data_dir=args.data_dir))
+    return 0
+
+
 # ---------------------------------------------------------------------------- models, arith
 def cmd_models(args):
     from . import models
@@ -119,6 +155,68 @@ def cmd_arith(args):
     print(f"formula: floor((W - D(F-1) - 1 + 2P) / S) + 1 = floor(({w} - {d}*({f}-1) - 1 + 2*{p}) / {s}) + 1"
           f" = {report.output_size}")
     print(f"fit: {report.text}")
+    if args.trace or args.trace_input or args.trace_kernel or args.trace_out:
+        print()
+        print(_arith_trace(args))
+    return 0
+
+
+def _arith_trace(args):
+    """The window-by-window trace of ``arith``'s convolution on a random (or the given) input and kernel."""
+    from .inspect import filters, images, trace
+
+    w, f = args.input, args.kernel
+    if args.trace_input is None and w > 16:
+        raise UserError(f"arith: --trace is for small inputs (at most 16 wide, to read every window). "
+                        f"Received: --input {w}")
+    rng = np.random.default_rng(args.seed)
+    x = (filters.parse_matrix(args.trace_input, "arith") if args.trace_input
+         else rng.integers(0, 4, size=(w, w)).astype(float))
+    k = (filters.parse_matrix(args.trace_kernel, "arith") if args.trace_kernel
+         else rng.integers(-1, 2, size=(f, f)).astype(float))
+    if x.shape[1] != w or k.shape[1] != f:
+        raise UserError(f"arith: --trace-input is {x.shape[0]}x{x.shape[1]} and --trace-kernel {k.shape[0]}x"
+                        f"{k.shape[1]}, but --input says W={w} and --kernel F={f}")
+    t = trace.trace_conv2d(x, k, stride=args.stride, padding=args.padding, dilation=args.dilation)
+    if args.trace_out:
+        try:
+            images.write_png(args.trace_out, t.picture())
+        except ImportError as e:
+            raise UserError(str(e)) from None
+    return t.text() + (f"\npicture: {args.trace_out}" if args.trace_out else "")
+
+
+# ---------------------------------------------------------------------------- summary
+def cmd_summary(args):
+    """Print the layer-by-layer table of a zoo model: shapes, parameters, activation memory, multiply-adds."""
+    from . import models
+    from .inspect import summary
+
+    default = models.input_size(args.model)  # an unknown name lists the known ones
+    size = default
+    if args.input:
+        try:
+            dims = tuple(int(v) for v in args.input.lower().split("x"))
+        except ValueError:
+            dims = ()
+        if not dims or len(dims) > 3 or min(dims) < 1:
+            raise UserError(f"summary: --input must be CxHxW, HxW or a side, e.g. 3x224x224. Received: {args.input!r}")
+        channels = default[0] if default else 3
+        size = dims if len(dims) == 3 else (channels,) + (dims * 2 if len(dims) == 1 else dims)
+    if size is None:
+        raise UserError(f"summary: model {args.model!r} has no default input size; give --input CxHxW")
+    with models.skip_init():  # the table needs shapes, not trained or random weights
+        model = models.get(args.model)
+    table = summary(model, tuple(size), batch_size=args.batch_size)
+    print({"table": str, "markdown": lambda t: t.to_markdown(), "json": lambda t: t.to_json()}[args.format](table))
+    return 0
+
+
+# ---------------------------------------------------------------------------- bench
+def cmd_bench(args):
+    from .bench import run
+
+    run(args)
     return 0
 
 
@@ -166,6 +264,48 @@ def build_parser():
     p.add_argument("--top", type=int, default=3, help="how many classes to show per image")
     p.set_defaults(func=cmd_predict)
 
+    p = sub.add_parser("filter", help="apply a classic filter (blur, edges, Gabor, ...) to an image",
+                       description="Convolve every channel of an image with a hand-made kernel (through the "
+                       "network's own conv2d) and write the original and the result side by side.")
+    p.add_argument("image", help="image file (PNG, JPEG, ...)")
+    p.add_argument("--kernel", required=True,
+                   help="identity, box[:SIZE], gaussian[:SIGMA], sharpen, sobel-x, sobel-y, prewitt-x, prewitt-y, "
+                   "laplacian, gabor:theta=45,wavelength=6,sigma=3,phase=0,aspect=0.5, or rows like "
+                   "'1 0 -1; 2 0 -2; 1 0 -1'")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--padding-mode", default="replicate", choices=["replicate", "reflect", "circular", "zeros"],
+                   help="how the border is extended")
+    p.set_defaults(func=cmd_filter)
+
+    p = sub.add_parser("visualize", help="pictures of a trained model: filters, activations, top patches, ...",
+                       description="Write PNG pictures of a checkpoint: first-layer filters, activation maps, the "
+                       "test patches that excite each channel most, occlusion sensitivity or saliency.")
+    p.add_argument("checkpoint")
+    p.add_argument("--what", required=True, choices=["filters", "activations", "top-patches", "occlusion",
+                                                      "saliency"])
+    p.add_argument("--image", default=None,
+                   help="image file, or test:N for test image N (default test:0); for activations, occlusion, saliency")
+    p.add_argument("--layer", default=None, help="layer name, e.g. features.4 (default: the first convolution)")
+    p.add_argument("--channel", type=int, default=None, help="top-patches: one channel (default: every channel)")
+    p.add_argument("--k", type=int, default=9, help="top-patches: patches per channel")
+    p.add_argument("--limit", type=int, default=None, help="top-patches: scan at most this many test images")
+    p.add_argument("--target", type=int, default=None, help="occlusion, saliency: class index (default: predicted)")
+    p.add_argument("--patch", type=int, default=None, help="occlusion: square side in pixels (default: side/4)")
+    p.add_argument("--stride", type=int, default=None, help="occlusion: step in pixels (default: side/8)")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--out", required=True, help="folder for the PNG files")
+    p.set_defaults(func=cmd_visualize)
+
+    p = sub.add_parser("report", help="write a run's report.html: curves, metrics, mistakes, filters",
+                       description="Write one self-contained HTML page (pictures embedded) for a training run: "
+                       "model summary, training curves, test metrics, confusion matrix, misclassified examples, "
+                       "first-layer filters and activation maps.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of cnnlab train (or a checkpoint file)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file (default: RUN_DIR/last.npz)")
+    p.add_argument("--out", default=None, help="HTML file (default: RUN_DIR/report.html)")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("models", help="list the model zoo with parameter counts",
                        description="Every registered model with its parameter count and expected input size.")
     p.set_defaults(func=cmd_models)
@@ -178,7 +318,32 @@ def build_parser():
     p.add_argument("--stride", type=int, default=1)
     p.add_argument("--padding", type=int, default=0)
     p.add_argument("--dilation", type=int, default=1)
+    p.add_argument("--trace", action="store_true",
+                   help="also print every window: its values, the products with the kernel and their sum")
+    p.add_argument("--trace-input", default=None, metavar="ROWS",
+                   help="input values for --trace, rows separated by ';' (default: random integers 0..3)")
+    p.add_argument("--trace-kernel", default=None, metavar="ROWS",
+                   help="kernel values for --trace, e.g. '1 0 -1; 2 0 -2; 1 0 -1' (default: random -1..1)")
+    p.add_argument("--trace-out", default=None, metavar="PNG", help="also draw the trace, one frame per window")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random trace input and kernel")
     p.set_defaults(func=cmd_arith)
+
+    p = sub.add_parser("bench", help="benchmark cnnlab against PyTorch, side by side",
+                       description="Time the same networks and layers in cnnlab and PyTorch in interleaved rounds "
+                       "and report the ratios, GFLOP/s and peak memory (writes JSON and benchmarks/RESULTS.md).")
+    from .bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(p)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("summary", help="layer-by-layer table of a model: shapes, parameters, memory, mult-adds",
+                       description="Run one forward pass of a zoo model and print, per layer, the output shape, "
+                       "parameters, activation memory and multiply-adds, with the totals (per image).")
+    p.add_argument("model", help="zoo model name (see `cnnlab models`)")
+    p.add_argument("--input", default=None, help="input size CxHxW (default: the model's, e.g. 3x224x224)")
+    p.add_argument("--format", default="table", choices=["table", "markdown", "json"])
+    p.add_argument("--batch-size", type=int, default=1, help="images in the traced batch (totals are per image)")
+    p.set_defaults(func=cmd_summary)
     return parser
 
 
