@@ -1,0 +1,339 @@
+"""Receptive field of every layer: how large a patch of the input one unit sees, and where.
+
+For a chain of convolutions and pools the receptive field follows three recurrences (from the input,
+where r = 1, j = 1, start = 0.5, the centre of the first pixel), per spatial dimension, with the
+layer's effective kernel k = dilation * (kernel - 1) + 1, stride s and padding p before the input:
+
+    r_out     = r_in + (k - 1) * j_in              size of the input patch one unit sees
+    j_out     = j_in * s                           distance, in input pixels, between adjacent units
+    start_out = start_in + ((k - 1) / 2 - p) * j_in   centre of the first unit's patch
+
+So three stacked 3x3 convolutions see 1 + 2 + 2 + 2 = 7 pixels, as one 7x7 does. Sizes count padded
+positions too: near the border part of the patch lies outside the image.
+
+Branching models (Inception, ResNet, DenseNet) are followed through every path: the forward pass is
+recorded and where paths meet (a concatenation, an addition) the receptive field is the union of
+theirs -- the largest along any path, e.g. a ResNet block's is its convolutions', not the shortcut's.
+Layers that keep the spatial size (BatchNorm, ReLU, LRN, dropout, ...) pass it through; adaptive pools
+are windows of size ceil(H / oH) and stride H / oH; after a global pool, a flatten or a fully
+connected layer every unit sees the whole input (``global_`` is set and the size is the input's).
+"""
+
+import json
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import nn
+from ..autograd import enable_grad
+from ..tensor import Tensor
+
+__all__ = ["receptive_field", "ReceptiveField", "RFRow", "layer_geometry"]
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def layer_geometry(module):
+    """``(kernel, stride, pad_before, pad_total, dilation, ceil_mode)`` (pairs) of a windowed layer, else None.
+
+    Windowed layers are convolutions and every pooling layer with a ``kernel_size``.
+    """
+    kernel = getattr(module, "kernel_size", None)
+    if kernel is None or isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        return None
+    if isinstance(module, nn.FractionalMaxPool2d):
+        return None
+    kernel = _pair(kernel)
+    stride = _pair(getattr(module, "stride", None) or kernel)
+    dilation = _pair(getattr(module, "dilation", 1) or 1)
+    padding = getattr(module, "padding", 0)
+    if padding == "valid":
+        before, total = (0, 0), (0, 0)
+    elif padding == "same":
+        total = tuple(d * (k - 1) for d, k in zip(dilation, kernel))
+        before = tuple(t // 2 for t in total)
+    elif isinstance(padding, (tuple, list)) and padding and isinstance(padding[0], (tuple, list)):
+        before = (padding[0][0], padding[1][0])
+        total = (padding[0][0] + padding[0][1], padding[1][0] + padding[1][1])
+    else:
+        before = _pair(padding)
+        total = tuple(2 * p for p in before)
+    ceil_mode = bool(getattr(module, "ceil_mode", False))
+    return kernel, stride, before, total, dilation, ceil_mode
+
+
+def window_output_size(size, kernel, stride, pad_total, dilation, ceil_mode):
+    """floor((size + pad_total - dilation * (kernel - 1) - 1) / stride) + 1 (ceil with ``ceil_mode``).
+
+    With ``ceil_mode`` the last window must start inside the input or its left padding, as in PyTorch.
+    Returns a value < 1 when the window does not fit.
+    """
+    span = size + pad_total - dilation * (kernel - 1) - 1
+    if span < 0:
+        return 0
+    if ceil_mode:
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= size + pad_total // 2:
+            out -= 1
+        return out
+    return span // stride + 1
+
+
+@dataclass
+class RFRow:
+    """One layer call: its receptive field (size), jump and start per spatial dimension (H, W)."""
+
+    name: str
+    type: str
+    output_shape: tuple
+    size: tuple
+    jump: tuple
+    start: tuple
+    global_: bool = False
+
+
+@dataclass
+class _Info:
+    size: tuple
+    jump: tuple
+    start: tuple
+    global_: bool = False
+
+
+def _union(infos):
+    """Where paths meet: the union of their (centred) patches; the largest jump."""
+    if len(infos) == 1:
+        return infos[0]
+    size, jump, start = [], [], []
+    for d in range(2):
+        lo = min(i.start[d] - i.size[d] / 2 for i in infos)
+        hi = max(i.start[d] + i.size[d] / 2 for i in infos)
+        size.append(hi - lo)
+        start.append((lo + hi) / 2)
+        jump.append(max(i.jump[d] for i in infos))
+    return _Info(tuple(size), tuple(jump), tuple(start), any(i.global_ for i in infos))
+
+
+def _clean(v):
+    """Whole numbers as ints (7 rather than 7.0) for printing and comparison."""
+    return int(v) if float(v).is_integer() else round(float(v), 4)
+
+
+class ReceptiveField:
+    """The per-layer receptive-field table ``receptive_field`` returns.
+
+    Attributes:
+        rows: one ``RFRow`` per layer call, in execution order.
+        input_size: the (C, H, W) the model was traced with.
+        final: the last row.
+
+    ``str()`` prints a table; ``to_dict()`` / ``to_json()`` / ``to_markdown()`` export it; ``table[name]``
+    finds a row by layer name.
+    """
+
+    def __init__(self, rows, input_size, model_name):
+        self.rows = rows
+        self.input_size = tuple(input_size)
+        self.model_name = model_name
+
+    @property
+    def final(self):
+        return self.rows[-1] if self.rows else None
+
+    def __getitem__(self, name):
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(f"receptive_field: no layer named {name!r}; layers: {', '.join(r.name for r in self.rows)}")
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    @staticmethod
+    def _fmt(pair):
+        a, b = (_clean(v) for v in pair)
+        return f"{a}" if a == b else f"{a}x{b}"
+
+    def _table(self):
+        head = ["Layer (type)", "Output shape", "Receptive field", "Jump", "Start"]
+        body = []
+        for r in self.rows:
+            size = f"{self._fmt(r.size)} (global)" if r.global_ else self._fmt(r.size)
+            body.append([f"{r.name} ({r.type})", str(r.output_shape), size,
+                         "-" if r.global_ else self._fmt(r.jump), "-" if r.global_ else self._fmt(r.start)])
+        return head, body
+
+    def __str__(self):
+        head, body = self._table()
+        widths = [max(len(x) for x in col) for col in zip(head, *body)] if body else [len(h) for h in head]
+        line = "=" * (sum(widths) + 2 * (len(widths) - 1))
+        fmt = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w)  # noqa: E731
+                                      for i, (c, w) in enumerate(zip(cells, widths)))
+        out = [f"Receptive fields of {self.model_name} on input {'x'.join(map(str, self.input_size))}", line,
+               fmt(head), line]
+        out += [fmt(cells) for cells in body]
+        out.append(line)
+        return "\n".join(out)
+
+    __repr__ = __str__
+
+    def to_markdown(self):
+        head, body = self._table()
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+        lines += ["| " + " | ".join(cells) + " |" for cells in body]
+        return "\n".join(lines)
+
+    def to_dict(self):
+        rows = []
+        for r in self.rows:
+            d = asdict(r)
+            d["output_shape"] = list(r.output_shape)
+            for key in ("size", "jump", "start"):
+                d[key] = [_clean(v) for v in d[key]]
+            d["global"] = d.pop("global_")
+            rows.append(d)
+        return {"model": self.model_name, "input_size": list(self.input_size), "layers": rows}
+
+    def to_json(self, indent=2):
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def _leaf_modules(model):
+    return [(name, m) for name, m in model.named_modules()
+            if not m._modules or any(p is not None for p in m._parameters.values())]
+
+
+def _spatial(shape):
+    return tuple(shape[-2:]) if len(shape) >= 3 else None
+
+
+def receptive_field(model, input_size):
+    """Trace ``model`` on a (C, H, W) input and return each layer's receptive field size, jump and start.
+
+    Args:
+        model: any ``Module`` taking one NCHW tensor.
+        input_size: (C, H, W) of one input.
+
+    Returns:
+        ``ReceptiveField``: ``rows`` in execution order (one per layer call), printable as a table.
+
+    Raises:
+        ValueError: for a bad ``input_size``, or a layer that changes the spatial size but is neither a
+            convolution nor a pooling layer (its geometry is unknown).
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3))
+        >>> receptive_field(net, (1, 32, 32)).final.size
+        (7, 7)
+    """
+    from .summary import _check_input_size
+
+    input_size = _check_input_size("receptive_field", input_size)
+    if len(input_size) != 3:
+        raise ValueError(f"receptive_field: `input_size` must be (C, H, W). Received: input_size={input_size}")
+    model_name = type(model).__name__
+    h, w = input_size[1:]
+    whole = _Info((float(h), float(w)), (float(h), float(w)), (h / 2, w / 2), True)
+    known = {}   # id(tensor) -> (tensor, _Info); the tensor is kept so its id stays unique
+    rows = []
+    pending = {}
+    calls = {}
+
+    def info_of(t):
+        """The receptive field of tensor ``t``: recorded, or found by walking back its graph to recorded ones."""
+        found, stack, seen = [], [t], set()
+        while stack:
+            cur = stack.pop()
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            if id(cur) in known:
+                found.append(known[id(cur)][1])
+                continue
+            node = getattr(cur, "_node", None)
+            if node is not None:
+                stack.extend(i for i in node.inputs if i is not None)
+        return _union(found) if found else whole
+
+    def pre_hook(module, args):
+        x = args[0] if args else None
+        if isinstance(x, (list, tuple)):  # DenseNet layers take the list of earlier maps
+            infos = [info_of(a) for a in x if isinstance(a, Tensor)]
+            pending[id(module)] = (_union(infos) if infos else whole, tuple(x[0].shape) if x else ())
+        elif isinstance(x, Tensor):
+            pending[id(module)] = (info_of(x), tuple(x.shape))
+        else:
+            pending[id(module)] = (whole, ())
+
+    def hook(module, args, output):
+        inf, in_shape = pending.pop(id(module), (whole, ()))
+        out = output[0] if isinstance(output, tuple) else output
+        if not isinstance(out, Tensor):
+            return None
+        out_shape = tuple(out.shape)
+        name = names.get(id(module), type(module).__name__)
+        calls[name] = calls.get(name, 0) + 1
+        if calls[name] > 1:  # a layer called again (ResNet's shared ReLU): "layer1.0.relu (2)"
+            name = f"{name} ({calls[name]})"
+        geo = layer_geometry(module)
+        in_sp, out_sp = _spatial(in_shape), _spatial(out_shape)
+        if inf.global_ or out_sp is None or len(out_shape) < 4:
+            res = whole
+        elif geo is not None:
+            kernel, stride, before, _, dilation, _ = geo
+            size, jump, start = [], [], []
+            for d in range(2):
+                k = dilation[d] * (kernel[d] - 1) + 1
+                size.append(inf.size[d] + (k - 1) * inf.jump[d])
+                jump.append(inf.jump[d] * stride[d])
+                start.append(inf.start[d] + ((k - 1) / 2 - before[d]) * inf.jump[d])
+            res = _Info(tuple(size), tuple(jump), tuple(start))
+        elif in_sp == out_sp:
+            res = inf
+        elif isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and in_sp is not None:
+            if out_sp == (1, 1):
+                res = whole
+            else:
+                size, jump, start = [], [], []
+                for d in range(2):
+                    k = math.ceil(in_sp[d] / out_sp[d])
+                    s = in_sp[d] / out_sp[d]
+                    size.append(inf.size[d] + (k - 1) * inf.jump[d])
+                    jump.append(inf.jump[d] * s)
+                    start.append(inf.start[d] + (k - 1) / 2 * inf.jump[d])
+                res = _Info(tuple(size), tuple(jump), tuple(start))
+        else:
+            raise ValueError(f"receptive_field: cannot follow layer {name!r} ({type(module).__name__}): it changes "
+                             f"the spatial size from {in_sp[0]}x{in_sp[1]} to {out_sp[0]}x{out_sp[1]} and is not a "
+                             f"convolution or pooling layer")
+        known[id(out)] = (out, res)
+        rows.append(RFRow(name, type(module).__name__, out_shape, tuple(_clean(v) for v in res.size),
+                          tuple(_clean(v) for v in res.jump), tuple(_clean(v) for v in res.start), res.global_))
+        return None
+
+    names = {}
+    handles = []
+    modes = [(m, m.training) for m in model.modules()]
+    for name, m in _leaf_modules(model):
+        names[id(m)] = name or type(m).__name__
+        handles.append(m.register_forward_pre_hook(pre_hook))
+        handles.append(m.register_forward_hook(hook))
+    try:
+        model.eval()
+        dtype = next((p.dtype for p in model.parameters()), np.float32)
+        x = Tensor(np.zeros((1,) + input_size, dtype=dtype), requires_grad=True)
+        known[id(x)] = (x, _Info((1.0, 1.0), (1.0, 1.0), (0.5, 0.5)))
+        with enable_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for m, mode in modes:
+            m.training = mode
+    return ReceptiveField(rows, input_size, model_name)
