@@ -1,4 +1,10 @@
-"""Classification metrics from logits or predicted labels: accuracy, top-k, confusion matrix, precision/recall/F1."""
+"""Classification metrics from logits or predicted labels: accuracy, top-k, confusion matrix, precision/recall/F1.
+
+Every function takes predictions as labels (N,) or scores (N, C) (logits or probabilities: the arg-max is
+the prediction) and targets as labels (N,). Results agree with scikit-learn's ``accuracy_score``,
+``top_k_accuracy_score``, ``confusion_matrix`` and ``precision_recall_fscore_support(labels=range(C),
+zero_division=0)``.
+"""
 
 import numpy as np
 
@@ -35,10 +41,21 @@ def top_k_accuracy(scores, y_true, k=5):
     true = _labels(y_true, "y_true")
     if s.ndim != 2:
         raise ValueError(f"top_k_accuracy: `scores` must be (N, C). Received shape {s.shape}")
-    if not 1 <= k <= s.shape[1]:
-        raise ValueError(f"top_k_accuracy: `k` must be between 1 and the number of classes {s.shape[1]}. Received: k={k}")
+    if s.shape[0] != true.shape[0]:
+        raise ValueError(f"top_k_accuracy: `scores` has {s.shape[0]} samples but `y_true` has {true.shape[0]}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= s.shape[1]:
+        raise ValueError(f"top_k_accuracy: `k` must be an int between 1 and the number of classes {s.shape[1]}. "
+                         f"Received: k={k!r}")
+    if true.size and (true.min() < 0 or true.max() >= s.shape[1]):
+        raise ValueError(f"top_k_accuracy: `y_true` labels must lie in 0..{s.shape[1] - 1} (one score column per "
+                         f"class). Received labels from {true.min()} to {true.max()}")
     top = np.argpartition(-s, k - 1, axis=1)[:, :k]
     return float((top == true[:, None]).any(axis=1).mean()) if true.size else 0.0
+
+
+def top_k_error(scores, y_true, k=5):
+    """Fraction of samples whose target is NOT among the ``k`` highest scores (ImageNet's top-5 error)."""
+    return 1.0 - top_k_accuracy(scores, y_true, k)
 
 
 def confusion_matrix(y_pred, y_true, num_classes=None):
@@ -46,10 +63,14 @@ def confusion_matrix(y_pred, y_true, num_classes=None):
     pred, true = _pair(y_pred, y_true)
     if num_classes is None:
         num_classes = int(max(pred.max(initial=-1), true.max(initial=-1))) + 1
-    bad = (true < 0) | (true >= num_classes) | (pred < 0) | (pred >= num_classes)
-    if bad.any():
+    elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"confusion_matrix: `num_classes` must be a positive int or None. "
+                         f"Received: num_classes={num_classes!r}")
+    both = np.concatenate([true, pred])
+    bad = both[(both < 0) | (both >= num_classes)]
+    if bad.size:
         raise ValueError(f"confusion_matrix: labels must lie in 0..{num_classes - 1}; found "
-                         f"{sorted(set(np.concatenate([true[bad], pred[bad]]).tolist()))[:5]}")
+                         f"{sorted(set(bad.tolist()))[:5]}")
     return np.bincount(true * num_classes + pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
