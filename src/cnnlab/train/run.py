@@ -127,6 +127,9 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         final = evaluate(net, test_loader, nn.CrossEntropyLoss())
         result.update(test_accuracy=final["accuracy"], test_loss=final["loss"])
         log(f"test accuracy {final['accuracy'] * 100:.2f}% (loss {final['loss']:.4f}) | checkpoint: {last}")
+        from ..inspect.report import report_after_training  # never raises: a report problem is logged
+
+        result["report"] = report_after_training(out, net, meta, history, test_set, final, log=log)
     return result
 
 
