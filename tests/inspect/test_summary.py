@@ -101,8 +101,9 @@ def small_net():
 def test_user_sequential_rows_by_hand():
     table = summary(small_net(), (3, 16, 16), batch_size=2)
     names = [(r.name, r.type, r.output_shape) for r in table.rows]
-    assert names == [("0", "Conv2d", (2, 8, 16, 16)), ("1", "BatchNorm2d", (2, 8, 16, 16)), ("2", "ReLU", (2, 8, 16, 16)),
-                     ("3", "MaxPool2d", (2, 8, 8, 8)), ("4", "Flatten", (2, 512)), ("5", "Linear", (2, 10))]
+    assert names == [("0", "Conv2d", (2, 8, 16, 16)), ("1", "BatchNorm2d", (2, 8, 16, 16)),
+                     ("2", "ReLU", (2, 8, 16, 16)), ("3", "MaxPool2d", (2, 8, 8, 8)), ("4", "Flatten", (2, 512)),
+                     ("5", "Linear", (2, 10))]
     conv, bn, relu, pool, flat, fc = table.rows
     assert (conv.params, bn.params, fc.params) == (3 * 9 * 8 + 8, 16, 512 * 10 + 10)
     assert conv.macs == 2 * 8 * 16 * 16 * 3 * 9

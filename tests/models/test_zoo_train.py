@@ -97,3 +97,16 @@ def test_forward_backward_step(name):
     before = first.numpy().copy()
     optim.SGD(params, lr=0.01).step()
     assert not np.array_equal(before, first.numpy())
+
+
+@pytest.mark.parametrize("name,config", [
+    ("resnet20", {}), ("preact_resnet", {"depth": 20, "stem": "cifar"}), ("wide_resnet", {"depth": 10}),
+    ("googlenet", {}), ("densenet121", {}), ("mobilenet_v1", {"width_mult": 0.25}), ("squeezenet1_1", {}),
+    ("alexnet_owt", {"num_classes": 10}),
+])
+def test_every_weight_is_initialised(name, config):
+    # Models that re-initialise their layers build them without the default draw first (built_for_init):
+    # no weight may be left at zero.
+    model = models.get(name, **config)
+    zero = [n for n, p in model.named_parameters() if p.ndim > 1 and not np.any(p.numpy())]
+    assert not zero

@@ -203,8 +203,9 @@ class Summary:
             f"Multiply-adds per image: {t.total_macs:,} ({_human_count(t.total_macs)})",
         ]
         if t.batch_size > 1:
-            lines.append(f"For the batch of {t.batch_size}: activations {_human_bytes(t.activation_bytes * t.batch_size)}"
-                         f", multiply-adds {_human_count(t.total_macs * t.batch_size)}")
+            batch_bytes = _human_bytes(t.activation_bytes * t.batch_size)
+            lines.append(f"For the batch of {t.batch_size}: activations {batch_bytes}, "
+                         f"multiply-adds {_human_count(t.total_macs * t.batch_size)}")
         return lines
 
     def __str__(self):
@@ -337,7 +338,8 @@ def summary(model, input_size, batch_size=1, dtype="float32"):
     try:
         dtype = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"{fn}: `dtype` must be a floating dtype such as 'float32'. Received: dtype={dtype!r}") from None
+        raise TypeError(f"{fn}: `dtype` must be a floating dtype such as 'float32'. "
+                        f"Received: dtype={dtype!r}") from None
     if dtype.kind != "f":
         raise TypeError(f"{fn}: `dtype` must be a floating dtype such as 'float32'. Received: dtype={dtype}")
     model_name = type(model).__name__

@@ -37,12 +37,22 @@ def skip_init():
             setattr(init, name, fn)
 
 
-def init_he(model, conv_mode="fan_out", linear_std=None, linear_uniform=False):
+def built_for_init(enabled=True):
+    """Context for building layers whose random default initialisation a model's own init replaces.
+
+    Every layer draws its default weights when constructed; a model that re-initialises them all
+    (``init_he``) would pay twice (seconds for VGG). Inside this block the first draw is skipped.
+    """
+    return skip_init() if enabled else contextlib.nullcontext()
+
+
+def init_he(model, conv_mode="fan_out", linear_std=None):
     """torchvision's initialisation for plain CNNs (VGG, ResNet, DenseNet, MobileNet).
 
     Convolutions: He normal (``kaiming_normal_``, ReLU gain) over ``conv_mode`` fan, zero bias;
-    BatchNorm: weight 1, bias 0; Linear: N(0, ``linear_std``^2) with zero bias when ``linear_std``
-    is given, otherwise left at PyTorch's default with a zero bias.
+    BatchNorm: weight 1, bias 0; Linear: N(0, ``linear_std``^2) when ``linear_std`` is given, otherwise
+    PyTorch's default (``reset_parameters``); zero bias. Every Conv2d, BatchNorm and Linear parameter is
+    set, so the model may be built inside ``built_for_init()``.
     """
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
@@ -56,6 +66,8 @@ def init_he(model, conv_mode="fan_out", linear_std=None, linear_uniform=False):
         elif isinstance(m, nn.Linear):
             if linear_std is not None:
                 init.normal_(m.weight, 0.0, linear_std)
+            else:
+                m.reset_parameters()
             if m.bias is not None:
                 init.zeros_(m.bias)
     return model

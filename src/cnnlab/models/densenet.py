@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 from .. import nn
 from ..functional import cat, flatten
-from ._common import check_choice, init_he
+from ._common import built_for_init, check_choice, init_he
 from .registry import register_model
 
 # Huang et al. 2017, Table 1: growth rate k, layers per dense block, channels of the stem convolution.
@@ -105,24 +105,25 @@ class DenseNet(nn.Module):
     def __init__(self, growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, bn_size=4,
                  drop_rate=0.0, num_classes=1000, in_channels=3):
         super().__init__()
-        self.features = nn.Sequential(OrderedDict([
-            ("conv0", nn.Conv2d(in_channels, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
-            ("norm0", nn.BatchNorm2d(num_init_features)),
-            ("relu0", nn.ReLU(inplace=True)),
-            ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)),
-        ]))
-        channels = num_init_features
-        for i, num_layers in enumerate(block_config):
-            block = DenseBlock(num_layers, channels, bn_size, growth_rate, drop_rate)
-            self.features.add_module(f"denseblock{i + 1}", block)
-            channels += num_layers * growth_rate
-            if i != len(block_config) - 1:
-                self.features.add_module(f"transition{i + 1}", Transition(channels, channels // 2))
-                channels //= 2
-        self.features.add_module("norm5", nn.BatchNorm2d(channels))
-        self.relu = nn.ReLU(inplace=True)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.classifier = nn.Linear(channels, num_classes)
+        with built_for_init():
+            self.features = nn.Sequential(OrderedDict([
+                ("conv0", nn.Conv2d(in_channels, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
+                ("norm0", nn.BatchNorm2d(num_init_features)),
+                ("relu0", nn.ReLU(inplace=True)),
+                ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)),
+            ]))
+            channels = num_init_features
+            for i, num_layers in enumerate(block_config):
+                block = DenseBlock(num_layers, channels, bn_size, growth_rate, drop_rate)
+                self.features.add_module(f"denseblock{i + 1}", block)
+                channels += num_layers * growth_rate
+                if i != len(block_config) - 1:
+                    self.features.add_module(f"transition{i + 1}", Transition(channels, channels // 2))
+                    channels //= 2
+            self.features.add_module("norm5", nn.BatchNorm2d(channels))
+            self.relu = nn.ReLU(inplace=True)
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.classifier = nn.Linear(channels, num_classes)
         # torchvision's: He normal (fan_in) convolutions, BatchNorm 1/0, zero Linear bias.
         init_he(self, conv_mode="fan_in")
 

@@ -23,7 +23,7 @@ from collections import namedtuple
 
 from .. import nn
 from ..functional import cat, flatten
-from ._common import check_choice, check_positive_int, init_he
+from ._common import built_for_init, check_choice, check_positive_int, init_he
 from .alexnet import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE
 from .registry import register_model
 
@@ -203,33 +203,34 @@ class GoogLeNet(nn.Module):
         super().__init__()
         paper = variant == "paper"
         bn = not paper
-        self.aux_logits = aux_logits
-        self.conv1 = BasicConv2d(in_channels, 64, bn, kernel_size=7, stride=2, padding=3)
-        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        self.conv2 = BasicConv2d(64, 64, bn, kernel_size=1)
-        self.conv3 = BasicConv2d(64, 192, bn, kernel_size=3, padding=1)
-        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        if paper:  # Figure 3: LocalRespNorm after the first pool and after the 3x3 convolution
-            self.lrn1 = nn.LocalResponseNorm(LRN_SIZE, alpha=LRN_ALPHA, beta=LRN_BETA, k=LRN_K)
-            self.lrn2 = nn.LocalResponseNorm(LRN_SIZE, alpha=LRN_ALPHA, beta=LRN_BETA, k=LRN_K)
-        channels = 192
-        kernel5 = 5 if paper else 3
-        for name, widths in INCEPTION_WIDTHS.items():
-            block = Inception(channels, *widths, batch_norm=bn, branch3_kernel=kernel5)
-            setattr(self, "inception" + name, block)
-            channels = block.out_channels
-            if name == "3b":
-                self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-            elif name == "4e":
-                # The paper's table: 3x3/2 max pool (14 -> 7 rounding up); torchvision uses 2x2/2.
-                self.maxpool4 = (nn.MaxPool2d(3, stride=2, ceil_mode=True) if paper
-                                 else nn.MaxPool2d(2, stride=2, ceil_mode=True))
-        if aux_logits:
-            self.aux1 = InceptionAux(512, num_classes, bn, adaptive=not paper, dropout=dropout_aux)
-            self.aux2 = InceptionAux(528, num_classes, bn, adaptive=not paper, dropout=dropout_aux)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.dropout = nn.Dropout(p=(0.4 if paper else 0.2) if dropout is None else dropout)
-        self.fc = nn.Linear(channels, num_classes)
+        with built_for_init(init_weights):
+            self.aux_logits = aux_logits
+            self.conv1 = BasicConv2d(in_channels, 64, bn, kernel_size=7, stride=2, padding=3)
+            self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+            self.conv2 = BasicConv2d(64, 64, bn, kernel_size=1)
+            self.conv3 = BasicConv2d(64, 192, bn, kernel_size=3, padding=1)
+            self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+            if paper:  # Figure 3: LocalRespNorm after the first pool and after the 3x3 convolution
+                self.lrn1 = nn.LocalResponseNorm(LRN_SIZE, alpha=LRN_ALPHA, beta=LRN_BETA, k=LRN_K)
+                self.lrn2 = nn.LocalResponseNorm(LRN_SIZE, alpha=LRN_ALPHA, beta=LRN_BETA, k=LRN_K)
+            channels = 192
+            kernel5 = 5 if paper else 3
+            for name, widths in INCEPTION_WIDTHS.items():
+                block = Inception(channels, *widths, batch_norm=bn, branch3_kernel=kernel5)
+                setattr(self, "inception" + name, block)
+                channels = block.out_channels
+                if name == "3b":
+                    self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+                elif name == "4e":
+                    # The paper's table: 3x3/2 max pool (14 -> 7 rounding up); torchvision uses 2x2/2.
+                    self.maxpool4 = (nn.MaxPool2d(3, stride=2, ceil_mode=True) if paper
+                                     else nn.MaxPool2d(2, stride=2, ceil_mode=True))
+            if aux_logits:
+                self.aux1 = InceptionAux(512, num_classes, bn, adaptive=not paper, dropout=dropout_aux)
+                self.aux2 = InceptionAux(528, num_classes, bn, adaptive=not paper, dropout=dropout_aux)
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.dropout = nn.Dropout(p=(0.4 if paper else 0.2) if dropout is None else dropout)
+            self.fc = nn.Linear(channels, num_classes)
         if init_weights:
             init_he(self, conv_mode="fan_out")
 

@@ -13,7 +13,7 @@ one (pointwise filters, depthwise stride) row per separable layer. At width 1.0 
 
 from .. import nn
 from ..functional import flatten
-from ._common import init_he
+from ._common import built_for_init, init_he
 from .registry import register_model
 
 # Howard et al. 2017, Table 1: (pointwise output channels, depthwise stride).
@@ -57,20 +57,22 @@ class MobileNetV1(nn.Module):
     def __init__(self, num_classes=1000, in_channels=3, width_mult=1.0, dropout=0.0):
         super().__init__()
         if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not width_mult > 0:
-            raise ValueError(f"mobilenet_v1: `width_mult` must be a positive number. Received: width_mult={width_mult!r}")
+            raise ValueError(f"mobilenet_v1: `width_mult` must be a positive number. "
+                             f"Received: width_mult={width_mult!r}")
 
         def width(c):
             return max(1, int(c * width_mult))
 
-        channels = width(32)
-        layers = [conv_bn(in_channels, channels, 2)]
-        for out, stride in MOBILENET_V1:
-            layers.append(depthwise_separable(channels, width(out), stride))
-            channels = width(out)
-        self.features = nn.Sequential(*layers)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.dropout = nn.Dropout(p=dropout)
-        self.classifier = nn.Linear(channels, num_classes)
+        with built_for_init():
+            channels = width(32)
+            layers = [conv_bn(in_channels, channels, 2)]
+            for out, stride in MOBILENET_V1:
+                layers.append(depthwise_separable(channels, width(out), stride))
+                channels = width(out)
+            self.features = nn.Sequential(*layers)
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.dropout = nn.Dropout(p=dropout)
+            self.classifier = nn.Linear(channels, num_classes)
         init_he(self, conv_mode="fan_out", linear_std=0.01)
 
     def forward(self, x):

@@ -13,7 +13,7 @@ Attribute names are torchvision's (``conv1``, ``bn1``, ``layer1.0.conv2``, ``lay
 
 from .. import nn
 from ..functional import flatten
-from ._common import check_choice, check_positive_int, init_he
+from ._common import built_for_init, check_choice, check_positive_int, init_he
 from .registry import register_model
 
 
@@ -191,29 +191,30 @@ class ResNet(nn.Module):
             raise ValueError(f"ResNet: `widths` and `layers` must have the same length. Received: widths={widths}, "
                              f"layers={layers}")
         preact = issubclass(block, PreActBasicBlock)
-        self.inplanes = widths[0] if stem_channels is None else stem_channels
-        if stem == "imagenet":
-            self.conv1 = nn.Conv2d(in_channels, self.inplanes, 7, stride=2, padding=3, bias=False)
-            self.bn1 = nn.BatchNorm2d(self.inplanes)
-            self.relu = nn.ReLU(inplace=True)
-            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        else:
-            self.conv1 = conv3x3(in_channels, self.inplanes)
-            if not preact:
+        with built_for_init():
+            self.inplanes = widths[0] if stem_channels is None else stem_channels
+            if stem == "imagenet":
+                self.conv1 = nn.Conv2d(in_channels, self.inplanes, 7, stride=2, padding=3, bias=False)
                 self.bn1 = nn.BatchNorm2d(self.inplanes)
                 self.relu = nn.ReLU(inplace=True)
-        self.base_width = base_width
-        stem_activated = stem == "imagenet"
-        for i, (planes, count) in enumerate(zip(widths, layers)):
-            stage = self._make_layer(block, planes, count, stride=1 if i == 0 else 2, dropout=dropout,
-                                     first_preact=not (i == 0 and stem_activated))
-            setattr(self, f"layer{i + 1}", stage)
-        channels = widths[-1] * block.expansion
-        if preact:  # the extra activation after the last addition (He et al. 2016, appendix)
-            self.bn_final = nn.BatchNorm2d(channels)
-            self.relu_final = nn.ReLU(inplace=True)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(channels, num_classes)
+                self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+            else:
+                self.conv1 = conv3x3(in_channels, self.inplanes)
+                if not preact:
+                    self.bn1 = nn.BatchNorm2d(self.inplanes)
+                    self.relu = nn.ReLU(inplace=True)
+            self.base_width = base_width
+            stem_activated = stem == "imagenet"
+            for i, (planes, count) in enumerate(zip(widths, layers)):
+                stage = self._make_layer(block, planes, count, stride=1 if i == 0 else 2, dropout=dropout,
+                                         first_preact=not (i == 0 and stem_activated))
+                setattr(self, f"layer{i + 1}", stage)
+            channels = widths[-1] * block.expansion
+            if preact:  # the extra activation after the last addition (He et al. 2016, appendix)
+                self.bn_final = nn.BatchNorm2d(channels)
+                self.relu_final = nn.ReLU(inplace=True)
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(channels, num_classes)
         self.num_stages = len(layers)
         init_he(self, conv_mode="fan_out")
         if zero_init_residual:
@@ -365,7 +366,8 @@ def wide_resnet(depth=28, widen_factor=10, num_classes=10, in_channels=3, dropou
     fn = "wide_resnet"
     check_positive_int(fn, "widen_factor", widen_factor)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
-        raise ValueError(f"{fn}: `depth` must be 6n + 4 with n >= 1 (10, 16, 22, 28, 40, ...). Received: depth={depth!r}")
+        raise ValueError(f"{fn}: `depth` must be 6n + 4 with n >= 1 (10, 16, 22, 28, 40, ...). "
+                         f"Received: depth={depth!r}")
     n = (depth - 4) // 6
     widths = tuple(w * widen_factor for w in CIFAR_WIDTHS)
     # The stem convolution keeps 16 channels; the first block of each stage widens with a projection.

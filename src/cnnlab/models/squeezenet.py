@@ -14,7 +14,7 @@ parameter counts are torchvision's: 1,248,424 (1.0) and 1,235,496 (1.1).
 from .. import nn
 from ..functional import cat, flatten
 from ..nn import init
-from ._common import check_choice
+from ._common import built_for_init, check_choice
 from .registry import register_model
 
 SQUEEZENET_CONFIGS = {
@@ -58,23 +58,24 @@ class SqueezeNet(nn.Module):
     def __init__(self, version="1_0", num_classes=1000, in_channels=3, dropout=0.5):
         super().__init__()
         check_choice("squeezenet", "version", version, tuple(SQUEEZENET_CONFIGS))
-        layers, channels = [], in_channels
-        for row in SQUEEZENET_CONFIGS[version]:
-            if row == "M":
-                layers.append(nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True))
-            elif row[0] == "conv":
-                _, out, k, s = row
-                layers += [nn.Conv2d(channels, out, kernel_size=k, stride=s), nn.ReLU(inplace=True)]
-                channels = out
-            else:
-                squeeze, e1, e3 = row
-                layers.append(Fire(channels, squeeze, e1, e3))
-                channels = e1 + e3
-        self.num_classes = num_classes
-        self.features = nn.Sequential(*layers)
-        final_conv = nn.Conv2d(channels, num_classes, kernel_size=1)
-        self.classifier = nn.Sequential(nn.Dropout(p=dropout), final_conv, nn.ReLU(inplace=True),
-                                        nn.AdaptiveAvgPool2d((1, 1)))
+        with built_for_init():
+            layers, channels = [], in_channels
+            for row in SQUEEZENET_CONFIGS[version]:
+                if row == "M":
+                    layers.append(nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True))
+                elif row[0] == "conv":
+                    _, out, k, s = row
+                    layers += [nn.Conv2d(channels, out, kernel_size=k, stride=s), nn.ReLU(inplace=True)]
+                    channels = out
+                else:
+                    squeeze, e1, e3 = row
+                    layers.append(Fire(channels, squeeze, e1, e3))
+                    channels = e1 + e3
+            self.num_classes = num_classes
+            self.features = nn.Sequential(*layers)
+            final_conv = nn.Conv2d(channels, num_classes, kernel_size=1)
+            self.classifier = nn.Sequential(nn.Dropout(p=dropout), final_conv, nn.ReLU(inplace=True),
+                                            nn.AdaptiveAvgPool2d((1, 1)))
         # torchvision's: He uniform convolutions, N(0, 0.01) for the last one, zero biases.
         for m in self.modules():
             if isinstance(m, nn.Conv2d):

@@ -13,7 +13,7 @@ and their batch-norm variants, torchvision's (vgg16: 138,357,544). Attribute nam
 
 from .. import nn
 from ..functional import flatten
-from ._common import check_choice, init_he
+from ._common import built_for_init, check_choice, init_he
 from .alexnet import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE
 from .registry import register_model
 
@@ -61,10 +61,11 @@ class VGG(nn.Module):
         super().__init__()
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-        self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),
-            nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),
-            nn.Linear(4096, num_classes))
+        with built_for_init(init_weights):
+            self.classifier = nn.Sequential(
+                nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),
+                nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(p=dropout),
+                nn.Linear(4096, num_classes))
         if init_weights:
             # torchvision's: He normal (fan_out) convolutions, N(0, 0.01) fully connected layers, zero biases.
             init_he(self, conv_mode="fan_out", linear_std=0.01)
@@ -86,7 +87,9 @@ def vgg(config="D", batch_norm=False, num_classes=1000, in_channels=3, init_weig
         dropout: dropout probability after FC1 and FC2. Default: 0.5.
     """
     check_choice("vgg", "config", config, tuple(VGG_CONFIGS))
-    return VGG(make_layers(VGG_CONFIGS[config], batch_norm, in_channels), num_classes, init_weights, dropout)
+    with built_for_init(init_weights):
+        features = make_layers(VGG_CONFIGS[config], batch_norm, in_channels)
+    return VGG(features, num_classes, init_weights, dropout)
 
 
 def _register(name, config, batch_norm, doc):
