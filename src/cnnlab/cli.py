@@ -25,7 +25,7 @@ def cmd_train(args):
                        lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                        weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
                        data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
-                       fallback=not args.no_fallback)
+                       fallback=not args.no_fallback, augment=args.augment)
     return 130 if result["interrupted"] else 0
 
 
@@ -221,6 +221,32 @@ def cmd_bench(args):
 
 
 # ---------------------------------------------------------------------------- parser
+# ---------------------------------------------------------------------------- finetune, export
+def cmd_finetune(args):
+    from .train.transfer import finetune_job
+
+    result = finetune_job(args.checkpoint, dataset=args.dataset, model=args.model, epochs=args.epochs,
+                          batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
+                          weight_decay=args.weight_decay, freeze=args.freeze, lr_mult=args.lr_mult,
+                          new_head=True if args.new_head else None, augment=args.augment, seed=args.seed,
+                          data_dir=args.data_dir, out=args.out, progress=not args.no_progress)
+    return 130 if result["interrupted"] else 0
+
+
+def cmd_export(args):
+    from .interop import export_onnx, save_torch_state_dict
+    from .train.run import load_trained
+
+    model, meta = load_trained(args.checkpoint)
+    stem = os.path.splitext(args.checkpoint)[0]
+    if args.format == "onnx":
+        out = export_onnx(model, args.out or stem + ".onnx", meta["input_size"], opset=args.opset)
+    else:
+        out = save_torch_state_dict(model, args.out or stem + "." + args.format)
+    print(f"wrote {out} ({meta['model']}, input {'x'.join(map(str, meta['input_size']))})")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="cnnlab", description="Convolutional neural networks from first "
                                      "principles: train, evaluate, inspect.")
@@ -246,6 +272,11 @@ def build_parser():
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-fallback", action="store_true",
                    help="fail instead of training on the bundled digits when the dataset is unavailable")
+    from .data.transforms.recipes import describe_augmentations
+
+    p.add_argument("--augment", default=None, metavar="NAMES",
+                   help="training augmentations, comma-separated, each NAME or NAME:VALUE (e.g. flip,crop:4,pca): "
+                   + describe_augmentations())
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="loss, accuracy and per-class metrics of a checkpoint",
@@ -344,6 +375,41 @@ def build_parser():
     p.add_argument("--format", default="table", choices=["table", "markdown", "json"])
     p.add_argument("--batch-size", type=int, default=1, help="images in the traced batch (totals are per image)")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("finetune", help="fine-tune a trained model on another dataset (transfer learning)",
+                       description="Load a checkpoint (or a PyTorch/safetensors state dict with --model), replace "
+                       "its classifier when the dataset has other classes, freeze layers, and train with per-layer "
+                       "learning rates.")
+    p.add_argument("checkpoint", help="a cnnlab checkpoint (.npz) or a .pt/.pth/.safetensors state dict")
+    p.add_argument("--dataset", default="cifar10", help="dataset to fine-tune on")
+    p.add_argument("--model", default=None, help="zoo model of a state-dict file (not needed for checkpoints)")
+    p.add_argument("--freeze", default=None, metavar="GLOBS",
+                   help="comma-separated globs of layers to freeze, e.g. 'features.*' or 'conv1,bn1,layer1'")
+    p.add_argument("--lr-mult", default=None, metavar="GLOB=MULT,...",
+                   help="per-layer learning-rate multipliers, e.g. 'features.*=0.01,classifier.0=0.1'")
+    p.add_argument("--new-head", action="store_true",
+                   help="replace the classifier even when the class count is unchanged")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=0.01, help="base learning rate (a multiplier of 1)")
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw", "rmsprop"])
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--augment", default=None, metavar="NAMES", help="as for `cnnlab train --augment`")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--out", default=None, help="run directory (default: runs/MODEL-DATASET-finetune)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX or a PyTorch state dict",
+                       description="Write a trained model as an ONNX graph (needs the onnx package) or as a "
+                       "torchvision-named state dict (.safetensors, or .pt with PyTorch).")
+    p.add_argument("checkpoint")
+    p.add_argument("--format", default="onnx", choices=["onnx", "safetensors", "pt"])
+    p.add_argument("--out", default=None, help="output file (default: the checkpoint's name with the format's suffix)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset version")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

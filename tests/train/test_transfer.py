@@ -195,3 +195,39 @@ def test_replace_head_appends_a_classifier_to_alphago_and_checks_arguments():
         replace_head(model, 0)
     with pytest.raises(ValueError, match="replace_head: found no classifier layer in Sequential"):
         replace_head(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()), 3)
+
+
+# ------------------------------------------------------------------------------------------------ commands
+def test_train_with_augment_then_finetune_frozen_then_export(tmp_path, capsys):
+    from cnnlab.cli import main
+    from cnnlab.train.checkpoint import load_checkpoint
+
+    run, ft = tmp_path / "run", tmp_path / "ft"
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--out", str(run), "--no-progress",
+                 "--augment", "flip,crop:2,pca"]) == 0
+    source = load_checkpoint(run / "last.npz")
+    assert source["meta"]["recipe"]["augment"] == "flip,crop:2,pca"
+    assert main(["finetune", str(run / "last.npz"), "--dataset", "digits", "--freeze", "features.*",
+                 "--lr-mult", "classifier.*=0.5", "--new-head", "--epochs", "1", "--out", str(ft),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "new classifier for 10 classes: classifier.1" in out and "frozen parameters" in out
+    tuned = load_checkpoint(ft / "last.npz")
+    for name, value in source["model"].items():
+        if name.startswith("features.") and not name.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            assert np.array_equal(value, tuned["model"][name]), f"{name} changed although frozen"
+    assert not np.array_equal(source["model"]["classifier.1.weight"], tuned["model"]["classifier.1.weight"])
+    assert tuned["meta"]["finetuned_from"].endswith("last.npz")
+    assert main(["export", str(ft / "last.npz"), "--format", "safetensors"]) == 0
+    assert (ft / "last.safetensors").is_file()
+    pytest.importorskip("onnx")
+    assert main(["export", str(ft / "last.npz"), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").is_file() and "wrote" in capsys.readouterr().out
+
+
+def test_train_with_an_unknown_augmentation_is_a_one_line_error(tmp_path, capsys):
+    from cnnlab.cli import main
+
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path), "--no-progress",
+                 "--augment", "flip,twist"]) == 2
+    assert "unknown augmentation 'twist'" in capsys.readouterr().err

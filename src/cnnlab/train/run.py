@@ -77,11 +77,13 @@ def build_model(name, dataset):
 
 def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_size=64, lr=None, optimizer="adam",
               momentum=0.9, weight_decay=0.0, schedule="cosine", seed=0, data_dir=None, out=None, resume=False,
-              fallback=True, progress=True, log=print, train_limit=None):
+              fallback=True, progress=True, log=print, train_limit=None, augment=None):
     """Train zoo model ``model`` on ``dataset`` and return a dict of results (accuracy, paths, history).
 
     Checkpoints go to ``out`` (default ``runs/<model>-<dataset>``) after every epoch; ``resume=True``
     continues from ``out/last.npz``. ``train_limit`` trains on the first N shuffled samples only (tests).
+    ``augment`` names the training augmentations, e.g. ``"flip,crop:4,pca"`` (see
+    ``cnnlab.data.transforms.parse_augment``).
     """
     backend.manual_seed(seed)
     used, train_set, test_set = _datasets(dataset, data_dir, log, fallback)
@@ -109,7 +111,14 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
             "input_size": list(base.image_shape), "normalize": {"mean": mean, "std": std},
             "recipe": {"optimizer": optimizer, "lr": opt.param_groups[0]["lr"], "batch_size": batch_size,
                        "epochs": epochs, "weight_decay": weight_decay, "schedule": schedule, "seed": seed}}
-    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed)
+    batch_transform = None
+    if augment:  # augment the [0, 1] images of each batch, then standardise (the fast batch path)
+        from ..data.transforms import training_pipeline
+
+        batch_transform = training_pipeline(augment, train_set, mean, std, seed=seed)
+        meta["recipe"]["augment"] = augment
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
+                              batch_transform=batch_transform)
     test_loader = DataLoader(test_set, batch_size=500)
     trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, checkpoint_dir=out, meta=meta,
                       progress=progress, log=log)

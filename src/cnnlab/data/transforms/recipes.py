@@ -14,7 +14,7 @@ AUGMENTATIONS = {
     "crop": ("pad by P pixels (default 4), crop back to the image size at a random offset", 4),
     "resized-crop": ("random area (from S, default 0.08, to 1) and aspect, resized to the image size", 0.08),
     "rotate": ("rotate by up to D degrees (default 10)", 10.0),
-    "affine": ("rotate up to D degrees (default 10), shift up to 10%, scale 0.9-1.1", 10.0),
+    "affine": ("rotate up to D degrees (default 10), shift up to a tenth of the size, scale 0.9-1.1", 10.0),
     "elastic": ("elastic distortion of strength A (default 50, sigma 5)", 50.0),
     "jitter": ("brightness, contrast and saturation jitter of S (default 0.4)", 0.4),
     "pca": ("AlexNet's PCA colour noise, alpha std S (default 0.1), from the training set", 0.1),
@@ -24,7 +24,9 @@ AUGMENTATIONS = {
 
 def describe_augmentations():
     """One line per name, for ``--help``."""
-    return "; ".join(f"{name}[:{'N' if default is not None else ''}] {text}".replace("[:]", "")
+    letters = {"crop": "P", "resized-crop": "S", "rotate": "D", "affine": "D", "elastic": "A", "jitter": "S",
+               "pca": "S", "erase": "P"}
+    return "; ".join(f"{name}{':' + letters[name] if name in letters else ''} {text}"
                      for name, (text, default) in AUGMENTATIONS.items())
 
 
