@@ -96,3 +96,10 @@ def test_bad_inputs_are_named():
         M.confusion_matrix([0, 2], [0, 1], num_classes=2)
     with pytest.raises(ValueError, match="`num_classes` must be a positive int"):
         M.confusion_matrix([0, 1], [0, 1], num_classes=0)
+
+
+def test_cnnlab_metrics_is_the_same_module_surface():
+    from cnnlab import metrics as top
+
+    assert top.precision_recall_f1 is M.precision_recall_f1 and top.top_k_error is M.top_k_error
+    assert set(top.__all__) <= set(dir(M))
