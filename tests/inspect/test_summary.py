@@ -252,3 +252,23 @@ def test_cli_summary_errors(capsys):
     assert "the volume becomes empty at layer 'features.14'" in capsys.readouterr().err
     assert cli.main(["summary", "alexnet", "--input", "3xfoo"]) == 2
     assert "--input must be CxHxW" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name,config,published", [
+    # torchvision 0.29 model docs, "GFLOPS" (multiply-adds of convolutions and FC layers), 2 decimals.
+    ("alexnet_owt", {}, 0.71), ("resnet18", {}, 1.81), ("resnet50", {}, 4.09), ("densenet121", {}, 2.83),
+    ("squeezenet1_0", {}, 0.82), ("squeezenet1_1", {}, 0.35), ("googlenet", {"variant": "torchvision"}, 1.50),
+    # Howard et al. 2017, Table 8: 1.0 MobileNet-224, 569 million mult-adds.
+    ("mobilenet_v1", {}, 0.569),
+])
+def test_multiply_adds_match_published_figures(name, config, published):
+    with models.skip_init():
+        model = models.get(name, **config)
+    table = summary(model, models.input_size(name))
+    conv_fc = sum(r.macs for r in table.rows if r.type in ("Conv2d", "Linear"))
+    digits = 3 if name == "mobilenet_v1" else 2
+    assert round(conv_fc / 1e9, digits) == published
+    # BatchNorm adds one multiply-add per element on top.
+    bn = sum(r.activations for r in table.rows if r.type == "BatchNorm2d")
+    assert table.total_macs == conv_fc + bn + sum(r.macs for r in table.rows if r.type.startswith("AdaptiveAvg")
+                                                  or r.type == "AvgPool2d")

@@ -102,7 +102,6 @@ def test_forward_backward_step(name):
 @pytest.mark.parametrize("name,config", [
     ("resnet20", {}), ("preact_resnet", {"depth": 20, "stem": "cifar"}), ("wide_resnet", {"depth": 10}),
     ("googlenet", {}), ("densenet121", {}), ("mobilenet_v1", {"width_mult": 0.25}), ("squeezenet1_1", {}),
-    ("alexnet_owt", {"num_classes": 10}),
 ])
 def test_every_weight_is_initialised(name, config):
     # Models that re-initialise their layers build them without the default draw first (built_for_init):
@@ -110,3 +109,19 @@ def test_every_weight_is_initialised(name, config):
     model = models.get(name, **config)
     zero = [n for n, p in model.named_parameters() if p.ndim > 1 and not np.any(p.numpy())]
     assert not zero
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_model_prints_its_table(name):
+    from cnnlab.inspect import summary
+
+    side, _, _ = CASES[name]
+    with models.skip_init():
+        model = models.get(name)
+    c, h, w = models.input_size(name)
+    if side is not None:
+        h = w = side
+    table = summary(model, (c, h, w))
+    n = sum(p.numel() for p in model.parameters())
+    assert f"Total params: {n:,}" in str(table)
+    assert sum(r.params for r in table.rows) + table.unused_params == n
