@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import nn
+from .. import backend, nn
 from ..autograd import enable_grad
 from ..tensor import Tensor
 
@@ -326,8 +326,10 @@ def receptive_field(model, input_size):
         handles.append(m.register_forward_hook(hook))
     try:
         model.eval()
-        dtype = next((p.dtype for p in model.parameters()), np.float32)
-        x = Tensor(np.zeros((1,) + input_size, dtype=dtype), requires_grad=True)
+        first = next(iter(model.parameters()), None)
+        xp = backend.get_array_module(first.data) if first is not None else np
+        x = Tensor(xp.zeros((1,) + input_size, dtype=first.dtype if first is not None else np.float32),
+                   requires_grad=True)
         known[id(x)] = (x, _Info((1.0, 1.0), (1.0, 1.0), (0.5, 0.5)))
         with enable_grad():
             model(x)

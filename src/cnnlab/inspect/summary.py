@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import nn
+from .. import backend, nn
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .receptive_field import layer_geometry, window_output_size
@@ -290,7 +290,7 @@ def _macs(module, inputs, out):
 
 def _memory_kind(module, inputs, out):
     x = inputs[0] if inputs and isinstance(inputs[0], Tensor) else None
-    if x is not None and (out is x or np.may_share_memory(out.data, x.data)):
+    if x is not None and (out is x or backend.get_array_module(out.data).may_share_memory(out.data, x.data)):
         return "view"
     if isinstance(module, IN_PLACE_TYPES):
         return "in place"
@@ -403,7 +403,10 @@ def summary(model, input_size, batch_size=1, dtype="float32"):
     for m in tracked:
         handles.append(m.register_forward_pre_hook(pre_hook))
         handles.append(m.register_forward_hook(hook))
-    x = Tensor(np.random.default_rng(0).standard_normal(shape).astype(dtype))
+    data = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    first = next(iter(model.parameters()), None)
+    # The input lives where the model's parameters do (a GPU model gets a GPU input).
+    x = Tensor(backend.get_array_module(first.data).asarray(data) if first is not None else data)
     try:
         model.eval()
         with no_grad():
