@@ -139,7 +139,8 @@ def cmd_models(args):
     from . import models
 
     for name in models.list_models():
-        net = models.get(name)
+        with models.skip_init():  # counting needs the shapes only, not the random fills
+            net = models.get(name)
         size = models.input_size(name)
         n = sum(p.numel() for p in net.parameters())
         print(f"{name:<20} {n:>13,} parameters   input {'x'.join(map(str, size)) if size else '-'}")

@@ -104,3 +104,24 @@ def test_manual_seed_makes_a_run_repeat_bit_for_bit():
         finals.append(model.state_dict())
     for k in finals[0]:
         np.testing.assert_array_equal(finals[0][k], finals[1][k], err_msg=k)
+
+
+def test_auxiliary_heads_add_their_weighted_loss():
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.main, self.aux = nn.Linear(16, 3), nn.Linear(16, 3)
+
+        def forward(self, x):
+            x = x.reshape(x.shape[0], -1)
+            return (self.main(x), self.aux(x)) if self.training else self.main(x)
+
+    cnnlab.manual_seed(0)
+    model = TwoHeads()
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), progress=False, log=None)
+    x, y = cnnlab.tensor(np.ones((4, 1, 4, 4), np.float32)), cnnlab.tensor(np.array([0, 1, 2, 0]))
+    out = model(x)
+    expected = nn.CrossEntropyLoss()(out[0], y).item() + 0.3 * nn.CrossEntropyLoss()(out[1], y).item()
+    assert abs(trainer._loss(out, y).item() - expected) < 1e-6
+    trainer.fit(DataLoader(_blobs(), batch_size=16), epochs=1)
+    assert model.aux.weight.grad is not None  # the auxiliary head was trained too

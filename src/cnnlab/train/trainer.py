@@ -144,6 +144,7 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.meta = dict(meta or {})
         self.progress, self.log = progress, log or (lambda *a, **k: None)
+        self.aux_weight = 0.3
         self.history = History()
         self.stop_training = False
         self.interrupted = False
@@ -202,6 +203,20 @@ class Trainer:
         _set_generator_state(backend.get_rng(), state.get("rng_state"))
         return state
 
+    def _loss(self, out, y):
+        """The loss of the main output, plus ``aux_weight`` x the loss of each auxiliary head.
+
+        Models with auxiliary classifiers (GoogLeNet) return a tuple in training mode: main logits
+        first, then the auxiliary logits; the paper weights each auxiliary loss by 0.3.
+        """
+        if not isinstance(out, tuple):
+            return self.loss_fn(out, y)
+        loss = self.loss_fn(out[0], y)
+        for aux in out[1:]:
+            if aux is not None:
+                loss = loss + self.aux_weight * self.loss_fn(aux, y)
+        return loss
+
     # ------------------------------------------------------------------ loop
     def fit(self, train_loader, val_loader=None, epochs=1, resume=None):
         """Train until ``epochs`` epochs are complete (counting those done before a resume)."""
@@ -240,7 +255,9 @@ class Trainer:
                 x, y = _as_tensor(x), _as_tensor(y)
                 self.optimizer.zero_grad()
                 out = self.model(x)
-                loss = self.loss_fn(out, y)
+                loss = self._loss(out, y)
+                if isinstance(out, tuple):
+                    out = out[0]  # main logits; the rest are auxiliary heads
                 loss.backward()
                 self.optimizer.step()
                 n = len(y)
