@@ -130,7 +130,11 @@ def cmd_visualize(args):
 def cmd_report(args):
     from .inspect.report import write_report
 
-    print(write_report(args.run_dir, out=args.out, checkpoint=args.checkpoint, data_dir=args.data_dir))
+    try:
+        print(write_report(args.run_dir, out=args.out, checkpoint=args.checkpoint, data_dir=args.data_dir,
+                           png_dir=args.png))
+    except ImportError as e:
+        raise UserError(str(e)) from None
     return 0
 
 
@@ -336,6 +340,8 @@ def build_parser():
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: RUN_DIR/last.npz)")
     p.add_argument("--out", default=None, help="HTML file (default: RUN_DIR/report.html)")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--png", default=None, metavar="DIR",
+                   help="also write the plots (training curves, confusion matrix, precision/recall) as PNG files")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("models", help="list the model zoo with parameter counts",

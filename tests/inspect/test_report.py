@@ -84,6 +84,19 @@ def test_report_command(run, tmp_path, capsys):
     assert "no checkpoint in" in capsys.readouterr().err
 
 
+def test_report_command_writes_the_plots_as_png(run, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    Image = pytest.importorskip("PIL.Image")
+    png = tmp_path / "png"
+    assert main(["report", str(run[0]), "--out", str(tmp_path / "r.html"), "--png", str(png)]) == 0
+    lines = capsys.readouterr().out.split()
+    names = ["training-curves.png", "confusion-matrix.png", "precision-recall.png"]
+    assert lines == [str(png / n) for n in names] + [str(tmp_path / "r.html")]
+    for n in names:
+        with Image.open(png / n) as im:
+            assert im.format == "PNG" and min(im.size) > 300
+
+
 def test_without_matplotlib_the_numbers_stay_and_plots_are_noted(run, monkeypatch):
     from cnnlab.train.run import eval_dataset, load_trained
 

@@ -271,7 +271,28 @@ def _find_checkpoint(run_dir, checkpoint):
                             f"cnnlab train)")
 
 
-def write_report(run_dir, out=None, checkpoint=None, data_dir=None, dataset=None, log=print, **kwargs):
+def write_plots(folder, history=None, evaluation=None, classes=None):
+    """Write the report's plots as PNG files in ``folder``: ``training-curves.png`` (with a history),
+    ``confusion-matrix.png`` and ``precision-recall.png`` (with an evaluation). Returns the paths."""
+    from .plots import plot_confusion_matrix, plot_history, plot_precision_recall
+
+    written = []
+    if history and any(history.get("train_loss") or []):
+        written.append(os.path.join(folder, "training-curves.png"))
+        plot_history(history, written[-1])
+    if evaluation is not None:
+        scores, targets = evaluation["scores"], evaluation["targets"]
+        c = scores.shape[1]
+        classes = classes or [str(i) for i in range(c)]
+        written.append(os.path.join(folder, "confusion-matrix.png"))
+        plot_confusion_matrix(metrics.confusion_matrix(scores, targets, c), classes, path=written[-1])
+        written.append(os.path.join(folder, "precision-recall.png"))
+        plot_precision_recall(metrics.precision_recall_f1(scores, targets, c), classes, path=written[-1])
+    return written
+
+
+def write_report(run_dir, out=None, checkpoint=None, data_dir=None, dataset=None, png_dir=None, log=print,
+                 **kwargs):
     """Write ``report.html`` for the run in ``run_dir`` (a folder from ``cnnlab train``) and return its path.
 
     Args:
@@ -280,6 +301,7 @@ def write_report(run_dir, out=None, checkpoint=None, data_dir=None, dataset=None
         checkpoint: the checkpoint to report on (default ``run_dir/last.npz``, else ``best.npz``).
         data_dir: dataset directory for the test set.
         dataset: the test set to use instead of loading the checkpoint's.
+        png_dir: also write the plots there as PNG files (see ``write_plots``; needs matplotlib).
         **kwargs: passed to ``build_report`` (``misclassified``, ``activation_images``, ``title``).
     """
     from ..train.checkpoint import load_checkpoint
@@ -293,7 +315,12 @@ def write_report(run_dir, out=None, checkpoint=None, data_dir=None, dataset=None
             dataset = eval_dataset(meta, data_dir=data_dir)
         except (FileNotFoundError, OSError, ValueError) as e:
             log(f"report: test set unavailable ({str(e).splitlines()[0]}); metrics sections left out")
-    page = build_report(model, meta, history, dataset, **kwargs)
+    evaluation = _evaluate(model, dataset) if dataset is not None else None
+    if png_dir is not None:
+        os.makedirs(png_dir, exist_ok=True)
+        for png in write_plots(png_dir, history, evaluation, [str(c) for c in meta.get("classes") or []]):
+            log(png)
+    page = build_report(model, meta, history, dataset, evaluation, **kwargs)
     folder = run_dir if os.path.isdir(run_dir) else os.path.dirname(os.path.abspath(path))
     out = out or os.path.join(folder, "report.html")
     _write_text(out, page)
