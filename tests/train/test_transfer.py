@@ -231,3 +231,25 @@ def test_train_with_an_unknown_augmentation_is_a_one_line_error(tmp_path, capsys
     assert main(["train", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path), "--no-progress",
                  "--augment", "flip,twist"]) == 2
     assert "unknown augmentation 'twist'" in capsys.readouterr().err
+
+
+def test_finetune_from_a_state_dict_file(tmp_path, data_dir):
+    from cnnlab.interop import save_torch_state_dict
+    from cnnlab.train.transfer import finetune_job
+
+    source = lenet()
+    save_torch_state_dict(source, tmp_path / "w.safetensors")
+    logs = []
+    result = finetune_job(tmp_path / "w.safetensors", dataset="mnist", model="lenet5", epochs=2, freeze="features",
+                          batch_size=16, lr=0.05,
+                          lr_mult={"classifier.1": 0.1}, train_limit=256, data_dir=data_dir, out=str(tmp_path / "ft"),
+                          progress=False, log=logs.append)
+    assert result["replaced"] == [] and result["frozen"][0] == "features.0.weight"
+    tuned = result["model"]
+    assert np.array_equal(tuned.features[0].weight.data, source.features[0].weight.data)
+    assert result["test_accuracy"] > 0.25                  # chance is 0.11: the new head learned
+    with pytest.raises(ValueError, match="finetune: .*w.safetensors' is a state dict; name the architecture"):
+        finetune_job(tmp_path / "w.safetensors", dataset="mnist", data_dir=data_dir)
+    save_torch_state_dict(models.get("resnet20"), tmp_path / "r.safetensors")
+    with pytest.raises(ValueError, match="finetune: resnet20 takes 3-channel images but mnist has 1 channels"):
+        finetune_job(tmp_path / "r.safetensors", model="resnet20", dataset="mnist", data_dir=data_dir)

@@ -300,11 +300,19 @@ def load_pretrained(checkpoint, model=None, log=print):
         from ..interop import load_torch_state_dict
 
         if model is None:
-            raise ValueError(f"finetune: {checkpoint!r} is a state dict; name the architecture with --model "
+            raise ValueError(f"finetune: {os.fspath(checkpoint)!r} is a state dict; name the architecture with --model "
                              f"(one of {', '.join(models.list_models())})")
         net = models.get(model)
         load_torch_state_dict(net, checkpoint)
-        return net, {"model": model, "config": {}}
+        meta = {"model": model, "config": {}}
+        first_conv = next((m for m in net.modules() if isinstance(m, nn.Conv2d)), None)
+        if first_conv is not None:
+            meta["input_size"] = [first_conv.in_channels]
+        head, _ = find_head(net)
+        if head is not None:
+            layer = net.get_submodule(head)
+            meta["config"]["num_classes"] = getattr(layer, "out_features", None) or layer.out_channels
+        return net, meta
     net, meta = load_trained(checkpoint)
     return net, dict(meta)
 
