@@ -427,3 +427,16 @@ def test_parse_augment_builds_the_named_pipeline_and_rejects_unknown_names():
         T.parse_augment("crop:x", ds)
     with pytest.raises(ValueError, match="parse_augment: 'flip' takes no value"):
         T.parse_augment("flip:2", ds)
+
+
+def test_random_apply_decides_per_image_and_lambda_passes_through():
+    x = images(n=60, c=1, h=2, w=3)
+    out = T.RandomApply([T.RandomHorizontalFlip(1.0)], p=0.5, generator=np.random.default_rng(0))(x)
+    flipped = np.all(out == x[..., ::-1], axis=(1, 2, 3))
+    assert np.all(flipped | np.all(out == x, axis=(1, 2, 3))) and 15 < flipped.sum() < 45
+    close(T.RandomApply([T.RandomHorizontalFlip(1.0)], p=1.0)(x), x[..., ::-1])
+    close(T.Compose([T.Lambda(lambda a: a * 2)])(x), 2 * x)
+    with pytest.raises(ValueError, match=r"RandomApply: `p` must be a probability in \[0, 1\]. Received: p=2"):
+        T.RandomApply([], p=2)
+    with pytest.raises(TypeError, match="Compose: every transform must be callable. Received transforms\\[1\\] of type int"):
+        T.Compose([T.Lambda(abs), 3])

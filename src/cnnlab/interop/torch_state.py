@@ -208,7 +208,7 @@ def to_torch_state_dict(model, as_torch=None):
     state = model.state_dict()
     if as_torch is None:
         try:
-            import torch  # noqa: F401
+            import torch as _probe  # noqa: F401
             as_torch = True
         except ImportError:
             as_torch = False

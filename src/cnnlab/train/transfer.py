@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from .. import backend, models, nn, optim
+from .. import backend, models, nn
 from ..nn import init
 
 

@@ -5,14 +5,13 @@ a whole batch at once with per-image parameters. Interpolation is bilinear by de
 label maps and masks.
 """
 
-import math
 import numbers
 
 import numpy as np
 
 from ... import backend
 from ...tensor import Tensor
-from ._base import (Transform, check_floating, check_probability, fill_array, size_pair, unpack, value_range)
+from ._base import Transform, check_floating, check_probability, fill_array, size_pair, value_range
 from ._resample import (apply_matrices, check_mode, gaussian_blur_matrix, resample_matrices, sample)
 
 PADDING_MODES = ("constant", "edge", "reflect", "symmetric")
@@ -614,4 +613,4 @@ def average_crop_predictions(model, crops, softmax=False):
 __all__ = ["RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Resize",
            "RandomResizedCrop", "RandomRotation", "RandomAffine", "ElasticTransform", "ElasticDistortion",
            "FiveCrop", "TenCrop", "average_crop_predictions", "PADDING_MODES", "crop_batch", "pad_batch",
-           "resized_crop", "inverse_affine_matrices", "warp_affine", "unpack"]
+           "resized_crop", "inverse_affine_matrices", "warp_affine"]
