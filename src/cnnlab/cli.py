@@ -322,7 +322,8 @@ def build_parser():
     p.add_argument("--image", default=None,
                    help="image file, or test:N for test image N (default test:0); for activations, occlusion, saliency")
     p.add_argument("--layer", default=None, help="layer name, e.g. features.4 (default: the first convolution)")
-    p.add_argument("--channel", type=int, default=None, help="top-patches: one channel (default: every channel)")
+    p.add_argument("--channel", default=None,
+                   help="top-patches: channels like 5, 0-7 or 1,4,9 (default: every channel)")
     p.add_argument("--k", type=int, default=9, help="top-patches: patches per channel")
     p.add_argument("--limit", type=int, default=None, help="top-patches: scan at most this many test images")
     p.add_argument("--target", type=int, default=None, help="occlusion, saliency: class index (default: predicted)")

@@ -276,9 +276,10 @@ def digits_checkpoint(tmp_path_factory):
 
 
 @pytest.mark.parametrize("what,extra,shape", [
-    ("filters", [], (4 * 37 + 2, 4 * 37 + 2, 3)),
+    ("filters", [], (4 * 52 + 2, 4 * 52 + 2, 3)),
     ("activations", ["--image", "test:3"], (4 * 50 + 2, 4 * 50 + 2, 3)),
     ("top-patches", ["--layer", "features.4", "--channel", "2", "--k", "4"], (1 * 44 + 2, 4 * 44 + 2, 3)),
+    ("top-patches", ["--channel", "0-2,7", "--k", "3", "--limit", "50"], (4 * 37 + 2, 3 * 37 + 2, 3)),
     ("occlusion", ["--patch", "2", "--stride", "1"], (160 + 8, 2 * 160 + 12, 3)),
     ("saliency", ["--target", "1"], (160 + 8, 2 * 160 + 12, 3)),
 ])
@@ -303,6 +304,12 @@ def test_visualize_command_with_an_image_file_and_bad_input(digits_checkpoint, t
     assert main(["visualize", str(digits_checkpoint), "--what", "top-patches", "--channel", "99",
                  "--out", str(tmp_path)]) == 2
     assert "`channel` must be in 0..15" in capsys.readouterr().err
+    assert main(["visualize", str(digits_checkpoint), "--what", "top-patches", "--channel", "3-1",
+                 "--out", str(tmp_path)]) == 2
+    assert "the channel range '3-1' runs backwards" in capsys.readouterr().err
+    assert main(["visualize", str(digits_checkpoint), "--what", "top-patches", "--channel", "two",
+                 "--out", str(tmp_path)]) == 2
+    assert "`channel` must be like 5, 0-7 or 1,4,9. Received: channel='two'" in capsys.readouterr().err
     assert main(["visualize", str(digits_checkpoint), "--what", "occlusion", "--image", "test:100000",
                  "--out", str(tmp_path)]) == 2
     assert "test image 100000 does not exist" in capsys.readouterr().err

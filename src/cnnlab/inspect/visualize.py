@@ -177,7 +177,7 @@ def show_filters(layer, ncols=None, scale=None, max_filters=64, path=None):
     Args:
         layer: a convolution module, a model (its first convolution is used), or a weight (O, C, kH, kW).
         ncols: tiles per row (default: about square; the input channels for multi-channel kernels).
-        scale: integer enlargement of each kernel pixel (default: kernels become at least 32 pixels wide).
+        scale: integer enlargement of each kernel pixel (default: kernels become at least 48 pixels wide).
         max_filters: draw at most this many kernels.
         path: also write the picture there as PNG.
 
@@ -198,7 +198,7 @@ def show_filters(layer, ncols=None, scale=None, max_filters=64, path=None):
     else:
         tiles = list(norm.reshape(o * c, kh, kw))                         # row per kernel, tile per channel
         ncols = ncols or c
-    factor = scale or images.fit_scale(max(kh, kw), 32)
+    factor = scale or images.fit_scale(max(kh, kw), 48)
     picture = images.grid([images.upscale(t, factor) for t in tiles], ncols=ncols, pad=2, background=1.0)
     if path is not None:
         images.write_png(path, picture)
@@ -591,6 +591,23 @@ def load_input(path, meta):
     return a.astype(backend.get_default_dtype())
 
 
+def parse_channels(text):
+    """Channel numbers from text: "5" -> [5], "0-3" -> [0, 1, 2, 3], "1,4,9" -> [1, 4, 9] (forms can mix)."""
+    channels = []
+    for part in filter(None, (p.strip() for p in str(text).split(","))):
+        first, dash, last = part.partition("-")
+        try:
+            lo, hi = int(first), int(last) if dash else int(first)
+        except ValueError:
+            raise ValueError(f"visualize: `channel` must be like 5, 0-7 or 1,4,9. Received: channel={text!r}") from None
+        if hi < lo:
+            raise ValueError(f"visualize: the channel range {part!r} runs backwards")
+        channels.extend(range(lo, hi + 1))
+    if not channels:
+        raise ValueError(f"visualize: `channel` must be like 5, 0-7 or 1,4,9. Received: channel={text!r}")
+    return channels
+
+
 def visualize_checkpoint(checkpoint, what, out, image=None, layer=None, channel=None, k=9, target=None,
                          patch=None, stride=None, data_dir=None, limit=None, log=print):
     """Write the pictures ``what`` (see ``WHAT``) of a ``cnnlab train`` checkpoint to folder ``out``.
@@ -601,7 +618,8 @@ def visualize_checkpoint(checkpoint, what, out, image=None, layer=None, channel=
         out: folder for the PNG files (created).
         image: an image file, or "test:N" for test image N (default "test:0"), for the per-image pictures.
         layer: layer name (default: the first convolution).
-        channel: for top patches, one channel (default: every channel).
+        channel: for top patches: a channel, a list of channels, or text like "5", "0-7" or "1,4,9"
+            (default: every channel).
         k: top patches per channel.
         target: class for occlusion and saliency (default: the predicted class).
         patch, stride: occlusion square and step (default: a quarter and an eighth of the image side).
@@ -652,8 +670,9 @@ def visualize_checkpoint(checkpoint, what, out, image=None, layer=None, channel=
         written.append(images.write_png(os.path.join(out, f"activations-{lname}-{stem}.png"),
                                         activation_maps(model, x, lname)))
     elif what == "top-patches":
-        result = top_patches(model, test_set(), lname, channel, k=k, limit=limit)
-        suffix = f"-c{channel}" if channel is not None else ""
+        channels = parse_channels(channel) if isinstance(channel, str) else channel
+        result = top_patches(model, test_set(), lname, channels, k=k, limit=limit)
+        suffix = f"-c{str(channel).replace(',', '_').replace(' ', '')}" if channel is not None else ""
         written.append(images.write_png(os.path.join(out, f"top-patches-{lname}{suffix}.png"), result.picture))
     else:
         x, stem = the_image()
