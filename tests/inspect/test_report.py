@@ -40,6 +40,9 @@ def test_training_writes_the_report(run):
     path = out / "report.html"
     assert result["report"] == str(path) and path.is_file()
     assert f"report: {path}" in lines
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask                  # like any new file, not private
     page = path.read_text(encoding="utf-8")
     headings = re.findall(r"<h2>(.*?)</h2>", page)
     assert headings == list(report.SECTIONS)

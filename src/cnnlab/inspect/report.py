@@ -331,6 +331,9 @@ def _write_text(path, text):
     from ..train.checkpoint import atomic_write
 
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)  # a page to open and share: readable like any new file, not private
 
 
 def report_after_training(run_dir, model, meta, history, dataset=None, evaluation=None, log=print):
