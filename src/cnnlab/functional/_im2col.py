@@ -6,6 +6,14 @@ The array module's ``as_strided`` makes it by choosing strides; nothing is copie
 into a contiguous buffer (the matrix product of convolution, the reduction of pooling).
 """
 
+import ctypes
+import math
+import os
+import sys
+import threading
+
+import numpy as np
+
 from .. import backend
 
 
@@ -47,36 +55,210 @@ def sliding_windows(x, kernel_size, stride=(1, 1), dilation=(1, 1), out_size=Non
         writeable=False)
 
 
-def im2col(x, kernel_size, stride=(1, 1), dilation=(1, 1), groups=1):
-    """Every window of a padded 4-D array as matrix columns, split by group: one contiguous copy.
+# ------------------------------------------------------------------------------------ channels-last columns
+#
+# Convolution runs channels-last inside: the columns of an output pixel are its window flattened over
+# (kernel row, kernel column, channel), i.e. one row of a (pixels, kH*kW*C) matrix, and the product with the
+# kernels, (pixels, K) @ (K, out_channels), lands directly in an (N, oH, oW, O) array. BLAS is fastest on
+# this orientation when the number of output channels is small (the common case in small networks), the
+# batch is folded into the rows (one large product instead of one per image), and for stride 1 the
+# window's kW*C values are contiguous in a channels-last padded input, so building the columns is a copy
+# of long contiguous runs. The columns are built in blocks of about CHUNK_BYTES, each multiplied while
+# it is still in cache, into a scratch buffer reused from call to call (no fresh pages to fault in).
 
-    Column ``l = i*oW + j`` of group ``g`` holds the window at output (i, j), flattened over
-    (channel in group, kernel row, kernel column), so a convolution is ``weight @ columns``.
+CHUNK_BYTES = 4 << 20        # columns built and multiplied per block
+_SCRATCH_LIMIT = 64 << 20    # larger temporaries are allocated normally instead of being kept
 
-    Shape:
-        (N, C, H, W) -> (N, G, C/G * kH * kW, oH * oW)
+
+def _tune_malloc():
+    """Let glibc's malloc keep freed memory for reuse instead of returning it to the system at once.
+
+    A training step allocates and frees the same few activation-sized arrays again and again. With
+    glibc's defaults many of them are fresh ``mmap``s (or the heap is trimmed after each free), so every
+    step faults the pages in again and the kernel zeroes them: a third of a small network's step.
+    Serving blocks up to 32 MiB from the heap and keeping up to 512 MiB of free heap avoids that.
+    Skipped when the user set any ``MALLOC_*`` variable or ``CNNLAB_MALLOC=system``, and off glibc.
     """
-    windows = sliding_windows(x, kernel_size, stride, dilation)              # (N, C, oH, oW, kH, kW)
-    n, c, oh, ow, kh, kw = windows.shape
-    windows = windows.reshape(n, groups, c // groups, oh, ow, kh, kw)       # (N, G, C/G, oH, oW, kH, kW), a view
-    # The copy reads each window row along oW, contiguous in memory for stride 1.
-    return windows.transpose(0, 1, 2, 5, 6, 3, 4).reshape(n, groups, (c // groups) * kh * kw, oh * ow)
+    if os.environ.get("CNNLAB_MALLOC", "").lower() == "system" or any(k.startswith("MALLOC_") for k in os.environ):
+        return False
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 512 << 20))
+    except (OSError, AttributeError):  # not glibc
+        return False
 
 
-def col2im(cols, padded_size, stride=(1, 1), dilation=(1, 1)):
-    """Fold window columns back onto the padded input, adding where windows overlap (the adjoint of im2col).
+MALLOC_TUNED = _tune_malloc()
 
-    The loop runs over the kH*kW kernel offsets only; each step adds one whole strided slice.
 
-    Shape:
-        cols (N, C, kH, kW, oH, oW) -> (N, C, Hp, Wp)
+class _Scratch(threading.local):
+    def __init__(self):
+        self.arrays = {}
+
+
+_scratch = _Scratch()
+
+
+def scratch(xp, slot, shape, dtype):
+    """An uninitialised temporary array, reused from call to call (per thread and ``slot``).
+
+    The contents are valid until the next request for the same slot, so a slot must not be held across
+    a call that may use it again.
     """
-    xp = backend.get_array_module(cols)
-    n, c, kh, kw, oh, ow = cols.shape
+    size = math.prod(shape)
+    key = (slot, dtype, xp)
+    if size * dtype.itemsize > _SCRATCH_LIMIT:
+        return xp.empty(shape, dtype=dtype)
+    buf = _scratch.arrays.get(key)
+    if buf is None or buf.size < size:
+        buf = xp.empty(size, dtype=dtype)
+        _scratch.arrays[key] = buf
+    return buf[:size].reshape(shape)
+
+
+_ones_cache = {}
+
+
+def ones(xp, size, dtype):
+    """A read-only vector of ``size`` ones, cached: sums as matrix-vector products need one per call.
+
+    ``ones @ rows`` sums the rows of a matrix with BLAS (reading the data once, on every core), many
+    times faster than ``rows.sum(axis=0)``, which NumPy reduces row by row.
+    """
+    key = (xp, dtype)
+    buf = _ones_cache.get(key)
+    if buf is None or buf.size < size:
+        buf = xp.ones(max(size, 1024), dtype=dtype)
+        _ones_cache[key] = buf
+    return buf[:size]
+
+
+def pad_into(x, pads, out, channels_last=True):
+    """Copy (N, C, H, W) ``x`` (any memory layout) into ``out`` with a zero border of ``pads``.
+
+    ``out`` is (N, Hp, Wp, C) when ``channels_last``, else (N, C, Hp, Wp); only the border is zeroed.
+    """
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = pads
+    if not channels_last:
+        out = out.transpose(0, 2, 3, 1)                                  # (N, Hp, Wp, C) view
+    if top:
+        out[:, :top] = 0
+    if bottom:
+        out[:, top + h:] = 0
+    if left:
+        out[:, top:top + h, :left] = 0
+    if right:
+        out[:, top:top + h, left + w:] = 0
+    out[:, top:top + h, left:left + w] = x.transpose(0, 2, 3, 1)         # (N, H, W, C) view of x
+    return out if channels_last else out.transpose(0, 3, 1, 2)
+
+
+def padded_nhwc(x, pads):
+    """A new channels-last (N, Hp, Wp, C) zero-padded copy of (N, C, H, W) ``x``."""
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = pads
+    return pad_into(x, pads, xp.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype))
+
+
+def column_blocks(x, pads, kernel_size, stride, dilation, groups, out_size):
+    """im2col of (N, C, H, W) ``x`` (any layout, zero-padded by ``pads`` on the fly), block by block.
+
+    Yields ``(cols, r0, r1)``: ``cols`` is the (r1 - r0, G*K) matrix of output pixels r0:r1 (pixels in
+    (n, i, j) order), each row a window flattened per group over (kernel row, kernel column, channel in
+    group), K = kH*kW*C/G. ``cols`` lives in scratch memory: use it before asking for the next block.
+    """
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = pads
+    hp, wp = h + top + bottom, w + left + right
+    kh, kw = kernel_size
     sh, sw = stride
     dh, dw = dilation
-    out = xp.zeros((n, c) + tuple(padded_size), dtype=cols.dtype)
-    for p in range(kh):
-        for q in range(kw):
-            out[:, :, p * dh:p * dh + sh * (oh - 1) + 1:sh, q * dw:q * dw + sw * (ow - 1) + 1:sw] += cols[:, :, p, q]
+    oh, ow = out_size
+    cg = c // groups
+    k = kh * kw * c
+    item = x.dtype.itemsize
+    # Small channel counts (the first layer): windows run along the image rows instead, so build the
+    # columns transposed, (K, pixels), from an NCHW padded copy; BLAS reads the transpose directly.
+    tap_major = groups == 1 and kw * c < ow
+    per_image = oh * ow * k * item
+    if per_image <= CHUNK_BYTES:
+        step = max(1, CHUNK_BYTES // per_image)
+        plan = [(s, min(n, s + step), 0, oh) for s in range(0, n, step)]
+    else:  # one image is already large: split its output rows
+        step = max(1, CHUNK_BYTES // (ow * k * item))
+        plan = [(s, s + 1, i, min(oh, i + step)) for s in range(n) for i in range(0, oh, step)]
+    padded_for = None
+    for n0, n1, i0, i1 in plan:
+        b, rows = n1 - n0, (n1 - n0) * (i1 - i0) * ow
+        if padded_for != (n0, n1):
+            shape = (b, c, hp, wp) if tap_major else (b, hp, wp, c)
+            xpad = pad_into(x[n0:n1], pads, scratch(xp, "pad", shape, x.dtype), channels_last=not tap_major)
+            padded_for = (n0, n1)
+        if tap_major:
+            s_n, s_c, s_h, s_w = xpad.strides
+            view = xp.lib.stride_tricks.as_strided(
+                xpad[:, :, i0 * sh:], shape=(kh, kw, c, b, i1 - i0, ow),
+                strides=(s_h * dh, s_w * dw, s_c, s_n, s_h * sh, s_w * sw), writeable=False)
+            cols = scratch(xp, "cols", view.shape, x.dtype)              # (kH, kW, C, b, rows, oW)
+            xp.copyto(cols, view)
+            yield cols.reshape(k, rows).T, n0 * oh * ow + i0 * ow, n0 * oh * ow + i0 * ow + rows
+            continue
+        s_n, s_h, s_w, s_c = xpad.strides
+        base = xpad[:, i0 * sh:]
+        if groups == 1 and dw == 1:
+            # Kernel row p of a window is kW*C consecutive values of the channels-last padded input.
+            view = xp.lib.stride_tricks.as_strided(
+                base, shape=(b, i1 - i0, ow, kh, kw * c), strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_c),
+                writeable=False)                                          # (b, rows, oW, kH, kW*C)
+        else:
+            view = xp.lib.stride_tricks.as_strided(
+                base, shape=(b, i1 - i0, ow, groups, kh, kw, cg),
+                strides=(s_n, s_h * sh, s_w * sw, cg * s_c, s_h * dh, s_w * dw, s_c),
+                writeable=False)                                          # (b, rows, oW, G, kH, kW, C/G)
+        cols = scratch(xp, "cols", view.shape, x.dtype)
+        xp.copyto(cols, view)
+        yield cols.reshape(rows, k), n0 * oh * ow + i0 * ow, n0 * oh * ow + i0 * ow + rows
+
+
+# ------------------------------------------------------------------------------------ memory layout
+#
+# Convolutions return channels-last memory in (N, C, H, W) shape. Element-wise NumPy ops keep the layout
+# of their operands, but an op between a channels-last and an NCHW-contiguous array walks one of them
+# with large strides and runs an order of magnitude slower, so ops that create arrays (pooling
+# backward, padding, ...) create them in the layout of the array they come from.
+
+def is_channels_last(a):
+    """True when 4-D ``a`` is laid out as (N, H, W, C) in memory (and is not also plain C-contiguous)."""
+    return a.ndim == 4 and not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def empty4d(xp, shape, dtype, channels_last):
+    """An uninitialised (N, C, H, W) array, with channels-last memory when asked."""
+    if not channels_last:
+        return xp.empty(shape, dtype=dtype)
+    n, c, h, w = shape
+    return xp.empty((n, h, w, c), dtype=dtype).transpose(0, 3, 1, 2)
+
+
+def zeros4d(xp, shape, dtype, channels_last):
+    """Zeros of (N, C, H, W) shape, with channels-last memory when asked."""
+    if not channels_last:
+        return xp.zeros(shape, dtype=dtype)
+    n, c, h, w = shape
+    return xp.zeros((n, h, w, c), dtype=dtype).transpose(0, 3, 1, 2)
+
+
+def as_layout(a, channels_last):
+    """``a`` itself if it already has the layout (channels-last or not), else a copy that has it."""
+    if a.ndim != 4 or is_channels_last(a) == channels_last:
+        return a
+    xp = backend.get_array_module(a)
+    out = empty4d(xp, a.shape, a.dtype, channels_last)
+    out[...] = a
     return out

@@ -1,8 +1,11 @@
 """2-D convolution (cross-correlation, as in every deep learning library) and its shape arithmetic.
 
-Forward: pad once, view every window with ``as_strided``, then ONE matrix product per call:
-``weight (G, O/G, C/G*kH*kW) @ columns (N, G, C/G*kH*kW, oH*oW)``. Groups (and depthwise convolution,
-groups = in_channels) are the batch axis G of that product, so there is no Python loop over groups.
+Forward: im2col, then a matrix product with the kernels, computed channels-last with the batch folded
+into the rows: ``columns (N*oH*oW, kH*kW*C/G) @ kernels (kH*kW*C/G, O/G)`` per group gives the output as
+(N, oH, oW, O), returned as the (N, O, oH, oW) view of that memory. The columns are built (zero padding
+included) and multiplied in cache-sized blocks of pixels (``_im2col.column_blocks``), so the k^2-times
+larger column matrix never exists whole. Groups are the batch axis of that product; depthwise
+convolution (one input channel per group) is a multiply-add per kernel tap instead.
 
 Backward, as derived in the lectures:
     grad input  = "full" correlation of the output gradient with the 180-degree rotated kernel whose
@@ -10,9 +13,10 @@ Backward, as derived in the lectures:
                   between its pixels), padded by dilation*(k-1), and correlated with that kernel at the
                   forward dilation; then the padding is cropped (or folded back for reflect/replicate/
                   circular padding through the padding's own backward). Used for stride 1. For larger
-                  strides the same sums are done as col2im (kernel^T @ gradient, folded back onto the
-                  input), which skips the s_H*s_W-fold work on the inserted zeros; tests check both forms;
-    grad weight = output gradient @ the im2col columns of the padded input;
+                  strides the same sums are done as col2im (gradient @ kernel^T, added back onto the
+                  input tap by tap), which skips the s_H*s_W-fold work on the inserted zeros; tests check
+                  both forms;
+    grad weight = the im2col columns of the padded input ^T @ output gradient, block by block;
     grad bias   = sum of the output gradient over N, H, W.
 """
 
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 
 from .. import backend
 from ..autograd import Function
-from ._im2col import col2im, im2col, output_size
+from ._im2col import CHUNK_BYTES, column_blocks, ones, output_size, padded_nhwc, scratch
 from ._validate import floating, pair, tensor_arg
 from .padding import check_pad_sizes, pad_array, pad_array_backward
 
@@ -29,25 +33,88 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = ("valid", "same")
 
 
-def _correlate(x, weight, stride, dilation, groups):
-    """Cross-correlation of an already padded array with ``weight``: the forward maths on raw arrays.
+def _weight_matrix(weight, groups):
+    """The kernels as the right operand of the column product, rows in column order.
 
     Shape:
-        x (N, C, Hp, Wp), weight (O, C/G, kH, kW) -> (N, O, oH, oW),
-        oH = floor((Hp - dH*(kH-1) - 1) / sH) + 1, likewise oW.
+        (O, C/G, kH, kW) -> (G, kH*kW*C/G, O/G)
+    """
+    o, cg, kh, kw = weight.shape
+    w = weight.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1)   # (G, kH, kW, C/G, O/G)
+    return w.reshape(groups, kh * kw * cg, o // groups)
+
+
+def _out_size(x_shape, weight_shape, pads, stride, dilation):
+    (top, bottom), (left, right) = pads
+    oh = output_size(x_shape[2] + top + bottom, weight_shape[2], stride[0], dilation[0], 0)
+    ow = output_size(x_shape[3] + left + right, weight_shape[3], stride[1], dilation[1], 0)
+    return oh, ow
+
+
+def _correlate(x, weight, bias, pads, stride, dilation, groups):
+    """Zero-padded cross-correlation on raw arrays, computed channels-last: column blocks @ kernels.
+
+    Shape:
+        x (N, C, H, W) in any memory layout, weight (O, C/G, kH, kW) -> (N, oH, oW, O), contiguous,
+        oH = floor((H + top + bottom - dH*(kH-1) - 1) / sH) + 1, likewise oW.
     """
     xp = backend.get_array_module(x, weight)
-    n, _, hp, wp = x.shape
+    n, c = x.shape[:2]
     o, cg, kh, kw = weight.shape
-    oh = output_size(hp, kh, stride[0], dilation[0], 0)
-    ow = output_size(wp, kw, stride[1], dilation[1], 0)
-    cols = im2col(x, (kh, kw), stride, dilation, groups)                 # (N, G, C/G*kH*kW, oH*oW)
-    w = weight.reshape(groups, o // groups, cg * kh * kw)                # (G, O/G, C/G*kH*kW)
-    return xp.matmul(w, cols).reshape(n, o, oh, ow)                      # (N, G, O/G, oH*oW) -> (N, O, oH, oW)
+    oh, ow = _out_size(x.shape, weight.shape, pads, stride, dilation)
+    if groups == c and cg == 1 and groups > 1:
+        return _depthwise(x, weight, bias, pads, stride, dilation, (oh, ow))
+    out = xp.empty((n, oh, ow, o), dtype=x.dtype)
+    rows = out.reshape(n * oh * ow, o)                                   # (N*oH*oW, O) view
+    w2 = _weight_matrix(weight, groups)                                  # (G, K, O/G)
+    for cols, r0, r1 in column_blocks(x, pads, (kh, kw), stride, dilation, groups, (oh, ow)):
+        dst = rows[r0:r1]
+        if groups == 1:
+            xp.matmul(cols, w2[0], out=dst)
+        else:
+            per_group = cols.reshape(r1 - r0, groups, -1).transpose(1, 0, 2)   # (G, pixels, K)
+            dst.reshape(r1 - r0, groups, o // groups)[...] = xp.matmul(per_group, w2).transpose(1, 0, 2)
+        if bias is not None:
+            dst += bias
+    return out
+
+
+def _depthwise(x, weight, bias, pads, stride, dilation, out_size):
+    """Depthwise correlation (groups = in_channels) as one multiply-add per kernel tap over all pixels.
+
+    A matrix product would have one input channel per group: kH*kW-long dot products, far too small for
+    BLAS. Instead every tap adds ``shifted input * kernel value`` for all channels at once, channels-last.
+
+    Shape:
+        x (N, C, H, W), weight (C*M, 1, kH, kW) -> (N, oH, oW, C*M), M the channel multiplier
+    """
+    xp = backend.get_array_module(x)
+    n, c = x.shape[:2]
+    o, _, kh, kw = weight.shape
+    m = o // c
+    oh, ow = out_size
+    xpad = padded_nhwc(x, pads)                                            # (N, Hp, Wp, C)
+    taps = weight.reshape(c, m, kh * kw)                                   # (C, M, kH*kW), out channel c*M + j
+    out = xp.zeros((n, oh, ow, c, m), dtype=x.dtype)
+    step = max(1, CHUNK_BYTES // max(1, oh * ow * c * m * x.dtype.itemsize))
+    for n0 in range(0, n, step):
+        n1 = min(n, n0 + step)
+        acc = out[n0:n1]
+        tmp = scratch(xp, "depthwise", acc.shape, x.dtype)
+        for t in range(kh * kw):
+            p, q = divmod(t, kw)
+            src = xpad[n0:n1, p * dilation[0]:p * dilation[0] + stride[0] * (oh - 1) + 1:stride[0],
+                       q * dilation[1]:q * dilation[1] + stride[1] * (ow - 1) + 1:stride[1]]   # (b, oH, oW, C)
+            xp.multiply(src[..., None], taps[:, :, t], out=tmp)
+            acc += tmp
+    out = out.reshape(n, oh, ow, o)
+    if bias is not None:
+        out += bias
+    return out
 
 
 def _pad_input(x, pads, padding_mode):
-    """Pad (N, C, H, W) by ``pads = ((top, bottom), (left, right))`` in the convolution's padding mode."""
+    """Pad (N, C, H, W) by ``pads = ((top, bottom), (left, right))`` in a non-zero padding mode."""
     if pads == ((0, 0), (0, 0)):
         return x
     return pad_array(x, pads, "constant" if padding_mode == "zeros" else padding_mode, 0.0)
@@ -65,9 +132,17 @@ def _rotated_kernel(weight, groups):
     return w.reshape(groups * cg, o // groups, kh, kw)                   # (C, O/G, kH, kW)
 
 
+def _nchw(a):
+    """(N, H, W, C) -> the (N, C, H, W) view of the same memory (channels-last strides)."""
+    return a.transpose(0, 3, 1, 2)
+
+
 def _input_grad_flipped(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode):
     """Gradient of the input, the lectures' way: full correlation of the stride-dilated gradient with
-    the rotated, in/out-swapped kernel; then the padding is cropped (or folded back)."""
+    the rotated, in/out-swapped kernel; then the padding is cropped (or folded back).
+
+    Returns (N, C, H, W) with channels-last strides.
+    """
     xp = backend.get_array_module(grad)
     n, o, oh, ow = grad.shape
     _, _, kh, kw = weight.shape
@@ -75,40 +150,78 @@ def _input_grad_flipped(grad, weight, input_shape, pads, stride, dilation, group
     h, w = input_shape[-2:]
     hp, wp = h + top + bottom, w + left + right
     reach_h, reach_w = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
-    # Gradient pixel (i, j) sits at (reach + i*s, reach + j*s): dilated by the stride and padded by
-    # d*(k-1) in front. The array is d*(k-1) longer than the padded input, so the full correlation
-    # returns exactly the padded input's size; rows/columns that no window reached (the stride's
-    # leftover at the end) only meet zeros and get a zero gradient.
-    spread = xp.zeros((n, o, hp + reach_h, wp + reach_w), dtype=grad.dtype)
-    spread[:, :, reach_h:reach_h + (oh - 1) * stride[0] + 1:stride[0],
-           reach_w:reach_w + (ow - 1) * stride[1] + 1:stride[1]] = grad
-    kernel = _rotated_kernel(weight, groups)
+    if stride != (1, 1):
+        # Gradient pixel (i, j) belongs at (i*s, j*s): spread it out with stride-1 zeros in between.
+        spread = xp.zeros((n, o, (oh - 1) * stride[0] + 1, (ow - 1) * stride[1] + 1), dtype=grad.dtype)
+        spread[:, :, ::stride[0], ::stride[1]] = grad
+        grad = spread
+    gh, gw = grad.shape[2:]
+    # Padded by d*(k-1) in front and up to the padded input's size behind (rows no window reached, the
+    # stride's leftover, only meet zeros), the full correlation gives the padded input's gradient. With
+    # zero padding only the real input is wanted: drop `top` rows in front and `bottom` behind, which
+    # may cut into the gradient itself when the padding exceeds the kernel's reach.
     if padding_mode == "zeros":
-        # Gradients of zero-padding cells are dropped anyway: correlate only over the real input.
-        spread = spread[:, :, top:top + h + reach_h, left:left + w + reach_w]
-        return _correlate(spread, kernel, (1, 1), dilation, groups)           # (N, C, H, W)
-    padded_grad = _correlate(spread, kernel, (1, 1), dilation, groups)        # (N, C, Hp, Wp)
-    return pad_array_backward(padded_grad, input_shape, pads, padding_mode)   # (N, C, H, W)
+        before = (reach_h - top, reach_w - left)
+        after = (hp - gh - bottom, wp - gw - right)
+    else:
+        before, after = (reach_h, reach_w), (hp - gh, wp - gw)
+    grad = grad[:, :, max(0, -before[0]):gh - max(0, -after[0]), max(0, -before[1]):gw - max(0, -after[1])]
+    gpads = ((max(0, before[0]), max(0, after[0])), (max(0, before[1]), max(0, after[1])))
+    gx = _nchw(_correlate(grad, _rotated_kernel(weight, groups), None, gpads, (1, 1), dilation, groups))
+    if padding_mode == "zeros":
+        return gx                                                           # (N, C, H, W)
+    return pad_array_backward(gx, input_shape, pads, padding_mode)          # fold the (N, C, Hp, Wp) back
 
 
 def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode):
-    """Gradient of the input as col2im: columns = kernel^T @ gradient, folded back onto the padded input.
+    """Gradient of the input as col2im: columns = gradient @ kernel^T, added back onto the padded input.
 
     The same sums as the flipped-kernel form, without the stride's inserted zeros: with stride s the
-    dilated gradient is mostly zeros and the full correlation would do s_H*s_W times the work.
+    dilated gradient is mostly zeros and the full correlation would do s_H*s_W times the work. One
+    strided add per kernel tap, channels-last, block by block over the batch.
+
+    Returns (N, C, H, W) with channels-last strides.
     """
     xp = backend.get_array_module(grad)
     n, o, oh, ow = grad.shape
     _, cg, kh, kw = weight.shape
+    c = cg * groups
     (top, bottom), (left, right) = pads
     h, w = input_shape[-2:]
-    kernel = weight.reshape(groups, o // groups, cg * kh * kw).swapaxes(1, 2)     # (G, C/G*kH*kW, O/G)
-    cols = xp.matmul(kernel, grad.reshape(n, groups, o // groups, oh * ow))       # (N, G, C/G*kH*kW, oH*oW)
-    cols = cols.reshape(n, groups * cg, kh, kw, oh, ow)                            # (N, C, kH, kW, oH, oW)
-    padded_grad = col2im(cols, (h + top + bottom, w + left + right), stride, dilation)  # (N, C, Hp, Wp)
+    hp, wp = h + top + bottom, w + left + right
+    sh, sw = stride
+    dh, dw = dilation
+    g_rows = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n * oh * ow, o)   # (N*oH*oW, O)
+    gx = xp.zeros((n, hp, wp, groups, cg), dtype=grad.dtype)                           # channels-last
+    depthwise = groups == c and cg == 1 and groups > 1
+    if depthwise:
+        taps = weight.reshape(c, o // c, kh * kw)                                      # (C, M, kH*kW)
+    else:
+        w2t = _weight_matrix(weight, groups).transpose(0, 2, 1)                        # (G, O/G, K)
+    step = max(1, CHUNK_BYTES // max(1, oh * ow * kh * kw * c * grad.dtype.itemsize))
+    for n0 in range(0, n, step):
+        n1 = min(n, n0 + step)
+        b, rows = n1 - n0, (n1 - n0) * oh * ow
+        g = g_rows[n0 * oh * ow:n1 * oh * ow]                                           # (pixels, O)
+        if depthwise:
+            g = g.reshape(b, oh, ow, c, o // c)
+        elif groups == 1:
+            cols = xp.matmul(g, w2t[0], out=scratch(xp, "cols", (rows, w2t.shape[2]), grad.dtype))
+            cols = cols.reshape(b, oh, ow, 1, kh, kw, cg)
+        else:
+            cols = xp.matmul(g.reshape(rows, groups, o // groups).transpose(1, 0, 2), w2t)   # (G, pixels, K)
+            cols = cols.transpose(1, 0, 2).reshape(b, oh, ow, groups, kh, kw, cg)
+        for p in range(kh):
+            for q in range(kw):
+                dst = gx[n0:n1, p * dh:p * dh + sh * (oh - 1) + 1:sh, q * dw:q * dw + sw * (ow - 1) + 1:sw]
+                if depthwise:
+                    dst[..., 0] += (g * taps[:, :, p * kw + q]).sum(axis=-1)
+                else:
+                    dst += cols[:, :, :, :, p, q]
+    gx = _nchw(gx.reshape(n, hp, wp, c))                                               # (N, C, Hp, Wp)
     if padding_mode == "zeros":
-        return padded_grad[:, :, top:top + h, left:left + w]
-    return pad_array_backward(padded_grad, input_shape, pads, padding_mode)
+        return gx[:, :, top:top + h, left:left + w]
+    return pad_array_backward(gx, input_shape, pads, padding_mode)
 
 
 def _input_grad(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode):
@@ -118,8 +231,61 @@ def _input_grad(grad, weight, input_shape, pads, stride, dilation, groups, paddi
     return form(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode)
 
 
+def _weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, groups, out_size):
+    """Gradient of the kernels: columns^T @ output gradient, summed block by block over the batch.
+
+    Shape:
+        x (N, C, H, W), grad_rows (N*oH*oW, O) -> (O, C/G, kH, kW)
+    """
+    xp = backend.get_array_module(x)
+    o, cg, kh, kw = weight_shape
+    og = o // groups
+    c = x.shape[1]
+    if groups == c and cg == 1 and groups > 1:
+        return _depthwise_weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, out_size)
+    gw = None
+    for cols, r0, r1 in column_blocks(x, pads, (kh, kw), stride, dilation, groups, out_size):
+        g = grad_rows[r0:r1]                                                     # (pixels, O)
+        if groups == 1:
+            part = xp.matmul(cols.T, g)[None]                                    # (1, K, O)
+        else:
+            part = xp.matmul(cols.reshape(r1 - r0, groups, -1).transpose(1, 2, 0),
+                             g.reshape(r1 - r0, groups, og).transpose(1, 0, 2))    # (G, K, O/G)
+        if gw is None:
+            gw = part
+        else:
+            gw += part
+    if gw is None:
+        return xp.zeros(weight_shape, dtype=x.dtype)
+    gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)             # (G, O/G, C/G, kH, kW)
+    return xp.ascontiguousarray(gw).reshape(weight_shape)
+
+
+def _depthwise_weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, out_size):
+    """d kernel[c*M + j, 0, p, q] = sum over pixels of grad[..., c, j] * shifted input[..., c], tap by tap."""
+    xp = backend.get_array_module(x)
+    o, _, kh, kw = weight_shape
+    n, c = x.shape[:2]
+    m = o // c
+    oh, ow = out_size
+    xpad = padded_nhwc(x, pads)                                            # (N, Hp, Wp, C)
+    g = grad_rows.reshape(n * oh * ow, c, m)
+    gw = xp.empty((c, m, kh * kw), dtype=x.dtype)
+    for t in range(kh * kw):
+        p, q = divmod(t, kw)
+        src = xpad[:, p * dilation[0]:p * dilation[0] + stride[0] * (oh - 1) + 1:stride[0],
+                   q * dilation[1]:q * dilation[1] + stride[1] * (ow - 1) + 1:stride[1]]   # (N, oH, oW, C)
+        src = xp.ascontiguousarray(src).reshape(n * oh * ow, c)
+        gw[:, :, t] = xp.einsum("rc,rcm->cm", src, g)
+    return gw.reshape(weight_shape)
+
+
 class Conv2d(Function):
-    """Cross-correlation of (N, C, H, W) with (O, C/G, kH, kW), plus an optional bias per output channel."""
+    """Cross-correlation of (N, C, H, W) with (O, C/G, kH, kW), plus an optional bias per output channel.
+
+    The output has the (N, O, oH, oW) shape with channels-last strides (the column product writes
+    (N, oH, oW, O)); element-wise ops keep that layout and the next convolution reads it without a copy.
+    """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1,
@@ -127,22 +293,27 @@ class Conv2d(Function):
         ctx.unbatched = x.ndim == 3
         if ctx.unbatched:
             x = x[None]                                                  # (C, H, W) -> (1, C, H, W)
-        xpad = _pad_input(x, pads, padding_mode)
-        out = _correlate(xpad, weight, stride, dilation, groups)        # (N, O, oH, oW)
-        if bias is not None:
-            out += bias.reshape(1, -1, 1, 1)
-        ctx.save_for_backward(xpad, weight)
-        ctx.input_shape, ctx.pads, ctx.stride, ctx.dilation = x.shape, pads, stride, dilation
+        ctx.input_shape = x.shape
+        if padding_mode != "zeros":
+            x = _pad_input(x, pads, padding_mode)                        # reflect/replicate/circular, (N, C, Hp, Wp)
+            cpads = ((0, 0), (0, 0))
+        else:
+            cpads = pads                                                 # zero padding happens block by block
+        out = _nchw(_correlate(x, weight, bias, cpads, stride, dilation, groups))   # (N, O, oH, oW)
+        ctx.save_for_backward(x, weight)
+        ctx.pads, ctx.cpads, ctx.stride, ctx.dilation = pads, cpads, stride, dilation
         ctx.groups, ctx.padding_mode = groups, padding_mode
         return out[0] if ctx.unbatched else out
 
     @staticmethod
     def backward(ctx, grad):
-        xpad, weight = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
         xp = backend.get_array_module(grad)
         if ctx.unbatched:
             grad = grad[None]                                            # (O, oH, oW) -> (1, O, oH, oW)
         need_x, need_w, need_b = ctx.needs_input_grad
+        n, o, oh, ow = grad.shape
+        grad_rows = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n * oh * ow, o)   # (N*oH*oW, O)
         gx = gw = gb = None
         if need_x:
             gx = _input_grad(grad, weight, ctx.input_shape, ctx.pads, ctx.stride, ctx.dilation, ctx.groups,
@@ -150,14 +321,10 @@ class Conv2d(Function):
             if ctx.unbatched:
                 gx = gx[0]
         if need_w:
-            n, o, oh, ow = grad.shape
-            g = ctx.groups
-            cols = im2col(xpad, weight.shape[2:], ctx.stride, ctx.dilation, g)   # (N, G, C/G*kH*kW, oH*oW)
-            grad_rows = grad.reshape(n, g, o // g, oh * ow)                      # (N, G, O/G, oH*oW)
-            gw = xp.matmul(grad_rows, cols.swapaxes(-1, -2)).sum(axis=0)         # (G, O/G, C/G*kH*kW)
-            gw = gw.reshape(weight.shape)
+            gw = _weight_grad(x, grad_rows, weight.shape, ctx.cpads, ctx.stride, ctx.dilation, ctx.groups,
+                              (oh, ow))
         if need_b:
-            gb = grad.sum(axis=(0, 2, 3))
+            gb = ones(xp, grad_rows.shape[0], grad_rows.dtype) @ grad_rows      # sum over pixels, (O,)
         return gx, gw, gb
 
 
