@@ -23,6 +23,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from ._im2col import as_layout, empty4d, is_channels_last, zeros4d
 from ._im2col import output_size as _output_size
 from ._im2col import sliding_windows
 from ._scatter import scatter_add
@@ -95,7 +96,8 @@ def _pad(x, top, bottom, left, right, value):
         return x
     xp = backend.get_array_module(x)
     n, c, h, w = x.shape
-    out = xp.full((n, c, top + h + bottom, left + w + right), value, dtype=x.dtype)
+    out = empty4d(xp, (n, c, top + h + bottom, left + w + right), x.dtype, is_channels_last(x))
+    out.fill(value)
     out[:, :, top:top + h, left:left + w] = x
     return out
 
@@ -111,8 +113,13 @@ def _taps(kernel_size):
 
 
 def _reduce_taps(windows, ufunc):
-    """Combine the kH*kW taps of a window view (N, C, oH, oW, kH, kW) with ``ufunc`` (add, maximum, ...)."""
-    acc = windows[:, :, :, :, 0, 0].copy()  # (N, C, oH, oW)
+    """Combine the kH*kW taps of a window view (N, C, oH, oW, kH, kW) with ``ufunc`` (add, maximum, ...).
+
+    The result has the input's memory layout (channels-last after a convolution; mixing layouts in one
+    element-wise op is an order of magnitude slower). The pooling ops then return it NCHW-contiguous:
+    the output is a fraction of the input, so the copy is cheap, and a following ``flatten`` is a view.
+    """
+    acc = windows[:, :, :, :, 0, 0].copy(order="K")  # (N, C, oH, oW), in the input's memory layout
     for i, j in _taps(windows.shape[4:])[1:]:
         ufunc(acc, windows[:, :, :, :, i, j], out=acc)
     return acc
@@ -169,50 +176,110 @@ def _route_back(g, index, input_shape, valid=None):
 # ---------------------------------------------------------------------------------------------------
 
 class ExtremePool2d(Function):
-    """Max (or min) over each kernel window; backward routes the gradient to the window's pick."""
+    """Max (or min) over each kernel window; backward routes the gradient to the window's pick.
+
+    The forward keeps no indices: the backward finds each window's pick tap by tap, as the first tap
+    whose value equals the window's output (PyTorch's tie rule), and adds the gradient there with one
+    strided slice per tap. Only when indices are asked for, or in the rare windows where that rule is
+    not enough (NaN, a window whose real elements all equal the padding value), flat indices are
+    computed, as PyTorch's ``return_indices`` gives them, and the gradient is scattered to them.
+    """
 
     @staticmethod
     def forward(ctx, x, kernel_size=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_size=(1, 1),
                 largest=True, return_indices=False):
         xp = backend.get_array_module(x)
-        n, c, h, w = x.shape
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel_size, stride, padding, dilation, out_size
-        # Pad with the value that never wins (-inf for max, +inf for min), and past the right and bottom
-        # edges as far as ceil_mode's last window reaches.
-        bottom = max(_extent(oh, kh, sh, dh) - h - ph, 0)
-        right = max(_extent(ow, kw, sw, dw) - w - pw, 0)
         fill = -xp.inf if largest else xp.inf
-        windows = sliding_windows(_pad(x, ph, bottom, pw, right, fill), kernel_size, stride, dilation,
-                                  out_size)                                          # (N, C, oH, oW, kH, kW)
+        windows = _extreme_windows(x, kernel_size, stride, padding, dilation, out_size, fill)
         out = _reduce_taps(windows, xp.maximum if largest else xp.minimum)          # NaN propagates, as PyTorch
-        if not return_indices and not (ctx.needs_input_grad[0] and is_grad_enabled()):
-            return out
-        flat = windows.reshape(n, c, oh, ow, kh * kw)                                 # (N, C, oH, oW, kH*kW), a copy
-        arg, out = _select(flat, largest, out)
-        first_h, real_h = _first_inside(h, oh, kh, sh, ph, dh)
-        first_w, real_w = _first_inside(w, ow, kw, sw, pw, dw)
-        if ph or pw:
-            # A window whose real elements are all -inf (+inf for min) ties with the padding; PyTorch
-            # then reports the window's first real element, never a padded one.
-            lost = out == fill
-            if bool(lost.any()):
-                first = xp.asarray(first_h[:, None] * kw + first_w[None, :])          # (oH, oW)
-                arg = xp.where(lost, first, arg)
-        # Flat plane index of tap k of window (oh, ow): the window's corner plus the tap's offset.
-        corner = (np.arange(oh) * sh - ph)[:, None] * w + (np.arange(ow) * sw - pw)[None, :]   # (oH, oW)
-        offset = (np.arange(kh) * dh)[:, None] * w + (np.arange(kw) * dw)[None, :]             # (kH, kW)
-        index = xp.asarray(corner) + xp.asarray(offset.ravel())[arg]                            # (N, C, oH, oW)
-        ctx.index, ctx.input_shape = index, x.shape
-        ctx.valid = None
-        if not (real_h.all() and real_w.all()):  # a window wholly in padding (tiny input, large dilation)
-            ctx.valid = xp.asarray(real_h[:, None] & real_w[None, :])
+        ctx.params = (kernel_size, stride, padding, dilation, out_size, largest)
+        ctx.index = None
         if return_indices:
-            return out, index
+            ctx.index, ctx.valid = _extreme_index(x, windows, out, *ctx.params)
+            ctx.input_shape = x.shape
+            return xp.ascontiguousarray(out), ctx.index
+        out = xp.ascontiguousarray(out)  # NCHW, whatever the input's layout: see _reduce_taps
+        if ctx.needs_input_grad[0] and is_grad_enabled():
+            ctx.save_for_backward(x, out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return _route_back(g, ctx.index, ctx.input_shape, ctx.valid)
+        if ctx.index is not None:
+            return _route_back(g, ctx.index, ctx.input_shape, ctx.valid)
+        xp = backend.get_array_module(g)
+        x, out = ctx.saved_tensors
+        kernel_size, stride, padding, dilation, out_size, largest = ctx.params
+        fill = -xp.inf if largest else xp.inf
+        windows = _extreme_windows(x, kernel_size, stride, padding, dilation, out_size, fill)
+        if bool(xp.isnan(out).any()) or (padding != (0, 0) and bool((out == fill).any())):
+            index, valid = _extreme_index(x, windows, out, *ctx.params)
+            return _route_back(g, index, x.shape, valid)
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel_size, stride, padding, dilation, out_size
+        n, c, h, w = x.shape
+        channels_last = is_channels_last(x)
+        g, out = as_layout(g, channels_last), as_layout(out, channels_last)
+        # Windows that tile the input exactly give every element to one window: assign, do not add.
+        tiles = (sh, sw) == (kh, kw) and (dh, dw) == (1, 1) and (ph, pw) == (0, 0) and (oh * kh, ow * kw) == (h, w)
+        if tiles:
+            gx = empty4d(xp, x.shape, g.dtype, channels_last)
+        else:  # the padded input, as far as the windows reach
+            padded = (n, c, max(_extent(oh, kh, sh, dh), h + ph), max(_extent(ow, kw, sw, dw), w + pw))
+            gx = zeros4d(xp, padded, g.dtype, channels_last)
+        taken = None
+        for i, j in _taps(kernel_size):
+            hit = windows[:, :, :, :, i, j] == out                                 # (N, C, oH, oW)
+            if taken is None:
+                taken = hit
+            else:
+                xp.greater(hit, taken, out=hit)                                    # the first equal tap wins
+                xp.logical_or(taken, hit, out=taken)
+            dst = gx[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+            if tiles:
+                xp.multiply(g, hit, out=dst)
+            else:
+                dst += g * hit
+        if tiles:
+            return gx
+        return gx[:, :, ph:ph + h, pw:pw + w]
+
+
+def _extreme_windows(x, kernel_size, stride, padding, dilation, out_size, fill):
+    """Window view (N, C, oH, oW, kH, kW) of ``x`` padded with ``fill`` (the value that never wins), past
+    the right and bottom edges as far as ceil_mode's last window reaches."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel_size, stride, padding, dilation, out_size
+    h, w = x.shape[2:]
+    bottom = max(_extent(oh, kh, sh, dh) - h - ph, 0)
+    right = max(_extent(ow, kw, sw, dw) - w - pw, 0)
+    return sliding_windows(_pad(x, ph, bottom, pw, right, fill), kernel_size, stride, dilation, out_size)
+
+
+def _extreme_index(x, windows, out, kernel_size, stride, padding, dilation, out_size, largest):
+    """Flat H*W plane index of each window's pick (PyTorch's ``return_indices``), and the windows that hold
+    any input element (None when all do)."""
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel_size, stride, padding, dilation, out_size
+    fill = -xp.inf if largest else xp.inf
+    flat = windows.reshape(n, c, oh, ow, kh * kw)                                 # (N, C, oH, oW, kH*kW), a copy
+    arg, out = _select(flat, largest, out)
+    first_h, real_h = _first_inside(h, oh, kh, sh, ph, dh)
+    first_w, real_w = _first_inside(w, ow, kw, sw, pw, dw)
+    if ph or pw:
+        # A window whose real elements are all -inf (+inf for min) ties with the padding; PyTorch
+        # then reports the window's first real element, never a padded one.
+        lost = out == fill
+        if bool(lost.any()):
+            first = xp.asarray(first_h[:, None] * kw + first_w[None, :])          # (oH, oW)
+            arg = xp.where(lost, first, arg)
+    # Flat plane index of tap k of window (oh, ow): the window's corner plus the tap's offset.
+    corner = (np.arange(oh) * sh - ph)[:, None] * w + (np.arange(ow) * sw - pw)[None, :]   # (oH, oW)
+    offset = (np.arange(kh) * dh)[:, None] * w + (np.arange(kw) * dw)[None, :]             # (kH, kW)
+    index = xp.asarray(corner) + xp.asarray(offset.ravel())[arg]                            # (N, C, oH, oW)
+    valid = None
+    if not (real_h.all() and real_w.all()):  # a window wholly in padding (tiny input, large dilation)
+        valid = xp.asarray(real_h[:, None] & real_w[None, :])
+    return index, valid
 
 
 def _extreme_pool(fn, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, largest):
@@ -298,20 +365,24 @@ class AvgPool2d(Function):
         right = max(_extent(ow, kw, sw, 1) - w - pw, 0)
         ctx.input_shape, ctx.padded_shape, ctx.divisor = x.shape, (n, c, ph + h + bottom, pw + w + right), divisor
         ctx.kernel_size, ctx.stride, ctx.padding, ctx.out_size = kernel_size, stride, padding, out_size
+        ctx.channels_last = is_channels_last(x)
         windows = sliding_windows(_pad(x, ph, bottom, pw, right, 0), kernel_size, stride, (1, 1), out_size)
-        return _reduce_taps(windows, xp.add) / divisor
+        out = _reduce_taps(windows, xp.add)
+        out /= divisor
+        return xp.ascontiguousarray(out)
 
     @staticmethod
     def backward(ctx, g):
         xp = backend.get_array_module(g)
         n, c, h, w = ctx.input_shape
         (kh, kw), (sh, sw), (ph, pw), (oh, ow) = ctx.kernel_size, ctx.stride, ctx.padding, ctx.out_size
-        share = g / ctx.divisor  # (N, C, oH, oW): what each element of a window receives
+        share = as_layout(g, ctx.channels_last) / ctx.divisor  # (N, C, oH, oW): what each element of a window receives
         if (sh, sw) == (kh, kw) and (ph, pw) == (0, 0) and h == oh * kh and w == ow * kw:
             # The windows tile the input: every element gets its window's share, one broadcast copy.
-            spread = xp.broadcast_to(share[:, :, :, None, :, None], (n, c, oh, kh, ow, kw))
-            return spread.reshape(n, c, h, w)                                  # (N, C, oH*kH, oW*kW)
-        gx = xp.zeros(ctx.padded_shape, dtype=g.dtype)
+            gx = empty4d(xp, ctx.input_shape, g.dtype, ctx.channels_last)
+            gx.reshape(n, c, oh, kh, ow, kw)[...] = share[:, :, :, None, :, None]   # (N, C, oH, kH, oW, kW) view
+            return gx
+        gx = zeros4d(xp, ctx.padded_shape, g.dtype, ctx.channels_last)
         for i, j in _taps((kh, kw)):
             gx[:, :, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw] += share
         return gx[:, :, ph:ph + h, pw:pw + w]
@@ -477,6 +548,7 @@ class AdaptiveAvgPool2d(Function):
         oh, ow = output_size
         ctx.input_shape, ctx.output_size = x.shape, output_size
         ctx.tiles = h % oh == 0 and w % ow == 0
+        ctx.channels_last = is_channels_last(x)
         if ctx.tiles:
             return x.reshape(n, c, oh, h // oh, ow, w // ow).mean(axis=(3, 5))  # (N, C, oH, kH, oW, kW) -> mean
         ctx.mh = xp.asarray(_averaging_matrix(h, oh), dtype=x.dtype)           # (oH, H)
@@ -492,8 +564,9 @@ class AdaptiveAvgPool2d(Function):
         oh, ow = ctx.output_size
         if ctx.tiles:
             kh, kw = h // oh, w // ow
-            spread = xp.broadcast_to((g / (kh * kw))[:, :, :, None, :, None], (n, c, oh, kh, ow, kw))
-            return spread.reshape(n, c, h, w)
+            gx = empty4d(xp, ctx.input_shape, g.dtype, ctx.channels_last)
+            gx.reshape(n, c, oh, kh, ow, kw)[...] = (g / (kh * kw))[:, :, :, None, :, None]   # (N, C, oH, kH, oW, kW)
+            return gx
         t = xp.tensordot(g, ctx.mw, axes=([3], [0]))                           # (N, C, oH, W)
         t = xp.tensordot(t, ctx.mh, axes=([2], [0]))                           # (N, C, W, H)
         return xp.ascontiguousarray(t.transpose(0, 1, 3, 2))                    # (N, C, H, W)
