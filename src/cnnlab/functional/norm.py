@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ._im2col import as_layout, is_channels_last, ones as _ones
 from ._validate import floating, tensor_arg
 
 
@@ -17,11 +18,22 @@ def _channel_shape(ndim):
 def _channel_sum(*arrays):
     """Per-channel sum of the element-wise product of ``arrays`` (N, C, *) -> (C,), without temporaries.
 
-    ``einsum`` reads the operands once and never materialises the product; it is several times faster
-    than ``(a * b).sum(axis=(0, 2, 3))`` for feature maps, with the same accuracy.
+    One array: a matrix-vector product with a vector of ones (BLAS reads the data once, on every core),
+    over the (pixels, C) view of channels-last memory or the (N*C, pixels) view of NCHW memory; many
+    times faster than ``sum(axis=(0, 2, 3))``. Several arrays: ``einsum``, which reads the operands once
+    and never materialises the product.
     """
     xp = backend.get_array_module(*arrays)
-    letters = "".join(chr(ord("a") + i) for i in range(arrays[0].ndim))
+    a = arrays[0]
+    if len(arrays) == 1 and a.ndim == 4 and a.size:
+        n, c = a.shape[:2]
+        if is_channels_last(a):
+            rows = a.transpose(0, 2, 3, 1).reshape(-1, c)                 # (N*H*W, C) view
+            return _ones(xp, rows.shape[0], a.dtype) @ rows
+        if a.flags.c_contiguous:
+            planes = a.reshape(n, c, -1)                                   # (N, C, H*W) view
+            return (planes @ _ones(xp, planes.shape[2], a.dtype)).sum(axis=0)
+    letters = "".join(chr(ord("a") + i) for i in range(a.ndim))
     return xp.einsum(",".join([letters] * len(arrays)) + "->" + letters[1], *arrays)
 
 
@@ -29,7 +41,9 @@ class BatchNorm(Function):
     """y = (x - mean) / sqrt(var + eps) * weight + bias with per-channel statistics over (N, *spatial).
 
     Training uses the batch's mean and biased variance and updates the running statistics in place;
-    evaluation uses the running statistics, so the op is then an affine map per channel.
+    evaluation uses the running statistics, so the op is then an affine map per channel. Backward
+    recomputes the centred input from the input (which the graph keeps anyway) instead of saving the
+    normalised input: one activation-sized array less per layer.
     """
 
     @staticmethod
@@ -40,10 +54,9 @@ class BatchNorm(Function):
         count = x.size // x.shape[1]                           # values per channel
         if training:
             mean = _channel_sum(x) / count                      # (C,)
-            xhat = x - mean.reshape(cshape)                     # centred, normalised in place below
-            var = _channel_sum(xhat, xhat) / count              # (C,), biased: what normalises the batch
+            out = x - mean.reshape(cshape)                      # centred; becomes the output in place
+            var = _channel_sum(out, out) / count                # (C,), biased: what normalises the batch
             inv_std = 1.0 / xp.sqrt(var + eps)                  # (C,)
-            xhat *= inv_std.reshape(cshape)
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
@@ -51,17 +64,19 @@ class BatchNorm(Function):
                 unbiased = var * (count / (count - 1))          # PyTorch tracks the unbiased variance
                 running_var *= 1 - momentum
                 running_var += (momentum * unbiased).astype(running_var.dtype, copy=False)
-            out = xhat.copy() if weight is None else xhat * weight.reshape(cshape)
-            ctx.save_for_backward(xhat, inv_std, weight)
+            scale = inv_std if weight is None else inv_std * weight
+            out *= scale.reshape(cshape)
+            if bias is not None:
+                out += bias.reshape(cshape)
+            ctx.save_for_backward(x, mean, inv_std, weight)
         else:
             inv_std = 1.0 / xp.sqrt(running_var.astype(x.dtype) + eps)       # (C,)
-            shift = running_mean.astype(x.dtype)                               # (C,)
+            mean = running_mean.astype(x.dtype)                                # (C,)
             scale = inv_std if weight is None else inv_std * weight            # (C,)
-            out = x - shift.reshape(cshape)
-            out *= scale.reshape(cshape)
-            ctx.save_for_backward(x, shift, inv_std, scale)
-        if bias is not None:
-            out += bias.reshape(cshape)
+            shift = -mean * scale if bias is None else bias - mean * scale     # (C,)
+            out = x * scale.reshape(cshape)
+            out += shift.reshape(cshape)
+            ctx.save_for_backward(x, mean, inv_std, scale)
         ctx.training, ctx.count, ctx.cshape = training, count, cshape
         return out
 
@@ -72,25 +87,28 @@ class BatchNorm(Function):
         cshape, n = ctx.cshape, ctx.count
         gx = gw = gb = None
         if ctx.training:
-            xhat, inv_std, weight = ctx.saved_tensors
+            x, mean, inv_std, weight = ctx.saved_tensors
+            if x.ndim == 4:
+                g = as_layout(g, is_channels_last(x))
+            centred = x - mean.reshape(cshape)
             sum_g = _channel_sum(g)                             # (C,) = d bias
-            sum_gx = _channel_sum(g, xhat)                      # (C,) = d weight
+            sum_gxhat = _channel_sum(g, centred) * inv_std      # (C,) = d weight
             if need_x:
                 # With dxhat = g * weight the full gradient through mean and variance is
                 # dx = inv_std / N * (N dxhat - sum(dxhat) - xhat sum(dxhat xhat));
                 # weight factors out of both sums: dx = weight inv_std (g - mean(g) - xhat mean(g xhat)).
                 scale = inv_std if weight is None else inv_std * weight
-                gx = xhat * (-sum_gx / n).reshape(cshape)
-                gx += g
-                gx -= (sum_g / n).reshape(cshape)
-                gx *= scale.reshape(cshape)
-            gw, gb = sum_gx, sum_g
+                centred *= (-scale * inv_std * sum_gxhat / n).reshape(cshape)   # -scale xhat mean(g xhat)
+                gx = g * scale.reshape(cshape)
+                gx += centred
+                gx -= (scale * sum_g / n).reshape(cshape)
+            gw, gb = sum_gxhat, sum_g
         else:
-            x, shift, inv_std, scale = ctx.saved_tensors
+            x, mean, inv_std, scale = ctx.saved_tensors
             if need_x:
                 gx = g * scale.reshape(cshape)
             if need_w:
-                gw = _channel_sum(g, x - shift.reshape(cshape)) * inv_std     # sum g (x - mean) / std
+                gw = _channel_sum(g, x - mean.reshape(cshape)) * inv_std     # sum g (x - mean) / std
             if need_b:
                 gb = _channel_sum(g)
         return gx, (gw if need_w else None), (gb if need_b else None)
