@@ -23,6 +23,15 @@ def tiny_blocks(monkeypatch):
     monkeypatch.setattr(_im2col, "CHUNK_BYTES", 2048)
 
 
+@pytest.fixture
+def two_threads(monkeypatch):
+    """Blocks spread over two threads, however many cores the test machine gives NumPy's BLAS."""
+    _im2col.num_threads()
+    if _im2col._threads.controls is None:
+        pytest.skip("NumPy's BLAS thread count cannot be controlled here")
+    monkeypatch.setattr(_im2col._threads, "count", 2)
+
+
 def channels_last(a):
     """The same values as (N, C, H, W) ``a``, stored as (N, H, W, C)."""
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
@@ -52,6 +61,39 @@ def test_conv2d_in_many_column_blocks(tiny_blocks, shape, kernel, stride, paddin
         lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups),
         lambda x, w, b: TF.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups),
         [x, w, b])
+
+
+@pytest.mark.parametrize("shape,kernel,stride,padding,dilation,groups", CONV_CONFIGS[::2])
+def test_conv2d_blocks_on_two_threads(tiny_blocks, two_threads, shape, kernel, stride, padding, dilation, groups,
+                                      rng):
+    test_conv2d_in_many_column_blocks(None, shape, kernel, stride, padding, dilation, groups, rng)
+
+
+@pytest.fixture
+def split_small(two_threads, monkeypatch):
+    """Element-wise ops split over two threads even for the tiny arrays of a test."""
+    monkeypatch.setattr(_im2col, "PARALLEL_MIN_BYTES", 0)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_split_over_threads(split_small, training, rng):
+    test_batch_norm_on_channels_last(training, rng)
+
+
+def test_relu_and_max_pool_split_over_threads(split_small, rng):
+    test_relu_on_channels_last(rng)
+    test_max_pool_on_channels_last(3, 2, 1, (9, 9), rng)
+    test_max_pool_on_channels_last(2, 2, 0, (8, 10), rng)
+
+
+def test_small_network_split_over_threads(split_small, tiny_blocks, rng):
+    test_small_network_matches_torch(rng)
+
+
+def test_parallel_map_keeps_order_and_restores_blas_threads(two_threads):
+    before = _im2col._threads.controls[0]()
+    assert _im2col.parallel_map(lambda i: i * i, list(range(7))) == [i * i for i in range(7)]
+    assert _im2col._threads.controls[0]() == before
 
 
 def test_conv2d_both_input_grad_forms_in_blocks(tiny_blocks, rng):

@@ -7,6 +7,7 @@ into a contiguous buffer (the matrix product of convolution, the reduction of po
 """
 
 import ctypes
+import itertools
 import math
 import os
 import sys
@@ -97,6 +98,7 @@ MALLOC_TUNED = _tune_malloc()
 class _Scratch(threading.local):
     def __init__(self):
         self.arrays = {}
+        self.padded_for = None  # which images the "pad" slot holds (Columns.build)
 
 
 _scratch = _Scratch()
@@ -165,50 +167,64 @@ def padded_nhwc(x, pads):
     return pad_into(x, pads, xp.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype))
 
 
-def column_blocks(x, pads, kernel_size, stride, dilation, groups, out_size):
-    """im2col of (N, C, H, W) ``x`` (any layout, zero-padded by ``pads`` on the fly), block by block.
+class Columns:
+    """im2col of (N, C, H, W) ``x`` (any memory layout, zero-padded by ``pads`` on the fly), block by block.
 
-    Yields ``(cols, r0, r1)``: ``cols`` is the (r1 - r0, G*K) matrix of output pixels r0:r1 (pixels in
-    (n, i, j) order), each row a window flattened per group over (kernel row, kernel column, channel in
-    group), K = kH*kW*C/G. ``cols`` lives in scratch memory: use it before asking for the next block.
+    ``blocks`` lists the blocks of output pixels, about CHUNK_BYTES of columns each: several whole images,
+    or, when one image is larger, a range of its output rows. ``build(block)`` returns ``(cols, r0, r1)``:
+    ``cols`` is the (r1 - r0, G*K) matrix of output pixels r0:r1 (pixels in (n, i, j) order), each row a
+    window flattened per group over (kernel row, kernel column, channel in group), K = kH*kW*C/G.
+    ``cols`` lives in the calling thread's scratch memory: use it before building the next block.
     """
-    xp = backend.get_array_module(x)
-    n, c, h, w = x.shape
-    (top, bottom), (left, right) = pads
-    hp, wp = h + top + bottom, w + left + right
-    kh, kw = kernel_size
-    sh, sw = stride
-    dh, dw = dilation
-    oh, ow = out_size
-    cg = c // groups
-    k = kh * kw * c
-    item = x.dtype.itemsize
-    # Small channel counts (the first layer): windows run along the image rows instead, so build the
-    # columns transposed, (K, pixels), from an NCHW padded copy; BLAS reads the transpose directly.
-    tap_major = groups == 1 and kw * c < ow
-    per_image = oh * ow * k * item
-    if per_image <= CHUNK_BYTES:
-        step = max(1, CHUNK_BYTES // per_image)
-        plan = [(s, min(n, s + step), 0, oh) for s in range(0, n, step)]
-    else:  # one image is already large: split its output rows
-        step = max(1, CHUNK_BYTES // (ow * k * item))
-        plan = [(s, s + 1, i, min(oh, i + step)) for s in range(n) for i in range(0, oh, step)]
-    padded_for = None
-    for n0, n1, i0, i1 in plan:
+
+    _tokens = itertools.count()
+
+    def __init__(self, x, pads, kernel_size, stride, dilation, groups, out_size):
+        self.token = next(Columns._tokens)  # tells a thread's scratch which input its padded images are from
+        self.x, self.pads, self.kernel_size, self.stride, self.dilation = x, pads, kernel_size, stride, dilation
+        self.groups, self.out_size = groups, out_size
+        n, c, h, w = x.shape
+        oh, ow = out_size
+        self.k = kernel_size[0] * kernel_size[1] * c
+        # Small channel counts (the first layer): windows run along the image rows instead, so build the
+        # columns transposed, (K, pixels), from an NCHW padded copy; BLAS reads the transpose directly.
+        self.tap_major = groups == 1 and kernel_size[1] * c < ow
+        item = x.dtype.itemsize
+        per_image = oh * ow * self.k * item
+        if per_image <= CHUNK_BYTES:
+            step = max(1, CHUNK_BYTES // per_image)
+            self.blocks = [(s, min(n, s + step), 0, oh) for s in range(0, n, step)]
+        else:  # one image is already large: split its output rows
+            step = max(1, CHUNK_BYTES // (ow * self.k * item))
+            self.blocks = [(s, s + 1, i, min(oh, i + step)) for s in range(n) for i in range(0, oh, step)]
+
+    def build(self, block):
+        x = self.x
+        xp = backend.get_array_module(x)
+        n0, n1, i0, i1 = block
+        n, c, h, w = x.shape
+        (top, bottom), (left, right) = self.pads
+        hp, wp = h + top + bottom, w + left + right
+        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = self.kernel_size, self.stride, self.dilation, self.out_size
+        groups, k = self.groups, self.k
         b, rows = n1 - n0, (n1 - n0) * (i1 - i0) * ow
-        if padded_for != (n0, n1):
-            shape = (b, c, hp, wp) if tap_major else (b, hp, wp, c)
-            xpad = pad_into(x[n0:n1], pads, scratch(xp, "pad", shape, x.dtype), channels_last=not tap_major)
-            padded_for = (n0, n1)
-        if tap_major:
+        r0 = n0 * oh * ow + i0 * ow
+        # The padded images stay in scratch while their rows are built block after block.
+        key = (self.token, n0, n1)
+        if _scratch.padded_for != key:
+            shape = (b, c, hp, wp) if self.tap_major else (b, hp, wp, c)
+            pad_into(x[n0:n1], self.pads, scratch(xp, "pad", shape, x.dtype), channels_last=not self.tap_major)
+            _scratch.padded_for = key
+        if self.tap_major:
+            xpad = scratch(xp, "pad", (b, c, hp, wp), x.dtype)
             s_n, s_c, s_h, s_w = xpad.strides
             view = xp.lib.stride_tricks.as_strided(
                 xpad[:, :, i0 * sh:], shape=(kh, kw, c, b, i1 - i0, ow),
                 strides=(s_h * dh, s_w * dw, s_c, s_n, s_h * sh, s_w * sw), writeable=False)
             cols = scratch(xp, "cols", view.shape, x.dtype)              # (kH, kW, C, b, rows, oW)
             xp.copyto(cols, view)
-            yield cols.reshape(k, rows).T, n0 * oh * ow + i0 * ow, n0 * oh * ow + i0 * ow + rows
-            continue
+            return cols.reshape(k, rows).T, r0, r0 + rows
+        xpad = scratch(xp, "pad", (b, hp, wp, c), x.dtype)
         s_n, s_h, s_w, s_c = xpad.strides
         base = xpad[:, i0 * sh:]
         if groups == 1 and dw == 1:
@@ -217,13 +233,125 @@ def column_blocks(x, pads, kernel_size, stride, dilation, groups, out_size):
                 base, shape=(b, i1 - i0, ow, kh, kw * c), strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_c),
                 writeable=False)                                          # (b, rows, oW, kH, kW*C)
         else:
+            cg = c // groups
             view = xp.lib.stride_tricks.as_strided(
                 base, shape=(b, i1 - i0, ow, groups, kh, kw, cg),
                 strides=(s_n, s_h * sh, s_w * sw, cg * s_c, s_h * dh, s_w * dw, s_c),
                 writeable=False)                                          # (b, rows, oW, G, kH, kW, C/G)
         cols = scratch(xp, "cols", view.shape, x.dtype)
         xp.copyto(cols, view)
-        yield cols.reshape(rows, k), n0 * oh * ow + i0 * ow, n0 * oh * ow + i0 * ow + rows
+        return cols.reshape(rows, k), r0, r0 + rows
+
+
+# ------------------------------------------------------------------------------------ threads
+#
+# NumPy's element-wise loops and copies run on one core; only BLAS uses them all. Work that splits into
+# independent blocks (a convolution's column blocks, batch slices) therefore runs on a small pool of
+# threads -- NumPy releases the GIL inside its loops and BLAS calls -- with BLAS set to one thread
+# meanwhile, so every core builds columns *and* multiplies instead of waiting for the copies.
+
+def _blas_thread_controls():
+    """(get, set) for the thread count of NumPy's BLAS, or None when it cannot be controlled."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        libs = [lc for lc in ThreadpoolController().lib_controllers if lc.user_api == "blas"]
+        if libs:
+            return libs[0].get_num_threads, libs[0].set_num_threads
+    except Exception:  # threadpoolctl missing or unable to load the library
+        pass
+    try:  # OpenBLAS, found among the loaded libraries
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+        for path in sorted(paths):
+            lib = ctypes.CDLL(path)
+            for prefix in ("scipy_openblas", "openblas"):
+                for suffix in ("64_", ""):
+                    get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        put.argtypes = [ctypes.c_int]
+                        return get, put
+    except OSError:
+        pass
+    return None
+
+
+class _Threads:
+    def __init__(self):
+        self.count = None       # worker threads to use (the cores NumPy's BLAS uses), decided at first use
+        self.controls = None
+        self.executor = None
+
+
+_threads = _Threads()
+_in_parallel = threading.local()
+
+
+def num_threads():
+    """Threads the kernels split their work over: ``CNNLAB_NUM_THREADS``, else NumPy's BLAS thread count
+    (else the cores this process may use)."""
+    if _threads.count is None:
+        _threads.controls = _blas_thread_controls()
+        count = os.environ.get("CNNLAB_NUM_THREADS", "")
+        if count.isdigit() and int(count) > 0:
+            _threads.count = int(count)
+        elif _threads.controls is not None:
+            _threads.count = max(1, int(_threads.controls[0]()))
+        else:
+            _threads.count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return _threads.count
+
+
+PARALLEL_MIN_BYTES = 1 << 20   # element-wise work on smaller arrays stays on one thread
+
+
+def batch_slices(a, min_bytes=None):
+    """Slices of ``a``'s leading (batch) axis for ``parallel_map``: one per thread when ``a`` is large
+    enough to repay the hand-off (tens of microseconds), else ``[...]``, the whole array."""
+    threads = min(num_threads(), a.shape[0] if a.ndim else 1)
+    if threads < 2 or a.nbytes < (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes) or backend.get_array_module(a) is not np:
+        return [...]
+    n = a.shape[0]
+    return [slice(n * t // threads, n * (t + 1) // threads) for t in range(threads)]
+
+
+def parallel_map(fn, items, blas=True):
+    """``[fn(item) for item in items]``, spread over ``num_threads()`` threads (in order of items).
+
+    Items go to the threads in contiguous runs; the calling thread takes the first. BLAS runs on one
+    thread per caller meanwhile (``blas=True``: ``fn`` calls BLAS; it then runs serially when BLAS's
+    thread count cannot be controlled). Nested calls and single items run serially.
+    """
+    threads = min(num_threads(), len(items))
+    if threads < 2 or getattr(_in_parallel, "active", False) or (blas and _threads.controls is None):
+        return [fn(item) for item in items]
+    if _threads.executor is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _threads.executor = ThreadPoolExecutor(max_workers=_threads.count - 1, thread_name_prefix="cnnlab")
+    bounds = [len(items) * t // threads for t in range(threads + 1)]
+
+    def run(t):
+        _in_parallel.active = True
+        try:
+            return [fn(item) for item in items[bounds[t]:bounds[t + 1]]]
+        finally:
+            _in_parallel.active = False
+
+    controls = _threads.controls if blas else None
+    if controls is not None:
+        blas_threads = controls[0]()
+        controls[1](1)
+    try:
+        futures = [_threads.executor.submit(run, t) for t in range(1, threads)]
+        results = run(0)
+        for f in futures:
+            results.extend(f.result())
+    finally:
+        if controls is not None:
+            controls[1](blas_threads)
+    return results
 
 
 # ------------------------------------------------------------------------------------ memory layout

@@ -3,9 +3,9 @@
 Forward: im2col, then a matrix product with the kernels, computed channels-last with the batch folded
 into the rows: ``columns (N*oH*oW, kH*kW*C/G) @ kernels (kH*kW*C/G, O/G)`` per group gives the output as
 (N, oH, oW, O), returned as the (N, O, oH, oW) view of that memory. The columns are built (zero padding
-included) and multiplied in cache-sized blocks of pixels (``_im2col.column_blocks``), so the k^2-times
-larger column matrix never exists whole. Groups are the batch axis of that product; depthwise
-convolution (one input channel per group) is a multiply-add per kernel tap instead.
+included) and multiplied in cache-sized blocks of pixels (``_im2col.Columns``), the blocks spread over
+the cores, so the k^2-times larger column matrix never exists whole. Groups are the batch axis of that
+product; depthwise convolution (one input channel per group) is a multiply-add per kernel tap instead.
 
 Backward, as derived in the lectures:
     grad input  = "full" correlation of the output gradient with the 180-degree rotated kernel whose
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from .. import backend
 from ..autograd import Function
-from ._im2col import CHUNK_BYTES, column_blocks, ones, output_size, padded_nhwc, scratch
+from ._im2col import CHUNK_BYTES, Columns, ones, output_size, padded_nhwc, parallel_map, scratch
 from ._validate import floating, pair, tensor_arg
 from .padding import check_pad_sizes, pad_array, pad_array_backward
 
@@ -67,7 +67,10 @@ def _correlate(x, weight, bias, pads, stride, dilation, groups):
     out = xp.empty((n, oh, ow, o), dtype=x.dtype)
     rows = out.reshape(n * oh * ow, o)                                   # (N*oH*oW, O) view
     w2 = _weight_matrix(weight, groups)                                  # (G, K, O/G)
-    for cols, r0, r1 in column_blocks(x, pads, (kh, kw), stride, dilation, groups, (oh, ow)):
+    columns = Columns(x, pads, (kh, kw), stride, dilation, groups, (oh, ow))
+
+    def block(b):
+        cols, r0, r1 = columns.build(b)
         dst = rows[r0:r1]
         if groups == 1:
             xp.matmul(cols, w2[0], out=dst)
@@ -76,6 +79,8 @@ def _correlate(x, weight, bias, pads, stride, dilation, groups):
             dst.reshape(r1 - r0, groups, o // groups)[...] = xp.matmul(per_group, w2).transpose(1, 0, 2)
         if bias is not None:
             dst += bias
+
+    parallel_map(block, columns.blocks)
     return out
 
 
@@ -97,7 +102,8 @@ def _depthwise(x, weight, bias, pads, stride, dilation, out_size):
     taps = weight.reshape(c, m, kh * kw)                                   # (C, M, kH*kW), out channel c*M + j
     out = xp.zeros((n, oh, ow, c, m), dtype=x.dtype)
     step = max(1, CHUNK_BYTES // max(1, oh * ow * c * m * x.dtype.itemsize))
-    for n0 in range(0, n, step):
+
+    def block(n0):
         n1 = min(n, n0 + step)
         acc = out[n0:n1]
         tmp = scratch(xp, "depthwise", acc.shape, x.dtype)
@@ -107,6 +113,8 @@ def _depthwise(x, weight, bias, pads, stride, dilation, out_size):
                        q * dilation[1]:q * dilation[1] + stride[1] * (ow - 1) + 1:stride[1]]   # (b, oH, oW, C)
             xp.multiply(src[..., None], taps[:, :, t], out=tmp)
             acc += tmp
+
+    parallel_map(block, range(0, n, step))
     out = out.reshape(n, oh, ow, o)
     if bias is not None:
         out += bias
@@ -199,7 +207,8 @@ def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups
     else:
         w2t = _weight_matrix(weight, groups).transpose(0, 2, 1)                        # (G, O/G, K)
     step = max(1, CHUNK_BYTES // max(1, oh * ow * kh * kw * c * grad.dtype.itemsize))
-    for n0 in range(0, n, step):
+
+    def block(n0):
         n1 = min(n, n0 + step)
         b, rows = n1 - n0, (n1 - n0) * oh * ow
         g = g_rows[n0 * oh * ow:n1 * oh * ow]                                           # (pixels, O)
@@ -218,6 +227,8 @@ def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups
                     dst[..., 0] += (g * taps[:, :, p * kw + q]).sum(axis=-1)
                 else:
                     dst += cols[:, :, :, :, p, q]
+
+    parallel_map(block, range(0, n, step))
     gx = _nchw(gx.reshape(n, hp, wp, c))                                               # (N, C, Hp, Wp)
     if padding_mode == "zeros":
         return gx[:, :, top:top + h, left:left + w]
@@ -243,20 +254,22 @@ def _weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, groups, out
     c = x.shape[1]
     if groups == c and cg == 1 and groups > 1:
         return _depthwise_weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, out_size)
-    gw = None
-    for cols, r0, r1 in column_blocks(x, pads, (kh, kw), stride, dilation, groups, out_size):
+    columns = Columns(x, pads, (kh, kw), stride, dilation, groups, out_size)
+
+    def block(b):
+        cols, r0, r1 = columns.build(b)
         g = grad_rows[r0:r1]                                                     # (pixels, O)
         if groups == 1:
-            part = xp.matmul(cols.T, g)[None]                                    # (1, K, O)
-        else:
-            part = xp.matmul(cols.reshape(r1 - r0, groups, -1).transpose(1, 2, 0),
-                             g.reshape(r1 - r0, groups, og).transpose(1, 0, 2))    # (G, K, O/G)
-        if gw is None:
-            gw = part
-        else:
-            gw += part
-    if gw is None:
+            return xp.matmul(cols.T, g)[None]                                    # (1, K, O)
+        return xp.matmul(cols.reshape(r1 - r0, groups, -1).transpose(1, 2, 0),
+                         g.reshape(r1 - r0, groups, og).transpose(1, 0, 2))        # (G, K, O/G)
+
+    parts = parallel_map(block, columns.blocks)
+    if not parts:
         return xp.zeros(weight_shape, dtype=x.dtype)
+    gw = parts[0]
+    for part in parts[1:]:
+        gw += part
     gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)             # (G, O/G, C/G, kH, kW)
     return xp.ascontiguousarray(gw).reshape(weight_shape)
 

@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ._im2col import as_layout, is_channels_last, ones as _ones
+from ._im2col import as_layout, batch_slices, is_channels_last, parallel_map
+from ._im2col import ones as _ones
 from ._validate import floating, tensor_arg
 
 
@@ -53,9 +54,17 @@ class BatchNorm(Function):
         cshape = _channel_shape(x.ndim)
         count = x.size // x.shape[1]                           # values per channel
         if training:
-            mean = _channel_sum(x) / count                      # (C,)
-            out = x - mean.reshape(cshape)                      # centred; becomes the output in place
-            var = _channel_sum(out, out) / count                # (C,), biased: what normalises the batch
+            # Large inputs are split over the batch between threads: partial sums, then the same
+            # element-wise steps on each slice (NumPy's loops use one core each).
+            slices = batch_slices(x)
+            mean = sum(parallel_map(lambda s: _channel_sum(x[s]), slices)) / count      # (C,)
+            out = xp.empty_like(x)                               # x's memory layout
+
+            def centre(s):                                      # centred; becomes the output in place
+                xp.subtract(x[s], mean.reshape(cshape), out=out[s])
+                return _channel_sum(out[s], out[s])
+
+            var = sum(parallel_map(centre, slices, blas=False)) / count   # (C,), biased: normalises the batch
             inv_std = 1.0 / xp.sqrt(var + eps)                  # (C,)
             if running_mean is not None:
                 running_mean *= 1 - momentum
@@ -64,18 +73,27 @@ class BatchNorm(Function):
                 unbiased = var * (count / (count - 1))          # PyTorch tracks the unbiased variance
                 running_var *= 1 - momentum
                 running_var += (momentum * unbiased).astype(running_var.dtype, copy=False)
-            scale = inv_std if weight is None else inv_std * weight
-            out *= scale.reshape(cshape)
-            if bias is not None:
-                out += bias.reshape(cshape)
+            scale = (inv_std if weight is None else inv_std * weight).reshape(cshape)
+
+            def affine(s):
+                out[s] *= scale
+                if bias is not None:
+                    out[s] += bias.reshape(cshape)
+
+            parallel_map(affine, slices, blas=False)
             ctx.save_for_backward(x, mean, inv_std, weight)
         else:
             inv_std = 1.0 / xp.sqrt(running_var.astype(x.dtype) + eps)       # (C,)
             mean = running_mean.astype(x.dtype)                                # (C,)
             scale = inv_std if weight is None else inv_std * weight            # (C,)
             shift = -mean * scale if bias is None else bias - mean * scale     # (C,)
-            out = x * scale.reshape(cshape)
-            out += shift.reshape(cshape)
+            out = xp.empty_like(x)
+
+            def affine(s):
+                xp.multiply(x[s], scale.reshape(cshape), out=out[s])
+                out[s] += shift.reshape(cshape)
+
+            parallel_map(affine, batch_slices(x), blas=False)
             ctx.save_for_backward(x, mean, inv_std, scale)
         ctx.training, ctx.count, ctx.cshape = training, count, cshape
         return out
@@ -88,20 +106,35 @@ class BatchNorm(Function):
         gx = gw = gb = None
         if ctx.training:
             x, mean, inv_std, weight = ctx.saved_tensors
+            xp = backend.get_array_module(g)
             if x.ndim == 4:
                 g = as_layout(g, is_channels_last(x))
-            centred = x - mean.reshape(cshape)
-            sum_g = _channel_sum(g)                             # (C,) = d bias
-            sum_gxhat = _channel_sum(g, centred) * inv_std      # (C,) = d weight
+            slices = batch_slices(x)
+
+            def sums(s):
+                centred = x[s] - mean.reshape(cshape)
+                return _channel_sum(g[s]), _channel_sum(g[s], centred), centred
+
+            parts = parallel_map(sums, slices)
+            sum_g = sum(p[0] for p in parts)                    # (C,) = d bias
+            sum_gxhat = sum(p[1] for p in parts) * inv_std      # (C,) = d weight
             if need_x:
                 # With dxhat = g * weight the full gradient through mean and variance is
                 # dx = inv_std / N * (N dxhat - sum(dxhat) - xhat sum(dxhat xhat));
                 # weight factors out of both sums: dx = weight inv_std (g - mean(g) - xhat mean(g xhat)).
                 scale = inv_std if weight is None else inv_std * weight
-                centred *= (-scale * inv_std * sum_gxhat / n).reshape(cshape)   # -scale xhat mean(g xhat)
-                gx = g * scale.reshape(cshape)
-                gx += centred
-                gx -= (scale * sum_g / n).reshape(cshape)
+                k_centred = (-scale * inv_std * sum_gxhat / n).reshape(cshape)    # -scale xhat mean(g xhat) / xc
+                shift = (scale * sum_g / n).reshape(cshape)
+                gx = xp.empty_like(x)
+
+                def finish(i):
+                    s, centred = slices[i], parts[i][2]
+                    centred *= k_centred
+                    xp.multiply(g[s], scale.reshape(cshape), out=gx[s])
+                    gx[s] += centred
+                    gx[s] -= shift
+
+                parallel_map(finish, range(len(slices)), blas=False)
             gw, gb = sum_gxhat, sum_g
         else:
             x, mean, inv_std, scale = ctx.saved_tensors

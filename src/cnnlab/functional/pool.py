@@ -23,7 +23,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._im2col import as_layout, empty4d, is_channels_last, zeros4d
+from ._im2col import as_layout, batch_slices, empty4d, is_channels_last, parallel_map, zeros4d
 from ._im2col import output_size as _output_size
 from ._im2col import sliding_windows
 from ._scatter import scatter_add
@@ -119,9 +119,16 @@ def _reduce_taps(windows, ufunc):
     element-wise op is an order of magnitude slower). The pooling ops then return it NCHW-contiguous:
     the output is a fraction of the input, so the copy is cheap, and a following ``flatten`` is a view.
     """
-    acc = windows[:, :, :, :, 0, 0].copy(order="K")  # (N, C, oH, oW), in the input's memory layout
-    for i, j in _taps(windows.shape[4:])[1:]:
-        ufunc(acc, windows[:, :, :, :, i, j], out=acc)
+    xp = backend.get_array_module(windows)
+    acc = xp.empty_like(windows[:, :, :, :, 0, 0])  # (N, C, oH, oW), in the input's memory layout
+    taps = _taps(windows.shape[4:])
+
+    def reduce(s):  # one batch slice (large maps are split between threads)
+        acc[s] = windows[s][:, :, :, :, 0, 0]
+        for i, j in taps[1:]:
+            ufunc(acc[s], windows[s][:, :, :, :, i, j], out=acc[s])
+
+    parallel_map(reduce, batch_slices(windows), blas=False)
     return acc
 
 
@@ -226,19 +233,23 @@ class ExtremePool2d(Function):
         else:  # the padded input, as far as the windows reach
             padded = (n, c, max(_extent(oh, kh, sh, dh), h + ph), max(_extent(ow, kw, sw, dw), w + pw))
             gx = zeros4d(xp, padded, g.dtype, channels_last)
-        taken = None
-        for i, j in _taps(kernel_size):
-            hit = windows[:, :, :, :, i, j] == out                                 # (N, C, oH, oW)
-            if taken is None:
-                taken = hit
-            else:
-                xp.greater(hit, taken, out=hit)                                    # the first equal tap wins
-                xp.logical_or(taken, hit, out=taken)
-            dst = gx[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
-            if tiles:
-                xp.multiply(g, hit, out=dst)
-            else:
-                dst += g * hit
+
+        def route(s):  # one batch slice (large maps are split between threads)
+            taken = None
+            for i, j in _taps(kernel_size):
+                hit = windows[s][:, :, :, :, i, j] == out[s]                       # (N, C, oH, oW)
+                if taken is None:
+                    taken = hit
+                else:
+                    xp.greater(hit, taken, out=hit)                                # the first equal tap wins
+                    xp.logical_or(taken, hit, out=taken)
+                dst = gx[s][:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+                if tiles:
+                    xp.multiply(g[s], hit, out=dst)
+                else:
+                    dst += g[s] * hit
+
+        parallel_map(route, batch_slices(x), blas=False)
         if tiles:
             return gx
         return gx[:, :, ph:ph + h, pw:pw + w]
