@@ -13,11 +13,12 @@ taken over quiet rounds; a row without enough of them is flagged ``noisy`` inste
 as clean.
 
 Peak memory is measured in a fresh subprocess per case and library, the same way for both: the
-resident set's high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``) during one call,
-minus the resident set before the model was built. The child runs with a fixed
-``MALLOC_MMAP_THRESHOLD_`` so that large freed blocks go back to the system at once (glibc would
-otherwise keep some of them, hiding later allocations). For cnnlab the child also reports the peak of
-``tracemalloc`` over one call (NumPy reports its array allocations to tracemalloc), as a cross-check.
+resident set's high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``) during one call
+after two warm-up calls, minus the resident set before the model was built (after the imports). Each
+library runs with its own default allocator settings: PyTorch with glibc's, cnnlab with the malloc
+tuning it applies at import (freed heap memory is kept for reuse, so fragmentation counts against
+cnnlab). For cnnlab the child also reports the peak of ``tracemalloc`` over one call (NumPy reports its
+array allocations to tracemalloc): the live arrays alone, as a cross-check.
 
 Run ``cnnlab bench --help`` or ``python benchmarks/bench_vs_torch.py --help``.
 """
@@ -719,7 +720,7 @@ def _memory_child(case_name, lib, threads):
 
 def measure_memory(case_name, lib, threads):
     """Run ``_memory_child`` in a subprocess; returns its dict, or {"error": ...}."""
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536")
+    env = dict(os.environ)
     cmd = [sys.executable, "-c", "import sys, cnnlab.bench as b; b._memory_child(sys.argv[1], sys.argv[2], "
            "int(sys.argv[3]))", case_name, lib, str(threads)]
     try:

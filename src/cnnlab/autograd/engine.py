@@ -47,6 +47,13 @@ def _store_grad(t, g):
 
 def backward(root, grad, retain_graph=False):
     """Propagate ``grad`` (d loss / d root) to every leaf that requires a gradient."""
+    from . import function
+
+    with function.kernel_context:
+        _backward(root, grad, retain_graph)
+
+
+def _backward(root, grad, retain_graph):
     if root._node is None:
         if root.requires_grad:
             _store_grad(root, grad)

@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from .. import backend
+from ..autograd.function import set_kernel_context
 
 
 def output_size(size, kernel, stride, dilation, padding_total, ceil_mode=False):
@@ -251,16 +252,12 @@ class Columns:
 # meanwhile, so every core builds columns *and* multiplies instead of waiting for the copies.
 
 def _blas_thread_controls():
-    """(get, set) for the thread count of NumPy's BLAS, or None when it cannot be controlled."""
-    try:
-        from threadpoolctl import ThreadpoolController
+    """(get, set) for the thread count of NumPy's BLAS, or None when it cannot be controlled.
 
-        libs = [lc for lc in ThreadpoolController().lib_controllers if lc.user_api == "blas"]
-        if libs:
-            return libs[0].get_num_threads, libs[0].set_num_threads
-    except Exception:  # threadpoolctl missing or unable to load the library
-        pass
-    try:  # OpenBLAS, found among the loaded libraries
+    OpenBLAS (NumPy's wheels bundle it) is found among the loaded libraries and called directly through
+    ctypes (about a microsecond a call); other BLAS libraries through threadpoolctl, when installed.
+    """
+    try:
         with open("/proc/self/maps") as f:
             paths = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
         for path in sorted(paths):
@@ -270,9 +267,17 @@ def _blas_thread_controls():
                     get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
                     put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
                     if get is not None and put is not None:
-                        put.argtypes = [ctypes.c_int]
+                        get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
                         return get, put
     except OSError:
+        pass
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        libs = [lc for lc in ThreadpoolController().lib_controllers if lc.user_api == "blas"]
+        if libs:
+            return libs[0].get_num_threads, libs[0].set_num_threads
+    except Exception:  # threadpoolctl missing or unable to load the library
         pass
     return None
 
@@ -316,6 +321,39 @@ def batch_slices(a, min_bytes=None):
     return [slice(n * t // threads, n * (t + 1) // threads) for t in range(threads)]
 
 
+class _BlasOneThread:
+    """Context: NumPy's BLAS on one thread while cnnlab's ops run (re-entrant; restores the count after).
+
+    cnnlab spreads its own work over the cores, so a multi-threaded BLAS call in between (a small
+    product, a matrix-vector sum) would only wake BLAS's worker threads, which then spin for a while
+    waiting for more work -- on the very cores the kernels' threads need.
+    """
+
+    def __init__(self):
+        self.depth = 0
+        self.saved = None
+
+    def __enter__(self):
+        if self.depth == 0:
+            num_threads()
+            controls = _threads.controls
+            self.saved = controls[0]() if controls is not None and _threads.count > 1 else None
+            if self.saved is not None and self.saved != 1:
+                controls[1](1)
+        self.depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        self.depth -= 1
+        if self.depth == 0 and self.saved is not None and self.saved != 1:
+            _threads.controls[1](self.saved)
+        return False
+
+
+blas_one_thread = _BlasOneThread()
+set_kernel_context(blas_one_thread)
+
+
 def parallel_map(fn, items, blas=True):
     """``[fn(item) for item in items]``, spread over ``num_threads()`` threads (in order of items).
 
@@ -325,6 +363,9 @@ def parallel_map(fn, items, blas=True):
     """
     threads = min(num_threads(), len(items))
     if threads < 2 or getattr(_in_parallel, "active", False) or (blas and _threads.controls is None):
+        if blas and not getattr(_in_parallel, "active", False):
+            with blas_one_thread:
+                return [fn(item) for item in items]
         return [fn(item) for item in items]
     if _threads.executor is None:
         from concurrent.futures import ThreadPoolExecutor
