@@ -68,6 +68,9 @@ def _correlate(x, weight, bias, pads, stride, dilation, groups):
     rows = out.reshape(n * oh * ow, o)                                   # (N*oH*oW, O) view
     w2 = _weight_matrix(weight, groups)                                  # (G, K, O/G)
     columns = Columns(x, pads, (kh, kw), stride, dilation, groups, (oh, ow))
+    # The bias repeated along an output row: adding it to (pixels/oW, oW*O) runs oW*O-long inner loops
+    # instead of O-long ones (blocks hold whole output rows).
+    row_bias = None if bias is None else xp.tile(bias, ow)
 
     def block(b):
         cols, r0, r1 = columns.build(b)
@@ -77,8 +80,8 @@ def _correlate(x, weight, bias, pads, stride, dilation, groups):
         else:
             per_group = cols.reshape(r1 - r0, groups, -1).transpose(1, 0, 2)   # (G, pixels, K)
             dst.reshape(r1 - r0, groups, o // groups)[...] = xp.matmul(per_group, w2).transpose(1, 0, 2)
-        if bias is not None:
-            dst += bias
+        if row_bias is not None:
+            dst.reshape(-1, ow * o)[...] += row_bias                    # (pixels/oW, oW*O) view
 
     parallel_map(block, columns.blocks)
     return out
