@@ -21,6 +21,7 @@ from helpers import assert_close, check_against_torch
 def tiny_blocks(monkeypatch):
     """Columns in blocks of about 2 KiB: several images per block for small maps, rows split for large."""
     monkeypatch.setattr(_im2col, "CHUNK_BYTES", 2048)
+    monkeypatch.setattr(_im2col, "MIN_SPLIT_BYTES", 0)
 
 
 @pytest.fixture

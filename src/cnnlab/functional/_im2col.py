@@ -69,6 +69,7 @@ def sliding_windows(x, kernel_size, stride=(1, 1), dilation=(1, 1), out_size=Non
 # it is still in cache, into a scratch buffer reused from call to call (no fresh pages to fault in).
 
 CHUNK_BYTES = 4 << 20        # columns built and multiplied per block
+MIN_SPLIT_BYTES = 256 << 10  # columns smaller than this per thread are not split between threads
 _SCRATCH_LIMIT = 64 << 20    # larger temporaries are allocated normally instead of being kept
 
 
@@ -194,11 +195,14 @@ class Columns:
         self.tap_major = groups == 1 and kernel_size[1] * c < ow
         item = x.dtype.itemsize
         per_image = oh * ow * self.k * item
-        if per_image <= CHUNK_BYTES:
-            step = max(1, CHUNK_BYTES // per_image)
+        # Blocks of about CHUNK_BYTES, but small enough that every thread gets one when the whole is
+        # worth splitting (a single image's convolutions at inference).
+        chunk = max(min(CHUNK_BYTES, n * per_image // num_threads()), MIN_SPLIT_BYTES)
+        if per_image <= chunk:
+            step = max(1, chunk // per_image)
             self.blocks = [(s, min(n, s + step), 0, oh) for s in range(0, n, step)]
         else:  # one image is already large: split its output rows
-            step = max(1, CHUNK_BYTES // (ow * self.k * item))
+            step = max(1, chunk // (ow * self.k * item))
             self.blocks = [(s, s + 1, i, min(oh, i + step)) for s in range(n) for i in range(0, oh, step)]
 
     def build(self, block):
