@@ -28,6 +28,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -93,9 +94,8 @@ def machine_info(torch=None):
     info = {"cpu": _cpu_model(), "cores": _cores(), "python": platform.python_version(),
             "numpy": np.__version__, "blas": blas_info()}
     if torch is not None:
-        config = torch.__config__.show()
-        blas = next((part.split("=", 1)[1] for line in config.splitlines() for part in line.split(", ")
-                     if part.strip().startswith("BLAS_INFO=")), "unknown")
+        found = re.search(r"BLAS_INFO=([\w.-]+)", torch.__config__.show())
+        blas = found.group(1) if found else "unknown"
         info.update(torch=torch.__version__, torch_threads=torch.get_num_threads(), torch_blas=blas)
     return info
 
