@@ -32,6 +32,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -827,7 +828,7 @@ def add_arguments(p):
                    help="torch.set_num_threads (default: the thread count of NumPy's BLAS)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--json", default=None, metavar="PATH", help="write the report as JSON (default: next to "
-                   "the Markdown file, or bench_vs_torch.json)")
+                   "the Markdown file; for --quick and --case runs, bench_vs_torch.json in the temporary directory)")
     p.add_argument("--markdown", default=None, metavar="PATH",
                    help="update the bench_vs_torch section of this Markdown file (default for full runs: "
                    "benchmarks/RESULTS.md when that directory exists)")
@@ -909,8 +910,10 @@ def run(args, log=print):
     markdown = args.markdown
     if markdown is None and not args.quick and not args.case and os.path.isdir("benchmarks"):
         markdown = os.path.join("benchmarks", "RESULTS.md")
+    # A full run's JSON goes next to its Markdown; a partial run's (--quick, --case) to the temporary
+    # directory, so that it never replaces the full results.
     json_path = args.json or (os.path.join(os.path.dirname(markdown), "bench_vs_torch.json") if markdown
-                              else "bench_vs_torch.json")
+                              else os.path.join(tempfile.gettempdir(), "bench_vs_torch.json"))
     with open(json_path, "w") as f:
         json.dump(report, f, indent=1)
     log(f"wrote {json_path}")
