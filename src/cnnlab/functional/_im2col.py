@@ -1,9 +1,15 @@
-"""Strided window views shared by convolution and pooling: every window of the input, with no copy.
+"""The machinery the kernels share: window views, im2col blocks, scratch memory, layouts and threads.
 
 For an input ``x`` of shape (N, C, H, W) (already padded), ``sliding_windows`` returns a view of shape
 (N, C, oH, oW, kH, kW) whose element [n, c, i, j, p, q] is ``x[n, c, i*sH + p*dH, j*sW + q*dW]``.
 The array module's ``as_strided`` makes it by choosing strides; nothing is copied until an op reads it
-into a contiguous buffer (the matrix product of convolution, the reduction of pooling).
+(the reductions of pooling).
+
+The rest serves speed (see benchmarks/NOTES.md for the measurements behind each choice):
+``Columns`` builds a convolution's im2col matrix channels-last, block by block, in reused ``scratch``
+memory; ``is_channels_last``/``as_layout``/``empty4d`` keep every op in its input's memory layout;
+``parallel_map``/``batch_slices`` spread blocks and batch slices over a small thread pool while
+NumPy's BLAS runs on one thread; ``_tune_malloc`` keeps glibc from handing freed memory back.
 """
 
 import ctypes
