@@ -220,3 +220,35 @@ def test_small_network_matches_torch(rng):
         return TF.linear(torch.flatten(h, 1), fc)
 
     check_against_torch(ours, theirs, [x, w1, w2, fc])
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_thread_pool_works_in_a_forked_child(two_threads, rng):
+    """A forked process (e.g. a user's data-loading worker) gets a fresh pool instead of waiting forever
+    on the parent's threads, which do not exist in the child."""
+    import os
+    import time
+
+    x, w = cnnlab.tensor(rng.standard_normal((8, 4, 10, 10))), cnnlab.tensor(rng.standard_normal((5, 4, 3, 3)))
+    monkey_blocks = _im2col.CHUNK_BYTES, _im2col.MIN_SPLIT_BYTES
+    _im2col.CHUNK_BYTES, _im2col.MIN_SPLIT_BYTES = 2048, 0
+    try:
+        expected = F.conv2d(x, w, padding=1).numpy()           # starts the pool in this process
+        pid = os.fork()
+        if pid == 0:                                           # child: only the exit status comes back
+            try:
+                os._exit(0 if np.allclose(F.conv2d(x, w, padding=1).numpy(), expected) else 1)
+            finally:
+                os._exit(2)
+        for _ in range(200):                                   # up to 20 s, then the child is stuck
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            status = "hung"
+    finally:
+        _im2col.CHUNK_BYTES, _im2col.MIN_SPLIT_BYTES = monkey_blocks
+    assert status == 0

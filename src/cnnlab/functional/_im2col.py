@@ -305,6 +305,16 @@ _threads = _Threads()
 _in_parallel = threading.local()
 
 
+def _after_fork_in_child():
+    """A forked child has only the forking thread: start a fresh pool there when one is needed."""
+    _threads.executor = None
+    _in_parallel.active = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def num_threads():
     """Threads the kernels split their work over: ``CNNLAB_NUM_THREADS``, else NumPy's BLAS thread count
     (else the cores this process may use)."""
