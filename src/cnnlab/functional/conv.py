@@ -87,11 +87,24 @@ def _correlate(x, weight, bias, pads, stride, dilation, groups):
     return out
 
 
+def _tap_windows(xpad, kernel_size, stride, dilation, out_size):
+    """Every window of a channels-last padded input as a read-only view, (N, oH, oW, kH, kW, C)."""
+    xp = backend.get_array_module(xpad)
+    s_n, s_h, s_w, s_c = xpad.strides
+    n, c = xpad.shape[0], xpad.shape[3]
+    return xp.lib.stride_tricks.as_strided(
+        xpad, shape=(n, *out_size, *kernel_size, c),
+        strides=(s_n, s_h * stride[0], s_w * stride[1], s_h * dilation[0], s_w * dilation[1], s_c),
+        writeable=False)
+
+
 def _depthwise(x, weight, bias, pads, stride, dilation, out_size):
-    """Depthwise correlation (groups = in_channels) as one multiply-add per kernel tap over all pixels.
+    """Depthwise correlation (groups = in_channels), channels-last, without a matrix product.
 
     A matrix product would have one input channel per group: kH*kW-long dot products, far too small for
-    BLAS. Instead every tap adds ``shifted input * kernel value`` for all channels at once, channels-last.
+    BLAS. With one output channel per input channel, ``einsum`` sums the kH*kW products of each output
+    value in a single pass over the window view; with a channel multiplier M > 1, every tap adds
+    ``shifted input * kernel value`` for all channels at once.
 
     Shape:
         x (N, C, H, W), weight (C*M, 1, kH, kW) -> (N, oH, oW, C*M), M the channel multiplier
@@ -102,22 +115,31 @@ def _depthwise(x, weight, bias, pads, stride, dilation, out_size):
     m = o // c
     oh, ow = out_size
     xpad = padded_nhwc(x, pads)                                            # (N, Hp, Wp, C)
-    taps = weight.reshape(c, m, kh * kw)                                   # (C, M, kH*kW), out channel c*M + j
-    out = xp.zeros((n, oh, ow, c, m), dtype=x.dtype)
     step = max(1, CHUNK_BYTES // max(1, oh * ow * c * m * x.dtype.itemsize))
+    if m == 1:
+        windows = _tap_windows(xpad, (kh, kw), stride, dilation, out_size)  # (N, oH, oW, kH, kW, C)
+        taps = xp.ascontiguousarray(weight.reshape(c, kh, kw).transpose(1, 2, 0))   # (kH, kW, C)
+        out = xp.empty((n, oh, ow, c), dtype=x.dtype)
 
-    def block(n0):
-        n1 = min(n, n0 + step)
-        acc = out[n0:n1]
-        tmp = scratch(xp, "depthwise", acc.shape, x.dtype)
-        for t in range(kh * kw):
-            p, q = divmod(t, kw)
-            src = xpad[n0:n1, p * dilation[0]:p * dilation[0] + stride[0] * (oh - 1) + 1:stride[0],
-                       q * dilation[1]:q * dilation[1] + stride[1] * (ow - 1) + 1:stride[1]]   # (b, oH, oW, C)
-            xp.multiply(src[..., None], taps[:, :, t], out=tmp)
-            acc += tmp
+        def block(n0):
+            n1 = min(n, n0 + step)
+            xp.einsum("nhwpqc,pqc->nhwc", windows[n0:n1], taps, out=out[n0:n1])
+    else:
+        taps = weight.reshape(c, m, kh * kw)                               # (C, M, kH*kW), out channel c*M + j
+        out = xp.zeros((n, oh, ow, c, m), dtype=x.dtype)
 
-    parallel_map(block, range(0, n, step))
+        def block(n0):
+            n1 = min(n, n0 + step)
+            acc = out[n0:n1]
+            tmp = scratch(xp, "depthwise", acc.shape, x.dtype)
+            for t in range(kh * kw):
+                p, q = divmod(t, kw)
+                src = xpad[n0:n1, p * dilation[0]:p * dilation[0] + stride[0] * (oh - 1) + 1:stride[0],
+                           q * dilation[1]:q * dilation[1] + stride[1] * (ow - 1) + 1:stride[1]]   # (b, oH, oW, C)
+                xp.multiply(src[..., None], taps[:, :, t], out=tmp)
+                acc += tmp
+
+    parallel_map(block, range(0, n, step), blas=False)
     out = out.reshape(n, oh, ow, o)
     if bias is not None:
         out += bias
@@ -278,21 +300,25 @@ def _weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, groups, out
 
 
 def _depthwise_weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, out_size):
-    """d kernel[c*M + j, 0, p, q] = sum over pixels of grad[..., c, j] * shifted input[..., c], tap by tap."""
+    """d kernel[c*M + j, 0, p, q] = sum over pixels of grad[..., c, j] * shifted input[..., c]: one
+    ``einsum`` over the window view, batch block by batch block."""
     xp = backend.get_array_module(x)
     o, _, kh, kw = weight_shape
     n, c = x.shape[:2]
     m = o // c
     oh, ow = out_size
-    xpad = padded_nhwc(x, pads)                                            # (N, Hp, Wp, C)
-    g = grad_rows.reshape(n * oh * ow, c, m)
-    gw = xp.empty((c, m, kh * kw), dtype=x.dtype)
-    for t in range(kh * kw):
-        p, q = divmod(t, kw)
-        src = xpad[:, p * dilation[0]:p * dilation[0] + stride[0] * (oh - 1) + 1:stride[0],
-                   q * dilation[1]:q * dilation[1] + stride[1] * (ow - 1) + 1:stride[1]]   # (N, oH, oW, C)
-        src = xp.ascontiguousarray(src).reshape(n * oh * ow, c)
-        gw[:, :, t] = xp.einsum("rc,rcm->cm", src, g)
+    windows = _tap_windows(padded_nhwc(x, pads), (kh, kw), stride, dilation, out_size)   # (N, oH, oW, kH, kW, C)
+    g = grad_rows.reshape(n, oh, ow, c, m)
+    step = max(1, CHUNK_BYTES // max(1, oh * ow * c * m * x.dtype.itemsize))
+
+    def block(n0):
+        n1 = min(n, n0 + step)
+        return xp.einsum("nhwpqc,nhwcm->cmpq", windows[n0:n1], g[n0:n1])   # (C, M, kH, kW)
+
+    parts = parallel_map(block, range(0, n, step), blas=False)
+    gw = parts[0]
+    for part in parts[1:]:
+        gw += part
     return gw.reshape(weight_shape)
 
 
