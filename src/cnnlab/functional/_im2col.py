@@ -169,6 +169,17 @@ def pad_into(x, pads, out, channels_last=True):
     return out if channels_last else out.transpose(0, 3, 1, 2)
 
 
+def even_ranges(n, step, threads=None):
+    """``range(n)`` cut into (start, stop) ranges of at most ``step`` items, of sizes that differ by at
+    most one, and as many as a multiple of the thread count where there are enough items: with
+    ``range(0, n, step)`` a short last block, or one block more for one thread, leaves a core idle."""
+    count = -(-n // step)
+    threads = num_threads() if threads is None else threads
+    if count < n and count % threads:
+        count = min(n, count + threads - count % threads)
+    return [(n * i // count, n * (i + 1) // count) for i in range(count)]
+
+
 def padded_nhwc(x, pads):
     """A new channels-last (N, Hp, Wp, C) zero-padded copy of (N, C, H, W) ``x``."""
     xp = backend.get_array_module(x)
@@ -205,11 +216,10 @@ class Columns:
         # worth splitting (a single image's convolutions at inference).
         chunk = max(min(CHUNK_BYTES, n * per_image // num_threads()), MIN_SPLIT_BYTES)
         if per_image <= chunk:
-            step = max(1, chunk // per_image)
-            self.blocks = [(s, min(n, s + step), 0, oh) for s in range(0, n, step)]
+            self.blocks = [(n0, n1, 0, oh) for n0, n1 in even_ranges(n, max(1, chunk // per_image))]
         else:  # one image is already large: split its output rows
-            step = max(1, chunk // (ow * self.k * item))
-            self.blocks = [(s, s + 1, i, min(oh, i + step)) for s in range(n) for i in range(0, oh, step)]
+            rows = even_ranges(oh, max(1, chunk // (ow * self.k * item)), threads=1)
+            self.blocks = [(s, s + 1, i0, i1) for s in range(n) for i0, i1 in rows]
 
     def build(self, block):
         x = self.x

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from .. import backend
 from ..autograd import Function
-from ._im2col import CHUNK_BYTES, Columns, ones, output_size, padded_nhwc, parallel_map, scratch
+from ._im2col import CHUNK_BYTES, Columns, even_ranges, ones, output_size, padded_nhwc, parallel_map, scratch
 from ._validate import floating, pair, tensor_arg
 from .padding import check_pad_sizes, pad_array, pad_array_backward
 
@@ -121,15 +121,15 @@ def _depthwise(x, weight, bias, pads, stride, dilation, out_size):
         taps = xp.ascontiguousarray(weight.reshape(c, kh, kw).transpose(1, 2, 0))   # (kH, kW, C)
         out = xp.empty((n, oh, ow, c), dtype=x.dtype)
 
-        def block(n0):
-            n1 = min(n, n0 + step)
+        def block(span):
+            n0, n1 = span
             xp.einsum("nhwpqc,pqc->nhwc", windows[n0:n1], taps, out=out[n0:n1])
     else:
         taps = weight.reshape(c, m, kh * kw)                               # (C, M, kH*kW), out channel c*M + j
         out = xp.zeros((n, oh, ow, c, m), dtype=x.dtype)
 
-        def block(n0):
-            n1 = min(n, n0 + step)
+        def block(span):
+            n0, n1 = span
             acc = out[n0:n1]
             tmp = scratch(xp, "depthwise", acc.shape, x.dtype)
             for t in range(kh * kw):
@@ -139,7 +139,7 @@ def _depthwise(x, weight, bias, pads, stride, dilation, out_size):
                 xp.multiply(src[..., None], taps[:, :, t], out=tmp)
                 acc += tmp
 
-    parallel_map(block, range(0, n, step), blas=False)
+    parallel_map(block, even_ranges(n, step), blas=False)
     out = out.reshape(n, oh, ow, o)
     if bias is not None:
         out += bias
@@ -233,8 +233,8 @@ def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups
         w2t = _weight_matrix(weight, groups).transpose(0, 2, 1)                        # (G, O/G, K)
     step = max(1, CHUNK_BYTES // max(1, oh * ow * kh * kw * c * grad.dtype.itemsize))
 
-    def block(n0):
-        n1 = min(n, n0 + step)
+    def block(span):
+        n0, n1 = span
         b, rows = n1 - n0, (n1 - n0) * oh * ow
         g = g_rows[n0 * oh * ow:n1 * oh * ow]                                           # (pixels, O)
         if depthwise:
@@ -253,7 +253,7 @@ def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups
                 else:
                     dst += cols[:, :, :, :, p, q]
 
-    parallel_map(block, range(0, n, step))
+    parallel_map(block, even_ranges(n, step))
     gx = _nchw(gx.reshape(n, hp, wp, c))                                               # (N, C, Hp, Wp)
     if padding_mode == "zeros":
         return gx[:, :, top:top + h, left:left + w]
@@ -311,11 +311,11 @@ def _depthwise_weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, o
     g = grad_rows.reshape(n, oh, ow, c, m)
     step = max(1, CHUNK_BYTES // max(1, oh * ow * c * m * x.dtype.itemsize))
 
-    def block(n0):
-        n1 = min(n, n0 + step)
+    def block(span):
+        n0, n1 = span
         return xp.einsum("nhwpqc,nhwcm->cmpq", windows[n0:n1], g[n0:n1])   # (C, M, kH, kW)
 
-    parts = parallel_map(block, range(0, n, step), blas=False)
+    parts = parallel_map(block, even_ranges(n, step), blas=False)
     gw = parts[0]
     for part in parts[1:]:
         gw += part
