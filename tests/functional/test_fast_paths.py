@@ -19,9 +19,13 @@ from helpers import assert_close, check_against_torch
 
 @pytest.fixture
 def tiny_blocks(monkeypatch):
-    """Columns in blocks of about 2 KiB: several images per block for small maps, rows split for large."""
+    """Columns in blocks of about 2 KiB: several images per block for small maps, rows split for large
+    (a single image's rows too, which are otherwise one product up to ``SINGLE_BLOCK_BYTES``)."""
+    from cnnlab.functional import conv as conv_module
+
     monkeypatch.setattr(_im2col, "CHUNK_BYTES", 2048)
     monkeypatch.setattr(_im2col, "MIN_SPLIT_BYTES", 0)
+    monkeypatch.setattr(conv_module, "SINGLE_BLOCK_BYTES", 0)
 
 
 @pytest.fixture
@@ -70,6 +74,36 @@ def test_conv2d_blocks_on_two_threads(tiny_blocks, two_threads, shape, kernel, s
     test_conv2d_in_many_column_blocks(None, shape, kernel, stride, padding, dilation, groups, rng)
 
 
+# Fewer output pixels than kernels (a network's last layers at batch 1): columns in the kernels' own
+# (C, kH, kW) order, the product split over output channels.
+FEW_PIXEL_CONFIGS = [
+    # (N, C, H, W), (O, kH, kW), stride, padding, dilation
+    ((1, 6, 3, 3), (16, 3, 3), 1, 1, 1),            # forward and weight gradient
+    ((1, 20, 3, 3), (16, 3, 3), 1, 1, 1),           # the input gradient too (20 channels > 9 pixels)
+    ((2, 5, 5, 4), (24, 3, 2), 2, (1, 0), 1),       # stride, asymmetric kernel and padding
+    ((1, 3, 5, 5), (32, 3, 3), 2, 1, 2),            # dilation
+    ((1, 7, 2, 2), (9, 1, 1), 1, 0, 1),             # 1x1
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape,kernel,stride,padding,dilation", FEW_PIXEL_CONFIGS)
+def test_conv2d_few_pixels_many_kernels(request, monkeypatch, threads, shape, kernel, stride, padding, dilation,
+                                        rng):
+    from cnnlab.functional import conv as conv_module
+
+    if threads == 2:
+        request.getfixturevalue("two_threads")
+    build, built = conv_module._kernel_order_columns, []
+    monkeypatch.setattr(conv_module, "_kernel_order_columns", lambda *a: built.append(a) or build(*a))
+    o, kh, kw = kernel
+    x, w, b = rng.standard_normal(shape), rng.standard_normal((o, shape[1], kh, kw)), rng.standard_normal(o)
+    check_against_torch(
+        lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation),
+        lambda x, w, b: TF.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation), [x, w, b])
+    assert built, "the kernel-order path was not taken"
+
+
 @pytest.fixture
 def split_small(two_threads, monkeypatch):
     """Element-wise ops split over two threads even for the tiny arrays of a test."""
@@ -108,6 +142,25 @@ def test_conv2d_both_input_grad_forms_in_blocks(tiny_blocks, rng):
     for form in (conv_module._input_grad_flipped, conv_module._input_grad_col2im):
         ours = form(g, w, x.shape, ((1, 1), (1, 1)), (1, 1), (1, 1), 1, "zeros")
         assert_close(ours, xt.grad.numpy(), what=form.__name__)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv2d_one_image_in_one_product(request, threads, rng):
+    """Batch 1: the columns of the image are one block, multiplied by BLAS on every thread."""
+    if threads == 2:
+        request.getfixturevalue("two_threads")
+    for shape, kernel, stride, padding in [((1, 3, 13, 12), (5, 5, 5), 1, 2), ((1, 6, 9, 9), (4, 3, 3), 2, 1)]:
+        o, kh, kw = kernel
+        x, w, b = rng.standard_normal(shape), rng.standard_normal((o, shape[1], kh, kw)), rng.standard_normal(o)
+        check_against_torch(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding),
+                            lambda x, w, b: TF.conv2d(x, w, b, stride=stride, padding=padding), [x, w, b])
+    if _im2col._threads.controls is not None:   # BLAS is back on one thread inside an op, as before
+        before = _im2col._threads.controls[0]()
+        with _im2col.blas_one_thread:
+            with _im2col.blas_threads_on():
+                assert _im2col._threads.controls[0]() == _im2col.num_threads()
+            assert _im2col._threads.controls[0]() == 1
+        assert _im2col._threads.controls[0]() == before
 
 
 def test_conv2d_output_is_channels_last_and_accepted_as_input(rng):

@@ -218,7 +218,8 @@ class Columns:
         if per_image <= chunk:
             self.blocks = [(n0, n1, 0, oh) for n0, n1 in even_ranges(n, max(1, chunk // per_image))]
         else:  # one image is already large: split its output rows
-            rows = even_ranges(oh, max(1, chunk // (ow * self.k * item)), threads=1)
+            # Whole images go to the threads in turn; a remainder image's rows are split between them too.
+            rows = even_ranges(oh, max(1, chunk // (ow * self.k * item)), threads=None if n % num_threads() else 1)
             self.blocks = [(s, s + 1, i0, i1) for s in range(n) for i0, i1 in rows]
 
     def build(self, block):
@@ -385,6 +386,24 @@ class _BlasOneThread:
 
 blas_one_thread = _BlasOneThread()
 set_kernel_context(blas_one_thread)
+
+
+class blas_threads_on:
+    """Context: NumPy's BLAS on all ``num_threads()`` threads for one product that is better split by BLAS
+    itself than by blocks (a single block: few output pixels, many kernels), inside a kernel's one-thread
+    context."""
+
+    def __enter__(self):
+        controls = _threads.controls if num_threads() > 1 else None
+        self.saved = controls[0]() if controls is not None and not getattr(_in_parallel, "active", False) else None
+        if self.saved is not None:
+            controls[1](_threads.count)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            _threads.controls[1](self.saved)
+        return False
 
 
 def parallel_map(fn, items, blas=True):

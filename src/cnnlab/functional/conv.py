@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from .. import backend
 from ..autograd import Function
-from ._im2col import CHUNK_BYTES, Columns, even_ranges, ones, output_size, padded_nhwc, parallel_map, scratch
+from ._im2col import (CHUNK_BYTES, Columns, blas_threads_on, even_ranges, ones, output_size, pad_into, padded_nhwc,
+                      parallel_map, scratch)
 from ._validate import floating, pair, tensor_arg
 from .padding import check_pad_sizes, pad_array, pad_array_backward
 
@@ -66,6 +67,15 @@ def _correlate(x, weight, bias, pads, stride, dilation, groups):
         return _depthwise(x, weight, bias, pads, stride, dilation, (oh, ow))
     out = xp.empty((n, oh, ow, o), dtype=x.dtype)
     rows = out.reshape(n * oh * ow, o)                                   # (N*oH*oW, O) view
+    if _kernels_outweigh_columns(n * oh * ow, o, groups):
+        cols = _kernel_order_columns(x, pads, (kh, kw), stride, dilation, (oh, ow))   # (pixels, K)
+        kernels = weight.reshape(o, cg * kh * kw).T                      # (K, O), a view when contiguous
+
+        with blas_threads_on():
+            xp.matmul(cols, kernels, out=rows)
+        if bias is not None:
+            out += bias
+        return out
     w2 = _weight_matrix(weight, groups)                                  # (G, K, O/G)
     columns = Columns(x, pads, (kh, kw), stride, dilation, groups, (oh, ow))
     # The bias repeated along an output row: adding it to (pixels/oW, oW*O) runs oW*O-long inner loops
@@ -83,8 +93,17 @@ def _correlate(x, weight, bias, pads, stride, dilation, groups):
         if row_bias is not None:
             dst.reshape(-1, ow * o)[...] += row_bias                    # (pixels/oW, oW*O) view
 
-    parallel_map(block, columns.blocks)
+    if n == 1 and groups == 1 and oh * ow * columns.k * x.dtype.itemsize <= SINGLE_BLOCK_BYTES:
+        # One image (inference latency): BLAS splits one product between the cores better than row
+        # blocks do, each of which would pack the whole kernel matrix again.
+        with blas_threads_on():
+            block((0, 1, 0, oh))
+    else:
+        parallel_map(block, columns.blocks)
     return out
+
+
+SINGLE_BLOCK_BYTES = 8 << 20   # one image's columns up to this size are multiplied in one product
 
 
 def _tap_windows(xpad, kernel_size, stride, dilation, out_size):
@@ -96,6 +115,29 @@ def _tap_windows(xpad, kernel_size, stride, dilation, out_size):
         xpad, shape=(n, *out_size, *kernel_size, c),
         strides=(s_n, s_h * stride[0], s_w * stride[1], s_h * dilation[0], s_w * dilation[1], s_c),
         writeable=False)
+
+
+def _kernels_outweigh_columns(pixels, out_channels, groups):
+    """True for a few output pixels and many kernels (the last layers of a network at batch 1): the
+    kernels are then the larger operand, and reordering them for the channels-last columns would cost
+    more than the product; the columns are built in the kernels' own order instead."""
+    return groups == 1 and pixels < out_channels
+
+
+def _kernel_order_columns(x, pads, kernel_size, stride, dilation, out_size):
+    """im2col with each window flattened over (channel, kernel row, kernel column), the order of a
+    (O, C, kH, kW) kernel's values: (N*oH*oW, C*kH*kW), zero-padded by ``pads``."""
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = pads
+    xpad = pad_into(x, pads, xp.empty((n, c, h + top + bottom, w + left + right), dtype=x.dtype),
+                    channels_last=False)                                 # (N, C, Hp, Wp)
+    s_n, s_c, s_h, s_w = xpad.strides
+    view = xp.lib.stride_tricks.as_strided(
+        xpad, shape=(n, *out_size, c, *kernel_size),
+        strides=(s_n, s_h * stride[0], s_w * stride[1], s_c, s_h * dilation[0], s_w * dilation[1]),
+        writeable=False)                                                 # (N, oH, oW, C, kH, kW)
+    return xp.ascontiguousarray(view).reshape(n * out_size[0] * out_size[1], -1)
 
 
 def _depthwise(x, weight, bias, pads, stride, dilation, out_size):
@@ -279,6 +321,13 @@ def _weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, groups, out
     c = x.shape[1]
     if groups == c and cg == 1 and groups > 1:
         return _depthwise_weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, out_size)
+    if _kernels_outweigh_columns(grad_rows.shape[0], o, groups):
+        cols = _kernel_order_columns(x, pads, (kh, kw), stride, dilation, out_size)   # (pixels, K)
+        gw = xp.empty((o, cg * kh * kw), dtype=x.dtype)
+
+        with blas_threads_on():
+            xp.matmul(grad_rows.T, cols, out=gw)
+        return gw.reshape(weight_shape)
     columns = Columns(x, pads, (kh, kw), stride, dilation, groups, out_size)
 
     def block(b):
