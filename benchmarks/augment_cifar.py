@@ -48,7 +48,7 @@ def run(augment, epochs, train_limit, batch_size, lr, seed, data_dir, log):
         set_normalize(ds, mean, std)
     if train_limit and train_limit < len(train):
         train = Subset(train, np.random.default_rng(seed).permutation(len(train))[:train_limit])
-    batch_transform = training_pipeline(augment, train, mean, std, seed=seed) if augment else None
+    batch_transform = training_pipeline(augment, train, mean, std) if augment else None
     model = small_vgg()
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)

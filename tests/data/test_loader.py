@@ -208,3 +208,56 @@ def test_loader_argument_errors():
         loader.load_state_dict({"epoch": 0})
     with pytest.raises(ValueError, match=r"`batch_index` 9 is outside 0..3"):
         loader.load_state_dict({"epoch": 0, "batch_index": 9, "generator": loader.generator.state_dict()})
+
+
+def _augmenting_loader(seed, prefetch=0, generator=None):
+    from cnnlab.data import transforms as T
+
+    images = np.random.default_rng(3).random((40, 2, 6, 6)).astype(np.float32)
+    augment = T.Compose([T.RandomHorizontalFlip(generator=generator), T.RandomCrop(6, padding=2)])
+    dataset = TensorDataset(images, np.arange(40))
+    return DataLoader(dataset, batch_size=6, shuffle=True, seed=seed, prefetch=prefetch, batch_transform=augment)
+
+
+def _batches(loader, count=None):
+    it = iter(loader)
+    out = []
+    for batch in it:
+        out.append((batch[0].numpy().copy(), batch[1].numpy().tolist()))
+        if count is not None and len(out) == count:
+            break
+    return out
+
+
+def _same(a, b):
+    assert len(a) == len(b)
+    for (xa, ya), (xb, yb) in zip(a, b):
+        assert ya == yb
+        np.testing.assert_array_equal(xa, xb)
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_augmented_batches_repeat_and_resume_mid_epoch_exactly(prefetch):
+    """The loader seeds the batch transform per (seed, epoch, batch): a resumed epoch augments as before."""
+    ref_loader = _augmenting_loader(seed=4)
+    reference = _batches(ref_loader) + _batches(ref_loader)          # two epochs
+    _same(_batches(_augmenting_loader(seed=4, prefetch=prefetch)), reference[:7])
+
+    loader = _augmenting_loader(seed=4)
+    first = _batches(loader)
+    seen = _batches(loader, count=3)                                  # interrupted after 3 batches of epoch 1
+    state = json.loads(json.dumps(loader.state_dict()))
+    cnnlab.manual_seed(77)                                            # a fresh process: other global state
+    resumed = _augmenting_loader(seed=999, prefetch=prefetch)
+    resumed.load_state_dict(state)
+    _same(first + seen + _batches(resumed), reference)
+    other_seed = _batches(_augmenting_loader(seed=5))
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(other_seed, reference))
+
+
+def test_a_transform_with_its_own_generator_keeps_it():
+    own = np.random.default_rng(0)
+    loader = _augmenting_loader(seed=4, generator=own)
+    flip, crop = loader.batch_transform.transforms
+    assert flip.generator is own and crop.generator is None
+    assert _augmenting_loader(seed=4).batch_transform.transforms[1].generator is not None

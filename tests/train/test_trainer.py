@@ -20,12 +20,15 @@ def _model():
     return nn.Sequential(nn.Flatten(), nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 3))
 
 
-def _setup(seed=0):
+def _setup(seed=0, augment=False):
+    from cnnlab.data import transforms as T
+
     cnnlab.manual_seed(seed)
     model = _model()
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
-    loader = DataLoader(_blobs(), batch_size=16, shuffle=True, seed=7)
+    augmentation = T.Compose([T.RandomHorizontalFlip(), T.RandomCrop(4, padding=1)]) if augment else None
+    loader = DataLoader(_blobs(), batch_size=16, shuffle=True, seed=7, batch_transform=augmentation)
     return model, opt, sched, loader
 
 
@@ -51,12 +54,13 @@ class _InterruptAt:
             raise KeyboardInterrupt
 
 
-def test_interrupted_then_resumed_run_ends_with_the_same_weights(tmp_path):
-    model, opt, sched, loader = _setup()
+@pytest.mark.parametrize("augment", [False, True])
+def test_interrupted_then_resumed_run_ends_with_the_same_weights(tmp_path, augment):
+    model, opt, sched, loader = _setup(augment=augment)
     Trainer(model, opt, scheduler=sched, progress=False, log=None).fit(loader, epochs=3)
     reference = {k: v.copy() for k, v in model.state_dict().items()}
 
-    model, opt, sched, loader = _setup()
+    model, opt, sched, loader = _setup(augment=augment)
     trainer = Trainer(model, opt, scheduler=sched, callbacks=[_InterruptAt(1, 5)], checkpoint_dir=tmp_path,
                       progress=False, log=None)
     trainer.fit(loader, epochs=3)
@@ -65,7 +69,7 @@ def test_interrupted_then_resumed_run_ends_with_the_same_weights(tmp_path):
     assert (saved["epoch"], saved["batch"]) == (1, 6)
 
     cnnlab.manual_seed(123)  # a fresh process would start from another random state
-    model, opt, sched, loader = _setup(seed=99)
+    model, opt, sched, loader = _setup(seed=99, augment=augment)
     trainer = Trainer(model, opt, scheduler=sched, progress=False, log=None)
     history = trainer.fit(loader, epochs=3, resume=tmp_path / "last.npz")
     assert history.epochs == 3
@@ -125,3 +129,18 @@ def test_auxiliary_heads_add_their_weighted_loss():
     assert abs(trainer._loss(out, y).item() - expected) < 1e-6
     trainer.fit(DataLoader(_blobs(), batch_size=16), epochs=1)
     assert model.aux.weight.grad is not None  # the auxiliary head was trained too
+
+
+def test_train_job_with_augmentation_resumes_exactly(tmp_path):
+    """`cnnlab train --augment ... --resume` ends with the weights of an uninterrupted run."""
+    pytest.importorskip("sklearn")
+    from cnnlab.train.run import train_job
+
+    common = dict(dataset="digits", augment="flip,crop:1", seed=3, schedule="none", train_limit=256, progress=False,
+                  log=lambda *a: None)
+    whole = train_job(epochs=2, out=str(tmp_path / "whole"), **common)["model"].state_dict()
+    train_job(epochs=1, out=str(tmp_path / "split"), **common)
+    cnnlab.manual_seed(11)  # as a fresh process would be
+    resumed = train_job(epochs=2, out=str(tmp_path / "split"), resume=True, **common)["model"].state_dict()
+    for k, v in whole.items():
+        np.testing.assert_array_equal(v, resumed[k], err_msg=k)

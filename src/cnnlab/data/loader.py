@@ -127,6 +127,16 @@ def default_collate(batch):
 _DONE = object()
 
 
+def _has_own_generator(transform):
+    """Whether any transform inside ``transform`` (a Compose, possibly nested) was given a generator."""
+    if getattr(transform, "generator", None) is not None:
+        return True
+    inner = getattr(transform, "transforms", None)
+    if inner is None:
+        return False
+    return any(_has_own_generator(t) for t in (inner if isinstance(inner, (list, tuple)) else [inner]))
+
+
 class DataLoader:
     """Iterate over ``dataset`` in batches of Tensors.
 
@@ -149,6 +159,10 @@ class DataLoader:
             disables the fast path.
         batch_transform: callable applied to the input array of every batch, e.g. a vectorised
             standardisation ``lambda x: (x - mean) / std``; gets and returns an array (N, C, H, W).
+            Random transforms (a ``transforms.Compose``) that were given no generator of their own draw
+            from ``batch_generator``, which the loader seeds afresh for every batch from its seed, the
+            epoch and the batch's number: augmentations repeat run after run, and a run resumed in the
+            middle of an epoch sees exactly the augmented batches it would have seen.
 
     Example:
         >>> loader = DataLoader(FashionMNIST(train=True), batch_size=128, shuffle=True, seed=0)
@@ -182,6 +196,9 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.batch_transform = batch_transform
         self.generator = generator if generator is not None else Generator(seed)
+        self.batch_generator = Generator(0)   # re-seeded before every batch_transform call (_load)
+        if hasattr(batch_transform, "set_generator") and not _has_own_generator(batch_transform):
+            batch_transform.set_generator(self.batch_generator)
         self.epoch = 0
         self._position = None      # the epoch in progress: {"generator": start state, "batch_index": k}
         self._resume_at = 0
@@ -219,19 +236,24 @@ class DataLoader:
 
     # ------------------------------------------------------------------ batching
     def _batches_of_indices(self):
+        """This epoch's batches as (epoch, batch number, sample indices)."""
         n = len(self.dataset)
         order = self.generator.permutation(n) if self.shuffle else np.arange(n)
         stop = n - n % self.batch_size if self.drop_last else n
-        return [order[i:i + self.batch_size] for i in range(0, stop, self.batch_size)]
+        return [(self.epoch, k, order[i:i + self.batch_size]) for k, i in enumerate(range(0, stop, self.batch_size))]
 
-    def _load(self, indices):
+    def _load(self, batch_id):
         """One batch: the fast path (one fancy index) when possible, else sample by sample."""
+        epoch, number, indices = batch_id
         if self.collate_fn is None and getattr(self.dataset, "batchable", False):
             batch = [Tensor(a) for a in self.dataset.get_batch(indices)]
         else:
             collate = self.collate_fn or default_collate
             batch = collate([self.dataset[int(i)] for i in indices])
         if self.batch_transform is not None:
+            # A stream of its own for every batch: the draws depend on where the batch is, not on how
+            # many batches were augmented before it in this process.
+            self.batch_generator.rng = np.random.default_rng([self.generator.initial_seed(), epoch, number])
             batch = self._apply_batch_transform(batch)
         return batch
 

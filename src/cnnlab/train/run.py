@@ -115,7 +115,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     if augment:  # augment the [0, 1] images of each batch, then standardise (the fast batch path)
         from ..data.transforms import training_pipeline
 
-        batch_transform = training_pipeline(augment, train_set, mean, std, seed=seed)
+        batch_transform = training_pipeline(augment, train_set, mean, std)
         meta["recipe"]["augment"] = augment
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
                               batch_transform=batch_transform)

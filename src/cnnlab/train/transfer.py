@@ -373,7 +373,7 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
         train_set = Subset(train_set, np.random.default_rng(seed).permutation(len(train_set))[:train_limit])
     batch_transform = None
     if augment:
-        batch_transform = T.training_pipeline(augment, train_set, mean, std, seed=seed)
+        batch_transform = T.training_pipeline(augment, train_set, mean, std)
     opt = make_optimizer(optimizer, groups, lr, momentum, weight_decay)
     config = dict(meta.get("config", {}))
     config["num_classes"] = num_classes

@@ -168,6 +168,9 @@ class Compose(Transform):
                 t.set_generator(generator)
             elif isinstance(t, Transform):
                 t.generator = generator
+                inner = getattr(t, "transforms", None)      # RandomApply's transforms draw too
+                if isinstance(inner, Transform) and hasattr(inner, "set_generator"):
+                    inner.set_generator(generator)
         return self
 
     def __repr__(self):

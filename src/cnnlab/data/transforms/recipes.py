@@ -97,20 +97,21 @@ def parse_augment(spec, dataset=None, generator=None):
     return Compose(out) if out else None
 
 
-def training_pipeline(spec, dataset, mean, std, seed=None):
+def training_pipeline(spec, dataset, mean, std):
     """The loader's ``batch_transform`` for training with augmentation: augment in [0, 1], then standardise.
 
     The dataset's own standardisation (``dataset.normalize``) is switched off, since augmentations such as
     colour noise and padding work on the [0, 1] images; the returned pipeline standardises with
-    ``mean``/``std`` after augmenting. The random draws come from a generator seeded by ``seed``.
+    ``mean``/``std`` after augmenting. Given to a ``DataLoader`` as its ``batch_transform``, the random
+    draws come from the loader, seeded per batch (so a resumed run augments exactly as an uninterrupted
+    one); elsewhere from ``cnnlab``'s global generator (``cnnlab.manual_seed``).
 
     Example:
-        >>> t = training_pipeline("flip,crop:4", train_set, mean, std, seed=0)
+        >>> t = training_pipeline("flip,crop:4", train_set, mean, std)
         >>> loader = DataLoader(train_set, batch_size=128, shuffle=True, seed=0, batch_transform=t)
     """
     base = getattr(dataset, "dataset", dataset)
-    generator = np.random.default_rng(seed) if seed is not None else None
-    augment = parse_augment(spec, dataset, generator=generator)
+    augment = parse_augment(spec, dataset)
     if hasattr(base, "normalize"):
         base.normalize = None
     steps = ([augment] if augment is not None else []) + [Normalize(mean, std)]
