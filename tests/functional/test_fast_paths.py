@@ -52,7 +52,7 @@ CONV_CONFIGS = [
     ((3, 4, 9, 9), (8, 3, 3), 1, 1, 1, 4),        # depthwise with multiplier 2
     ((2, 4, 9, 9), (4, 5, 5), 2, 2, 1, 4),        # depthwise, stride 2
     ((1, 3, 13, 12), (5, 5, 5), 1, 2, 1, 1),      # one image: its output rows split into blocks
-    ((7, 1, 3, 3), (2, 3, 3), 1, 1, 1, 1),        # tiny images: several per block, a short last block
+    ((7, 1, 3, 3), (2, 3, 3), 1, 1, 1, 1),        # tiny images: several per block
 ]
 
 

@@ -171,11 +171,12 @@ def pad_into(x, pads, out, channels_last=True):
 
 def even_ranges(n, step, threads=None):
     """``range(n)`` cut into (start, stop) ranges of at most ``step`` items, of sizes that differ by at
-    most one, and as many as a multiple of the thread count where there are enough items: with
-    ``range(0, n, step)`` a short last block, or one block more for one thread, leaves a core idle."""
+    most one, and, when there are several, as many as a multiple of the thread count (where there are
+    enough items): with ``range(0, n, step)`` a short last block, or one block more for one thread,
+    leaves a core idle. Work that fits in one block stays one block (too small to repay a hand-off)."""
     count = -(-n // step)
     threads = num_threads() if threads is None else threads
-    if count < n and count % threads:
+    if 1 < count < n and count % threads:
         count = min(n, count + threads - count % threads)
     return [(n * i // count, n * (i + 1) // count) for i in range(count)]
 

@@ -23,6 +23,8 @@ Backward, as derived in the lectures:
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 from ._im2col import (CHUNK_BYTES, Columns, blas_threads_on, even_ranges, ones, output_size, pad_into, padded_nhwc,
@@ -165,7 +167,10 @@ def _depthwise(x, weight, bias, pads, stride, dilation, out_size):
 
         def block(span):
             n0, n1 = span
-            xp.einsum("nhwpqc,pqc->nhwc", windows[n0:n1], taps, out=out[n0:n1])
+            if xp is np:
+                xp.einsum("nhwpqc,pqc->nhwc", windows[n0:n1], taps, out=out[n0:n1])
+            else:
+                out[n0:n1] = xp.einsum("nhwpqc,pqc->nhwc", windows[n0:n1], taps)
     else:
         taps = weight.reshape(c, m, kh * kw)                               # (C, M, kH*kW), out channel c*M + j
         out = xp.zeros((n, oh, ow, c, m), dtype=x.dtype)
