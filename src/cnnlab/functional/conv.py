@@ -28,7 +28,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ._im2col import (CHUNK_BYTES, Columns, blas_threads_on, even_ranges, ones, output_size, pad_into, padded_nhwc,
-                      parallel_map, scratch)
+                      parallel_map, scratch, sliding_windows)
 from ._validate import floating, pair, tensor_arg
 from .padding import check_pad_sizes, pad_array, pad_array_backward
 
@@ -109,14 +109,9 @@ SINGLE_BLOCK_BYTES = 8 << 20   # one image's columns up to this size are multipl
 
 
 def _tap_windows(xpad, kernel_size, stride, dilation, out_size):
-    """Every window of a channels-last padded input as a read-only view, (N, oH, oW, kH, kW, C)."""
-    xp = backend.get_array_module(xpad)
-    s_n, s_h, s_w, s_c = xpad.strides
-    n, c = xpad.shape[0], xpad.shape[3]
-    return xp.lib.stride_tricks.as_strided(
-        xpad, shape=(n, *out_size, *kernel_size, c),
-        strides=(s_n, s_h * stride[0], s_w * stride[1], s_h * dilation[0], s_w * dilation[1], s_c),
-        writeable=False)
+    """Every window of a channels-last padded (N, Hp, Wp, C) input as a view, (N, oH, oW, kH, kW, C)."""
+    windows = sliding_windows(xpad.transpose(0, 3, 1, 2), kernel_size, stride, dilation, out_size)
+    return windows.transpose(0, 2, 3, 4, 5, 1)                           # from (N, C, oH, oW, kH, kW)
 
 
 def _kernels_outweigh_columns(pixels, out_channels, groups):
@@ -134,11 +129,8 @@ def _kernel_order_columns(x, pads, kernel_size, stride, dilation, out_size):
     (top, bottom), (left, right) = pads
     xpad = pad_into(x, pads, xp.empty((n, c, h + top + bottom, w + left + right), dtype=x.dtype),
                     channels_last=False)                                 # (N, C, Hp, Wp)
-    s_n, s_c, s_h, s_w = xpad.strides
-    view = xp.lib.stride_tricks.as_strided(
-        xpad, shape=(n, *out_size, c, *kernel_size),
-        strides=(s_n, s_h * stride[0], s_w * stride[1], s_c, s_h * dilation[0], s_w * dilation[1]),
-        writeable=False)                                                 # (N, oH, oW, C, kH, kW)
+    windows = sliding_windows(xpad, kernel_size, stride, dilation, out_size)   # (N, C, oH, oW, kH, kW)
+    view = windows.transpose(0, 2, 3, 1, 4, 5)                           # (N, oH, oW, C, kH, kW)
     return xp.ascontiguousarray(view).reshape(n * out_size[0] * out_size[1], -1)
 
 
@@ -253,7 +245,7 @@ def _input_grad_flipped(grad, weight, input_shape, pads, stride, dilation, group
     return pad_array_backward(gx, input_shape, pads, padding_mode)          # fold the (N, C, Hp, Wp) back
 
 
-def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode):
+def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode, grad_rows=None):
     """Gradient of the input as col2im: columns = gradient @ kernel^T, added back onto the padded input.
 
     The same sums as the flipped-kernel form, without the stride's inserted zeros: with stride s the
@@ -271,7 +263,8 @@ def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups
     hp, wp = h + top + bottom, w + left + right
     sh, sw = stride
     dh, dw = dilation
-    g_rows = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n * oh * ow, o)   # (N*oH*oW, O)
+    if grad_rows is None:  # (N*oH*oW, O); the convolution's backward passes the one it already has
+        grad_rows = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n * oh * ow, o)
     gx = xp.zeros((n, hp, wp, groups, cg), dtype=grad.dtype)                           # channels-last
     depthwise = groups == c and cg == 1 and groups > 1
     if depthwise:
@@ -283,7 +276,7 @@ def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups
     def block(span):
         n0, n1 = span
         b, rows = n1 - n0, (n1 - n0) * oh * ow
-        g = g_rows[n0 * oh * ow:n1 * oh * ow]                                           # (pixels, O)
+        g = grad_rows[n0 * oh * ow:n1 * oh * ow]                                           # (pixels, O)
         if depthwise:
             g = g.reshape(b, oh, ow, c, o // c)
         elif groups == 1:
@@ -307,11 +300,12 @@ def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups
     return pad_array_backward(gx, input_shape, pads, padding_mode)
 
 
-def _input_grad(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode):
+def _input_grad(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode, grad_rows):
     """Gradient of the input: the flipped-kernel correlation for stride 1 (where it is also the fastest),
     col2im for larger strides (same sums, without multiplying the stride's inserted zeros)."""
-    form = _input_grad_flipped if stride == (1, 1) else _input_grad_col2im
-    return form(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode)
+    if stride == (1, 1):
+        return _input_grad_flipped(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode)
+    return _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode, grad_rows)
 
 
 def _weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, groups, out_size):
@@ -413,7 +407,7 @@ class Conv2d(Function):
         gx = gw = gb = None
         if need_x:
             gx = _input_grad(grad, weight, ctx.input_shape, ctx.pads, ctx.stride, ctx.dilation, ctx.groups,
-                             ctx.padding_mode)
+                             ctx.padding_mode, grad_rows)
             if ctx.unbatched:
                 gx = gx[0]
         if need_w:
