@@ -1,5 +1,7 @@
 """The one place that knows the array module (NumPy now, CuPy later), the default dtype and the RNG."""
 
+import os
+
 import numpy as np
 
 try:  # CuPy is optional; without it every array is a NumPy array.
@@ -69,3 +71,26 @@ def set_rng(generator):
     """Replace the global generator (used to restore a checkpointed state)."""
     global _rng
     _rng = generator
+
+
+KERNEL_SETS = ("compiled", "reference")
+_kernels = None  # chosen lazily from CNNLAB_KERNELS so a bad value is reported where it is used
+
+
+def set_kernels(name):
+    """Choose how NumPy arrays are computed: ``"compiled"`` (Numba, the default) or ``"reference"``."""
+    global _kernels
+    if name not in KERNEL_SETS:
+        raise ValueError(f"set_kernels: `name` must be one of {', '.join(map(repr, KERNEL_SETS))}. "
+                         f"Received: name={name!r}")
+    _kernels = name
+
+
+def get_kernels():
+    """The chosen kernel set's name (``CNNLAB_KERNELS`` until ``set_kernels`` is called)."""
+    if _kernels is None:
+        env = os.environ.get("CNNLAB_KERNELS", "compiled")
+        if env not in KERNEL_SETS:
+            raise ValueError(f"CNNLAB_KERNELS must be one of {', '.join(KERNEL_SETS)}. Received: {env!r}")
+        set_kernels(env)
+    return _kernels

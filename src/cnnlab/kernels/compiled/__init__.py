@@ -1,0 +1,6 @@
+"""The compiled kernels: one module per op family, all functions re-exported here under shared names."""
+
+from .conv import *  # noqa: F401,F403
+from .pool import *  # noqa: F401,F403
+from .norm import *  # noqa: F401,F403
+from .elementwise import *  # noqa: F401,F403

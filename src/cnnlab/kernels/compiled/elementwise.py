@@ -1,0 +1,3 @@
+"""elementwise kernels (compiled)."""
+
+__all__ = []

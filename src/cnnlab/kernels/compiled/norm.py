@@ -1,0 +1,3 @@
+"""norm kernels (compiled)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""pool kernels (compiled)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""conv kernels (reference)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""elementwise kernels (reference)."""
+
+__all__ = []

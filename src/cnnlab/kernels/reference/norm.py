@@ -1,0 +1,3 @@
+"""norm kernels (reference)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""pool kernels (reference)."""
+
+__all__ = []
