@@ -11,3 +11,5 @@ from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, fractio
                    global_max_pool2d, lp_pool2d, max_pool2d, min_pool2d, stochastic_pool2d, subsample2d)
 from .reduce import max, mean, min, sum, var
 from .shape import cat, concat, flatten, getitem, permute, reshape, stack, transpose, view
+from .activation import hardswish, silu
+from .stochastic_depth import stochastic_depth

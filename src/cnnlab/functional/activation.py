@@ -307,3 +307,66 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     if input.ndim == 0:
         return LogSoftmax.apply(input.reshape(1), axis=0, dtype=dtype).reshape(())
     return LogSoftmax.apply(input, axis=axis, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------- SiLU, Hardswish
+class SiLU(Function):
+    """x * sigmoid(x); d/dx = s + x s (1 - s) = s (1 + x (1 - s)), from the saved sigmoid s."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = backend.get_array_module(x)
+        e = xp.exp(-xp.abs(x))                          # <= 1: no overflow for large |x|
+        s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))  # sigmoid(x)
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, g):
+        x, s = ctx.saved_tensors
+        return g * (s * (1 + x * (1 - s)))
+
+
+class Hardswish(Function):
+    """x * relu6(x + 3) / 6, the cheap SiLU of MobileNetV3.
+
+    The derivative is 0 up to -3, x / 3 + 1/2 on (-3, 3) and 1 from 3 on (PyTorch's convention at the
+    two corners: the outer pieces' values).
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = backend.get_array_module(x)
+        ctx.save_for_backward(x)
+        return x * xp.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        xp = backend.get_array_module(g)
+        slope = xp.where(x <= -3, 0.0, xp.where(x < 3, x / 3 + 0.5, 1.0)).astype(x.dtype, copy=False)
+        return g * slope
+
+
+def silu(input, inplace=False):
+    """Sigmoid-weighted linear unit (swish), ``x * sigmoid(x)``: EfficientNet's activation.
+
+    Args:
+        input: floating tensor of any shape.
+        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
+
+    Shape: output has the input's shape.
+    """
+    return SiLU.apply(_input("silu", input))
+
+
+def hardswish(input, inplace=False):
+    """``x * relu6(x + 3) / 6``: a piecewise-quadratic stand-in for SiLU without an exponential.
+
+    Args:
+        input: floating tensor of any shape.
+        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
+
+    Shape: output has the input's shape.
+    """
+    return Hardswish.apply(_input("hardswish", input))

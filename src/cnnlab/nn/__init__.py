@@ -15,6 +15,8 @@ from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, LoadStateDictError, Module, RemovableHandle
 from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from .parameter import Parameter
+from .activation import Hardswish, SiLU
+from .stochastic_depth import StochasticDepth
 from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, FractionalMaxPool2d, LPPool2d, MaxPool2d,
                       MinPool2d, StochasticPool2d)
 
@@ -28,3 +30,4 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss",
 ]
+__all__ += ["SiLU", "Hardswish", "StochasticDepth"]

@@ -156,3 +156,43 @@ class LogSoftmax(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+class SiLU(Module):
+    """``x * sigmoid(x)`` element-wise (swish), EfficientNet's activation.
+
+    Args:
+        inplace: accepted for PyTorch compatibility and ignored.
+
+    Shape: output has the input's shape.
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return Fact.silu(input)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class Hardswish(Module):
+    """``x * relu6(x + 3) / 6`` element-wise, MobileNetV3's activation.
+
+    Args:
+        inplace: accepted for PyTorch compatibility and ignored.
+
+    Shape: output has the input's shape.
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return Fact.hardswish(input)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
