@@ -5,6 +5,7 @@ from .alexnet import alexnet, alexnet_owt, zfnet
 from .alphago import alphago_policy
 from .densenet import densenet, densenet121, densenet161, densenet169, densenet201
 from .googlenet import GoogLeNetOutputs, googlenet, googlenet_loss, inception_module
+from .inception import Inception3, InceptionOutputs, inception_v3
 from .mobilenet import mobilenet_v1
 from .registry import get, input_size, list_models, register_model
 from .resnet import (cifar_resnet, preact_resnet, resnet, resnet18, resnet20, resnet32, resnet34, resnet44, resnet50,
@@ -26,3 +27,4 @@ __all__ = [
     "densenet", "densenet121", "densenet161", "densenet169", "densenet201",
     "mobilenet_v1", "squeezenet1_0", "squeezenet1_1", "alphago_policy",
 ]
+__all__ += ["inception_v3", "Inception3", "InceptionOutputs"]
