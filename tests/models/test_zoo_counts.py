@@ -26,6 +26,7 @@ TORCHVISION_COUNTS = {
     "squeezenet1_0": 1_248_424, "squeezenet1_1": 1_235_496,
     # torchvision docs: Wide_ResNet50_2 / Wide_ResNet101_2 / DenseNet161 weights, num_params.
     "wide_resnet50_2": 68_883_240, "wide_resnet101_2": 126_886_696, "densenet161": 28_681_000,
+    "inception_v3": 27_161_264,
 }
 
 # REFERENCE.md table 2: computed from the papers' layer tables.

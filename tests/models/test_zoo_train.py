@@ -33,6 +33,7 @@ CASES = {
     "mobilenet_v1": (32, 2, {}),
     "squeezenet1_0": (64, 2, {}), "squeezenet1_1": (64, 2, {}),
     "alphago_policy": (None, 2, {}),
+    "inception_v3": (75, 2, {"aux_logits": False}),  # 75x75 is the smallest input; the aux head needs ~299
 }
 
 
