@@ -142,13 +142,39 @@ def cmd_report(args):
 def cmd_models(args):
     from . import models
 
-    for name in models.list_models():
+    names = models.list_models()
+    if args.family:
+        names = [n for n in names if n.startswith(args.family)]
+        if not names:
+            raise UserError(f"models: no model family {args.family!r}. Families are the names' stems, e.g. "
+                            f"efficientnet, resnet, vgg")
+        if args.family == "efficientnet":
+            print(_efficientnet_scaling())
+            return 0
+    for name in names:
         with models.skip_init():  # counting needs the shapes only, not the random fills
             net = models.get(name)
         size = models.input_size(name)
         n = sum(p.numel() for p in net.parameters())
         print(f"{name:<20} {n:>13,} parameters   input {'x'.join(map(str, size)) if size else '-'}")
     return 0
+
+
+def _efficientnet_scaling():
+    """The compound-scaling table of `cnnlab models --family efficientnet`."""
+    from .models.efficientnet import ALPHA, B0_RESOLUTION, BETA, GAMMA, scaling_table
+
+    lines = [f"EfficientNet compound scaling: depth {ALPHA}^phi, width {BETA}^phi, resolution "
+             f"{B0_RESOLUTION} x {GAMMA}^phi.",
+             "B1-B7 are B0's table scaled by the released coefficients; phi is read off the depth,",
+             "the rule's width and resolution for that phi are in brackets.", "",
+             f"{'model':<16} {'phi':>4} {'depth':>5} {'width':>11} {'resolution':>12} {'dropout':>7} "
+             f"{'blocks':>6} {'head':>5} {'parameters':>11}"]
+    for r in scaling_table():
+        lines.append(f"{'efficientnet_' + r['variant']:<16} {r['phi']:4.2f} {r['depth']:5.1f} "
+                     f"{r['width']:4.2f} ({r['rule_width']:4.2f}) {r['resolution']:5d} ({r['rule_resolution']:4.0f})"
+                     f" {r['dropout']:7.1f} {r['layers']:6d} {r['head']:5d} {r['params']:11,}")
+    return "\n".join(lines)
 
 
 def cmd_arith(args):
@@ -347,6 +373,8 @@ def build_parser():
 
     p = sub.add_parser("models", help="list the model zoo with parameter counts",
                        description="Every registered model with its parameter count and expected input size.")
+    p.add_argument("--family", default=None, help="only the models whose names start with FAMILY; "
+                   "efficientnet prints its compound-scaling table")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("arith", help="output size of a convolution or pooling, with the formula",

@@ -27,6 +27,10 @@ TORCHVISION_COUNTS = {
     # torchvision docs: Wide_ResNet50_2 / Wide_ResNet101_2 / DenseNet161 weights, num_params.
     "wide_resnet50_2": 68_883_240, "wide_resnet101_2": 126_886_696, "densenet161": 28_681_000,
     "inception_v3": 27_161_264,
+    # REFERENCE.md: torchvision 0.28's EfficientNet builders.
+    "efficientnet_b0": 5_288_548, "efficientnet_b1": 7_794_184, "efficientnet_b2": 9_109_994,
+    "efficientnet_b3": 12_233_232, "efficientnet_b4": 19_341_616, "efficientnet_b5": 30_389_784,
+    "efficientnet_b6": 43_040_704, "efficientnet_b7": 66_347_960,
 }
 
 # REFERENCE.md table 2: computed from the papers' layer tables.

@@ -34,6 +34,7 @@ CASES = {
     "squeezenet1_0": (64, 2, {}), "squeezenet1_1": (64, 2, {}),
     "alphago_policy": (None, 2, {}),
     "inception_v3": (75, 2, {"aux_logits": False}),  # 75x75 is the smallest input; the aux head needs ~299
+    **{f"efficientnet_b{i}": (32 if i < 4 else 8, 2, {}) for i in range(8)},  # B4-B7: time goes to depth
 }
 
 

@@ -154,3 +154,66 @@ class Inception3(nn.Module):
                      "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
             x = getattr(self, name)(x)
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+
+
+# ------------------------------------------------------------------------------------------- EfficientNet
+def _divisible(v, d=8):
+    new = max(d, int(v + d / 2) // d * d)
+    return new + d if new < 0.9 * v else new
+
+
+def _cna(cin, cout, k, stride=1, groups=1, act=True, bn=None):
+    layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+              nn.BatchNorm2d(cout, **(bn or {}))]
+    return nn.Sequential(*(layers + [nn.SiLU()] if act else layers))
+
+
+class SqueezeExcitation(nn.Module):
+    def __init__(self, c, squeeze):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(c, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, c, 1)
+        self.activation = nn.SiLU()
+        self.scale_activation = nn.Sigmoid()
+
+    def forward(self, x):
+        return x * self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+
+
+class MBConv(nn.Module):
+    def __init__(self, expand, k, stride, cin, cout, bn):
+        super().__init__()
+        self.use_res_connect = stride == 1 and cin == cout
+        mid = _divisible(cin * expand)
+        layers = [_cna(cin, mid, 1, bn=bn)] if mid != cin else []
+        layers += [_cna(mid, mid, k, stride, groups=mid, bn=bn), SqueezeExcitation(mid, max(1, cin // 4)),
+                   _cna(mid, cout, 1, act=False, bn=bn)]
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x):
+        out = self.block(x)
+        return out + x if self.use_res_connect else out   # stochastic depth is the identity in eval
+
+
+class EfficientNet(nn.Module):
+    """torchvision's builder: B0's stages with channels and depths scaled."""
+
+    TABLE = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
+             (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1)]
+
+    def __init__(self, width, depth, num_classes=1000, bn=None):
+        super().__init__()
+        rows = [(e, k, s, _divisible(ci * width), _divisible(co * width), int(math.ceil(n * depth)))
+                for e, k, s, ci, co, n in self.TABLE]
+        layers = [_cna(3, rows[0][3], 3, 2, bn=bn)]
+        for e, k, s, ci, co, n in rows:
+            layers.append(nn.Sequential(*[MBConv(e, k, s if i == 0 else 1, ci if i == 0 else co, co, bn)
+                                          for i in range(n)]))
+        layers.append(_cna(rows[-1][4], 4 * rows[-1][4], 1, bn=bn))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(4 * rows[-1][4], num_classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))

@@ -4,6 +4,8 @@ from ._common import skip_init
 from .alexnet import alexnet, alexnet_owt, zfnet
 from .alphago import alphago_policy
 from .densenet import densenet, densenet121, densenet161, densenet169, densenet201
+from .efficientnet import (efficientnet, efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3,
+                           efficientnet_b4, efficientnet_b5, efficientnet_b6, efficientnet_b7)
 from .googlenet import GoogLeNetOutputs, googlenet, googlenet_loss, inception_module
 from .inception import Inception3, InceptionOutputs, inception_v3
 from .mobilenet import mobilenet_v1
@@ -28,3 +30,4 @@ __all__ = [
     "mobilenet_v1", "squeezenet1_0", "squeezenet1_1", "alphago_policy",
 ]
 __all__ += ["inception_v3", "Inception3", "InceptionOutputs"]
+__all__ += ["efficientnet"] + [f"efficientnet_b{i}" for i in range(8)]
