@@ -6,6 +6,7 @@ from .alphago import alphago_policy
 from .densenet import densenet, densenet121, densenet161, densenet169, densenet201
 from .efficientnet import (efficientnet, efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3,
                            efficientnet_b4, efficientnet_b5, efficientnet_b6, efficientnet_b7)
+from .ensemble import Ensemble
 from .googlenet import GoogLeNetOutputs, googlenet, googlenet_loss, inception_module
 from .inception import Inception3, InceptionOutputs, inception_v3
 from .mobilenet import mobilenet_v1
@@ -31,3 +32,4 @@ __all__ = [
 ]
 __all__ += ["inception_v3", "Inception3", "InceptionOutputs"]
 __all__ += ["efficientnet"] + [f"efficientnet_b{i}" for i in range(8)]
+__all__ += ["Ensemble"]
