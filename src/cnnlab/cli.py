@@ -37,7 +37,9 @@ def cmd_evaluate(args):
     from .train.metrics import precision_recall_f1, top_k_accuracy
     from .train.run import eval_dataset, load_trained
 
-    model, meta = load_trained(args.checkpoint)
+    if len(args.checkpoint) > 1:
+        return _evaluate_ensemble(args)
+    model, meta = load_trained(args.checkpoint[0])
     ds = eval_dataset(meta, args.dataset, args.data_dir)
     if len(ds.classes) != len(meta["classes"]):
         raise UserError(f"evaluate: the checkpoint's model predicts {len(meta['classes'])} classes but dataset "
@@ -56,6 +58,14 @@ def cmd_evaluate(args):
     for avg in ("macro", "weighted"):
         m = prf[avg]
         print(f"{avg + ' avg':<{width}}  {'':8}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:.4f}")
+    return 0
+
+
+def _evaluate_ensemble(args):
+    from .train.ensemble import evaluate_ensemble, format_ensemble
+
+    print(format_ensemble(evaluate_ensemble(args.checkpoint, args.mode, args.dataset, args.data_dir,
+                                            args.batch_size)))
     return 0
 
 
@@ -311,8 +321,11 @@ def build_parser():
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="loss, accuracy and per-class metrics of a checkpoint",
-                       description="Evaluate a checkpoint on its dataset's test split.")
-    p.add_argument("checkpoint")
+                       description="Evaluate a checkpoint on its dataset's test split; several checkpoints: "
+                       "each one and their ensemble, with the ensemble's gain.")
+    p.add_argument("checkpoint", nargs="+", metavar="CHECKPOINT")
+    p.add_argument("--mode", default="mean", choices=["mean", "vote"],
+                   help="how several checkpoints are combined: mean of softmax outputs or majority vote")
     p.add_argument("--dataset", default=None, help="dataset to evaluate on (default: the one it was trained on)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--batch-size", type=int, default=500)
