@@ -21,12 +21,36 @@ class UserError(Exception):
 def cmd_train(args):
     from .train.run import train_job
 
-    result = train_job(model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-                       lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
-                       weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
-                       data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
-                       fallback=not args.no_fallback, augment=args.augment)
+    callbacks, server = [], None
+    if args.live is not None:
+        feed, server = _start_live(args.live, args.live_host)
+        callbacks.append(feed)
+    try:
+        result = train_job(model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
+                           lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
+                           weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
+                           data_dir=args.data_dir, out=args.out, resume=args.resume,
+                           progress=not args.no_progress, fallback=not args.no_fallback, augment=args.augment,
+                           callbacks=callbacks)
+    finally:
+        if server is not None:
+            server.close()
     return 130 if result["interrupted"] else 0
+
+
+def _start_live(port, host):
+    """The live view's feed and server (``cnnlab train --live``); prints the page's address."""
+    from .live import start_live
+
+    if not 0 <= port <= 65535:
+        raise UserError(f"train: --live PORT must be in 0..65535 (0 picks a free port). Received: {port}")
+    try:
+        feed, server = start_live(port, host)
+    except OSError as e:
+        raise UserError(f"train: cannot serve the live view on {host}:{port} ({e.strerror or e}); choose "
+                        f"another port, or --live 0 for a free one") from None
+    print(f"live view: {server.url} (updates while training runs)", flush=True)
+    return feed, server
 
 
 # ---------------------------------------------------------------------------- evaluate
@@ -318,6 +342,11 @@ def build_parser():
     p.add_argument("--augment", default=None, metavar="NAMES",
                    help="training augmentations, comma-separated, each NAME or NAME:VALUE (e.g. flip,crop:4,pca): "
                    + describe_augmentations())
+    p.add_argument("--live", type=int, nargs="?", const=8765, default=None, metavar="PORT",
+                   help="serve a live view of the training at http://127.0.0.1:PORT/ (default port 8765; "
+                   "0 picks a free one): curves, learning rate, filters, activation maps, confusion matrix")
+    p.add_argument("--live-host", default="127.0.0.1", metavar="HOST",
+                   help="address the live view binds to (default 127.0.0.1: this machine only)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="loss, accuracy and per-class metrics of a checkpoint",

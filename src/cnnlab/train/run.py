@@ -77,13 +77,13 @@ def build_model(name, dataset):
 
 def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_size=64, lr=None, optimizer="adam",
               momentum=0.9, weight_decay=0.0, schedule="cosine", seed=0, data_dir=None, out=None, resume=False,
-              fallback=True, progress=True, log=print, train_limit=None, augment=None):
+              fallback=True, progress=True, log=print, train_limit=None, augment=None, callbacks=()):
     """Train zoo model ``model`` on ``dataset`` and return a dict of results (accuracy, paths, history).
 
     Checkpoints go to ``out`` (default ``runs/<model>-<dataset>``) after every epoch; ``resume=True``
     continues from ``out/last.npz``. ``train_limit`` trains on the first N shuffled samples only (tests).
     ``augment`` names the training augmentations, e.g. ``"flip,crop:4,pca"`` (see
-    ``cnnlab.data.transforms.parse_augment``).
+    ``cnnlab.data.transforms.parse_augment``). ``callbacks`` go to the ``Trainer`` (e.g. a ``LiveFeed``).
     """
     backend.manual_seed(seed)
     used, train_set, test_set = _datasets(dataset, data_dir, log, fallback)
@@ -120,8 +120,8 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
                               batch_transform=batch_transform)
     test_loader = DataLoader(test_set, batch_size=500)
-    trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, checkpoint_dir=out, meta=meta,
-                      progress=progress, log=log)
+    trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, callbacks=callbacks, checkpoint_dir=out,
+                      meta=meta, progress=progress, log=log)
     last = os.path.join(out, "last.npz")
     start = None
     if resume:

@@ -130,7 +130,8 @@ class Trainer:
         scheduler: optional LR scheduler, stepped once per epoch (``ReduceLROnPlateau`` gets the
             validation accuracy if there is a validation set, else the training loss).
         callbacks: objects with optional ``on_epoch_end(trainer, epoch, logs)`` / ``on_batch_end(trainer,
-            batch, logs)``; set ``trainer.stop_training = True`` to stop.
+            batch, logs)``; set ``trainer.stop_training = True`` to stop. Also optional
+            ``on_train_begin(trainer, train_loader, val_loader, epochs)`` and ``on_train_end(trainer)``.
         checkpoint_dir: where ``last.npz`` (every epoch and on interrupt) and ``best.npz`` go.
         meta: JSON-able facts stored in every checkpoint (model name and config, normalisation, classes).
     """
@@ -225,6 +226,9 @@ class Trainer:
             self.log(f"Resumed from {resume} at epoch {self._epoch + 1}, batch {self._batch}")
         self.stop_training = False
         self.interrupted = False
+        for c in self.callbacks:
+            if hasattr(c, "on_train_begin"):
+                c.on_train_begin(self, train_loader, val_loader, epochs)
         try:
             while self._epoch < epochs and not self.stop_training:
                 self._run_epoch(train_loader, val_loader, epochs)
@@ -233,6 +237,9 @@ class Trainer:
             path = self.save()
             self.log(f"\nInterrupted at epoch {self._epoch + 1}, batch {self._batch}"
                      + (f"; checkpoint saved to {path} (continue with resume)" if path else ""))
+        for c in self.callbacks:
+            if hasattr(c, "on_train_end"):
+                c.on_train_end(self)
         return self.history
 
     def _run_epoch(self, train_loader, val_loader, epochs):
@@ -263,7 +270,8 @@ class Trainer:
                 n = len(y)
                 batch_loss = float(loss.item())
                 loss_sum += batch_loss * n
-                correct += int((out.data.argmax(axis=1) == y.data).sum())
+                predictions = out.data.argmax(axis=1)
+                correct += int((predictions == y.data).sum())
                 seen += n
                 self._batch = i + 1
                 self._partial = (loss_sum, correct, seen)
@@ -272,7 +280,8 @@ class Trainer:
                     bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
                 for c in self.callbacks:
                     if hasattr(c, "on_batch_end"):
-                        c.on_batch_end(self, i, {"loss": batch_loss})
+                        c.on_batch_end(self, i, {"loss": batch_loss, "predictions": predictions,
+                                                 "targets": y.data})
         finally:
             if bar is not None:
                 bar.close()

@@ -1,0 +1,314 @@
+"""``cnnlab train --live``: a local web page that shows a training while it runs.
+
+A ``LiveServer`` serves one self-contained page (inline CSS and JavaScript, no network) and the
+latest snapshot of a ``LiveFeed`` as JSON. The page polls ``/snapshot?since=VERSION`` twice a second
+and redraws when the version moved: loss and accuracy per batch and per epoch, the learning rate,
+the first-layer filters, the activation maps of one fixed test image and the running confusion
+matrix. The server runs on its own daemon thread and only reads the feed's latest snapshot (one
+attribute read), so a browser that stops, reloads or comes twice changes nothing for the training.
+"""
+
+import http.server
+import json
+import socketserver
+import threading
+import urllib.parse
+
+from .train.live_feed import LiveFeed
+
+DEFAULT_PORT = 8765
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "cnnlab-live"
+    live = None                       # the LiveServer, set per server class
+
+    def log_message(self, format, *args):          # no per-request lines on the training's terminal
+        pass
+
+    def _send(self, code, body, kind="application/json"):
+        data = body if isinstance(body, bytes) else body.encode("utf-8")
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", kind + "; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):   # the browser went away: nothing to do
+            pass
+
+    def _error(self, code, message):
+        self._send(code, json.dumps({"error": message}))
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        try:
+            query = urllib.parse.parse_qs(url.query, keep_blank_values=True, strict_parsing=bool(url.query),
+                                          max_num_fields=8)
+        except ValueError:
+            return self._error(400, f"malformed query string: {url.query!r}")
+        if url.path in ("/", "/index.html"):
+            return self._send(200, PAGE, "text/html")
+        if url.path == "/snapshot":
+            unknown = sorted(set(query) - {"since"})
+            if unknown:
+                return self._error(400, f"unknown query parameter(s): {', '.join(unknown)}; expected since=N")
+            since = query.get("since", ["0"])
+            if len(since) != 1 or not since[0].isdigit():
+                return self._error(400, f"`since` must be a non-negative integer. Received: {since!r}")
+            return self._send(200, self.live.snapshot_json(int(since[0])))
+        return self._error(404, f"no such page: {url.path!r}; the live view is at /")
+
+    def _not_allowed(self):
+        self._error(405, f"method {self.command} not allowed; the live view only answers GET")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _not_allowed
+
+
+class LiveServer:
+    """Serve ``feed`` (a ``LiveFeed``) at http://HOST:PORT/ from a daemon thread.
+
+    Args:
+        feed: the ``LiveFeed`` the trainer publishes into.
+        port: TCP port; 0 picks a free one (``self.port`` tells which).
+        host: address to bind. Default: 127.0.0.1 (this machine only).
+    """
+
+    def __init__(self, feed, port=DEFAULT_PORT, host="127.0.0.1"):
+        self.feed = feed
+        handler = type("Handler", (_Handler,), {"live": self})
+        self._cache = (None, b"")
+        self._lock = threading.Lock()
+        self.httpd = _Server((host, port), handler)
+        self.host, self.port = self.httpd.server_address[:2]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                       name="cnnlab-live", daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://{self.host}:{self.port}/"
+
+    def snapshot_json(self, since=0):
+        """The latest snapshot as JSON (encoded once per version), or only its version if not newer than ``since``."""
+        version, snapshot = self.feed.latest
+        if snapshot is None or version <= since:
+            return json.dumps({"version": version, "unchanged": True})
+        with self._lock:                      # two browsers: the second gets the first one's encoding
+            if self._cache[0] != version:
+                self._cache = (version, json.dumps({"version": version, **snapshot}, allow_nan=False))
+            return self._cache[1]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def start_live(port=DEFAULT_PORT, host="127.0.0.1", interval=0.25):
+    """A ``LiveFeed`` (for the trainer's callbacks) and the ``LiveServer`` showing it; raises OSError when the
+    port cannot be bound."""
+    feed = LiveFeed(interval=interval)
+    return feed, LiveServer(feed, port, host)
+
+
+PAGE = r"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>cnnlab live</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.2rem auto; max-width: 1200px;
+       padding: 0 1rem; color: #222; }
+h1 { font-size: 1.4rem; margin: 0 0 .3rem; } h2 { font-size: 1rem; margin: .2rem 0 .4rem; color: #444; }
+#status { color: #555; margin-bottom: .8rem; } #status b { color: #222; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(370px, 1fr)); gap: .9rem; }
+.panel { border: 1px solid #ddd; border-radius: 6px; padding: .5rem .7rem; }
+svg { width: 100%; height: 170px; } .axis { stroke: #bbb; stroke-width: 1; }
+svg text { font-size: 10px; fill: #666; }
+canvas { image-rendering: pixelated; border: 1px solid #eee; margin: 1px; }
+.layer { display: inline-block; vertical-align: top; margin: 0 .6rem .4rem 0; font-size: .75rem; }
+table.cm { border-collapse: collapse; font-size: .7rem; } .cm td, .cm th { border: 1px solid #eee;
+  padding: 1px 4px; text-align: right; } .cm th { background: #f6f6f6; }
+.legend span { margin-right: .8rem; font-size: .75rem; } .err { color: #b00; }
+</style></head>
+<body data-version="0" data-batches="0">
+<h1>cnnlab live: <span id="title">waiting for the first snapshot</span></h1>
+<div id="status">connecting...</div>
+<div class="grid">
+ <div class="panel"><h2>Loss per batch</h2><svg id="batch-loss" viewBox="0 0 360 170"></svg></div>
+ <div class="panel"><h2>Accuracy per batch</h2><svg id="batch-acc" viewBox="0 0 360 170"></svg></div>
+ <div class="panel"><h2>Per epoch: loss</h2><svg id="epoch-loss" viewBox="0 0 360 170"></svg>
+  <div class="legend"><span style="color:#1f77b4">train</span><span style="color:#d62728">validation</span></div></div>
+ <div class="panel"><h2>Per epoch: accuracy</h2><svg id="epoch-acc" viewBox="0 0 360 170"></svg>
+  <div class="legend"><span style="color:#1f77b4">train</span><span style="color:#d62728">validation</span></div></div>
+ <div class="panel"><h2>Learning rate per epoch</h2><svg id="epoch-lr" viewBox="0 0 360 170"></svg></div>
+ <div class="panel"><h2>Running confusion matrix (this epoch's training batches)</h2><div id="confusion"></div></div>
+</div>
+<div class="panel" style="margin-top:.9rem"><h2>First-layer filters</h2><div id="filters"></div></div>
+<div class="panel" style="margin-top:.9rem"><h2>Activation maps of one test image</h2><div id="activations"></div></div>
+<script>
+"use strict";
+var version = 0, failures = 0;
+var COLORS = ["#1f77b4", "#d62728"];
+
+function bytes(b64) {
+  var s = atob(b64), a = new Uint8Array(s.length);
+  for (var i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);
+  return a;
+}
+
+function plot(id, xs, series, fixedMax) {
+  var svg = document.getElementById(id), W = 360, H = 170, L = 38, B = 16, T = 6, R = 6;
+  var all = [];
+  series.forEach(function (ys) { ys.forEach(function (y) { if (y !== null) all.push(y); }); });
+  var html = '<line class="axis" x1="' + L + '" y1="' + (H - B) + '" x2="' + (W - R) + '" y2="' + (H - B) + '"/>' +
+             '<line class="axis" x1="' + L + '" y1="' + T + '" x2="' + L + '" y2="' + (H - B) + '"/>';
+  if (all.length && xs.length) {
+    var lo = fixedMax === undefined ? Math.min.apply(null, all) : 0;
+    var hi = fixedMax === undefined ? Math.max.apply(null, all) : fixedMax;
+    if (hi <= lo) hi = lo + 1;
+    var x0 = xs[0], x1 = xs[xs.length - 1] > x0 ? xs[xs.length - 1] : x0 + 1;
+    series.forEach(function (ys, k) {
+      var pts = [];
+      ys.forEach(function (y, i) {
+        if (y === null) return;
+        var px = L + (xs[i] - x0) / (x1 - x0) * (W - L - R), py = H - B - (y - lo) / (hi - lo) * (H - B - T);
+        pts.push(px.toFixed(1) + "," + py.toFixed(1));
+      });
+      html += '<polyline fill="none" stroke="' + COLORS[k] + '" stroke-width="1.3" data-points="' + pts.length +
+              '" points="' + pts.join(" ") + '"/>';
+    });
+    html += '<text x="2" y="' + (T + 8) + '">' + hi.toPrecision(3) + '</text><text x="2" y="' + (H - B) + '">' +
+            lo.toPrecision(3) + '</text><text x="' + (W - R - 40) + '" y="' + (H - 3) + '">' + x1 + '</text>';
+  }
+  svg.innerHTML = html;
+}
+
+function grey(canvas, data, offset, h, w, scale) {
+  canvas.width = w * scale; canvas.height = h * scale;
+  var ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
+  for (var i = 0; i < h * w; i++) {
+    var v = data[offset + i];
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v; img.data[4 * i + 3] = 255;
+  }
+  var tmp = document.createElement("canvas"); tmp.width = w; tmp.height = h;
+  tmp.getContext("2d").putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false; ctx.drawImage(tmp, 0, 0, w * scale, h * scale);
+}
+
+function drawFilters(f) {
+  var box = document.getElementById("filters");
+  if (!f) { box.textContent = "the model has no convolution"; return; }
+  var o = f.shape[0], c = f.shape[1], h = f.shape[2], w = f.shape[3], data = bytes(f.data);
+  var scale = Math.max(2, Math.floor(40 / Math.max(h, w))), shown = Math.min(o, 64);
+  box.innerHTML = "";
+  box.setAttribute("data-drawn", shown);
+  for (var k = 0; k < shown; k++) {
+    var canvas = document.createElement("canvas");
+    if (c === 3) {           // an RGB filter: the three input channels as colours
+      canvas.width = w * scale; canvas.height = h * scale;
+      var ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
+      for (var i = 0; i < h * w; i++) {
+        for (var ch = 0; ch < 3; ch++) img.data[4 * i + ch] = data[((k * 3 + ch) * h * w) + i];
+        img.data[4 * i + 3] = 255;
+      }
+      var tmp = document.createElement("canvas"); tmp.width = w; tmp.height = h;
+      tmp.getContext("2d").putImageData(img, 0, 0);
+      ctx.imageSmoothingEnabled = false; ctx.drawImage(tmp, 0, 0, w * scale, h * scale);
+    } else {
+      grey(canvas, data, k * c * h * w, h, w, scale);      // the first input channel
+    }
+    box.appendChild(canvas);
+  }
+}
+
+function drawActivations(layers, probe) {
+  var box = document.getElementById("activations");
+  box.innerHTML = "";
+  if (probe) {
+    var div = document.createElement("div"); div.className = "layer";
+    var canvas = document.createElement("canvas"), s = probe.shape;
+    grey(canvas, bytes(probe.data), 0, s[1], s[2], Math.max(1, Math.floor(64 / s[1])));
+    div.appendChild(document.createTextNode("input" + (probe.label !== null ? " (class " + probe.label + ")" : "")));
+    div.appendChild(document.createElement("br")); div.appendChild(canvas); box.appendChild(div);
+  }
+  box.setAttribute("data-layers", layers.length);
+  layers.forEach(function (layer) {
+    var div = document.createElement("div"); div.className = "layer";
+    var c = layer.shape[0], h = layer.shape[1], w = layer.shape[2], data = bytes(layer.data);
+    div.appendChild(document.createTextNode(layer.name + " (" + c + "x" + h + "x" + w + ")"));
+    div.appendChild(document.createElement("br"));
+    var scale = Math.max(1, Math.floor(32 / Math.max(h, w)));
+    for (var k = 0; k < c; k++) {
+      var canvas = document.createElement("canvas");
+      grey(canvas, data, k * h * w, h, w, scale);
+      div.appendChild(canvas);
+    }
+    box.appendChild(div);
+  });
+}
+
+function drawConfusion(m, classes) {
+  var box = document.getElementById("confusion");
+  if (!m) { box.textContent = "after the first batch"; return; }
+  var max = 1, html = '<table class="cm"><tr><th>true \\ pred</th>';
+  m.forEach(function (row) { row.forEach(function (v) { if (v > max) max = v; }); });
+  m.forEach(function (_, j) { html += "<th>" + j + "</th>"; });
+  html += "</tr>";
+  m.forEach(function (row, i) {
+    html += "<tr><th>" + (classes[i] !== undefined ? classes[i] : i) + "</th>";
+    row.forEach(function (v, j) {
+      var a = Math.sqrt(v / max).toFixed(2), col = i === j ? "31,119,180" : "214,39,40";
+      html += '<td style="background:rgba(' + col + ',' + a + ')">' + v + "</td>";
+    });
+    html += "</tr>";
+  });
+  box.innerHTML = html + "</table>";
+}
+
+function draw(s) {
+  document.body.setAttribute("data-version", s.version);
+  document.body.setAttribute("data-batches", s.batches_seen);
+  document.getElementById("title").textContent = s.model + " on " + s.dataset;
+  var epochs = s.epochs ? "/" + s.epochs : "";
+  document.getElementById("status").innerHTML = "<b>" + s.status + "</b> | epoch " +
+    Math.min(s.epoch + 1, s.epochs || s.epoch + 1) + epochs + ", batch " + s.batch +
+    (s.batches_per_epoch ? "/" + s.batches_per_epoch : "") + " | learning rate <b>" + s.lr.toPrecision(3) +
+    "</b> | " + s.batches_seen + " batches in " + s.elapsed.toFixed(0) + " s";
+  var bc = s.batch_curve, ec = s.epoch_curve, ep = ec.train_loss.map(function (_, i) { return i + 1; });
+  plot("batch-loss", bc.step, [bc.loss]);
+  plot("batch-acc", bc.step.slice(0, bc.acc.length), [bc.acc], 1);
+  plot("epoch-loss", ep, [ec.train_loss, ec.val_loss]);
+  plot("epoch-acc", ep, [ec.train_acc, ec.val_acc], 1);
+  plot("epoch-lr", ep, [ec.lr]);
+  drawFilters(s.filters);
+  drawActivations(s.activations, s.probe);
+  drawConfusion(s.confusion, s.classes);
+}
+
+function poll() {
+  fetch("/snapshot?since=" + version, {cache: "no-store"}).then(function (r) { return r.json(); })
+    .then(function (s) {
+      failures = 0;
+      if (!s.unchanged) { version = s.version; draw(s); }
+      setTimeout(poll, 500);
+    })
+    .catch(function () {
+      failures += 1;
+      var st = document.getElementById("status");
+      st.innerHTML = '<span class="err">the training process is not answering (finished or stopped); ' +
+                     'showing its last state</span>';
+      setTimeout(poll, Math.min(5000, 500 * failures));
+    });
+}
+poll();
+</script>
+</body></html>
+"""
