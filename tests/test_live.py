@@ -70,8 +70,8 @@ def test_page_shows_a_running_training_in_chromium(tmp_path, monkeypatch):
     servers = []
 
     class GatedFeed(LiveFeed):
-        def __init__(self, interval=0.25):
-            super().__init__(interval=0)          # a snapshot after every batch: what the page reads is exact
+        def __init__(self):
+            super().__init__(interval=0, image_interval=0)   # a snapshot after every batch: the page reads exact
 
         def on_batch_end(self, trainer, batch, logs):
             super().on_batch_end(trainer, batch, logs)
@@ -204,7 +204,7 @@ def _train(callbacks):
 
 def test_a_watched_training_ends_with_the_same_weights(http):
     plain = _train([])
-    feed = LiveFeed(interval=0)
+    feed = LiveFeed(interval=0, image_interval=0)
     server = live.LiveServer(feed, port=0)
 
     class Reader:                                   # a browser reading the page after every batch

@@ -114,10 +114,10 @@ class LiveServer:
         self.httpd.server_close()
 
 
-def start_live(port=DEFAULT_PORT, host="127.0.0.1", interval=0.25):
+def start_live(port=DEFAULT_PORT, host="127.0.0.1"):
     """A ``LiveFeed`` (for the trainer's callbacks) and the ``LiveServer`` showing it; raises OSError when the
     port cannot be bound."""
-    feed = LiveFeed(interval=interval)
+    feed = LiveFeed()
     return feed, LiveServer(feed, port, host)
 
 
@@ -155,7 +155,7 @@ table.cm { border-collapse: collapse; font-size: .7rem; } .cm td, .cm th { borde
 <div class="panel" style="margin-top:.9rem"><h2>Activation maps of one test image</h2><div id="activations"></div></div>
 <script>
 "use strict";
-var version = 0, failures = 0;
+var version = 0, imagesVersion = -1, failures = 0;
 var COLORS = ["#1f77b4", "#d62728"];
 
 function bytes(b64) {
@@ -288,8 +288,11 @@ function draw(s) {
   plot("epoch-loss", ep, [ec.train_loss, ec.val_loss]);
   plot("epoch-acc", ep, [ec.train_acc, ec.val_acc], 1);
   plot("epoch-lr", ep, [ec.lr]);
-  drawFilters(s.filters);
-  drawActivations(s.activations, s.probe);
+  if (s.images_version !== imagesVersion) {    // pictures change less often than the curves
+    imagesVersion = s.images_version;
+    drawFilters(s.filters);
+    drawActivations(s.activations, s.probe);
+  }
   drawConfusion(s.confusion, s.classes);
 }
 

@@ -1,9 +1,9 @@
 """The training side of the live view: a callback that publishes snapshots of a running training.
 
 ``LiveFeed`` records every batch's loss and accuracy (two floats) and the running confusion matrix
-(one ``bincount``); at most every ``interval`` seconds, and at each epoch's end, it also reads the
-first-layer filters and the activation maps of one fixed test image and publishes everything as a
-new immutable snapshot. Publishing is one assignment: a reader (the live server's thread) takes the
+(one ``bincount``); at most every ``interval`` seconds, and at each epoch's end, it publishes them as a
+new immutable snapshot. The pictures (first-layer filters, activation maps of one fixed test image:
+a forward pass) are refreshed at most every ``image_interval`` seconds, as they change slowly. Publishing is one assignment: a reader (the live server's thread) takes the
 latest snapshot whenever it likes, and the trainer never waits for it.
 """
 
@@ -53,7 +53,9 @@ class LiveFeed:
 
     Args:
         interval: at most one snapshot every ``interval`` seconds between epoch ends (0: after every
-            batch, for tests). Default: 0.25.
+            batch, for tests). Default: 0.5 (the page polls twice a second).
+        image_interval: at most one refresh of the filters and activation maps every ``image_interval``
+            seconds (and at every epoch's end). Default: 2.
         probe: a fixed input image (C, H, W) whose activation maps are shown; default the first image
             of the validation loader's dataset.
 
@@ -61,8 +63,11 @@ class LiveFeed:
     of plain numbers, lists and strings (JSON-ready) that is never modified after publishing.
     """
 
-    def __init__(self, interval=0.25, probe=None):
+    def __init__(self, interval=0.5, probe=None, image_interval=2.0):
         self.interval = float(interval)
+        self.image_interval = float(image_interval)
+        self._images = (0, None, [])                # (version, filters, activations)
+        self._last_images = float("-inf")
         self.probe = None if probe is None else np.asarray(probe)
         self.probe_label = None
         self.latest = (0, None)
@@ -89,7 +94,7 @@ class LiveFeed:
             except (IndexError, TypeError, ValueError):
                 self.probe = None
         self.status = "training"
-        self._publish(trainer)
+        self._publish(trainer, images=True)
 
     def on_batch_end(self, trainer, batch, logs):
         self._losses.append(float(logs["loss"]))
@@ -103,12 +108,12 @@ class LiveFeed:
             self._publish(trainer, now)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        self._publish(trainer)
+        self._publish(trainer, images=True)
         self._new_epoch = True              # the running matrix restarts with the next epoch's first batch
 
     def on_train_end(self, trainer):
         self.status = "interrupted" if trainer.interrupted else "finished"
-        self._publish(trainer)
+        self._publish(trainer, images=True)
 
     # ------------------------------------------------------------------ snapshot
     def _count(self, pred, target, trainer):
@@ -152,8 +157,13 @@ class LiveFeed:
                 h.remove()
         return [{"name": name, "shape": list(a.shape), "data": _pixels(a)} for name, a in seen]
 
-    def _publish(self, trainer, now=None):
-        self._last_publish = time.perf_counter() if now is None else now
+    def _publish(self, trainer, now=None, images=False):
+        now = time.perf_counter() if now is None else now
+        self._last_publish = now
+        if images or now - self._last_images >= self.image_interval:
+            self._last_images = now
+            self._images = (self._images[0] + 1, self._filters(), self._activations(trainer.model))
+        images_version, filters, activations = self._images
         steps, losses = _downsample(self._losses)
         _, accs = _downsample(self._accs)
         history = trainer.history
@@ -172,8 +182,7 @@ class LiveFeed:
             "epoch_curve": {k: [_finite(v) for v in history[k]]
                             for k in ("train_loss", "train_acc", "val_loss", "val_acc", "lr")},
             "confusion": None if self._confusion is None else self._confusion.tolist(),
-            "filters": self._filters(),
-            "activations": self._activations(trainer.model),
+            "images_version": images_version, "filters": filters, "activations": activations,
             "probe": probe,
         }
         self.latest = (self.latest[0] + 1, snapshot)
