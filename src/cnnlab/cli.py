@@ -261,7 +261,8 @@ def build_parser():
                        description="Train a model, print a progress bar per epoch and the test accuracy, and "
                        "checkpoint every epoch (Ctrl-C saves one and stops; --resume continues).")
     p.add_argument("--model", default="fashion_cnn", help="zoo model name (see `cnnlab models`)")
-    p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist, cifar10 or digits")
+    p.add_argument("--dataset", default="fashion-mnist",
+                   help="fashion-mnist, mnist, cifar10, digits or fashion-mnist-mini (bundled)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
