@@ -1,9 +1,10 @@
-"""Do ensembles help? Train several fashion_cnn on Fashion-MNIST with different seeds (a few epochs each)
-and compare each one's test accuracy with the ensemble's (mean of softmax outputs, and majority vote).
+"""Do ensembles help? Train several fashion_cnn on Fashion-MNIST with different seeds (a few epochs
+each) and compare each one's test accuracy with the ensemble's (mean of softmax outputs, and
+majority vote).
 
-Each member is `cnnlab train`'s recipe (Adam lr 1e-3, cosine schedule, batch 64, standardised inputs) with
-its own seed, so members differ in initial weights and batch order only. Writes its results into
-``benchmarks/RESULTS.md`` between the ``ensemble_fashion`` markers.
+Each member is `cnnlab train`'s recipe (Adam lr 1e-3, cosine schedule, batch 64, standardised
+inputs) with its own seed, so members differ in initial weights and batch order only. Writes its
+results into ``benchmarks/RESULTS.md`` between the ``ensemble_fashion`` markers.
 
 Usage:
     python benchmarks/ensemble_fashion.py [--members 3] [--epochs 2] [--data-dir DIR] [--no-write]
@@ -28,7 +29,9 @@ def main():
     ap.add_argument("--members", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--data-dir", default=None, help="default: $CNNLAB_DATA")
-    ap.add_argument("--runs-dir", default=None, help="where the members' checkpoints go (default: a temp dir)")
+    ap.add_argument(
+        "--runs-dir", default=None, help="where the members' checkpoints go (default: a temp dir)"
+    )
     ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = ap.parse_args()
     runs = args.runs_dir or tempfile.mkdtemp(prefix="ensemble_fashion-")
@@ -36,8 +39,16 @@ def main():
     for seed in range(args.members):
         out = os.path.join(runs, f"seed{seed}")
         t = time.perf_counter()
-        train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=args.epochs, seed=seed, out=out,
-                  data_dir=args.data_dir, progress=False, fallback=False)
+        train_job(
+            model="fashion_cnn",
+            dataset="fashion-mnist",
+            epochs=args.epochs,
+            seed=seed,
+            out=out,
+            data_dir=args.data_dir,
+            progress=False,
+            fallback=False,
+        )
         times.append(time.perf_counter() - t)
         paths.append(os.path.join(out, "last.npz"))
     mean = evaluate_ensemble(paths, "mean", data_dir=args.data_dir)
@@ -49,33 +60,40 @@ def main():
 
 
 def report(args, mean, vote, times):
-    rows = [f"| seed {i} | {m['accuracy'] * 100:.2f}% | {m['loss']:.4f} |" for i, m in enumerate(mean["members"])]
+    rows = [
+        f"| seed {i} | {m['accuracy'] * 100:.2f}% | {m['loss']:.4f} |"
+        for i, m in enumerate(mean["members"])
+    ]
     best = max(m["accuracy"] for m in mean["members"])
     average = sum(m["accuracy"] for m in mean["members"]) / len(mean["members"])
     day = datetime.date.today().isoformat()
-    return "\n".join([
-        START,
-        f"## Ensembles on Fashion-MNIST (`benchmarks/ensemble_fashion.py`)",
-        "",
-        f"Command: `python benchmarks/ensemble_fashion.py --members {args.members} --epochs {args.epochs}`, "
-        f"{day}, 2 shared CPU cores, {sum(times) / 60:.1f} min of training in all. {args.members} fashion_cnn "
-        f"trained with `cnnlab train`'s recipe (Adam lr 1e-3, cosine over {args.epochs} epochs, batch 64) on "
-        f"the full 60,000 training images, seeds 0-{args.members - 1}; tested on the 10,000 test images "
-        f"(`cnnlab evaluate` with every checkpoint).",
-        "",
-        "| model | test accuracy | test loss |",
-        "|---|---|---|",
-        *rows,
-        f"| ensemble, mean of softmax | **{mean['ensemble']['accuracy'] * 100:.2f}%** | "
-        f"{mean['ensemble']['loss']:.4f} |",
-        f"| ensemble, majority vote | **{vote['ensemble']['accuracy'] * 100:.2f}%** | - |",
-        "",
-        f"Averaging the softmax outputs gains {mean['gain_over_best'] * 100:+.2f} points over the best member "
-        f"({best * 100:.2f}%) and {mean['gain_over_mean'] * 100:+.2f} over the members' average "
-        f"({average * 100:.2f}%); the majority vote {vote['gain_over_best'] * 100:+.2f} and "
-        f"{vote['gain_over_mean'] * 100:+.2f}.",
-        END,
-    ])
+    return "\n".join(
+        [
+            START,
+            "## Ensembles on Fashion-MNIST (`benchmarks/ensemble_fashion.py`)",
+            "",
+            f"Command: `python benchmarks/ensemble_fashion.py --members {args.members} "
+            f"--epochs {args.epochs}`, {day}, 2 shared CPU cores, {sum(times) / 60:.1f} min of "
+            f"training in all. {args.members} fashion_cnn trained with `cnnlab train`'s recipe "
+            f"(Adam lr 1e-3, cosine over {args.epochs} epochs, batch 64) on the full 60,000 "
+            f"training images, seeds 0-{args.members - 1}; tested on the 10,000 test images "
+            "(`train.ensemble.evaluate_ensemble`, what `cnnlab evaluate CKPT1 CKPT2 ...` prints).",
+            "",
+            "| model | test accuracy | test loss |",
+            "|---|---|---|",
+            *rows,
+            f"| ensemble, mean of softmax | **{mean['ensemble']['accuracy'] * 100:.2f}%** | "
+            f"{mean['ensemble']['loss']:.4f} |",
+            f"| ensemble, majority vote | **{vote['ensemble']['accuracy'] * 100:.2f}%** | - |",
+            "",
+            f"Averaging the softmax outputs gains {mean['gain_over_best'] * 100:+.2f} points over "
+            f"the best member ({best * 100:.2f}%) and {mean['gain_over_mean'] * 100:+.2f} over the "
+            f"members' average "
+            f"({average * 100:.2f}%); the majority vote {vote['gain_over_best'] * 100:+.2f} and "
+            f"{vote['gain_over_mean'] * 100:+.2f}.",
+            END,
+        ]
+    )
 
 
 def write(text):

@@ -1,5 +1,5 @@
-"""``cnnlab train --live``: the page in headless Chromium while a run trains, the HTTP answers to bad
-requests, and that watching a training changes nothing in it."""
+"""``cnnlab train --live``: the page in headless Chromium while a run trains, the HTTP answers to
+bad requests, and that watching a training changes nothing in it."""
 
 import json
 import os
@@ -18,7 +18,7 @@ import cnnlab.live as live
 from cnnlab.cli import main
 from cnnlab.train.live_feed import LiveFeed, _downsample
 
-WAIT = 300   # a guard against a hung run, not a timing: every wait below ends on an event
+WAIT = 300  # a guard against a hung run, not a timing: every wait below ends on an event
 
 
 def _chromium():
@@ -30,26 +30,48 @@ def _chromium():
 
 
 def _dump_dom(browser, tmp_path, url):
-    """The page's DOM after its scripts ran for 3 s of virtual time (polls answered by the live server)."""
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-           "--virtual-time-budget=3000", "--dump-dom", url]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=WAIT, env={**os.environ, "HOME": str(tmp_path)})
+    """The page's DOM after its scripts ran for 3 s of virtual time (polls answered by the live
+    server)."""
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=3000",
+        "--dump-dom",
+        url,
+    ]
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=WAIT, env={**os.environ, "HOME": str(tmp_path)}
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
 def _read(dom):
-    """What the page drew: snapshot version, batches, points per curve, filters and activation layers."""
+    """What the page drew: snapshot version, batches, points per curve, filters and activation
+    layers."""
     body = re.search(r'<body data-version="(\d+)" data-batches="(\d+)"', dom)
-    curves = {m.group(1): m.group(2) for m in re.finditer(r'<svg id="([\w-]+)"(.*?)</svg>', dom, re.S)}
+    curves = {
+        m.group(1): m.group(2) for m in re.finditer(r'<svg id="([\w-]+)"(.*?)</svg>', dom, re.S)
+    }
     points = {k: [int(p) for p in re.findall(r'data-points="(\d+)"', v)] for k, v in curves.items()}
     loss_line = re.search(r'<svg id="batch-loss".*?points="([^"]*)"', dom, re.S)
-    return {"version": int(body.group(1)), "batches": int(body.group(2)), "points": points,
-            "loss_line": loss_line.group(1) if loss_line else "",
-            "filters": int(re.search(r'id="filters" data-drawn="(\d+)"', dom).group(1)),
-            "layers": int(re.search(r'id="activations" data-layers="(\d+)"', dom).group(1)),
-            "canvases": dom.count("<canvas"), "confusion": dom.count('id="confusion"><table class="cm">')}
+    return {
+        "version": int(body.group(1)),
+        "batches": int(body.group(2)),
+        "points": points,
+        "loss_line": loss_line.group(1) if loss_line else "",
+        "filters": int(re.search(r'id="filters" data-drawn="(\d+)"', dom).group(1)),
+        "layers": int(re.search(r'id="activations" data-layers="(\d+)"', dom).group(1)),
+        "canvases": dom.count("<canvas"),
+        "confusion": dom.count('id="confusion"><table class="cm">'),
+    }
 
 
 class Gate:
@@ -71,7 +93,9 @@ def test_page_shows_a_running_training_in_chromium(tmp_path, monkeypatch):
 
     class GatedFeed(LiveFeed):
         def __init__(self):
-            super().__init__(interval=0, image_interval=0)   # a snapshot after every batch: the page reads exact
+            super().__init__(
+                interval=0, image_interval=0
+            )  # a snapshot after every batch: the page reads exact
 
         def on_batch_end(self, trainer, batch, logs):
             super().on_batch_end(trainer, batch, logs)
@@ -90,8 +114,25 @@ def test_page_shows_a_running_training_in_chromium(tmp_path, monkeypatch):
     monkeypatch.setattr(live, "LiveFeed", GatedFeed)
     monkeypatch.setattr(live, "start_live", start)
     result = {}
-    run = threading.Thread(target=lambda: result.setdefault("code", main(
-        ["train", "--dataset", "digits", "--epochs", "2", "--live", "0", "--no-progress", "--out", str(tmp_path / "run")])))
+    run = threading.Thread(
+        target=lambda: result.setdefault(
+            "code",
+            main(
+                [
+                    "train",
+                    "--dataset",
+                    "digits",
+                    "--epochs",
+                    "2",
+                    "--live",
+                    "0",
+                    "--no-progress",
+                    "--out",
+                    str(tmp_path / "run"),
+                ]
+            ),
+        )
+    )
     run.start()
     try:
         assert gate.reached[4].wait(WAIT)
@@ -110,17 +151,20 @@ def test_page_shows_a_running_training_in_chromium(tmp_path, monkeypatch):
     assert second["version"] > first["version"] >= 1
     assert first["points"]["batch-loss"] == [4] and second["points"]["batch-loss"] == [30]
     assert second["points"]["batch-acc"] == [30]
-    assert second["points"]["epoch-loss"] == [1, 1]          # epoch 1 done: train and validation
+    assert second["points"]["epoch-loss"] == [1, 1]  # epoch 1 done: train and validation
     assert first["loss_line"] != second["loss_line"]
     for page in (first, second):
         assert page["filters"] == 16 and page["layers"] >= 4 and page["confusion"] == 1
-        assert page["canvases"] >= 16 + 1 + 4 * 8              # filters, the test image, maps per layer
+        assert page["canvases"] >= 16 + 1 + 4 * 8  # filters, the test image, maps per layer
 
 
 @pytest.fixture
 def server():
     feed = LiveFeed()
-    feed.latest = (3, {"status": "training", "batch_curve": {"step": [0], "loss": [1.0], "acc": [0.5]}})
+    feed.latest = (
+        3,
+        {"status": "training", "batch_curve": {"step": [0], "loss": [1.0], "acc": [0.5]}},
+    )
     s = live.LiveServer(feed, port=0)
     yield s
     s.close()
@@ -144,16 +188,19 @@ def http(monkeypatch):
     return _get
 
 
-@pytest.mark.parametrize("path, code, message", [
-    ("/nope", 404, "no such page: '/nope'"),
-    ("/snapshot/extra", 404, "no such page"),
-    ("/snapshot?since=abc", 400, "`since` must be a non-negative integer. Received: ['abc']"),
-    ("/snapshot?since=-1", 400, "`since` must be a non-negative integer"),
-    ("/snapshot?since=1&since=2", 400, "`since` must be a non-negative integer"),
-    ("/snapshot?sinc=1", 400, "unknown query parameter(s): sinc"),
-    ("/snapshot?%zz", 400, "malformed query string"),
-    ("/snapshot?a&b", 400, "malformed query string"),
-])
+@pytest.mark.parametrize(
+    "path, code, message",
+    [
+        ("/nope", 404, "no such page: '/nope'"),
+        ("/snapshot/extra", 404, "no such page"),
+        ("/snapshot?since=abc", 400, "`since` must be a non-negative integer. Received: ['abc']"),
+        ("/snapshot?since=-1", 400, "`since` must be a non-negative integer"),
+        ("/snapshot?since=1&since=2", 400, "`since` must be a non-negative integer"),
+        ("/snapshot?sinc=1", 400, "unknown query parameter(s): sinc"),
+        ("/snapshot?%zz", 400, "malformed query string"),
+        ("/snapshot?a&b", 400, "malformed query string"),
+    ],
+)
 def test_bad_requests_get_4xx_not_a_traceback(server, http, path, code, message):
     status, body = http(server.url.rstrip("/") + path)
     assert status == code
@@ -163,7 +210,9 @@ def test_bad_requests_get_4xx_not_a_traceback(server, http, path, code, message)
 def test_page_snapshot_and_methods(server, http):
     status, page = http(server.url)
     assert status == 200 and "<canvas" not in page.split("<script>")[0]
-    assert not re.search(r'(src|href)="(https?:)?//', page), "the page must load nothing from the network"
+    assert not re.search(r'(src|href)="(https?:)?//', page), (
+        "the page must load nothing from the network"
+    )
     status, body = http(server.url + "snapshot?since=0")
     assert status == 200 and json.loads(body)["version"] == 3
     assert json.loads(http(server.url + "snapshot?since=3")[1]) == {"version": 3, "unchanged": True}
@@ -175,7 +224,10 @@ def test_browsers_that_vanish_or_come_twice_change_nothing(server, http):
     with socket.create_connection((server.host, server.port)) as s:
         s.sendall(b"GET /snapshot?since=0 HTTP/1.1\r\n")
     bodies = []
-    readers = [threading.Thread(target=lambda: bodies.append(http(server.url + "snapshot")[1])) for _ in range(2)]
+    readers = [
+        threading.Thread(target=lambda: bodies.append(http(server.url + "snapshot")[1]))
+        for _ in range(2)
+    ]
     for t in readers:
         t.start()
     for t in readers:
@@ -184,7 +236,8 @@ def test_browsers_that_vanish_or_come_twice_change_nothing(server, http):
 
 
 def _train(callbacks):
-    """A few SGD steps of a small CNN on fixed random data (dropout and shuffling draw random numbers)."""
+    """A few SGD steps of a small CNN on fixed random data (dropout and shuffling draw random
+    numbers)."""
     import cnnlab
     from cnnlab import models, optim
     from cnnlab.data import DataLoader, TensorDataset
@@ -192,11 +245,18 @@ def _train(callbacks):
 
     cnnlab.manual_seed(0)
     rng = np.random.default_rng(0)
-    data = TensorDataset(rng.standard_normal((96, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 96))
+    data = TensorDataset(
+        rng.standard_normal((96, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 96)
+    )
     model = models.fashion_cnn(num_classes=10)
-    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.05, momentum=0.9), callbacks=callbacks,
-                      meta={"model": "fashion_cnn", "classes": [str(i) for i in range(10)]}, progress=False,
-                      log=None)
+    trainer = Trainer(
+        model,
+        optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
+        callbacks=callbacks,
+        meta={"model": "fashion_cnn", "classes": [str(i) for i in range(10)]},
+        progress=False,
+        log=None,
+    )
     loader = DataLoader(data, batch_size=16, shuffle=True, seed=0)
     trainer.fit(loader, DataLoader(data, batch_size=48), epochs=2)
     return model.state_dict()
@@ -207,7 +267,7 @@ def test_a_watched_training_ends_with_the_same_weights(http):
     feed = LiveFeed(interval=0, image_interval=0)
     server = live.LiveServer(feed, port=0)
 
-    class Reader:                                   # a browser reading the page after every batch
+    class Reader:  # a browser reading the page after every batch
         def on_batch_end(self, trainer, batch, logs):
             assert http(server.url + "snapshot")[0] == 200
 
@@ -220,13 +280,20 @@ def test_a_watched_training_ends_with_the_same_weights(http):
         assert np.array_equal(plain[k], watched[k]), k
     version, snapshot = feed.latest
     assert snapshot["status"] == "finished" and snapshot["batches_seen"] == 12 and version >= 12
-    assert len(snapshot["epoch_curve"]["val_acc"]) == 2 and snapshot["filters"]["shape"] == [16, 1, 5, 5]
-    assert sum(map(sum, snapshot["confusion"])) == 96              # the second epoch's 96 training images
+    assert len(snapshot["epoch_curve"]["val_acc"]) == 2 and snapshot["filters"]["shape"] == [
+        16,
+        1,
+        5,
+        5,
+    ]
+    assert sum(map(sum, snapshot["confusion"])) == 96  # the second epoch's 96 training images
 
 
 def test_downsample_means_by_hand():
     assert _downsample([1, 2, 3]) == ([0, 1, 2], [1, 2, 3])
-    steps, means = _downsample(list(range(10)), limit=4)   # runs of 3: (0,1,2) (3,4,5) (6,7,8), then (9)
+    steps, means = _downsample(
+        list(range(10)), limit=4
+    )  # runs of 3: (0,1,2) (3,4,5) (6,7,8), then (9)
     assert steps == [0, 3, 6, 9] and means == [1.0, 4.0, 7.0, 9.0]
 
 

@@ -26,9 +26,9 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "cnnlab-live"
-    live = None                       # the LiveServer, set per server class
+    live = None  # the LiveServer, set per server class
 
-    def log_message(self, format, *args):          # no per-request lines on the training's terminal
+    def log_message(self, format, *args):  # no per-request lines on the training's terminal
         pass
 
     def _send(self, code, body, kind="application/json"):
@@ -41,7 +41,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):   # the browser went away: nothing to do
+        except (BrokenPipeError, ConnectionResetError):  # the browser went away: nothing to do
             pass
 
     def _error(self, code, message):
@@ -53,8 +53,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
         try:
-            query = urllib.parse.parse_qs(url.query, keep_blank_values=True, strict_parsing=bool(url.query),
-                                          max_num_fields=8)
+            query = urllib.parse.parse_qs(
+                url.query, keep_blank_values=True, strict_parsing=bool(url.query), max_num_fields=8
+            )
         except ValueError:
             return self._error(400, f"malformed query string: {url.query!r}")
         if url.path in ("/", "/index.html"):
@@ -62,10 +63,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if url.path == "/snapshot":
             unknown = sorted(set(query) - {"since"})
             if unknown:
-                return self._error(400, f"unknown query parameter(s): {', '.join(unknown)}; expected since=N")
+                return self._error(
+                    400, f"unknown query parameter(s): {', '.join(unknown)}; expected since=N"
+                )
             since = query.get("since", ["0"])
             if len(since) != 1 or not since[0].isdigit():
-                return self._error(400, f"`since` must be a non-negative integer. Received: {since!r}")
+                return self._error(
+                    400, f"`since` must be a non-negative integer. Received: {since!r}"
+                )
             return self._send(200, self.live.snapshot_json(int(since[0])))
         return self._error(404, f"no such page: {url.path!r}; the live view is at /")
 
@@ -91,8 +96,12 @@ class LiveServer:
         self._lock = threading.Lock()
         self.httpd = _Server((host, port), handler)
         self.host, self.port = self.httpd.server_address[:2]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                       name="cnnlab-live", daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="cnnlab-live",
+            daemon=True,
+        )
         self.thread.start()
 
     @property
@@ -100,13 +109,17 @@ class LiveServer:
         return f"http://{self.host}:{self.port}/"
 
     def snapshot_json(self, since=0):
-        """The latest snapshot as JSON (encoded once per version), or only its version if not newer than ``since``."""
+        """The latest snapshot as JSON (encoded once per version), or only its version if not newer
+        than ``since``."""
         version, snapshot = self.feed.latest
         if snapshot is None or version <= since:
             return json.dumps({"version": version, "unchanged": True})
-        with self._lock:                      # two browsers: the second gets the first one's encoding
+        with self._lock:  # two browsers: the second gets the first one's encoding
             if self._cache[0] != version:
-                self._cache = (version, json.dumps({"version": version, **snapshot}, allow_nan=False))
+                self._cache = (
+                    version,
+                    json.dumps({"version": version, **snapshot}, allow_nan=False),
+                )
             return self._cache[1]
 
     def close(self):
@@ -115,8 +128,8 @@ class LiveServer:
 
 
 def start_live(port=DEFAULT_PORT, host="127.0.0.1"):
-    """A ``LiveFeed`` (for the trainer's callbacks) and the ``LiveServer`` showing it; raises OSError when the
-    port cannot be bound."""
+    """A ``LiveFeed`` (for the trainer's callbacks) and the ``LiveServer`` showing it; raises
+    OSError when the port cannot be bound."""
     feed = LiveFeed()
     return feed, LiveServer(feed, port, host)
 
@@ -124,9 +137,11 @@ def start_live(port=DEFAULT_PORT, host="127.0.0.1"):
 PAGE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>cnnlab live</title>
 <style>
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.2rem auto; max-width: 1200px;
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.2rem auto;
+       max-width: 1200px;
        padding: 0 1rem; color: #222; }
-h1 { font-size: 1.4rem; margin: 0 0 .3rem; } h2 { font-size: 1rem; margin: .2rem 0 .4rem; color: #444; }
+h1 { font-size: 1.4rem; margin: 0 0 .3rem; }
+h2 { font-size: 1rem; margin: .2rem 0 .4rem; color: #444; }
 #status { color: #555; margin-bottom: .8rem; } #status b { color: #222; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(370px, 1fr)); gap: .9rem; }
 .panel { border: 1px solid #ddd; border-radius: 6px; padding: .5rem .7rem; }
@@ -142,17 +157,25 @@ table.cm { border-collapse: collapse; font-size: .7rem; } .cm td, .cm th { borde
 <h1>cnnlab live: <span id="title">waiting for the first snapshot</span></h1>
 <div id="status">connecting...</div>
 <div class="grid">
- <div class="panel"><h2>Loss per batch</h2><svg id="batch-loss" viewBox="0 0 360 170"></svg></div>
- <div class="panel"><h2>Accuracy per batch</h2><svg id="batch-acc" viewBox="0 0 360 170"></svg></div>
+ <div class="panel"><h2>Loss per batch</h2>
+  <svg id="batch-loss" viewBox="0 0 360 170"></svg></div>
+ <div class="panel"><h2>Accuracy per batch</h2>
+  <svg id="batch-acc" viewBox="0 0 360 170"></svg></div>
  <div class="panel"><h2>Per epoch: loss</h2><svg id="epoch-loss" viewBox="0 0 360 170"></svg>
-  <div class="legend"><span style="color:#1f77b4">train</span><span style="color:#d62728">validation</span></div></div>
+  <div class="legend"><span style="color:#1f77b4">train</span>
+   <span style="color:#d62728">validation</span></div></div>
  <div class="panel"><h2>Per epoch: accuracy</h2><svg id="epoch-acc" viewBox="0 0 360 170"></svg>
-  <div class="legend"><span style="color:#1f77b4">train</span><span style="color:#d62728">validation</span></div></div>
- <div class="panel"><h2>Learning rate per epoch</h2><svg id="epoch-lr" viewBox="0 0 360 170"></svg></div>
- <div class="panel"><h2>Running confusion matrix (this epoch's training batches)</h2><div id="confusion"></div></div>
+  <div class="legend"><span style="color:#1f77b4">train</span>
+   <span style="color:#d62728">validation</span></div></div>
+ <div class="panel"><h2>Learning rate per epoch</h2>
+  <svg id="epoch-lr" viewBox="0 0 360 170"></svg></div>
+ <div class="panel"><h2>Running confusion matrix (this epoch's training batches)</h2>
+  <div id="confusion"></div></div>
 </div>
-<div class="panel" style="margin-top:.9rem"><h2>First-layer filters</h2><div id="filters"></div></div>
-<div class="panel" style="margin-top:.9rem"><h2>Activation maps of one test image</h2><div id="activations"></div></div>
+<div class="panel" style="margin-top:.9rem"><h2>First-layer filters</h2>
+ <div id="filters"></div></div>
+<div class="panel" style="margin-top:.9rem"><h2>Activation maps of one test image</h2>
+ <div id="activations"></div></div>
 <script>
 "use strict";
 var version = 0, imagesVersion = -1, failures = 0;
@@ -168,8 +191,9 @@ function plot(id, xs, series, fixedMax) {
   var svg = document.getElementById(id), W = 360, H = 170, L = 38, B = 16, T = 6, R = 6;
   var all = [];
   series.forEach(function (ys) { ys.forEach(function (y) { if (y !== null) all.push(y); }); });
-  var html = '<line class="axis" x1="' + L + '" y1="' + (H - B) + '" x2="' + (W - R) + '" y2="' + (H - B) + '"/>' +
-             '<line class="axis" x1="' + L + '" y1="' + T + '" x2="' + L + '" y2="' + (H - B) + '"/>';
+  var html = '<line class="axis" x1="' + L + '" y1="' + (H - B) + '" x2="' + (W - R) +
+             '" y2="' + (H - B) + '"/><line class="axis" x1="' + L + '" y1="' + T + '" x2="' + L +
+             '" y2="' + (H - B) + '"/>';
   if (all.length && xs.length) {
     var lo = fixedMax === undefined ? Math.min.apply(null, all) : 0;
     var hi = fixedMax === undefined ? Math.max.apply(null, all) : fixedMax;
@@ -179,14 +203,17 @@ function plot(id, xs, series, fixedMax) {
       var pts = [];
       ys.forEach(function (y, i) {
         if (y === null) return;
-        var px = L + (xs[i] - x0) / (x1 - x0) * (W - L - R), py = H - B - (y - lo) / (hi - lo) * (H - B - T);
+        var px = L + (xs[i] - x0) / (x1 - x0) * (W - L - R);
+        var py = H - B - (y - lo) / (hi - lo) * (H - B - T);
         pts.push(px.toFixed(1) + "," + py.toFixed(1));
       });
-      html += '<polyline fill="none" stroke="' + COLORS[k] + '" stroke-width="1.3" data-points="' + pts.length +
+      html += '<polyline fill="none" stroke="' + COLORS[k] + '" stroke-width="1.3" data-points="' +
+              pts.length +
               '" points="' + pts.join(" ") + '"/>';
     });
-    html += '<text x="2" y="' + (T + 8) + '">' + hi.toPrecision(3) + '</text><text x="2" y="' + (H - B) + '">' +
-            lo.toPrecision(3) + '</text><text x="' + (W - R - 40) + '" y="' + (H - 3) + '">' + x1 + '</text>';
+    html += '<text x="2" y="' + (T + 8) + '">' + hi.toPrecision(3) + '</text><text x="2" y="' +
+            (H - B) + '">' + lo.toPrecision(3) + '</text><text x="' + (W - R - 40) + '" y="' +
+            (H - 3) + '">' + x1 + '</text>';
   }
   svg.innerHTML = html;
 }
@@ -236,7 +263,8 @@ function drawActivations(layers, probe) {
     var div = document.createElement("div"); div.className = "layer";
     var canvas = document.createElement("canvas"), s = probe.shape;
     grey(canvas, bytes(probe.data), 0, s[1], s[2], Math.max(1, Math.floor(64 / s[1])));
-    div.appendChild(document.createTextNode("input" + (probe.label !== null ? " (class " + probe.label + ")" : "")));
+    var label = probe.label !== null ? " (class " + probe.label + ")" : "";
+    div.appendChild(document.createTextNode("input" + label));
     div.appendChild(document.createElement("br")); div.appendChild(canvas); box.appendChild(div);
   }
   box.setAttribute("data-layers", layers.length);
@@ -280,9 +308,11 @@ function draw(s) {
   var epochs = s.epochs ? "/" + s.epochs : "";
   document.getElementById("status").innerHTML = "<b>" + s.status + "</b> | epoch " +
     Math.min(s.epoch + 1, s.epochs || s.epoch + 1) + epochs + ", batch " + s.batch +
-    (s.batches_per_epoch ? "/" + s.batches_per_epoch : "") + " | learning rate <b>" + s.lr.toPrecision(3) +
+    (s.batches_per_epoch ? "/" + s.batches_per_epoch : "") + " | learning rate <b>" +
+    s.lr.toPrecision(3) +
     "</b> | " + s.batches_seen + " batches in " + s.elapsed.toFixed(0) + " s";
-  var bc = s.batch_curve, ec = s.epoch_curve, ep = ec.train_loss.map(function (_, i) { return i + 1; });
+  var bc = s.batch_curve, ec = s.epoch_curve;
+  var ep = ec.train_loss.map(function (_, i) { return i + 1; });
   plot("batch-loss", bc.step, [bc.loss]);
   plot("batch-acc", bc.step.slice(0, bc.acc.length), [bc.acc], 1);
   plot("epoch-loss", ep, [ec.train_loss, ec.val_loss]);
@@ -306,7 +336,8 @@ function poll() {
     .catch(function () {
       failures += 1;
       var st = document.getElementById("status");
-      st.innerHTML = '<span class="err">the training process is not answering (finished or stopped); ' +
+      st.innerHTML = '<span class="err">the training process is not answering ' +
+                     '(finished or stopped); ' +
                      'showing its last state</span>';
       setTimeout(poll, Math.min(5000, 500 * failures));
     });

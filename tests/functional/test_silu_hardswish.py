@@ -15,16 +15,21 @@ SHAPES = [(7,), (3, 4), (2, 3, 4, 5)]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("ours, theirs", [(F.silu, TF.silu), (F.hardswish, TF.hardswish)],
-                         ids=["silu", "hardswish"])
+@pytest.mark.parametrize(
+    "ours, theirs", [(F.silu, TF.silu), (F.hardswish, TF.hardswish)], ids=["silu", "hardswish"]
+)
 def test_against_torch(ours, theirs, shape):
     # scale 4 reaches past hardswish's corners at -3 and 3 and silu's saturated tails
     check_against_torch(ours, theirs, [R.standard_normal(shape) * 4])
 
 
-@pytest.mark.parametrize("layer, theirs", [(nn.SiLU, torch.nn.SiLU), (nn.Hardswish, torch.nn.Hardswish)])
+@pytest.mark.parametrize(
+    "layer, theirs", [(nn.SiLU, torch.nn.SiLU), (nn.Hardswish, torch.nn.Hardswish)]
+)
 def test_modules_against_torch(layer, theirs):
-    check_against_torch(lambda x: layer()(x), lambda x: theirs()(x), [R.standard_normal((2, 3, 5)) * 4])
+    check_against_torch(
+        lambda x: layer()(x), lambda x: theirs()(x), [R.standard_normal((2, 3, 5)) * 4]
+    )
 
 
 def test_hardswish_corners_follow_pytorch():
@@ -41,7 +46,7 @@ def test_silu_large_inputs_stay_finite():
 def test_gradcheck(fn):
     x = R.standard_normal((3, 4)) * 4
     for corner in (-3.0, 3.0):
-        x[np.abs(x - corner) < 0.05] += 0.1   # finite differences stay off hardswish's kinks
+        x[np.abs(x - corner) < 0.05] += 0.1  # finite differences stay off hardswish's kinks
     gradcheck(fn, [x])
 
 

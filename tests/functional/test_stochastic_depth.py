@@ -21,7 +21,7 @@ R = np.random.default_rng(3)
 @pytest.mark.parametrize("mode", ["row", "batch"])
 def test_matches_torchvision_definition_with_the_same_mask(mode, dtype):
     p = 0.4
-    x = R.uniform(0.5, 1.5, (6, 3, 4, 4)).astype(dtype)   # no zeros: the mask is out / x
+    x = R.uniform(0.5, 1.5, (6, 3, 4, 4)).astype(dtype)  # no zeros: the mask is out / x
     ours = cnnlab.tensor(x, requires_grad=True)
     out = F.stochastic_depth(ours, p, mode, generator=np.random.default_rng(0))
     mask = out.numpy() / x
@@ -46,7 +46,7 @@ def test_drop_rate_and_expectation():
     out = F.stochastic_depth(x, 0.25, "row", generator=np.random.default_rng(1)).numpy()
     dropped = (out[:, 0] == 0).mean()
     assert abs(dropped - 0.25) < 0.02
-    assert abs(out.mean() - 1.0) < 0.03          # scaled by 1 / (1 - p): expectation kept
+    assert abs(out.mean() - 1.0) < 0.03  # scaled by 1 / (1 - p): expectation kept
 
 
 def test_eval_p0_and_p1():
@@ -69,13 +69,21 @@ def test_module_train_and_eval():
 
 def test_errors():
     x = cnnlab.tensor(np.ones((2, 2)))
-    with pytest.raises(ValueError, match=r"stochastic_depth: `p` must be a probability in \[0, 1\]. "
-                                         r"Received: p=1.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"stochastic_depth: `p` must be a probability in \[0, 1\]. "
+        r"Received: p=1.5",
+    ):
         F.stochastic_depth(x, 1.5, "row")
-    with pytest.raises(ValueError, match=r"stochastic_depth: `mode` must be 'row' or 'batch'. "
-                                         r"Received: mode='col'"):
+    with pytest.raises(
+        ValueError,
+        match=r"stochastic_depth: `mode` must be 'row' or 'batch'. "
+        r"Received: mode='col'",
+    ):
         F.stochastic_depth(x, 0.5, "col")
-    with pytest.raises(ValueError, match=r"StochasticDepth: `p` must be in \[0.0, 1.0\]. Received: p=-0.1"):
+    with pytest.raises(
+        ValueError, match=r"StochasticDepth: `p` must be in \[0.0, 1.0\]. Received: p=-0.1"
+    ):
         nn.StochasticDepth(-0.1, "row")
     with pytest.raises(ValueError, match="StochasticDepth: `mode` must be 'row' or 'batch'"):
         nn.StochasticDepth(0.1, "rows")

@@ -1,5 +1,6 @@
-"""EfficientNet-B0..B7: torchvision's parameter counts, B1-B7 scaled from B0's table, forward shapes, stochastic
-depth in training, torchvision's state-dict names and a forward equal to a PyTorch twin with the same weights."""
+"""EfficientNet-B0..B7: torchvision's parameter counts, B1-B7 scaled from B0's table, forward
+shapes, stochastic depth in training, torchvision's state-dict names and a forward equal to a
+PyTorch twin with the same weights."""
 
 import numpy as np
 import pytest
@@ -13,10 +14,29 @@ from helpers import assert_close
 from torch_twins_z15 import EfficientNet as TorchEfficientNet
 
 # REFERENCE.md: torchvision 0.28 builders, 1000 classes.
-COUNTS = {"b0": 5_288_548, "b1": 7_794_184, "b2": 9_109_994, "b3": 12_233_232, "b4": 19_341_616,
-          "b5": 30_389_784, "b6": 43_040_704, "b7": 66_347_960}
-# Tan & Le 2019, Table 1: B0's stage outputs (channels, side at 224x224) after the stem and each stage.
-B0_STAGE_OUTPUTS = [(32, 112), (16, 112), (24, 56), (40, 28), (80, 14), (112, 14), (192, 7), (320, 7), (1280, 7)]
+COUNTS = {
+    "b0": 5_288_548,
+    "b1": 7_794_184,
+    "b2": 9_109_994,
+    "b3": 12_233_232,
+    "b4": 19_341_616,
+    "b5": 30_389_784,
+    "b6": 43_040_704,
+    "b7": 66_347_960,
+}
+# Tan & Le 2019, Table 1: B0's stage outputs (channels, side at 224x224) after the stem and each
+# stage.
+B0_STAGE_OUTPUTS = [
+    (32, 112),
+    (16, 112),
+    (24, 56),
+    (40, 28),
+    (80, 14),
+    (112, 14),
+    (192, 7),
+    (320, 7),
+    (1280, 7),
+]
 
 
 @pytest.mark.parametrize("variant", sorted(COUNTS))
@@ -27,14 +47,21 @@ def test_parameter_counts(variant):
 
 
 def test_scaling_by_hand():
-    # B4 (width 1.4, depth 1.8): stage 2 has 16 * 1.4 = 22.4 -> 24 input channels, 24 * 1.4 = 33.6 -> 32
-    # outputs and ceil(2 * 1.8) = 4 layers; the last stage 192 * 1.4 = 268.8 -> 272 inputs, 320 * 1.4 = 448
-    # outputs and ceil(1.8) = 2 layers.
+    # B4 (width 1.4, depth 1.8): stage 2 has 16 * 1.4 = 22.4 -> 24 input channels, 24 * 1.4 = 33.6
+    # -> 32 outputs and ceil(2 * 1.8) = 4 layers; the last stage 192 * 1.4 = 268.8 -> 272 inputs,
+    # 320 * 1.4 = 448 outputs and ceil(1.8) = 2 layers.
     stages = scaled_stages(1.4, 1.8)
     assert stages[1] == (6, 3, 2, 24, 32, 4)
     assert stages[6] == (6, 3, 1, 272, 448, 2)
     # nearest multiple of 8, at least 8; 11.9 rounds to 8, more than 10% below, so it becomes 16
-    assert [make_divisible(v) for v in (22.4, 33.6, 35.2, 4.0, 11.9, 12.0)] == [24, 32, 32, 8, 16, 16]
+    assert [make_divisible(v) for v in (22.4, 33.6, 35.2, 4.0, 11.9, 12.0)] == [
+        24,
+        32,
+        32,
+        8,
+        16,
+        16,
+    ]
 
 
 def test_b0_stage_outputs_match_table_1():
@@ -57,16 +84,18 @@ def test_forward_shapes_at_their_resolutions(variant, side):
     model.features.register_forward_hook(lambda m, a, out: final.append(out.shape[2:]))
     with no_grad():
         assert model(Tensor(np.zeros((1, 3, side, side), np.float32))).shape == (1, 10)
-    assert final == [(-(-side // 32),) * 2]     # five stride-2 stages: ceil(side / 32)
+    assert final == [(-(-side // 32),) * 2]  # five stride-2 stages: ceil(side / 32)
 
 
 def test_stochastic_depth_grows_with_depth_and_drops_in_training():
     model = models.efficientnet_b0(stochastic_depth_prob=0.2)
     blocks = [m for m in model.modules() if isinstance(m, MBConv)]
-    assert [b.stochastic_depth.p for b in blocks] == pytest.approx([0.2 * i / 16 for i in range(16)])
-    block = blocks[2]                              # stage 2's second block: a residual one
+    assert [b.stochastic_depth.p for b in blocks] == pytest.approx(
+        [0.2 * i / 16 for i in range(16)]
+    )
+    block = blocks[2]  # stage 2's second block: a residual one
     assert block.use_res_connect
-    block.stochastic_depth.p = 1.0                 # always dropped: the block returns its input
+    block.stochastic_depth.p = 1.0  # always dropped: the block returns its input
     x = Tensor(np.random.default_rng(0).standard_normal((2, 24, 8, 8)).astype(np.float32))
     block.train()
     assert np.array_equal(block(x).numpy(), x.numpy())
@@ -114,8 +143,13 @@ def test_models_family_prints_the_scaling_table(capsys):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match=r"efficientnet: `variant` must be one of 'b0', .* Received: variant='b9'"):
+    with pytest.raises(
+        ValueError, match=r"efficientnet: `variant` must be one of 'b0', .* Received: variant='b9'"
+    ):
         models.efficientnet("b9")
-    with pytest.raises(ValueError, match=r"efficientnet: `stochastic_depth_prob` must be in \[0, 1\]. "
-                                         r"Received: stochastic_depth_prob=2"):
+    with pytest.raises(
+        ValueError,
+        match=r"efficientnet: `stochastic_depth_prob` must be in \[0, 1\]. "
+        r"Received: stochastic_depth_prob=2",
+    ):
         models.efficientnet_b0(stochastic_depth_prob=2)

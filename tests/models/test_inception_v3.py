@@ -1,5 +1,6 @@
-"""Inception-v3: parameter counts (torchvision's), Table 1's grid sizes, training outputs, torchvision's
-state-dict names and a forward pass equal to a PyTorch twin loaded with the same weights."""
+"""Inception-v3: parameter counts (torchvision's), Table 1's grid sizes, training outputs,
+torchvision's state-dict names and a forward pass equal to a PyTorch twin loaded with the same
+weights."""
 
 import numpy as np
 import pytest
@@ -27,7 +28,9 @@ def test_parameter_counts():
         assert count(models.inception_v3()) == PARAMS_WITH_AUX
         assert count(models.inception_v3(aux_logits=False)) == PARAMS_WITHOUT_AUX
         # 990 fewer classes: fc loses 990 x (2048 + 1), the auxiliary fc 990 x (768 + 1)
-        assert count(models.get("inception_v3", num_classes=10)) == PARAMS_WITH_AUX - 990 * (2049 + 769)
+        assert count(models.get("inception_v3", num_classes=10)) == PARAMS_WITH_AUX - 990 * (
+            2049 + 769
+        )
 
 
 def test_training_outputs_and_grid_sizes_at_299():
@@ -36,7 +39,8 @@ def test_training_outputs_and_grid_sizes_at_299():
     seen = {}
     for name in GRIDS:
         getattr(model, name).register_forward_hook(
-            lambda m, a, out, name=name: seen.__setitem__(name, (out.shape[1], out.shape[2])))
+            lambda m, a, out, name=name: seen.__setitem__(name, (out.shape[1], out.shape[2]))
+        )
     model.train()
     with no_grad():
         out = model(Tensor(np.random.default_rng(0).random((2, 3, 299, 299), dtype=np.float32)))
@@ -65,7 +69,7 @@ def test_state_dict_names_and_shapes_are_torchvisions():
 def test_loads_torch_weights_and_computes_the_same():
     torch.manual_seed(0)
     twin = TorchInception3(num_classes=10, aux_logits=False)
-    with torch.no_grad():   # non-trivial BatchNorm statistics, so evaluation mode is tested
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so evaluation mode is tested
         for m in twin.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
@@ -93,6 +97,9 @@ def test_summary_command(capsys):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match=r"inception_v3: `num_classes` must be a positive int. "
-                                         r"Received: num_classes=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"inception_v3: `num_classes` must be a positive int. "
+        r"Received: num_classes=0",
+    ):
         models.inception_v3(num_classes=0)

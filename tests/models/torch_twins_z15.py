@@ -1,6 +1,7 @@
-"""Inception-v3 and EfficientNet rebuilt in ``torch.nn`` with torchvision's attribute names (torchvision is
-not installable beside this PyTorch), written out module by module as torchvision's source lays them out,
-so their state dicts are torchvision's and their forward passes are an independent oracle."""
+"""Inception-v3 and EfficientNet rebuilt in ``torch.nn`` with torchvision's attribute names
+(torchvision is not installable beside this PyTorch), written out module by module as torchvision's
+source lays them out, so their state dicts are torchvision's and their forward passes are an
+independent oracle."""
 
 import math
 
@@ -9,7 +10,8 @@ from torch import nn
 from torch.nn import functional as TF
 
 
-# ------------------------------------------------------------------------------------------- Inception-v3
+# -------------------------------------------------------------------------------------------
+# Inception-v3
 class BasicConv2d(nn.Module):
     def __init__(self, cin, cout, **kw):
         super().__init__()
@@ -32,9 +34,15 @@ class InceptionA(nn.Module):
         self.branch_pool = BasicConv2d(cin, pool_features, kernel_size=1)
 
     def forward(self, x):
-        return torch.cat([self.branch1x1(x), self.branch5x5_2(self.branch5x5_1(x)),
-                          self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-                          self.branch_pool(TF.avg_pool2d(x, 3, 1, 1))], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(TF.avg_pool2d(x, 3, 1, 1)),
+            ],
+            1,
+        )
 
 
 class InceptionB(nn.Module):
@@ -46,8 +54,14 @@ class InceptionB(nn.Module):
         self.branch3x3dbl_3 = BasicConv2d(96, 96, kernel_size=3, stride=2)
 
     def forward(self, x):
-        return torch.cat([self.branch3x3(x), self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-                          TF.max_pool2d(x, 3, 2)], 1)
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                TF.max_pool2d(x, 3, 2),
+            ],
+            1,
+        )
 
 
 class InceptionC(nn.Module):
@@ -69,7 +83,9 @@ class InceptionC(nn.Module):
         b3 = x
         for i in range(1, 6):
             b3 = getattr(self, f"branch7x7dbl_{i}")(b3)
-        return torch.cat([self.branch1x1(x), b2, b3, self.branch_pool(TF.avg_pool2d(x, 3, 1, 1))], 1)
+        return torch.cat(
+            [self.branch1x1(x), b2, b3, self.branch_pool(TF.avg_pool2d(x, 3, 1, 1))], 1
+        )
 
 
 class InceptionD(nn.Module):
@@ -105,9 +121,17 @@ class InceptionE(nn.Module):
     def forward(self, x):
         b2 = self.branch3x3_1(x)
         b3 = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        return torch.cat([self.branch1x1(x), self.branch3x3_2a(b2), self.branch3x3_2b(b2),
-                          self.branch3x3dbl_3a(b3), self.branch3x3dbl_3b(b3),
-                          self.branch_pool(TF.avg_pool2d(x, 3, 1, 1))], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch3x3_2a(b2),
+                self.branch3x3_2b(b2),
+                self.branch3x3dbl_3a(b3),
+                self.branch3x3dbl_3b(b3),
+                self.branch_pool(TF.avg_pool2d(x, 3, 1, 1)),
+            ],
+            1,
+        )
 
 
 class InceptionAux(nn.Module):
@@ -149,22 +173,42 @@ class Inception3(nn.Module):
         self.fc = nn.Linear(2048, num_classes)
 
     def forward(self, x):
-        for name in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
-                     "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b",
-                     "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+        for name in (
+            "Conv2d_1a_3x3",
+            "Conv2d_2a_3x3",
+            "Conv2d_2b_3x3",
+            "maxpool1",
+            "Conv2d_3b_1x1",
+            "Conv2d_4a_3x3",
+            "maxpool2",
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+        ):
             x = getattr(self, name)(x)
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
 
 
-# ------------------------------------------------------------------------------------------- EfficientNet
+# -------------------------------------------------------------------------------------------
+# EfficientNet
 def _divisible(v, d=8):
     new = max(d, int(v + d / 2) // d * d)
     return new + d if new < 0.9 * v else new
 
 
 def _cna(cin, cout, k, stride=1, groups=1, act=True, bn=None):
-    layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
-              nn.BatchNorm2d(cout, **(bn or {}))]
+    layers = [
+        nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout, **(bn or {})),
+    ]
     return nn.Sequential(*(layers + [nn.SiLU()] if act else layers))
 
 
@@ -187,29 +231,47 @@ class MBConv(nn.Module):
         self.use_res_connect = stride == 1 and cin == cout
         mid = _divisible(cin * expand)
         layers = [_cna(cin, mid, 1, bn=bn)] if mid != cin else []
-        layers += [_cna(mid, mid, k, stride, groups=mid, bn=bn), SqueezeExcitation(mid, max(1, cin // 4)),
-                   _cna(mid, cout, 1, act=False, bn=bn)]
+        layers += [
+            _cna(mid, mid, k, stride, groups=mid, bn=bn),
+            SqueezeExcitation(mid, max(1, cin // 4)),
+            _cna(mid, cout, 1, act=False, bn=bn),
+        ]
         self.block = nn.Sequential(*layers)
 
     def forward(self, x):
         out = self.block(x)
-        return out + x if self.use_res_connect else out   # stochastic depth is the identity in eval
+        return out + x if self.use_res_connect else out  # stochastic depth is the identity in eval
 
 
 class EfficientNet(nn.Module):
     """torchvision's builder: B0's stages with channels and depths scaled."""
 
-    TABLE = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
-             (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1)]
+    TABLE = [
+        (1, 3, 1, 32, 16, 1),
+        (6, 3, 2, 16, 24, 2),
+        (6, 5, 2, 24, 40, 2),
+        (6, 3, 2, 40, 80, 3),
+        (6, 5, 1, 80, 112, 3),
+        (6, 5, 2, 112, 192, 4),
+        (6, 3, 1, 192, 320, 1),
+    ]
 
     def __init__(self, width, depth, num_classes=1000, bn=None):
         super().__init__()
-        rows = [(e, k, s, _divisible(ci * width), _divisible(co * width), int(math.ceil(n * depth)))
-                for e, k, s, ci, co, n in self.TABLE]
+        rows = [
+            (e, k, s, _divisible(ci * width), _divisible(co * width), int(math.ceil(n * depth)))
+            for e, k, s, ci, co, n in self.TABLE
+        ]
         layers = [_cna(3, rows[0][3], 3, 2, bn=bn)]
         for e, k, s, ci, co, n in rows:
-            layers.append(nn.Sequential(*[MBConv(e, k, s if i == 0 else 1, ci if i == 0 else co, co, bn)
-                                          for i in range(n)]))
+            layers.append(
+                nn.Sequential(
+                    *[
+                        MBConv(e, k, s if i == 0 else 1, ci if i == 0 else co, co, bn)
+                        for i in range(n)
+                    ]
+                )
+            )
         layers.append(_cna(rows[-1][4], 4 * rows[-1][4], 1, bn=bn))
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)

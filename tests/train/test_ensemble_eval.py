@@ -13,18 +13,32 @@ from cnnlab.train.run import eval_dataset, load_trained, train_job
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """One short real run and two members made from it by perturbing its weights (different mistakes)."""
+    """One short real run and two members made from it by perturbing its weights (different
+    mistakes)."""
     pytest.importorskip("sklearn")
     out = tmp_path_factory.mktemp("run")
-    train_job(model="fashion_cnn", dataset="digits", epochs=1, out=str(out), progress=False, log=lambda *a: None,
-              train_limit=600)
+    train_job(
+        model="fashion_cnn",
+        dataset="digits",
+        epochs=1,
+        out=str(out),
+        progress=False,
+        log=lambda *a: None,
+        train_limit=600,
+    )
     paths = [str(out / "last.npz")]
     state = load_checkpoint(paths[0])
     for seed in (1, 2):
         rng = np.random.default_rng(seed)
-        member = dict(state, model={k: v + 0.3 * v.std() * rng.standard_normal(v.shape).astype(v.dtype)
-                                    if v.dtype.kind == "f" and v.ndim > 1 else v
-                                    for k, v in state["model"].items()})
+        member = dict(
+            state,
+            model={
+                k: v + 0.3 * v.std() * rng.standard_normal(v.shape).astype(v.dtype)
+                if v.dtype.kind == "f" and v.ndim > 1
+                else v
+                for k, v in state["model"].items()
+            },
+        )
         paths.append(str(save_checkpoint(out / f"member{seed}.npz", member)))
     return paths
 
@@ -38,7 +52,7 @@ def by_hand(paths, mode):
         logits.append(r["scores"].astype(np.float64))
         targets = r["targets"]
     probs = [np.exp(z - z.max(1, keepdims=True)) for z in logits]
-    probs = np.stack([p / p.sum(1, keepdims=True) for p in probs])          # (K, N, C)
+    probs = np.stack([p / p.sum(1, keepdims=True) for p in probs])  # (K, N, C)
     if mode == "mean":
         pred = probs.mean(0).argmax(1)
     else:
@@ -75,5 +89,7 @@ def test_members_must_share_classes(runs, tmp_path, capsys):
     assert main(["evaluate", runs[0], other, "--mode", "vote"]) == 2
     err = capsys.readouterr().err
     assert "was trained with other input scaling than" in err and len(err.strip().splitlines()) == 1
-    with pytest.raises(ValueError, match="evaluate: an ensemble needs at least 2 checkpoints. Received 1"):
+    with pytest.raises(
+        ValueError, match="evaluate: an ensemble needs at least 2 checkpoints. Received 1"
+    ):
         evaluate_ensemble(runs[:1])

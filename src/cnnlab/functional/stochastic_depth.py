@@ -1,8 +1,8 @@
 """Stochastic depth (Huang et al. 2016), with ``torchvision.ops.stochastic_depth``'s semantics.
 
 A residual block computes ``x + f(x)``; stochastic depth drops ``f(x)`` for a whole sample with
-probability ``p`` during training (and scales the kept ones by 1 / (1 - p)), so the network trains as
-an ensemble of shallower ones and is used at full depth, unscaled, in evaluation.
+probability ``p`` during training (and scales the kept ones by 1 / (1 - p)), so the network trains
+as an ensemble of shallower ones and is used at full depth, unscaled, in evaluation.
 """
 
 from ._validate import floating, tensor_arg
@@ -12,7 +12,8 @@ MODES = ("row", "batch")
 
 
 def stochastic_depth(input, p, mode, training=True, *, generator=None):
-    """Zero each sample of ``input`` (``mode="row"``) or the whole batch (``"batch"``) with probability ``p``.
+    """Zero each sample of ``input`` (``mode="row"``) or the whole batch (``"batch"``) with
+    probability ``p``.
 
     Kept values are scaled by 1 / (1 - p), so the expectation is unchanged and evaluation
     (``training=False``) is the identity. Apply it to the residual branch, before adding the skip.
@@ -24,7 +25,8 @@ def stochastic_depth(input, p, mode, training=True, *, generator=None):
         training: apply only when True.
         generator: a ``numpy.random.Generator`` for the draws; default ``cnnlab.backend.get_rng()``.
 
-    Shape: output has the input's shape; the mask is ``(N, 1, ..., 1)`` (row) or ``(1, ..., 1)`` (batch).
+    Shape: output has the input's shape; the mask is ``(N, 1, ..., 1)`` (row) or ``(1, ..., 1)``
+        (batch).
     """
     fn = "stochastic_depth"
     input = floating(fn, "input", tensor_arg(fn, "input", input))
@@ -34,6 +36,8 @@ def stochastic_depth(input, p, mode, training=True, *, generator=None):
     if not training or p == 0:
         return Identity.apply(input)
     if input.ndim == 0:
-        raise ValueError(f"{fn}: `input` must have a batch dimension (N, ...). Received a 0-D tensor")
+        raise ValueError(
+            f"{fn}: `input` must have a batch dimension (N, ...). Received a 0-D tensor"
+        )
     shape = ((input.shape[0],) if mode == "row" else (1,)) + (1,) * (input.ndim - 1)
     return Dropout.apply(input, mask=_mask(input.data, shape, p, generator))

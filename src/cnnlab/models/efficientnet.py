@@ -36,7 +36,7 @@ B0_STAGES = [
     (6, 3, 1, 192, 320, 1),
 ]
 B0_RESOLUTION = 224
-ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15     # depth, width, resolution bases of the compound scaling rule
+ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15  # depth, width, resolution bases of the compound scaling rule
 
 # The released coefficients per variant: (width multiplier, depth multiplier, resolution, dropout).
 VARIANTS = {
@@ -49,13 +49,14 @@ VARIANTS = {
     "b6": (1.8, 2.6, 528, 0.5),
     "b7": (2.0, 3.1, 600, 0.5),
 }
-# B5-B7 were trained with these BatchNorm settings (torchvision keeps them); B0-B4 use PyTorch's defaults.
+# B5-B7 were trained with these BatchNorm settings (torchvision keeps them); B0-B4 use PyTorch's
+# defaults.
 LARGE_BN = {"eps": 0.001, "momentum": 0.01}
 
 
 def make_divisible(value, divisor=8):
-    """Round ``value`` to the nearest multiple of ``divisor`` (at least ``divisor``), never going more than
-    10% below it: the channel rounding of MobileNet and EfficientNet."""
+    """Round ``value`` to the nearest multiple of ``divisor`` (at least ``divisor``), never going
+    more than 10% below it: the channel rounding of MobileNet and EfficientNet."""
     rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
     return rounded + divisor if rounded < 0.9 * value else rounded
 
@@ -70,23 +71,44 @@ def scale_depth(layers, depth_mult):
 
 def scaled_stages(width_mult, depth_mult):
     """B0's stage table with every stage's channels and layer count scaled."""
-    return [(e, k, s, scale_width(cin, width_mult), scale_width(cout, width_mult), scale_depth(n, depth_mult))
-            for e, k, s, cin, cout, n in B0_STAGES]
+    return [
+        (
+            e,
+            k,
+            s,
+            scale_width(cin, width_mult),
+            scale_width(cout, width_mult),
+            scale_depth(n, depth_mult),
+        )
+        for e, k, s, cin, cout, n in B0_STAGES
+    ]
 
 
-def conv_bn_act(in_channels, out_channels, kernel_size, stride=1, groups=1, activation=True, bn=None):
-    """Convolution ('same' padding, no bias), BatchNorm, optional SiLU: torchvision's ``Conv2dNormActivation``
-    (children ``0``, ``1``, ``2``)."""
-    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=(kernel_size - 1) // 2,
-                        groups=groups, bias=False),
-              nn.BatchNorm2d(out_channels, **(bn or {}))]
+def conv_bn_act(
+    in_channels, out_channels, kernel_size, stride=1, groups=1, activation=True, bn=None
+):
+    """Convolution ('same' padding, no bias), BatchNorm, optional SiLU: torchvision's
+    ``Conv2dNormActivation`` (children ``0``, ``1``, ``2``)."""
+    layers = [
+        nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=(kernel_size - 1) // 2,
+            groups=groups,
+            bias=False,
+        ),
+        nn.BatchNorm2d(out_channels, **(bn or {})),
+    ]
     if activation:
         layers.append(nn.SiLU(inplace=True))
     return nn.Sequential(*layers)
 
 
 class SqueezeExcitation(nn.Module):
-    """Channel attention (Hu et al. 2018): a per-channel scale in (0, 1) computed from the global average.
+    """Channel attention (Hu et al. 2018): a per-channel scale in (0, 1) computed from the global
+    average.
 
     Shape: ``(N, C, H, W) -> (N, C, H, W)``; the scale is ``(N, C, 1, 1)``.
     """
@@ -105,14 +127,23 @@ class SqueezeExcitation(nn.Module):
 
 
 class MBConv(nn.Module):
-    """Mobile inverted bottleneck: 1x1 expand (skipped at ratio 1), k x k depthwise, squeeze-and-excitation
-    (to input_channels / 4), 1x1 projection without activation; residual with stochastic depth when the
-    stride is 1 and the channels match.
+    """Mobile inverted bottleneck: 1x1 expand (skipped at ratio 1), k x k depthwise,
+    squeeze-and-excitation (to input_channels / 4), 1x1 projection without activation; residual with
+    stochastic depth when the stride is 1 and the channels match.
 
     Shape: ``(N, in_channels, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride))``.
     """
 
-    def __init__(self, expand_ratio, kernel, stride, in_channels, out_channels, stochastic_depth_prob, bn=None):
+    def __init__(
+        self,
+        expand_ratio,
+        kernel,
+        stride,
+        in_channels,
+        out_channels,
+        stochastic_depth_prob,
+        bn=None,
+    ):
         super().__init__()
         self.use_res_connect = stride == 1 and in_channels == out_channels
         expanded = scale_width(in_channels, expand_ratio)
@@ -134,8 +165,9 @@ class MBConv(nn.Module):
 
 
 class EfficientNet(nn.Module):
-    """``features`` (stem, one ``Sequential`` of MBConv blocks per stage, 1x1 head to 4x the last stage's
-    channels), ``avgpool``, ``classifier`` (dropout, linear): torchvision's layout and names.
+    """``features`` (stem, one ``Sequential`` of MBConv blocks per stage, 1x1 head to 4x the last
+    stage's channels), ``avgpool``, ``classifier`` (dropout, linear): torchvision's layout and
+    names.
 
     Args:
         stages: rows (expand ratio, kernel, stride, in, out, layers), already scaled.
@@ -148,8 +180,16 @@ class EfficientNet(nn.Module):
     Shape: ``(N, C, H, W) -> (N, num_classes)``; H and W are divided by 32 before the global pool.
     """
 
-    def __init__(self, stages, dropout, stochastic_depth_prob=0.2, num_classes=1000, in_channels=3, bn=None,
-                 init_weights=True):
+    def __init__(
+        self,
+        stages,
+        dropout,
+        stochastic_depth_prob=0.2,
+        num_classes=1000,
+        in_channels=3,
+        bn=None,
+        init_weights=True,
+    ):
         super().__init__()
         with built_for_init(init_weights):
             layers = [conv_bn_act(in_channels, stages[0][3], 3, stride=2, bn=bn)]
@@ -158,20 +198,32 @@ class EfficientNet(nn.Module):
             for expand, kernel, stride, cin, cout, n in stages:
                 blocks = []
                 for i in range(n):
-                    blocks.append(MBConv(expand, kernel, stride if i == 0 else 1, cin if i == 0 else cout, cout,
-                                         stochastic_depth_prob * index / total, bn))
+                    blocks.append(
+                        MBConv(
+                            expand,
+                            kernel,
+                            stride if i == 0 else 1,
+                            cin if i == 0 else cout,
+                            cout,
+                            stochastic_depth_prob * index / total,
+                            bn,
+                        )
+                    )
                     index += 1
                 layers.append(nn.Sequential(*blocks))
             head = 4 * stages[-1][4]
             layers.append(conv_bn_act(stages[-1][4], head, 1, bn=bn))
             self.features = nn.Sequential(*layers)
             self.avgpool = nn.AdaptiveAvgPool2d(1)
-            self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True), nn.Linear(head, num_classes))
+            self.classifier = nn.Sequential(
+                nn.Dropout(p=dropout, inplace=True), nn.Linear(head, num_classes)
+            )
         if init_weights:
             self._init_weights()
 
     def _init_weights(self):
-        """torchvision's: He normal (fan out) convolutions, BatchNorm 1 and 0, linear U(+-1/sqrt(out)), zero biases."""
+        """torchvision's: He normal (fan out) convolutions, BatchNorm 1 and 0, linear
+        U(+-1/sqrt(out)), zero biases."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 init.kaiming_normal_(m.weight, mode="fan_out")
@@ -190,8 +242,14 @@ class EfficientNet(nn.Module):
         return self.classifier(x)
 
 
-def efficientnet(variant="b0", num_classes=1000, in_channels=3, dropout=None, stochastic_depth_prob=0.2,
-                 init_weights=True):
+def efficientnet(
+    variant="b0",
+    num_classes=1000,
+    in_channels=3,
+    dropout=None,
+    stochastic_depth_prob=0.2,
+    init_weights=True,
+):
     """EfficientNet ``variant`` ("b0" ... "b7"): B0's table scaled by the variant's width and depth.
 
     Args:
@@ -203,44 +261,72 @@ def efficientnet(variant="b0", num_classes=1000, in_channels=3, dropout=None, st
     """
     fn = "efficientnet"
     if variant not in VARIANTS:
-        raise ValueError(f"{fn}: `variant` must be one of {', '.join(map(repr, VARIANTS))}. "
-                         f"Received: variant={variant!r}")
+        raise ValueError(
+            f"{fn}: `variant` must be one of {', '.join(map(repr, VARIANTS))}. "
+            f"Received: variant={variant!r}"
+        )
     check_positive_int(fn, "num_classes", num_classes)
     check_positive_int(fn, "in_channels", in_channels)
-    if isinstance(stochastic_depth_prob, bool) or not isinstance(stochastic_depth_prob, (int, float)) \
-            or not 0 <= stochastic_depth_prob <= 1:
-        raise ValueError(f"{fn}: `stochastic_depth_prob` must be in [0, 1]. "
-                         f"Received: stochastic_depth_prob={stochastic_depth_prob!r}")
+    if (
+        isinstance(stochastic_depth_prob, bool)
+        or not isinstance(stochastic_depth_prob, (int, float))
+        or not 0 <= stochastic_depth_prob <= 1
+    ):
+        raise ValueError(
+            f"{fn}: `stochastic_depth_prob` must be in [0, 1]. "
+            f"Received: stochastic_depth_prob={stochastic_depth_prob!r}"
+        )
     width, depth, _, default_dropout = VARIANTS[variant]
     bn = LARGE_BN if variant in ("b5", "b6", "b7") else None
-    return EfficientNet(scaled_stages(width, depth), default_dropout if dropout is None else dropout,
-                        stochastic_depth_prob, num_classes, in_channels, bn, init_weights)
+    return EfficientNet(
+        scaled_stages(width, depth),
+        default_dropout if dropout is None else dropout,
+        stochastic_depth_prob,
+        num_classes,
+        in_channels,
+        bn,
+        init_weights,
+    )
 
 
 def _register(variant):
     resolution = VARIANTS[variant][2]
 
     @register_model(f"efficientnet_{variant}", input_size=(3, resolution, resolution))
-    def build(num_classes=1000, in_channels=3, dropout=None, stochastic_depth_prob=0.2, init_weights=True):
-        return efficientnet(variant, num_classes, in_channels, dropout, stochastic_depth_prob, init_weights)
+    def build(
+        num_classes=1000, in_channels=3, dropout=None, stochastic_depth_prob=0.2, init_weights=True
+    ):
+        return efficientnet(
+            variant, num_classes, in_channels, dropout, stochastic_depth_prob, init_weights
+        )
 
     build.__name__ = build.__qualname__ = f"efficientnet_{variant}"
-    build.__doc__ = (f"EfficientNet-{variant.upper()} at {resolution}x{resolution}: B0's table with width x"
-                     f"{VARIANTS[variant][0]}, depth x{VARIANTS[variant][1]}. See ``efficientnet``.")
+    build.__doc__ = (
+        f"EfficientNet-{variant.upper()} at {resolution}x{resolution}: B0's table with width x"
+        f"{VARIANTS[variant][0]}, depth x{VARIANTS[variant][1]}. See ``efficientnet``."
+    )
     return build
 
 
-efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3, efficientnet_b4, efficientnet_b5, \
-    efficientnet_b6, efficientnet_b7 = (_register(v) for v in VARIANTS)
+(
+    efficientnet_b0,
+    efficientnet_b1,
+    efficientnet_b2,
+    efficientnet_b3,
+    efficientnet_b4,
+    efficientnet_b5,
+    efficientnet_b6,
+    efficientnet_b7,
+) = (_register(v) for v in VARIANTS)
 
 
 def scaling_table():
     """One row per variant: the rule's coefficients for the variant's phi beside the released ones.
 
-    phi is read off the released depth multiplier (d = 1.2^phi); each row holds ``variant``, ``phi``,
-    the rule's ``rule_depth``, ``rule_width``, ``rule_resolution``, the released ``depth``, ``width``,
-    ``resolution``, ``dropout``, the resulting ``layers`` (MBConv blocks), ``head`` channels and
-    ``params`` (counted on a model built without random initialisation).
+    phi is read off the released depth multiplier (d = 1.2^phi); each row holds ``variant``,
+    ``phi``, the rule's ``rule_depth``, ``rule_width``, ``rule_resolution``, the released ``depth``,
+    ``width``, ``resolution``, ``dropout``, the resulting ``layers`` (MBConv blocks), ``head``
+    channels and ``params`` (counted on a model built without random initialisation).
     """
     from ._common import skip_init
 
@@ -250,8 +336,20 @@ def scaling_table():
         stages = scaled_stages(width, depth)
         with skip_init():
             params = sum(p.numel() for p in efficientnet(variant).parameters())
-        rows.append({"variant": variant, "phi": phi, "rule_depth": ALPHA ** phi, "rule_width": BETA ** phi,
-                     "rule_resolution": B0_RESOLUTION * GAMMA ** phi, "depth": depth, "width": width,
-                     "resolution": resolution, "dropout": dropout, "layers": sum(s[5] for s in stages),
-                     "head": 4 * stages[-1][4], "params": params})
+        rows.append(
+            {
+                "variant": variant,
+                "phi": phi,
+                "rule_depth": ALPHA**phi,
+                "rule_width": BETA**phi,
+                "rule_resolution": B0_RESOLUTION * GAMMA**phi,
+                "depth": depth,
+                "width": width,
+                "resolution": resolution,
+                "dropout": dropout,
+                "layers": sum(s[5] for s in stages),
+                "head": 4 * stages[-1][4],
+                "params": params,
+            }
+        )
     return rows

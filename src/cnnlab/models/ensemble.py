@@ -1,4 +1,5 @@
-"""Model ensembles: several independently trained networks vote or average their class probabilities.
+"""Model ensembles: several independently trained networks vote or average their class
+probabilities.
 
 Networks trained from different random initialisations make partly independent mistakes, so the
 average of their predicted distributions is more often right than any one of them (AlexNet's
@@ -38,11 +39,15 @@ class Ensemble(nn.Module):
         super().__init__()
         members = list(members) if isinstance(members, (list, tuple, nn.ModuleList)) else members
         if not isinstance(members, list) or not members:
-            raise ValueError(f"Ensemble: `members` must be a non-empty list of modules. Received: {members!r}")
+            raise ValueError(
+                f"Ensemble: `members` must be a non-empty list of modules. Received: {members!r}"
+            )
         for i, m in enumerate(members):
             if not isinstance(m, nn.Module):
-                raise TypeError(f"Ensemble: member {i} must be a cnnlab.nn.Module. Received an object of type "
-                                f"{type(m).__name__}")
+                raise TypeError(
+                    f"Ensemble: member {i} must be a cnnlab.nn.Module. Received an object of type "
+                    f"{type(m).__name__}"
+                )
         if mode not in MODES:
             raise ValueError(f"Ensemble: `mode` must be 'mean' or 'vote'. Received: mode={mode!r}")
         self.members = nn.ModuleList(members)
@@ -55,20 +60,22 @@ class Ensemble(nn.Module):
             outs.append(out[0] if isinstance(out, tuple) else out)
         shapes = {tuple(o.shape) for o in outs}
         if len(shapes) != 1:
-            raise ValueError(f"Ensemble: the members' outputs differ in shape: {sorted(shapes)}; every member "
-                             f"must predict the same classes")
+            raise ValueError(
+                f"Ensemble: the members' outputs differ in shape: {sorted(shapes)}; every member "
+                f"must predict the same classes"
+            )
         return outs
 
     def forward(self, x):
-        probs = stack([softmax(o, dim=1) for o in self._logits(x)], 0)     # (K, N, C)
-        averaged = mean(probs, axis=0)                                      # (N, C)
+        probs = stack([softmax(o, dim=1) for o in self._logits(x)], 0)  # (K, N, C)
+        averaged = mean(probs, axis=0)  # (N, C)
         if self.mode == "mean":
             return log(averaged)
         p = probs.data
         xp = backend.get_array_module(p)
         k, n, c = p.shape
         votes = xp.zeros((n, c), dtype=p.dtype)
-        for member in p.argmax(axis=2):                                     # (N,) each
+        for member in p.argmax(axis=2):  # (N,) each
             votes[xp.arange(n), member] += 1
         return Tensor(votes + 0.5 * averaged.data)
 

@@ -1,4 +1,5 @@
-"""``StochasticDepth``: drop a residual branch per sample in training, the identity in evaluation."""
+"""``StochasticDepth``: drop a residual branch per sample in training, the identity in
+evaluation."""
 
 from ..functional.stochastic_depth import MODES, stochastic_depth
 from ._args import real_arg
@@ -20,7 +21,9 @@ class StochasticDepth(Module):
         super().__init__()
         self.p = real_arg("StochasticDepth", "p", p, 0.0, 1.0)
         if mode not in MODES:
-            raise ValueError(f"StochasticDepth: `mode` must be 'row' or 'batch'. Received: mode={mode!r}")
+            raise ValueError(
+                f"StochasticDepth: `mode` must be 'row' or 'batch'. Received: mode={mode!r}"
+            )
         self.mode = mode
 
     def forward(self, input):
