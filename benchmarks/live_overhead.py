@@ -260,7 +260,7 @@ def report(args, results, off, on, per_round, load_before, load_after):
             f"{args.batches}`, {day}, 2 CPU cores shared with other jobs (load average "
             f"{load_before:.1f} at the start, {load_after:.1f} at the end). fashion_cnn, Adam, "
             f"batch 64, Fashion-MNIST; rounds alternate no live view and the live feed + server "
-            f"with the page open in headless Chromium (polling twice a second: {min(requests)}-"
+            f"with the page open in headless Chromium (polling once a second: {min(requests)}-"
             f"{max(requests)} snapshot requests per round; each round starts once the page has "
             f"polled {SETTLE} times, so Chromium's start-up is not counted).",
             "",

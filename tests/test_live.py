@@ -197,6 +197,7 @@ def http(monkeypatch):
         ("/snapshot?since=-1", 400, "`since` must be a non-negative integer"),
         ("/snapshot?since=1&since=2", 400, "`since` must be a non-negative integer"),
         ("/snapshot?sinc=1", 400, "unknown query parameter(s): sinc"),
+        ("/snapshot?since=1&images=x", 400, "`images` must be a non-negative integer"),
         ("/snapshot?%zz", 400, "malformed query string"),
         ("/snapshot?a&b", 400, "malformed query string"),
     ],
@@ -205,6 +206,28 @@ def test_bad_requests_get_4xx_not_a_traceback(server, http, path, code, message)
     status, body = http(server.url.rstrip("/") + path)
     assert status == code
     assert message in json.loads(body)["error"]
+
+
+def test_pictures_are_sent_only_when_newer(http):
+    feed = LiveFeed()
+    feed.latest = (
+        5,
+        {
+            "status": "training",
+            "images_version": 2,
+            "filters": {"shape": [1]},
+            "activations": [],
+            "probe": None,
+        },
+    )
+    s = live.LiveServer(feed, port=0)
+    try:
+        fresh = json.loads(http(s.url + "snapshot?since=0&images=1")[1])
+        known = json.loads(http(s.url + "snapshot?since=0&images=2")[1])
+    finally:
+        s.close()
+    assert fresh["filters"] == {"shape": [1]} and "activations" in fresh
+    assert "filters" not in known and "activations" not in known and known["version"] == 5
 
 
 def test_page_snapshot_and_methods(server, http):

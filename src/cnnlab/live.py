@@ -1,11 +1,13 @@
 """``cnnlab train --live``: a local web page that shows a training while it runs.
 
 A ``LiveServer`` serves one self-contained page (inline CSS and JavaScript, no network) and the
-latest snapshot of a ``LiveFeed`` as JSON. The page polls ``/snapshot?since=VERSION`` twice a second
-and redraws when the version moved: loss and accuracy per batch and per epoch, the learning rate,
-the first-layer filters, the activation maps of one fixed test image and the running confusion
-matrix. The server runs on its own daemon thread and only reads the feed's latest snapshot (one
-attribute read), so a browser that stops, reloads or comes twice changes nothing for the training.
+latest snapshot of a ``LiveFeed`` as JSON. The page polls ``/snapshot?since=VERSION&images=N``
+once a second and redraws when the version moved: loss and accuracy per batch and per epoch, the
+learning rate, the running confusion matrix and, when their own version moved past N, the
+first-layer filters and the activation maps of one fixed test image (most answers leave these
+pictures out, which keeps the browser's work small). The server runs on its own daemon thread
+and only reads the feed's latest snapshot (one attribute read), so a browser that stops, reloads
+or comes twice changes nothing for the training.
 """
 
 import http.server
@@ -17,6 +19,7 @@ import urllib.parse
 from .train.live_feed import LiveFeed
 
 DEFAULT_PORT = 8765
+PICTURES = ("filters", "activations", "probe")  # left out of answers to a page that has them
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -61,17 +64,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if url.path in ("/", "/index.html"):
             return self._send(200, PAGE, "text/html")
         if url.path == "/snapshot":
-            unknown = sorted(set(query) - {"since"})
+            unknown = sorted(set(query) - {"since", "images"})
             if unknown:
                 return self._error(
-                    400, f"unknown query parameter(s): {', '.join(unknown)}; expected since=N"
+                    400,
+                    f"unknown query parameter(s): {', '.join(unknown)}; expected since=N, images=M",
                 )
-            since = query.get("since", ["0"])
-            if len(since) != 1 or not since[0].isdigit():
-                return self._error(
-                    400, f"`since` must be a non-negative integer. Received: {since!r}"
-                )
-            return self._send(200, self.live.snapshot_json(int(since[0])))
+            numbers = {}
+            for name in ("since", "images"):
+                values = query.get(name, ["0"])
+                if len(values) != 1 or not values[0].isdigit():
+                    return self._error(
+                        400, f"`{name}` must be a non-negative integer. Received: {values!r}"
+                    )
+                numbers[name] = int(values[0])
+            return self._send(200, self.live.snapshot_json(numbers["since"], numbers["images"]))
         return self._error(404, f"no such page: {url.path!r}; the live view is at /")
 
     def _not_allowed(self):
@@ -92,7 +99,7 @@ class LiveServer:
     def __init__(self, feed, port=DEFAULT_PORT, host="127.0.0.1"):
         self.feed = feed
         handler = type("Handler", (_Handler,), {"live": self})
-        self._cache = (None, b"")
+        self._cache = {}
         self._lock = threading.Lock()
         self.httpd = _Server((host, port), handler)
         self.host, self.port = self.httpd.server_address[:2]
@@ -108,19 +115,27 @@ class LiveServer:
     def url(self):
         return f"http://{self.host}:{self.port}/"
 
-    def snapshot_json(self, since=0):
-        """The latest snapshot as JSON (encoded once per version), or only its version if not newer
-        than ``since``."""
+    def snapshot_json(self, since=0, images=0):
+        """The latest snapshot as JSON, or only its version if not newer than ``since``; the
+        pictures (filters, activations, input image) only if their ``images_version`` is newer
+        than ``images``. Each variant is encoded once per version, however many browsers ask."""
         version, snapshot = self.feed.latest
         if snapshot is None or version <= since:
             return json.dumps({"version": version, "unchanged": True})
-        with self._lock:  # two browsers: the second gets the first one's encoding
-            if self._cache[0] != version:
-                self._cache = (
-                    version,
-                    json.dumps({"version": version, **snapshot}, allow_nan=False),
+        with_images = snapshot.get("images_version", 0) > images
+        key = (version, with_images)
+        with self._lock:
+            if key not in self._cache:
+                shown = (
+                    snapshot
+                    if with_images
+                    else {k: v for k, v in snapshot.items() if k not in PICTURES}
                 )
-            return self._cache[1]
+                self._cache = {
+                    key: json.dumps({"version": version, **shown}, allow_nan=False),
+                    **{k: v for k, v in self._cache.items() if k[0] == version},
+                }
+            return self._cache[key]
 
     def close(self):
         self.httpd.shutdown()
@@ -178,7 +193,7 @@ table.cm { border-collapse: collapse; font-size: .7rem; } .cm td, .cm th { borde
  <div id="activations"></div></div>
 <script>
 "use strict";
-var version = 0, imagesVersion = -1, failures = 0;
+var version = 0, imagesVersion = 0, failures = 0;
 var COLORS = ["#1f77b4", "#d62728"];
 
 function bytes(b64) {
@@ -318,7 +333,7 @@ function draw(s) {
   plot("epoch-loss", ep, [ec.train_loss, ec.val_loss]);
   plot("epoch-acc", ep, [ec.train_acc, ec.val_acc], 1);
   plot("epoch-lr", ep, [ec.lr]);
-  if (s.images_version !== imagesVersion) {    // pictures change less often than the curves
+  if (s.activations !== undefined) {    // sent only when newer than the ones drawn
     imagesVersion = s.images_version;
     drawFilters(s.filters);
     drawActivations(s.activations, s.probe);
@@ -327,11 +342,12 @@ function draw(s) {
 }
 
 function poll() {
-  fetch("/snapshot?since=" + version, {cache: "no-store"}).then(function (r) { return r.json(); })
+  fetch("/snapshot?since=" + version + "&images=" + imagesVersion, {cache: "no-store"})
+    .then(function (r) { return r.json(); })
     .then(function (s) {
       failures = 0;
       if (!s.unchanged) { version = s.version; draw(s); }
-      setTimeout(poll, 500);
+      setTimeout(poll, 1000);
     })
     .catch(function () {
       failures += 1;
@@ -339,7 +355,7 @@ function poll() {
       st.innerHTML = '<span class="err">the training process is not answering ' +
                      '(finished or stopped); ' +
                      'showing its last state</span>';
-      setTimeout(poll, Math.min(5000, 500 * failures));
+      setTimeout(poll, Math.min(5000, 1000 * failures));
     });
 }
 poll();

@@ -55,7 +55,7 @@ class LiveFeed:
 
     Args:
         interval: at most one snapshot every ``interval`` seconds between epoch ends (0: after every
-            batch, for tests). Default: 0.5 (the page polls twice a second).
+            batch, for tests). Default: 1 (the page polls once a second).
         image_interval: at most one refresh of the filters and activation maps every
             ``image_interval`` seconds (and at every epoch's end). Default: 2.
         probe: a fixed input image (C, H, W) whose activation maps are shown; default the first
@@ -65,7 +65,7 @@ class LiveFeed:
     dict of plain numbers, lists and strings (JSON-ready) that is never modified after publishing.
     """
 
-    def __init__(self, interval=0.5, probe=None, image_interval=2.0):
+    def __init__(self, interval=1.0, probe=None, image_interval=2.0):
         self.interval = float(interval)
         self.image_interval = float(image_interval)
         self._images = (0, None, [])  # (version, filters, activations)
