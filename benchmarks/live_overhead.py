@@ -20,6 +20,7 @@ import datetime
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -129,8 +130,18 @@ def open_page(url, tmp):
         url,
     ]
     return subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": tmp}
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HOME": tmp},
+        start_new_session=True,  # its own process group: close_page ends every Chromium process
     )
+
+
+def close_page(browser):
+    """End the Chromium started by ``open_page`` with all its helper processes."""
+    os.killpg(browser.pid, signal.SIGTERM)
+    browser.wait(30)
 
 
 def one_round(live, train, test, batches, seed):
@@ -144,13 +155,13 @@ def one_round(live, train, test, batches, seed):
         seen = threading.Event()
         served = server.snapshot_json
 
-        def counted(since=0):
+        def counted(since=0, images=0):
             requests[0] += 1
             if feed.latest[1] is not None and requests[0] >= SETTLE:
                 seen.set()
             start = time.thread_time()
             try:
-                return served(since)
+                return served(since, images)
             finally:
                 encode[0] += time.thread_time() - start
 
@@ -190,8 +201,7 @@ def one_round(live, train, test, batches, seed):
         result.update(
             feed=feed.spent, encode=encode[0], browser=tree_cpu(browser.pid) - browser_cpu
         )
-        browser.terminate()
-        browser.wait(30)
+        close_page(browser)
         server.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return result

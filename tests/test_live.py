@@ -230,6 +230,20 @@ def test_pictures_are_sent_only_when_newer(http):
     assert "filters" not in known and "activations" not in known and known["version"] == 5
 
 
+def test_a_snapshot_that_cannot_be_encoded_is_a_500_not_a_traceback(http, capsys):
+    feed = LiveFeed()
+    feed.latest = (1, {"lr": float("nan")})  # JSON has no NaN: encoding fails
+    s = live.LiveServer(feed, port=0)
+    try:
+        status, body = http(s.url + "snapshot")
+        assert http(s.url)[0] == 200  # the server still answers
+    finally:
+        s.close()
+    assert status == 500 and "could not be encoded (ValueError)" in json.loads(body)["error"]
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+
+
 def test_page_snapshot_and_methods(server, http):
     status, page = http(server.url)
     assert status == 200 and "<canvas" not in page.split("<script>")[0]

@@ -26,6 +26,9 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        """A failed request never prints a traceback on the training's terminal."""
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "cnnlab-live"
@@ -78,7 +81,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         400, f"`{name}` must be a non-negative integer. Received: {values!r}"
                     )
                 numbers[name] = int(values[0])
-            return self._send(200, self.live.snapshot_json(numbers["since"], numbers["images"]))
+            try:
+                body = self.live.snapshot_json(numbers["since"], numbers["images"])
+            except Exception as e:  # a bug here must not end the server, nor print a traceback
+                return self._error(500, f"the snapshot could not be encoded ({type(e).__name__})")
+            return self._send(200, body)
         return self._error(404, f"no such page: {url.path!r}; the live view is at /")
 
     def _not_allowed(self):
