@@ -26,6 +26,9 @@ def cmd_train(args):
                        weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
                        data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
                        fallback=not args.no_fallback, augment=args.augment)
+    from .inspect.report import report_for_job  # never raises: a report problem is logged
+
+    result["report"] = report_for_job(result)
     return 130 if result["interrupted"] else 0
 
 

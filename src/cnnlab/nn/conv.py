@@ -4,9 +4,8 @@ import math
 import numbers
 
 from ..functional import conv as Fconv
-from ..functional._validate import pair
+from ..validation import bool_arg, int_arg, pair
 from . import init
-from ._args import bool_arg, int_arg
 from .module import Module
 from .parameter import _empty_parameter
 
@@ -69,9 +68,9 @@ class Conv2d(Module):
                  bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         fn = "Conv2d"
-        in_channels = int_arg(fn, "in_channels", in_channels)
-        out_channels = int_arg(fn, "out_channels", out_channels)
-        groups = int_arg(fn, "groups", groups)
+        in_channels = int_arg(fn, "in_channels", in_channels, minimum=1)
+        out_channels = int_arg(fn, "out_channels", out_channels, minimum=1)
+        groups = int_arg(fn, "groups", groups, minimum=1)
         if in_channels % groups:
             raise ValueError(f"{fn}: `in_channels` ({in_channels}) must be divisible by `groups` ({groups})")
         if out_channels % groups:

@@ -8,8 +8,7 @@ setting fails where the model is defined, and stored as given so ``repr`` prints
 import numbers
 
 from ..functional import pool as Fpool
-from ..functional._validate import pair
-from ._args import bool_arg, real_arg
+from ..validation import bool_arg, pair, real_arg
 from .module import Module
 
 
