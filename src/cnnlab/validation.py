@@ -73,10 +73,16 @@ def real_arg(fn, name, value, low=None, high=None, low_open=False, high_open=Fal
 
 
 def interval(low=None, high=None, low_open=False, high_open=False):
-    """The words for a range of reals: 'in [0, 1]', 'in (0, inf]', 'in [0, 1)'."""
-    left = "(" if low_open else "["
-    right = ")" if high_open else "]"
-    return f"in {left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    """The words for a range of reals: 'in [0, 1]', 'in [0, 1)', '>= 0', '> 0', '<= 1'."""
+    if high is None and low is not None:
+        return f"{'>' if low_open else '>='} {_num(low)}"
+    if low is None and high is not None:
+        return f"{'<' if high_open else '<='} {_num(high)}"
+    return f"in {'(' if low_open else '['}{_num(low)}, {_num(high)}{')' if high_open else ']'}"
+
+
+def _num(value):
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def bool_arg(fn, name, value):
