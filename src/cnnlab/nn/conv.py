@@ -1,10 +1,9 @@
 """``Conv2d``: 2-D convolution (cross-correlation) over an NCHW input, with learned kernels and bias."""
 
 import math
-import numbers
 
 from ..functional import conv as Fconv
-from ..validation import bool_arg, int_arg, pair
+from ..validation import bool_arg, int_arg, is_int, pair
 from . import init
 from .module import Module
 from .parameter import _empty_parameter
@@ -19,8 +18,7 @@ def _padding_arg(fn, padding):
             raise ValueError(f"{fn}: `padding` string must be 'same' or 'valid'. Received: padding={padding!r}")
         return padding
     if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(isinstance(p, (tuple, list)) for p in padding):
-        ok = all(len(p) == 2 and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
-                                     for v in p) for p in padding)
+        ok = all(len(p) == 2 and all(is_int(v) and v >= 0 for v in p) for p in padding)
         if not ok:
             raise ValueError(f"{fn}: `padding` as ((top, bottom), (left, right)) must hold non-negative ints. "
                              f"Received: padding={padding!r}")
