@@ -7,12 +7,11 @@ bias) that lands in the output: the computation the lectures draw on the board, 
 on its own, and its sums are the values ``F.conv2d`` returns (tested).
 """
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..validation import pair, padding_pairs
+from ..validation import is_int, padding_pairs, pair
 from . import images
 
 
@@ -301,7 +300,7 @@ def random_trace(size=5, kernel=3, stride=1, padding=0, dilation=1, channels=1, 
     Image values are drawn from 0..``high``, kernel values from ``low``..1, so sums stay short to read.
     """
     for name, v in (("size", size), ("kernel", kernel), ("channels", channels)):
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+        if not is_int(v) or v < 1:
             raise ValueError(f"random_trace: `{name}` must be a positive int. Received: {name}={v!r}")
     rng = np.random.default_rng(seed)
     x = rng.integers(0, high + 1, size=(channels, size, size)).astype(np.float64)
