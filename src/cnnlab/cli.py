@@ -426,7 +426,7 @@ def build_parser():
 
 
 def missing_package_message(error):
-    """One line for an ImportError: cnnlab's own messages name the pip command; a bare one gets it added."""
+    """One line for an ImportError: cnnlab's messages name the pip command; a bare one gets one."""
     name = getattr(error, "name", None)
     if isinstance(error, ModuleNotFoundError) and name and "pip install" not in str(error):
         package = PIP_NAMES.get(name.split(".")[0], name.split(".")[0])

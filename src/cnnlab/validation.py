@@ -2,13 +2,15 @@
 
 Each error names the function, the argument, what was expected and what was received:
 
-    ValueError: conv2d: `stride` must be a positive int or a pair of positive ints. Received: stride=(0, 1)
+    ValueError: conv2d: `stride` must be a positive int or a pair of positive ints.
+    Received: stride=(0, 1)
 
-A wrong kind of value (a string for a number) is a ``TypeError``; a value of the right kind out of range
-is a ``ValueError``. Booleans are never accepted as numbers (``True`` is an ``int`` to Python, never a
-stride to us). This module sits at the bottom of the package: it imports nothing from cnnlab, so any
-layer may use it. Tensor inputs are recognised through the ``Tensor`` class that ``cnnlab.tensor``
-registers here when it is defined (see :func:`register_tensor_type`).
+(one line in the message). A wrong kind of value (a string for a number) is a ``TypeError``; a value
+of the right kind out of range is a ``ValueError``. Booleans are never accepted as numbers (``True``
+is an ``int`` to Python, never a stride to us). This module sits at the bottom of the package: it
+imports nothing from cnnlab, so any layer may use it. Tensor inputs are recognised through the
+``Tensor`` class that ``cnnlab.tensor`` registers here when it is defined
+(:func:`register_tensor_type`).
 """
 
 import math
@@ -20,7 +22,7 @@ PADDING_STRINGS = ("valid", "same")
 _TENSOR = []   # [Tensor], filled by cnnlab.tensor; validation sits below it and cannot import it
 
 
-# ------------------------------------------------------------------------------------------------ predicates
+# --------------------------------------------------------------------------------------- predicates
 def is_int(value):
     """True for a Python or NumPy integer, False for a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -35,12 +37,15 @@ def _int_kind(minimum, maximum=None):
     """The words for an int in range: 'a positive int', 'an int in [0, 9]', ..."""
     if maximum is not None:
         return f"an int in [{'-inf' if minimum is None else minimum}, {maximum}]"
-    return {None: "an int", 1: "a positive int", 0: "a non-negative int"}.get(minimum, f"an int >= {minimum}")
+    named = {None: "an int", 1: "a positive int", 0: "a non-negative int"}
+    return named.get(minimum, f"an int >= {minimum}")
 
 
-# ------------------------------------------------------------------------------------------------ scalars
+# ------------------------------------------------------------------------------------------ scalars
 def int_arg(fn, name, value, minimum=None, maximum=None):
-    """``value`` as an int, checking it is an integer (not a bool) in [minimum, maximum] (None: unbounded).
+    """``value`` as an int, checking it is an integer (not a bool) in [minimum, maximum].
+
+    A bound of None leaves that side open.
 
     A non-integer is a ``TypeError`` ("must be an int"); an integer out of range a ``ValueError``
     ("must be a positive int", "must be an int in [0, 9]").
@@ -48,7 +53,8 @@ def int_arg(fn, name, value, minimum=None, maximum=None):
     if not is_int(value):
         raise TypeError(f"{fn}: `{name}` must be an int. Received: {name}={value!r}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f"{fn}: `{name}` must be {_int_kind(minimum, maximum)}. Received: {name}={value!r}")
+        kind = _int_kind(minimum, maximum)
+        raise ValueError(f"{fn}: `{name}` must be {kind}. Received: {name}={value!r}")
     return int(value)
 
 
@@ -105,12 +111,13 @@ def reduction_arg(fn, reduction):
     return choice(fn, "reduction", reduction, REDUCTIONS)
 
 
-# ------------------------------------------------------------------------------------------------ pairs
+# -------------------------------------------------------------------------------------------- pairs
 def pair(fn, name, value, minimum=1):
     """Normalise an int or a pair of ints to a pair, checking each is an integer >= ``minimum``.
 
     ``pair("conv2d", "stride", (0, 1))`` raises
-    ``ValueError: conv2d: `stride` must be a positive int or a pair of positive ints. Received: stride=(0, 1)``.
+    ``ValueError: conv2d: `stride` must be a positive int or a pair of positive ints.
+    Received: stride=(0, 1)`` (in one line).
     """
     kind = {1: "positive int", 0: "non-negative int"}.get(minimum, f"int >= {minimum}")
     message = f"{fn}: `{name}` must be a {kind} or a pair of {kind}s. Received: {name}={value!r}"
@@ -119,7 +126,8 @@ def pair(fn, name, value, minimum=1):
     elif isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value):
         value = (int(value[0]), int(value[1]))
     else:
-        raise (TypeError if not isinstance(value, (numbers.Integral, tuple, list)) else ValueError)(message)
+        wrong_kind = not isinstance(value, (numbers.Integral, tuple, list))
+        raise (TypeError if wrong_kind else ValueError)(message)
     if value[0] < minimum or value[1] < minimum:
         raise ValueError(message)
     return value
@@ -136,56 +144,64 @@ def padding_pairs(fn, padding, kernel_size, stride, dilation):
             return ((0, 0), (0, 0))
         if padding == "same":
             if tuple(stride) != (1, 1):
-                raise ValueError(f"{fn}: padding='same' is only supported with stride 1 (the output could not "
-                                 f"keep the input size). Received: padding='same', stride={stride}")
+                raise ValueError(f"{fn}: padding='same' is only supported with stride 1 (the "
+                                 f"output could not keep the input size). Received: "
+                                 f"padding='same', stride={stride}")
             totals = [d * (k - 1) for d, k in zip(dilation, kernel_size)]
             return tuple((t // 2, t - t // 2) for t in totals)
-        raise ValueError(f"{fn}: `padding` string must be one of {', '.join(repr(s) for s in PADDING_STRINGS)}. "
+        listed = ", ".join(repr(s) for s in PADDING_STRINGS)
+        raise ValueError(f"{fn}: `padding` string must be one of {listed}. "
                          f"Received: padding={padding!r}")
-    expected = ("`padding` must be 'valid', 'same', a non-negative int, a pair of non-negative ints "
-                "(vertical, horizontal) or ((top, bottom), (left, right))")
+    expected = ("`padding` must be 'valid', 'same', a non-negative int, a pair of non-negative "
+                "ints (vertical, horizontal) or ((top, bottom), (left, right))")
     if is_int(padding):
         pads = ((padding, padding), (padding, padding))
-    elif isinstance(padding, (tuple, list)) and len(padding) == 2 and all(is_int(p) for p in padding):
+    elif _is_seq(padding, 2) and all(is_int(p) for p in padding):
         pads = ((padding[0], padding[0]), (padding[1], padding[1]))
-    elif (isinstance(padding, (tuple, list)) and len(padding) == 2
-          and all(isinstance(p, (tuple, list)) and len(p) == 2 and all(is_int(v) for v in p) for p in padding)):
+    elif _is_seq(padding, 2) and all(_is_seq(p, 2) and all(is_int(v) for v in p) for p in padding):
         pads = (tuple(padding[0]), tuple(padding[1]))
     else:
         raise (ValueError if isinstance(padding, (tuple, list)) else TypeError)(
             f"{fn}: {expected}. Received: padding={padding!r}")
     pads = tuple((int(a), int(b)) for a, b in pads)
     if min(min(p) for p in pads) < 0:
-        raise ValueError(f"{fn}: {expected}; negative padding is not allowed. Received: padding={padding!r}")
+        raise ValueError(f"{fn}: {expected}; negative padding is not allowed. "
+                         f"Received: padding={padding!r}")
     return pads
 
 
-# ------------------------------------------------------------------------------------------------ tensors
+def _is_seq(value, length):
+    return isinstance(value, (tuple, list)) and len(value) == length
+
+
+# ------------------------------------------------------------------------------------------ tensors
 def register_tensor_type(tensor_type):
-    """Called once by ``cnnlab.tensor``: the class :func:`tensor_arg` accepts and wraps arrays in."""
+    """Called once by ``cnnlab.tensor``: the class that :func:`tensor_arg` accepts."""
     _TENSOR[:] = [tensor_type]
 
 
 def tensor_arg(fn, name, value, ndim=None, shape_hint=None):
-    """Check ``value`` is a Tensor (arrays are wrapped) with ``ndim`` dimensions (an int or a tuple)."""
+    """``value`` as a Tensor (arrays are wrapped), with ``ndim`` (an int or a tuple) dimensions."""
     tensor = _TENSOR[0]
     if not isinstance(value, tensor):
         if hasattr(value, "__array__") and not isinstance(value, (str, bytes)):
             value = tensor(value)
         else:
-            raise TypeError(f"{fn}: `{name}` must be a Tensor. Received an object of type {type(value).__name__}")
+            raise TypeError(f"{fn}: `{name}` must be a Tensor. "
+                            f"Received an object of type {type(value).__name__}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if value.ndim not in allowed:
             hint = f" {shape_hint}" if shape_hint else ""
             want = " or ".join(f"{n}-D" for n in allowed)
-            raise ValueError(f"{fn}: `{name}` must be {want}{hint}. Received a {value.ndim}-D tensor of shape "
-                             f"{value.shape}")
+            raise ValueError(f"{fn}: `{name}` must be {want}{hint}. "
+                             f"Received a {value.ndim}-D tensor of shape {value.shape}")
     return value
 
 
 def floating(fn, name, t):
     """``t``, checking its dtype is a floating one (float32 or float64)."""
     if t.dtype.kind != "f":
-        raise TypeError(f"{fn}: `{name}` must be a floating tensor (float32 or float64). Received dtype {t.dtype}")
+        raise TypeError(f"{fn}: `{name}` must be a floating tensor (float32 or float64). "
+                        f"Received dtype {t.dtype}")
     return t

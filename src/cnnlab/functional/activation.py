@@ -207,7 +207,8 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
         inplace: accepted for PyTorch compatibility; the output is always a new tensor.
     """
     input = _input("leaky_relu", input)
-    return LeakyReLU.apply(input, negative_slope=real_arg("leaky_relu", "negative_slope", negative_slope, finite=True))
+    slope = real_arg("leaky_relu", "negative_slope", negative_slope, finite=True)
+    return LeakyReLU.apply(input, negative_slope=slope)
 
 
 def elu(input, alpha=1.0, inplace=False):
