@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from .. import backend, nn, optim
-from ..data import DataLoader, get_dataset
+from ..data import DATASETS, DataLoader, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..models.registry import get_builder
 from .checkpoint import load_checkpoint
@@ -38,10 +38,12 @@ def _datasets(name, data_dir, log, fallback):
 def fallback_message(name, error, data_dir=None):
     """The one line said when ``name`` cannot be had and the bundled subset is used instead."""
     first_line = str(error).splitlines()[0]
-    where = os.path.join(resolve_data_dir(data_dir), "fashion-mnist")
+    folder = getattr(DATASETS.get(name.lower()), "folder", None) or name
+    where = os.path.join(resolve_data_dir(data_dir), folder)
     return (f"{name} is not available ({first_line}); training on the bundled {FALLBACK_DATASET} "
-            f"(6,000 train / 1,000 test Fashion-MNIST images) instead. For the full set: run online (it "
-            f"downloads), or put the official files in {where}, or point --data-dir / $CNNLAB_DATA at them")
+            f"(6,000 train / 1,000 test Fashion-MNIST images) instead. For {name} itself: run online "
+            f"(it downloads), or put the official files in {where}, or point --data-dir / "
+            f"$CNNLAB_DATA at them")
 
 
 def channel_stats(dataset):
