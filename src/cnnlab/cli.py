@@ -280,7 +280,8 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-fallback", action="store_true",
-                   help="fail instead of training on the bundled digits when the dataset is unavailable")
+                   help="fail instead of training on the bundled fashion-mnist-mini when the dataset "
+                   "is unavailable")
     from .data.transforms.recipes import describe_augmentations
 
     p.add_argument("--augment", default=None, metavar="NAMES",
