@@ -35,6 +35,9 @@ def cmd_train(args):
     finally:
         if server is not None:
             server.close()
+    from .inspect.report import report_for_job  # never raises: a report problem is logged
+
+    result["report"] = report_for_job(result)
     return 130 if result["interrupted"] else 0
 
 
@@ -337,7 +340,8 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-fallback", action="store_true",
-                   help="fail instead of training on the bundled digits when the dataset is unavailable")
+                   help="fail instead of training on the bundled fashion-mnist-mini when the dataset "
+                   "is unavailable")
     from .data.transforms.recipes import describe_augmentations
 
     p.add_argument("--augment", default=None, metavar="NAMES",
@@ -493,7 +497,7 @@ def build_parser():
 
 
 def missing_package_message(error):
-    """One line for an ImportError: cnnlab's own messages name the pip command; a bare one gets it added."""
+    """One line for an ImportError: cnnlab's messages name the pip command; a bare one gets one."""
     name = getattr(error, "name", None)
     if isinstance(error, ModuleNotFoundError) and name and "pip install" not in str(error):
         package = PIP_NAMES.get(name.split(".")[0], name.split(".")[0])
