@@ -77,15 +77,18 @@ def test_errors():
         F.stochastic_depth(x, 1.5, "row")
     with pytest.raises(
         ValueError,
-        match=r"stochastic_depth: `mode` must be 'row' or 'batch'. "
+        match=r"stochastic_depth: `mode` must be one of 'row', 'batch'. "
         r"Received: mode='col'",
     ):
         F.stochastic_depth(x, 0.5, "col")
     with pytest.raises(
-        ValueError, match=r"StochasticDepth: `p` must be in \[0.0, 1.0\]. Received: p=-0.1"
+        ValueError, match=r"StochasticDepth: `p` must be in \[0, 1\]. Received: p=-0.1"
     ):
         nn.StochasticDepth(-0.1, "row")
-    with pytest.raises(ValueError, match="StochasticDepth: `mode` must be 'row' or 'batch'"):
+    with pytest.raises(
+        ValueError,
+        match="StochasticDepth: `mode` must be one of 'row', 'batch'. Received: mode='rows'",
+    ):
         nn.StochasticDepth(0.1, "rows")
     with pytest.raises(ValueError, match="stochastic_depth: `input` must have a batch dimension"):
         F.stochastic_depth(cnnlab.tensor(1.0), 0.5, "row")

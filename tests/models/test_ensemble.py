@@ -98,7 +98,7 @@ def test_errors():
     ):
         models.Ensemble([Fixed(LOGITS[0]), 3])
     with pytest.raises(
-        ValueError, match=r"Ensemble: `mode` must be 'mean' or 'vote'. Received: mode='max'"
+        ValueError, match=r"Ensemble: `mode` must be one of 'mean', 'vote'. Received: mode='max'"
     ):
         models.Ensemble([Fixed(LOGITS[0])], mode="max")
     ens = models.Ensemble([Fixed(LOGITS[0]), Fixed([[1.0, 2.0]])])

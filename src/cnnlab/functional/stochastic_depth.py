@@ -5,7 +5,7 @@ probability ``p`` during training (and scales the kept ones by 1 / (1 - p)), so 
 as an ensemble of shallower ones and is used at full depth, unscaled, in evaluation.
 """
 
-from ._validate import floating, tensor_arg
+from ..validation import choice, floating, tensor_arg
 from .basic import Dropout, Identity, _check_p, _mask
 
 MODES = ("row", "batch")
@@ -31,8 +31,7 @@ def stochastic_depth(input, p, mode, training=True, *, generator=None):
     fn = "stochastic_depth"
     input = floating(fn, "input", tensor_arg(fn, "input", input))
     p = _check_p(fn, p, training)
-    if mode not in MODES:
-        raise ValueError(f"{fn}: `mode` must be 'row' or 'batch'. Received: mode={mode!r}")
+    choice(fn, "mode", mode, MODES)
     if not training or p == 0:
         return Identity.apply(input)
     if input.ndim == 0:

@@ -21,6 +21,7 @@ import math
 from .. import nn
 from ..functional import flatten
 from ..nn import init
+from ..validation import choice, real_arg
 from ._common import built_for_init, check_positive_int
 from .registry import register_model
 
@@ -260,22 +261,10 @@ def efficientnet(
         init_weights: torchvision's initialisation. Default: True.
     """
     fn = "efficientnet"
-    if variant not in VARIANTS:
-        raise ValueError(
-            f"{fn}: `variant` must be one of {', '.join(map(repr, VARIANTS))}. "
-            f"Received: variant={variant!r}"
-        )
+    choice(fn, "variant", variant, tuple(VARIANTS))
     check_positive_int(fn, "num_classes", num_classes)
     check_positive_int(fn, "in_channels", in_channels)
-    if (
-        isinstance(stochastic_depth_prob, bool)
-        or not isinstance(stochastic_depth_prob, (int, float))
-        or not 0 <= stochastic_depth_prob <= 1
-    ):
-        raise ValueError(
-            f"{fn}: `stochastic_depth_prob` must be in [0, 1]. "
-            f"Received: stochastic_depth_prob={stochastic_depth_prob!r}"
-        )
+    real_arg(fn, "stochastic_depth_prob", stochastic_depth_prob, 0, 1)
     width, depth, _, default_dropout = VARIANTS[variant]
     bn = LARGE_BN if variant in ("b5", "b6", "b7") else None
     return EfficientNet(

@@ -9,6 +9,7 @@ average of their predicted distributions is more often right than any one of the
 from .. import backend, nn
 from ..functional import log, mean, softmax, stack
 from ..tensor import Tensor
+from ..validation import choice
 
 MODES = ("mean", "vote")
 
@@ -48,10 +49,8 @@ class Ensemble(nn.Module):
                     f"Ensemble: member {i} must be a cnnlab.nn.Module. Received an object of type "
                     f"{type(m).__name__}"
                 )
-        if mode not in MODES:
-            raise ValueError(f"Ensemble: `mode` must be 'mean' or 'vote'. Received: mode={mode!r}")
+        self.mode = choice("Ensemble", "mode", mode, MODES)
         self.members = nn.ModuleList(members)
-        self.mode = mode
 
     def _logits(self, x):
         outs = []

@@ -2,7 +2,7 @@
 evaluation."""
 
 from ..functional.stochastic_depth import MODES, stochastic_depth
-from ._args import real_arg
+from ..validation import choice, real_arg
 from .module import Module
 
 
@@ -20,11 +20,7 @@ class StochasticDepth(Module):
     def __init__(self, p, mode):
         super().__init__()
         self.p = real_arg("StochasticDepth", "p", p, 0.0, 1.0)
-        if mode not in MODES:
-            raise ValueError(
-                f"StochasticDepth: `mode` must be 'row' or 'batch'. Received: mode={mode!r}"
-            )
-        self.mode = mode
+        self.mode = choice("StochasticDepth", "mode", mode, MODES)
 
     def forward(self, input):
         return stochastic_depth(input, self.p, self.mode, self.training)
