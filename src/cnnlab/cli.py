@@ -11,6 +11,8 @@ import sys
 import numpy as np
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3      # training stopped on a non-finite loss, gradient or statistic
+EXIT_INTERRUPTED = 130  # as a shell reports a program stopped by Ctrl-C
 
 
 class UserError(Exception):
@@ -25,8 +27,9 @@ def cmd_train(args):
                        lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                        weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
                        data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
-                       fallback=not args.no_fallback, augment=args.augment)
-    return 130 if result["interrupted"] else 0
+                       fallback=not args.no_fallback, augment=args.augment, force=args.force,
+                       allow_changes=args.allow_changes)
+    return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 
 # ---------------------------------------------------------------------------- evaluate
@@ -235,7 +238,7 @@ def cmd_finetune(args):
                           weight_decay=args.weight_decay, freeze=args.freeze, lr_mult=args.lr_mult,
                           new_head=True if args.new_head else None, augment=args.augment, seed=args.seed,
                           data_dir=args.data_dir, out=args.out, progress=not args.no_progress)
-    return 130 if result["interrupted"] else 0
+    return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 
 def cmd_export(args):
@@ -274,6 +277,11 @@ def build_parser():
     p.add_argument("--data-dir", default=None, help="dataset directory (default: $CNNLAB_DATA, else ~/.cache/cnnlab)")
     p.add_argument("--out", default=None, help="run directory for checkpoints (default: runs/MODEL-DATASET)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    p.add_argument("--allow-changes", action="store_true",
+                   help="with --resume: continue with settings that differ from the checkpoint's (another "
+                   "optimizer starts from a fresh state)")
+    p.add_argument("--force", action="store_true",
+                   help="take over OUT's lock file even if another training seems to hold it")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-fallback", action="store_true",
                    help="fail instead of training on the bundled digits when the dataset is unavailable")
@@ -428,14 +436,52 @@ def main(argv=None):
         parser.print_help()
         return EXIT_USAGE
     from .data.download import DownloadError
+    from .train.trainer import TrainingDiverged
 
     try:
-        return args.func(args)
+        with _sigterm_as_interrupt():
+            return args.func(args)
     except (UserError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
         if os.environ.get("CNNLAB_DEBUG"):
             raise
         print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except TrainingDiverged as e:
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
+        print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt as e:
+        detail = f" ({e})" if str(e) else ""
+        print(f"cnnlab {args.command}: interrupted{detail}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+class _sigterm_as_interrupt:
+    """While a command runs, SIGTERM (what schedulers send) stops it like Ctrl-C: one line, no traceback.
+
+    The CLI opts in here, for the command's duration only; the previous handler is restored after.
+    """
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.previous = None
+        if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,8 +55,12 @@ def _join(obj, arrays):
     return obj
 
 
-def atomic_write(path, write):
-    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``."""
+def atomic_write(path, write, before_rename=None):
+    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``.
+
+    ``before_rename()``, if given, runs once the data is on disk but not yet in place (a test hook: an
+    exception there leaves ``path`` as it was and removes the temp file).
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -66,6 +70,8 @@ def atomic_write(path, write):
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -73,12 +79,12 @@ def atomic_write(path, write):
         raise
 
 
-def save_checkpoint(path, state):
+def save_checkpoint(path, state, before_rename=None):
     """Write ``state`` (a dict of arrays, numbers, strings, lists, dicts) to ``path`` atomically."""
     arrays = {}
     meta = {"format": FORMAT, "cnnlab_version": __version__, "state": _split(state, arrays, "")}
     header = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    atomic_write(path, lambda f: np.savez(f, **{_META_KEY: header}, **arrays))
+    atomic_write(path, lambda f: np.savez(f, **{_META_KEY: header}, **arrays), before_rename)
     return path
 
 
