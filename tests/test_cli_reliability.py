@@ -248,3 +248,68 @@ def test_trainer_refuses_the_state_of_another_optimizer(tmp_path):
     state["optimizer"]["state"] = {0: {"momentum_buffer": np.zeros((2, 2))}}
     with pytest.raises(ValueError, match="resume: the checkpoint's optimizer state does not fit Adam"):
         adam.load(state)
+
+
+@pytest.fixture(scope="module")
+def digits_checkpoint(tmp_path_factory):
+    pytest.importorskip("sklearn")
+    out = tmp_path_factory.mktemp("digits")
+    assert main(["train", *DIGITS, "--epochs", "1", "--out", str(out)]) == 0
+    return out / "last.npz"
+
+
+def _command(name, ckpt, path, tmp_path):
+    image = tmp_path / "img.png"
+    if name == "filter":
+        from PIL import Image
+
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    return {"train": ["train", *DIGITS, "--out", path],
+            "finetune": ["finetune", str(ckpt), "--dataset", "digits", "--no-progress", "--out", path],
+            "export": ["export", str(ckpt), "--format", "safetensors", "--out", path],
+            "visualize": ["visualize", str(ckpt), "--what", "filters", "--out", path],
+            "report": ["report", str(ckpt.parent), "--out", path],
+            "report-png": ["report", str(ckpt.parent), "--png", path],
+            "filter": ["filter", str(image), "--kernel", "sobel-x", "--out", path]}[name]
+
+
+FILE_OUTPUTS = {"export", "report", "filter"}
+
+
+@pytest.mark.parametrize("kind", ["file-as-folder", "under-a-file", "read-only", "folder-as-file"])
+@pytest.mark.parametrize("name", ["train", "finetune", "export", "visualize", "report", "report-png", "filter"])
+def test_every_write_path_fails_at_once_in_one_line(digits_checkpoint, tmp_path, capsys, monkeypatch, name,
+                                                    kind):
+    import tempfile
+
+    import cnnlab.train.rundir as rundir
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    a_folder = tmp_path / "a-folder"
+    a_folder.mkdir()
+    if kind == "folder-as-file" and name not in FILE_OUTPUTS:
+        pytest.skip("a folder is the right thing for a folder output")
+    path, reason = {"file-as-folder": (a_file, "it is a file, not a directory"),
+                    "under-a-file": (a_file / "sub" / ("x.out" if name in FILE_OUTPUTS else "run"),
+                                     "is a file, not a directory"),
+                    "read-only": (tmp_path / "ro" / ("x.out" if name in FILE_OUTPUTS else "run"),
+                                  "read-only file system"),
+                    "folder-as-file": (a_folder, "it is a directory, not a file")}[kind]
+    if kind == "file-as-folder" and name in FILE_OUTPUTS:
+        path, reason = a_file / "x.out", "it is a file, not a directory"
+    args = _command(name, digits_checkpoint, str(path), tmp_path)
+    if kind == "read-only":
+        def read_only(*a, **k):
+            raise OSError(30, "Read-only file system")
+
+        monkeypatch.setattr(tempfile, "mkstemp", read_only)
+        monkeypatch.setattr(rundir.os, "access", lambda *a, **k: False)
+        monkeypatch.setattr(rundir, "_read_only_fs", lambda p: True)
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    line = _one_line(captured.err)
+    command = name.split("-")[0]
+    assert line.startswith(f"cnnlab {command}: error: {command}: cannot "), line
+    assert reason in line and str(tmp_path) in line
+    assert captured.out == ""  # nothing was done before the check

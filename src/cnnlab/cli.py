@@ -109,6 +109,7 @@ def cmd_filter(args):
         image = images.read_image(args.image, fn="filter")
     except ImportError as e:
         raise UserError(str(e)) from None
+    _check_output_file(args.out, "filter")
     picture = filters.filter_picture(image, args.kernel, padding_mode=args.padding_mode)
     images.write_png(args.out, picture)
     k = filters.make_kernel(args.kernel)
@@ -118,7 +119,9 @@ def cmd_filter(args):
 
 def cmd_visualize(args):
     from .inspect.visualize import visualize_checkpoint
+    from .train.rundir import check_output_dir
 
+    check_output_dir(args.out, "visualize")
     try:
         paths = visualize_checkpoint(args.checkpoint, args.what, args.out, image=args.image, layer=args.layer,
                                      channel=args.channel, k=args.k, target=args.target, patch=args.patch,
@@ -132,7 +135,12 @@ def cmd_visualize(args):
 
 def cmd_report(args):
     from .inspect.report import write_report
+    from .train.rundir import check_output_dir
 
+    if args.png is not None:
+        check_output_dir(args.png, "report")
+    folder = args.run_dir if os.path.isdir(args.run_dir) else os.path.dirname(args.run_dir) or "."
+    _check_output_file(args.out or os.path.join(folder, "report.html"), "report")
     try:
         print(write_report(args.run_dir, out=args.out, checkpoint=args.checkpoint, data_dir=args.data_dir,
                            png_dir=args.png))
@@ -237,7 +245,7 @@ def cmd_finetune(args):
                           batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                           weight_decay=args.weight_decay, freeze=args.freeze, lr_mult=args.lr_mult,
                           new_head=True if args.new_head else None, augment=args.augment, seed=args.seed,
-                          data_dir=args.data_dir, out=args.out, progress=not args.no_progress)
+                          data_dir=args.data_dir, out=args.out, progress=not args.no_progress, force=args.force)
     return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 
@@ -245,14 +253,23 @@ def cmd_export(args):
     from .interop import export_onnx, save_torch_state_dict
     from .train.run import load_trained
 
-    model, meta = load_trained(args.checkpoint)
     stem = os.path.splitext(args.checkpoint)[0]
+    out = args.out or stem + "." + args.format
+    _check_output_file(out, "export")
+    model, meta = load_trained(args.checkpoint)
     if args.format == "onnx":
-        out = export_onnx(model, args.out or stem + ".onnx", meta["input_size"], opset=args.opset)
+        out = export_onnx(model, out, meta["input_size"], opset=args.opset)
     else:
-        out = save_torch_state_dict(model, args.out or stem + "." + args.format)
+        out = save_torch_state_dict(model, out)
     print(f"wrote {out} ({meta['model']}, input {'x'.join(map(str, meta['input_size']))})")
     return 0
+
+
+def _check_output_file(path, fn):
+    """One line (exit 2) now, rather than a traceback after the work, when ``path`` cannot be written."""
+    from .train.rundir import check_output_file
+
+    check_output_file(path, fn)
 
 
 def build_parser():
@@ -415,6 +432,8 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL-DATASET-finetune)")
+    p.add_argument("--force", action="store_true",
+                   help="take over OUT's lock file even if another training seems to hold it")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_finetune)
 

@@ -30,8 +30,8 @@ def _reason(e):
 def check_output_dir(path, fn):
     """Create directory ``path`` if needed and prove it writable by writing and removing a probe file."""
     path = os.fspath(path)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise PathError(f"{fn}: cannot write to {path!r}: it is a file, not a directory")
+    if not os.path.isdir(path):
+        check_output_dir_creatable(path, fn)
     try:
         os.makedirs(path, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX + "probe-", dir=path)
