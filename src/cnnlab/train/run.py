@@ -12,7 +12,7 @@ from .. import backend, models, nn, optim
 from ..data import DataLoader, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError
 from ..models.registry import get_builder
-from .checkpoint import load_checkpoint
+from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
 from .rundir import RunLock, check_output_dir, check_output_dir_creatable, remove_orphaned_temp_files
 from .trainer import Trainer, evaluate
 
@@ -146,7 +146,9 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
             if not os.path.isfile(last):
                 raise FileNotFoundError(f"train: --resume found no checkpoint at {last!r}")
             start = load_checkpoint(last)
-            check_compatible(start, model, used)
+            check_trained_state(start, last, "train")
+            check_compatible(start, model, used, config, list(base.classes))
+            check_model_arrays(net, start["model"], last, "train")
             start = resume_state(start, meta["recipe"], allow_changes, log)
         history = trainer.fit(train_loader, test_loader, epochs=epochs, resume=start)
     result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
@@ -206,20 +208,29 @@ def resume_state(state, recipe, allow_changes, log):
     return state
 
 
-def check_compatible(state, model, dataset):
+def check_compatible(state, model, dataset, config=None, classes=None):
+    """Refuse to resume a checkpoint of another model, dataset, model config or class list."""
     meta = state.get("meta", {})
     if meta.get("model") != model or meta.get("dataset") != dataset:
         raise ValueError(f"train: the checkpoint to resume holds {meta.get('model')!r} on {meta.get('dataset')!r}, "
                          f"not {model!r} on {dataset!r}")
+    if config is not None and meta.get("config") != config:
+        raise ValueError(f"train: the checkpoint to resume was built with config {meta.get('config')!r:.120}, "
+                         f"this run with {config!r:.120}")
+    if classes is not None and meta.get("classes") != classes:
+        raise ValueError(f"train: the checkpoint to resume names other classes than {dataset!r}")
 
 
 def load_trained(path):
     """Rebuild the model saved in checkpoint ``path``; returns ``(model, meta)`` with the model in eval mode."""
     state = load_checkpoint(path)
-    meta = state.get("meta") or {}
-    if "model" not in meta or "model" not in state:
-        raise ValueError(f"load_trained: {path!r} holds no model metadata; was it written by cnnlab train?")
-    net = models.get(meta["model"], **meta.get("config", {}))
+    meta = check_trained_state(state, path)
+    try:
+        net = models.get(meta["model"], **meta.get("config", {}))
+    except TypeError as e:  # a config key the model does not take
+        raise ValueError(f"load_trained: {path!r} cannot be used: its config does not fit model "
+                         f"{meta['model']!r} ({e})") from None
+    check_model_arrays(net, state["model"], path)
     net.load_state_dict(state["model"])
     net.eval()
     return net, meta

@@ -90,7 +90,10 @@ def _generator_state(gen):
 
 def _set_generator_state(gen, state):
     if state is not None and isinstance(gen, np.random.Generator):
-        gen.bit_generator.state = state
+        try:
+            gen.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(f"resume: the checkpoint's random generator state is unusable ({e})") from None
 
 
 def _grad_norm(params):
@@ -123,6 +126,27 @@ def _first_non_finite(state, prefix=""):
         if bad is not None:
             return bad
     return None
+
+
+def _check_training_state(state):
+    """The entries ``Trainer.load`` reads, with their types; one line naming what is wrong."""
+    def count(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    checks = {"model": lambda v: isinstance(v, dict), "optimizer": lambda v: v is None or isinstance(v, dict),
+              "history": lambda v: isinstance(v, dict) and all(isinstance(x, list) for x in v.values()),
+              "epoch": count, "batch": count,
+              "partial": lambda v: isinstance(v, list) and len(v) == 3 and all(
+                  isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)}
+    if not isinstance(state, dict):
+        raise ValueError(f"resume: a training state must be a dict. Received {type(state).__name__}")
+    missing = [k for k in checks if k not in state]
+    if missing:
+        raise ValueError(f"resume: the checkpoint is not a complete training state (missing {', '.join(missing)})")
+    bad = [k for k, ok in checks.items() if not ok(state[k])]
+    if bad:
+        raise ValueError(f"resume: the checkpoint's {', '.join(bad)} entr{'y has' if len(bad) == 1 else 'ies have'} "
+                         "the wrong type")
 
 
 def _as_tensor(x):
@@ -258,6 +282,7 @@ class Trainer:
 
     def load(self, path_or_state):
         state = load_checkpoint(path_or_state) if isinstance(path_or_state, (str, os.PathLike)) else path_or_state
+        _check_training_state(state)
         self.model.load_state_dict(state["model"])
         if state.get("optimizer") is not None:  # None: the optimizer keeps its fresh state
             kind, saved_kind = type(self.optimizer).__name__, state.get("optimizer_type")
