@@ -64,22 +64,14 @@ def cmd_evaluate(args):
 
 # ---------------------------------------------------------------------------- predict
 def load_image(path, channels, size):
-    """Read an image file as a float array (C, H, W) in [0, 1], converted to ``channels`` and resized."""
+    """Read an image file of any mode as a float array (C, H, W) in [0, 1], converted to ``channels`` and resized."""
+    from .data.image_folder import read_image_array
+
     try:
-        from PIL import Image, UnidentifiedImageError
+        a = read_image_array(path, channels, size, fn="predict")
     except ImportError:
         raise UserError("predict: reading images needs Pillow: pip install 'cnnlab[image]'") from None
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB")
-            if im.size != (size[1], size[0]):
-                im = im.resize((size[1], size[0]), Image.BILINEAR)
-            a = np.asarray(im, dtype=np.float32) / 255.0
-    except FileNotFoundError:
-        raise UserError(f"predict: no such image file: {path!r}") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise UserError(f"predict: cannot read {path!r} as an image ({e})") from None
-    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return a.transpose(2, 0, 1)
 
 
 def cmd_predict(args):
