@@ -145,3 +145,50 @@ def test_keyboard_interrupt_from_a_callback_between_steps_saves(tmp_path):
     trainer.fit(loader, epochs=EPOCHS)
     assert trainer.interrupted and (trainer._epoch, trainer._batch) == (0, 3)
     assert "Interrupted (KeyboardInterrupt) at epoch 1, batch 3; checkpoint saved to" in lines[-1]
+
+
+KILL_DURING_SECOND_WRITE = """
+import os, signal, sys
+import cnnlab.train.checkpoint as ck
+from cnnlab.train.run import train_job
+
+original, writes = ck.atomic_write, []
+
+def atomic_write(path, write, before_rename=None):
+    if str(path).endswith("last.npz"):
+        writes.append(path)
+        if len(writes) == 2:  # epoch 2's checkpoint: killed with its bytes on disk, before the rename
+            before_rename = lambda: os.kill(os.getpid(), signal.SIGKILL)
+    return original(path, write, before_rename)
+
+ck.atomic_write = atomic_write
+train_job(dataset="digits", epochs=3, train_limit=128, schedule="none", out=sys.argv[1], progress=False)
+"""
+
+
+def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one_and_resume_finishes(tmp_path):
+    import subprocess
+    import sys
+
+    pytest.importorskip("sklearn")
+    from cnnlab.train.checkpoint import load_checkpoint
+    from cnnlab.train.run import train_job
+
+    common = dict(dataset="digits", epochs=3, train_limit=128, schedule="none", progress=False)
+    whole = train_job(out=str(tmp_path / "whole"), log=lambda *a: None, **common)["model"].state_dict()
+
+    out = tmp_path / "killed"
+    proc = subprocess.run([sys.executable, "-c", KILL_DURING_SECOND_WRITE, str(out)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert [f for f in os.listdir(out) if f.startswith(".tmp-")]  # the unfinished write is still there
+    assert (out / ".lock").exists()                                # and the dead process's lock
+    assert load_checkpoint(out / "last.npz")["epoch"] == 1         # the previous checkpoint loads
+
+    lines = []
+    resumed = train_job(out=str(out), resume=True, log=lines.append, **common)["model"].state_dict()
+    assert any("its process " in line and "is gone" in line for line in lines)
+    assert any("removed 1 unfinished temporary file(s)" in line for line in lines)
+    assert not [f for f in os.listdir(out) if f.startswith(".tmp-")] and not (out / ".lock").exists()
+    for k, v in whole.items():
+        assert resumed[k].tobytes() == v.tobytes(), k
