@@ -37,7 +37,7 @@ def cmd_evaluate(args):
     from . import nn
     from .data import DataLoader
     from .train import evaluate
-    from .train.metrics import precision_recall_f1, top_k_accuracy
+    from .metrics import precision_recall_f1, top_k_accuracy
     from .train.run import eval_dataset, load_trained
 
     model, meta = load_trained(args.checkpoint)
@@ -64,13 +64,13 @@ def cmd_evaluate(args):
 
 # ---------------------------------------------------------------------------- predict
 def load_image(path, channels, size):
-    """Read an image file of any mode as a float array (C, H, W) in [0, 1], converted to ``channels`` and resized."""
+    """Read an image file of any mode as a float array (C, H, W) in [0, 1], with ``channels``, resized."""
     from .data.image_folder import read_image_array
 
     try:
         a = read_image_array(path, channels, size, fn="predict")
     except ImportError:
-        raise UserError("predict: reading images needs Pillow: pip install 'cnnlab[image]'") from None
+        raise UserError("predict: reading images needs Pillow: pip install Pillow") from None
     return a.transpose(2, 0, 1)
 
 
@@ -273,7 +273,8 @@ def build_parser():
                        description="Train a model, print a progress bar per epoch and the test accuracy, and "
                        "checkpoint every epoch (Ctrl-C saves one and stops; --resume continues).")
     p.add_argument("--model", default="fashion_cnn", help="zoo model name (see `cnnlab models`)")
-    p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist, cifar10 or digits")
+    p.add_argument("--dataset", default="fashion-mnist",
+                   help="fashion-mnist, mnist, cifar10, digits or fashion-mnist-mini (bundled)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
@@ -440,6 +441,19 @@ def build_parser():
     return parser
 
 
+def missing_package_message(error):
+    """One line for an ImportError: cnnlab's own messages name the pip command; a bare one gets it added."""
+    name = getattr(error, "name", None)
+    if isinstance(error, ModuleNotFoundError) and name and "pip install" not in str(error):
+        package = PIP_NAMES.get(name.split(".")[0], name.split(".")[0])
+        return f"this needs the {package} package, which is not installed: pip install {package}"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+# Import names whose pip package is called differently.
+PIP_NAMES = {"sklearn": "scikit-learn", "PIL": "Pillow"}
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -466,6 +480,11 @@ def main(argv=None):
         detail = f" ({e})" if str(e) else ""
         print(f"cnnlab {args.command}: interrupted{detail}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ImportError as e:  # an optional package is missing: one line with the pip command
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
+        print(f"cnnlab {args.command}: error: {missing_package_message(e)}", file=sys.stderr)
+        return 1
 
 
 class _sigterm_as_interrupt:
