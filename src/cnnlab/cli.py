@@ -64,7 +64,7 @@ def cmd_evaluate(args):
 
 # ---------------------------------------------------------------------------- predict
 def load_image(path, channels, size):
-    """Read an image file of any mode as a float array (C, H, W) in [0, 1], with ``channels``, resized."""
+    """An image file of any mode as a float array (C, H, W) in [0, 1], ``channels`` and resized."""
     from .data.image_folder import read_image_array
 
     try:
@@ -237,7 +237,8 @@ def cmd_finetune(args):
                           batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                           weight_decay=args.weight_decay, freeze=args.freeze, lr_mult=args.lr_mult,
                           new_head=True if args.new_head else None, augment=args.augment, seed=args.seed,
-                          data_dir=args.data_dir, out=args.out, progress=not args.no_progress, force=args.force)
+                          data_dir=args.data_dir, out=args.out, progress=not args.no_progress,
+                          force=args.force)
     return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 
@@ -258,7 +259,7 @@ def cmd_export(args):
 
 
 def _check_output_file(path, fn):
-    """One line (exit 2) now, rather than a traceback after the work, when ``path`` cannot be written."""
+    """One line (exit 2) now, not a traceback after the work, when ``path`` cannot be written."""
     from .train.rundir import check_output_file
 
     check_output_file(path, fn)
@@ -288,8 +289,8 @@ def build_parser():
     p.add_argument("--out", default=None, help="run directory for checkpoints (default: runs/MODEL-DATASET)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     p.add_argument("--allow-changes", action="store_true",
-                   help="with --resume: continue with settings that differ from the checkpoint's (another "
-                   "optimizer starts from a fresh state)")
+                   help="with --resume: continue with settings that differ from the checkpoint's "
+                   "(another optimizer starts from a fresh state)")
     p.add_argument("--force", action="store_true",
                    help="take over OUT's lock file even if another training seems to hold it")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -488,7 +489,7 @@ def main(argv=None):
 
 
 class _sigterm_as_interrupt:
-    """While a command runs, SIGTERM (what schedulers send) stops it like Ctrl-C: one line, no traceback.
+    """While a command runs, SIGTERM (what schedulers send) stops it as Ctrl-C does: one line.
 
     The CLI opts in here, for the command's duration only; the previous handler is restored after.
     """

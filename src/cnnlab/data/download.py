@@ -117,8 +117,8 @@ def find_file(dirs, names):
             if os.path.isfile(path):
                 return path
             if os.path.isdir(path):
-                raise ValueError(f"find_file: {path!r} is a directory where the data file {name} should be; "
-                                 f"remove or rename it")
+                raise ValueError(f"find_file: {path!r} is a directory where the data file {name} "
+                                 f"should be; remove or rename it")
     return None
 
 
@@ -208,9 +208,10 @@ def download_url(url, path, md5=None, sha256=None, progress=True, timeout=60, ch
                 try:
                     while True:
                         if time.monotonic() > end:
-                            raise DownloadError(f"download_url: {url} did not finish within the {deadline:g} s "
-                                                f"deadline ({received} bytes received); the file was deleted")
-                        try:  # read1: whatever has arrived, so the deadline is checked between trickles
+                            raise DownloadError(f"download_url: {url} did not finish within the "
+                                                f"{deadline:g} s deadline ({received} bytes "
+                                                f"received); the file was deleted")
+                        try:  # read1: what has arrived, so the deadline is checked between trickles
                             chunk = getattr(response, "read1", response.read)(chunk_size)
                         except OSError as exc:  # connection reset, timeout, incomplete read
                             raise DownloadError(f"download_url: connection to {url} failed after "
@@ -256,7 +257,8 @@ def download_resource(folder, filename, directory, progress=True, mirrors=None):
         for base in mirrors:
             url = base + filename
             try:
-                return download_url(url, path, md5=sums.get("md5"), sha256=sums.get("sha256"), progress=progress)
+                return download_url(url, path, md5=sums.get("md5"), sha256=sums.get("sha256"),
+                                    progress=progress)
             except DownloadError as exc:
                 failures.append(str(exc))
     except BaseException:

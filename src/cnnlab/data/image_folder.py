@@ -24,11 +24,11 @@ _HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
 def _unit_range(a, mode, path, fn):
-    """Pixels of a 16-bit, 32-bit or float image scaled to [0, 1] by their real range, never clipped.
+    """Pixels of a 16-bit, 32-bit or float image scaled to [0, 1] by their real range, not clipped.
 
-    16-bit images divide by 65535 (so a 16-bit copy of an 8-bit picture reads the same); 32-bit integer
-    images likewise when their values fit in 16 bits, else by their min..max; float images in [0, 1]
-    are kept, in [0, 255] divided by 255, otherwise scaled by their min..max.
+    16-bit images divide by 65535 (so a 16-bit copy of an 8-bit picture reads the same); 32-bit
+    integer images likewise when their values fit in 16 bits, else by their min..max; float images
+    in [0, 1] are kept, in [0, 255] divided by 255, otherwise scaled by their min..max.
     """
     a = a.astype(np.float64)
     if not np.isfinite(a).all():
@@ -46,10 +46,11 @@ def _unit_range(a, mode, path, fn):
 def read_image_array(path, channels, size=None, fn="read_image"):
     """Read an image file of any mode as float32 (H, W, C) in [0, 1], with ``channels`` 1 or 3.
 
-    8-bit, palette, RGBA and CMYK images convert through Pillow (grey ``L`` or ``RGB``); 16-bit, 32-bit
-    and float images are scaled by their real range (see ``_unit_range``) instead of being clipped to
-    8 bits. ``size`` ``(H, W)`` resizes bilinearly. A file Pillow cannot read, or a decompression bomb
-    (more pixels than ``PIL.Image.MAX_IMAGE_PIXELS``), is a ValueError naming the file.
+    8-bit, palette, RGBA and CMYK images convert through Pillow (grey ``L`` or ``RGB``); 16-bit,
+    32-bit and float images are scaled by their real range (see ``_unit_range``) instead of being
+    clipped to 8 bits. ``size`` ``(H, W)`` resizes bilinearly. A file Pillow cannot read, or a
+    decompression bomb (more pixels than ``PIL.Image.MAX_IMAGE_PIXELS``), is a ValueError naming
+    the file.
     """
     import warnings
 
@@ -63,7 +64,9 @@ def read_image_array(path, channels, size=None, fn="read_image"):
                 if img.mode in _HIGH_BIT_MODES:
                     a = _unit_range(np.asarray(img), img.mode, path, fn).astype(np.float32)
                     if size is not None and a.shape[:2] != tuple(size):
-                        a = np.asarray(Image.fromarray(a, mode="F").resize((size[1], size[0]), Image.BILINEAR))
+                        resized = Image.fromarray(a, mode="F").resize((size[1], size[0]),
+                                                                      Image.BILINEAR)
+                        a = np.asarray(resized)
                     a = np.repeat(a[:, :, None], 3 if channels == 3 else 1, axis=2)
                 else:
                     img = img.convert("L" if channels == 1 else "RGB")
@@ -76,7 +79,7 @@ def read_image_array(path, channels, size=None, fn="read_image"):
         raise ValueError(f"{fn}: {path!r} is a directory, not an image file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ValueError(f"{fn}: image {path!r} is too large to decode safely ({exc})") from None
-    except (OSError, ValueError, SyntaxError, MemoryError) as exc:  # UnidentifiedImageError is an OSError
+    except (OSError, ValueError, SyntaxError, MemoryError) as exc:  # Unidentified...: an OSError
         if str(exc).startswith(f"{fn}: "):
             raise
         raise ValueError(f"{fn}: cannot read {path!r} as an image ({exc})") from None
@@ -124,8 +127,8 @@ class ImageFolder(ArrayDataset):
         if not classes:
             raise FileNotFoundError(f"ImageFolder: no class folders in {root!r}; expected one sub-folder per class")
         samples = []
-        # Linked folders are followed once: a link back up the tree (a loop) or into a folder already
-        # read (another class) would repeat samples, with the wrong label.
+        # Linked folders are followed once: a link back up the tree (a loop) or into a folder
+        # already read (another class) would repeat samples, with the wrong label.
         seen = {os.path.realpath(os.path.join(root, c)) for c in classes}
         for label, cls in enumerate(classes):
             folder = os.path.join(root, cls)
@@ -152,9 +155,9 @@ class ImageFolder(ArrayDataset):
                     gray = img.mode in _GRAY_MODES
             except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
                 raise ValueError(f"ImageFolder: file {path!r} is not an image Pillow can read ({exc})") from None
-            unit = read_image_array(path, 1 if (channels == 1 or (channels is None and gray)) else 3, size,
-                                    fn="ImageFolder")
-            arr = np.round(unit * 255.0).astype(np.uint8)      # (H, W, C), the uint8 store of the fast path
+            wanted = 1 if (channels == 1 or (channels is None and gray)) else 3
+            unit = read_image_array(path, wanted, size, fn="ImageFolder")
+            arr = np.round(unit * 255.0).astype(np.uint8)  # (H, W, C): the fast path's uint8 store
             if images and arr.shape[:2] != images[0].shape[:2]:
                 raise ValueError(f"ImageFolder: image {path!r} is {arr.shape[0]}x{arr.shape[1]} (HxW) but "
                                  f"{samples[0][0]!r} is {images[0].shape[0]}x{images[0].shape[1]}; pass "

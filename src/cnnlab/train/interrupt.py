@@ -1,16 +1,16 @@
 """Interrupts that land on step boundaries: SIGINT and SIGTERM become a request the trainer polls.
 
-The handlers exist only while a ``StopRequest`` is active (``Trainer.fit`` holds one for the duration
-of training) and the previous handlers come back afterwards, so importing cnnlab changes nothing in
-the process. The first signal only sets ``requested``; the trainer finishes the step it is in and
-saves a checkpoint. A second signal raises ``Aborted`` at once, wherever the program is: a checkpoint
-being written is then abandoned (writes are atomic), so the previous one stays intact.
+The handlers exist only while a ``StopRequest`` is active (``Trainer.fit`` holds one for the
+duration of training) and the previous handlers come back afterwards, so importing cnnlab changes
+nothing in the process. The first signal only sets ``requested``; the trainer finishes the step it
+is in and saves a checkpoint. A second signal raises ``Aborted`` at once, wherever the program is:
+a checkpoint being written is then abandoned (writes are atomic), so the previous one stays intact.
 """
 
 import signal
 import threading
 
-SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None)
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
 
 
 class Aborted(KeyboardInterrupt):

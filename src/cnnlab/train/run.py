@@ -13,7 +13,8 @@ from ..data import DataLoader, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..models.registry import get_builder
 from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
-from .rundir import RunLock, check_output_dir, check_output_dir_creatable, remove_orphaned_temp_files
+from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
+                     remove_orphaned_temp_files)
 from .trainer import Trainer, evaluate
 
 # The default recipe: Adam with a cosine-annealed learning rate and inputs standardised by the
@@ -97,16 +98,16 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     ``cnnlab.data.transforms.parse_augment``).
 
     Before any data is read, ``out`` is created and probed for writing and locked against a second
-    training (``force`` takes over a lock). ``resume`` compares the checkpoint's recorded recipe with
-    the given one and refuses differences unless ``allow_changes``. Raises ``TrainingDiverged`` when
-    the loss, a gradient or a statistic stops being finite.
+    training (``force`` takes over a lock). ``resume`` compares the checkpoint's recorded recipe
+    with the given one and refuses differences unless ``allow_changes``. Raises
+    ``TrainingDiverged`` when the loss, a gradient or a statistic stops being finite.
     """
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
         raise ValueError(f"train: `epochs` must be a non-negative int. Received: epochs={epochs!r}")
     if epochs == 0:
         log("--epochs 0: nothing to train; no data read and nothing written")
-        return {"checkpoint": None, "history": {}, "interrupted": False, "parameters": None, "dataset": None,
-                "model": None}
+        return {"checkpoint": None, "history": {}, "interrupted": False, "parameters": None,
+                "dataset": None, "model": None}
     if out is not None:  # fail at once on a bad --out; created and probed once the data is read
         check_output_dir_creatable(out, "train")
     backend.manual_seed(seed)
@@ -172,14 +173,15 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     return result
 
 
-# Recipe entries whose change on --resume needs --allow-changes ("epochs" only extends or shortens a run).
+# Recipe entries whose change on --resume needs --allow-changes ("epochs" only lengthens a run).
 RESUME_SETTINGS = ("optimizer", "lr", "batch_size", "weight_decay", "schedule", "seed", "augment")
 
 
 def recipe_differences(saved, given):
-    """``["lr 0.001 -> 0.01", ...]`` for every resume setting whose recorded and given values differ."""
+    """``["lr 0.001 -> 0.01", ...]``: each resume setting whose recorded and given values differ."""
     saved, given = saved or {}, given or {}
-    return [f"{k} {saved.get(k)!r} -> {given.get(k)!r}" for k in RESUME_SETTINGS if saved.get(k) != given.get(k)]
+    return [f"{k} {saved.get(k)!r} -> {given.get(k)!r}" for k in RESUME_SETTINGS
+            if saved.get(k) != given.get(k)]
 
 
 def resume_state(state, recipe, allow_changes, log):
@@ -189,17 +191,20 @@ def resume_state(state, recipe, allow_changes, log):
     saved = (state.get("meta") or {}).get("recipe") or {}
     changes = recipe_differences(saved, recipe)
     if saved.get("epochs") not in (None, recipe["epochs"]):
-        log(f"resuming to {recipe['epochs']} epochs (the checkpoint's run planned {saved['epochs']})")
+        log(f"resuming to {recipe['epochs']} epochs (the checkpoint's run planned "
+            f"{saved['epochs']})")
     if not changes:
         return state
     if not allow_changes:
-        raise ValueError(f"train: --resume with settings that differ from the checkpoint's: {', '.join(changes)}; "
-                         "give the same settings, or --allow-changes to continue with the new ones")
+        raise ValueError(f"train: --resume with settings that differ from the checkpoint's: "
+                         f"{', '.join(changes)}; give the same settings, or --allow-changes to "
+                         "continue with the new ones")
     log(f"resuming with changed settings: {', '.join(changes)}")
     state = dict(state)
     if saved.get("optimizer") != recipe["optimizer"]:
         state["optimizer"] = None  # Trainer.load keeps the new optimizer's fresh state
-        log(f"the {recipe['optimizer']} optimizer starts from a fresh state (the checkpoint's is {saved.get('optimizer')})")
+        log(f"the {recipe['optimizer']} optimizer starts from a fresh state (the checkpoint's is "
+            f"{saved.get('optimizer')})")
     else:  # the new base rate, at the same point of the schedule
         ratio = recipe["lr"] / saved["lr"] if saved.get("lr") else 1.0
         for g in state["optimizer"]["param_groups"]:
@@ -224,8 +229,8 @@ def check_compatible(state, model, dataset, config=None, classes=None):
         raise ValueError(f"train: the checkpoint to resume holds {meta.get('model')!r} on {meta.get('dataset')!r}, "
                          f"not {model!r} on {dataset!r}")
     if config is not None and meta.get("config") != config:
-        raise ValueError(f"train: the checkpoint to resume was built with config {meta.get('config')!r:.120}, "
-                         f"this run with {config!r:.120}")
+        raise ValueError(f"train: the checkpoint to resume was built with config "
+                         f"{meta.get('config')!r:.120}, this run with {config!r:.120}")
     if classes is not None and meta.get("classes") != classes:
         raise ValueError(f"train: the checkpoint to resume names other classes than {dataset!r}")
 

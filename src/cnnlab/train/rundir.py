@@ -1,10 +1,10 @@
-"""Output paths checked before any work: writable run directories, a lock per run, no stale temp files.
+"""Output paths checked before any work: writable run folders, a lock per run, no stale temp files.
 
-Every command that writes checks its paths first (``check_output_dir``, ``check_output_file``), so a
-read-only directory, a full or read-only file system or a path under a file is one line naming the
-path and the reason, before a single training step. ``RunLock`` keeps two trainings out of one run
-directory: the lock file holds the owner's pid and host; a lock whose process is gone on this host is
-taken over (with a note), and ``force=True`` takes over any lock.
+Every command that writes checks its paths first (``check_output_dir``, ``check_output_file``), so
+a read-only directory, a full or read-only file system or a path under a file is one line naming
+the path and the reason, before a single training step. ``RunLock`` keeps two trainings out of one
+run directory: the lock file holds the owner's pid and host; a lock whose process is gone on this
+host is taken over (with a note), and ``force=True`` takes over any lock.
 """
 
 import errno
@@ -22,13 +22,13 @@ class PathError(ValueError):
 
 
 def _reason(e):
-    """A short, lower-case reason from an OSError ("permission denied", "read-only file system", ...)."""
+    """A short, lower-case reason from an OSError ("permission denied", "read-only file system")."""
     text = e.strerror or (errno.errorcode.get(e.errno) if e.errno else None) or str(e)
     return text[:1].lower() + text[1:]
 
 
 def check_output_dir(path, fn):
-    """Create directory ``path`` if needed and prove it writable by writing and removing a probe file."""
+    """Create directory ``path`` if needed; prove it writable by writing and removing a probe."""
     path = os.fspath(path)
     if not os.path.isdir(path):
         check_output_dir_creatable(path, fn)
@@ -48,8 +48,8 @@ def check_output_dir(path, fn):
 
 
 def check_output_dir_creatable(path, fn):
-    """Cheap early check, creating nothing: ``path`` is a writable directory, or its nearest existing
-    ancestor is one (so ``check_output_dir`` can create it later)."""
+    """Cheap early check, creating nothing: ``path`` is a writable directory, or its nearest
+    existing ancestor is one (so ``check_output_dir`` can create it later)."""
     path = os.path.abspath(os.fspath(path))
     if os.path.exists(path) and not os.path.isdir(path):
         raise PathError(f"{fn}: cannot write to {path!r}: it is a file, not a directory")
@@ -72,7 +72,7 @@ def _read_only_fs(path):
 
 
 def check_output_file(path, fn):
-    """Check that file ``path`` can be written (its folder is created and probed; a folder there is refused)."""
+    """Check that file ``path`` can be written: its folder is created and probed (not a folder)."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise PathError(f"{fn}: cannot write to {path!r}: it is a directory, not a file")
@@ -94,7 +94,8 @@ def remove_orphaned_temp_files(directory, log=None):
         except OSError:
             continue
     if names and log:
-        log(f"removed {len(names)} unfinished temporary file(s) left in {directory} by an earlier run")
+        log(f"removed {len(names)} unfinished temporary file(s) left in {directory} by an earlier "
+            "run")
     return names
 
 
@@ -138,16 +139,19 @@ class RunLock:
                 f.write(record)
             self.held = True
             return self
-        raise PathError(f"{self.fn}: could not take the lock {self.path!r}: another run took it meanwhile")
+        raise PathError(f"{self.fn}: could not take the lock {self.path!r}: another run took it "
+                        "meanwhile")
 
     def _take_over(self):
         pid, host = self._holder()
         here = host == socket.gethostname()
         stale = pid is not None and here and not _process_alive(pid)
         if not (stale or self.force):
-            who = f"process {pid}" + (f" on {host}" if host and not here else "") if pid else "another run"
-            raise PathError(f"{self.fn}: run directory {os.path.dirname(self.path)!r} is in use by {who} "
-                            f"(lock file {self.path}); use another --out, or --force if that run is gone")
+            where = f" on {host}" if host and not here else ""
+            who = f"process {pid}{where}" if pid else "another run"
+            folder = os.path.dirname(self.path)
+            raise PathError(f"{self.fn}: run directory {folder!r} is in use by {who} (lock file "
+                            f"{self.path}); use another --out, or --force if that run is gone")
         if self.log:
             why = f"its process {pid} is gone" if stale else "--force"
             self.log(f"took over the lock {self.path} ({why})")

@@ -1,10 +1,10 @@
 """The training loop: epochs of forward, loss, backward and update, with history, checkpoints and resume.
 
-A run can be interrupted at any moment (Ctrl-C, SIGTERM): the signal only sets a flag, the step in
-progress is finished (or, if its batch was merely loaded, discarded) as a whole, and the trainer saves
-the model, the optimizer, the scheduler, the history, the position inside the epoch and every random
-generator's state, so ``fit(..., resume=path)`` finishes with the same weights as a run that was never
-interrupted. A second interrupt stops at once, leaving the last checkpoint intact.
+A run can be interrupted at any moment (Ctrl-C, SIGTERM): the signal only sets a flag, the step
+in progress is finished (or, if its batch was merely loaded, discarded) as a whole, and the trainer
+saves the model, the optimizer, the scheduler, the history, the position inside the epoch and every
+random generator's state, so ``fit(..., resume=path)`` finishes with the same weights as a run that
+was never interrupted. A second interrupt stops at once, leaving the last checkpoint intact.
 
 A non-finite loss, gradient norm or batch-norm statistic stops training with ``TrainingDiverged``;
 a checkpoint holding non-finite values is never written.
@@ -24,7 +24,7 @@ from .interrupt import Aborted, StopRequest
 
 
 class TrainingDiverged(RuntimeError):
-    """Training produced a non-finite loss, gradient norm or statistic (the CLI exits with status 3)."""
+    """Training produced a non-finite loss, gradient norm or statistic (the CLI exits with 3)."""
 
 
 class History(dict):
@@ -93,11 +93,12 @@ def _set_generator_state(gen, state):
         try:
             gen.bit_generator.state = state
         except (TypeError, ValueError, KeyError) as e:
-            raise ValueError(f"resume: the checkpoint's random generator state is unusable ({e})") from None
+            raise ValueError(f"resume: the checkpoint's random generator state is unusable "
+                             f"({e})") from None
 
 
 def _grad_norm(params):
-    """The global L2 norm of the parameters' gradients (inf or nan when any gradient is not finite)."""
+    """The global L2 norm of the parameters' gradients (inf or nan if a gradient is not finite)."""
     total = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
         for p in params:
@@ -133,20 +134,24 @@ def _check_training_state(state):
     def count(v):
         return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
-    checks = {"model": lambda v: isinstance(v, dict), "optimizer": lambda v: v is None or isinstance(v, dict),
-              "history": lambda v: isinstance(v, dict) and all(isinstance(x, list) for x in v.values()),
+    checks = {"model": lambda v: isinstance(v, dict),
+              "optimizer": lambda v: v is None or isinstance(v, dict),
+              "history": lambda v: isinstance(v, dict) and all(isinstance(x, list)
+                                                               for x in v.values()),
               "epoch": count, "batch": count,
               "partial": lambda v: isinstance(v, list) and len(v) == 3 and all(
                   isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)}
     if not isinstance(state, dict):
-        raise ValueError(f"resume: a training state must be a dict. Received {type(state).__name__}")
+        raise ValueError(f"resume: a training state must be a dict. Received "
+                         f"{type(state).__name__}")
     missing = [k for k in checks if k not in state]
     if missing:
-        raise ValueError(f"resume: the checkpoint is not a complete training state (missing {', '.join(missing)})")
+        raise ValueError(f"resume: the checkpoint is not a complete training state (missing "
+                         f"{', '.join(missing)})")
     bad = [k for k, ok in checks.items() if not ok(state[k])]
     if bad:
-        raise ValueError(f"resume: the checkpoint's {', '.join(bad)} entr{'y has' if len(bad) == 1 else 'ies have'} "
-                         "the wrong type")
+        raise ValueError(f"resume: these entries of the checkpoint have the wrong type: "
+                         f"{', '.join(bad)}")
 
 
 def _as_tensor(x):
@@ -199,8 +204,9 @@ class Trainer:
             batch, logs)``; set ``trainer.stop_training = True`` to stop.
         checkpoint_dir: where ``last.npz`` (every epoch and on interrupt) and ``best.npz`` go.
         meta: JSON-able facts stored in every checkpoint (model name and config, normalisation, classes).
-        handle_signals: while ``fit`` runs, SIGINT and SIGTERM stop training at the next step boundary
-            (with a checkpoint) and a second one aborts at once; the previous handlers are restored after.
+        handle_signals: while ``fit`` runs, SIGINT and SIGTERM stop training at the next step
+            boundary (with a checkpoint) and a second one aborts at once; the previous handlers
+            are restored after.
     """
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, callbacks=(), checkpoint_dir=None,
@@ -221,8 +227,8 @@ class Trainer:
         self._loader = None
         self._loader_state = None  # loader position to restore on resume
         self._partial = (0.0, 0, 0)  # loss sum, correct, seen in the current epoch
-        self.handle_signals = handle_signals  # SIGINT/SIGTERM -> stop at the next step boundary (in fit)
-        self.phase_hook = None     # callable(phase, trainer): "load", "forward", "backward", "checkpoint"
+        self.handle_signals = handle_signals  # SIGINT/SIGTERM: stop at the next step boundary
+        self.phase_hook = None     # callable(phase, trainer): load, forward, backward, checkpoint
         self._stop = None          # the active StopRequest while fit runs
         self._in_step = False      # True between the first and the last change a step makes
 
@@ -255,14 +261,15 @@ class Trainer:
         return state
 
     def save(self, path=None):
-        """Write the state to ``path`` (default ``last.npz``); refuses (TrainingDiverged) if it is not finite."""
+        """Write the state to ``path`` (default ``last.npz``); TrainingDiverged if not finite."""
         path = path or self.last_path
         if path:
             state = self.state_dict()
             bad = _first_non_finite({"model": state["model"], "optimizer": state["optimizer"]})
             if bad is not None:
-                raise TrainingDiverged(f"training diverged: {bad} holds non-finite values, so no checkpoint was "
-                                       f"written to {path}{self._kept_note(path)}; {self._lr_advice()}")
+                raise TrainingDiverged(f"training diverged: {bad} holds non-finite values, so no "
+                                       f"checkpoint was written to {path}{self._kept_note(path)}; "
+                                       f"{self._lr_advice()}")
             save_checkpoint(path, state, before_rename=lambda: self._phase("checkpoint"))
         return path
 
@@ -286,16 +293,16 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         if state.get("optimizer") is not None:  # None: the optimizer keeps its fresh state
             kind, saved_kind = type(self.optimizer).__name__, state.get("optimizer_type")
-            advice = ("use the same optimizer (or, with cnnlab train, --allow-changes to start the new one "
-                      "from a fresh state)")
+            advice = ("use the same optimizer (or, with cnnlab train, --allow-changes to start the "
+                      "new one from a fresh state)")
             if saved_kind not in (None, kind):
-                raise ValueError(f"resume: the checkpoint was trained with the {saved_kind} optimizer, not "
-                                 f"{kind}; {advice}")
+                raise ValueError(f"resume: the checkpoint was trained with the {saved_kind} "
+                                 f"optimizer, not {kind}; {advice}")
             try:
                 self.optimizer.load_state_dict(state["optimizer"])
             except (KeyError, TypeError, IndexError) as e:
-                raise ValueError(f"resume: the checkpoint's optimizer state does not fit {kind} (no {e}); "
-                                 f"{advice}") from None
+                raise ValueError(f"resume: the checkpoint's optimizer state does not fit {kind} "
+                                 f"(no {e}); {advice}") from None
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         for c, s in zip(self.callbacks, state.get("callbacks") or []):
@@ -328,7 +335,8 @@ class Trainer:
 
         Returns the ``History``; ``self.interrupted`` tells whether a signal (or a KeyboardInterrupt
         raised between steps) stopped it early. Raises ``Aborted`` on a second interrupt and
-        ``TrainingDiverged`` when the loss, the gradient norm or a batch-norm statistic is not finite.
+        ``TrainingDiverged`` when the loss, the gradient norm or a batch-norm statistic is not
+        finite.
         """
         if resume is not None:
             self.load(resume)
@@ -346,7 +354,7 @@ class Trainer:
                 self.interrupted = True
                 raise Aborted(f"{e}{self._abort_note()}") from None
             except KeyboardInterrupt:
-                if self._in_step:  # raised mid-step: the state is half-updated and must not be saved
+                if self._in_step:  # raised mid-step: the state is half-updated, not to be saved
                     self.interrupted = True
                     raise Aborted(f"interrupted in the middle of a step: stopped without saving"
                                   f"{self._abort_note()}") from None
@@ -372,7 +380,8 @@ class Trainer:
 
     def _check_finite(self, what, value, step):
         if not np.isfinite(value):
-            raise TrainingDiverged(f"training diverged at step {step} (epoch {self._epoch + 1}, batch "
+            raise TrainingDiverged(f"training diverged at step {step} (epoch {self._epoch + 1}, "
+                                   f"batch "
                                    f"{self._batch + 1}): the {what} is {value}{self._kept_note()}; "
                                    f"{self._lr_advice()}")
 
@@ -380,7 +389,8 @@ class Trainer:
         for name, b in buffers:
             data = backend.asnumpy(b.data)
             if not np.isfinite(data).all():
-                self._check_finite(f"batch-norm statistic {name}", float(data[~np.isfinite(data)][0]), step)
+                first = float(data[~np.isfinite(data)][0])
+                self._check_finite(f"batch-norm statistic {name}", first, step)
 
     def _run_epoch(self, train_loader, val_loader, epochs):
         self._loader = train_loader

@@ -236,8 +236,8 @@ def load_pretrained(checkpoint, model=None, log=print):
 
 def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size=64, lr=0.01, optimizer="sgd",
                  momentum=0.9, weight_decay=0.0, freeze=None, lr_mult=None, new_head=None, augment=None, seed=0,
-                 data_dir=None, out=None, progress=True, log=print, train_limit=None, fallback=False,
-                 force=False):
+                 data_dir=None, out=None, progress=True, log=print, train_limit=None,
+                 fallback=False, force=False):
     """Fine-tune a trained model on ``dataset``: new head if the classes differ, frozen layers, per-layer rates.
 
     Args:
@@ -260,7 +260,8 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
     from .run import _datasets, channel_stats, make_optimizer, set_normalize
     from .trainer import Trainer, evaluate
 
-    from .rundir import RunLock, check_output_dir, check_output_dir_creatable, remove_orphaned_temp_files
+    from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
+                         remove_orphaned_temp_files)
 
     if out is not None:  # fail at once on a bad --out; created and probed once the data is read
         check_output_dir_creatable(out, "finetune")
