@@ -1,4 +1,4 @@
-"""What the command line promises when things go wrong: interrupts, divergence, bad paths, concurrent runs."""
+"""What the command line promises when things go wrong: interrupts, divergence, paths, locks."""
 
 import os
 import signal
@@ -34,7 +34,8 @@ def _interrupt_at(monkeypatch, step, phase="forward", times=1):
     original = Trainer._phase
 
     def hook(self, name):
-        if name == phase and self._batch == step and self._epoch == 0 and not getattr(self, "_fired", False):
+        at = name == phase and (self._epoch, self._batch) == (0, step)
+        if at and not getattr(self, "_fired", False):
             self._fired = True
             for _ in range(times):
                 signal.raise_signal(signal.SIGINT)
@@ -43,7 +44,8 @@ def _interrupt_at(monkeypatch, step, phase="forward", times=1):
     monkeypatch.setattr(Trainer, "_phase", hook)
 
 
-def test_ctrl_c_finishes_the_step_saves_and_exits_130(digits_available, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_finishes_the_step_saves_and_exits_130(digits_available, tmp_path, capsys,
+                                                       monkeypatch):
     _interrupt_at(monkeypatch, 3)
     assert main(["train", *DIGITS, "--epochs", "2", "--out", str(tmp_path)]) == 130
     out = capsys.readouterr().out
@@ -53,12 +55,13 @@ def test_ctrl_c_finishes_the_step_saves_and_exits_130(digits_available, tmp_path
     assert not (tmp_path / ".lock").exists()
 
 
-def test_a_second_ctrl_c_aborts_at_once_in_one_line(digits_available, tmp_path, capsys, monkeypatch):
+def test_a_second_ctrl_c_aborts_at_once_in_one_line(digits_available, tmp_path, capsys,
+                                                     monkeypatch):
     _interrupt_at(monkeypatch, 3, times=2)
     assert main(["train", *DIGITS, "--epochs", "2", "--out", str(tmp_path)]) == 130
     line = _one_line(capsys.readouterr().err)
-    assert line == ("cnnlab train: interrupted (second SIGINT: stopped at once; no checkpoint had been written "
-                    "yet)")
+    assert line == ("cnnlab train: interrupted (second SIGINT: stopped at once; no checkpoint had "
+                    "been written yet)")
     assert not (tmp_path / "last.npz").exists() and not (tmp_path / ".lock").exists()
 
 
@@ -75,8 +78,9 @@ def test_interrupt_during_start_up_is_one_line(digits_available, tmp_path, capsy
 
 def test_sigterm_to_a_real_process_stops_at_a_step_boundary(digits_available, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-u", "-m", "cnnlab.cli", "train", *DIGITS, "--epochs", "100",
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-u", "-m", "cnnlab.cli", "train", *DIGITS, "--epochs", "100",
+               "--out", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stdout:  # wait for an event, not for time: the first epoch's line
             if line.startswith("epoch 1/100"):
@@ -91,7 +95,8 @@ def test_sigterm_to_a_real_process_stops_at_a_step_boundary(digits_available, tm
     assert load_checkpoint(out / "last.npz")["epoch"] >= 1
 
 
-def test_diverging_run_exits_3_keeps_the_last_finite_checkpoint(digits_available, tmp_path, capsys, monkeypatch):
+def test_diverging_run_exits_3_keeps_the_last_finite_checkpoint(digits_available, tmp_path, capsys,
+                                                                monkeypatch):
     import cnnlab.train.trainer as trainer_module
 
     original = Trainer._run_epoch
@@ -107,15 +112,18 @@ def test_diverging_run_exits_3_keeps_the_last_finite_checkpoint(digits_available
     line = _one_line(capsys.readouterr().err)
     assert code == 3
     assert line.startswith("cnnlab train: error: training diverged at step ")
-    assert "(epoch 2, batch " in line and "try a lower learning rate than 1e+06 (e.g. --lr 100000)" in line
+    assert "(epoch 2, batch " in line
+    assert "try a lower learning rate than 1e+06 (e.g. --lr 100000)" in line
     assert f"the last finite checkpoint, {tmp_path / 'last.npz'}, is kept" in line
     state = load_checkpoint(tmp_path / "last.npz")
     assert state["epoch"] == 1
     assert all(np.isfinite(v).all() for v in state["model"].values())
 
 
-def test_huge_learning_rate_exits_3_without_writing_a_checkpoint(digits_available, tmp_path, capsys):
-    code = main(["train", *DIGITS, "--epochs", "2", "--optimizer", "sgd", "--lr", "1e3", "--out", str(tmp_path)])
+def test_huge_learning_rate_exits_3_without_writing_a_checkpoint(digits_available, tmp_path,
+                                                                 capsys):
+    code = main(["train", *DIGITS, "--epochs", "2", "--optimizer", "sgd", "--lr", "1e3", "--out",
+                 str(tmp_path)])
     line = _one_line(capsys.readouterr().err)
     assert code == 3 and "training diverged at step" in line and "lower learning rate" in line
     assert not (tmp_path / "last.npz").exists() and not (tmp_path / "best.npz").exists()
@@ -126,12 +134,14 @@ def test_a_non_finite_state_is_never_saved(tmp_path):
     from cnnlab.train.trainer import TrainingDiverged
 
     model = nn.Linear(2, 2)
-    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), checkpoint_dir=str(tmp_path), log=None)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    trainer = Trainer(model, opt, checkpoint_dir=str(tmp_path), log=None)
     trainer.save()
     before = (tmp_path / "last.npz").read_bytes()
     model.weight.data[0, 0] = np.inf
-    with pytest.raises(TrainingDiverged, match=r"model\.weight holds non-finite values, so no checkpoint was "
-                                               r"written to .*last\.npz \(the last finite checkpoint"):
+    message = (r"model\.weight holds non-finite values, so no checkpoint was written to "
+               r".*last\.npz \(the last finite checkpoint")
+    with pytest.raises(TrainingDiverged, match=message):
         trainer.save()
     assert (tmp_path / "last.npz").read_bytes() == before
 
@@ -139,7 +149,8 @@ def test_a_non_finite_state_is_never_saved(tmp_path):
 def test_epochs_0_writes_nothing_and_says_so(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", *DIGITS, "--epochs", "0", "--out", str(out)]) == 0
-    assert "--epochs 0: nothing to train; no data read and nothing written" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "--epochs 0: nothing to train; no data read and nothing written" in out_text
     assert not out.exists()
 
 
@@ -163,7 +174,8 @@ def test_train_bad_out_fails_at_once_in_one_line(tmp_path, capsys, monkeypatch, 
     import cnnlab.train.run as run
 
     path, reason = _bad_paths(tmp_path)[case]
-    monkeypatch.setattr(run, "get_dataset", lambda *a, **k: pytest.fail("read data before checking --out"))
+    monkeypatch.setattr(run, "get_dataset",
+                        lambda *a, **k: pytest.fail("read data before checking --out"))
     assert main(["train", *DIGITS, "--out", path]) == 2
     line = _one_line(capsys.readouterr().err)
     assert line.startswith("cnnlab train: error: ") and reason in line and "a-file" in line
@@ -186,9 +198,10 @@ def test_read_only_directory_is_refused_before_training(tmp_path, monkeypatch):
         check_output_dir(tmp_path, "train")
 
 
-# ---------------------------------------------------------------------------- lock and resume settings
+# ---------------------------------------------------------------------------- lock, resume settings
 def test_a_second_training_into_a_locked_directory_is_refused(digits_available, tmp_path, capsys):
-    holder = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                              stdin=subprocess.PIPE)
     try:
         (tmp_path / ".lock").write_text(f'{{"pid": {holder.pid}, "host": "{os.uname().nodename}"}}')
         assert main(["train", *DIGITS, "--epochs", "1", "--out", str(tmp_path)]) == 2
@@ -207,30 +220,34 @@ def test_a_second_training_into_a_locked_directory_is_refused(digits_available, 
 
 
 def test_resume_with_other_settings_says_which_differ(digits_available, tmp_path, capsys):
-    assert main(["train", *DIGITS, "--epochs", "1", "--out", str(tmp_path), "--batch-size", "64"]) == 0
+    first = ["train", *DIGITS, "--epochs", "1", "--out", str(tmp_path), "--batch-size", "64"]
+    assert main(first) == 0
     capsys.readouterr()
-    code = main(["train", *DIGITS, "--epochs", "2", "--out", str(tmp_path), "--resume", "--batch-size", "32",
-                 "--lr", "0.01"])
+    again = ["train", *DIGITS, "--epochs", "2", "--out", str(tmp_path), "--resume", "--batch-size",
+             "32", "--lr", "0.01"]
+    code = main(again)
     assert code == 2
     line = _one_line(capsys.readouterr().err)
-    assert line == ("cnnlab train: error: train: --resume with settings that differ from the checkpoint's: "
-                    "lr 0.001 -> 0.01, batch_size 64 -> 32; give the same settings, or --allow-changes to "
-                    "continue with the new ones")
-    assert main(["train", *DIGITS, "--epochs", "2", "--out", str(tmp_path), "--resume", "--batch-size", "32",
-                 "--lr", "0.01", "--allow-changes"]) == 0
-    assert "resuming with changed settings: lr 0.001 -> 0.01, batch_size 64 -> 32" in capsys.readouterr().out
+    assert line == ("cnnlab train: error: train: --resume with settings that differ from the "
+                    "checkpoint's: lr 0.001 -> 0.01, batch_size 64 -> 32; give the same settings, "
+                    "or --allow-changes to continue with the new ones")
+    assert main(again + ["--allow-changes"]) == 0
+    out_text = capsys.readouterr().out
+    assert "resuming with changed settings: lr 0.001 -> 0.01, batch_size 64 -> 32" in out_text
     assert load_checkpoint(tmp_path / "last.npz")["epoch"] == 2
 
 
 def test_resume_with_another_optimizer(digits_available, tmp_path, capsys):
-    assert main(["train", *DIGITS, "--epochs", "1", "--out", str(tmp_path), "--optimizer", "sgd"]) == 0
+    assert main(["train", *DIGITS, "--epochs", "1", "--out", str(tmp_path), "--optimizer",
+                 "sgd"]) == 0
     capsys.readouterr()
-    args = ["train", *DIGITS, "--epochs", "2", "--out", str(tmp_path), "--resume", "--optimizer", "adam",
-            "--lr", "0.01"]
+    args = ["train", *DIGITS, "--epochs", "2", "--out", str(tmp_path), "--resume", "--optimizer",
+            "adam", "--lr", "0.01"]
     assert main(args) == 2
     assert "optimizer 'sgd' -> 'adam'" in _one_line(capsys.readouterr().err)
     assert main(args + ["--allow-changes"]) == 0
-    assert "the adam optimizer starts from a fresh state (the checkpoint's is sgd)" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "the adam optimizer starts from a fresh state (the checkpoint's is sgd)" in out_text
     assert load_checkpoint(tmp_path / "last.npz")["optimizer_type"] == "Adam"
 
 
@@ -238,15 +255,17 @@ def test_trainer_refuses_the_state_of_another_optimizer(tmp_path):
     from cnnlab import nn, optim
 
     model = nn.Linear(2, 2)
-    sgd = Trainer(model, optim.SGD(model.parameters(), lr=0.1, momentum=0.9), checkpoint_dir=str(tmp_path),
-                  log=None)
+    sgd = Trainer(model, optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                  checkpoint_dir=str(tmp_path), log=None)
     state = sgd.state_dict()
     adam = Trainer(model, optim.Adam(model.parameters()), log=None)
-    with pytest.raises(ValueError, match="resume: the checkpoint was trained with the SGD optimizer, not Adam"):
+    with pytest.raises(ValueError, match="resume: the checkpoint was trained with the SGD "
+                                         "optimizer, not Adam"):
         adam.load(state)
     del state["optimizer_type"]  # as in checkpoints of older versions
     state["optimizer"]["state"] = {0: {"momentum_buffer": np.zeros((2, 2))}}
-    with pytest.raises(ValueError, match="resume: the checkpoint's optimizer state does not fit Adam"):
+    with pytest.raises(ValueError, match="resume: the checkpoint's optimizer state does not fit "
+                                         "Adam"):
         adam.load(state)
 
 
@@ -265,7 +284,8 @@ def _command(name, ckpt, path, tmp_path):
 
         Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
     return {"train": ["train", *DIGITS, "--out", path],
-            "finetune": ["finetune", str(ckpt), "--dataset", "digits", "--no-progress", "--out", path],
+            "finetune": ["finetune", str(ckpt), "--dataset", "digits", "--no-progress", "--out",
+                         path],
             "export": ["export", str(ckpt), "--format", "safetensors", "--out", path],
             "visualize": ["visualize", str(ckpt), "--what", "filters", "--out", path],
             "report": ["report", str(ckpt.parent), "--out", path],
@@ -277,9 +297,10 @@ FILE_OUTPUTS = {"export", "report", "filter"}
 
 
 @pytest.mark.parametrize("kind", ["file-as-folder", "under-a-file", "read-only", "folder-as-file"])
-@pytest.mark.parametrize("name", ["train", "finetune", "export", "visualize", "report", "report-png", "filter"])
-def test_every_write_path_fails_at_once_in_one_line(digits_checkpoint, tmp_path, capsys, monkeypatch, name,
-                                                    kind):
+@pytest.mark.parametrize("name", ["train", "finetune", "export", "visualize", "report",
+                                  "report-png", "filter"])
+def test_every_write_path_fails_at_once_in_one_line(digits_checkpoint, tmp_path, capsys,
+                                                    monkeypatch, name, kind):
     import tempfile
 
     import cnnlab.train.rundir as rundir

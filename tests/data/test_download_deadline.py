@@ -1,4 +1,4 @@
-"""Downloads end: an overall deadline however slowly bytes trickle in; a failure leaves no empty folder."""
+"""Downloads end: an overall deadline, however slow the trickle; no empty folder after a failure."""
 
 import os
 
@@ -29,8 +29,9 @@ def test_a_trickling_server_hits_the_overall_deadline(tmp_path, monkeypatch):
     clock = iter(range(0, 10 ** 6, 2))  # every look at the clock: two seconds later
     monkeypatch.setattr(dl.time, "monotonic", lambda: next(clock))
     monkeypatch.setattr(dl.urllib.request, "urlopen", lambda request, timeout=None: Trickle())
-    with pytest.raises(DownloadError, match=r"^download_url: https://host/f.bin did not finish within the 60 s "
-                                            r"deadline \(30 bytes received\); the file was deleted$"):
+    message = (r"^download_url: https://host/f.bin did not finish within the 60 s deadline "
+               r"\(30 bytes received\); the file was deleted$")
+    with pytest.raises(DownloadError, match=message):
         download_url("https://host/f.bin", tmp_path / "f.bin", progress=False, deadline=60)
     assert os.listdir(tmp_path) == []
 
@@ -54,8 +55,9 @@ def test_a_directory_where_a_data_file_should_be_is_named(tmp_path, capsys):
     from cnnlab.cli import main
 
     (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").mkdir(parents=True)
-    assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-fallback", "--no-progress",
-                 "--out", str(tmp_path / "run")]) == 2
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-fallback",
+                 "--no-progress", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"cnnlab train: error: find_file: '{tmp_path / 'mnist' / 'train-images-idx3-ubyte.gz'}' is a "
-                   f"directory where the data file train-images-idx3-ubyte.gz should be; remove or rename it")
+    folder = tmp_path / "mnist" / "train-images-idx3-ubyte.gz"
+    assert err == (f"cnnlab train: error: find_file: '{folder}' is a directory where the data file "
+                   f"train-images-idx3-ubyte.gz should be; remove or rename it")

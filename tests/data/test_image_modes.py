@@ -1,4 +1,4 @@
-"""Images of every mode read by their real range; bombs, unreadable files and symlink loops answered plainly."""
+"""Images of every mode read by their real range; bombs, bad files and symlink loops refused."""
 
 import os
 import struct
@@ -12,7 +12,7 @@ from cnnlab.data.image_folder import read_image_array
 
 Image = pytest.importorskip("PIL.Image")
 
-PICTURE = (np.arange(48, dtype=np.uint16).reshape(6, 8) * 5 + 3).astype(np.uint8)  # 3..238, 48 grey levels
+PICTURE = (np.arange(48, dtype=np.uint16).reshape(6, 8) * 5 + 3).astype(np.uint8)  # 3..238
 
 
 def _save(tmp_path, name, image):
@@ -34,7 +34,8 @@ def test_16_bit_image_reads_as_its_8_bit_twin(tmp_path):
 
 @pytest.mark.parametrize("scale", [1 / 255.0, 1.0])
 def test_float_images_in_0_1_or_0_255_read_as_their_8_bit_twin(tmp_path, scale):
-    path = _save(tmp_path, "f.tiff", Image.fromarray(PICTURE.astype(np.float32) * np.float32(scale), mode="F"))
+    values = PICTURE.astype(np.float32) * np.float32(scale)
+    path = _save(tmp_path, "f.tiff", Image.fromarray(values, mode="F"))
     np.testing.assert_allclose(read_image_array(path, 1), PICTURE[:, :, None] / 255.0, atol=1e-6)
 
 
@@ -42,15 +43,16 @@ def test_float_image_of_another_range_is_scaled_by_its_min_and_max(tmp_path):
     values = np.linspace(-40.0, 1000.0, 48, dtype=np.float32).reshape(6, 8)
     path = _save(tmp_path, "f.tiff", Image.fromarray(values, mode="F"))
     got = read_image_array(path, 1)[..., 0]
-    np.testing.assert_allclose(got, (values - values.min()) / (values.max() - values.min()), atol=1e-6)
+    expected = (values - values.min()) / (values.max() - values.min())
+    np.testing.assert_allclose(got, expected, atol=1e-6)
     assert got.min() == 0.0 and got.max() == 1.0  # nothing clipped
 
 
 def test_resizing_a_16_bit_image_keeps_its_range(tmp_path):
     sixteen = _save(tmp_path, "16.png", Image.fromarray(PICTURE.astype(np.uint16) * 257))
     eight = _save(tmp_path, "8.png", Image.fromarray(PICTURE, mode="L"))
-    np.testing.assert_allclose(read_image_array(sixteen, 1, (3, 4)), read_image_array(eight, 1, (3, 4)),
-                               atol=1.5 / 255)
+    np.testing.assert_allclose(read_image_array(sixteen, 1, (3, 4)),
+                               read_image_array(eight, 1, (3, 4)), atol=1.5 / 255)
 
 
 @pytest.mark.parametrize("mode", ["P", "RGBA", "CMYK", "LA", "1"])
@@ -68,23 +70,26 @@ def test_palette_rgba_cmyk_convert_as_pillow_does(tmp_path, mode):
 def _png_claiming(width, height):
     """A PNG whose header claims ``width`` x ``height`` pixels (and holds almost nothing)."""
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
             + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
 
 
 def test_decompression_bomb_is_one_line_naming_the_file(tmp_path):
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(_png_claiming(40000, 40000))
-    with pytest.raises(ValueError, match=r"^predict: image '.*bomb\.png' is too large to decode safely \(") as e:
+    message = r"^predict: image '.*bomb\.png' is too large to decode safely \("
+    with pytest.raises(ValueError, match=message) as e:
         read_image_array(bomb, 1, fn="predict")
     assert "\n" not in str(e.value)
 
 
 def test_image_just_over_the_pixel_limit_is_refused_too(tmp_path, monkeypatch):
     path = _save(tmp_path, "8.png", Image.fromarray(PICTURE, mode="L"))
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40)  # 48 pixels: a warning in Pillow, an error here
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40)  # 48 pixels: Pillow warns, we refuse
     with pytest.raises(ValueError, match="too large to decode safely"):
         read_image_array(path, 1)
 
@@ -103,8 +108,8 @@ def test_predict_gives_the_same_answer_for_8_and_16_bit_images(tmp_path, capsys)
     from cnnlab.cli import main
     from cnnlab.data import get_dataset
 
-    assert main(["train", "--dataset", "digits", "--epochs", "1", "--no-progress", "--schedule", "none",
-                 "--out", str(tmp_path / "run")]) == 0
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--no-progress", "--schedule",
+                 "none", "--out", str(tmp_path / "run")]) == 0
     digit = get_dataset("digits", train=False).data[0].squeeze()  # (8, 8) uint8
     eight = _save(tmp_path, "d8.png", Image.fromarray(digit, mode="L"))
     sixteen = _save(tmp_path, "d16.png", Image.fromarray(digit.astype(np.uint16) * 257))

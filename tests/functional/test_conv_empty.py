@@ -1,4 +1,4 @@
-"""conv2d at the edges PyTorch defines: an empty batch gives an empty output; a zero-size kernel is an error."""
+"""conv2d at PyTorch's edges: an empty batch gives an empty output; a zero-size kernel, an error."""
 
 import numpy as np
 import pytest
@@ -30,6 +30,7 @@ def test_zero_size_weight_is_an_error_as_in_pytorch(shape):
     x = np.ones((2, 3, 5, 5))
     with pytest.raises(RuntimeError):
         torch.nn.functional.conv2d(torch.tensor(x), torch.zeros(shape, dtype=torch.float64))
-    with pytest.raises(ValueError, match=r"conv2d: `weight` must have at least one output channel, one input "
-                                         rf"channel and a 1x1 kernel. Received weight shape \({shape[0]}, "):
+    message = (r"conv2d: `weight` must have at least one output channel, one input channel and a "
+               rf"1x1 kernel. Received weight shape \({shape[0]}, ")
+    with pytest.raises(ValueError, match=message):
         F.conv2d(cnnlab.tensor(x), cnnlab.tensor(np.zeros(shape)))

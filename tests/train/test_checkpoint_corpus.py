@@ -1,4 +1,4 @@
-"""Crafted and mismatched checkpoints: every command answers each with exit status 2 and one line."""
+"""Crafted and mismatched checkpoints: every command answers each with exit status 2, one line."""
 
 import io
 import json
@@ -20,9 +20,12 @@ def good(tmp_path_factory):
     from cnnlab.train.run import train_job
 
     out = tmp_path_factory.mktemp("good")
-    train_job(dataset="digits", epochs=1, train_limit=64, schedule="none", out=str(out), progress=False,
-              log=lambda *a: None)
+    train_job(dataset="digits", epochs=1, train_limit=64, schedule="none", out=str(out),
+              progress=False, log=lambda *a: None)
     return out / "last.npz"
+
+
+PICKLE = b"cos\nsystem\n(S'echo hi'\ntR."  # what a pickle that runs a command looks like
 
 
 def _members(path):
@@ -100,19 +103,21 @@ CASES = {
     "truncated": _bytes_case(lambda g: g.read_bytes()[: len(g.read_bytes()) // 2]),
     "corrupted array data": _bytes_case(lambda g: _flip_middle(g.read_bytes())),
     "zip without header": _members_case(lambda m: m.pop("__meta__.json.npy")),
-    "foreign member": _members_case(lambda m: _set(m, "evil.pkl", b"cos\nsystem\n(S'echo hi'\ntR.")),
+    "foreign member": _members_case(lambda m: _set(m, "evil.pkl", PICKLE)),
     "pickled object array": _members_case(lambda m: _set(m, "/model/extra.npy",
                                                          _npy(np.array([{"a": 1}], dtype=object)))),
     "string array": _members_case(lambda m: _set(m, "/model/extra.npy", _npy(np.array(["abc"])))),
     "huge shape": _members_case(lambda m: _set(m, "/model/extra.npy", _npy_header((10 ** 13,)))),
-    "huge 2-d shape": _members_case(lambda m: _set(m, "/model/extra.npy", _npy_header((10 ** 7, 10 ** 7)))),
+    "huge 2-d shape": _members_case(lambda m: _set(m, "/model/extra.npy",
+                                                   _npy_header((10 ** 7, 10 ** 7)))),
     "missing array": _members_case(lambda m: m.pop(next(k for k in m if k.startswith("/model/")))),
     "header of floats": _members_case(lambda m: _set(m, "__meta__.json.npy", _npy(np.zeros(4)))),
     # the JSON header
     "header not utf-8": lambda g, p: _zip(p, _with_header(g, b"\xff\xfe\x00")),
     "header not json": lambda g, p: _zip(p, _with_header(g, b"{not json")),
     "header is a list": lambda g, p: _zip(p, _with_header(g, b"[1, 2]")),
-    "wrong format": lambda g, p: _zip(p, _with_header(g, json.dumps({"format": "x/1", "state": 1}).encode())),
+    "wrong format": lambda g, p: _zip(p, _with_header(
+        g, json.dumps({"format": "x/1", "state": 1}).encode())),
     "no state": lambda g, p: _zip(p, _with_header(g, json.dumps({"format": FORMAT}).encode())),
     "json nested 100000 deep": lambda g, p: _zip(p, _with_header(
         g, ('{"format": "%s", "state": ' % FORMAT + "[" * 100000 + "]" * 100000 + "}").encode())),
@@ -142,8 +147,9 @@ CASES = {
     "weight of wrong shape": _state_case(lambda s: _set(s["model"], _first_weight(s),
                                                         s["model"][_first_weight(s)].ravel())),
     "weight of integers": _state_case(lambda s: _set(s["model"], _first_weight(s),
-                                                     s["model"][_first_weight(s)].astype(np.int32))),
-    "non-finite weight": _state_case(lambda s: s["model"][_first_weight(s)].flat.__setitem__(0, np.inf)),
+                                                     s["model"][_first_weight(s)].astype("i4"))),
+    "non-finite weight": _state_case(
+        lambda s: s["model"][_first_weight(s)].flat.__setitem__(0, np.inf)),
     "incomplete training state": _state_case(lambda s: s.pop("history")),
 }
 
@@ -158,12 +164,14 @@ def _commands(ckpt, tmp_path):
     shutil.copy(ckpt, run / "last.npz")
     return {"evaluate": ["evaluate", str(ckpt)],
             "predict": ["predict", str(ckpt), str(image)],
-            "export": ["export", str(ckpt), "--format", "safetensors", "--out", str(tmp_path / "m.safetensors")],
-            "visualize": ["visualize", str(ckpt), "--what", "filters", "--out", str(tmp_path / "pictures")],
-            "finetune": ["finetune", str(ckpt), "--dataset", "digits", "--epochs", "1", "--no-progress",
-                         "--out", str(tmp_path / "finetuned")],
-            "resume": ["train", "--dataset", "digits", "--epochs", "2", "--schedule", "none", "--no-progress",
-                       "--resume", "--out", str(run)]}
+            "export": ["export", str(ckpt), "--format", "safetensors", "--out",
+                       str(tmp_path / "m.safetensors")],
+            "visualize": ["visualize", str(ckpt), "--what", "filters", "--out",
+                          str(tmp_path / "pictures")],
+            "finetune": ["finetune", str(ckpt), "--dataset", "digits", "--epochs", "1",
+                         "--no-progress", "--out", str(tmp_path / "finetuned")],
+            "resume": ["train", "--dataset", "digits", "--epochs", "2", "--schedule", "none",
+                       "--no-progress", "--resume", "--out", str(run)]}
 
 
 def test_the_corpus_has_the_kinds_the_issue_lists():
@@ -183,7 +191,7 @@ def test_every_command_refuses_a_crafted_checkpoint_in_one_line(good, tmp_path, 
         code = main(args)
         err = capsys.readouterr().err
         if kind == "incomplete training state" and name != "resume":
-            assert code == 0, (name, err)  # the model and its metadata are all that these commands need
+            assert code == 0, (name, err)  # the model and its metadata are all these commands need
             continue
         if kind == "config with unknown key" and name == "resume":
             assert "config" in err
