@@ -237,7 +237,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
         raise ValueError(f"{fn}: `eps` must be a non-negative number. Received: eps={eps!r}")
     if training:
-        if input.size // max(channels, 1) <= 1:
+        if input.numel() // max(channels, 1) <= 1:
             raise ValueError(f"{fn}: expected more than 1 value per channel when training. Received input shape "
                              f"{input.shape}")
     elif running_mean is None or running_var is None:
@@ -322,7 +322,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
             raise TypeError(f"{fn}: `{name}` must be a finite real number. Received: {name}={value!r}")
-    if input.size == 0:
+    if input.numel() == 0:
         return input
     return LocalResponseNorm.apply(input, size=int(size), alpha=float(alpha), beta=float(beta), k=float(k))
 
