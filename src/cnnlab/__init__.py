@@ -12,6 +12,7 @@ from .autograd import inference_mode
 from .backend import device
 from .functional.shape import cat, stack
 from .tensor import Size, from_numpy
+from .serialization import load, save
 
 # PyTorch's dtype names (cnnlab.float32 is numpy's float32 dtype); left out of __all__ so that
 # ``from cnnlab import *`` does not shadow the builtins float and bool.
