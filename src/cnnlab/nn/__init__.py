@@ -8,6 +8,7 @@ from . import init
 from .activation import ELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
 from .container import Identity, ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
+from .conv_transpose import ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten
 from .linear import Linear
@@ -21,7 +22,7 @@ from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Fractiona
 __all__ = [
     "init", "Parameter", "Module", "IncompatibleKeys", "LoadStateDictError", "RemovableHandle",
     "Sequential", "ModuleList", "ModuleDict", "Identity",
-    "Conv2d", "Linear", "Flatten", "Dropout", "Dropout2d",
+    "Conv2d", "ConvTranspose2d", "Linear", "Flatten", "Dropout", "Dropout2d",
     "MaxPool2d", "MinPool2d", "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
     "StochasticPool2d", "FractionalMaxPool2d",
     "ReLU", "LeakyReLU", "ELU", "Hardtanh", "ReLU6", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
