@@ -16,13 +16,14 @@ from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, LoadStateDictError, Module, RemovableHandle
 from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from .parameter import Parameter
+from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, FractionalMaxPool2d, LPPool2d, MaxPool2d,
                       MinPool2d, StochasticPool2d)
 
 __all__ = [
     "init", "Parameter", "Module", "IncompatibleKeys", "LoadStateDictError", "RemovableHandle",
     "Sequential", "ModuleList", "ModuleDict", "Identity",
-    "Conv2d", "ConvTranspose2d", "Linear", "Flatten", "Dropout", "Dropout2d",
+    "Conv2d", "ConvTranspose2d", "Linear", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Flatten", "Dropout", "Dropout2d",
     "MaxPool2d", "MinPool2d", "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
     "StochasticPool2d", "FractionalMaxPool2d",
     "ReLU", "LeakyReLU", "ELU", "Hardtanh", "ReLU6", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
