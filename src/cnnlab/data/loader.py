@@ -163,6 +163,9 @@ class DataLoader:
             from ``batch_generator``, which the loader seeds afresh for every batch from its seed, the
             epoch and the batch's number: augmentations repeat run after run, and a run resumed in the
             middle of an epoch sees exactly the augmented batches it would have seen.
+        pin_memory: accepted for PyTorch's signature (bool). It has no effect: batches are built in
+            ordinary host memory, which is all the CPU needs (page-locked buffers only speed up copies
+            to a GPU).
 
     Example:
         >>> loader = DataLoader(FashionMNIST(train=True), batch_size=128, shuffle=True, seed=0)
@@ -170,7 +173,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, *, drop_last=False, seed=None, generator=None,
-                 num_workers=0, prefetch=0, collate_fn=None, batch_transform=None):
+                 num_workers=0, prefetch=0, collate_fn=None, batch_transform=None, pin_memory=False):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: `dataset` must define __len__ and __getitem__. "
                             f"Received an object of type {type(dataset).__name__}")
@@ -184,6 +187,8 @@ class DataLoader:
                 raise TypeError(f"DataLoader: `{name}` must be callable or None. Received {type(fn).__name__}")
         if generator is not None and seed is not None:
             raise ValueError("DataLoader: give `seed` or `generator`, not both")
+        if not isinstance(pin_memory, bool):
+            raise TypeError(f"DataLoader: `pin_memory` must be a bool. Received: pin_memory={pin_memory!r}")
         if generator is not None and not isinstance(generator, Generator):
             raise TypeError(f"DataLoader: `generator` must be a cnnlab.data.Generator. "
                             f"Received {type(generator).__name__}")
@@ -195,6 +200,7 @@ class DataLoader:
         self.prefetch = int(prefetch) if prefetch or not num_workers else 2
         self.collate_fn = collate_fn
         self.batch_transform = batch_transform
+        self.pin_memory = pin_memory  # no effect (see the docstring)
         self.generator = generator if generator is not None else Generator(seed)
         self.batch_generator = Generator(0)   # re-seeded before every batch_transform call (_load)
         if hasattr(batch_transform, "set_generator") and not _has_own_generator(batch_transform):

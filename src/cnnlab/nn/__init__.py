@@ -4,13 +4,14 @@ Names, arguments, attribute names and default initialisation follow ``torch.nn``
 the same and its ``state_dict`` keys map one to one.
 """
 
-from . import init
+from . import init, utils
 from .activation import ELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
 from .container import Identity, ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
 from .conv_transpose import ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten
+from .gelu import GELU
 from .linear import Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, LoadStateDictError, Module, RemovableHandle
@@ -21,7 +22,7 @@ from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Fractiona
                       MinPool2d, StochasticPool2d)
 
 __all__ = [
-    "init", "Parameter", "Module", "IncompatibleKeys", "LoadStateDictError", "RemovableHandle",
+    "init", "utils", "GELU", "Parameter", "Module", "IncompatibleKeys", "LoadStateDictError", "RemovableHandle",
     "Sequential", "ModuleList", "ModuleDict", "Identity",
     "Conv2d", "ConvTranspose2d", "Linear", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Flatten", "Dropout", "Dropout2d",
     "MaxPool2d", "MinPool2d", "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
