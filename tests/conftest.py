@@ -34,9 +34,10 @@ def _offline(monkeypatch):
 
 
 # ---------------------------------------------------------------------- devices
-# Every oracle test (one that calls check_against_torch or gradcheck, directly or through a helper of
-# its module) and every test that asks for the ``device`` fixture runs once per device: "cpu" always,
-# "cuda" when CuPy sees a GPU, else skipped with the reason. helpers.py puts the inputs on the device.
+# Every oracle test (one that calls check_against_torch or gradcheck, directly or through a helper
+# of its module) and every test that asks for the ``device`` fixture runs once per device: "cpu"
+# always, "cuda" when CuPy sees a GPU, else skipped with the reason. helpers.py puts the inputs on
+# the device.
 def _cuda_skip_reason():
     from cnnlab import backend
 
@@ -63,9 +64,9 @@ def _calls_oracle(fn, module, depth=2):
             names |= set(const.co_names)
     if names & _ORACLES:
         return True
-    return any(_calls_oracle(getattr(module, n), module, depth - 1) for n in names
-               if callable(getattr(module, n, None)) and getattr(getattr(module, n), "__module__", None)
-               == module.__name__)
+    local = [getattr(module, n) for n in names if callable(getattr(module, n, None))]
+    return any(_calls_oracle(f, module, depth - 1) for f in local
+               if getattr(f, "__module__", None) == module.__name__)
 
 
 def pytest_generate_tests(metafunc):
@@ -73,7 +74,7 @@ def pytest_generate_tests(metafunc):
     if not wants and not _calls_oracle(metafunc.function, metafunc.module):
         return
     if not wants:
-        metafunc.fixturenames.append("device")  # the oracle test gets the parametrised fixture below
+        metafunc.fixturenames.append("device")  # so the oracle test gets the fixture below
     reason = _cuda_skip_reason()
     cuda = pytest.param("cuda", marks=pytest.mark.skip(reason=reason)) if reason else "cuda"
     metafunc.parametrize("device", ["cpu", cuda], indirect=True)

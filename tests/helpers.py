@@ -6,7 +6,7 @@ import cnnlab
 from cnnlab import backend
 
 TOLERANCE = {"float64": 1e-8, "float32": 1e-4}
-DEVICE = "cpu"  # where the helpers put cnnlab inputs; conftest's ``device`` fixture sets it per test
+DEVICE = "cpu"  # where the helpers put cnnlab inputs; conftest's ``device`` fixture sets it
 
 
 def assert_close(actual, expected, dtype="float64", what="value"):

@@ -25,17 +25,19 @@ LAYERS = {  # name: (cnnlab layer, torch layer, input shape)
     "conv": (lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1, groups=1),
              lambda: torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), (2, 3, 7, 7)),
     "conv_groups_dilation": (lambda: nn.Conv2d(4, 6, 3, padding=2, dilation=2, groups=2),
-                             lambda: torch.nn.Conv2d(4, 6, 3, padding=2, dilation=2, groups=2), (2, 4, 6, 6)),
+                             lambda: torch.nn.Conv2d(4, 6, 3, padding=2, dilation=2, groups=2),
+                             (2, 4, 6, 6)),
     "conv_transpose": (lambda: nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1),
-                       lambda: torch.nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1),
+                       lambda: torch.nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1,
+                                                        output_padding=1),
                        (2, 4, 4, 4)),
     "linear": (lambda: nn.Linear(5, 3), lambda: torch.nn.Linear(5, 3), (4, 5)),
     "batch_norm": (lambda: nn.BatchNorm2d(3), lambda: torch.nn.BatchNorm2d(3), (4, 3, 5, 5)),
-    "max_pool": (lambda: nn.MaxPool2d(3, stride=2, padding=1), lambda: torch.nn.MaxPool2d(3, stride=2, padding=1),
-                 (2, 2, 7, 7)),
+    "max_pool": (lambda: nn.MaxPool2d(3, stride=2, padding=1),
+                 lambda: torch.nn.MaxPool2d(3, stride=2, padding=1), (2, 2, 7, 7)),
     "avg_pool": (lambda: nn.AvgPool2d(2), lambda: torch.nn.AvgPool2d(2), (2, 2, 6, 6)),
-    "adaptive_avg_pool": (lambda: nn.AdaptiveAvgPool2d((2, 3)), lambda: torch.nn.AdaptiveAvgPool2d((2, 3)),
-                          (2, 2, 7, 8)),
+    "adaptive_avg_pool": (lambda: nn.AdaptiveAvgPool2d((2, 3)),
+                          lambda: torch.nn.AdaptiveAvgPool2d((2, 3)), (2, 2, 7, 8)),
     "relu": (lambda: nn.ReLU(), lambda: torch.nn.ReLU(), (3, 4)),
     "gelu_tanh": (lambda: nn.GELU("tanh"), lambda: torch.nn.GELU("tanh"), (3, 4)),
     "upsample": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"),
@@ -69,10 +71,11 @@ def test_layer_forward_and_gradients_on_device(device, rng, name):
 
 
 OPTIMIZERS = {
-    "sgd_momentum_nesterov": (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2),
-                              lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2)),
-    "adam": (lambda p: optim.Adam(p, lr=0.01, weight_decay=1e-3), lambda p: torch.optim.Adam(p, lr=0.01,
-                                                                                            weight_decay=1e-3)),
+    "sgd_momentum_nesterov": (
+        lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2),
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2)),
+    "adam": (lambda p: optim.Adam(p, lr=0.01, weight_decay=1e-3),
+             lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=1e-3)),
     "adamw_amsgrad": (lambda p: optim.AdamW(p, lr=0.01, amsgrad=True),
                       lambda p: torch.optim.AdamW(p, lr=0.01, amsgrad=True)),
     "rmsprop": (lambda p: optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
@@ -100,8 +103,9 @@ def test_optimizer_steps_on_device(device, rng, name):
 
 
 def _small_cnn(lib):
-    return lib.nn.Sequential(lib.nn.Conv2d(1, 4, 3, padding=1), lib.nn.BatchNorm2d(4), lib.nn.ReLU(),
-                             lib.nn.MaxPool2d(2), lib.nn.Flatten(), lib.nn.Linear(4 * 4 * 4, 3))
+    return lib.nn.Sequential(lib.nn.Conv2d(1, 4, 3, padding=1), lib.nn.BatchNorm2d(4),
+                             lib.nn.ReLU(), lib.nn.MaxPool2d(2), lib.nn.Flatten(),
+                             lib.nn.Linear(4 * 4 * 4, 3))
 
 
 def test_short_training_loop_on_device(device, rng):

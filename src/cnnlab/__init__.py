@@ -17,7 +17,8 @@ from .serialization import load, save
 # PyTorch's dtype names (cnnlab.float32 is numpy's float32 dtype); left out of __all__ so that
 # ``from cnnlab import *`` does not shadow the builtins float and bool.
 float32, float64, float16 = _np.dtype("float32"), _np.dtype("float64"), _np.dtype("float16")
-int64, int32, uint8, bool = _np.dtype("int64"), _np.dtype("int32"), _np.dtype("uint8"), _np.dtype("bool")
+int64, int32, uint8 = _np.dtype("int64"), _np.dtype("int32"), _np.dtype("uint8")
+bool = _np.dtype("bool")
 float, double, long = float32, float64, int64
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "randn", "rand", "arange", "no_grad", "enable_grad",

@@ -42,7 +42,7 @@ def to_device(a, device):
 
 
 class device:
-    """Where a tensor's data lives, with PyTorch's names: ``device("cpu")``, ``device("cuda:0")``.
+    """Where a tensor's data lives, in PyTorch's terms: ``device("cpu")``, ``device("cuda:0")``.
 
     Compares equal to another device or to its own string (``t.device == "cpu"``), a convenience
     PyTorch's ``torch.device`` does not offer.
@@ -117,7 +117,8 @@ def require_device(fn, value):
     if dev.type == "cuda" and not cuda_available():
         why = "CuPy sees no GPU" if _cupy is not None else "CuPy is not installed " \
             "(pip install 'cnnlab[cuda]')"
-        raise RuntimeError(f"{fn}: device {str(dev)!r} is not available: {why}. Use device='cpu'")
+        raise RuntimeError(f"{fn}: device {str(dev)!r} is not available: {why}. "
+                           f"Use device='cpu'")
     return dev
 
 

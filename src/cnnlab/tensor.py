@@ -245,7 +245,8 @@ class Tensor:
                                    f"Received an output of shape {self.shape}")
             g = xp.ones_like(self.data)
         else:
-            g = backend.to_device(_as_array(gradient, self.dtype), str(self.device))  # onto self's device
+            # on self's device, so a NumPy gradient also serves a CuPy graph
+            g = backend.to_device(_as_array(gradient, self.dtype), str(self.device))
             if g.shape != self.shape:
                 raise ValueError(f"backward: `gradient` must have the output's shape {self.shape}. Received shape {g.shape}")
         engine.backward(self, g, retain_graph=retain_graph)

@@ -24,5 +24,6 @@ def test_pin_memory_is_accepted_and_a_no_op():
 
 def test_pin_memory_must_be_a_bool():
     ds = TensorDataset(np.zeros((2, 1), np.float32))
-    with pytest.raises(TypeError, match=r"DataLoader: `pin_memory` must be a bool. Received: pin_memory='yes'"):
+    with pytest.raises(TypeError, match=r"DataLoader: `pin_memory` must be a bool. Received: "
+                                        r"pin_memory='yes'"):
         DataLoader(ds, pin_memory="yes")

@@ -7,7 +7,7 @@ import torch
 import cnnlab
 import cnnlab.functional as F
 from cnnlab import nn
-from helpers import check_against_torch
+from helpers import assert_close, check_against_torch
 
 CASES = [  # (C_in, C_out, kernel, stride, padding, output_padding, groups, dilation, H, W)
     (2, 3, 3, 1, 0, 0, 1, 1, 5, 5),
@@ -31,7 +31,8 @@ def test_conv_transpose2d_matches_torch(rng, case, with_bias):
     arrays = [x, weight] + ([rng.standard_normal(c_out)] if with_bias else [])
 
     def ours(x, w, b=None):
-        return F.conv_transpose2d(x, w, b, stride=s, padding=p, output_padding=op, groups=g, dilation=d)
+        return F.conv_transpose2d(x, w, b, stride=s, padding=p, output_padding=op, groups=g,
+                                  dilation=d)
 
     def theirs(x, w, b=None):
         return torch.nn.functional.conv_transpose2d(x, w, b, stride=s, padding=p, output_padding=op,
@@ -48,8 +49,10 @@ def test_unbatched_input(rng):
 
 def test_layer_matches_torch_with_copied_weights(rng):
     ours = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=1)
-    theirs = torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2).double()
-    assert ours.weight.shape == tuple(theirs.weight.shape) and ours.bias.shape == tuple(theirs.bias.shape)
+    theirs = torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+    theirs.double()
+    assert ours.weight.shape == tuple(theirs.weight.shape)
+    assert ours.bias.shape == tuple(theirs.bias.shape)
     with torch.no_grad():
         theirs.weight.copy_(torch.tensor(ours.weight.numpy()))
         theirs.bias.copy_(torch.tensor(ours.bias.numpy()))
@@ -62,8 +65,8 @@ def test_layer_matches_torch_with_copied_weights(rng):
     out.backward(g)
     ref = theirs(torch.tensor(x))
     ref.backward(torch.tensor(g))
-    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-8, atol=1e-8)
-    np.testing.assert_allclose(ours.bias.grad.numpy(), theirs.bias.grad.numpy(), rtol=1e-8, atol=1e-8)
+    assert_close(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), "float64", "weight gradient")
+    assert_close(ours.bias.grad.numpy(), theirs.bias.grad.numpy(), "float64", "bias gradient")
     assert "output_padding=(1, 1)" in repr(ours) and "groups=2" in repr(ours)
 
 
@@ -72,7 +75,8 @@ def test_layer_init_range_like_torch():
     cnnlab.manual_seed(0)
     layer = nn.ConvTranspose2d(8, 2, 3)
     bound = 1 / np.sqrt(2 * 9)
-    assert np.abs(layer.weight.numpy()).max() <= bound and np.abs(layer.weight.numpy()).max() > 0.8 * bound
+    largest = np.abs(layer.weight.numpy()).max()
+    assert 0.8 * bound < largest <= bound
     assert np.abs(layer.bias.numpy()).max() <= bound
 
 
@@ -82,32 +86,42 @@ def test_layer_output_size_argument(rng):
     assert layer(x).shape == (1, 2, 7, 7)
     assert layer(x, output_size=(8, 8)).shape == (1, 2, 8, 8)
     assert layer(x, output_size=(1, 2, 8, 7)).shape == (1, 2, 8, 7)
-    with pytest.raises(ValueError, match=r"ConvTranspose2d: `output_size` \(9, 9\) is not reachable: expected "
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: `output_size` \(9, 9\) is not "
+                                         r"reachable: expected "
                                          r"sizes between \(7, 7\) and \(8, 8\)"):
         layer(x, output_size=(9, 9))
 
 
 def test_errors():
     x, w = cnnlab.zeros(1, 2, 4, 4), cnnlab.zeros(2, 3, 3, 3)
-    with pytest.raises(ValueError, match=r"conv_transpose2d: `output_padding` must be smaller than `stride` or "
-                                         r"`dilation`. Received: output_padding=\(1, 1\), stride=\(1, 1\)"):
+    with pytest.raises(ValueError, match=r"conv_transpose2d: `output_padding` must be smaller than "
+                                         r"`stride` or "
+                                         r"`dilation`. Received: output_padding=\(1, 1\), "
+                                         r"stride=\(1, 1\)"):
         F.conv_transpose2d(x, w, output_padding=1)
-    with pytest.raises(ValueError, match=r"conv_transpose2d: input has 2 channels but weight expects 3"):
+    with pytest.raises(ValueError, match=r"conv_transpose2d: input has 2 channels but weight "
+                                         r"expects 3"):
         F.conv_transpose2d(x, cnnlab.zeros(3, 3, 3, 3))
-    with pytest.raises(ValueError, match=r"conv_transpose2d: `stride` must be a positive int or a pair of positive "
+    with pytest.raises(ValueError, match=r"conv_transpose2d: `stride` must be a positive int or a "
+                                         r"pair of positive "
                                          r"ints. Received: stride=0"):
         F.conv_transpose2d(x, w, stride=0)
-    with pytest.raises(ValueError, match=r"conv_transpose2d: the output would be 0x0 for input size"):
+    with pytest.raises(ValueError,
+                       match=r"conv_transpose2d: the output would be 0x0 for input size"):
         F.conv_transpose2d(x, w, padding=3)
     with pytest.raises(ValueError, match=r"conv_transpose2d: `bias` must have shape \(3,\)"):
         F.conv_transpose2d(x, w, cnnlab.zeros(2))
-    with pytest.raises(ValueError, match=r"conv_transpose2d: `groups` must be a positive int. Received: groups=0"):
+    with pytest.raises(ValueError, match=r"conv_transpose2d: `groups` must be a positive int. "
+                                         r"Received: groups=0"):
         F.conv_transpose2d(x, w, groups=0)
-    with pytest.raises(ValueError, match=r"conv_transpose2d: the weight's 2 input channels are not divisible by "
+    with pytest.raises(ValueError, match=r"conv_transpose2d: the weight's 2 input channels are not "
+                                         r"divisible by "
                                          r"groups=3"):
         F.conv_transpose2d(x, w, groups=3)
-    with pytest.raises(TypeError, match=r"conv_transpose2d: `input` and `weight` must have the same dtype"):
+    with pytest.raises(TypeError, match=r"conv_transpose2d: `input` and `weight` must have the "
+                                        r"same dtype"):
         F.conv_transpose2d(x.double(), w)
-    with pytest.raises(ValueError, match=r"ConvTranspose2d: `in_channels` \(3\) must be divisible by `groups` "
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: `in_channels` \(3\) must be divisible "
+                                         r"by `groups` "
                                          r"\(2\)"):
         nn.ConvTranspose2d(3, 4, 3, groups=2)

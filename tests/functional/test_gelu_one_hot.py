@@ -15,14 +15,16 @@ def test_gelu_matches_torch(rng, approximate):
     x = rng.standard_normal((3, 4, 5)) * 3
     check_against_torch(lambda t: F.gelu(t, approximate=approximate),
                         lambda t: torch.nn.functional.gelu(t, approximate=approximate), [x])
-    check_against_torch(lambda t: nn.GELU(approximate)(t), lambda t: torch.nn.GELU(approximate)(t), [x])
+    check_against_torch(lambda t: nn.GELU(approximate)(t), lambda t: torch.nn.GELU(approximate)(t),
+                        [x])
 
 
 def test_gelu_errors():
     with pytest.raises(ValueError, match=r"gelu: `approximate` must be 'none' or 'tanh'. Received: "
                                          r"approximate='erf'"):
         F.gelu(cnnlab.zeros(2), approximate="erf")
-    with pytest.raises(ValueError, match=r"GELU: `approximate` must be 'none' or 'tanh'. Received: approximate=True"):
+    with pytest.raises(ValueError, match=r"GELU: `approximate` must be 'none' or 'tanh'. Received: "
+                                         r"approximate=True"):
         nn.GELU(True)
     with pytest.raises(TypeError, match=r"gelu: `input` must be a floating tensor"):
         F.gelu(cnnlab.tensor([1, 2]))
@@ -39,18 +41,23 @@ def test_one_hot_matches_torch(rng, shape, num_classes):
 
 
 def test_one_hot_errors():
-    with pytest.raises(ValueError, match=r"one_hot: class indices must be smaller than num_classes=4. Received a "
+    with pytest.raises(ValueError, match=r"one_hot: class indices must be smaller than "
+                                         r"num_classes=4. Received a "
                                          r"maximum of 5"):
         F.one_hot(cnnlab.tensor([0, 5]), 4)
-    with pytest.raises(ValueError, match=r"one_hot: class indices must be non-negative. Received a minimum of -1"):
+    with pytest.raises(ValueError, match=r"one_hot: class indices must be non-negative. Received a "
+                                         r"minimum of -1"):
         F.one_hot(cnnlab.tensor([-1, 2]))
-    with pytest.raises(TypeError, match=r"one_hot: `tensor` must hold integer class indices \(int64\). Received "
+    with pytest.raises(TypeError, match=r"one_hot: `tensor` must hold integer class indices "
+                                        r"\(int64\). Received "
                                         r"dtype float32"):
         F.one_hot(cnnlab.tensor([0.0, 1.0]))
-    with pytest.raises(TypeError, match=r"one_hot: `tensor` must be a Tensor of int64 class indices. Received an "
+    with pytest.raises(TypeError, match=r"one_hot: `tensor` must be a Tensor of int64 class "
+                                        r"indices. Received an "
                                         r"object of type list"):
         F.one_hot([0, 1])
-    with pytest.raises(ValueError, match=r"one_hot: `num_classes` must be a non-negative int or -1. Received: "
+    with pytest.raises(ValueError, match=r"one_hot: `num_classes` must be a non-negative int or "
+                                         r"-1. Received: "
                                          r"num_classes=-2"):
         F.one_hot(cnnlab.tensor([0]), -2)
     with pytest.raises(ValueError, match=r"one_hot: cannot infer num_classes from an empty tensor"):

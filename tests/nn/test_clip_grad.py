@@ -47,7 +47,8 @@ def test_clip_grad_norm_single_tensor_skips_missing_grads_and_handles_none(rng):
 def test_clip_grad_norm_nonfinite():
     w = cnnlab.tensor(np.zeros(2), requires_grad=True)
     w.grad = cnnlab.tensor(np.array([np.inf, 1.0]))
-    with pytest.raises(RuntimeError, match=r"clip_grad_norm_: the total norm of order 2.0 of the gradients is inf, "
+    with pytest.raises(RuntimeError, match=r"clip_grad_norm_: the total norm of order 2.0 of the "
+                                           r"gradients is inf, "
                                            r"so it cannot be clipped"):
         nn.utils.clip_grad_norm_([w], 1.0, error_if_nonfinite=True)
     t = torch.zeros(2, dtype=torch.float64, requires_grad=True)
@@ -59,16 +60,20 @@ def test_clip_grad_norm_nonfinite():
 
 def test_clip_grad_norm_errors():
     w = cnnlab.zeros(2, requires_grad=True)
-    with pytest.raises(TypeError, match=r"clip_grad_norm_: `parameters` must hold Tensors. Received an object of "
+    with pytest.raises(TypeError, match=r"clip_grad_norm_: `parameters` must hold Tensors. "
+                                        r"Received an object of "
                                         r"type str at position 0"):
         nn.utils.clip_grad_norm_(["w"], 1.0)
-    with pytest.raises(TypeError, match=r"clip_grad_norm_: `parameters` must be a Tensor or an iterable of "
+    with pytest.raises(TypeError, match=r"clip_grad_norm_: `parameters` must be a Tensor or an "
+                                        r"iterable of "
                                         r"Tensors. Received an object of type float"):
         nn.utils.clip_grad_norm_(1.0, 1.0)
-    with pytest.raises(TypeError, match=r"clip_grad_norm_: `max_norm` must be a real number. Received: "
+    with pytest.raises(TypeError, match=r"clip_grad_norm_: `max_norm` must be a real number. "
+                                        r"Received: "
                                         r"max_norm='1'"):
         nn.utils.clip_grad_norm_([w], "1")
-    with pytest.raises(ValueError, match=r"clip_grad_norm_: `norm_type` must be positive or inf. Received: "
+    with pytest.raises(ValueError, match=r"clip_grad_norm_: `norm_type` must be positive or inf. "
+                                         r"Received: "
                                          r"norm_type=0"):
         nn.utils.clip_grad_norm_([w], 1.0, norm_type=0)
 
@@ -80,6 +85,7 @@ def test_clip_grad_value_matches_torch(rng, clip):
     torch.nn.utils.clip_grad_value_(theirs, clip)
     for o, t in zip(ours, theirs):
         np.testing.assert_array_equal(o.grad.numpy(), t.grad.numpy())
-    with pytest.raises(ValueError, match=r"clip_grad_value_: `clip_value` must be a non-negative number. "
+    with pytest.raises(ValueError, match=r"clip_grad_value_: `clip_value` must be a non-negative "
+                                         r"number. "
                                          r"Received: clip_value=-1"):
         nn.utils.clip_grad_value_(ours, -1)

@@ -163,9 +163,9 @@ class DataLoader:
             from ``batch_generator``, which the loader seeds afresh for every batch from its seed, the
             epoch and the batch's number: augmentations repeat run after run, and a run resumed in the
             middle of an epoch sees exactly the augmented batches it would have seen.
-        pin_memory: accepted for PyTorch's signature (bool). It has no effect: batches are built in
-            ordinary host memory, which is all the CPU needs (page-locked buffers only speed up copies
-            to a GPU).
+        pin_memory: accepted for PyTorch's signature (bool). It has no effect: batches are built
+            in ordinary host memory, which is all the CPU needs (page-locked buffers only speed up
+            copies to a GPU).
 
     Example:
         >>> loader = DataLoader(FashionMNIST(train=True), batch_size=128, shuffle=True, seed=0)
@@ -173,7 +173,8 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, *, drop_last=False, seed=None, generator=None,
-                 num_workers=0, prefetch=0, collate_fn=None, batch_transform=None, pin_memory=False):
+                 num_workers=0, prefetch=0, collate_fn=None, batch_transform=None,
+                 pin_memory=False):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: `dataset` must define __len__ and __getitem__. "
                             f"Received an object of type {type(dataset).__name__}")
@@ -188,7 +189,8 @@ class DataLoader:
         if generator is not None and seed is not None:
             raise ValueError("DataLoader: give `seed` or `generator`, not both")
         if not isinstance(pin_memory, bool):
-            raise TypeError(f"DataLoader: `pin_memory` must be a bool. Received: pin_memory={pin_memory!r}")
+            raise TypeError(f"DataLoader: `pin_memory` must be a bool. "
+                            f"Received: pin_memory={pin_memory!r}")
         if generator is not None and not isinstance(generator, Generator):
             raise TypeError(f"DataLoader: `generator` must be a cnnlab.data.Generator. "
                             f"Received {type(generator).__name__}")

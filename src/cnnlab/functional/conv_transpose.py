@@ -1,4 +1,5 @@
-"""Transposed convolution (``conv_transpose2d``): the gradient of ``conv2d`` with respect to its input.
+"""Transposed convolution (``conv_transpose2d``): the gradient of ``conv2d`` with respect to its
+input.
 
 A strided convolution maps H to about H / s; its transpose maps back, spreading each input pixel
 over a kH x kW patch of the output. Computed in the lectures' reference form: spread the input out
@@ -18,7 +19,7 @@ from ._validate import floating, pair, tensor_arg
 class Spread(Function):
     """Place input pixel (i, j) at (lo_h + i*sH, lo_w + j*sW) of a zero canvas (N, C, oH, oW).
 
-    ``lo`` may be negative (output padding crops the first rows); pixels that land outside are dropped.
+    ``lo`` may be negative (large padding crops the first rows); pixels landing outside are dropped.
     """
 
     @staticmethod
@@ -39,14 +40,15 @@ class Spread(Function):
 
 
 def _plan(in_size, stride, lo, out_size):
-    """Per axis, the slice of input pixels that land inside the canvas and the slice they land on."""
+    """Per axis, the slice of input pixels that land inside the canvas, and where they land."""
     src, dst = [], []
     for n, s, low, size in zip(in_size, stride, lo, out_size):
         first = max(0, (-low + s - 1) // s)                 # first i with low + i*s >= 0
         stop = min(n, (size - 1 - low) // s + 1)            # past the last i with low + i*s < size
         stop = max(stop, first)
         src.append(slice(first, stop))
-        dst.append(slice(low + first * s, low + (stop - 1) * s + 1 if stop > first else low + first * s, s))
+        begin = low + first * s
+        dst.append(slice(begin, low + (stop - 1) * s + 1 if stop > first else begin, s))
     return tuple(src), tuple(dst)
 
 
@@ -55,8 +57,9 @@ def conv_transpose_output_size(size, kernel, stride, padding, output_padding, di
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """2-D transposed convolution, as PyTorch's ``conv_transpose2d`` (note: ``groups`` before ``dilation``).
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution, as PyTorch's ``conv_transpose2d`` (groups before dilation).
 
     The adjoint of ``conv2d(x, weight, stride=stride, padding=padding, dilation=dilation,
     groups=groups)``: it upsamples by ``stride`` (decoders, segmentation heads, GAN generators).
@@ -76,11 +79,13 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         ``H_out = (H - 1) * sH - 2 * pH + dH * (kH - 1) + opH + 1``, and likewise for W.
 
     Example:
-        >>> conv_transpose2d(cnnlab.randn(1, 8, 7, 7), cnnlab.randn(8, 4, 4, 4), stride=2, padding=1).shape
+        >>> x, w = cnnlab.randn(1, 8, 7, 7), cnnlab.randn(8, 4, 4, 4)
+        >>> conv_transpose2d(x, w, stride=2, padding=1).shape
         (1, 4, 14, 14)
     """
     fn = "conv_transpose2d"
-    input = tensor_arg(fn, "input", input, ndim=(3, 4), shape_hint="(N, C_in, H, W) or unbatched (C_in, H, W)")
+    input = tensor_arg(fn, "input", input, ndim=(3, 4), shape_hint="(N, C_in, H, W) or unbatched "
+                                                                   "(C_in, H, W)")
     weight = tensor_arg(fn, "weight", weight, ndim=4, shape_hint="(C_in, C_out/groups, kH, kW)")
     floating(fn, "input", input)
     floating(fn, "weight", weight)
@@ -106,18 +111,21 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ValueError(f"{fn}: input has {input.shape[1]} channels but weight expects {c_in} "
                          f"(input shape {input.shape}, weight shape {weight.shape})")
     if c_in % groups:
-        raise ValueError(f"{fn}: the weight's {c_in} input channels are not divisible by groups={groups}")
+        raise ValueError(f"{fn}: the weight's {c_in} input channels are not divisible by "
+                         f"groups={groups}")
     c_out = c_out_g * groups
     if bias is not None:
         bias = tensor_arg(fn, "bias", bias, ndim=1, shape_hint="(C_out,)")
         if bias.shape != (c_out,):
-            raise ValueError(f"{fn}: `bias` must have shape ({c_out},) for weight shape {weight.shape} "
+            raise ValueError(f"{fn}: `bias` must have shape ({c_out},) for weight shape "
+                             f"{weight.shape} "
                              f"and groups={groups}. Received bias shape {bias.shape}")
     out_size = tuple(conv_transpose_output_size(n, k, s, p, op, d) for n, k, s, p, op, d in
                      zip(input.shape[-2:], (kh, kw), stride, padding, output_padding, dilation))
     if min(out_size) < 1:
         raise ValueError(f"{fn}: the output would be {out_size[0]}x{out_size[1]} for input size "
-                         f"{input.shape[-2:]}, kernel {(kh, kw)}, stride {stride}, padding {padding}, "
+                         f"{input.shape[-2:]}, kernel {(kh, kw)}, stride {stride}, padding "
+                         f"{padding}, "
                          f"dilation {dilation}; expected a positive size (use less padding)")
     # The canvas a stride-1 convolution with the kH x kW (dilated) kernel turns into out_size.
     reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))

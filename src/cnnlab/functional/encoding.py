@@ -25,7 +25,8 @@ def one_hot(tensor, num_classes=-1):
     if tensor.dtype.kind not in "iu":
         raise TypeError(f"{fn}: `tensor` must hold integer class indices (int64). "
                         f"Received dtype {tensor.dtype}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < -1:
+    integral = isinstance(num_classes, numbers.Integral) and not isinstance(num_classes, bool)
+    if not integral or num_classes < -1:
         raise ValueError(f"{fn}: `num_classes` must be a non-negative int or -1. "
                          f"Received: num_classes={num_classes!r}")
     labels = tensor.data
@@ -36,7 +37,8 @@ def one_hot(tensor, num_classes=-1):
         raise ValueError(f"{fn}: class indices must be non-negative. Received a minimum of {low}")
     if num_classes == -1:
         if not labels.size:
-            raise ValueError(f"{fn}: cannot infer num_classes from an empty tensor; pass num_classes")
+            raise ValueError(f"{fn}: cannot infer num_classes from an empty tensor; pass "
+                             "num_classes")
         num_classes = high + 1
     elif high >= num_classes:
         raise ValueError(f"{fn}: class indices must be smaller than num_classes={num_classes}. "

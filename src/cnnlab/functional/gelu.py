@@ -23,7 +23,8 @@ def _erf(x):
     global _erf_ufunc
     if backend.device_of(x).type != "cpu":
         raise RuntimeError("gelu: approximate='none' (the exact erf form) runs on the CPU only; "
-                           f"received a tensor on {backend.device_of(x)}. Use approximate='tanh' there")
+                           f"received a tensor on {backend.device_of(x)}. Use approximate='tanh' "
+                           "there")
     if _erf_ufunc is None:
         from numba import vectorize
 

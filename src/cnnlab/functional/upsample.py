@@ -26,11 +26,11 @@ def _source_positions(in_size, out_size, scale, mode, align_corners):
     if align_corners:
         step = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
         return i * step
-    return np.maximum((i + 0.5) * scale - 0.5, 0.0)  # pixel centres line up; clamp at the first pixel
+    return np.maximum((i + 0.5) * scale - 0.5, 0.0)  # pixel centres line up; clamp at pixel 0
 
 
 def _bilinear_matrix(in_size, out_size, scale, align_corners):
-    """(out_size, in_size) weights: output i mixes input floor(p) and floor(p) + 1 by p's fraction."""
+    """(out_size, in_size) weights: output i mixes inputs floor(p), floor(p) + 1 by p's fraction."""
     pos = _source_positions(in_size, out_size, scale, "bilinear", align_corners)
     low = np.minimum(np.floor(pos).astype(np.int64), in_size - 1)
     high = np.minimum(low + 1, in_size - 1)
@@ -44,16 +44,18 @@ def _bilinear_matrix(in_size, out_size, scale, align_corners):
 
 def _pair_arg(fn, name, value, kind):
     items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    ok = len(items) == 2 and all(isinstance(v, kind) and not isinstance(v, bool) and v > 0 for v in items)
+    ok = len(items) == 2 and all(isinstance(v, kind) and not isinstance(v, bool) and v > 0
+                                 for v in items)
     if not ok:
         what = "positive int" if kind is numbers.Integral else "positive number"
-        raise ValueError(f"{fn}: `{name}` must be a {what} or a pair of them. Received: {name}={value!r}")
+        raise ValueError(f"{fn}: `{name}` must be a {what} or a pair of them. Received: "
+                         f"{name}={value!r}")
     return items
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resize (N, C, H, W) images to ``size`` or by ``scale_factor``, as ``torch.nn.functional.interpolate``.
+    """Resize (N, C, H, W) images to ``size`` or by ``scale_factor``, as PyTorch's ``interpolate``.
 
     Args:
         input: (N, C, H, W), floating.
@@ -79,12 +81,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     input = tensor_arg(fn, "input", input, ndim=4, shape_hint="(N, C, H, W)")
     floating(fn, "input", input)
     if mode not in MODES:
-        raise ValueError(f"{fn}: `mode` must be one of {', '.join(map(repr, MODES))}. Received: mode={mode!r}")
+        raise ValueError(f"{fn}: `mode` must be one of {', '.join(map(repr, MODES))}. Received: "
+                         f"mode={mode!r}")
     if align_corners is not None and mode != "bilinear":
         raise ValueError(f"{fn}: `align_corners` can only be set with mode='bilinear'. "
                          f"Received: align_corners={align_corners!r} with mode={mode!r}")
     if antialias:
-        raise ValueError(f"{fn}: antialias=True is not supported. Received: antialias={antialias!r}")
+        raise ValueError(f"{fn}: antialias=True is not supported. "
+                         f"Received: antialias={antialias!r}")
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{fn}: exactly one of `size` and `scale_factor` must be given. "
                          f"Received: size={size!r}, scale_factor={scale_factor!r}")
@@ -96,7 +100,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         factors = _pair_arg(fn, "scale_factor", scale_factor, numbers.Real)
         out_size = tuple(int(math.floor(n * float(f))) for n, f in zip(in_size, factors))
         if min(out_size) < 1:
-            raise ValueError(f"{fn}: scale_factor={scale_factor!r} shrinks the input size {in_size} to "
+            raise ValueError(f"{fn}: scale_factor={scale_factor!r} shrinks the input size "
+                             f"{in_size} to "
                              f"{out_size}; expected at least 1x1")
         if recompute_scale_factor:
             scales = [n / o for n, o in zip(in_size, out_size)]
@@ -105,12 +110,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     xp = backend.get_array_module(input.data)
     device = str(backend.device_of(input.data))
     if mode == "nearest":
-        rows, cols = (_source_positions(n, o, s, mode, False) for n, o, s in zip(in_size, out_size, scales))
+        rows, cols = (_source_positions(n, o, s, mode, False)
+                      for n, o, s in zip(in_size, out_size, scales))
         rows, cols = (backend.to_device(a, device) for a in (rows, cols))
         return input[:, :, rows[:, None], cols[None, :]]
-    a_h, a_w = (Tensor._wrap(xp.asarray(backend.to_device(_bilinear_matrix(n, o, s, bool(align_corners)),
-                                                          device), dtype=input.dtype))
-                for n, o, s in zip(in_size, out_size, scales))
+    mats = (_bilinear_matrix(n, o, s, bool(align_corners))
+            for n, o, s in zip(in_size, out_size, scales))
+    a_h, a_w = (Tensor._wrap(xp.asarray(backend.to_device(m, device), dtype=input.dtype))
+                for m in mats)
     return a_h @ (input @ a_w.transpose(0, 1))   # (oH, H) @ (N, C, H, W) @ (W, oW)
 
 

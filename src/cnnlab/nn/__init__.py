@@ -22,12 +22,13 @@ from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Fractiona
                       MinPool2d, StochasticPool2d)
 
 __all__ = [
-    "init", "utils", "GELU", "Parameter", "Module", "IncompatibleKeys", "LoadStateDictError", "RemovableHandle",
+    "init", "Parameter", "Module", "IncompatibleKeys", "LoadStateDictError", "RemovableHandle",
     "Sequential", "ModuleList", "ModuleDict", "Identity",
-    "Conv2d", "ConvTranspose2d", "Linear", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Flatten", "Dropout", "Dropout2d",
+    "Conv2d", "Linear", "Flatten", "Dropout", "Dropout2d",
     "MaxPool2d", "MinPool2d", "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
     "StochasticPool2d", "FractionalMaxPool2d",
     "ReLU", "LeakyReLU", "ELU", "Hardtanh", "ReLU6", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss",
+    "utils", "GELU", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
 ]

@@ -11,8 +11,8 @@ from .parameter import _empty_parameter
 
 
 class ConvTranspose2d(Module):
-    """2-D transposed convolution, as ``torch.nn.ConvTranspose2d``: each input pixel paints a learned
-    kernel onto the output, ``stride`` pixels apart (decoders, segmentation heads, GAN generators).
+    """2-D transposed convolution, as ``torch.nn.ConvTranspose2d``: each input pixel paints a
+    learned kernel onto the output, ``stride`` pixels apart (decoders, segmentation, GANs).
 
     Args:
         in_channels, out_channels: C_in and C_out.
@@ -24,8 +24,8 @@ class ConvTranspose2d(Module):
         device, dtype: where and in which floating dtype the parameters live.
 
     Attributes:
-        weight: ``(in_channels, out_channels // groups, kH, kW)``, U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-            with fan_in = out_channels // groups * kH * kW, as PyTorch.
+        weight: ``(in_channels, out_channels // groups, kH, kW)``, drawn from
+            U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = out_channels // groups * kH * kW.
         bias: ``(out_channels,)``, from the same range.
 
     Shape:
@@ -38,8 +38,9 @@ class ConvTranspose2d(Module):
         (1, 8, 14, 14)
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
         super().__init__()
         fn = "ConvTranspose2d"
         in_channels = int_arg(fn, "in_channels", in_channels)
@@ -69,7 +70,7 @@ class ConvTranspose2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) on the weight, U(+-1/sqrt(fan_in)) bias."""
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, U(+-1/sqrt(fan_in)) bias."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
@@ -82,21 +83,26 @@ class ConvTranspose2d(Module):
             return self.output_padding
         size = tuple(int(n) for n in output_size)[-2:]
         low = tuple(Fct.conv_transpose_output_size(n, k, s, p, 0, d) for n, k, s, p, d in
-                    zip(input.shape[-2:], self.kernel_size, self.stride, self.padding, self.dilation))
+                    zip(input.shape[-2:], self.kernel_size, self.stride, self.padding,
+                        self.dilation))
         high = tuple(n + s - 1 for n, s in zip(low, self.stride))
         if len(size) != 2 or not all(lo <= n <= hi for n, lo, hi in zip(size, low, high)):
-            raise ValueError(f"ConvTranspose2d: `output_size` {tuple(output_size)} is not reachable: "
-                             f"expected sizes between {low} and {high} for input shape {input.shape}")
+            raise ValueError(f"ConvTranspose2d: `output_size` {tuple(output_size)} is not "
+                             "reachable: "
+                             f"expected sizes between {low} and {high} for input shape "
+                             f"{input.shape}")
         return tuple(n - lo for n, lo in zip(size, low))
 
     def forward(self, input, output_size=None):
         output_padding = self._output_padding(input, output_size)
-        return Fct.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
-                                    self.groups, self.dilation)
+        return Fct.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                    output_padding, self.groups, self.dilation)
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        for name, default in (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1))):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        s += f", stride={self.stride}"
+        defaults = (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1)))
+        for name, default in defaults:
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         if self.groups != 1:

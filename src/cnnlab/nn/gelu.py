@@ -5,7 +5,7 @@ from .module import Module
 
 
 class GELU(Module):
-    """x * Phi(x) elementwise (Phi: the standard normal CDF); ``approximate="tanh"`` for the tanh form.
+    """x * Phi(x) elementwise (Phi: the standard normal CDF); ``approximate="tanh"``: tanh form.
 
     Shape: any -> the same shape.
 

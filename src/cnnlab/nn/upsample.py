@@ -15,7 +15,7 @@ class Upsample(Module):
         recompute_scale_factor: as ``F.interpolate``.
 
     Shape:
-        ``(N, C, H, W) -> (N, C, H_out, W_out)`` with ``H_out = size[0]`` or ``floor(H * scale_factor)``.
+        ``(N, C, H, W) -> (N, C, H_out, W_out)``, H_out = size[0] or floor(H * scale_factor).
 
     Example:
         >>> Upsample(scale_factor=2, mode="nearest")(cnnlab.randn(1, 1, 3, 3)).shape

@@ -52,7 +52,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
             raise TypeError(f"{fn}: `{name}` must be a real number. Received: {name}={value!r}")
     if not norm_type > 0:
-        raise ValueError(f"{fn}: `norm_type` must be positive or inf. Received: norm_type={norm_type!r}")
+        raise ValueError(f"{fn}: `norm_type` must be positive or inf. Received: "
+                         f"norm_type={norm_type!r}")
     max_norm, norm_type = float(max_norm), float(norm_type)
     if not grads:
         return Tensor(0.0)
@@ -60,10 +61,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norms = xp.stack([_norm(xp, g.data, norm_type) for g in grads])   # one norm per parameter
     total = _norm(xp, norms, norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
-        raise RuntimeError(f"{fn}: the total norm of order {norm_type} of the gradients is {float(total)}, "
-                           f"so it cannot be clipped. Pass error_if_nonfinite=False to scale by it anyway")
+        raise RuntimeError(f"{fn}: the total norm of order {norm_type} of the gradients is "
+                           f"{float(total)}, so it cannot be clipped. "
+                           f"Pass error_if_nonfinite=False to scale by it anyway")
     coef = min(max_norm / (float(total) + 1e-6), 1.0)
-    with np.errstate(invalid="ignore"):  # an infinite norm gives coef 0 and inf * 0 = nan, as PyTorch
+    with np.errstate(invalid="ignore"):  # an infinite norm: coef 0 and inf * 0 = nan, as PyTorch
         for g in grads:
             g.data *= g.data.dtype.type(coef)
     return Tensor._wrap(xp.asarray(total))
@@ -73,8 +75,10 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient in place to ``[-clip_value, clip_value]``; returns None, as PyTorch."""
     fn = "clip_grad_value_"
     grads = _grads(fn, parameters)
-    if isinstance(clip_value, bool) or not isinstance(clip_value, numbers.Real) or not clip_value >= 0:
-        raise ValueError(f"{fn}: `clip_value` must be a non-negative number. Received: clip_value={clip_value!r}")
+    real = isinstance(clip_value, numbers.Real) and not isinstance(clip_value, bool)
+    if not real or not clip_value >= 0:
+        raise ValueError(f"{fn}: `clip_value` must be a non-negative number. Received: "
+                         f"clip_value={clip_value!r}")
     for g in grads:
         xp = backend.get_array_module(g.data)
         xp.clip(g.data, -clip_value, clip_value, out=g.data)
