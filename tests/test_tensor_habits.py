@@ -269,3 +269,41 @@ def test_module_to_takes_device_objects_and_names_a_missing_gpu():
         pytest.skip("a GPU is present")
     with pytest.raises(RuntimeError, match=r"Module.to: device 'cuda:0' is not available"):
         net.to("cuda:0")
+
+
+def test_cuda_errors_name_what_is_missing(monkeypatch):
+    from cnnlab import backend
+
+    class FakeCuPy:  # CuPy installed, but its runtime finds no GPU
+        class ndarray:
+            pass
+
+        @staticmethod
+        def get_array_module(*arrays):
+            return np
+
+        class cuda:
+            class runtime:
+                @staticmethod
+                def getDeviceCount():
+                    raise RuntimeError("no CUDA driver")
+
+    monkeypatch.setattr(backend, "_cupy", FakeCuPy)
+    assert not backend.cuda_available()
+    with pytest.raises(RuntimeError, match=r"to: device 'cuda:1' is not available: CuPy sees no "
+                                           r"GPU. Use device='cpu'"):
+        cnnlab.zeros(2).to("cuda:1")
+
+
+def test_exact_gelu_refuses_a_gpu_array(monkeypatch):
+    import importlib
+
+    from cnnlab import backend
+
+    gelu_module = importlib.import_module("cnnlab.functional.gelu")  # the package exports gelu()
+
+    monkeypatch.setattr(backend, "device_of", lambda a: backend.device("cuda", 0))
+    with pytest.raises(RuntimeError, match=r"gelu: approximate='none' \(the exact erf form\) runs "
+                                           r"on the CPU only; received a tensor on cuda:0. Use "
+                                           r"approximate='tanh' there"):
+        gelu_module._erf(np.zeros(2))
