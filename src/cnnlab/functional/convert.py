@@ -1,7 +1,7 @@
 """Dtype and device conversion (``Tensor.to``), differentiable as in PyTorch."""
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Context, Function
 from ..tensor import Tensor
 
 
@@ -32,12 +32,8 @@ def convert(a, dtype=None, device=None, copy=False):
     dtype = None if same_dtype else dtype
     device = None if same_device else device
     if dtype is not None and dtype.kind != "f":
-        return Tensor._wrap(Convert.forward(_Scratch(), a.data, dtype, device))
+        return Tensor._wrap(Convert.forward(Context(), a.data, dtype, device))
     out = Convert.apply(a, dtype=dtype, device=device)
     if dtype is None and device is None:  # copy=True: a fresh array, still differentiable
         out.data = out.data.copy()
     return out
-
-
-class _Scratch:
-    """A throwaway context for running a forward without recording it."""
