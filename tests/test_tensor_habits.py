@@ -190,13 +190,14 @@ def test_repeat_error():
 
 
 @pytest.mark.parametrize("mask_shape", [(3, 4), (1, 4), (4,)])
-def test_masked_fill_like_torch(rng, mask_shape):
+def test_masked_fill_like_torch(rng, mask_shape, device):
     a = rng.standard_normal((3, 4))
     mask = rng.random(mask_shape) > 0.5
-    check_against_torch(lambda x: x.masked_fill(cnnlab.tensor(mask), -1.5),
+    ours_mask = cnnlab.tensor(mask).to(device)  # on the inputs' device
+    check_against_torch(lambda x: x.masked_fill(ours_mask, -1.5),
                         lambda x: x.masked_fill(torch.tensor(mask), -1.5), [a])
     # a 0-d tensor value gets the gradient of the filled positions
-    check_against_torch(lambda x, v: x.masked_fill(cnnlab.tensor(mask), v),
+    check_against_torch(lambda x, v: x.masked_fill(ours_mask, v),
                         lambda x, v: x.masked_fill(torch.tensor(mask), v), [a, np.array(0.7)])
 
 
