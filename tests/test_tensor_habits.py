@@ -89,6 +89,10 @@ def test_size_is_a_method_returning_a_tuple_like_size():
                                          r"dimensions. "
                                          r"Received: dim=3"):
         x.size(3)
+    assert cnnlab.tensor(1.0).size() == tuple(torch.tensor(1.0).size()) == ()
+    with pytest.raises(IndexError, match=r"size: a 0-d tensor has no dimension to measure. "
+                                         r"Received: dim=0"):
+        cnnlab.tensor(1.0).size(0)
 
 
 def test_to_dtype_forms_and_returns_self_when_nothing_changes(rng):

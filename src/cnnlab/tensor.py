@@ -85,11 +85,14 @@ class Tensor:
         """
         if dim is None:
             return Size(self.data.shape)
-        nd = max(self.data.ndim, 1)
+        nd = self.data.ndim
+        if nd == 0:
+            raise IndexError(f"size: a 0-d tensor has no dimension to measure. "
+                             f"Received: dim={dim!r}")
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -nd <= dim < nd:
             raise IndexError(f"size: `dim` must be an int in {-nd}..{nd - 1} for a tensor with "
-                             f"{self.data.ndim} dimensions. Received: dim={dim!r}")
-        return int(self.data.shape[dim]) if self.data.ndim else 1
+                             f"{nd} dimensions. Received: dim={dim!r}")
+        return int(self.data.shape[dim])
 
     def numel(self):
         return int(self.data.size)
