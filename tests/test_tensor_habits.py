@@ -174,6 +174,9 @@ def test_expand_errors():
                                          r"tensor's "
                                          r"number of dimensions \(2\)"):
         cnnlab.zeros(3, 4).expand(4)
+    with pytest.raises(ValueError, match=r"expand: size -1 is not allowed for the new leading "
+                                         r"dimension 0 \(-1 keeps an existing dimension only\)"):
+        cnnlab.zeros(3).expand(-1, 3)
     with pytest.raises(TypeError, match=r"expand: `sizes` must be ints. Received: sizes=\(2.5,\)"):
         cnnlab.zeros(1).expand(2.5)
 

@@ -80,6 +80,9 @@ def expand(input, *sizes):
         old = input.shape[i - extra] if i >= extra else None
         if n == -1 and old is not None:
             n = old
+        if old is None and n < 0:
+            raise ValueError(f"expand: size {n} is not allowed for the new leading dimension {i} "
+                             f"(-1 keeps an existing dimension only). Received: sizes={sizes}")
         if n < 0 or (old is not None and old != 1 and old != n):
             raise ValueError(f"expand: size {n} at dimension {i} does not fit the tensor's size "
                              f"{old} there (only size-1 dimensions expand; -1 keeps one). "
