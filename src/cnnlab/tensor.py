@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from . import backend
+from . import backend, validation
 from .autograd import engine, grad_mode
 
 
@@ -562,6 +562,8 @@ def from_numpy(array):
                         f"Received dtype {array.dtype}")
     return Tensor._wrap(array)
 
+
+validation.register_tensor_type(Tensor)  # validation sits below tensor: it learns the class from here
 
 from .functional import elementwise as _E  # noqa: E402  (ops import Tensor; import them after it exists)
 from .functional import reduce as _R  # noqa: E402

@@ -8,12 +8,10 @@ stride-1 ``conv2d`` with the kernel flipped and its in/out channels swapped. Its
 from ``conv2d``'s and the spreading's, so forward and backward are both the conv2d kernels.
 """
 
-import numbers
-
 from .. import backend
 from ..autograd import Function
+from ..validation import floating, int_arg, pair, tensor_arg
 from . import conv as _conv
-from ._validate import floating, pair, tensor_arg
 
 
 class Spread(Function):
@@ -96,8 +94,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     padding = pair(fn, "padding", padding, minimum=0)
     output_padding = pair(fn, "output_padding", output_padding, minimum=0)
     dilation = pair(fn, "dilation", dilation)
-    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
-        raise ValueError(f"{fn}: `groups` must be a positive int. Received: groups={groups!r}")
+    groups = int_arg(fn, "groups", groups, minimum=1)
     for op, s, d in zip(output_padding, stride, dilation):
         if op >= s and op >= d:
             raise ValueError(f"{fn}: `output_padding` must be smaller than `stride` or `dilation`. "

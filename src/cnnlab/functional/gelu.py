@@ -4,7 +4,7 @@ import math
 
 from .. import backend
 from ..autograd import Function
-from ._validate import floating, tensor_arg
+from ..validation import floating, tensor_arg
 
 APPROXIMATIONS = ("none", "tanh")
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from ._validate import floating, tensor_arg
+from ..validation import floating, tensor_arg
 
 MODES = ("nearest", "bilinear")
 

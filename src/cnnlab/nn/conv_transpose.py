@@ -3,9 +3,8 @@
 import math
 
 from ..functional import conv_transpose as Fct
-from ..functional._validate import pair
+from ..validation import bool_arg, int_arg, pair
 from . import init
-from ._args import bool_arg, int_arg
 from .module import Module
 from .parameter import _empty_parameter
 
@@ -43,9 +42,9 @@ class ConvTranspose2d(Module):
                  device=None, dtype=None):
         super().__init__()
         fn = "ConvTranspose2d"
-        in_channels = int_arg(fn, "in_channels", in_channels)
-        out_channels = int_arg(fn, "out_channels", out_channels)
-        groups = int_arg(fn, "groups", groups)
+        in_channels = int_arg(fn, "in_channels", in_channels, minimum=1)
+        out_channels = int_arg(fn, "out_channels", out_channels, minimum=1)
+        groups = int_arg(fn, "groups", groups, minimum=1)
         for name, n in (("in_channels", in_channels), ("out_channels", out_channels)):
             if n % groups:
                 raise ValueError(f"{fn}: `{name}` ({n}) must be divisible by `groups` ({groups})")
