@@ -89,7 +89,7 @@ class Tensor:
         if nd == 0:
             raise IndexError(f"size: a 0-d tensor has no dimension to measure. "
                              f"Received: dim={dim!r}")
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -nd <= dim < nd:
+        if not validation.is_int(dim) or not -nd <= dim < nd:
             raise IndexError(f"size: `dim` must be an int in {-nd}..{nd - 1} for a tensor with "
                              f"{nd} dimensions. Received: dim={dim!r}")
         return int(self.data.shape[dim])

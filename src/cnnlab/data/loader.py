@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from ..validation import is_int
+from ..validation import bool_arg, is_int
 
 
 def _plain(value):
@@ -189,9 +189,7 @@ class DataLoader:
                 raise TypeError(f"DataLoader: `{name}` must be callable or None. Received {type(fn).__name__}")
         if generator is not None and seed is not None:
             raise ValueError("DataLoader: give `seed` or `generator`, not both")
-        if not isinstance(pin_memory, bool):
-            raise TypeError(f"DataLoader: `pin_memory` must be a bool. "
-                            f"Received: pin_memory={pin_memory!r}")
+        bool_arg("DataLoader", "pin_memory", pin_memory)
         if generator is not None and not isinstance(generator, Generator):
             raise TypeError(f"DataLoader: `generator` must be a cnnlab.data.Generator. "
                             f"Received {type(generator).__name__}")

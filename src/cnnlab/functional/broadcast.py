@@ -7,6 +7,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
+from ..validation import is_int
 
 
 class Expand(Function):
@@ -60,7 +61,7 @@ class MaskedFill(Function):
 def _sizes(fn, sizes):
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
-    if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes):
+    if not all(is_int(n) for n in sizes):
         raise TypeError(f"{fn}: `sizes` must be ints. Received: sizes={sizes!r}")
     return tuple(int(n) for n in sizes)
 

@@ -1,9 +1,8 @@
 """``one_hot``: class indices to one-hot rows, as ``torch.nn.functional.one_hot``."""
 
-import numbers
-
 from .. import backend
 from ..tensor import Tensor
+from ..validation import int_arg
 
 
 def one_hot(tensor, num_classes=-1):
@@ -25,10 +24,7 @@ def one_hot(tensor, num_classes=-1):
     if tensor.dtype.kind not in "iu":
         raise TypeError(f"{fn}: `tensor` must hold integer class indices (int64). "
                         f"Received dtype {tensor.dtype}")
-    integral = isinstance(num_classes, numbers.Integral) and not isinstance(num_classes, bool)
-    if not integral or num_classes < -1:
-        raise ValueError(f"{fn}: `num_classes` must be a non-negative int or -1. "
-                         f"Received: num_classes={num_classes!r}")
+    num_classes = int_arg(fn, "num_classes", num_classes, minimum=-1)  # -1: the largest index + 1
     labels = tensor.data
     xp = backend.get_array_module(labels)
     low = int(labels.min()) if labels.size else 0

@@ -1,12 +1,12 @@
 """``max``/``min`` along one dim with the indices (PyTorch's ``(values, indices)``), arg-max/min."""
 
 import builtins
-import numbers
 from collections import namedtuple
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from ..validation import is_int
 
 # The named pairs PyTorch returns (``torch.return_types.max``): unpack them or use the fields.
 max_result = namedtuple("max", ("values", "indices"))
@@ -37,7 +37,7 @@ class ExtremeAlong(Function):
 
 
 def _dim(fn, input, dim):
-    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+    if not is_int(dim):
         raise TypeError(f"{fn}: `dim` must be an int (for several dims use amax/amin). "
                         f"Received: dim={dim!r}")
     nd = builtins.max(input.ndim, 1)

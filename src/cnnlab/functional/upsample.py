@@ -7,13 +7,12 @@ gradient to the pixel it copied), bilinear multiplies by a small (out x in) weig
 """
 
 import math
-import numbers
 
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from ..validation import floating, tensor_arg
+from ..validation import floating, is_int, is_real, tensor_arg
 
 MODES = ("nearest", "bilinear")
 
@@ -44,10 +43,9 @@ def _bilinear_matrix(in_size, out_size, scale, align_corners):
 
 def _pair_arg(fn, name, value, kind):
     items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    ok = len(items) == 2 and all(isinstance(v, kind) and not isinstance(v, bool) and v > 0
-                                 for v in items)
+    ok = len(items) == 2 and all(kind(v) and v > 0 for v in items)
     if not ok:
-        what = "positive int" if kind is numbers.Integral else "positive number"
+        what = "positive int" if kind is is_int else "positive number"
         raise ValueError(f"{fn}: `{name}` must be a {what} or a pair of them. Received: "
                          f"{name}={value!r}")
     return items
@@ -94,10 +92,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                          f"Received: size={size!r}, scale_factor={scale_factor!r}")
     in_size = input.shape[-2:]
     if size is not None:
-        out_size = _pair_arg(fn, "size", size, numbers.Integral)
+        out_size = _pair_arg(fn, "size", size, is_int)
         scales = [n / o for n, o in zip(in_size, out_size)]
     else:
-        factors = _pair_arg(fn, "scale_factor", scale_factor, numbers.Real)
+        factors = _pair_arg(fn, "scale_factor", scale_factor, is_real)
         out_size = tuple(int(math.floor(n * float(f))) for n, f in zip(in_size, factors))
         if min(out_size) < 1:
             raise ValueError(f"{fn}: scale_factor={scale_factor!r} shrinks the input size "

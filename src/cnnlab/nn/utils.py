@@ -1,12 +1,12 @@
 """Gradient clipping, as ``torch.nn.utils``: ``clip_grad_norm_`` and ``clip_grad_value_``."""
 
 import math
-import numbers
 
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from ..validation import real_arg
 
 
 def _grads(fn, parameters):
@@ -48,13 +48,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     """
     fn = "clip_grad_norm_"
     grads = _grads(fn, parameters)
-    for name, value in (("max_norm", max_norm), ("norm_type", norm_type)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-            raise TypeError(f"{fn}: `{name}` must be a real number. Received: {name}={value!r}")
-    if not norm_type > 0:
-        raise ValueError(f"{fn}: `norm_type` must be positive or inf. Received: "
-                         f"norm_type={norm_type!r}")
-    max_norm, norm_type = float(max_norm), float(norm_type)
+    max_norm = real_arg(fn, "max_norm", max_norm, low=0)
+    norm_type = real_arg(fn, "norm_type", norm_type, low=0, low_open=True)  # inf allowed
     if not grads:
         return Tensor(0.0)
     xp = backend.get_array_module(grads[0].data)
@@ -75,10 +70,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient in place to ``[-clip_value, clip_value]``; returns None, as PyTorch."""
     fn = "clip_grad_value_"
     grads = _grads(fn, parameters)
-    real = isinstance(clip_value, numbers.Real) and not isinstance(clip_value, bool)
-    if not real or not clip_value >= 0:
-        raise ValueError(f"{fn}: `clip_value` must be a non-negative number. Received: "
-                         f"clip_value={clip_value!r}")
+    clip_value = real_arg(fn, "clip_value", clip_value, low=0)
     for g in grads:
         xp = backend.get_array_module(g.data)
         xp.clip(g.data, -clip_value, clip_value, out=g.data)
