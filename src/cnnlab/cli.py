@@ -18,6 +18,37 @@ class UserError(Exception):
 
 
 # ---------------------------------------------------------------------------- train
+def _share_cores_between_ranks():
+    """Under ``mpiexec``, give each rank its share of this machine's cores (unless the user chose a count)."""
+    from .distributed import local_size
+
+    ranks_here = local_size()
+    if ranks_here > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // ranks_here))
+        for name in ("CNNLAB_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(name, threads)
+
+
+def _data_parallel(command):
+    """Run ``command`` as one rank of an MPI job when launched by ``mpiexec``: the cores are shared
+    between the ranks, and an error on one rank stops every rank (see ``distributed.abort_on_error``)."""
+
+    def run(args):
+        from . import distributed
+
+        _share_cores_between_ranks()
+        try:
+            distributed.init()
+        except RuntimeError as e:   # launched as several ranks without mpi4py: say what to install
+            raise UserError(str(e)) from None
+        with distributed.abort_on_error(f"cnnlab {args.command}"):
+            return command(args)
+
+    run.__doc__, run.__name__ = command.__doc__, command.__name__
+    return run
+
+
+@_data_parallel
 def cmd_train(args):
     from .train.run import train_job
 
@@ -25,7 +56,7 @@ def cmd_train(args):
                        lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                        weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
                        data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
-                       fallback=not args.no_fallback, augment=args.augment)
+                       fallback=not args.no_fallback, augment=args.augment, train_limit=args.train_limit)
     return 130 if result["interrupted"] else 0
 
 
@@ -277,6 +308,8 @@ def build_parser():
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-fallback", action="store_true",
                    help="fail instead of training on the bundled digits when the dataset is unavailable")
+    p.add_argument("--train-limit", type=int, default=None, metavar="N",
+                   help="train on N training images drawn at random (quick runs and tests)")
     from .data.transforms.recipes import describe_augmentations
 
     p.add_argument("--augment", default=None, metavar="NAMES",

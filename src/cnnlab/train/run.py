@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from .. import backend, models, nn, optim
+from .. import __version__, backend, distributed, models, nn, optim
 from ..data import DataLoader, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError
 from ..models.registry import get_builder
@@ -84,7 +84,18 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     continues from ``out/last.npz``. ``train_limit`` trains on the first N shuffled samples only (tests).
     ``augment`` names the training augmentations, e.g. ``"flip,crop:4,pca"`` (see
     ``cnnlab.data.transforms.parse_augment``).
+
+    Under ``mpiexec -n N`` the job trains data-parallel (see ``cnnlab.distributed``): ``batch_size`` stays
+    the global batch, each rank takes ``batch_size / N`` of it, rank 0 alone logs and writes.
     """
+    ranks = distributed.init()
+    if ranks > 1:
+        if not distributed.is_main():
+            log, progress = None, False
+        if batch_size % ranks:
+            raise ValueError(f"train: --batch-size {batch_size} is the global batch and must be a multiple of "
+                             f"the {ranks} ranks (each rank takes batch_size / {ranks})")
+    log = log or (lambda *a, **k: None)
     backend.manual_seed(seed)
     used, train_set, test_set = _datasets(dataset, data_dir, log, fallback)
     mean, std = channel_stats(train_set)
@@ -96,6 +107,15 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         train_set = Subset(train_set, np.random.default_rng(seed).permutation(len(train_set))[:train_limit])
     base = train_set.dataset if hasattr(train_set, "dataset") else train_set
     net, config = build_model(model, base)
+    parallel = None
+    if ranks > 1:
+        distributed.check_consistent({
+            "model": model, "model_fingerprint": distributed.model_fingerprint(net), "seed": seed,
+            "dataset": used, "train_length": len(train_set), "test_length": len(test_set),
+            "world_size": ranks, "batch_size": batch_size, "epochs": epochs, "optimizer": optimizer,
+            "lr": lr, "augment": augment, "resume": bool(resume), "cnnlab": __version__})
+        net = distributed.convert_sync_batchnorm(net)   # batch statistics of the global batch
+        parallel = distributed.DataParallel(net)        # rank 0's initial weights on every rank
     n_params = sum(p.numel() for p in net.parameters())
     log(f"{model}: {n_params:,} parameters | {used}: {len(train_set):,} train / {len(test_set):,} test images")
     opt = make_optimizer(optimizer, net.parameters(), lr, momentum, weight_decay)
@@ -117,28 +137,45 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
 
         batch_transform = training_pipeline(augment, train_set, mean, std)
         meta["recipe"]["augment"] = augment
-    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
-                              batch_transform=batch_transform)
-    test_loader = DataLoader(test_set, batch_size=500)
+    if ranks > 1:
+        # One global shuffle (the one a single process would draw), each rank its shard of every batch;
+        # the test set in contiguous unpadded shards, so every test image is counted once.
+        from ..data import Subset
+
+        meta["world_size"] = ranks
+        sampler = distributed.DistributedSampler(train_set, seed=seed)
+        train_loader = DataLoader(train_set, batch_size=batch_size // ranks, sampler=sampler,
+                                  seed=seed + distributed.rank(), batch_transform=batch_transform)
+        test_loader = DataLoader(Subset(test_set, distributed.shard_indices(len(test_set))), batch_size=500)
+    else:
+        train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
+                                  batch_transform=batch_transform)
+        test_loader = DataLoader(test_set, batch_size=500)
     trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, checkpoint_dir=out, meta=meta,
-                      progress=progress, log=log)
+                      progress=progress, log=log, parallel=parallel)
     last = os.path.join(out, "last.npz")
     start = None
     if resume:
         if not os.path.isfile(last):
             raise FileNotFoundError(f"train: --resume found no checkpoint at {last!r}")
         start = last
-        check_compatible(load_checkpoint(last), model, used)
+        state = load_checkpoint(last)
+        check_compatible(state, model, used)
+        saved_ranks = int(state.get("meta", {}).get("world_size", 1))
+        if saved_ranks != ranks:
+            raise ValueError(f"train: the checkpoint to resume was written by a run on {saved_ranks} "
+                             f"rank(s); resume it with {saved_ranks} (mpiexec -n {saved_ranks}), not {ranks}")
     history = trainer.fit(train_loader, test_loader, epochs=epochs, resume=start)
     result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
               "parameters": n_params, "dataset": used, "model": net}
     if not trainer.interrupted:
-        final = evaluate(net, test_loader, nn.CrossEntropyLoss())
+        final = evaluate(net, test_loader, nn.CrossEntropyLoss(), parallel=parallel)
         result.update(test_accuracy=final["accuracy"], test_loss=final["loss"])
         log(f"test accuracy {final['accuracy'] * 100:.2f}% (loss {final['loss']:.4f}) | checkpoint: {last}")
-        from ..inspect.report import report_after_training  # never raises: a report problem is logged
+        if parallel is None or parallel.is_main:
+            from ..inspect.report import report_after_training  # never raises: a problem is logged
 
-        result["report"] = report_after_training(out, net, meta, history, test_set, final, log=log)
+            result["report"] = report_after_training(out, net, meta, history, test_set, final, log=log)
     return result
 
 
