@@ -19,7 +19,7 @@ def _write(out, result):
             json.dump(result, f)
 
 
-def equivalence(out, model_name, steps="20", global_batch="64", dtype="float32"):
+def equivalence(out, model_name, steps="20", global_batch="64", dtype="float32", bucket_bytes=str(32 << 20)):
     """Train ``steps`` SGD steps on a fixed random data set: N ranks x B/N under the distributed API, or one
     process x B with a plain DataLoader; save the weights and whether the ranks agreed bit for bit."""
     from cnnlab import backend, models, nn, optim
@@ -54,7 +54,7 @@ def equivalence(out, model_name, steps="20", global_batch="64", dtype="float32")
             opt.zero_grad()
             loss = loss_fn(net(xb), yb)
             loss.backward()
-            dist.all_reduce_gradients(net)
+            dist.all_reduce_gradients(net, bucket_bytes=int(bucket_bytes))
             opt.step()
             step += 1
             losses.append(float(loss.item()))
@@ -97,6 +97,23 @@ def shards(out, length="100", test_length="101"):
     _write(out, {"indices": every, "local_test": dist._all_gather_json(local.tolist()),
                  "accuracy": result["accuracy"], "loss": result["loss"],
                  "targets": result["targets"].tolist()})
+
+
+def gradients(out):
+    """Parameters with a gradient on some ranks only, and one with none anywhere, in three buckets."""
+    from cnnlab import distributed as dist
+    from cnnlab import nn
+    from cnnlab.tensor import Tensor
+
+    dist.init()
+    r = dist.rank()
+    net = nn.ModuleDict({"a": nn.Linear(3, 2), "b": nn.Linear(3, 2), "unused": nn.Linear(3, 2)})
+    x = Tensor(np.full((1, 3), r + 1.0, dtype=np.float32))
+    (net["a"] if r == 0 else net["b"])(x).sum().backward()     # rank 0 uses a, the others use b
+    local = {k: None if p.grad is None else p.grad.data.tolist() for k, p in net.named_parameters()}
+    summed = dist.all_reduce_gradients(net, bucket_bytes=16, extra=[r, 1.0])
+    _write(out, {"local": dist._all_gather_json(local), "extra": summed.tolist(),
+                 "after": {k: None if p.grad is None else p.grad.data.tolist() for k, p in net.named_parameters()}})
 
 
 def cli_killed(out, *argv):

@@ -212,7 +212,8 @@ def test_lenet5_on_2_ranks_equals_one_process_with_the_global_batch(tmp_path):
     Every rank holds bit-identical weights after every step (hash compared across ranks)."""
     (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
     _worker(None, "equivalence", tmp_path / "one", "lenet5")
-    result = _worker(2, "equivalence", tmp_path / "two", "lenet5")
+    # 40 kB buckets: lenet5's 178 kB of gradients travel in 5 messages
+    result = _worker(2, "equivalence", tmp_path / "two", "lenet5", 20, 64, "float32", 40_000)
     assert result["ranks"] == 2 and result["steps"] == 20 and result["disagreements"] == []
     one, two = np.load(tmp_path / "one" / "weights.npz"), np.load(tmp_path / "two" / "weights.npz")
     assert sorted(one.files) == sorted(two.files)
@@ -266,6 +267,27 @@ def test_3_ranks_see_every_sample_once_per_epoch_and_evaluate_every_image_once(t
     assert result["accuracy"] == pytest.approx(float(np.mean(xs.argmax(1) == ys)), abs=1e-12)
     expected_loss = torch.nn.functional.cross_entropy(torch.tensor(xs), torch.tensor(ys)).item()
     assert result["loss"] == pytest.approx(expected_loss, rel=1e-5)
+
+
+@needs_mpi
+def test_gradients_present_on_some_ranks_only_are_averaged_and_absent_ones_stay_none(tmp_path):
+    result = _worker(3, "gradients", tmp_path)
+    local, after = result["local"], result["after"]
+    assert result["extra"] == [0 + 1 + 2, 3.0]
+    for name in ("a.weight", "a.bias", "b.weight", "b.bias"):
+        contributions = [np.array(rank[name]) for rank in local if rank[name] is not None]
+        assert len(contributions) == (1 if name.startswith("a") else 2)
+        np.testing.assert_allclose(after[name], sum(contributions) / 3, rtol=1e-6)
+    assert after["unused.weight"] is None and after["unused.bias"] is None
+
+
+def test_gradient_buckets_hold_consecutive_parameters_of_one_dtype_up_to_the_size():
+    net = models.get("lenet5")
+    params = list(net.parameters())
+    buckets = dist._buckets(params, 40_000)
+    assert [p for b in buckets for p in b] == params
+    assert all(sum(p.data.nbytes for p in b) <= 40_000 or len(b) == 1 for b in buckets)
+    assert len(buckets) == 5 and len(dist._buckets(params, dist.BUCKET_BYTES)) == 1
 
 
 @needs_mpi
