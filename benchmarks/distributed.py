@@ -1,10 +1,10 @@
 """Data-parallel training throughput of resnet20 (CIFAR-10 sized inputs) on 1, 2 and 4 MPI ranks.
 
-Each configuration is one ``mpiexec -n P`` run of this file in worker mode; every rank uses one thread.
+Each configuration is one ``mpiexec -n P`` run of this file in worker mode, one thread per rank.
 The global batch is fixed (strong scaling: each rank takes ``batch / P``), so perfect scaling would
 multiply images per second by P. Per step the workers time the gradient all-reduce
-(``distributed.all_reduce_gradients``) and report it beside the bandwidth model of a ring all-reduce:
-each rank sends and receives ``2 (P - 1) / P x gradient bytes`` per step.
+(``distributed.all_reduce_gradients``) and report it beside the bandwidth model of a ring
+all-reduce: each rank sends and receives ``2 (P - 1) / P x gradient bytes`` per step.
 
     python benchmarks/distributed.py                        # 1, 2 and 4 ranks, 8 timed steps each
     python benchmarks/distributed.py --ranks 1 2 --steps 4  # a quick look
@@ -55,7 +55,7 @@ def worker(args):
         if step >= args.warmup:
             step_times.append(time.perf_counter() - start)
             comm_times.append(comm)
-    # The all-reduce alone, every rank entering together: transfer time without waiting for a slower rank.
+    # The all-reduce alone, every rank entering together: the transfer without waiting for others.
     alone = []
     for _ in range(args.steps):
         dist.barrier()
@@ -92,14 +92,16 @@ def run_all(args):
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(f"{p} rank(s) done", file=sys.stderr, flush=True)
     base = rows[0]["images_per_s"]
-    print(f"| ranks | per-rank batch | step (s) | images/s | speed-up | all-reduce in step (ms) | share | "
-          f"all-reduce alone (ms) | MB moved/rank | bus GB/s |")
+    print("| ranks | per-rank batch | step (s) | images/s | speed-up | all-reduce in step (ms) | "
+          "share | all-reduce alone (ms) | MB moved/rank | bus GB/s |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         bw = "-" if r["bus_bandwidth_GBps"] is None else f"{r['bus_bandwidth_GBps']:.2f}"
-        print(f"| {r['ranks']} | {r['per_rank_batch']} | {r['step_s']:.3f} | {r['images_per_s']:.1f} | "
-              f"{r['images_per_s'] / base:.2f}x | {r['allreduce_s'] * 1e3:.1f} | {r['allreduce_share'] * 100:.1f}% | "
-              f"{r['allreduce_alone_s'] * 1e3:.1f} | {r['bytes_moved_per_rank'] / 1e6:.2f} | {bw} |")
+        cells = [r["ranks"], r["per_rank_batch"], f"{r['step_s']:.3f}", f"{r['images_per_s']:.1f}",
+                 f"{r['images_per_s'] / base:.2f}x", f"{r['allreduce_s'] * 1e3:.1f}",
+                 f"{r['allreduce_share'] * 100:.1f}%", f"{r['allreduce_alone_s'] * 1e3:.1f}",
+                 f"{r['bytes_moved_per_rank'] / 1e6:.2f}", bw]
+        print("| " + " | ".join(map(str, cells)) + " |")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out = {"cpus": os.cpu_count(), "load_average_1min": load, "rows": rows}
     with open(args.json, "w") as f:
@@ -108,10 +110,12 @@ def run_all(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--model", default="resnet20")
-    parser.add_argument("--batch", type=int, default=64, help="global batch (each rank: batch / ranks)")
+    parser.add_argument("--batch", type=int, default=64,
+                        help="global batch (each rank: batch / ranks)")
     parser.add_argument("--steps", type=int, default=8, help="timed steps (median reported)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=1200)

@@ -1,4 +1,4 @@
-"""Programs that tests/test_distributed.py runs under ``mpiexec -n N`` (and in one process as the reference).
+"""Programs tests/test_distributed.py runs under ``mpiexec -n N`` (and as one plain process).
 
 Usage: python distributed_worker.py SCENARIO OUT_DIR [ARGS...]; rank 0 writes OUT_DIR/result.json.
 """
@@ -19,9 +19,11 @@ def _write(out, result):
             json.dump(result, f)
 
 
-def equivalence(out, model_name, steps="20", global_batch="64", dtype="float32", bucket_bytes=str(32 << 20)):
-    """Train ``steps`` SGD steps on a fixed random data set: N ranks x B/N under the distributed API, or one
-    process x B with a plain DataLoader; save the weights and whether the ranks agreed bit for bit."""
+def equivalence(out, model_name, steps="20", global_batch="64", dtype="float32",
+                bucket_bytes=str(32 << 20)):
+    """Train ``steps`` SGD steps on fixed random data: N ranks x B/N under the distributed API,
+    or one process x B with a plain DataLoader; save the weights and whether the ranks agreed bit
+    for bit after every step."""
     from cnnlab import backend, models, nn, optim
     from cnnlab import distributed as dist
     from cnnlab.data import DataLoader, TensorDataset
@@ -100,7 +102,7 @@ def shards(out, length="100", test_length="101"):
 
 
 def gradients(out):
-    """Parameters with a gradient on some ranks only, and one with none anywhere, in three buckets."""
+    """Parameters with a gradient on some ranks only, and one with none at all; 16-byte buckets."""
     from cnnlab import distributed as dist
     from cnnlab import nn
     from cnnlab.tensor import Tensor
@@ -110,14 +112,17 @@ def gradients(out):
     net = nn.ModuleDict({"a": nn.Linear(3, 2), "b": nn.Linear(3, 2), "unused": nn.Linear(3, 2)})
     x = Tensor(np.full((1, 3), r + 1.0, dtype=np.float32))
     (net["a"] if r == 0 else net["b"])(x).sum().backward()     # rank 0 uses a, the others use b
-    local = {k: None if p.grad is None else p.grad.data.tolist() for k, p in net.named_parameters()}
+    def grads():
+        return {k: None if p.grad is None else p.grad.data.tolist()
+                for k, p in net.named_parameters()}
+
+    local = grads()
     summed = dist.all_reduce_gradients(net, bucket_bytes=16, extra=[r, 1.0])
-    _write(out, {"local": dist._all_gather_json(local), "extra": summed.tolist(),
-                 "after": {k: None if p.grad is None else p.grad.data.tolist() for k, p in net.named_parameters()}})
+    _write(out, {"local": dist._all_gather_json(local), "extra": summed.tolist(), "after": grads()})
 
 
 def cli_killed(out, *argv):
-    """``cnnlab train ARGV`` in which rank 1 kills itself with SIGKILL at the 3rd batch of the 2nd epoch."""
+    """``cnnlab train ARGV`` where rank 1 kills itself with SIGKILL at the 3rd batch of epoch 2."""
     from cnnlab import cli
     from cnnlab import distributed as dist
     from cnnlab.train import trainer
@@ -125,7 +130,8 @@ def cli_killed(out, *argv):
     class KillRankOne:
         def on_batch_end(self, t, batch, logs):
             if dist.rank() == 1 and t._epoch == 1 and batch == 2:
-                print("rank 1: killing itself with SIGKILL at epoch 2, batch 3", file=sys.stderr, flush=True)
+                print("rank 1: killing itself with SIGKILL at epoch 2, batch 3", file=sys.stderr,
+                      flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
 
     original = trainer.Trainer.__init__

@@ -1,5 +1,5 @@
-"""cnnlab.distributed: the single-process no-ops, the sampler against PyTorch's, SyncBatchNorm's maths against
-PyTorch's batch norm, and data-parallel runs under ``mpiexec -n 2`` / ``-n 3`` launched from here."""
+"""cnnlab.distributed: the single-process no-ops, the sampler against PyTorch's, SyncBatchNorm's
+maths against PyTorch's batch norm, and data-parallel runs under ``mpiexec -n 2`` / ``-n 3``."""
 
 import json
 import os
@@ -39,7 +39,8 @@ def _env(**extra):
     """The environment for child processes: this checkout's sources first, one thread per rank."""
     env = dict(os.environ)
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CNNLAB_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CNNLAB_NUM_THREADS",
+                 "NUMBA_NUM_THREADS"):
         env[name] = "1"
     env["MPLBACKEND"] = "Agg"
     for name in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
@@ -96,14 +97,17 @@ def test_multi_process_launch_without_mpi4py_says_what_to_install(tmp_path):
             "from cnnlab import distributed\n"
             "try:\n    distributed.init()\nexcept RuntimeError as e:\n    print(e)\n")
     proc = _run([sys.executable, "-c", code], PMI_SIZE="2", PMI_RANK="0")
-    assert "one of 2 ranks but mpi4py is not installed: pip install cnnlab[mpi]" in proc.stdout, proc.stderr
+    expected = "one of 2 ranks but mpi4py is not installed: pip install cnnlab[mpi]"
+    assert expected in proc.stdout, proc.stderr
     # The command line: one line, exit status 2.
-    code = "import sys; sys.modules['mpi4py'] = None\nfrom cnnlab import cli\nsys.exit(cli.main(sys.argv[1:]))"
-    proc = _run([sys.executable, "-c", code, "train", "--out", str(tmp_path)], PMI_SIZE="2", PMI_RANK="0")
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "from cnnlab import cli\nsys.exit(cli.main(sys.argv[1:]))")
+    proc = _run([sys.executable, "-c", code, "train", "--out", str(tmp_path)],
+                PMI_SIZE="2", PMI_RANK="0")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "cnnlab train: error: distributed.init: this process was started by an MPI launcher as one of 2 "
-        "ranks but mpi4py is not installed: pip install cnnlab[mpi]"]
+        "cnnlab train: error: distributed.init: this process was started by an MPI launcher as "
+        "one of 2 ranks but mpi4py is not installed: pip install cnnlab[mpi]"]
 
 
 @pytest.mark.parametrize("n", [1, 2, 10, 11, 12])
@@ -112,9 +116,9 @@ def test_multi_process_launch_without_mpi4py_says_what_to_install(tmp_path):
 def test_sampler_shards_as_pytorchs_distributed_sampler(n, replicas, drop_last):
     ds = list(range(n))
     for r in range(replicas):
-        ours = dist.DistributedSampler(ds, num_replicas=replicas, rank=r, shuffle=False, drop_last=drop_last)
-        theirs = torch.utils.data.DistributedSampler(ds, num_replicas=replicas, rank=r, shuffle=False,
-                                                     drop_last=drop_last)
+        kw = dict(num_replicas=replicas, rank=r, shuffle=False, drop_last=drop_last)
+        ours = dist.DistributedSampler(ds, **kw)
+        theirs = torch.utils.data.DistributedSampler(ds, **kw)
         assert list(ours) == list(theirs) and len(ours) == len(theirs)
 
 
@@ -143,15 +147,25 @@ def test_sampler_and_loader_reject_bad_arguments():
     with pytest.raises(ValueError, match=r"DistributedSampler: `num_replicas` must be an int >= 1. "
                                          r"Received: num_replicas=0"):
         dist.DistributedSampler(range(5), num_replicas=0, rank=0)
-    with pytest.raises(ValueError, match=r"set_epoch: `epoch` must be an int >= 0. Received: epoch=-1"):
+    with pytest.raises(ValueError, match=r"set_epoch: `epoch` must be an int >= 0. "
+                                         r"Received: epoch=-1"):
         dist.DistributedSampler(range(5)).set_epoch(-1)
     ds = TensorDataset(np.zeros((4, 1), np.float32))
-    with pytest.raises(ValueError, match="DataLoader: `sampler` gives the order; it cannot be combined "
-                                         "with shuffle=True"):
+    with pytest.raises(ValueError, match="DataLoader: `sampler` gives the order; it cannot be "
+                                         "combined with shuffle=True"):
         DataLoader(ds, shuffle=True, sampler=dist.DistributedSampler(ds))
-    with pytest.raises(TypeError, match="DataLoader: `sampler` must be a sized iterable of indices. "
-                                        "Received int"):
+    with pytest.raises(TypeError, match="DataLoader: `sampler` must be a sized iterable of "
+                                        "indices. Received int"):
         DataLoader(ds, sampler=5)
+
+
+def test_collectives_and_sync_batch_norm_reject_bad_arguments():
+    with pytest.raises(ValueError, match=r"all_reduce: `op` must be 'sum', 'max' or 'min'. "
+                                         r"Received: op='mean'"):
+        dist.all_reduce(np.ones(2), op="mean")
+    with pytest.raises(ValueError, match=r"SyncBatchNorm: `input` must have at least 2 dimensions "
+                                         r"\(N, C, \*\). Received shape \(3,\)"):
+        dist.SyncBatchNorm(3)(Tensor(np.ones(3, np.float32)))
 
 
 def test_shard_indices_cover_every_index_once_without_padding():
@@ -172,8 +186,9 @@ def test_sync_batch_norm_maths_matches_pytorch_batch_norm(rng, shape):
     rmt, rvt = torch.zeros(shape[1], dtype=torch.float64), torch.ones(shape[1], dtype=torch.float64)
     yt = torch.nn.functional.batch_norm(xt, rmt, rvt, wt, bt, training=True, momentum=0.3, eps=1e-5)
     yt.backward(torch.tensor(g))
-    xs, ws, bs = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
-    y = dist._SyncBatchNormFn.apply(xs, ws, bs, running_mean=rm, running_var=rv, momentum=0.3, eps=1e-5)
+    xs, ws, bs = (Tensor(a, requires_grad=True) for a in (x, w, b))
+    y = dist._SyncBatchNormFn.apply(xs, ws, bs, running_mean=rm, running_var=rv, momentum=0.3,
+                                    eps=1e-5)
     y.backward(Tensor(g))
     np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(rm, rmt.numpy(), rtol=1e-10)
@@ -198,7 +213,8 @@ def test_convert_sync_batchnorm_keeps_parameters_statistics_and_outputs(rng):
     net.train()
     ref = models.get("fashion_cnn")
     ref.load_state_dict(net.state_dict())
-    np.testing.assert_allclose(net(x).data, ref(x).data, rtol=1e-6, atol=1e-6)  # one rank = BatchNorm
+    # Training mode with one rank: SyncBatchNorm is BatchNorm.
+    np.testing.assert_allclose(net(x).data, ref(x).data, rtol=1e-6, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- under mpiexec
@@ -208,7 +224,8 @@ def test_lenet5_on_2_ranks_equals_one_process_with_the_global_batch(tmp_path):
 
     Float32: the global mean gradient is summed in another order (two partial means of 32, averaged,
     against one mean of 64), a difference of a few ulps per step that 20 momentum steps carry along;
-    measured max |difference| 2e-8 on weights of size ~0.2, so 2e-6 absolute is round-off, not a bug.
+    measured max |difference| 2e-8 on weights of size ~0.2, so 2e-6 absolute is round-off, not a
+    bug.
     Every rank holds bit-identical weights after every step (hash compared across ranks)."""
     (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
     _worker(None, "equivalence", tmp_path / "one", "lenet5")
@@ -223,13 +240,14 @@ def test_lenet5_on_2_ranks_equals_one_process_with_the_global_batch(tmp_path):
 
 @needs_mpi
 def test_fashion_cnn_with_sync_batch_norm_on_2_ranks_equals_one_process(tmp_path):
-    """As above with batch norm: SyncBatchNorm on 2 ranks x 32 against BatchNorm2d on 1 process x 64.
+    """As above with batch norm: SyncBatchNorm on 2 ranks x 32, BatchNorm2d on 1 process x 64.
 
-    In float64 the two runs agree to 1e-9 relative (measured ~1e-13): the global statistics and the
-    backward's all-reduced sums are exact. In float32 BN's statistics are also summed differently
-    (float64 sums of x and x^2 across ranks against centred float32 sums in one process); 20 momentum
-    steps through two batch norms amplify those ulps (measured 1.7e-4 on weights of size 0.4, 6e-3 on
-    a running variance of 74), so float32 is held to 1e-3 relative to each tensor's largest value."""
+    In float64 the two runs agree to 1e-9 relative (measured ~1e-13): the global statistics and
+    the backward's all-reduced sums are exact. In float32 BN's statistics are also summed
+    differently (float64 sums of x and x^2 across ranks against centred float32 sums in one
+    process); 20 momentum steps through two batch norms amplify those ulps (measured 1.7e-4 on
+    weights of size 0.4, 6e-3 on a running variance of 74), so float32 is held to 1e-3 relative to
+    each tensor's largest value."""
     for name in ("one64", "two64", "one32", "two32"):
         (tmp_path / name).mkdir()
     _worker(None, "equivalence", tmp_path / "one64", "fashion_cnn", 20, 64, "float64")
@@ -243,7 +261,8 @@ def test_fashion_cnn_with_sync_batch_norm_on_2_ranks_equals_one_process(tmp_path
         two = np.load(tmp_path / f"two{dtype}" / "weights.npz")
         for k in one.files:
             scale = max(float(np.abs(one[k]).max()), 1.0)
-            np.testing.assert_allclose(two[k], one[k], rtol=0, atol=rtol * scale, err_msg=f"{k} float{dtype}")
+            np.testing.assert_allclose(two[k], one[k], rtol=0, atol=rtol * scale,
+                                       err_msg=f"{k} float{dtype}")
 
 
 @needs_mpi
@@ -255,10 +274,10 @@ def test_3_ranks_see_every_sample_once_per_epoch_and_evaluate_every_image_once(t
     shuffles = np.random.default_rng(3)
     order = [shuffles.permutation(100) for _ in range(2)][1].tolist()   # epoch 1's global shuffle
     assert sorted(set(seen)) == list(range(100))
-    assert seen == sorted(list(range(100)) + order[:2])         # the 2 padding samples: the order's first
+    assert seen == sorted(list(range(100)) + order[:2])   # padding: the order's first 2 again
     for r in range(3):
         assert shards[r] == (order + order[:2])[r::3]
-    # Evaluation: contiguous unpadded shards (33 + 34 + 34), gathered back into the test set's order.
+    # Evaluation: contiguous unpadded shards (33 + 34 + 34), gathered back in the test set's order.
     assert [len(s) for s in result["local_test"]] == [33, 34, 34]
     rng = np.random.default_rng(7)
     xs = rng.standard_normal((101, 4)).astype(np.float32)
@@ -294,17 +313,17 @@ def test_gradient_buckets_hold_consecutive_parameters_of_one_dtype_up_to_the_siz
 def test_a_rank_that_raises_stops_every_rank_with_its_message(tmp_path):
     proc = _mpiexec(2, sys.executable, WORKER, "raises", str(tmp_path), timeout=60)
     assert proc.returncode != 0
-    assert ("worker: error on rank 1 of 2: RuntimeError: rank 1 failed on purpose; stopping all ranks"
-            in proc.stderr)
+    assert ("worker: error on rank 1 of 2: RuntimeError: rank 1 failed on purpose; "
+            "stopping all ranks") in proc.stderr
 
 
 @needs_mpi
 def test_cli_global_batch_must_divide_between_the_ranks(tmp_path):
-    proc = _mpiexec(3, "cnnlab", "train", "--dataset", "digits", "--batch-size", "64", "--out", str(tmp_path),
-                    timeout=60)
+    proc = _mpiexec(3, "cnnlab", "train", "--dataset", "digits", "--batch-size", "64",
+                    "--out", str(tmp_path), timeout=60)
     assert proc.returncode != 0
-    assert ("ValueError: train: --batch-size 64 is the global batch and must be a multiple of the 3 ranks "
-            "(each rank takes batch_size / 3)") in proc.stderr
+    assert ("ValueError: train: --batch-size 64 is the global batch and must be a multiple of the "
+            "3 ranks (each rank takes batch_size / 3)") in proc.stderr
     assert not (tmp_path / "last.npz").exists()
 
 
@@ -312,11 +331,12 @@ def test_cli_global_batch_must_divide_between_the_ranks(tmp_path):
 def test_cli_ranks_started_with_different_seeds_are_named(tmp_path):
     common = ["cnnlab", "train", "--model", "fashion_cnn", "--dataset", "digits", "--epochs", "1",
               "--no-progress", "--out", str(tmp_path)]
-    proc = _run(["mpiexec", "-n", "1", *common, "--seed", "0", ":", "-n", "1", *common, "--seed", "1"],
-                timeout=90)
+    proc = _run(["mpiexec", "-n", "1", *common, "--seed", "0", ":",
+                 "-n", "1", *common, "--seed", "1"], timeout=90)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert ("cnnlab train: error: distributed: the ranks were started differently: rank 1 has seed=1 where "
-            "rank 0 has seed=0. Start every rank with the same command, code and data") in proc.stderr
+    assert ("cnnlab train: error: distributed: the ranks were started differently: rank 1 has "
+            "seed=1 where rank 0 has seed=0. Start every rank with the same command, code and data"
+            ) in proc.stderr
     assert proc.stderr.count("ranks were started differently") == 1   # rank 0 alone reports it
     assert not (tmp_path / "last.npz").exists()
 
@@ -325,8 +345,8 @@ def test_cli_ranks_started_with_different_seeds_are_named(tmp_path):
 def test_cli_a_killed_rank_ends_the_job_and_resume_finishes_on_fresh_ranks(tmp_path):
     from cnnlab.train import load_checkpoint
 
-    args = ["train", "--model", "fashion_cnn", "--dataset", "digits", "--epochs", "2", "--batch-size", "64",
-            "--no-progress", "--out", str(tmp_path)]
+    args = ["train", "--model", "fashion_cnn", "--dataset", "digits", "--epochs", "2",
+            "--batch-size", "64", "--no-progress", "--out", str(tmp_path)]
     # The communicate timeout is the hang detector: MPICH's launcher ends the job when a rank dies.
     proc = _mpiexec(2, sys.executable, WORKER, "cli_killed", str(tmp_path), *args, timeout=90)
     assert proc.returncode != 0
@@ -336,8 +356,8 @@ def test_cli_a_killed_rank_ends_the_job_and_resume_finishes_on_fresh_ranks(tmp_p
     assert state["epoch"] == 1 and state["meta"]["world_size"] == 2
     proc = _run(["cnnlab", *args, "--resume"], timeout=90)       # one process cannot take it over
     assert proc.returncode == 2
-    assert ("cnnlab train: error: train: the checkpoint to resume was written by a run on 2 rank(s); "
-            "resume it with 2 (mpiexec -n 2), not 1") in proc.stderr
+    assert ("cnnlab train: error: train: the checkpoint to resume was written by a run on 2 "
+            "rank(s); resume it with 2 (mpiexec -n 2), not 1") in proc.stderr
     proc = _mpiexec(2, "cnnlab", *args, "--resume", timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Resumed from" in proc.stdout and "epoch 2/2:" in proc.stdout
@@ -354,9 +374,9 @@ def _test_accuracy(output):
 
 @needs_mpi
 def test_cli_on_2_ranks_reaches_the_accuracy_of_one_process(tmp_path):
-    """One epoch on the bundled Fashion-MNIST subset (2,000 of its training images, its 1,000 test images):
-    ``mpiexec -n 2`` against one process with the same global batch. The data order is the same and the
-    batch norms are synchronised, so the accuracies differ by round-off at most."""
+    """One epoch on the bundled Fashion-MNIST subset (2,000 of its training images, its 1,000 test
+    images): ``mpiexec -n 2`` against one process with the same global batch. The data order is the
+    same and the batch norms are synchronised, so the accuracies differ by round-off at most."""
     args = ["train", "--model", "fashion_cnn", "--dataset", "fashion-mnist-mini", "--epochs", "1",
             "--batch-size", "64", "--train-limit", "2000", "--no-progress"]
     one = _run(["cnnlab", *args, "--out", str(tmp_path / "one")], timeout=180)

@@ -19,19 +19,20 @@ class UserError(Exception):
 
 # ---------------------------------------------------------------------------- train
 def _share_cores_between_ranks():
-    """Under ``mpiexec``, give each rank its share of this machine's cores (unless the user chose a count)."""
+    """Under ``mpiexec``, each rank takes its share of the cores (unless the user chose a count)."""
     from .distributed import local_size
 
     ranks_here = local_size()
     if ranks_here > 1:
         threads = str(max(1, (os.cpu_count() or 1) // ranks_here))
-        for name in ("CNNLAB_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        for name in ("CNNLAB_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                     "OPENBLAS_NUM_THREADS"):
             os.environ.setdefault(name, threads)
 
 
 def _data_parallel(command):
     """Run ``command`` as one rank of an MPI job when launched by ``mpiexec``: the cores are shared
-    between the ranks, and an error on one rank stops every rank (see ``distributed.abort_on_error``)."""
+    between the ranks, and an error on one rank stops them all (``distributed.abort_on_error``)."""
 
     def run(args):
         from . import distributed
@@ -56,7 +57,8 @@ def cmd_train(args):
                        lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                        weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
                        data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
-                       fallback=not args.no_fallback, augment=args.augment, train_limit=args.train_limit)
+                       fallback=not args.no_fallback, augment=args.augment,
+                       train_limit=args.train_limit)
     return 130 if result["interrupted"] else 0
 
 

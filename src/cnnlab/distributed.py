@@ -1,10 +1,11 @@
-"""Data-parallel training over MPI (mpi4py + MPICH): every rank holds the whole model and trains on its
-shard of each global batch; gradients are averaged across ranks before every step, so N ranks take the
-steps one process takes on the global batch.
+"""Data-parallel training over MPI (mpi4py + MPICH): every rank holds the whole model and trains on
+its shard of each global batch; gradients are averaged across ranks before every step, so N ranks
+take the steps one process takes on the global batch.
 
-Without an MPI launch (a plain ``python`` or ``cnnlab`` process) the world has one rank, ``mpi4py`` is
-never imported and every call here is a no-op. Under ``mpiexec -n N`` the launcher's environment
-(``PMI_SIZE``, ``PMI_RANK``; Open MPI's ``OMPI_COMM_WORLD_SIZE``) says so and ``init()`` joins the world.
+Without an MPI launch (a plain ``python`` or ``cnnlab`` process) the world has one rank, ``mpi4py``
+is never imported and every call here is a no-op. Under ``mpiexec -n N`` the launcher's
+environment (``PMI_SIZE``, ``PMI_RANK``; Open MPI's ``OMPI_COMM_WORLD_SIZE``) says so, and
+``init()`` joins the world.
 
 Example:
     >>> from cnnlab import distributed as dist
@@ -36,14 +37,14 @@ from .autograd import Function
 from .nn.normalization import BatchNorm1d, BatchNorm2d, _BatchNorm
 from .tensor import Tensor
 
-# Environment variables an MPI launcher sets for the world size: MPICH/Intel MPI (PMI), Open MPI, MVAPICH.
+# What MPI launchers set to the world size: MPICH/Intel MPI (PMI), Open MPI, MVAPICH.
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 INSTALL_HINT = "pip install cnnlab[mpi]"
 BUCKET_BYTES = 32 << 20  # gradients travel in flat buffers of up to this size (a few per step)
 
 
 class RankMismatchError(ValueError):
-    """Ranks started with different settings (found by ``check_consistent``); raised on every rank."""
+    """Ranks started with different settings (``check_consistent``); raised on every rank."""
 
 
 class _World:
@@ -58,7 +59,7 @@ _world = _World()
 
 
 def launched_size(environ=None):
-    """The world size an MPI launcher announced in the environment (1 when there was no launcher)."""
+    """The world size an MPI launcher put in the environment (1 without a launcher)."""
     environ = os.environ if environ is None else environ
     for name in _SIZE_VARS:
         value = environ.get(name, "")
@@ -68,11 +69,11 @@ def launched_size(environ=None):
 
 
 def init():
-    """Join the MPI world when this process was started by ``mpiexec -n N`` with N > 1; returns the size.
+    """Join the MPI world when started by ``mpiexec -n N`` with N > 1; returns the world size.
 
-    A single process (no launcher, or ``-n 1``) stays world size 1 without importing mpi4py. Calling it
-    again does nothing. Raises RuntimeError naming the pip command when a multi-process launch finds no
-    mpi4py.
+    A single process (no launcher, or ``-n 1``) stays world size 1 without importing mpi4py. Calling
+    it again does nothing. Raises RuntimeError naming the pip command when a multi-process launch
+    finds no mpi4py.
     """
     if _world.initialized:
         return _world.size
@@ -81,8 +82,9 @@ def init():
         try:
             from mpi4py import MPI
         except ImportError:
-            raise RuntimeError(f"distributed.init: this process was started by an MPI launcher as one of "
-                               f"{size} ranks but mpi4py is not installed: {INSTALL_HINT}") from None
+            raise RuntimeError(f"distributed.init: this process was started by an MPI launcher as "
+                               f"one of {size} ranks but mpi4py is not installed: {INSTALL_HINT}"
+                               ) from None
         _world.mpi, _world.comm = MPI, MPI.COMM_WORLD
         _world.rank, _world.size = _world.comm.Get_rank(), _world.comm.Get_size()
     _world.initialized = True
@@ -109,7 +111,7 @@ def is_main():
 
 
 def local_size(environ=None):
-    """Ranks on this machine (MPICH's ``MPI_LOCALNRANKS``, Open MPI's ``OMPI_COMM_WORLD_LOCAL_SIZE``)."""
+    """Ranks on this machine (MPICH's ``MPI_LOCALNRANKS``, Open MPI's ``..._LOCAL_SIZE``)."""
     environ = os.environ if environ is None else environ
     for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "MV2_COMM_WORLD_LOCAL_SIZE"):
         value = environ.get(name, "")
@@ -134,18 +136,19 @@ def abort(code=1):
 # ---------------------------------------------------------------------------- collectives on arrays
 def _as_buffer(a):
     if backend.get_array_module(a) is not np:
-        raise TypeError(f"distributed: arrays must be on the CPU (NumPy) for MPI. Received {type(a).__name__}")
+        raise TypeError(f"distributed: arrays must be on the CPU (NumPy) for MPI. "
+                        f"Received {type(a).__name__}")
     return a
 
 
 def all_reduce(array, op="sum"):
     """Sum (``op="sum"``), max or min of ``array`` across ranks, in place; returns it."""
+    if op not in ("sum", "max", "min"):
+        raise ValueError(f"all_reduce: `op` must be 'sum', 'max' or 'min'. Received: op={op!r}")
     if world_size() == 1:
         return array
     mpi = _world.mpi
     ops = {"sum": mpi.SUM, "max": mpi.MAX, "min": mpi.MIN}
-    if op not in ops:
-        raise ValueError(f"all_reduce: `op` must be 'sum', 'max' or 'min'. Received: op={op!r}")
     buf = np.ascontiguousarray(_as_buffer(array))
     _world.comm.Allreduce(mpi.IN_PLACE, buf, op=ops[op])
     if buf is not array:
@@ -154,7 +157,7 @@ def all_reduce(array, op="sum"):
 
 
 def all_gather(array):
-    """Every rank's ``array`` concatenated along axis 0 in rank order (shapes may differ in axis 0)."""
+    """Every rank's ``array`` concatenated along axis 0 in rank order (their lengths may differ)."""
     array = np.ascontiguousarray(_as_buffer(array))
     if world_size() == 1:
         return array
@@ -167,7 +170,7 @@ def all_gather(array):
 
 
 def _all_gather_json(value):
-    """Every rank's JSON-able ``value``, as a list in rank order (sent as UTF-8 text, never pickled)."""
+    """Every rank's JSON-able ``value`` as a list in rank order (sent as UTF-8, never pickled)."""
     if world_size() == 1:
         return [value]
     data = np.frombuffer(json.dumps(value, sort_keys=True).encode("utf-8"), dtype=np.uint8)
@@ -180,7 +183,7 @@ def _all_gather_json(value):
 
 # ---------------------------------------------------------------------------- model state
 def broadcast_parameters(model, root=0):
-    """Copy rank ``root``'s parameters and buffers (running statistics too) into every rank's ``model``."""
+    """Copy rank ``root``'s parameters and buffers (running statistics too) into every rank."""
     if world_size() == 1:
         return model
     for t in list(model.parameters()) + list(model.buffers()):
@@ -192,7 +195,7 @@ def broadcast_parameters(model, root=0):
 
 
 def _buckets(params, bucket_bytes):
-    """Consecutive parameters of one dtype grouped into buckets of at most ``bucket_bytes`` (at least one)."""
+    """Consecutive parameters of one dtype in buckets of at most ``bucket_bytes`` (or one each)."""
     buckets, current, size, dtype = [], [], 0, None
     for p in params:
         nbytes = p.data.size * p.data.dtype.itemsize
@@ -208,14 +211,13 @@ def _buckets(params, bucket_bytes):
 
 
 def all_reduce_gradients(model, bucket_bytes=BUCKET_BYTES, extra=None):
-    """Replace every parameter's ``.grad`` by its average over the ranks, in a few large flat buffers.
+    """Replace every parameter's ``.grad`` by its average over the ranks, in a few flat buffers.
 
     Each bucket holds consecutive gradients of one dtype copied into one contiguous array: one
-    all-reduce per bucket, not one per tensor. A parameter without a gradient on a rank counts as zero
-    there; it keeps ``grad=None`` only when no rank has one. ``extra`` (a 1-D array of numbers, e.g. a
-    batch's loss sum and sample count) is summed across ranks in the same message and returned.
-    Returns ``extra`` summed (or None), or the model's bytes reduced when ``extra`` is None and the
-    world has one rank.
+    all-reduce per bucket, not one per tensor. A parameter without a gradient on a rank counts as
+    zero there; it keeps ``grad=None`` only when no rank has one. ``extra`` (numbers such as a
+    batch's loss sum and size) is summed across ranks in the same message. Returns ``extra`` summed
+    (float64), or None without ``extra``.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     extra = None if extra is None else np.asarray(extra, dtype=np.float64).reshape(-1)
@@ -229,7 +231,7 @@ def all_reduce_gradients(model, bucket_bytes=BUCKET_BYTES, extra=None):
     for k, bucket in enumerate(buckets):
         dtype = bucket[0].data.dtype
         last = k == len(buckets) - 1
-        # The last bucket also carries one "has a gradient" flag per parameter and the extra numbers.
+        # The last bucket also carries a "has a gradient" flag per parameter, then ``extra``.
         tail = (len(params) + (0 if extra is None else extra.size)) if last else 0
         flat = np.empty(sum(p.data.size for p in bucket) + tail, dtype=dtype)
         offset = 0
@@ -265,7 +267,7 @@ def all_reduce_gradients(model, bucket_bytes=BUCKET_BYTES, extra=None):
 
 
 def parameters_digest(model):
-    """A SHA-256 of the model's parameters and buffers (bit-exact: equal digests mean equal weights)."""
+    """SHA-256 of the model's parameters and buffers, bit for bit (equal digests: equal weights)."""
     h = hashlib.sha256()
     for name, t in model.state_dict().items():
         a = np.ascontiguousarray(backend.asnumpy(getattr(t, "data", t)))
@@ -277,16 +279,17 @@ def parameters_digest(model):
 
 # ---------------------------------------------------------------------------- start-up check
 def model_fingerprint(model):
-    """A short hash of a model's class and parameter/buffer names, shapes and dtypes (not the values)."""
-    parts = [type(model).__name__] + [f"{k}:{tuple(v.shape)}:{v.dtype}" for k, v in model.state_dict().items()]
+    """A short hash of a model's class and its state's names, shapes and dtypes (not values)."""
+    state = model.state_dict().items()
+    parts = [type(model).__name__] + [f"{k}:{tuple(v.shape)}:{v.dtype}" for k, v in state]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def check_consistent(facts):
-    """Compare ``facts`` (a dict of JSON-able settings: model, seed, dataset length, ...) across ranks.
+    """Compare ``facts`` (JSON-able settings: model, seed, dataset length, ...) across the ranks.
 
-    Raises RankMismatchError on every rank when a rank's facts differ from rank 0's, naming the rank,
-    the setting and both values.
+    Raises RankMismatchError on every rank when a rank's facts differ from rank 0's, naming the
+    rank, the setting and both values.
     """
     every = _all_gather_json(dict(facts))
     base = every[0]
@@ -297,7 +300,8 @@ def check_consistent(facts):
                 problems.append(f"rank {r} has {key}={theirs.get(key)!r} where rank 0 has "
                                 f"{key}={base.get(key)!r}")
     if problems:
-        raise RankMismatchError("distributed: the ranks were started differently: " + "; ".join(problems)
+        raise RankMismatchError("distributed: the ranks were started differently: "
+                                + "; ".join(problems)
                                 + ". Start every rank with the same command, code and data")
     return base
 
@@ -307,9 +311,9 @@ def abort_on_error(prefix="cnnlab"):
     """Under MPI, turn an exception on one rank into a stop of every rank within seconds.
 
     The failing rank prints one line naming itself and the error (and the traceback for errors that
-    are not the user's) and calls ``MPI_Abort``: the other ranks would otherwise wait forever in the
-    next all-reduce. A ``RankMismatchError`` is raised on every rank at once, so rank 0 alone reports
-    it and the others exit with status 2. With one process the exception propagates unchanged.
+    are not the user's) and calls ``MPI_Abort``: the other ranks would otherwise wait forever in
+    the next all-reduce. A ``RankMismatchError`` is raised on every rank at once, so rank 0 alone
+    reports it and the others exit with status 2. With one process the exception propagates.
     """
     try:
         yield
@@ -339,12 +343,13 @@ def _count_arg(fn, name, value, low):
 class DistributedSampler:
     """The indices of this rank's shard of one global shuffle per epoch (as PyTorch's sampler).
 
-    The global order of epoch ``e`` is the ``e``-th permutation drawn by ``numpy.random.default_rng(seed)``,
-    exactly the order ``DataLoader(dataset, shuffle=True, seed=seed)`` gives in its epoch ``e``. Rank ``r``
-    takes positions ``r, r + R, r + 2R, ...`` of it, so batch ``k`` of every rank together (per-rank batch
-    ``B / R``) is batch ``k`` of one process with batch ``B``. When ``len(dataset)`` is not a multiple of
-    ``R`` the order is padded with its own first indices up to the next multiple (a few samples are then
-    seen twice per epoch, as PyTorch does); ``drop_last=True`` drops the tail instead.
+    The global order of epoch ``e`` is the ``e``-th permutation drawn by
+    ``numpy.random.default_rng(seed)``: the order ``DataLoader(dataset, shuffle=True, seed=seed)``
+    gives in its epoch ``e``. Rank ``r`` takes positions ``r, r + R, r + 2R, ...`` of it, so batch
+    ``k`` of all ranks together (per-rank batch ``B / R``) is batch ``k`` of one process with batch
+    ``B``. When ``len(dataset)`` is not a multiple of ``R`` the order is padded with its own first
+    indices up to the next multiple (those samples are seen twice per epoch, as with PyTorch's
+    sampler); ``drop_last=True`` drops the tail instead.
 
     Args:
         dataset: a sized dataset.
@@ -357,13 +362,16 @@ class DistributedSampler:
     Call ``set_epoch(epoch)`` before each epoch so every epoch has a fresh shuffle.
     """
 
-    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
+                 drop_last=False):
         fn = "DistributedSampler"
-        num_replicas = world_size() if num_replicas is None else _count_arg(fn, "num_replicas", num_replicas, 1)
+        if num_replicas is None:
+            num_replicas = world_size()
+        num_replicas = _count_arg(fn, "num_replicas", num_replicas, 1)
         rank = _this_rank() if rank is None else _count_arg(fn, "rank", rank, 0)
         if rank >= num_replicas:
-            raise ValueError(f"{fn}: `rank` must be in [0, {num_replicas - 1}] for num_replicas={num_replicas}. "
-                             f"Received: rank={rank}")
+            raise ValueError(f"{fn}: `rank` must be in [0, {num_replicas - 1}] for "
+                             f"num_replicas={num_replicas}. Received: rank={rank}")
         self.seed = _count_arg(fn, "seed", seed, 0)
         self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
@@ -374,15 +382,15 @@ class DistributedSampler:
             self.num_samples = math.ceil(n / num_replicas)
         self.total_size = self.num_samples * num_replicas
         self.epoch = 0
-        self._rng, self._rng_epoch, self._order = None, -1, None  # generator after epochs 0.._rng_epoch
+        self._rng, self._rng_epoch, self._order = None, -1, None  # state after epoch _rng_epoch
 
     def set_epoch(self, epoch):
         """Use epoch ``epoch``'s global shuffle in the next iteration."""
         self.epoch = _count_arg("DistributedSampler.set_epoch", "epoch", epoch, 0)
 
     def _global_order(self):
-        """Epoch ``self.epoch``'s permutation of the whole dataset (the generator is replayed from the seed
-        when an earlier epoch is asked for, e.g. on resume)."""
+        """Epoch ``self.epoch``'s permutation of the whole dataset (replayed from the seed when an
+        earlier epoch is asked for, e.g. on resume)."""
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
@@ -410,15 +418,15 @@ class DistributedSampler:
         return self.num_samples
 
     def __repr__(self):
-        return (f"DistributedSampler(num_replicas={self.num_replicas}, rank={self.rank}, shuffle={self.shuffle}, "
-                f"seed={self.seed}, drop_last={self.drop_last})")
+        return (f"DistributedSampler(num_replicas={self.num_replicas}, rank={self.rank}, "
+                f"shuffle={self.shuffle}, seed={self.seed}, drop_last={self.drop_last})")
 
 
 def shard_indices(length, num_replicas=None, rank=None):
-    """This rank's contiguous slice of ``range(length)`` for evaluation: no padding, every index once.
+    """This rank's contiguous slice of ``range(length)`` for evaluation: unpadded, each index once.
 
-    Rank ``r`` gets ``[length * r // R, length * (r + 1) // R)``, so the shards in rank order are the
-    dataset in order (``all_gather`` of per-sample results restores it).
+    Rank ``r`` gets ``[length * r // R, length * (r + 1) // R)``, so the shards in rank order are
+    the dataset in order (``all_gather`` of per-sample results restores it).
     """
     num_replicas = world_size() if num_replicas is None else num_replicas
     r = _this_rank() if rank is None else rank
@@ -427,11 +435,11 @@ def shard_indices(length, num_replicas=None, rank=None):
 
 # ---------------------------------------------------------------------------- SyncBatchNorm
 class _SyncBatchNormFn(Function):
-    """Batch normalisation with statistics of the global batch: the sums behind them are all-reduced.
+    """Batch normalisation with the global batch's statistics: the sums behind them are all-reduced.
 
-    Forward all-reduces per-channel sum(x), sum(x^2) and the count (float64, so var = E[x^2] - E[x]^2
-    loses nothing to cancellation at float32 inputs). With g = dL/dy, xhat = (x - mean) / std and N the
-    global count, backward needs sum(g) and sum(g xhat) over the global batch:
+    Forward all-reduces per-channel sum(x), sum(x^2) and the count (float64, so var = E[x^2] -
+    E[x]^2 loses nothing to cancellation at float32 inputs). With g = dL/dy, xhat = (x - mean) / std
+    and N the global count, backward needs sum(g) and sum(g xhat) over the global batch:
     dx = weight / std (g - sum(g) / N - xhat sum(g xhat) / N); those two sums are all-reduced too.
     The weight and bias gradients stay this rank's sums: ``all_reduce_gradients`` averages them like
     every other parameter's.
@@ -448,13 +456,13 @@ class _SyncBatchNormFn(Function):
         c = x.shape[1]
         count = stats[-1]
         mean = stats[:c] / count
-        var = np.maximum(stats[c:2 * c] / count - mean * mean, 0.0)        # biased, normalises the batch
+        var = np.maximum(stats[c:2 * c] / count - mean * mean, 0.0)   # biased: normalises the batch
         inv_std = 1.0 / np.sqrt(var + eps)
         if running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += (momentum * mean).astype(running_mean.dtype)
         if running_var is not None:
-            unbiased = var * (count / max(count - 1, 1))                   # PyTorch tracks the unbiased one
+            unbiased = var * (count / max(count - 1, 1))   # PyTorch tracks the unbiased variance
             running_var *= 1 - momentum
             running_var += (momentum * unbiased).astype(running_var.dtype)
         xhat = ((x64 - mean.reshape(shape)) * inv_std.reshape(shape)).astype(x.dtype)
@@ -487,18 +495,19 @@ class _SyncBatchNormFn(Function):
 class SyncBatchNorm(_BatchNorm):
     """Batch normalisation whose training statistics are those of the global batch across all ranks.
 
-    With one rank it is exactly ``BatchNorm``; in evaluation it uses the running statistics, which are
-    the same on every rank because every rank updates them with the same global statistics.
+    With one rank it is exactly ``BatchNorm``; in evaluation it uses the running statistics, the
+    same on every rank because every rank updates them with the same global statistics.
 
-    Args: as ``BatchNorm2d`` (``num_features``, ``eps``, ``momentum``, ``affine``, ``track_running_stats``).
+    Args: as ``BatchNorm2d`` (``num_features``, ``eps``, ``momentum``, ``affine``,
+    ``track_running_stats``).
 
     Shape: ``(N, C, *)``, unchanged.
     """
 
     def _check_input_dim(self, input):
         if input.ndim < 2:
-            raise ValueError(f"SyncBatchNorm: expected an input of at least 2 dimensions (N, C, *). "
-                             f"Received a {input.ndim}-D input of shape {tuple(input.shape)}")
+            raise ValueError(f"SyncBatchNorm: `input` must have at least 2 dimensions (N, C, *). "
+                             f"Received shape {tuple(input.shape)}")
 
     def forward(self, input):
         if not self.training or world_size() == 1:
@@ -517,13 +526,14 @@ class SyncBatchNorm(_BatchNorm):
 
     @classmethod
     def convert_sync_batchnorm(cls, module):
-        """``module`` with every BatchNorm1d/2d replaced by a SyncBatchNorm holding the same state."""
+        """``module`` with every BatchNorm1d/2d replaced by a SyncBatchNorm of the same state."""
         return convert_sync_batchnorm(module)
 
 
 def convert_sync_batchnorm(module):
-    """Replace every ``BatchNorm1d``/``BatchNorm2d`` inside ``module`` by a ``SyncBatchNorm`` with the same
-    settings, parameters and running statistics; returns the module (a new one if it was a BatchNorm)."""
+    """Replace every ``BatchNorm1d``/``BatchNorm2d`` in ``module`` by a ``SyncBatchNorm`` with the
+    same settings, parameters and running statistics; returns the module (a new one if ``module``
+    itself was a batch norm)."""
     if isinstance(module, (BatchNorm1d, BatchNorm2d)) and not isinstance(module, SyncBatchNorm):
         sync = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
                              module.track_running_stats, bias=module.bias is not None)
@@ -547,8 +557,9 @@ class DataParallel:
     """What ``Trainer`` needs to train on every rank at once, and the time it spends communicating.
 
     Made once per run: broadcasts rank 0's weights, then after every backward averages the gradients
-    (and sums the batch's loss, correct count and size, so every rank logs the global batch's numbers),
-    and gathers evaluation results. ``epoch_report`` gives the share of step time spent in all-reduce.
+    (and sums the batch's loss, correct count and size, so every rank logs the global batch's
+    numbers), and gathers evaluation results. ``epoch_report`` gives the all-reduce's share of the
+    step time.
     """
 
     def __init__(self, model, bucket_bytes=BUCKET_BYTES):
@@ -561,7 +572,7 @@ class DataParallel:
         broadcast_parameters(model)
 
     def after_backward(self, loss_sum, correct, count):
-        """Average the gradients; return the global (loss sum, correct, count) of this step's batch."""
+        """Average the gradients; return the global batch's (loss sum, correct, count)."""
         start = time.perf_counter()
         total = all_reduce_gradients(self.model, self.bucket_bytes, [loss_sum, correct, count])
         self.comm_seconds += time.perf_counter() - start
@@ -575,7 +586,7 @@ class DataParallel:
         return all_gather(array)
 
     def epoch_report(self, train_seconds):
-        """One line: all-reduce time as a share of the epoch's training time; resets the counters."""
+        """One line: the all-reduce's share of the epoch's training time; resets the counters."""
         share = self.comm_seconds / train_seconds if train_seconds > 0 else 0.0
         per_step = self.comm_seconds / max(self.steps, 1)
         line = (f"{self.size} ranks, all-reduce {share * 100:.1f}% of step time "

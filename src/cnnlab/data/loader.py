@@ -157,8 +157,8 @@ class DataLoader:
             which implies 2).
         collate_fn: turns a list of samples into a batch (default :func:`default_collate`); giving one
             disables the fast path.
-        sampler: an iterable of dataset indices giving each epoch's order instead of ``shuffle``, e.g. a
-            ``cnnlab.distributed.DistributedSampler`` (call its ``set_epoch`` before each epoch).
+        sampler: a sized iterable of dataset indices: each epoch's order instead of ``shuffle``,
+            e.g. a ``cnnlab.distributed.DistributedSampler`` (call its ``set_epoch`` every epoch).
         batch_transform: callable applied to the input array of every batch, e.g. a vectorised
             standardisation ``lambda x: (x - mean) / std``; gets and returns an array (N, C, H, W).
             Random transforms (a ``transforms.Compose``) that were given no generator of their own draw
@@ -185,8 +185,10 @@ class DataLoader:
             if fn is not None and not callable(fn):
                 raise TypeError(f"DataLoader: `{name}` must be callable or None. Received {type(fn).__name__}")
         if sampler is not None and shuffle:
-            raise ValueError("DataLoader: `sampler` gives the order; it cannot be combined with shuffle=True")
-        if sampler is not None and not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+            raise ValueError("DataLoader: `sampler` gives the order; it cannot be combined with "
+                             "shuffle=True")
+        sized = hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")
+        if sampler is not None and not sized:
             raise TypeError(f"DataLoader: `sampler` must be a sized iterable of indices. "
                             f"Received {type(sampler).__name__}")
         if generator is not None and seed is not None:

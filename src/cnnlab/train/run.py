@@ -94,16 +94,17 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     ``augment`` names the training augmentations, e.g. ``"flip,crop:4,pca"`` (see
     ``cnnlab.data.transforms.parse_augment``).
 
-    Under ``mpiexec -n N`` the job trains data-parallel (see ``cnnlab.distributed``): ``batch_size`` stays
-    the global batch, each rank takes ``batch_size / N`` of it, rank 0 alone logs and writes.
+    Under ``mpiexec -n N`` the job trains data-parallel (see ``cnnlab.distributed``): ``batch_size``
+    stays the global batch, each rank takes ``batch_size / N`` of it, rank 0 alone logs and writes.
     """
     ranks = distributed.init()
     if ranks > 1:
         if not distributed.is_main():
             log, progress = None, False
         if batch_size % ranks:
-            raise ValueError(f"train: --batch-size {batch_size} is the global batch and must be a multiple of "
-                             f"the {ranks} ranks (each rank takes batch_size / {ranks})")
+            raise ValueError(f"train: --batch-size {batch_size} is the global batch and must be a "
+                             f"multiple of the {ranks} ranks "
+                             f"(each rank takes batch_size / {ranks})")
     log = log or (lambda *a, **k: None)
     backend.manual_seed(seed)
     used, train_set, test_set = _datasets(dataset, data_dir, log, fallback)
@@ -147,7 +148,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         batch_transform = training_pipeline(augment, train_set, mean, std)
         meta["recipe"]["augment"] = augment
     if ranks > 1:
-        # One global shuffle (the one a single process would draw), each rank its shard of every batch;
+        # One global shuffle (the one a single process draws), each rank its shard of every batch;
         # the test set in contiguous unpadded shards, so every test image is counted once.
         from ..data import Subset
 
@@ -155,7 +156,8 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         sampler = distributed.DistributedSampler(train_set, seed=seed)
         train_loader = DataLoader(train_set, batch_size=batch_size // ranks, sampler=sampler,
                                   seed=seed + distributed.rank(), batch_transform=batch_transform)
-        test_loader = DataLoader(Subset(test_set, distributed.shard_indices(len(test_set))), batch_size=500)
+        test_shard = Subset(test_set, distributed.shard_indices(len(test_set)))
+        test_loader = DataLoader(test_shard, batch_size=500)
     else:
         train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
                                   batch_transform=batch_transform)
@@ -172,8 +174,9 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         check_compatible(state, model, used)
         saved_ranks = int(state.get("meta", {}).get("world_size", 1))
         if saved_ranks != ranks:
-            raise ValueError(f"train: the checkpoint to resume was written by a run on {saved_ranks} "
-                             f"rank(s); resume it with {saved_ranks} (mpiexec -n {saved_ranks}), not {ranks}")
+            raise ValueError(f"train: the checkpoint to resume was written by a run on "
+                             f"{saved_ranks} rank(s); resume it with {saved_ranks} "
+                             f"(mpiexec -n {saved_ranks}), not {ranks}")
     history = trainer.fit(train_loader, test_loader, epochs=epochs, resume=start)
     result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
               "parameters": n_params, "dataset": used, "model": net}
@@ -184,7 +187,8 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         if parallel is None or parallel.is_main:
             from ..inspect.report import report_after_training  # never raises: a problem is logged
 
-            result["report"] = report_after_training(out, net, meta, history, test_set, final, log=log)
+            result["report"] = report_after_training(out, net, meta, history, test_set, final,
+                                                     log=log)
     return result
 
 

@@ -90,9 +90,11 @@ def _as_tensor(x):
 def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
     """Run ``model`` over ``loader`` without gradients; return loss, accuracy and per-sample outputs.
 
-    With ``parallel`` (a ``cnnlab.distributed.DataParallel``) each rank evaluates its own shard of the
-    data (``loader`` over ``distributed.shard_indices``) and the results are gathered in rank order, so
-    every rank returns the whole set's numbers. Returns a dict with ``loss`` (mean over samples, if ``loss_fn``), ``accuracy``, ``per_class_accuracy``,
+    With ``parallel`` (a ``cnnlab.distributed.DataParallel``) each rank evaluates its own shard of
+    the data (``loader`` over ``distributed.shard_indices``) and the results are gathered in rank
+    order, so every rank returns the whole set's numbers.
+
+    Returns a dict with ``loss`` (mean over samples, if ``loss_fn``), ``accuracy``, ``per_class_accuracy``,
     ``scores`` (N, C) logits and ``targets`` (N,).
     """
     was_training = model.training
@@ -272,7 +274,8 @@ class Trainer:
                 batch_loss = float(loss.item())
                 batch_correct = int((out.data.argmax(axis=1) == y.data).sum())
                 if self.parallel is not None:  # average the gradients; the global batch's numbers
-                    batch_loss, batch_correct, n = self.parallel.after_backward(batch_loss * n, batch_correct, n)
+                    batch_loss, batch_correct, n = self.parallel.after_backward(
+                        batch_loss * n, batch_correct, n)
                     batch_loss /= n
                 self.optimizer.step()
                 loss_sum += batch_loss * n
