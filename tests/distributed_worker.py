@@ -60,7 +60,7 @@ def equivalence(out, model_name, steps="20", global_batch="64", dtype="float32",
             opt.step()
             step += 1
             losses.append(float(loss.item()))
-            digests = dist._all_gather_json(dist.parameters_digest(net))
+            digests = dist.all_gather_json(dist.parameters_digest(net))
             if len(set(digests)) != 1:
                 disagreements.append(step)
             if step == steps:
@@ -87,7 +87,7 @@ def shards(out, length="100", test_length="101"):
     sampler.set_epoch(1)
     loader = DataLoader(ds, batch_size=8, sampler=sampler)
     mine = np.concatenate([yb.data for _, yb in loader]).astype(np.int64)
-    every = dist._all_gather_json(mine.tolist())
+    every = dist.all_gather_json(mine.tolist())
     rng = np.random.default_rng(7)
     xs = rng.standard_normal((test_length, 4)).astype(np.float32)
     ys = rng.integers(0, 4, test_length)
@@ -96,7 +96,7 @@ def shards(out, length="100", test_length="101"):
     parallel = dist.DataParallel(nn.Identity())
     result = evaluate(nn.Identity(), DataLoader(Subset(test, local), batch_size=10),
                       nn.CrossEntropyLoss(), parallel=parallel)
-    _write(out, {"indices": every, "local_test": dist._all_gather_json(local.tolist()),
+    _write(out, {"indices": every, "local_test": dist.all_gather_json(local.tolist()),
                  "accuracy": result["accuracy"], "loss": result["loss"],
                  "targets": result["targets"].tolist()})
 
@@ -118,7 +118,7 @@ def gradients(out):
 
     local = grads()
     summed = dist.all_reduce_gradients(net, bucket_bytes=16, extra=[r, 1.0])
-    _write(out, {"local": dist._all_gather_json(local), "extra": summed.tolist(), "after": grads()})
+    _write(out, {"local": dist.all_gather_json(local), "extra": summed.tolist(), "after": grads()})
 
 
 def cli_killed(out, *argv):

@@ -38,10 +38,7 @@ def _data_parallel(command):
         from . import distributed
 
         _share_cores_between_ranks()
-        try:
-            distributed.init()
-        except RuntimeError as e:   # launched as several ranks without mpi4py: say what to install
-            raise UserError(str(e)) from None
+        distributed.init()   # several ranks without mpi4py: an ImportError naming the pip command
         with distributed.abort_on_error(f"cnnlab {args.command}"):
             return command(args)
 

@@ -72,7 +72,7 @@ def init():
     """Join the MPI world when started by ``mpiexec -n N`` with N > 1; returns the world size.
 
     A single process (no launcher, or ``-n 1``) stays world size 1 without importing mpi4py. Calling
-    it again does nothing. Raises RuntimeError naming the pip command when a multi-process launch
+    it again does nothing. Raises ImportError naming the pip command when a multi-process launch
     finds no mpi4py.
     """
     if _world.initialized:
@@ -82,9 +82,9 @@ def init():
         try:
             from mpi4py import MPI
         except ImportError:
-            raise RuntimeError(f"distributed.init: this process was started by an MPI launcher as "
-                               f"one of {size} ranks but mpi4py is not installed: {INSTALL_HINT}"
-                               ) from None
+            raise ImportError(f"distributed.init: this process was started by an MPI launcher as "
+                              f"one of {size} ranks but mpi4py is not installed: {INSTALL_HINT}",
+                              name="mpi4py") from None
         _world.mpi, _world.comm = MPI, MPI.COMM_WORLD
         _world.rank, _world.size = _world.comm.Get_rank(), _world.comm.Get_size()
     _world.initialized = True
@@ -169,7 +169,7 @@ def all_gather(array):
     return out
 
 
-def _all_gather_json(value):
+def all_gather_json(value):
     """Every rank's JSON-able ``value`` as a list in rank order (sent as UTF-8, never pickled)."""
     if world_size() == 1:
         return [value]
@@ -291,7 +291,7 @@ def check_consistent(facts):
     Raises RankMismatchError on every rank when a rank's facts differ from rank 0's, naming the
     rank, the setting and both values.
     """
-    every = _all_gather_json(dict(facts))
+    every = all_gather_json(dict(facts))
     base = every[0]
     problems = []
     for r, theirs in enumerate(every[1:], start=1):
