@@ -589,7 +589,8 @@ class DataParallel:
         """One line: the all-reduce's share of the epoch's training time; resets the counters."""
         share = self.comm_seconds / train_seconds if train_seconds > 0 else 0.0
         per_step = self.comm_seconds / max(self.steps, 1)
-        line = (f"{self.size} ranks, all-reduce {share * 100:.1f}% of step time "
+        ranks = f"{self.size} rank" + ("s" if self.size != 1 else "")
+        line = (f"{ranks}, all-reduce {share * 100:.1f}% of step time "
                 f"({per_step * 1e3:.1f} ms/step, {self.bytes_per_step / 1e6:.2f} MB of gradients)")
         self.comm_seconds, self.steps = 0.0, 0
         return line
