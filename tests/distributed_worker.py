@@ -96,9 +96,13 @@ def shards(out, length="100", test_length="101"):
     parallel = dist.DataParallel(nn.Identity())
     result = evaluate(nn.Identity(), DataLoader(Subset(test, local), batch_size=10),
                       nn.CrossEntropyLoss(), parallel=parallel)
+    # A test set smaller than the world: rank 0's shard is empty.
+    tiny = evaluate(nn.Identity(), DataLoader(Subset(test, dist.shard_indices(2)), batch_size=10),
+                    nn.CrossEntropyLoss(), parallel=parallel)
     _write(out, {"indices": every, "local_test": dist.all_gather_json(local.tolist()),
                  "accuracy": result["accuracy"], "loss": result["loss"],
-                 "targets": result["targets"].tolist()})
+                 "targets": result["targets"].tolist(), "tiny_targets": tiny["targets"].tolist(),
+                 "tiny_scores_shape": list(tiny["scores"].shape)})
 
 
 def gradients(out):

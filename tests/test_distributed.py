@@ -286,6 +286,8 @@ def test_3_ranks_see_every_sample_once_per_epoch_and_evaluate_every_image_once(t
     assert result["accuracy"] == pytest.approx(float(np.mean(xs.argmax(1) == ys)), abs=1e-12)
     expected_loss = torch.nn.functional.cross_entropy(torch.tensor(xs), torch.tensor(ys)).item()
     assert result["loss"] == pytest.approx(expected_loss, rel=1e-5)
+    # 2 test images on 3 ranks: rank 0 evaluates none, the gathered result still has both.
+    assert result["tiny_targets"] == ys[:2].tolist() and result["tiny_scores_shape"] == [2, 4]
 
 
 @needs_mpi

@@ -156,14 +156,35 @@ def all_reduce(array, op="sum"):
     return array
 
 
+def _gather_counts(n):
+    """Every rank's integer ``n`` as an int64 array in rank order (a plain buffer, nothing pickled)."""
+    counts = np.empty(world_size(), dtype=np.int64)
+    _world.comm.Allgather(np.array([n], dtype=np.int64), counts)
+    return counts
+
+
 def all_gather(array):
-    """Every rank's ``array`` concatenated along axis 0 in rank order (their lengths may differ)."""
+    """Every rank's ``array`` concatenated along axis 0 in rank order (their lengths may differ).
+
+    A rank with no rows (an empty evaluation shard) may hold any trailing shape and dtype; the
+    others must agree on theirs.
+    """
     array = np.ascontiguousarray(_as_buffer(array))
     if world_size() == 1:
         return array
-    counts = np.array(_world.comm.allgather(int(array.size)), dtype=np.int64)
-    rows = np.array(_world.comm.allgather(int(array.shape[0]) if array.ndim else 1), dtype=np.int64)
-    out = np.empty((int(rows.sum()),) + array.shape[1:], dtype=array.dtype)
+    if array.ndim == 0:
+        array = array.reshape(1)
+    shapes = all_gather_json([list(array.shape), array.dtype.str])
+    filled = [(tuple(shape[1:]), dtype) for shape, dtype in shapes if shape[0] > 0]
+    if len(set(filled)) > 1:
+        raise ValueError(f"all_gather: ranks hold arrays of different trailing shapes or dtypes: "
+                         f"{[(list(shape), dtype) for shape, dtype in shapes]}")
+    trailing, dtype = filled[0] if filled else (array.shape[1:], array.dtype.str)
+    if array.shape[0] == 0:
+        array = np.zeros((0,) + trailing, dtype=dtype)
+    rows = [shape[0] for shape, _ in shapes]
+    out = np.empty((sum(rows),) + trailing, dtype=dtype)
+    counts = np.array(rows, dtype=np.int64) * int(np.prod(trailing, dtype=np.int64))
     displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
     _world.comm.Allgatherv(array.reshape(-1), [out.reshape(-1), (counts.tolist(), displs.tolist())])
     return out
@@ -174,7 +195,7 @@ def all_gather_json(value):
     if world_size() == 1:
         return [value]
     data = np.frombuffer(json.dumps(value, sort_keys=True).encode("utf-8"), dtype=np.uint8)
-    counts = np.array(_world.comm.allgather(int(data.size)), dtype=np.int64)
+    counts = _gather_counts(data.size)
     out = np.empty(int(counts.sum()), dtype=np.uint8)
     displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
     _world.comm.Allgatherv(data, [out, (counts.tolist(), displs.tolist())])
