@@ -157,7 +157,7 @@ def all_reduce(array, op="sum"):
 
 
 def _gather_counts(n):
-    """Every rank's integer ``n`` as an int64 array in rank order (a plain buffer, nothing pickled)."""
+    """Every rank's integer ``n``, an int64 array in rank order (a plain buffer, not pickled)."""
     counts = np.empty(world_size(), dtype=np.int64)
     _world.comm.Allgather(np.array([n], dtype=np.int64), counts)
     return counts
