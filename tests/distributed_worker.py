@@ -93,7 +93,7 @@ def shards(out, length="100", test_length="101"):
     ys = rng.integers(0, 4, test_length)
     test = TensorDataset(xs, ys)
     local = dist.shard_indices(test_length)
-    parallel = dist.DataParallel(nn.Identity())
+    parallel = dist.Synchronizer(nn.Identity())
     result = evaluate(nn.Identity(), DataLoader(Subset(test, local), batch_size=10),
                       nn.CrossEntropyLoss(), parallel=parallel)
     # A test set smaller than the world: rank 0's shard is empty.

@@ -402,7 +402,7 @@ def test_trainer_with_data_parallel_on_one_rank_trains_exactly_as_without(tmp_pa
         backend.manual_seed(0)
         net = models.get("lenet5")
         lines = []
-        par = dist.DataParallel(net) if parallel else None
+        par = dist.Synchronizer(net) if parallel else None
         sampler = dist.DistributedSampler(ds, seed=1) if parallel else None
         loader = (DataLoader(ds, batch_size=8, sampler=sampler) if parallel
                   else DataLoader(ds, batch_size=8, shuffle=True, seed=1))

@@ -574,8 +574,10 @@ def convert_sync_batchnorm(module):
 
 
 # ---------------------------------------------------------------------------- the trainer's view
-class DataParallel:
-    """What ``Trainer`` needs to train on every rank at once, and the time it spends communicating.
+class Synchronizer:
+    """Keeps a ``Trainer``'s ranks in step (``Trainer(..., parallel=Synchronizer(model))``) and
+    times the communication. Not a module wrapper like PyTorch's ``DistributedDataParallel``: the
+    Trainer calls it after every backward.
 
     Made once per run: broadcasts rank 0's weights, then after every backward averages the gradients
     (and sums the batch's loss, correct count and size, so every rank logs the global batch's

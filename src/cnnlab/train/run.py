@@ -125,7 +125,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
             "world_size": ranks, "batch_size": batch_size, "epochs": epochs, "optimizer": optimizer,
             "lr": lr, "augment": augment, "resume": bool(resume), "cnnlab": __version__})
         net = distributed.convert_sync_batchnorm(net)   # batch statistics of the global batch
-        parallel = distributed.DataParallel(net)        # rank 0's initial weights on every rank
+        parallel = distributed.Synchronizer(net)        # rank 0's initial weights on every rank
     n_params = sum(p.numel() for p in net.parameters())
     log(f"{model}: {n_params:,} parameters | {used}: {len(train_set):,} train / {len(test_set):,} test images")
     opt = make_optimizer(optimizer, net.parameters(), lr, momentum, weight_decay)

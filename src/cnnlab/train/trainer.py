@@ -90,7 +90,7 @@ def _as_tensor(x):
 def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
     """Run ``model`` over ``loader`` without gradients; return loss, accuracy and per-sample outputs.
 
-    With ``parallel`` (a ``cnnlab.distributed.DataParallel``) each rank evaluates its own shard of
+    With ``parallel`` (a ``cnnlab.distributed.Synchronizer``) each rank evaluates its own shard of
     the data (``loader`` over ``distributed.shard_indices``) and the results are gathered in rank
     order, so every rank returns the whole set's numbers.
 
@@ -151,7 +151,7 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.meta = dict(meta or {})
         self.progress, self.log = progress, log or (lambda *a, **k: None)
-        self.parallel = parallel   # a distributed.DataParallel: averages gradients, rank 0 writes
+        self.parallel = parallel   # a distributed.Synchronizer: averages gradients, rank 0 writes
         self.aux_weight = 0.3
         self.history = History()
         self.stop_training = False
