@@ -182,8 +182,9 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
               "parameters": n_params, "dataset": used, "model": net, "run_dir": out, "meta": meta,
               "test_set": test_set}
     if not trainer.interrupted:
-from .. import __version__, backend, distributed, nn, optim
-from ..data import DATASETS, DataLoader, get_dataset
+        final = evaluate(net, test_loader, nn.CrossEntropyLoss(), parallel=parallel)
+        result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], evaluation=final)
+        log(f"test accuracy {final['accuracy'] * 100:.2f}% (loss {final['loss']:.4f}) | checkpoint: {last}")
     return result
 
 
