@@ -141,15 +141,18 @@ def test_sampler_shards_are_one_global_shuffle_the_single_process_loader_draws()
 
 
 def test_sampler_and_loader_reject_bad_arguments():
-    with pytest.raises(ValueError, match=r"DistributedSampler: `rank` must be in \[0, 2\] for "
-                                         r"num_replicas=3. Received: rank=3"):
+    with pytest.raises(ValueError, match=r"DistributedSampler: `rank` must be an int in \[0, 2\]. "
+                                         r"Received: rank=3"):
         dist.DistributedSampler(range(5), num_replicas=3, rank=3)
-    with pytest.raises(ValueError, match=r"DistributedSampler: `num_replicas` must be an int >= 1. "
-                                         r"Received: num_replicas=0"):
+    with pytest.raises(ValueError, match=r"DistributedSampler: `num_replicas` must be a positive "
+                                         r"int. Received: num_replicas=0"):
         dist.DistributedSampler(range(5), num_replicas=0, rank=0)
-    with pytest.raises(ValueError, match=r"set_epoch: `epoch` must be an int >= 0. "
+    with pytest.raises(ValueError, match=r"set_epoch: `epoch` must be a non-negative int. "
                                          r"Received: epoch=-1"):
         dist.DistributedSampler(range(5)).set_epoch(-1)
+    with pytest.raises(TypeError, match=r"DistributedSampler: `seed` must be an int. "
+                                        r"Received: seed=1.5"):
+        dist.DistributedSampler(range(5), seed=1.5)
     ds = TensorDataset(np.zeros((4, 1), np.float32))
     with pytest.raises(ValueError, match="DataLoader: `sampler` gives the order; it cannot be "
                                          "combined with shuffle=True"):

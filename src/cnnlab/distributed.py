@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import json
 import math
-import numbers
 import os
 import sys
 import time
@@ -36,6 +35,7 @@ from . import backend
 from .autograd import Function
 from .nn.normalization import BatchNorm1d, BatchNorm2d, _BatchNorm
 from .tensor import Tensor
+from .validation import int_arg
 
 # What MPI launchers set to the world size: MPICH/Intel MPI (PMI), Open MPI, MVAPICH.
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
@@ -355,12 +355,6 @@ def abort_on_error(prefix="cnnlab"):
 
 
 # ---------------------------------------------------------------------------- sharding data
-def _count_arg(fn, name, value, low):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{fn}: `{name}` must be an int >= {low}. Received: {name}={value!r}")
-    return int(value)
-
-
 class DistributedSampler:
     """The indices of this rank's shard of one global shuffle per epoch (as PyTorch's sampler).
 
@@ -388,12 +382,9 @@ class DistributedSampler:
         fn = "DistributedSampler"
         if num_replicas is None:
             num_replicas = world_size()
-        num_replicas = _count_arg(fn, "num_replicas", num_replicas, 1)
-        rank = _this_rank() if rank is None else _count_arg(fn, "rank", rank, 0)
-        if rank >= num_replicas:
-            raise ValueError(f"{fn}: `rank` must be in [0, {num_replicas - 1}] for "
-                             f"num_replicas={num_replicas}. Received: rank={rank}")
-        self.seed = _count_arg(fn, "seed", seed, 0)
+        num_replicas = int_arg(fn, "num_replicas", num_replicas, minimum=1)
+        rank = _this_rank() if rank is None else int_arg(fn, "rank", rank, 0, num_replicas - 1)
+        self.seed = int_arg(fn, "seed", seed, minimum=0)
         self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         n = len(dataset)
@@ -407,7 +398,7 @@ class DistributedSampler:
 
     def set_epoch(self, epoch):
         """Use epoch ``epoch``'s global shuffle in the next iteration."""
-        self.epoch = _count_arg("DistributedSampler.set_epoch", "epoch", epoch, 0)
+        self.epoch = int_arg("DistributedSampler.set_epoch", "epoch", epoch, minimum=0)
 
     def _global_order(self):
         """Epoch ``self.epoch``'s permutation of the whole dataset (replayed from the seed when an

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from ..validation import is_int
+from ..validation import bool_arg, is_int
 
 
 def _plain(value):
@@ -166,6 +166,9 @@ class DataLoader:
             from ``batch_generator``, which the loader seeds afresh for every batch from its seed, the
             epoch and the batch's number: augmentations repeat run after run, and a run resumed in the
             middle of an epoch sees exactly the augmented batches it would have seen.
+        pin_memory: accepted for PyTorch's signature (bool). It has no effect: batches are built
+            in ordinary host memory, which is all the CPU needs (page-locked buffers only speed up
+            copies to a GPU).
 
     Example:
         >>> loader = DataLoader(FashionMNIST(train=True), batch_size=128, shuffle=True, seed=0)
@@ -173,7 +176,8 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, *, drop_last=False, seed=None, generator=None,
-                 num_workers=0, prefetch=0, collate_fn=None, batch_transform=None, sampler=None):
+                 num_workers=0, prefetch=0, collate_fn=None, batch_transform=None,
+                 pin_memory=False, sampler=None):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: `dataset` must define __len__ and __getitem__. "
                             f"Received an object of type {type(dataset).__name__}")
@@ -194,6 +198,7 @@ class DataLoader:
                             f"Received {type(sampler).__name__}")
         if generator is not None and seed is not None:
             raise ValueError("DataLoader: give `seed` or `generator`, not both")
+        bool_arg("DataLoader", "pin_memory", pin_memory)
         if generator is not None and not isinstance(generator, Generator):
             raise TypeError(f"DataLoader: `generator` must be a cnnlab.data.Generator. "
                             f"Received {type(generator).__name__}")
@@ -206,6 +211,7 @@ class DataLoader:
         self.prefetch = int(prefetch) if prefetch or not num_workers else 2
         self.collate_fn = collate_fn
         self.batch_transform = batch_transform
+        self.pin_memory = pin_memory  # no effect (see the docstring)
         self.generator = generator if generator is not None else Generator(seed)
         self.batch_generator = Generator(0)   # re-seeded before every batch_transform call (_load)
         if hasattr(batch_transform, "set_generator") and not _has_own_generator(batch_transform):
