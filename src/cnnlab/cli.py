@@ -20,6 +20,35 @@ class UserError(Exception):
 
 
 # ---------------------------------------------------------------------------- train
+def _share_cores_between_ranks():
+    """Under ``mpiexec``, each rank takes its share of the cores (unless the user chose a count)."""
+    from .distributed import local_size
+
+    ranks_here = local_size()
+    if ranks_here > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // ranks_here))
+        for name in ("CNNLAB_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                     "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(name, threads)
+
+
+def _data_parallel(command):
+    """Run ``command`` as one rank of an MPI job when launched by ``mpiexec``: the cores are shared
+    between the ranks, and an error on one rank stops them all (``distributed.abort_on_error``)."""
+
+    def run(args):
+        from . import distributed
+
+        _share_cores_between_ranks()
+        distributed.init()   # several ranks without mpi4py: an ImportError naming the pip command
+        with distributed.abort_on_error(f"cnnlab {args.command}"):
+            return command(args)
+
+    run.__doc__, run.__name__ = command.__doc__, command.__name__
+    return run
+
+
+@_data_parallel
 def cmd_train(args):
     from .train.run import train_job
 
@@ -33,13 +62,17 @@ def cmd_train(args):
                            weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
                            data_dir=args.data_dir, out=args.out, resume=args.resume,
                            progress=not args.no_progress, fallback=not args.no_fallback, augment=args.augment,
-                           force=args.force, allow_changes=args.allow_changes, callbacks=callbacks)
+                           force=args.force, allow_changes=args.allow_changes, train_limit=args.train_limit,
+                           callbacks=callbacks)
     finally:
         if server is not None:
             server.close()
-    from .inspect.report import report_for_job  # never raises: a report problem is logged
+    from . import distributed
 
-    result["report"] = report_for_job(result)
+    if distributed.is_main():  # under mpiexec, rank 0 alone writes the report
+        from .inspect.report import report_for_job  # never raises: a report problem is logged
+
+        result["report"] = report_for_job(result)
     return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 
@@ -359,6 +392,8 @@ def build_parser():
     p.add_argument("--no-fallback", action="store_true",
                    help="fail instead of training on the bundled fashion-mnist-mini when the dataset "
                    "is unavailable")
+    p.add_argument("--train-limit", type=int, default=None, metavar="N",
+                   help="train on N training images drawn at random (quick runs and tests)")
     from .data.transforms.recipes import describe_augmentations
 
     p.add_argument("--augment", default=None, metavar="NAMES",

@@ -5,10 +5,11 @@ rebuilds a model from a checkpoint for ``cnnlab evaluate`` and ``cnnlab predict`
 """
 
 import os
+from contextlib import nullcontext
 
 import numpy as np
 
-from .. import backend, nn, optim
+from .. import __version__, backend, distributed, nn, optim
 from ..data import DATASETS, DataLoader, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..models.registry import get_builder
@@ -101,7 +102,19 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     training (``force`` takes over a lock). ``resume`` compares the checkpoint's recorded recipe
     with the given one and refuses differences unless ``allow_changes``. Raises
     ``TrainingDiverged`` when the loss, a gradient or a statistic stops being finite.
+
+    Under ``mpiexec -n N`` the job trains data-parallel (see ``cnnlab.distributed``): ``batch_size``
+    stays the global batch, each rank takes ``batch_size / N`` of it, rank 0 alone logs and writes.
     """
+    ranks = distributed.init()
+    if ranks > 1:
+        if not distributed.is_main():
+            log, progress = None, False
+        if batch_size % ranks:
+            raise ValueError(f"train: --batch-size {batch_size} is the global batch and must be a "
+                             f"multiple of the {ranks} ranks "
+                             f"(each rank takes batch_size / {ranks})")
+    log = log or (lambda *a, **k: None)
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
         raise ValueError(f"train: `epochs` must be a non-negative int. Received: epochs={epochs!r}")
     if epochs == 0:
@@ -121,6 +134,15 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         train_set = Subset(train_set, np.random.default_rng(seed).permutation(len(train_set))[:train_limit])
     base = train_set.dataset if hasattr(train_set, "dataset") else train_set
     net, config = build_model(model, base)
+    parallel = None
+    if ranks > 1:
+        distributed.check_consistent({
+            "model": model, "model_fingerprint": distributed.model_fingerprint(net), "seed": seed,
+            "dataset": used, "train_length": len(train_set), "test_length": len(test_set),
+            "world_size": ranks, "batch_size": batch_size, "epochs": epochs, "optimizer": optimizer,
+            "lr": lr, "augment": augment, "resume": bool(resume), "cnnlab": __version__})
+        net = distributed.convert_sync_batchnorm(net)   # batch statistics of the global batch
+        parallel = distributed.Synchronizer(net)        # rank 0's initial weights on every rank
     n_params = sum(p.numel() for p in net.parameters())
     log(f"{model}: {n_params:,} parameters | {used}: {len(train_set):,} train / {len(test_set):,} test images")
     opt = make_optimizer(optimizer, net.parameters(), lr, momentum, weight_decay)
@@ -143,14 +165,29 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
 
         batch_transform = training_pipeline(augment, train_set, mean, std)
         meta["recipe"]["augment"] = augment
-    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
-                              batch_transform=batch_transform)
-    test_loader = DataLoader(test_set, batch_size=500)
+    if ranks > 1:
+        # One global shuffle (the one a single process draws), each rank its shard of every batch;
+        # the test set in contiguous unpadded shards, so every test image is counted once.
+        from ..data import Subset
+
+        meta["world_size"] = ranks
+        sampler = distributed.DistributedSampler(train_set, seed=seed)
+        train_loader = DataLoader(train_set, batch_size=batch_size // ranks, sampler=sampler,
+                                  seed=seed + distributed.rank(), batch_transform=batch_transform)
+        test_shard = Subset(test_set, distributed.shard_indices(len(test_set)))
+        test_loader = DataLoader(test_shard, batch_size=500)
+    else:
+        train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
+                                  batch_transform=batch_transform)
+        test_loader = DataLoader(test_set, batch_size=500)
     trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, callbacks=callbacks, checkpoint_dir=out,
-                      meta=meta, progress=progress, log=log)
+                      meta=meta, progress=progress, log=log, parallel=parallel)
     last = os.path.join(out, "last.npz")
-    with RunLock(out, "train", force=force, log=log):
-        remove_orphaned_temp_files(out, log)
+    # Under mpiexec rank 0 alone writes into ``out``, so it alone holds the lock.
+    lock = RunLock(out, "train", force=force, log=log) if distributed.is_main() else nullcontext()
+    with lock:
+        if distributed.is_main():
+            remove_orphaned_temp_files(out, log)
         start = None
         if resume:
             if not os.path.isfile(last):
@@ -159,13 +196,18 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
             check_trained_state(start, last, "train")
             check_compatible(start, model, used, config, list(base.classes))
             check_model_arrays(net, start["model"], last, "train")
+            saved_ranks = int((start.get("meta") or {}).get("world_size", 1))
+            if saved_ranks != ranks:
+                raise ValueError(f"train: the checkpoint to resume was written by a run on "
+                                 f"{saved_ranks} rank(s); resume it with {saved_ranks} "
+                                 f"(mpiexec -n {saved_ranks}), not {ranks}")
             start = resume_state(start, meta["recipe"], allow_changes, log)
         history = trainer.fit(train_loader, test_loader, epochs=epochs, resume=start)
     result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
               "parameters": n_params, "dataset": used, "model": net, "run_dir": out, "meta": meta,
               "test_set": test_set}
     if not trainer.interrupted:
-        final = evaluate(net, test_loader, nn.CrossEntropyLoss())
+        final = evaluate(net, test_loader, nn.CrossEntropyLoss(), parallel=parallel)
         result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], evaluation=final)
         log(f"test accuracy {final['accuracy'] * 100:.2f}% (loss {final['loss']:.4f}) | checkpoint: {last}")
     return result

@@ -158,8 +158,12 @@ def _as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def evaluate(model, loader, loss_fn=None, num_classes=None):
+def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
     """Run ``model`` over ``loader`` without gradients; return loss, accuracy and per-sample outputs.
+
+    With ``parallel`` (a ``cnnlab.distributed.Synchronizer``) each rank evaluates its own shard of
+    the data (``loader`` over ``distributed.shard_indices``) and the results are gathered in rank
+    order, so every rank returns the whole set's numbers.
 
     Returns a dict with ``loss`` (mean over samples, if ``loss_fn``), ``accuracy``, ``per_class_accuracy``,
     ``scores`` (N, C) logits and ``targets`` (N,).
@@ -181,6 +185,9 @@ def evaluate(model, loader, loss_fn=None, num_classes=None):
         model.train(was_training)
     scores = np.concatenate(scores) if scores else np.zeros((0, num_classes or 0))
     targets = np.concatenate(targets) if targets else np.zeros(0, np.int64)
+    if parallel is not None:
+        scores, targets = parallel.gather(scores), parallel.gather(targets)
+        loss_sum, count = parallel.sum(loss_sum, count)
     num_classes = num_classes or scores.shape[1]
     return {
         "loss": loss_sum / count if (loss_fn is not None and count) else None,
@@ -211,7 +218,7 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, callbacks=(), checkpoint_dir=None,
-                 meta=None, progress=True, log=print, handle_signals=True):
+                 meta=None, progress=True, log=print, handle_signals=True, parallel=None):
         if loss_fn is None:
             from ..functional.loss import cross_entropy as loss_fn
         self.model, self.optimizer, self.loss_fn, self.scheduler = model, optimizer, loss_fn, scheduler
@@ -219,6 +226,7 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.meta = dict(meta or {})
         self.progress, self.log = progress, log or (lambda *a, **k: None)
+        self.parallel = parallel   # a distributed.Synchronizer: averages gradients, rank 0 writes
         self.aux_weight = 0.3
         self.history = History()
         self.stop_training = False
@@ -264,7 +272,7 @@ class Trainer:
     def save(self, path=None):
         """Write the state to ``path`` (default ``last.npz``); TrainingDiverged if not finite."""
         path = path or self.last_path
-        if path:
+        if path and (self.parallel is None or self.parallel.is_main):
             state = self.state_dict()
             bad = _first_non_finite({"model": state["model"], "optimizer": state["optimizer"]})
             if bad is not None:
@@ -405,6 +413,9 @@ class Trainer:
             # Resuming: replay this epoch's shuffle and skip the batches already trained on.
             train_loader.load_state_dict(self._loader_state)
         self._loader_state = None
+        sampler = getattr(train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self._epoch)
         if self._batch == 0:
             self._partial = (0.0, 0, 0)
         loss_sum, correct, seen = self._partial
@@ -442,12 +453,17 @@ class Trainer:
                     self._check_buffers(buffers, step)
                     self._phase("backward")
                     loss.backward()
+                    n = len(y)
+                    predictions = out.data.argmax(axis=1)
+                    batch_correct = int((predictions == y.data).sum())
+                    if self.parallel is not None:  # average the gradients; the global batch's numbers
+                        batch_loss, batch_correct, n = self.parallel.after_backward(
+                            batch_loss * n, batch_correct, n)
+                        batch_loss /= n
                     self._check_finite("gradient norm", _grad_norm(params), step)
                     self.optimizer.step()
-                n = len(y)
                 loss_sum += batch_loss * n
-                predictions = out.data.argmax(axis=1)
-                correct += int((predictions == y.data).sum())
+                correct += batch_correct
                 seen += n
                 self._batch = i + 1
                 self._partial = (loss_sum, correct, seen)
@@ -471,7 +487,7 @@ class Trainer:
                 "val_loss": None, "val_acc": None,
                 "lr": float(self.optimizer.param_groups[0]["lr"]), "time": time.perf_counter() - start}
         if val_loader is not None:
-            result = evaluate(self.model, val_loader, self.loss_fn)
+            result = evaluate(self.model, val_loader, self.loss_fn, parallel=self.parallel)
             logs["val_loss"], logs["val_acc"] = result["loss"], result["accuracy"]
         for k in History.KEYS:
             self.history[k].append(logs[k])
@@ -486,6 +502,8 @@ class Trainer:
         line = (f"epoch {self._epoch}/{epochs}: train loss {logs['train_loss']:.4f} acc {logs['train_acc']:.4f}")
         if logs["val_acc"] is not None:
             line += f" | val loss {logs['val_loss']:.4f} acc {logs['val_acc']:.4f}"
+        if self.parallel is not None:
+            line += " | " + self.parallel.epoch_report(logs["time"])
         self.log(line + f" | {logs['time']:.1f}s")
         for c in self.callbacks:
             if hasattr(c, "on_epoch_end"):
