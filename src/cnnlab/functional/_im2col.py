@@ -23,44 +23,8 @@ import numpy as np
 
 from .. import backend
 from ..autograd.function import set_kernel_context
-
-
-def output_size(size, kernel, stride, dilation, padding_total, ceil_mode=False):
-    """Output length along one axis: floor((W + P_total - D(F-1) - 1) / S) + 1 (ceil with ceil_mode).
-
-    With ``ceil_mode`` the last window may start past the input only if it starts inside input or
-    left padding (PyTorch's rule), so the count can drop by one.
-    """
-    span = dilation * (kernel - 1) + 1
-    room = size + padding_total - span
-    if room < 0:
-        return 0
-    if ceil_mode:
-        out = -(-room // stride) + 1
-        left = padding_total // 2
-        if (out - 1) * stride >= size + left:
-            out -= 1
-        return out
-    return room // stride + 1
-
-
-def sliding_windows(x, kernel_size, stride=(1, 1), dilation=(1, 1), out_size=None):
-    """View of every (kH, kW) window of a 4-D array: shape (N, C, oH, oW, kH, kW), no copy."""
-    xp = backend.get_array_module(x)
-    n, c, h, w = x.shape
-    kh, kw = kernel_size
-    sh, sw = stride
-    dh, dw = dilation
-    if out_size is None:
-        oh = (h - dh * (kh - 1) - 1) // sh + 1
-        ow = (w - dw * (kw - 1) - 1) // sw + 1
-    else:
-        oh, ow = out_size
-    s_n, s_c, s_h, s_w = x.strides
-    return xp.lib.stride_tricks.as_strided(
-        x, shape=(n, c, oh, ow, kh, kw),
-        strides=(s_n, s_c, s_h * sh, s_w * sw, s_h * dh, s_w * dw),
-        writeable=False)
+from ..kernels.windows import sliding_windows  # noqa: F401  (pool.py imports it from here)
+from .conv import output_size  # noqa: F401  (pool.py imports it from here)
 
 
 # ------------------------------------------------------------------------------------ channels-last columns
