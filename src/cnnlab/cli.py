@@ -427,8 +427,10 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from .backend import tune_process
     from .data.download import DownloadError
 
+    tune_process()   # the command is the whole process: keep freed memory (README, "How it computes")
     try:
         return args.func(args)
     except (UserError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:

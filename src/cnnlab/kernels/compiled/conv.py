@@ -130,31 +130,95 @@ def _direct_input_grad(grad, weight, input_shape, pads, dilation, groups):
     return _direct_forward(grad, _rotated(weight, groups), None, gpads, dilation, groups)
 
 
+@kernel
+def _direct_wgrad(xf, gf, wp, dh, dw, groups, gw):
+    """Stride-1 weight gradient on flattened rows: xf (N, C, Hp*Wp + slack) the padded input, gf
+    (N, O, oH*Wp + TILE) the gradient on the same row width (zero beyond oW) -> gw (O, C/G, kH, kW).
+    One task per (group, input channel, block of BLOCK output channels) sums over every image and
+    position, a tap at a time, in a BLOCK x TILE register tile: no two tasks write the same value."""
+    n = xf.shape[0]
+    o, cg, kh, kw = gw.shape
+    og = o // groups
+    blocks = (og + BLOCK - 1) // BLOCK
+    tiles = (gf.shape[2] - TILE) // TILE + 1
+    for r in prange(groups * cg * blocks):
+        b0 = min((r % blocks) * BLOCK, max(og - BLOCK, 0))
+        c = (r // blocks) % cg
+        g = r // (blocks * cg)
+        acc = numba.carray(stack_tile(TILE_VALUES, xf.dtype), (BLOCK, TILE))
+        chans = numba.carray(stack_tile(BLOCK, np.int64), (BLOCK,))
+        for k in range(BLOCK):
+            chans[k] = g * og + min(b0 + k, og - 1)
+        for p in range(kh):
+            for q in range(kw):
+                for k in range(BLOCK):
+                    for t in range(TILE):
+                        acc[k, t] = 0
+                for img in range(n):
+                    xc = xf[img, g * cg + c]
+                    for tile in range(tiles):
+                        l0 = tile * TILE
+                        off = l0 + p * dh * wp + q * dw
+                        xs = xc[off:off + TILE]
+                        for k in range(BLOCK):
+                            gs = gf[img, chans[k], l0:l0 + TILE]
+                            for t in range(TILE):
+                                acc[k, t] += gs[t] * xs[t]
+                for k in range(BLOCK):
+                    s = acc[k, 0]
+                    for t in range(1, TILE):
+                        s += acc[k, t]
+                    gw[chans[k], c, p, q] = s
+
+
+def _direct_weight_grad(x, grad, weight_shape, pads, dilation, groups):
+    """Stride 1: gradient^T @ columns without building the columns (``_direct_wgrad``)."""
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = pads
+    hp, wp = h + top + bottom, w + left + right
+    oh = grad.shape[2]
+    xf = _flat_pad(x, top, left, hp, wp, TILE + wp)
+    gf = _flat_pad(grad, 0, 0, oh, wp, TILE)                # rows widened to Wp with zeros
+    gw = np.empty(weight_shape, x.dtype)
+    _direct_wgrad(xf, gf, wp, dilation[0], dilation[1], groups, gw)
+    return gw
+
+
 # ------------------------------------------------------------------------------- columns (im2col + BLAS)
 
 @kernel
-def _im2col(x, n0, n1, top, left, sh, sw, dh, dw, kh, kw, oh, ow, groups, cols):
-    """Columns of images n0..n1 of x (N, C, H, W), zero padding by bounds:
-    cols (G, (n1-n0)*oH*oW, kH*kW*C/G), a row's values ordered (p, q, c)."""
-    _, c, h, w = x.shape
-    cg = c // groups
+def _nhwc_pad(x, top, left, hp, wp):
+    """x (N, C, H, W) any layout -> (N, Hp, Wp, C) zero-padded, channels-last."""
+    n, c, h, w = x.shape
+    out = np.zeros((n, hp, wp, c), x.dtype)
+    for r in prange(n * h):
+        b, y = r // h, r % h
+        for xx in range(w):
+            dst = out[b, y + top, xx + left]
+            for ch in range(c):
+                dst[ch] = x[b, ch, y, xx]
+    return out
+
+
+@kernel
+def _im2col(xp, n0, n1, sh, sw, dh, dw, kh, kw, oh, ow, groups, cols):
+    """Columns of images n0..n1 of the padded channels-last xp (N, Hp, Wp, C):
+    cols (G, (n1-n0)*oH*oW, kH*kW*C/G), a row's values ordered (p, q, c): contiguous runs of C/G."""
+    cg = xp.shape[3] // groups
     for r in prange((n1 - n0) * oh):
         b, i = r // oh, r % oh
         for j in range(ow):
             row = (b * oh + i) * ow + j
             for p in range(kh):
-                y = i * sh + p * dh - top
+                src_row = xp[n0 + b, i * sh + p * dh]
                 for q in range(kw):
-                    xx = j * sw + q * dw - left
+                    src = src_row[j * sw + q * dw]
                     col = (p * kw + q) * cg
-                    inside = 0 <= y < h and 0 <= xx < w
                     for g in range(groups):
                         dst = cols[g, row, col:col + cg]
-                        if inside:
-                            for ch in range(cg):
-                                dst[ch] = x[n0 + b, g * cg + ch, y, xx]
-                        else:
-                            dst[:] = 0
+                        part = src[g * cg:(g + 1) * cg]
+                        for ch in range(cg):
+                            dst[ch] = part[ch]
 
 
 @kernel
@@ -226,12 +290,13 @@ def _columns_forward(x, weight, bias, pads, stride, dilation, groups, out_size):
     oh, ow = out_size
     og = o // groups
     wm = _kernel_matrix(weight, groups)
+    xp = _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
     out = np.empty((n, oh, ow, o), x.dtype)
     rows = out.reshape(n * oh * ow, o)
     per_image = oh * ow * kh * kw * c * x.dtype.itemsize
     for n0, n1 in _image_blocks(n, per_image):
         cols = np.empty((groups, (n1 - n0) * oh * ow, kh * kw * cg), x.dtype)
-        _im2col(x, n0, n1, pads[0][0], pads[1][0], *stride, *dilation, kh, kw, oh, ow, groups, cols)
+        _im2col(xp, n0, n1, *stride, *dilation, kh, kw, oh, ow, groups, cols)
         dst = rows[n0 * oh * ow:n1 * oh * ow]
         if groups == 1:
             np.matmul(cols[0], wm[0], out=dst)
@@ -267,11 +332,12 @@ def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     og = o // groups
     oh, ow = grad.shape[2:]
     g_rows = _as_rows(grad)
+    xp = _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
     gw = np.zeros((groups, kh * kw * cg, og), x.dtype)
     per_image = oh * ow * kh * kw * c * x.dtype.itemsize
     for n0, n1 in _image_blocks(n, per_image):
         cols = np.empty((groups, (n1 - n0) * oh * ow, kh * kw * cg), x.dtype)
-        _im2col(x, n0, n1, pads[0][0], pads[1][0], *stride, *dilation, kh, kw, oh, ow, groups, cols)
+        _im2col(xp, n0, n1, *stride, *dilation, kh, kw, oh, ow, groups, cols)
         g = g_rows[n0 * oh * ow:n1 * oh * ow].reshape(-1, groups, og).transpose(1, 0, 2)
         gw += np.matmul(cols.transpose(0, 2, 1), g)
     gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)      # (G, O/G, C/G, kH, kW)
@@ -279,20 +345,6 @@ def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
 
 
 # ------------------------------------------------------------------------------- depthwise
-
-@kernel
-def _nhwc_pad(x, top, left, hp, wp):
-    """x (N, C, H, W) any layout -> (N, Hp, Wp, C) zero-padded, channels-last."""
-    n, c, h, w = x.shape
-    out = np.zeros((n, hp, wp, c), x.dtype)
-    for r in prange(n * h):
-        b, y = r // h, r % h
-        for xx in range(w):
-            dst = out[b, y + top, xx + left]
-            for ch in range(c):
-                dst[ch] = x[b, ch, y, xx]
-    return out
-
 
 @kernel
 def _dw_forward(xp, w, bias, sh, sw, dh, dw, out):
@@ -403,15 +455,23 @@ def _depthwise_weight_grad(x, grad, weight_shape, pads, stride, dilation):
 
 # ------------------------------------------------------------------------------- dispatch
 
-def _plan(x_shape, weight_shape, stride, groups):
-    """The formulation for a shape: "depthwise", "direct" or "columns" (see the module docstring)."""
-    c = x_shape[1]
-    cg = weight_shape[1]
-    if groups == c and cg == 1 and groups > 1:
+DIRECT_MAX_CHANNELS = 32   # direct kernel up to this many summed channels per group (measured)
+DIRECT_WGRAD_MAX_CHANNELS = 4
+
+
+def _plan(op, x_shape, weight_shape, stride, groups):
+    """The formulation of ``op`` ("forward", "input_grad", "weight_grad") for a shape: "depthwise",
+    "direct" or "columns". Chosen from single-thread timings of both (benchmarks/RESULTS.md):
+    the direct kernel wins where the sum runs over few channels (the first layers, 16-32
+    channels); BLAS on im2col columns wins from 64 channels up and for strides > 1."""
+    c, o = x_shape[1], weight_shape[0]
+    if groups == c and weight_shape[1] == 1 and groups > 1:
         return "depthwise"
-    if stride == (1, 1):
-        return "direct"
-    return "columns"
+    if stride != (1, 1):
+        return "columns"
+    summed = {"forward": c // groups, "input_grad": o // groups, "weight_grad": c // groups}[op]
+    limit = DIRECT_WGRAD_MAX_CHANNELS if op == "weight_grad" else DIRECT_MAX_CHANNELS
+    return "direct" if summed <= limit else "columns"
 
 
 def _out_size(shape, kernel_size, pads, stride, dilation):
@@ -420,36 +480,49 @@ def _out_size(shape, kernel_size, pads, stride, dilation):
             (wp - dilation[1] * (kernel_size[1] - 1) - 1) // stride[1] + 1)
 
 
+# Every formulation's (forward, input gradient, weight gradient) with the public signatures; the
+# direct kernels need stride 1 and the depthwise ones groups = channels (``_plan`` sees to it).
+FORMULATIONS = {
+    "direct": (
+        lambda x, w, b, pads, stride, dilation, groups: _direct_forward(x, w, b, pads, dilation, groups),
+        lambda g, w, shape, pads, stride, dilation, groups: _direct_input_grad(g, w, shape, pads, dilation,
+                                                                               groups),
+        lambda x, g, shape, pads, stride, dilation, groups: _direct_weight_grad(x, g, shape, pads, dilation,
+                                                                                groups)),
+    "columns": (
+        lambda x, w, b, pads, stride, dilation, groups: _columns_forward(
+            x, w, b, pads, stride, dilation, groups, _out_size(x.shape, w.shape[2:], pads, stride, dilation)),
+        _columns_input_grad,
+        _columns_weight_grad),
+    "depthwise": (
+        lambda x, w, b, pads, stride, dilation, groups: _depthwise_forward(
+            x, w, b, pads, stride, dilation, _out_size(x.shape, w.shape[2:], pads, stride, dilation)),
+        lambda g, w, shape, pads, stride, dilation, groups: _depthwise_input_grad(g, w, shape, pads, stride,
+                                                                                  dilation),
+        lambda x, g, shape, pads, stride, dilation, groups: _depthwise_weight_grad(x, g, shape, pads, stride,
+                                                                                   dilation)),
+}
+
+
 def conv2d_forward(x, weight, bias, pads, stride, dilation, groups):
     """x (N, C, H, W), weight (O, C/G, kH, kW), bias (O,) or None -> (N, O, oH, oW)."""
-    plan = _plan(x.shape, weight.shape, stride, groups)
-    out_size = _out_size(x.shape, weight.shape[2:], pads, stride, dilation)
+    forward = FORMULATIONS[_plan("forward", x.shape, weight.shape, stride, groups)][0]
     with threads():
-        if plan == "depthwise":
-            return _depthwise_forward(x, weight, bias, pads, stride, dilation, out_size)
-        if plan == "direct":
-            return _direct_forward(x, weight, bias, pads, dilation, groups)
-        return _columns_forward(x, weight, bias, pads, stride, dilation, groups, out_size)
+        return forward(x, weight, bias, pads, stride, dilation, groups)
 
 
 def conv2d_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
     """grad (N, O, oH, oW) -> d input (N, C, H, W)."""
-    plan = _plan(input_shape, weight.shape, stride, groups)
+    input_grad = FORMULATIONS[_plan("input_grad", input_shape, weight.shape, stride, groups)][1]
     with threads():
-        if plan == "depthwise":
-            return _depthwise_input_grad(grad, weight, input_shape, pads, stride, dilation)
-        if plan == "direct":
-            return _direct_input_grad(grad, weight, input_shape, pads, dilation, groups)
-        return _columns_input_grad(grad, weight, input_shape, pads, stride, dilation, groups)
+        return input_grad(grad, weight, input_shape, pads, stride, dilation, groups)
 
 
 def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     """x (N, C, H, W), grad (N, O, oH, oW) -> d weight (O, C/G, kH, kW)."""
-    plan = _plan(x.shape, weight_shape, stride, groups)
+    weight_grad = FORMULATIONS[_plan("weight_grad", x.shape, weight_shape, stride, groups)][2]
     with threads():
-        if plan == "depthwise":
-            return _depthwise_weight_grad(x, grad, weight_shape, pads, stride, dilation)
-        return _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)
+        return weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)
 
 
 @kernel
