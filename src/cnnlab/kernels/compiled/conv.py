@@ -1,24 +1,25 @@
 """Convolution compiled with Numba: the reference's sums, computed as loops made fast.
 
-Three formulations, chosen per shape by ``_plan`` (the one dispatch point):
+Three formulations; ``_plan`` (the one dispatch point) chooses one per op and shape from measured
+single-thread timings (benchmarks/RESULTS.md):
 
-- ``direct``: stride 1, any groups and dilation. The padded input's rows are laid end to end per
-  channel, (N, C, Hp*Wp); then output position l = i*Wp + j reads input l + p*dH*Wp + q*dW for
-  tap (p, q), so a tile of TILE = 64 consecutive positions is one contiguous slice for every tap.
-  A register tile of BLOCK = 4 output channels x 64 positions (16 AVX-512 registers in float32)
-  accumulates over every (channel, tap); the positions j >= oW of a row are computed and dropped.
-  The inner loop is 64 long because LLVM vectorises 16 lanes x 4 and leaves shorter loops scalar.
-  Bias is added in the output write. The input gradient for stride 1 is the same kernel on the
-  gradient padded by the kernel's reach, with the rotated kernel (the lectures' derivation).
-- ``columns``: strides > 1 and the weight gradient. im2col into channels-last rows, built by one
-  parallel Numba region per block of images, and one BLAS product per block (OpenBLAS beats a
-  direct loop there); the input gradient for strides > 1 is col2im: gradient @ kernels^T, added
-  back tap by tap in one parallel region.
-- ``depthwise`` (groups = channels): no product is large enough for BLAS; a channels-last loop
-  whose inner loop runs over the channels, forward and both gradients.
+- ``direct`` (stride 1, any groups and dilation). The padded input's rows are laid end to end per
+  channel, (N, C, Hp*Wp); output position l = i*Wp + j then reads input l + p*dH*Wp + q*dW for tap
+  (p, q), so a tile of TILE = 64 consecutive positions is one contiguous slice for every tap. A
+  register tile of BLOCK = 4 output channels x 64 positions (16 AVX-512 registers in float32) lives
+  on the stack and accumulates over every (channel, tap); positions j >= oW of a row are computed and
+  dropped. The inner loop is 64 long because LLVM vectorises 16 lanes x 4 and leaves shorter loops
+  scalar. Bias is added in the output write. The input gradient for stride 1 is the same kernel on
+  the gradient padded by the kernel's reach, with the rotated kernel (the lectures' derivation); the
+  weight gradient of the first layers (1-4 input channels) sums gradient x shifted input tap by tap.
+- ``columns`` (64+ channels, strides > 1, most weight gradients): im2col from a channels-last padded
+  copy, one parallel region per block of images, and one BLAS product per block (OpenBLAS beats the
+  direct loop there); the input gradient is col2im: gradient @ kernels^T, added back tap by tap.
+- ``depthwise`` (groups = channels): no product is large enough for BLAS; channels-last loops whose
+  inner loop runs over the channels, forward and both gradients.
 
-Outputs are (N, O, oH, oW)-shaped: NCHW memory from ``direct``, a view of channels-last memory
-from the others; every kernel reads either layout.
+Outputs are (N, O, oH, oW)-shaped: NCHW memory from ``direct``, a view of channels-last memory from
+the others; every kernel reads either layout. float64 runs the same loops.
 """
 
 import numba
@@ -480,27 +481,42 @@ def _out_size(shape, kernel_size, pads, stride, dilation):
             (wp - dilation[1] * (kernel_size[1] - 1) - 1) // stride[1] + 1)
 
 
+def _direct_fwd(x, w, b, pads, stride, dilation, groups):
+    return _direct_forward(x, w, b, pads, dilation, groups)
+
+
+def _direct_igrad(g, w, shape, pads, stride, dilation, groups):
+    return _direct_input_grad(g, w, shape, pads, dilation, groups)
+
+
+def _direct_wgrad_public(x, g, shape, pads, stride, dilation, groups):
+    return _direct_weight_grad(x, g, shape, pads, dilation, groups)
+
+
+def _columns_fwd(x, w, b, pads, stride, dilation, groups):
+    out_size = _out_size(x.shape, w.shape[2:], pads, stride, dilation)
+    return _columns_forward(x, w, b, pads, stride, dilation, groups, out_size)
+
+
+def _depthwise_fwd(x, w, b, pads, stride, dilation, groups):
+    out_size = _out_size(x.shape, w.shape[2:], pads, stride, dilation)
+    return _depthwise_forward(x, w, b, pads, stride, dilation, out_size)
+
+
+def _depthwise_igrad(g, w, shape, pads, stride, dilation, groups):
+    return _depthwise_input_grad(g, w, shape, pads, stride, dilation)
+
+
+def _depthwise_wgrad(x, g, shape, pads, stride, dilation, groups):
+    return _depthwise_weight_grad(x, g, shape, pads, stride, dilation)
+
+
 # Every formulation's (forward, input gradient, weight gradient) with the public signatures; the
 # direct kernels need stride 1 and the depthwise ones groups = channels (``_plan`` sees to it).
 FORMULATIONS = {
-    "direct": (
-        lambda x, w, b, pads, stride, dilation, groups: _direct_forward(x, w, b, pads, dilation, groups),
-        lambda g, w, shape, pads, stride, dilation, groups: _direct_input_grad(g, w, shape, pads, dilation,
-                                                                               groups),
-        lambda x, g, shape, pads, stride, dilation, groups: _direct_weight_grad(x, g, shape, pads, dilation,
-                                                                                groups)),
-    "columns": (
-        lambda x, w, b, pads, stride, dilation, groups: _columns_forward(
-            x, w, b, pads, stride, dilation, groups, _out_size(x.shape, w.shape[2:], pads, stride, dilation)),
-        _columns_input_grad,
-        _columns_weight_grad),
-    "depthwise": (
-        lambda x, w, b, pads, stride, dilation, groups: _depthwise_forward(
-            x, w, b, pads, stride, dilation, _out_size(x.shape, w.shape[2:], pads, stride, dilation)),
-        lambda g, w, shape, pads, stride, dilation, groups: _depthwise_input_grad(g, w, shape, pads, stride,
-                                                                                  dilation),
-        lambda x, g, shape, pads, stride, dilation, groups: _depthwise_weight_grad(x, g, shape, pads, stride,
-                                                                                   dilation)),
+    "direct": (_direct_fwd, _direct_igrad, _direct_wgrad_public),
+    "columns": (_columns_fwd, _columns_input_grad, _columns_weight_grad),
+    "depthwise": (_depthwise_fwd, _depthwise_igrad, _depthwise_wgrad),
 }
 
 

@@ -17,10 +17,10 @@ def _im2col(x, kernel_size, pads, stride, dilation, groups):
     """Columns of the zero-padded input: (N, C, H, W) -> (G, N*oH*oW, C/G*kH*kW), and (oH, oW)."""
     xp = backend.get_array_module(x)
     xpad = xp.pad(x, ((0, 0), (0, 0), *pads))
-    win = sliding_windows(xpad, kernel_size, stride, dilation)          # (N, C, oH, oW, kH, kW) view
+    win = sliding_windows(xpad, kernel_size, stride, dilation)       # (N, C, oH, oW, kH, kW) view
     n, c, oh, ow, kh, kw = win.shape
-    win = win.reshape(n, groups, c // groups, oh, ow, kh, kw)            # split channels into groups
-    cols = win.transpose(1, 0, 3, 4, 2, 5, 6)                            # (G, N, oH, oW, C/G, kH, kW)
+    win = win.reshape(n, groups, c // groups, oh, ow, kh, kw)         # channels split into groups
+    cols = win.transpose(1, 0, 3, 4, 2, 5, 6)                         # (G, N, oH, oW, C/G, kH, kW)
     return cols.reshape(groups, n * oh * ow, -1), (oh, ow)               # the copy: im2col
 
 
@@ -30,7 +30,7 @@ def conv2d_forward(x, weight, bias, pads, stride, dilation, groups):
     n, o = x.shape[0], weight.shape[0]
     cols, (oh, ow) = _im2col(x, weight.shape[2:], pads, stride, dilation, groups)
     kernels = weight.reshape(groups, o // groups, -1)                    # (G, O/G, C/G*kH*kW)
-    out = xp.matmul(cols, kernels.transpose(0, 2, 1))                    # (G, N*oH*oW, O/G): the product
+    out = xp.matmul(cols, kernels.transpose(0, 2, 1))                 # (G, N*oH*oW, O/G)
     out = out.reshape(groups, n, oh, ow, o // groups).transpose(1, 0, 4, 2, 3).reshape(n, o, oh, ow)
     return out if bias is None else out + bias.reshape(1, o, 1, 1)
 
@@ -44,15 +44,15 @@ def conv2d_input_grad(grad, weight, input_shape, pads, stride, dilation, groups)
     h, w = input_shape[-2:]
     hp, wp = h + top + bottom, w + left + right                          # the padded input's size
     spread = xp.zeros((n, o, (oh - 1) * stride[0] + 1, (ow - 1) * stride[1] + 1), grad.dtype)
-    spread[:, :, ::stride[0], ::stride[1]] = grad                        # stride-1 zeros between pixels
+    spread[:, :, ::stride[0], ::stride[1]] = grad                     # stride-1 zeros in between
     reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
     # Padded by the kernel's reach in front and up to the padded input's size behind (rows that no
     # window reached only meet zeros), the full correlation has exactly the padded input's size.
     full_pads = ((reach[0], hp - spread.shape[2]), (reach[1], wp - spread.shape[3]))
     rotated = weight.reshape(groups, o // groups, cg, kh, kw)[..., ::-1, ::-1]
-    rotated = rotated.transpose(0, 2, 1, 3, 4).reshape(groups * cg, o // groups, kh, kw)   # (C, O/G, ..)
-    gx = conv2d_forward(spread, rotated, None, full_pads, (1, 1), dilation, groups)        # (N, C, Hp, Wp)
-    return gx[:, :, top:top + h, left:left + w]                          # the padding gets no gradient
+    rotated = rotated.transpose(0, 2, 1, 3, 4).reshape(groups * cg, o // groups, kh, kw)  # in <-> out
+    gx = conv2d_forward(spread, rotated, None, full_pads, (1, 1), dilation, groups)   # (N, C, Hp, Wp)
+    return gx[:, :, top:top + h, left:left + w]                       # the padding gets none
 
 
 def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
@@ -61,7 +61,7 @@ def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     o = weight_shape[0]
     cols, _ = _im2col(x, weight_shape[2:], pads, stride, dilation, groups)   # (G, N*oH*oW, K)
     n, _, oh, ow = grad.shape
-    rows = grad.reshape(n, groups, o // groups, oh * ow).transpose(1, 2, 0, 3)   # (G, O/G, N, oH*oW)
+    rows = grad.reshape(n, groups, o // groups, oh * ow).transpose(1, 2, 0, 3)  # (G, O/G, N, oH*oW)
     gw = xp.matmul(rows.reshape(groups, o // groups, -1), cols)          # (G, O/G, K)
     return gw.reshape(weight_shape)
 
