@@ -33,7 +33,7 @@ __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_
 TILE = 64          # output positions per register tile: the vector loop's length
 BLOCK = 4          # output channels per register tile
 TILE_VALUES = TILE * BLOCK
-BLOCK_BYTES = 16 << 20   # im2col columns built and multiplied per block of images
+BLOCK_BYTES = 4 << 20    # im2col columns built and multiplied per block of images (in cache)
 
 
 # ------------------------------------------------------------------------------- direct (stride 1)
