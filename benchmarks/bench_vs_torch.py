@@ -14,7 +14,8 @@ as clean.
 
 Peak memory is measured in a fresh subprocess per case and library, the same way for both: the
 resident set's high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``) during one call
-after two warm-up calls, minus the resident set before the model was built (after the imports). Each
+after two warm-up calls, minus the resident set before the model was built (after the imports and
+one freed first run, which loads what each library compiles or builds on first use). Each
 library runs with its own default allocator settings: PyTorch with glibc's, cnnlab with the malloc
 tuning the ``cnnlab`` command applies (``cnnlab.backend.tune_process``: freed heap memory is kept
 for reuse, so fragmentation counts against cnnlab). For cnnlab the child also reports the peak of ``tracemalloc`` over one call (NumPy reports its
@@ -641,15 +642,27 @@ def _status_mib(field):
 
 
 def _memory_child(case_name, lib, threads):
-    """In a fresh process: peak resident memory of one call above the baseline before the model was built."""
+    """In a fresh process: peak resident memory of one call above the baseline before the model was built.
+
+    Each library first runs the case once and frees it, so that code it loads or compiles on first use
+    (cnnlab's Numba kernels: about 190 MiB of compiler and machine code; PyTorch's lazily built
+    primitives) counts in the baseline as the libraries' imports do, not as the step's memory."""
+    import ctypes
+    import gc
     import tracemalloc
 
     case = CASES[case_name]
     if lib == "torch":
         _import_torch(threads)
     else:
-        import cnnlab  # (imports count in the baseline, as torch's do)
-
+        import cnnlab  # noqa: F401  (imports count in the baseline, as torch's do)
+    case.setup(lib, threads=threads).run()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)   # hand the warm-up's freed memory back
+    except (OSError, AttributeError):
+        pass
+    if lib == "cnnlab":
         cnnlab.backend.tune_process()   # as the cnnlab command does
     base = _status_mib("VmRSS")
     runner = case.setup(lib, threads=threads)
