@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as TF
 
 import cnnlab
-from cnnlab.functional import conv as conv_module
 from cnnlab.functional.conv import conv2d
+from cnnlab.validation import padding_pairs
 from helpers import assert_close, check_against_torch, gradcheck
 
 MODES = ["zeros", "reflect", "replicate", "circular"]
@@ -131,7 +131,7 @@ def test_both_kernel_sets_match_torch(kernel_set, c):
     """Each kernel set's forward, input and weight gradient, called directly on zero-padded configs."""
     k = importlib.import_module(f"cnnlab.kernels.{kernel_set}")
     x, w = _arrays(c)[:2]
-    pads = conv_module._padding_pairs("conv2d", c["padding"], c["kernel"], c["stride"], c["dilation"])
+    pads = padding_pairs("conv2d", c["padding"], c["kernel"], c["stride"], c["dilation"])
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     ref = _torch_conv(dict(c, bias=False))(xt, wt)
     g = np.random.default_rng(1).standard_normal(ref.shape)
