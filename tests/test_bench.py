@@ -1,40 +1,73 @@
-"""Smoke test of the benchmark harness (cnnlab.bench): one tiny case, one round, no memory subprocess."""
+"""Smoke test of the benchmark harness (benchmarks/bench_vs_torch.py, a program beside the package):
+one tiny case, one round, no memory subprocess; and the thin ``cnnlab bench`` entry."""
 
+import importlib.util
 import json
+import os
 
 import numpy as np
 import pytest
 
-from cnnlab import bench, cli
+from cnnlab import cli
 
 pytest.importorskip("torch")
 
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "bench_vs_torch.py")
 
-def test_micro_case_runs_and_reports(tmp_path, capsys):
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_vs_torch", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_micro_case_runs_and_reports(bench, tmp_path):
     out = tmp_path / "bench.json"
     md = tmp_path / "RESULTS.md"
     md.write_text("# Benchmark results\n\n## another section\nkept\n")
-    assert cli.main(["bench", "--case", "micro-relu", "--rounds", "1", "--no-memory", "--json", str(out),
-                     "--markdown", str(md)]) == 0
+    assert bench.main(["--case", "micro-relu", "--rounds", "1", "--no-memory", "--json", str(out),
+                       "--markdown", str(md)]) == 0
     report = json.loads(out.read_text())
     (row,) = report["rows"]
     assert row["case"] == "micro-relu" and row["agree"] and row["ratio"] > 0
     assert row["rounds"] >= 1 and len(row["cnnlab"]["other_cpu"]) == row["rounds"]
     text = md.read_text()
     assert "## another section\nkept" in text and text.count(bench.MARK_START) == 1
-    assert "micro-relu" in text and "Command: `cnnlab bench --case micro-relu" in text
+    assert "micro-relu" in text and "Command: `python benchmarks/bench_vs_torch.py --case micro-relu" in text
     # A second run replaces the section instead of appending another one.
     bench.write_markdown(str(md), report)
     assert md.read_text().count(bench.MARK_START) == 1
 
 
-def test_cpu_meter_share_is_a_fraction():
+def test_networks_have_their_twins_in_the_test_suite(bench):
+    """One set of PyTorch twins (tests/interop/torch_twins.py) serves tests and benchmark."""
+    torch_twins = bench.__dict__.get("torch_twins") or __import__("torch_twins")
+
+    for name, (_, _, twin) in bench.NETWORKS.items():
+        assert callable(getattr(torch_twins, twin)), name
+
+
+def test_cpu_meter_share_is_a_fraction(bench):
     meter = bench.CpuMeter().start()
     np.ones((200, 200)) @ np.ones((200, 200))
     share = meter.stop()
     assert share is None or 0.0 <= share <= 1.0
 
 
-def test_unknown_case_is_a_usage_error(capsys):
-    assert cli.main(["bench", "--case", "no-such-case"]) == 2
+def test_unknown_case_is_a_usage_error(bench, capsys):
+    assert bench.main(["--case", "no-such-case"]) == 2
     assert "unknown case 'no-such-case'" in capsys.readouterr().err
+
+
+def test_cnnlab_bench_runs_the_checkout_script(capfd):
+    assert cli.main(["bench", "--list"]) == 0
+    assert "train-fashion_cnn-b64" in capfd.readouterr().out
+
+
+def test_cnnlab_bench_outside_a_checkout_says_how_to_run_it(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "BENCH_SCRIPT", os.path.join("no", "such", "script.py"))
+    assert cli.main(["bench"]) == 2
+    err = capsys.readouterr().err
+    assert "not part of the installed package" in err and "python no/such/script.py --help" in err

@@ -1,6 +1,8 @@
 """The one place that knows the array module (NumPy now, CuPy later), the default dtype and the RNG."""
 
+import ctypes
 import os
+import sys
 
 import numpy as np
 
@@ -176,3 +178,28 @@ def get_kernels():
             raise ValueError(f"CNNLAB_KERNELS must be one of {', '.join(KERNEL_SETS)}. Received: {env!r}")
         set_kernels(env)
     return _kernels
+
+
+def tune_process():
+    """Opt-in process tuning for a training run (the ``cnnlab`` command calls it; importing cnnlab
+    never does): glibc's malloc keeps freed memory for reuse instead of returning it at once.
+
+    A training step frees and allocates the same activation-sized arrays again and again; with
+    glibc's defaults the large ones are fresh ``mmap``s (or the heap is trimmed after each free), so
+    every step faults its pages in again and the kernel zeroes them (a third of a small network's
+    step, benchmarks/NOTES.md). Serving every block from the heap (no ``mmap``), keeping up to
+    1 GiB of free heap and growing it 64 MiB at a time avoids that; the resident set stays near its
+    peak. Skipped when any ``MALLOC_*`` variable or ``CNNLAB_MALLOC=system`` is set, and off glibc.
+    Returns True when the settings were applied.
+    """
+    if os.environ.get("CNNLAB_MALLOC", "").lower() == "system" or any(k.startswith("MALLOC_") for k in os.environ):
+        return False
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4
+        return all(libc.mallopt(option, value) for option, value in
+                   ((m_mmap_max, 0), (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20)))
+    except (OSError, AttributeError):  # not glibc
+        return False

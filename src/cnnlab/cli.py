@@ -316,11 +316,19 @@ def cmd_summary(args):
 
 
 # ---------------------------------------------------------------------------- bench
-def cmd_bench(args):
-    from .bench import run
+BENCH_SCRIPT = os.path.join("benchmarks", "bench_vs_torch.py")
 
-    run(args)
-    return 0
+
+def cmd_bench(args):
+    """The benchmark is a program beside the package: run it from a checkout, else say how."""
+    checkout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = os.path.join(checkout, BENCH_SCRIPT)
+    if not os.path.isfile(script):
+        raise UserError(f"the benchmark is not part of the installed package; from a checkout of cnnlab run "
+                        f"`python {BENCH_SCRIPT} --help` (it needs PyTorch)")
+    import subprocess
+
+    return subprocess.call([sys.executable, script, *args.bench_args])
 
 
 # ---------------------------------------------------------------------------- parser
@@ -494,12 +502,12 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seed of the random trace input and kernel")
     p.set_defaults(func=cmd_arith)
 
-    p = sub.add_parser("bench", help="benchmark cnnlab against PyTorch, side by side",
-                       description="Time the same networks and layers in cnnlab and PyTorch in interleaved rounds "
-                       "and report the ratios, GFLOP/s and peak memory (writes JSON and benchmarks/RESULTS.md).")
-    from .bench import add_arguments as add_bench_arguments
-
-    add_bench_arguments(p)
+    # Every argument, options included, is the benchmark's: none are parsed here (prefix "+").
+    p = sub.add_parser("bench", help="benchmark cnnlab against PyTorch, side by side (from a checkout)",
+                       prefix_chars="+", add_help=False, description="Runs benchmarks/bench_vs_torch.py of a checkout with the arguments given "
+                       "(`python benchmarks/bench_vs_torch.py --help` lists them); the benchmark is not part of the "
+                       "installed package.")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for benchmarks/bench_vs_torch.py")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("summary", help="layer-by-layer table of a model: shapes, parameters, memory, mult-adds",
@@ -569,9 +577,11 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from .backend import tune_process
     from .data.download import DownloadError
     from .train.trainer import TrainingDiverged
 
+    tune_process()   # the command is the whole process: keep freed memory (README, "How it computes")
     try:
         with _sigterm_as_interrupt():
             return args.func(args)

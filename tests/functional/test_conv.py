@@ -1,5 +1,6 @@
 """conv2d against PyTorch: a seeded sweep of 200+ configurations, special cases, both backward forms, errors."""
 
+import importlib
 import re
 
 import numpy as np
@@ -8,7 +9,6 @@ import torch
 import torch.nn.functional as TF
 
 import cnnlab
-from cnnlab.functional import conv as conv_module
 from cnnlab.functional.conv import conv2d
 from cnnlab.validation import padding_pairs
 from helpers import assert_close, check_against_torch, gradcheck
@@ -123,20 +123,23 @@ def test_conv2d_sweep_matches_torch(c):
     check_against_torch(_ours(c), _torch_conv(c), _arrays(c))
 
 
-# ---------------------------------------------------------------------------- both input-gradient forms
+# ---------------------------------------------------------------------------- both kernel sets
 
-@pytest.mark.parametrize("form", ["_input_grad_flipped", "_input_grad_col2im"])
-@pytest.mark.parametrize("c", CONFIGS[:40], ids=_id)
-def test_both_input_grad_forms_match_torch(form, c):
-    """The flipped-kernel form (used for stride 1) and col2im (used for stride > 1) on every stride."""
+@pytest.mark.parametrize("kernel_set", ["reference", "compiled"])
+@pytest.mark.parametrize("c", [c for c in CONFIGS if c["mode"] == "zeros"][:30], ids=_id)
+def test_both_kernel_sets_match_torch(kernel_set, c):
+    """Each kernel set's forward, input and weight gradient, called directly on zero-padded configs."""
+    k = importlib.import_module(f"cnnlab.kernels.{kernel_set}")
     x, w = _arrays(c)[:2]
     pads = padding_pairs("conv2d", c["padding"], c["kernel"], c["stride"], c["dilation"])
-    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     ref = _torch_conv(dict(c, bias=False))(xt, wt)
     g = np.random.default_rng(1).standard_normal(ref.shape)
     ref.backward(torch.tensor(g))
-    ours = getattr(conv_module, form)(g, w, x.shape, pads, c["stride"], c["dilation"], c["groups"], c["mode"])
-    assert_close(ours, xt.grad.numpy(), what=form)
+    args = (pads, c["stride"], c["dilation"], c["groups"])
+    assert_close(k.conv2d_forward(x, w, None, *args), ref.detach().numpy(), what="forward")
+    assert_close(k.conv2d_input_grad(g, w, x.shape, *args), xt.grad.numpy(), what="input grad")
+    assert_close(k.conv2d_weight_grad(x, g, w.shape, *args), wt.grad.numpy(), what="weight grad")
 
 
 # ------------------------------------------------------------------------------------- special cases

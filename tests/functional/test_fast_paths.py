@@ -1,9 +1,8 @@
-"""The speed paths of the kernels against PyTorch: column blocks, channels-last memory, tiling pools.
+"""The speed paths of the ops against PyTorch: channels-last memory, tiling pools, the thread pool.
 
-The sweeps in test_conv.py and test_pool.py use shapes so small that a convolution's columns fit in one
-block and every input is NCHW-contiguous. Here the block size is shrunk so that the columns are built
-in many blocks (several images per block, and single images split by output rows), and the inputs of
-pooling, normalisation and activations are given in the channels-last memory that convolutions return.
+The sweeps in test_conv.py and test_pool.py use NCHW-contiguous inputs. Here the inputs of pooling,
+normalisation and activations are given in the channels-last memory that convolutions may return.
+(The convolution kernels' own paths are tested in tests/kernels/.)
 """
 
 import numpy as np
@@ -18,17 +17,6 @@ from helpers import assert_close, check_against_torch
 
 
 @pytest.fixture
-def tiny_blocks(monkeypatch):
-    """Columns in blocks of about 2 KiB: several images per block for small maps, rows split for large
-    (a single image's rows too, which are otherwise one product up to ``SINGLE_BLOCK_BYTES``)."""
-    from cnnlab.functional import conv as conv_module
-
-    monkeypatch.setattr(_im2col, "CHUNK_BYTES", 2048)
-    monkeypatch.setattr(_im2col, "MIN_SPLIT_BYTES", 0)
-    monkeypatch.setattr(conv_module, "SINGLE_BLOCK_BYTES", 0)
-
-
-@pytest.fixture
 def two_threads(monkeypatch):
     """Blocks spread over two threads, however many cores the test machine gives NumPy's BLAS."""
     _im2col.num_threads()
@@ -40,68 +28,6 @@ def two_threads(monkeypatch):
 def channels_last(a):
     """The same values as (N, C, H, W) ``a``, stored as (N, H, W, C)."""
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-
-
-CONV_CONFIGS = [
-    # (N, C, H, W), (O, kH, kW), stride, padding, dilation, groups
-    ((3, 2, 9, 8), (4, 3, 3), 1, 1, 1, 1),        # small C: columns built transposed (kernel-tap major)
-    ((2, 5, 7, 9), (3, 3, 2), 1, (2, 1), 1, 1),   # rows of kW*C contiguous values
-    ((2, 4, 11, 10), (6, 3, 3), 2, 1, 1, 1),      # stride 2: the col2im input gradient
-    ((2, 4, 10, 10), (4, 3, 3), 1, 2, 2, 1),      # dilation: one view axis per kernel column
-    ((2, 6, 8, 7), (9, 3, 3), (1, 2), 1, 1, 3),   # groups: a batched product per block
-    ((3, 4, 9, 9), (8, 3, 3), 1, 1, 1, 4),        # depthwise with multiplier 2
-    ((2, 4, 9, 9), (4, 5, 5), 2, 2, 1, 4),        # depthwise, stride 2
-    ((1, 3, 13, 12), (5, 5, 5), 1, 2, 1, 1),      # one image: its output rows split into blocks
-    ((7, 1, 3, 3), (2, 3, 3), 1, 1, 1, 1),        # tiny images: several per block
-]
-
-
-@pytest.mark.parametrize("shape,kernel,stride,padding,dilation,groups", CONV_CONFIGS)
-def test_conv2d_in_many_column_blocks(tiny_blocks, shape, kernel, stride, padding, dilation, groups, rng):
-    o, kh, kw = kernel
-    x = rng.standard_normal(shape)
-    w = rng.standard_normal((o, shape[1] // groups, kh, kw))
-    b = rng.standard_normal(o)
-    check_against_torch(
-        lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups),
-        lambda x, w, b: TF.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups),
-        [x, w, b])
-
-
-@pytest.mark.parametrize("shape,kernel,stride,padding,dilation,groups", CONV_CONFIGS[::2])
-def test_conv2d_blocks_on_two_threads(tiny_blocks, two_threads, shape, kernel, stride, padding, dilation, groups,
-                                      rng):
-    test_conv2d_in_many_column_blocks(None, shape, kernel, stride, padding, dilation, groups, rng)
-
-
-# Fewer output pixels than kernels (a network's last layers at batch 1): columns in the kernels' own
-# (C, kH, kW) order, the product split over output channels.
-FEW_PIXEL_CONFIGS = [
-    # (N, C, H, W), (O, kH, kW), stride, padding, dilation
-    ((1, 6, 3, 3), (16, 3, 3), 1, 1, 1),            # forward and weight gradient
-    ((1, 20, 3, 3), (16, 3, 3), 1, 1, 1),           # the input gradient too (20 channels > 9 pixels)
-    ((2, 5, 5, 4), (24, 3, 2), 2, (1, 0), 1),       # stride, asymmetric kernel and padding
-    ((1, 3, 5, 5), (32, 3, 3), 2, 1, 2),            # dilation
-    ((1, 7, 2, 2), (9, 1, 1), 1, 0, 1),             # 1x1
-]
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("shape,kernel,stride,padding,dilation", FEW_PIXEL_CONFIGS)
-def test_conv2d_few_pixels_many_kernels(request, monkeypatch, threads, shape, kernel, stride, padding, dilation,
-                                        rng):
-    from cnnlab.functional import conv as conv_module
-
-    if threads == 2:
-        request.getfixturevalue("two_threads")
-    build, built = conv_module._kernel_order_columns, []
-    monkeypatch.setattr(conv_module, "_kernel_order_columns", lambda *a: built.append(a) or build(*a))
-    o, kh, kw = kernel
-    x, w, b = rng.standard_normal(shape), rng.standard_normal((o, shape[1], kh, kw)), rng.standard_normal(o)
-    check_against_torch(
-        lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation),
-        lambda x, w, b: TF.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation), [x, w, b])
-    assert built, "the kernel-order path was not taken"
 
 
 @pytest.fixture
@@ -121,7 +47,7 @@ def test_relu_and_max_pool_split_over_threads(split_small, rng):
     test_max_pool_on_channels_last(2, 2, 0, (8, 10), rng)
 
 
-def test_small_network_split_over_threads(split_small, tiny_blocks, rng):
+def test_small_network_split_over_threads(split_small, rng):
     test_small_network_matches_torch(rng)
 
 
@@ -131,44 +57,11 @@ def test_parallel_map_keeps_order_and_restores_blas_threads(two_threads):
     assert _im2col._threads.controls[0]() == before
 
 
-def test_conv2d_both_input_grad_forms_in_blocks(tiny_blocks, rng):
-    from cnnlab.functional import conv as conv_module
-
-    x, w = rng.standard_normal((3, 4, 9, 10)), rng.standard_normal((5, 4, 3, 3))
-    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w)
-    ref = TF.conv2d(xt, wt, padding=1)
-    g = rng.standard_normal(ref.shape)
-    ref.backward(torch.tensor(g))
-    for form in (conv_module._input_grad_flipped, conv_module._input_grad_col2im):
-        ours = form(g, w, x.shape, ((1, 1), (1, 1)), (1, 1), (1, 1), 1, "zeros")
-        assert_close(ours, xt.grad.numpy(), what=form.__name__)
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-def test_conv2d_one_image_in_one_product(request, threads, rng):
-    """Batch 1: the columns of the image are one block, multiplied by BLAS on every thread."""
-    if threads == 2:
-        request.getfixturevalue("two_threads")
-    for shape, kernel, stride, padding in [((1, 3, 13, 12), (5, 5, 5), 1, 2), ((1, 6, 9, 9), (4, 3, 3), 2, 1)]:
-        o, kh, kw = kernel
-        x, w, b = rng.standard_normal(shape), rng.standard_normal((o, shape[1], kh, kw)), rng.standard_normal(o)
-        check_against_torch(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding),
-                            lambda x, w, b: TF.conv2d(x, w, b, stride=stride, padding=padding), [x, w, b])
-    if _im2col._threads.controls is not None:   # BLAS is back on one thread inside an op, as before
-        before = _im2col._threads.controls[0]()
-        with _im2col.blas_one_thread:
-            with _im2col.blas_threads_on():
-                assert _im2col._threads.controls[0]() == _im2col.num_threads()
-            assert _im2col._threads.controls[0]() == 1
-        assert _im2col._threads.controls[0]() == before
-
-
-def test_conv2d_output_is_channels_last_and_accepted_as_input(rng):
+def test_conv2d_output_is_accepted_as_input(rng):
+    """Whatever memory layout a convolution returns, the next one reads it."""
     x, w1, w2 = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((5, 4, 3, 3))
-    check_against_torch(lambda x, a, b: F.conv2d(F.conv2d(x, a, padding=1), b),
-                        lambda x, a, b: TF.conv2d(TF.conv2d(x, a, padding=1), b), [x, w1, w2])
-    out = F.conv2d(cnnlab.tensor(x), cnnlab.tensor(w1), padding=1)
-    assert _im2col.is_channels_last(out.data)
+    check_against_torch(lambda x, a, b: F.conv2d(F.conv2d(x, a, padding=1, stride=2), b),
+                        lambda x, a, b: TF.conv2d(TF.conv2d(x, a, padding=1, stride=2), b), [x, w1, w2])
 
 
 def _channels_last_check(our_op, torch_op, x, rng, **kw):
@@ -276,32 +169,27 @@ def test_small_network_matches_torch(rng):
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-def test_thread_pool_works_in_a_forked_child(two_threads, rng):
+def test_thread_pool_works_in_a_forked_child(split_small, rng):
     """A forked process (e.g. a user's data-loading worker) gets a fresh pool instead of waiting forever
     on the parent's threads, which do not exist in the child."""
     import os
     import time
 
-    x, w = cnnlab.tensor(rng.standard_normal((8, 4, 10, 10))), cnnlab.tensor(rng.standard_normal((5, 4, 3, 3)))
-    monkey_blocks = _im2col.CHUNK_BYTES, _im2col.MIN_SPLIT_BYTES
-    _im2col.CHUNK_BYTES, _im2col.MIN_SPLIT_BYTES = 2048, 0
-    try:
-        expected = F.conv2d(x, w, padding=1).numpy()           # starts the pool in this process
-        pid = os.fork()
-        if pid == 0:                                           # child: only the exit status comes back
-            try:
-                os._exit(0 if np.allclose(F.conv2d(x, w, padding=1).numpy(), expected) else 1)
-            finally:
-                os._exit(2)
-        for _ in range(200):                                   # up to 20 s, then the child is stuck
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            status = "hung"
-    finally:
-        _im2col.CHUNK_BYTES, _im2col.MIN_SPLIT_BYTES = monkey_blocks
+    x = cnnlab.tensor(rng.standard_normal((8, 4, 10, 10)))
+    expected = F.relu(x).numpy()                               # starts the pool in this process
+    pid = os.fork()
+    if pid == 0:                                               # child: only the exit status comes back
+        try:
+            os._exit(0 if np.array_equal(F.relu(x).numpy(), expected) else 1)
+        finally:
+            os._exit(2)
+    for _ in range(200):                                       # up to 20 s, then the child is stuck
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        status = "hung"
     assert status == 0

@@ -50,25 +50,34 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, layers, num_classes=1000):
+    """torchvision's ResNet (``stem="imagenet"``), or the CIFAR form (3x3 stem, no max pool, as cnnlab's
+    resnet20 with 1x1-projection shortcuts)."""
+
+    def __init__(self, layers, num_classes=1000, widths=(64, 128, 256, 512), stem="imagenet"):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2d(3, widths[0], 7, 2, 3, bias=False)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+        else:
+            self.conv1 = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)
+            self.maxpool = nn.Identity()
+        self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        inplanes = 64
-        for i, (planes, n) in enumerate(zip((64, 128, 256, 512), layers)):
+        inplanes = widths[0]
+        for i, (planes, n) in enumerate(zip(widths, layers)):
             blocks = []
             for j in range(n):
                 blocks.append(BasicBlock(inplanes, planes, 2 if (j == 0 and i > 0) else 1))
                 inplanes = planes
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+        self.stages = len(layers)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512, num_classes)
+        self.fc = nn.Linear(inplanes, num_classes)
 
     def forward(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        for i in range(self.stages):
+            x = getattr(self, f"layer{i + 1}")(x)
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
@@ -78,6 +87,22 @@ def resnet18(num_classes=1000):
 
 def resnet34(num_classes=1000):
     return ResNet((3, 4, 6, 3), num_classes)
+
+
+def resnet20(num_classes=10):
+    return ResNet((3, 3, 3), num_classes, widths=(16, 32, 64), stem="cifar")
+
+
+def vgg_cifar(num_classes=10):
+    """The benchmark's VGG-style CIFAR network: [64, 64, M, 128, 128, M, 256, 256, M] 3x3 conv-BN-ReLU."""
+    layers, c = [], 3
+    for v in (64, 64, "M", 128, 128, "M", 256, 256, "M"):
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU()]
+            c = v
+    return Small(nn.Sequential(*layers), nn.Sequential(nn.Flatten(), nn.Linear(256 * 4 * 4, num_classes)))
 
 
 # ------------------------------------------------------------------------------------------------ VGG, AlexNet

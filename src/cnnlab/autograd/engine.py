@@ -47,10 +47,7 @@ def _store_grad(t, g):
 
 def backward(root, grad, retain_graph=False):
     """Propagate ``grad`` (d loss / d root) to every leaf that requires a gradient."""
-    from . import function
-
-    with function.kernel_context:
-        _backward(root, grad, retain_graph)
+    _backward(root, grad, retain_graph)
 
 
 def _backward(root, grad, retain_graph):

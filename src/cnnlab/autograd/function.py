@@ -32,25 +32,6 @@ class Node:
         return f"<{self.name()}>"
 
 
-class _NoContext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-# Entered around every op's forward and around a whole backward pass. The kernels set it (see
-# ``functional._im2col``): they keep NumPy's BLAS on one thread while they spread work over the cores.
-kernel_context = _NoContext()
-
-
-def set_kernel_context(context):
-    """Install the context manager that every forward and every backward pass runs in."""
-    global kernel_context
-    kernel_context = context
-
-
 class Function:
     """Base class of every op.
 
@@ -87,8 +68,7 @@ class Function:
                 needs.append(False)
         ctx = Context()
         ctx.needs_input_grad = tuple(needs)
-        with kernel_context:
-            out = cls.forward(ctx, *raw, **params)
+        out = cls.forward(ctx, *raw, **params)
         extras = ()
         if isinstance(out, tuple):
             out, extras = out[0], out[1:]

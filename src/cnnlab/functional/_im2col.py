@@ -1,134 +1,18 @@
-"""The machinery the kernels share: window views, im2col blocks, scratch memory, layouts and threads.
-
-For an input ``x`` of shape (N, C, H, W) (already padded), ``sliding_windows`` returns a view of shape
-(N, C, oH, oW, kH, kW) whose element [n, c, i, j, p, q] is ``x[n, c, i*sH + p*dH, j*sW + q*dW]``.
-The array module's ``as_strided`` makes it by choosing strides; nothing is copied until an op reads it
-(the reductions of pooling).
-
-The rest serves speed (see benchmarks/NOTES.md for the measurements behind each choice):
-``Columns`` builds a convolution's im2col matrix channels-last, block by block, in reused ``scratch``
-memory; ``is_channels_last``/``as_layout``/``empty4d`` keep every op in its input's memory layout;
-``parallel_map``/``batch_slices`` spread blocks and batch slices over a small thread pool while
-NumPy's BLAS runs on one thread; ``_tune_malloc`` keeps glibc from handing freed memory back.
+"""What pooling, normalisation, activations and linear still share until they move to ``kernels/``:
+memory layouts (``is_channels_last``, ``as_layout``, ``empty4d``) and a small thread pool
+(``parallel_map``, ``batch_slices``) with NumPy's BLAS on one thread meanwhile. Convolution no
+longer uses any of it (``kernels/``); nothing here acts at import.
 """
 
 import ctypes
-import itertools
-import math
 import os
-import sys
 import threading
 
 import numpy as np
 
 from .. import backend
-from ..autograd.function import set_kernel_context
-
-
-def output_size(size, kernel, stride, dilation, padding_total, ceil_mode=False):
-    """Output length along one axis: floor((W + P_total - D(F-1) - 1) / S) + 1 (ceil with ceil_mode).
-
-    With ``ceil_mode`` the last window may start past the input only if it starts inside input or
-    left padding (PyTorch's rule), so the count can drop by one.
-    """
-    span = dilation * (kernel - 1) + 1
-    room = size + padding_total - span
-    if room < 0:
-        return 0
-    if ceil_mode:
-        out = -(-room // stride) + 1
-        left = padding_total // 2
-        if (out - 1) * stride >= size + left:
-            out -= 1
-        return out
-    return room // stride + 1
-
-
-def sliding_windows(x, kernel_size, stride=(1, 1), dilation=(1, 1), out_size=None):
-    """View of every (kH, kW) window of a 4-D array: shape (N, C, oH, oW, kH, kW), no copy."""
-    xp = backend.get_array_module(x)
-    n, c, h, w = x.shape
-    kh, kw = kernel_size
-    sh, sw = stride
-    dh, dw = dilation
-    if out_size is None:
-        oh = (h - dh * (kh - 1) - 1) // sh + 1
-        ow = (w - dw * (kw - 1) - 1) // sw + 1
-    else:
-        oh, ow = out_size
-    s_n, s_c, s_h, s_w = x.strides
-    return xp.lib.stride_tricks.as_strided(
-        x, shape=(n, c, oh, ow, kh, kw),
-        strides=(s_n, s_c, s_h * sh, s_w * sw, s_h * dh, s_w * dw),
-        writeable=False)
-
-
-# ------------------------------------------------------------------------------------ channels-last columns
-#
-# Convolution runs channels-last inside: the columns of an output pixel are its window flattened over
-# (kernel row, kernel column, channel), i.e. one row of a (pixels, kH*kW*C) matrix, and the product with the
-# kernels, (pixels, K) @ (K, out_channels), lands directly in an (N, oH, oW, O) array. BLAS is fastest on
-# this orientation when the number of output channels is small (the common case in small networks), the
-# batch is folded into the rows (one large product instead of one per image), and for stride 1 the
-# window's kW*C values are contiguous in a channels-last padded input, so building the columns is a copy
-# of long contiguous runs. The columns are built in blocks of about CHUNK_BYTES, each multiplied while
-# it is still in cache, into a scratch buffer reused from call to call (no fresh pages to fault in).
-
-CHUNK_BYTES = 4 << 20        # columns built and multiplied per block
-MIN_SPLIT_BYTES = 256 << 10  # columns smaller than this per thread are not split between threads
-_SCRATCH_LIMIT = 64 << 20    # larger temporaries are allocated normally instead of being kept
-
-
-def _tune_malloc():
-    """Let glibc's malloc keep freed memory for reuse instead of returning it to the system at once.
-
-    A training step allocates and frees the same activation-sized arrays again and again. With glibc's
-    defaults the large ones are fresh ``mmap``s (or the heap is trimmed after each free), so every step
-    faults the pages in again and the kernel zeroes them: a third of a small network's step, a sixth of
-    ResNet-18's inference. Serving every block from the heap (no ``mmap``), keeping up to 1 GiB of free
-    heap and growing it 64 MiB at a time avoids that; the resident set then stays near its peak.
-    Skipped when the user set any ``MALLOC_*`` variable or ``CNNLAB_MALLOC=system``, and off glibc.
-    """
-    if os.environ.get("CNNLAB_MALLOC", "").lower() == "system" or any(k.startswith("MALLOC_") for k in os.environ):
-        return False
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4
-        return all(libc.mallopt(option, value) for option, value in
-                   ((m_mmap_max, 0), (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20)))
-    except (OSError, AttributeError):  # not glibc
-        return False
-
-
-MALLOC_TUNED = _tune_malloc()
-
-
-class _Scratch(threading.local):
-    def __init__(self):
-        self.arrays = {}
-        self.padded_for = None  # which images the "pad" slot holds (Columns.build)
-
-
-_scratch = _Scratch()
-
-
-def scratch(xp, slot, shape, dtype):
-    """An uninitialised temporary array, reused from call to call (per thread and ``slot``).
-
-    The contents are valid until the next request for the same slot, so a slot must not be held across
-    a call that may use it again.
-    """
-    size = math.prod(shape)
-    key = (slot, dtype, xp)
-    if size * dtype.itemsize > _SCRATCH_LIMIT:
-        return xp.empty(shape, dtype=dtype)
-    buf = _scratch.arrays.get(key)
-    if buf is None or buf.size < size:
-        buf = xp.empty(size, dtype=dtype)
-        _scratch.arrays[key] = buf
-    return buf[:size].reshape(shape)
+from ..kernels.windows import sliding_windows  # noqa: F401  (pool.py imports it from here)
+from .conv import output_size  # noqa: F401  (pool.py imports it from here)
 
 
 _ones_cache = {}
@@ -146,126 +30,6 @@ def ones(xp, size, dtype):
         buf = xp.ones(max(size, 1024), dtype=dtype)
         _ones_cache[key] = buf
     return buf[:size]
-
-
-def pad_into(x, pads, out, channels_last=True):
-    """Copy (N, C, H, W) ``x`` (any memory layout) into ``out`` with a zero border of ``pads``.
-
-    ``out`` is (N, Hp, Wp, C) when ``channels_last``, else (N, C, Hp, Wp); only the border is zeroed.
-    """
-    n, c, h, w = x.shape
-    (top, bottom), (left, right) = pads
-    if not channels_last:
-        out = out.transpose(0, 2, 3, 1)                                  # (N, Hp, Wp, C) view
-    if top:
-        out[:, :top] = 0
-    if bottom:
-        out[:, top + h:] = 0
-    if left:
-        out[:, top:top + h, :left] = 0
-    if right:
-        out[:, top:top + h, left + w:] = 0
-    out[:, top:top + h, left:left + w] = x.transpose(0, 2, 3, 1)         # (N, H, W, C) view of x
-    return out if channels_last else out.transpose(0, 3, 1, 2)
-
-
-def even_ranges(n, step, threads=None):
-    """``range(n)`` cut into (start, stop) ranges of at most ``step`` items, of sizes that differ by at
-    most one, and, when there are several, as many as a multiple of the thread count (where there are
-    enough items): with ``range(0, n, step)`` a short last block, or one block more for one thread,
-    leaves a core idle. Work that fits in one block stays one block (too small to repay a hand-off)."""
-    count = -(-n // step)
-    threads = num_threads() if threads is None else threads
-    if 1 < count < n and count % threads:
-        count = min(n, count + threads - count % threads)
-    return [(n * i // count, n * (i + 1) // count) for i in range(count)]
-
-
-def padded_nhwc(x, pads):
-    """A new channels-last (N, Hp, Wp, C) zero-padded copy of (N, C, H, W) ``x``."""
-    xp = backend.get_array_module(x)
-    n, c, h, w = x.shape
-    (top, bottom), (left, right) = pads
-    return pad_into(x, pads, xp.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype))
-
-
-class Columns:
-    """im2col of (N, C, H, W) ``x`` (any memory layout, zero-padded by ``pads`` on the fly), block by block.
-
-    ``blocks`` lists the blocks of output pixels, about CHUNK_BYTES of columns each: several whole images,
-    or, when one image is larger, a range of its output rows. ``build(block)`` returns ``(cols, r0, r1)``:
-    ``cols`` is the (r1 - r0, G*K) matrix of output pixels r0:r1 (pixels in (n, i, j) order), each row a
-    window flattened per group over (kernel row, kernel column, channel in group), K = kH*kW*C/G.
-    ``cols`` lives in the calling thread's scratch memory: use it before building the next block.
-    """
-
-    _tokens = itertools.count()
-
-    def __init__(self, x, pads, kernel_size, stride, dilation, groups, out_size):
-        self.token = next(Columns._tokens)  # tells a thread's scratch which input its padded images are from
-        self.x, self.pads, self.kernel_size, self.stride, self.dilation = x, pads, kernel_size, stride, dilation
-        self.groups, self.out_size = groups, out_size
-        n, c, h, w = x.shape
-        oh, ow = out_size
-        self.k = kernel_size[0] * kernel_size[1] * c
-        # Small channel counts (the first layer): windows run along the image rows instead, so build the
-        # columns transposed, (K, pixels), from an NCHW padded copy; BLAS reads the transpose directly.
-        self.tap_major = groups == 1 and kernel_size[1] * c < ow
-        item = x.dtype.itemsize
-        per_image = oh * ow * self.k * item
-        # Blocks of about CHUNK_BYTES, but small enough that every thread gets one when the whole is
-        # worth splitting (a single image's convolutions at inference).
-        chunk = max(min(CHUNK_BYTES, n * per_image // num_threads()), MIN_SPLIT_BYTES)
-        if per_image <= chunk:
-            self.blocks = [(n0, n1, 0, oh) for n0, n1 in even_ranges(n, max(1, chunk // per_image))]
-        else:  # one image is already large: split its output rows
-            # Whole images go to the threads in turn; a remainder image's rows are split between them too.
-            rows = even_ranges(oh, max(1, chunk // (ow * self.k * item)), threads=None if n % num_threads() else 1)
-            self.blocks = [(s, s + 1, i0, i1) for s in range(n) for i0, i1 in rows]
-
-    def build(self, block):
-        x = self.x
-        xp = backend.get_array_module(x)
-        n0, n1, i0, i1 = block
-        n, c, h, w = x.shape
-        (top, bottom), (left, right) = self.pads
-        hp, wp = h + top + bottom, w + left + right
-        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = self.kernel_size, self.stride, self.dilation, self.out_size
-        groups, k = self.groups, self.k
-        b, rows = n1 - n0, (n1 - n0) * (i1 - i0) * ow
-        r0 = n0 * oh * ow + i0 * ow
-        # The padded images stay in scratch while their rows are built block after block.
-        key = (self.token, n0, n1)
-        if _scratch.padded_for != key:
-            shape = (b, c, hp, wp) if self.tap_major else (b, hp, wp, c)
-            pad_into(x[n0:n1], self.pads, scratch(xp, "pad", shape, x.dtype), channels_last=not self.tap_major)
-            _scratch.padded_for = key
-        if self.tap_major:
-            xpad = scratch(xp, "pad", (b, c, hp, wp), x.dtype)
-            s_n, s_c, s_h, s_w = xpad.strides
-            view = xp.lib.stride_tricks.as_strided(
-                xpad[:, :, i0 * sh:], shape=(kh, kw, c, b, i1 - i0, ow),
-                strides=(s_h * dh, s_w * dw, s_c, s_n, s_h * sh, s_w * sw), writeable=False)
-            cols = scratch(xp, "cols", view.shape, x.dtype)              # (kH, kW, C, b, rows, oW)
-            xp.copyto(cols, view)
-            return cols.reshape(k, rows).T, r0, r0 + rows
-        xpad = scratch(xp, "pad", (b, hp, wp, c), x.dtype)
-        s_n, s_h, s_w, s_c = xpad.strides
-        base = xpad[:, i0 * sh:]
-        if groups == 1 and dw == 1:
-            # Kernel row p of a window is kW*C consecutive values of the channels-last padded input.
-            view = xp.lib.stride_tricks.as_strided(
-                base, shape=(b, i1 - i0, ow, kh, kw * c), strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_c),
-                writeable=False)                                          # (b, rows, oW, kH, kW*C)
-        else:
-            cg = c // groups
-            view = xp.lib.stride_tricks.as_strided(
-                base, shape=(b, i1 - i0, ow, groups, kh, kw, cg),
-                strides=(s_n, s_h * sh, s_w * sw, cg * s_c, s_h * dh, s_w * dw, s_c),
-                writeable=False)                                          # (b, rows, oW, G, kH, kW, C/G)
-        cols = scratch(xp, "cols", view.shape, x.dtype)
-        xp.copyto(cols, view)
-        return cols.reshape(rows, k), r0, r0 + rows
 
 
 # ------------------------------------------------------------------------------------ threads
@@ -311,20 +75,11 @@ class _Threads:
         self.count = None       # worker threads to use (the cores NumPy's BLAS uses), decided at first use
         self.controls = None
         self.executor = None
+        self.pid = None         # the process the executor's threads belong to
 
 
 _threads = _Threads()
 _in_parallel = threading.local()
-
-
-def _after_fork_in_child():
-    """A forked child has only the forking thread: start a fresh pool there when one is needed."""
-    _threads.executor = None
-    _in_parallel.active = False
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def num_threads():
@@ -386,25 +141,6 @@ class _BlasOneThread:
 
 
 blas_one_thread = _BlasOneThread()
-set_kernel_context(blas_one_thread)
-
-
-class blas_threads_on:
-    """Context: NumPy's BLAS on all ``num_threads()`` threads for one product that is better split by BLAS
-    itself than by blocks (a single block: few output pixels, many kernels), inside a kernel's one-thread
-    context."""
-
-    def __enter__(self):
-        controls = _threads.controls if num_threads() > 1 else None
-        self.saved = controls[0]() if controls is not None and not getattr(_in_parallel, "active", False) else None
-        if self.saved is not None:
-            controls[1](_threads.count)
-        return self
-
-    def __exit__(self, *exc):
-        if self.saved is not None:
-            _threads.controls[1](self.saved)
-        return False
 
 
 def parallel_map(fn, items, blas=True):
@@ -420,10 +156,11 @@ def parallel_map(fn, items, blas=True):
             with blas_one_thread:
                 return [fn(item) for item in items]
         return [fn(item) for item in items]
-    if _threads.executor is None:
+    if _threads.executor is None or _threads.pid != os.getpid():   # none yet, or the parent's (forked)
         from concurrent.futures import ThreadPoolExecutor
 
         _threads.executor = ThreadPoolExecutor(max_workers=_threads.count - 1, thread_name_prefix="cnnlab")
+        _threads.pid = os.getpid()
     bounds = [len(items) * t // threads for t in range(threads + 1)]
 
     def run(t):

@@ -1,418 +1,92 @@
 """2-D convolution (cross-correlation, as in every deep learning library) and its shape arithmetic.
 
-Forward: im2col, then a matrix product with the kernels, computed channels-last with the batch folded
-into the rows: ``columns (N*oH*oW, kH*kW*C/G) @ kernels (kH*kW*C/G, O/G)`` per group gives the output as
-(N, oH, oW, O), returned as the (N, O, oH, oW) view of that memory. The columns are built (zero padding
-included) and multiplied in cache-sized blocks of pixels (``_im2col.Columns``), the blocks spread over
-the cores, so the k^2-times larger column matrix never exists whole. Groups are the batch axis of that
-product; depthwise convolution (one input channel per group) is a multiply-add per kernel tap instead.
-
-Backward, as derived in the lectures:
-    grad input  = "full" correlation of the output gradient with the 180-degree rotated kernel whose
-                  in/out channels are swapped: the gradient is dilated by the stride (stride-1 zeros
-                  between its pixels), padded by dilation*(k-1), and correlated with that kernel at the
-                  forward dilation; then the padding is cropped (or folded back for reflect/replicate/
-                  circular padding through the padding's own backward). Used for stride 1. For larger
-                  strides the same sums are done as col2im (gradient @ kernel^T, added back onto the
-                  input tap by tap), which skips the s_H*s_W-fold work on the inserted zeros; tests check
-                  both forms;
-    grad weight = the im2col columns of the padded input ^T @ output gradient, block by block;
+``conv2d`` validates its arguments and works out the padding; ``Conv2d`` keeps forward and backward
+side by side; the sums themselves are computed by ``kernels`` (the lectures' im2col form in
+``kernels.reference.conv``, Numba loops in ``kernels.compiled.conv``):
+    forward     = im2col columns of the zero-padded input @ kernels (+ bias);
+    grad input  = "full" correlation of the stride-dilated output gradient with the 180-degree
+                  rotated kernel (in/out channels swapped), cropped to the input;
+    grad weight = output gradient^T @ the same columns;
     grad bias   = sum of the output gradient over N, H, W.
+Padding modes other than zeros pad the input first (``pad_array``) and fold the padded input's
+gradient back (``pad_array_backward``).
 """
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .. import backend
+from .. import kernels
 from ..autograd import Function
 from ..validation import floating, is_int, padding_pairs, pair, tensor_arg
-from ._im2col import (CHUNK_BYTES, Columns, blas_threads_on, even_ranges, ones, output_size, pad_into, padded_nhwc,
-                      parallel_map, scratch, sliding_windows)
 from .padding import check_pad_sizes, pad_array, pad_array_backward
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+NO_PADDING = ((0, 0), (0, 0))
 
 
-def _weight_matrix(weight, groups):
-    """The kernels as the right operand of the column product, rows in column order.
+def output_size(size, kernel, stride, dilation, padding_total, ceil_mode=False):
+    """Output length along one axis: floor((W + P_total - D(F-1) - 1) / S) + 1 (ceil with ceil_mode).
 
-    Shape:
-        (O, C/G, kH, kW) -> (G, kH*kW*C/G, O/G)
+    With ``ceil_mode`` the last window may start past the input only if it starts inside input or
+    left padding (PyTorch's rule), so the count can drop by one.
     """
-    o, cg, kh, kw = weight.shape
-    w = weight.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1)   # (G, kH, kW, C/G, O/G)
-    return w.reshape(groups, kh * kw * cg, o // groups)
-
-
-def _out_size(x_shape, weight_shape, pads, stride, dilation):
-    (top, bottom), (left, right) = pads
-    oh = output_size(x_shape[2] + top + bottom, weight_shape[2], stride[0], dilation[0], 0)
-    ow = output_size(x_shape[3] + left + right, weight_shape[3], stride[1], dilation[1], 0)
-    return oh, ow
-
-
-def _correlate(x, weight, bias, pads, stride, dilation, groups):
-    """Zero-padded cross-correlation on raw arrays, computed channels-last: column blocks @ kernels.
-
-    Shape:
-        x (N, C, H, W) in any memory layout, weight (O, C/G, kH, kW) -> (N, oH, oW, O), contiguous,
-        oH = floor((H + top + bottom - dH*(kH-1) - 1) / sH) + 1, likewise oW.
-    """
-    xp = backend.get_array_module(x, weight)
-    n, c = x.shape[:2]
-    o, cg, kh, kw = weight.shape
-    oh, ow = _out_size(x.shape, weight.shape, pads, stride, dilation)
-    if groups == c and cg == 1 and groups > 1:
-        return _depthwise(x, weight, bias, pads, stride, dilation, (oh, ow))
-    out = xp.empty((n, oh, ow, o), dtype=x.dtype)
-    rows = out.reshape(n * oh * ow, o)                                   # (N*oH*oW, O) view
-    if _kernels_outweigh_columns(n * oh * ow, o, groups):
-        cols = _kernel_order_columns(x, pads, (kh, kw), stride, dilation, (oh, ow))   # (pixels, K)
-        kernels = weight.reshape(o, cg * kh * kw).T                      # (K, O), a view when contiguous
-
-        with blas_threads_on():
-            xp.matmul(cols, kernels, out=rows)
-        if bias is not None:
-            out += bias
+    span = dilation * (kernel - 1) + 1
+    room = size + padding_total - span
+    if room < 0:
+        return 0
+    if ceil_mode:
+        out = -(-room // stride) + 1
+        left = padding_total // 2
+        if (out - 1) * stride >= size + left:
+            out -= 1
         return out
-    w2 = _weight_matrix(weight, groups)                                  # (G, K, O/G)
-    columns = Columns(x, pads, (kh, kw), stride, dilation, groups, (oh, ow))
-    # The bias repeated along an output row: adding it to (pixels/oW, oW*O) runs oW*O-long inner loops
-    # instead of O-long ones (blocks hold whole output rows).
-    row_bias = None if bias is None else xp.tile(bias, ow)
-
-    def block(b):
-        cols, r0, r1 = columns.build(b)
-        dst = rows[r0:r1]
-        if groups == 1:
-            xp.matmul(cols, w2[0], out=dst)
-        else:
-            per_group = cols.reshape(r1 - r0, groups, -1).transpose(1, 0, 2)   # (G, pixels, K)
-            dst.reshape(r1 - r0, groups, o // groups)[...] = xp.matmul(per_group, w2).transpose(1, 0, 2)
-        if row_bias is not None:
-            dst.reshape(-1, ow * o)[...] += row_bias                    # (pixels/oW, oW*O) view
-
-    if n == 1 and groups == 1 and oh * ow * columns.k * x.dtype.itemsize <= SINGLE_BLOCK_BYTES:
-        # One image (inference latency): BLAS splits one product between the cores better than row
-        # blocks do, each of which would pack the whole kernel matrix again.
-        with blas_threads_on():
-            block((0, 1, 0, oh))
-    else:
-        parallel_map(block, columns.blocks)
-    return out
-
-
-SINGLE_BLOCK_BYTES = 8 << 20   # one image's columns up to this size are multiplied in one product
-
-
-def _tap_windows(xpad, kernel_size, stride, dilation, out_size):
-    """Every window of a channels-last padded (N, Hp, Wp, C) input as a view, (N, oH, oW, kH, kW, C)."""
-    windows = sliding_windows(xpad.transpose(0, 3, 1, 2), kernel_size, stride, dilation, out_size)
-    return windows.transpose(0, 2, 3, 4, 5, 1)                           # from (N, C, oH, oW, kH, kW)
-
-
-def _kernels_outweigh_columns(pixels, out_channels, groups):
-    """True for a few output pixels and many kernels (the last layers of a network at batch 1): the
-    kernels are then the larger operand, and reordering them for the channels-last columns would cost
-    more than the product; the columns are built in the kernels' own order instead."""
-    return groups == 1 and pixels < out_channels
-
-
-def _kernel_order_columns(x, pads, kernel_size, stride, dilation, out_size):
-    """im2col with each window flattened over (channel, kernel row, kernel column), the order of a
-    (O, C, kH, kW) kernel's values: (N*oH*oW, C*kH*kW), zero-padded by ``pads``."""
-    xp = backend.get_array_module(x)
-    n, c, h, w = x.shape
-    (top, bottom), (left, right) = pads
-    xpad = pad_into(x, pads, xp.empty((n, c, h + top + bottom, w + left + right), dtype=x.dtype),
-                    channels_last=False)                                 # (N, C, Hp, Wp)
-    windows = sliding_windows(xpad, kernel_size, stride, dilation, out_size)   # (N, C, oH, oW, kH, kW)
-    view = windows.transpose(0, 2, 3, 1, 4, 5)                           # (N, oH, oW, C, kH, kW)
-    return xp.ascontiguousarray(view).reshape(n * out_size[0] * out_size[1], -1)
-
-
-def _depthwise(x, weight, bias, pads, stride, dilation, out_size):
-    """Depthwise correlation (groups = in_channels), channels-last, without a matrix product.
-
-    A matrix product would have one input channel per group: kH*kW-long dot products, far too small for
-    BLAS. With one output channel per input channel, ``einsum`` sums the kH*kW products of each output
-    value in a single pass over the window view; with a channel multiplier M > 1, every tap adds
-    ``shifted input * kernel value`` for all channels at once.
-
-    Shape:
-        x (N, C, H, W), weight (C*M, 1, kH, kW) -> (N, oH, oW, C*M), M the channel multiplier
-    """
-    xp = backend.get_array_module(x)
-    n, c = x.shape[:2]
-    o, _, kh, kw = weight.shape
-    m = o // c
-    oh, ow = out_size
-    xpad = padded_nhwc(x, pads)                                            # (N, Hp, Wp, C)
-    step = max(1, CHUNK_BYTES // max(1, oh * ow * c * m * x.dtype.itemsize))
-    if m == 1:
-        windows = _tap_windows(xpad, (kh, kw), stride, dilation, out_size)  # (N, oH, oW, kH, kW, C)
-        taps = xp.ascontiguousarray(weight.reshape(c, kh, kw).transpose(1, 2, 0))   # (kH, kW, C)
-        out = xp.empty((n, oh, ow, c), dtype=x.dtype)
-
-        def block(span):
-            n0, n1 = span
-            if xp is np:
-                xp.einsum("nhwpqc,pqc->nhwc", windows[n0:n1], taps, out=out[n0:n1])
-            else:
-                out[n0:n1] = xp.einsum("nhwpqc,pqc->nhwc", windows[n0:n1], taps)
-    else:
-        taps = weight.reshape(c, m, kh * kw)                               # (C, M, kH*kW), out channel c*M + j
-        out = xp.zeros((n, oh, ow, c, m), dtype=x.dtype)
-
-        def block(span):
-            n0, n1 = span
-            acc = out[n0:n1]
-            tmp = scratch(xp, "depthwise", acc.shape, x.dtype)
-            for t in range(kh * kw):
-                p, q = divmod(t, kw)
-                src = xpad[n0:n1, p * dilation[0]:p * dilation[0] + stride[0] * (oh - 1) + 1:stride[0],
-                           q * dilation[1]:q * dilation[1] + stride[1] * (ow - 1) + 1:stride[1]]   # (b, oH, oW, C)
-                xp.multiply(src[..., None], taps[:, :, t], out=tmp)
-                acc += tmp
-
-    parallel_map(block, even_ranges(n, step), blas=False)
-    out = out.reshape(n, oh, ow, o)
-    if bias is not None:
-        out += bias
-    return out
-
-
-def _pad_input(x, pads, padding_mode):
-    """Pad (N, C, H, W) by ``pads = ((top, bottom), (left, right))`` in a non-zero padding mode."""
-    if pads == ((0, 0), (0, 0)):
-        return x
-    return pad_array(x, pads, "constant" if padding_mode == "zeros" else padding_mode, 0.0)
-
-
-def _rotated_kernel(weight, groups):
-    """The kernel of the input-gradient correlation: rotated 180 degrees, in/out channels swapped per group.
-
-    Shape:
-        (O, C/G, kH, kW) -> (C, O/G, kH, kW)
-    """
-    o, cg, kh, kw = weight.shape
-    w = weight.reshape(groups, o // groups, cg, kh, kw)                  # (G, O/G, C/G, kH, kW)
-    w = w.transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]                      # (G, C/G, O/G, kH, kW), rotated
-    return w.reshape(groups * cg, o // groups, kh, kw)                   # (C, O/G, kH, kW)
-
-
-def _nchw(a):
-    """(N, H, W, C) -> the (N, C, H, W) view of the same memory (channels-last strides)."""
-    return a.transpose(0, 3, 1, 2)
-
-
-def _input_grad_flipped(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode):
-    """Gradient of the input, the lectures' way: full correlation of the stride-dilated gradient with
-    the rotated, in/out-swapped kernel; then the padding is cropped (or folded back).
-
-    Returns (N, C, H, W) with channels-last strides.
-    """
-    xp = backend.get_array_module(grad)
-    n, o, oh, ow = grad.shape
-    _, _, kh, kw = weight.shape
-    (top, bottom), (left, right) = pads
-    h, w = input_shape[-2:]
-    hp, wp = h + top + bottom, w + left + right
-    reach_h, reach_w = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
-    if stride != (1, 1):
-        # Gradient pixel (i, j) belongs at (i*s, j*s): spread it out with stride-1 zeros in between.
-        spread = xp.zeros((n, o, (oh - 1) * stride[0] + 1, (ow - 1) * stride[1] + 1), dtype=grad.dtype)
-        spread[:, :, ::stride[0], ::stride[1]] = grad
-        grad = spread
-    gh, gw = grad.shape[2:]
-    # Padded by d*(k-1) in front and up to the padded input's size behind (rows no window reached, the
-    # stride's leftover, only meet zeros), the full correlation gives the padded input's gradient. With
-    # zero padding only the real input is wanted: drop `top` rows in front and `bottom` behind, which
-    # may cut into the gradient itself when the padding exceeds the kernel's reach.
-    if padding_mode == "zeros":
-        before = (reach_h - top, reach_w - left)
-        after = (hp - gh - bottom, wp - gw - right)
-    else:
-        before, after = (reach_h, reach_w), (hp - gh, wp - gw)
-    grad = grad[:, :, max(0, -before[0]):gh - max(0, -after[0]), max(0, -before[1]):gw - max(0, -after[1])]
-    gpads = ((max(0, before[0]), max(0, after[0])), (max(0, before[1]), max(0, after[1])))
-    gx = _nchw(_correlate(grad, _rotated_kernel(weight, groups), None, gpads, (1, 1), dilation, groups))
-    if padding_mode == "zeros":
-        return gx                                                           # (N, C, H, W)
-    return pad_array_backward(gx, input_shape, pads, padding_mode)          # fold the (N, C, Hp, Wp) back
-
-
-def _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode, grad_rows=None):
-    """Gradient of the input as col2im: columns = gradient @ kernel^T, added back onto the padded input.
-
-    The same sums as the flipped-kernel form, without the stride's inserted zeros: with stride s the
-    dilated gradient is mostly zeros and the full correlation would do s_H*s_W times the work. One
-    strided add per kernel tap, channels-last, block by block over the batch.
-
-    Returns (N, C, H, W) with channels-last strides.
-    """
-    xp = backend.get_array_module(grad)
-    n, o, oh, ow = grad.shape
-    _, cg, kh, kw = weight.shape
-    c = cg * groups
-    (top, bottom), (left, right) = pads
-    h, w = input_shape[-2:]
-    hp, wp = h + top + bottom, w + left + right
-    sh, sw = stride
-    dh, dw = dilation
-    if grad_rows is None:  # (N*oH*oW, O); the convolution's backward passes the one it already has
-        grad_rows = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n * oh * ow, o)
-    gx = xp.zeros((n, hp, wp, groups, cg), dtype=grad.dtype)                           # channels-last
-    depthwise = groups == c and cg == 1 and groups > 1
-    if depthwise:
-        taps = weight.reshape(c, o // c, kh * kw)                                      # (C, M, kH*kW)
-    else:
-        w2t = _weight_matrix(weight, groups).transpose(0, 2, 1)                        # (G, O/G, K)
-    step = max(1, CHUNK_BYTES // max(1, oh * ow * kh * kw * c * grad.dtype.itemsize))
-
-    def block(span):
-        n0, n1 = span
-        b, rows = n1 - n0, (n1 - n0) * oh * ow
-        g = grad_rows[n0 * oh * ow:n1 * oh * ow]                                           # (pixels, O)
-        if depthwise:
-            g = g.reshape(b, oh, ow, c, o // c)
-        elif groups == 1:
-            cols = xp.matmul(g, w2t[0], out=scratch(xp, "cols", (rows, w2t.shape[2]), grad.dtype))
-            cols = cols.reshape(b, oh, ow, 1, kh, kw, cg)
-        else:
-            cols = xp.matmul(g.reshape(rows, groups, o // groups).transpose(1, 0, 2), w2t)   # (G, pixels, K)
-            cols = cols.transpose(1, 0, 2).reshape(b, oh, ow, groups, kh, kw, cg)
-        for p in range(kh):
-            for q in range(kw):
-                dst = gx[n0:n1, p * dh:p * dh + sh * (oh - 1) + 1:sh, q * dw:q * dw + sw * (ow - 1) + 1:sw]
-                if depthwise:
-                    dst[..., 0] += (g * taps[:, :, p * kw + q]).sum(axis=-1)
-                else:
-                    dst += cols[:, :, :, :, p, q]
-
-    parallel_map(block, even_ranges(n, step))
-    gx = _nchw(gx.reshape(n, hp, wp, c))                                               # (N, C, Hp, Wp)
-    if padding_mode == "zeros":
-        return gx[:, :, top:top + h, left:left + w]
-    return pad_array_backward(gx, input_shape, pads, padding_mode)
-
-
-def _input_grad(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode, grad_rows):
-    """Gradient of the input: the flipped-kernel correlation for stride 1 (where it is also the fastest),
-    col2im for larger strides (same sums, without multiplying the stride's inserted zeros)."""
-    if stride == (1, 1):
-        return _input_grad_flipped(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode)
-    return _input_grad_col2im(grad, weight, input_shape, pads, stride, dilation, groups, padding_mode, grad_rows)
-
-
-def _weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, groups, out_size):
-    """Gradient of the kernels: columns^T @ output gradient, summed block by block over the batch.
-
-    Shape:
-        x (N, C, H, W), grad_rows (N*oH*oW, O) -> (O, C/G, kH, kW)
-    """
-    xp = backend.get_array_module(x)
-    o, cg, kh, kw = weight_shape
-    og = o // groups
-    c = x.shape[1]
-    if groups == c and cg == 1 and groups > 1:
-        return _depthwise_weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, out_size)
-    if _kernels_outweigh_columns(grad_rows.shape[0], o, groups):
-        cols = _kernel_order_columns(x, pads, (kh, kw), stride, dilation, out_size)   # (pixels, K)
-        gw = xp.empty((o, cg * kh * kw), dtype=x.dtype)
-
-        with blas_threads_on():
-            xp.matmul(grad_rows.T, cols, out=gw)
-        return gw.reshape(weight_shape)
-    columns = Columns(x, pads, (kh, kw), stride, dilation, groups, out_size)
-
-    def block(b):
-        cols, r0, r1 = columns.build(b)
-        g = grad_rows[r0:r1]                                                     # (pixels, O)
-        if groups == 1:
-            return xp.matmul(cols.T, g)[None]                                    # (1, K, O)
-        return xp.matmul(cols.reshape(r1 - r0, groups, -1).transpose(1, 2, 0),
-                         g.reshape(r1 - r0, groups, og).transpose(1, 0, 2))        # (G, K, O/G)
-
-    parts = parallel_map(block, columns.blocks)
-    if not parts:
-        return xp.zeros(weight_shape, dtype=x.dtype)
-    gw = parts[0]
-    for part in parts[1:]:
-        gw += part
-    gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)             # (G, O/G, C/G, kH, kW)
-    return xp.ascontiguousarray(gw).reshape(weight_shape)
-
-
-def _depthwise_weight_grad(x, grad_rows, weight_shape, pads, stride, dilation, out_size):
-    """d kernel[c*M + j, 0, p, q] = sum over pixels of grad[..., c, j] * shifted input[..., c]: one
-    ``einsum`` over the window view, batch block by batch block."""
-    xp = backend.get_array_module(x)
-    o, _, kh, kw = weight_shape
-    n, c = x.shape[:2]
-    m = o // c
-    oh, ow = out_size
-    windows = _tap_windows(padded_nhwc(x, pads), (kh, kw), stride, dilation, out_size)   # (N, oH, oW, kH, kW, C)
-    g = grad_rows.reshape(n, oh, ow, c, m)
-    step = max(1, CHUNK_BYTES // max(1, oh * ow * c * m * x.dtype.itemsize))
-
-    def block(span):
-        n0, n1 = span
-        return xp.einsum("nhwpqc,nhwcm->cmpq", windows[n0:n1], g[n0:n1])   # (C, M, kH, kW)
-
-    parts = parallel_map(block, even_ranges(n, step), blas=False)
-    gw = parts[0]
-    for part in parts[1:]:
-        gw += part
-    return gw.reshape(weight_shape)
+    return room // stride + 1
 
 
 class Conv2d(Function):
     """Cross-correlation of (N, C, H, W) with (O, C/G, kH, kW), plus an optional bias per output channel.
 
-    The output has the (N, O, oH, oW) shape with channels-last strides (the column product writes
-    (N, oH, oW, O)); element-wise ops keep that layout and the next convolution reads it without a copy.
+    The output has the (N, O, oH, oW) shape; the compiled kernels may return it as a view of
+    channels-last memory, which every op accepts.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1,
+    def forward(ctx, x, weight, bias=None, stride=(1, 1), pads=NO_PADDING, dilation=(1, 1), groups=1,
                 padding_mode="zeros"):
         ctx.unbatched = x.ndim == 3
         if ctx.unbatched:
             x = x[None]                                                  # (C, H, W) -> (1, C, H, W)
         ctx.input_shape = x.shape
+        zero_pads = pads
         if padding_mode != "zeros":
-            x = _pad_input(x, pads, padding_mode)                        # reflect/replicate/circular, (N, C, Hp, Wp)
-            cpads = ((0, 0), (0, 0))
-        else:
-            cpads = pads                                                 # zero padding happens block by block
-        out = _nchw(_correlate(x, weight, bias, cpads, stride, dilation, groups))   # (N, O, oH, oW)
+            if pads != NO_PADDING:                                       # reflect/replicate/circular
+                x = pad_array(x, pads, padding_mode, 0.0)                # (N, C, Hp, Wp)
+            zero_pads = NO_PADDING
+        out = kernels.for_arrays(x, weight).conv2d_forward(x, weight, bias, zero_pads, stride, dilation,
+                                                           groups)      # (N, O, oH, oW)
         ctx.save_for_backward(x, weight)
-        ctx.pads, ctx.cpads, ctx.stride, ctx.dilation = pads, cpads, stride, dilation
+        ctx.pads, ctx.zero_pads, ctx.stride, ctx.dilation = pads, zero_pads, stride, dilation
         ctx.groups, ctx.padding_mode = groups, padding_mode
         return out[0] if ctx.unbatched else out
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        xp = backend.get_array_module(grad)
         if ctx.unbatched:
             grad = grad[None]                                            # (O, oH, oW) -> (1, O, oH, oW)
+        k = kernels.for_arrays(grad, x, weight)
         need_x, need_w, need_b = ctx.needs_input_grad
-        n, o, oh, ow = grad.shape
-        grad_rows = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n * oh * ow, o)   # (N*oH*oW, O)
+        args = (ctx.zero_pads, ctx.stride, ctx.dilation, ctx.groups)
         gx = gw = gb = None
         if need_x:
-            gx = _input_grad(grad, weight, ctx.input_shape, ctx.pads, ctx.stride, ctx.dilation, ctx.groups,
-                             ctx.padding_mode, grad_rows)
+            gx = k.conv2d_input_grad(grad, weight, x.shape, *args)      # (N, C, H, W) of what was convolved
+            if ctx.padding_mode != "zeros" and ctx.pads != NO_PADDING:
+                gx = pad_array_backward(gx, ctx.input_shape, ctx.pads, ctx.padding_mode)
             if ctx.unbatched:
                 gx = gx[0]
         if need_w:
-            gw = _weight_grad(x, grad_rows, weight.shape, ctx.cpads, ctx.stride, ctx.dilation, ctx.groups,
-                              (oh, ow))
+            gw = k.conv2d_weight_grad(x, grad, weight.shape, *args)
         if need_b:
-            gb = ones(xp, grad_rows.shape[0], grad_rows.dtype) @ grad_rows      # sum over pixels, (O,)
+            gb = k.conv2d_bias_grad(grad)
         return gx, gw, gb
 
 

@@ -1,5 +1,562 @@
-"""conv kernels, compiled with Numba."""
+"""Convolution compiled with Numba: the reference's sums, computed as loops made fast.
 
-import numba  # noqa: F401  (an ImportError here makes kernels/__init__ fall back to the reference)
+Three formulations; ``_plan`` (the one dispatch point) chooses one per op and shape from measured
+single-thread timings (benchmarks/RESULTS.md):
 
-__all__ = []
+- ``direct`` (stride 1, any groups and dilation). The padded input's rows are laid end to end per
+  channel, (N, C, Hp*Wp); output position l = i*Wp + j then reads input l + p*dH*Wp + q*dW for tap
+  (p, q), so a tile of TILE = 64 consecutive positions is one contiguous slice for every tap. A
+  register tile of BLOCK = 4 output channels x 64 positions (16 AVX-512 registers in float32) lives
+  on the stack and accumulates over every (channel, tap); positions j >= oW of a row are computed and
+  dropped. The inner loop is 64 long because LLVM vectorises 16 lanes x 4 and leaves shorter loops
+  scalar. Bias is added in the output write. The input gradient for stride 1 is the same kernel on
+  the gradient padded by the kernel's reach, with the rotated kernel (the lectures' derivation); the
+  weight gradient of the first layers (1-4 input channels) sums gradient x shifted input tap by tap.
+- ``columns`` (64+ channels, strides > 1, most weight gradients): im2col from a channels-last padded
+  copy, one parallel region per block of images, and one BLAS product per block (OpenBLAS beats the
+  direct loop there); the input gradient is col2im: gradient @ kernels^T, added back tap by tap.
+- ``depthwise`` (groups = channels): no product is large enough for BLAS; channels-last loops whose
+  inner loop runs over the channels, forward and both gradients.
+
+Outputs are (N, O, oH, oW)-shaped: NCHW memory from ``direct``, a view of channels-last memory from
+the others; every kernel reads either layout. float64 runs the same loops.
+"""
+
+import numba
+import numpy as np
+from numba import prange
+
+from ._numba import kernel, stack_tile, threads
+
+__all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
+
+TILE = 64          # output positions per register tile: the vector loop's length
+BLOCK = 4          # output channels per register tile
+TILE_VALUES = TILE * BLOCK
+BLOCK_BYTES = 4 << 20    # im2col columns built and multiplied per block of images (in cache)
+
+
+# ------------------------------------------------------------------------------- direct (stride 1)
+
+@kernel
+def _flat_pad(x, top, left, hp, wp, slack):
+    """x (N, C, H, W) any layout -> (N, C, Hp*Wp + slack) zero-padded rows laid end to end.
+    ``top``/``left`` may be negative (crop)."""
+    n, c, h, w = x.shape
+    out = np.empty((n, c, hp * wp + slack), x.dtype)
+    for r in prange(n * c):
+        b, ch = r // c, r % c
+        row = out[b, ch]
+        row[:] = 0
+        for i in range(hp):
+            y = i - top
+            if 0 <= y < h:
+                for j in range(max(0, left), min(wp, w + left)):
+                    row[i * wp + j] = x[b, ch, y, j - left]
+    return out
+
+
+@kernel
+def _direct(xf, w, bias, out, wp, dh, dw, groups):
+    """Stride-1 correlation on flattened padded rows xf (N, C, Hp*Wp + TILE), w (O, C/G, kH, kW),
+    bias (O,) -> out (N, O, oH, oW). A tile is BLOCK output channels x TILE positions."""
+    n, o, oh, ow = out.shape
+    _, cg, kh, kw = w.shape
+    og = o // groups
+    length = (oh - 1) * wp + ow
+    tiles = (length + TILE - 1) // TILE
+    blocks = (og + BLOCK - 1) // BLOCK
+    for r in prange(n * groups * blocks * tiles):
+        l0 = (r % tiles) * TILE
+        rest = r // tiles
+        b0 = min((rest % blocks) * BLOCK, max(og - BLOCK, 0))
+        rest //= blocks
+        g, img = rest % groups, rest // groups
+        acc = numba.carray(stack_tile(TILE_VALUES, xf.dtype), (BLOCK, TILE))
+        chans = numba.carray(stack_tile(BLOCK, np.int64), (BLOCK,))
+        for k in range(BLOCK):
+            chans[k] = g * og + min(b0 + k, og - 1)   # fewer than BLOCK channels: repeat the last
+            for t in range(TILE):
+                acc[k, t] = bias[chans[k]]
+        for c in range(cg):
+            xc = xf[img, g * cg + c]
+            for p in range(kh):
+                for q in range(kw):
+                    off = l0 + p * dh * wp + q * dw
+                    xs = xc[off:off + TILE]
+                    for k in range(BLOCK):
+                        wv = w[chans[k], c, p, q]
+                        for t in range(TILE):
+                            acc[k, t] += wv * xs[t]
+        for t in range(TILE):
+            pos = l0 + t
+            i = pos // wp
+            j = pos - i * wp
+            if pos < length and j < ow:
+                for k in range(BLOCK):
+                    out[img, chans[k], i, j] = acc[k, t]
+
+
+def _direct_forward(x, weight, bias, pads, dilation, groups):
+    """Stride-1 correlation through ``_direct``; ``pads`` may be negative (crop)."""
+    n, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    (top, bottom), (left, right) = pads
+    hp, wp = h + top + bottom, w + left + right
+    oh, ow = hp - dilation[0] * (kh - 1), wp - dilation[1] * (kw - 1)
+    xf = _flat_pad(x, top, left, hp, wp, TILE)
+    out = np.empty((n, o, oh, ow), x.dtype)
+    b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
+    _direct(xf, np.ascontiguousarray(weight), b, out, wp, dilation[0], dilation[1], groups)
+    return out
+
+
+def _rotated(weight, groups):
+    """The input gradient's kernel: rotated 180 degrees, in/out channels swapped per group,
+    (O, C/G, kH, kW) -> (C, O/G, kH, kW)."""
+    o, cg, kh, kw = weight.shape
+    w = weight.reshape(groups, o // groups, cg, kh, kw)[..., ::-1, ::-1]
+    return np.ascontiguousarray(w.transpose(0, 2, 1, 3, 4)).reshape(groups * cg, o // groups, kh, kw)
+
+
+def _direct_input_grad(grad, weight, input_shape, pads, dilation, groups):
+    """Stride 1: the full correlation of the gradient with the rotated kernel, computed only over
+    the unpadded input: padded by the reach minus the forward padding in front (a crop if negative)."""
+    _, _, kh, kw = weight.shape
+    (top, _), (left, _) = pads
+    h, w = input_shape[-2:]
+    reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+    oh, ow = grad.shape[2:]
+    gpads = ((reach[0] - top, h + top - oh), (reach[1] - left, w + left - ow))
+    return _direct_forward(grad, _rotated(weight, groups), None, gpads, dilation, groups)
+
+
+@kernel
+def _direct_wgrad(xf, gf, wp, dh, dw, groups, gw):
+    """Stride-1 weight gradient on flattened rows: xf (N, C, Hp*Wp + slack) the padded input, gf
+    (N, O, oH*Wp + TILE) the gradient on the same row width (zero beyond oW) -> gw (O, C/G, kH, kW).
+    One task per (group, input channel, block of BLOCK output channels) sums over every image and
+    position, a tap at a time, in a BLOCK x TILE register tile: no two tasks write the same value."""
+    n = xf.shape[0]
+    o, cg, kh, kw = gw.shape
+    og = o // groups
+    blocks = (og + BLOCK - 1) // BLOCK
+    tiles = (gf.shape[2] - TILE) // TILE + 1
+    for r in prange(groups * cg * blocks):
+        b0 = min((r % blocks) * BLOCK, max(og - BLOCK, 0))
+        c = (r // blocks) % cg
+        g = r // (blocks * cg)
+        acc = numba.carray(stack_tile(TILE_VALUES, xf.dtype), (BLOCK, TILE))
+        chans = numba.carray(stack_tile(BLOCK, np.int64), (BLOCK,))
+        for k in range(BLOCK):
+            chans[k] = g * og + min(b0 + k, og - 1)
+        for p in range(kh):
+            for q in range(kw):
+                for k in range(BLOCK):
+                    for t in range(TILE):
+                        acc[k, t] = 0
+                for img in range(n):
+                    xc = xf[img, g * cg + c]
+                    for tile in range(tiles):
+                        l0 = tile * TILE
+                        off = l0 + p * dh * wp + q * dw
+                        xs = xc[off:off + TILE]
+                        for k in range(BLOCK):
+                            gs = gf[img, chans[k], l0:l0 + TILE]
+                            for t in range(TILE):
+                                acc[k, t] += gs[t] * xs[t]
+                for k in range(BLOCK):
+                    s = acc[k, 0]
+                    for t in range(1, TILE):
+                        s += acc[k, t]
+                    gw[chans[k], c, p, q] = s
+
+
+def _direct_weight_grad(x, grad, weight_shape, pads, dilation, groups):
+    """Stride 1: gradient^T @ columns without building the columns (``_direct_wgrad``)."""
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = pads
+    hp, wp = h + top + bottom, w + left + right
+    oh = grad.shape[2]
+    xf = _flat_pad(x, top, left, hp, wp, TILE + wp)
+    gf = _flat_pad(grad, 0, 0, oh, wp, TILE)                # rows widened to Wp with zeros
+    gw = np.empty(weight_shape, x.dtype)
+    _direct_wgrad(xf, gf, wp, dilation[0], dilation[1], groups, gw)
+    return gw
+
+
+# ------------------------------------------------------------------------------- columns (im2col + BLAS)
+
+@kernel
+def _nhwc_pad(x, top, left, hp, wp):
+    """x (N, C, H, W) any layout -> (N, Hp, Wp, C) zero-padded, channels-last."""
+    n, c, h, w = x.shape
+    out = np.zeros((n, hp, wp, c), x.dtype)
+    for r in prange(n * h):
+        b, y = r // h, r % h
+        for xx in range(w):
+            dst = out[b, y + top, xx + left]
+            for ch in range(c):
+                dst[ch] = x[b, ch, y, xx]
+    return out
+
+
+@kernel
+def _im2col(xp, n0, n1, sh, sw, dh, dw, kh, kw, oh, ow, groups, cols):
+    """Columns of images n0..n1 of the padded channels-last xp (N, Hp, Wp, C):
+    cols (G, (n1-n0)*oH*oW, kH*kW*C/G), a row's values ordered (p, q, c): contiguous runs of C/G."""
+    cg = xp.shape[3] // groups
+    for r in prange((n1 - n0) * oh):
+        b, i = r // oh, r % oh
+        for j in range(ow):
+            row = (b * oh + i) * ow + j
+            for p in range(kh):
+                src_row = xp[n0 + b, i * sh + p * dh]
+                for q in range(kw):
+                    src = src_row[j * sw + q * dw]
+                    col = (p * kw + q) * cg
+                    for g in range(groups):
+                        dst = cols[g, row, col:col + cg]
+                        part = src[g * cg:(g + 1) * cg]
+                        for ch in range(cg):
+                            dst[ch] = part[ch]
+
+
+@kernel
+def _col2im(dcols, n0, top, left, sh, sw, dh, dw, kh, kw, oh, ow, gx):
+    """Add columns' gradients back onto the input: dcols (G, pixels, kH*kW*C/G) -> gx (N, H, W, C)
+    channels-last, images n0.. (one image per task: no two tasks add to the same pixel)."""
+    groups = dcols.shape[0]
+    _, h, w, c = gx.shape
+    cg = c // groups
+    images = dcols.shape[1] // (oh * ow)
+    for b in prange(images):
+        for i in range(oh):
+            for j in range(ow):
+                row = (b * oh + i) * ow + j
+                for p in range(kh):
+                    y = i * sh + p * dh - top
+                    if 0 <= y < h:
+                        for q in range(kw):
+                            xx = j * sw + q * dw - left
+                            if 0 <= xx < w:
+                                col = (p * kw + q) * cg
+                                dst = gx[n0 + b, y, xx]
+                                for g in range(groups):
+                                    src = dcols[g, row, col:col + cg]
+                                    for ch in range(cg):
+                                        dst[g * cg + ch] += src[ch]
+
+
+@kernel
+def _rows(a, out):
+    """(N, C, H, W) any layout -> out (N*H*W, C), channels-last rows."""
+    n, c, h, w = a.shape
+    for r in prange(n * h):
+        b, i = r // h, r % h
+        for j in range(w):
+            dst = out[(b * h + i) * w + j]
+            for ch in range(c):
+                dst[ch] = a[b, ch, i, j]
+
+
+def _as_rows(a):
+    """(N, C, H, W) -> (N*H*W, C): a view of channels-last memory, else a compiled transpose."""
+    n, c, h, w = a.shape
+    nhwc = a.transpose(0, 2, 3, 1)
+    if nhwc.flags.c_contiguous:
+        return nhwc.reshape(n * h * w, c)
+    out = np.empty((n * h * w, c), a.dtype)
+    _rows(a, out)
+    return out
+
+
+def _image_blocks(n, per_image_bytes):
+    """Runs of images whose columns take about BLOCK_BYTES: [(n0, n1), ...]."""
+    step = max(1, BLOCK_BYTES // max(1, per_image_bytes))
+    return [(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
+
+
+def _kernel_matrix(weight, groups):
+    """(O, C/G, kH, kW) -> (G, kH*kW*C/G, O/G), rows in the columns' (p, q, c) order."""
+    o, cg, kh, kw = weight.shape
+    w = weight.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1)
+    return np.ascontiguousarray(w).reshape(groups, kh * kw * cg, o // groups)
+
+
+def _columns_forward(x, weight, bias, pads, stride, dilation, groups, out_size):
+    """Block by block: columns (G, pixels, K) @ kernels (G, K, O/G) -> rows of (N, oH, oW, O)."""
+    n, c = x.shape[:2]
+    o, cg, kh, kw = weight.shape
+    oh, ow = out_size
+    og = o // groups
+    wm = _kernel_matrix(weight, groups)
+    xp = _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
+    out = np.empty((n, oh, ow, o), x.dtype)
+    rows = out.reshape(n * oh * ow, o)
+    per_image = oh * ow * kh * kw * c * x.dtype.itemsize
+    for n0, n1 in _image_blocks(n, per_image):
+        cols = np.empty((groups, (n1 - n0) * oh * ow, kh * kw * cg), x.dtype)
+        _im2col(xp, n0, n1, *stride, *dilation, kh, kw, oh, ow, groups, cols)
+        dst = rows[n0 * oh * ow:n1 * oh * ow]
+        if groups == 1:
+            np.matmul(cols[0], wm[0], out=dst)
+        else:
+            dst.reshape(-1, groups, og)[...] = np.matmul(cols, wm).transpose(1, 0, 2)
+    if bias is not None:
+        rows += bias
+    return out.transpose(0, 3, 1, 2)
+
+
+def _columns_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
+    """col2im: columns' gradient = gradient rows @ kernels^T, added back onto the input."""
+    n, o, oh, ow = grad.shape
+    _, cg, kh, kw = weight.shape
+    h, w = input_shape[-2:]
+    c = cg * groups
+    og = o // groups
+    wt = _kernel_matrix(weight, groups).transpose(0, 2, 1)                 # (G, O/G, K)
+    g_rows = _as_rows(grad)                                                # (N*oH*oW, O)
+    gx = np.zeros((n, h, w, c), grad.dtype)
+    per_image = oh * ow * kh * kw * c * grad.dtype.itemsize
+    for n0, n1 in _image_blocks(n, per_image):
+        g = g_rows[n0 * oh * ow:n1 * oh * ow].reshape(-1, groups, og).transpose(1, 0, 2)
+        dcols = np.matmul(g, wt)                                           # (G, pixels, K)
+        _col2im(dcols, n0, pads[0][0], pads[1][0], *stride, *dilation, kh, kw, oh, ow, gx)
+    return gx.transpose(0, 3, 1, 2)
+
+
+def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
+    """Sum over blocks of columns^T @ gradient rows, (G, K, O/G) -> (O, C/G, kH, kW)."""
+    n, c = x.shape[:2]
+    o, cg, kh, kw = weight_shape
+    og = o // groups
+    oh, ow = grad.shape[2:]
+    g_rows = _as_rows(grad)
+    xp = _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
+    gw = np.zeros((groups, kh * kw * cg, og), x.dtype)
+    per_image = oh * ow * kh * kw * c * x.dtype.itemsize
+    for n0, n1 in _image_blocks(n, per_image):
+        cols = np.empty((groups, (n1 - n0) * oh * ow, kh * kw * cg), x.dtype)
+        _im2col(xp, n0, n1, *stride, *dilation, kh, kw, oh, ow, groups, cols)
+        g = g_rows[n0 * oh * ow:n1 * oh * ow].reshape(-1, groups, og).transpose(1, 0, 2)
+        gw += np.matmul(cols.transpose(0, 2, 1), g)
+    gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)      # (G, O/G, C/G, kH, kW)
+    return np.ascontiguousarray(gw).reshape(weight_shape)
+
+
+# ------------------------------------------------------------------------------- depthwise
+
+@kernel
+def _dw_forward(xp, w, bias, sh, sw, dh, dw, out):
+    """Depthwise: xp (N, Hp, Wp, C) padded, w (kH, kW, C, M), bias (C, M) -> out (N, oH, oW, C, M)."""
+    n, oh, ow, c, m = out.shape
+    kh, kw = w.shape[:2]
+    for r in prange(n * oh):
+        b, i = r // oh, r % oh
+        for j in range(ow):
+            dst = out[b, i, j]
+            dst[:] = bias
+            for p in range(kh):
+                for q in range(kw):
+                    src = xp[b, i * sh + p * dh, j * sw + q * dw]
+                    wpq = w[p, q]
+                    for ch in range(c):
+                        for k in range(m):
+                            dst[ch, k] += src[ch] * wpq[ch, k]
+
+
+@kernel
+def _dw_input_grad(g, w, sh, sw, dh, dw, gxp):
+    """Depthwise input gradient, scattered onto the padded input gxp (N, Hp, Wp, C), one image per
+    task: g (N, oH, oW, C, M), w (kH, kW, C, M)."""
+    n, oh, ow, c, m = g.shape
+    kh, kw = w.shape[:2]
+    for b in prange(n):
+        for i in range(oh):
+            for j in range(ow):
+                src = g[b, i, j]
+                for p in range(kh):
+                    for q in range(kw):
+                        dst = gxp[b, i * sh + p * dh, j * sw + q * dw]
+                        wpq = w[p, q]
+                        for ch in range(c):
+                            s = 0.0
+                            for k in range(m):
+                                s += src[ch, k] * wpq[ch, k]
+                            dst[ch] += s
+
+
+@kernel
+def _dw_weight_grad(xp, g, sh, sw, dh, dw, kh, kw, parts):
+    """Depthwise weight gradient: parts[t] (kH, kW, C, M) sums over task t's images."""
+    n, oh, ow, c, m = g.shape
+    tasks = parts.shape[0]
+    for t in prange(tasks):
+        acc = parts[t]
+        acc[:] = 0
+        for b in range(n * t // tasks, n * (t + 1) // tasks):
+            for i in range(oh):
+                for j in range(ow):
+                    gv = g[b, i, j]
+                    for p in range(kh):
+                        for q in range(kw):
+                            src = xp[b, i * sh + p * dh, j * sw + q * dw]
+                            dst = acc[p, q]
+                            for ch in range(c):
+                                for k in range(m):
+                                    dst[ch, k] += src[ch] * gv[ch, k]
+
+
+def _dw_taps(weight, c):
+    """(C*M, 1, kH, kW) -> (kH, kW, C, M)."""
+    o, _, kh, kw = weight.shape
+    return np.ascontiguousarray(weight.reshape(c, o // c, kh, kw).transpose(2, 3, 0, 1))
+
+
+def _padded_size(shape, pads):
+    return shape[-2] + sum(pads[0]), shape[-1] + sum(pads[1])
+
+
+def _depthwise_forward(x, weight, bias, pads, stride, dilation, out_size):
+    n, c = x.shape[:2]
+    o = weight.shape[0]
+    xp = _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
+    b = np.zeros((c, o // c), x.dtype) if bias is None else bias.reshape(c, o // c)
+    out = np.empty((n, *out_size, c, o // c), x.dtype)
+    _dw_forward(xp, _dw_taps(weight, c), b, *stride, *dilation, out)
+    return out.reshape(n, *out_size, o).transpose(0, 3, 1, 2)
+
+
+def _depthwise_grad_rows(grad, c):
+    """(N, C*M, oH, oW) -> (N, oH, oW, C, M) channels-last."""
+    n, o, oh, ow = grad.shape
+    return _as_rows(grad).reshape(n, oh, ow, c, o // c)
+
+
+def _depthwise_input_grad(grad, weight, input_shape, pads, stride, dilation):
+    n, c, h, w = input_shape
+    hp, wp = _padded_size(input_shape, pads)
+    gxp = np.zeros((n, hp, wp, c), grad.dtype)
+    _dw_input_grad(_depthwise_grad_rows(grad, c), _dw_taps(weight, c), *stride, *dilation, gxp)
+    (top, _), (left, _) = pads
+    return gxp[:, top:top + h, left:left + w].transpose(0, 3, 1, 2)
+
+
+def _depthwise_weight_grad(x, grad, weight_shape, pads, stride, dilation):
+    n, c = x.shape[:2]
+    o, _, kh, kw = weight_shape
+    xp = _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
+    tasks = max(1, min(n, numba.get_num_threads()))
+    parts = np.empty((tasks, kh, kw, c, o // c), x.dtype)
+    _dw_weight_grad(xp, _depthwise_grad_rows(grad, c), *stride, *dilation, kh, kw, parts)
+    gw = parts.sum(axis=0)                                                 # (kH, kW, C, M)
+    return np.ascontiguousarray(gw.transpose(2, 3, 0, 1)).reshape(weight_shape)
+
+
+# ------------------------------------------------------------------------------- dispatch
+
+DIRECT_MAX_CHANNELS = 32   # direct kernel up to this many summed channels per group (measured)
+DIRECT_WGRAD_MAX_CHANNELS = 4
+
+
+def _plan(op, x_shape, weight_shape, stride, groups):
+    """The formulation of ``op`` ("forward", "input_grad", "weight_grad") for a shape: "depthwise",
+    "direct" or "columns". Chosen from single-thread timings of both (benchmarks/RESULTS.md):
+    the direct kernel wins where the sum runs over few channels (the first layers, 16-32
+    channels); BLAS on im2col columns wins from 64 channels up and for strides > 1."""
+    c, o = x_shape[1], weight_shape[0]
+    if groups == c and weight_shape[1] == 1 and groups > 1:
+        return "depthwise"
+    if stride != (1, 1):
+        return "columns"
+    summed = {"forward": c // groups, "input_grad": o // groups, "weight_grad": c // groups}[op]
+    limit = DIRECT_WGRAD_MAX_CHANNELS if op == "weight_grad" else DIRECT_MAX_CHANNELS
+    return "direct" if summed <= limit else "columns"
+
+
+def _out_size(shape, kernel_size, pads, stride, dilation):
+    hp, wp = _padded_size(shape, pads)
+    return ((hp - dilation[0] * (kernel_size[0] - 1) - 1) // stride[0] + 1,
+            (wp - dilation[1] * (kernel_size[1] - 1) - 1) // stride[1] + 1)
+
+
+def _direct_fwd(x, w, b, pads, stride, dilation, groups):
+    return _direct_forward(x, w, b, pads, dilation, groups)
+
+
+def _direct_igrad(g, w, shape, pads, stride, dilation, groups):
+    return _direct_input_grad(g, w, shape, pads, dilation, groups)
+
+
+def _direct_wgrad_public(x, g, shape, pads, stride, dilation, groups):
+    return _direct_weight_grad(x, g, shape, pads, dilation, groups)
+
+
+def _columns_fwd(x, w, b, pads, stride, dilation, groups):
+    out_size = _out_size(x.shape, w.shape[2:], pads, stride, dilation)
+    return _columns_forward(x, w, b, pads, stride, dilation, groups, out_size)
+
+
+def _depthwise_fwd(x, w, b, pads, stride, dilation, groups):
+    out_size = _out_size(x.shape, w.shape[2:], pads, stride, dilation)
+    return _depthwise_forward(x, w, b, pads, stride, dilation, out_size)
+
+
+def _depthwise_igrad(g, w, shape, pads, stride, dilation, groups):
+    return _depthwise_input_grad(g, w, shape, pads, stride, dilation)
+
+
+def _depthwise_wgrad(x, g, shape, pads, stride, dilation, groups):
+    return _depthwise_weight_grad(x, g, shape, pads, stride, dilation)
+
+
+# Every formulation's (forward, input gradient, weight gradient) with the public signatures; the
+# direct kernels need stride 1 and the depthwise ones groups = channels (``_plan`` sees to it).
+FORMULATIONS = {
+    "direct": (_direct_fwd, _direct_igrad, _direct_wgrad_public),
+    "columns": (_columns_fwd, _columns_input_grad, _columns_weight_grad),
+    "depthwise": (_depthwise_fwd, _depthwise_igrad, _depthwise_wgrad),
+}
+
+
+def conv2d_forward(x, weight, bias, pads, stride, dilation, groups):
+    """x (N, C, H, W), weight (O, C/G, kH, kW), bias (O,) or None -> (N, O, oH, oW)."""
+    forward = FORMULATIONS[_plan("forward", x.shape, weight.shape, stride, groups)][0]
+    with threads():
+        return forward(x, weight, bias, pads, stride, dilation, groups)
+
+
+def conv2d_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
+    """grad (N, O, oH, oW) -> d input (N, C, H, W)."""
+    input_grad = FORMULATIONS[_plan("input_grad", input_shape, weight.shape, stride, groups)][1]
+    with threads():
+        return input_grad(grad, weight, input_shape, pads, stride, dilation, groups)
+
+
+def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
+    """x (N, C, H, W), grad (N, O, oH, oW) -> d weight (O, C/G, kH, kW)."""
+    weight_grad = FORMULATIONS[_plan("weight_grad", x.shape, weight_shape, stride, groups)][2]
+    with threads():
+        return weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)
+
+
+@kernel
+def _channel_sums(a, out):
+    """out[c] = sum of a[:, c, :, :], any layout, one task per channel."""
+    n, c, h, w = a.shape
+    for ch in prange(c):
+        s = 0.0
+        for b in range(n):
+            for i in range(h):
+                for j in range(w):
+                    s += a[b, ch, i, j]
+        out[ch] = s
+
+
+def conv2d_bias_grad(grad):
+    """grad (N, O, oH, oW) -> d bias (O,): the sum over batch and pixels."""
+    out = np.empty(grad.shape[1], grad.dtype)
+    with threads():
+        _channel_sums(grad, out)
+    return out

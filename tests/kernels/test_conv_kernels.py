@@ -1,0 +1,146 @@
+"""Every compiled convolution formulation against PyTorch and the reference kernel, on drawn shapes.
+
+Each formulation of ``kernels.compiled.conv`` (direct, columns, depthwise) is called directly, so
+that every one is tested whatever shape the dispatch would send it; forward, input gradient and
+weight gradient, float64 to 1e-8 and float32 to 1e-4, with a random upstream gradient. The shapes
+cover the edges of the register tile (channel counts not a multiple of its 4 channels, rows longer
+and shorter than its 64 positions), odd sizes, strides 2-3, dilation, groups, batch 1 and inputs
+in either memory layout. Hypothesis draws them from a fixed seed (``derandomize``).
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cnnlab
+from cnnlab.kernels import reference
+from cnnlab.kernels.compiled import conv as compiled
+from helpers import assert_close, check_against_torch
+
+EXAMPLES = 12
+
+
+@st.composite
+def conv_cases(draw, form):
+    """A valid convolution for ``form``: shapes, zero padding, stride, dilation, groups, layout."""
+    n = draw(st.sampled_from([1, 2, 3]))
+    if form == "depthwise":
+        c = draw(st.integers(1, 9))
+        groups, o = c, c * draw(st.integers(1, 3))
+    else:
+        groups = draw(st.sampled_from([1, 1, 2, 3]))
+        c = groups * draw(st.integers(1, 9 if groups == 1 else 4))
+        o = groups * draw(st.integers(1, 9 if groups == 1 else 5))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    stride = (1, 1) if form == "direct" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+    pads = ((draw(st.integers(0, 3)), draw(st.integers(0, 3))), (draw(st.integers(0, 3)), draw(st.integers(0, 3))))
+    span = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    h = draw(st.integers(max(1, span[0] - sum(pads[0])), 23))
+    w = draw(st.integers(max(1, span[1] - sum(pads[1])), 23))
+    bias = draw(st.booleans())
+    channels_last = draw(st.booleans())
+    return dict(x=(n, c, h, w), w=(o, c // groups, kh, kw), pads=pads, stride=stride, dilation=dilation,
+                groups=groups, bias=bias, channels_last=channels_last)
+
+
+def _layout(a, channels_last):
+    """The same values, as (N, C, H, W) stored channels-last when asked."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if channels_last else a
+
+
+def _check(form, case, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(case["x"])
+    w = rng.standard_normal(case["w"])
+    b = rng.standard_normal(case["w"][0]) if case["bias"] else None
+    args = (case["pads"], case["stride"], case["dilation"], case["groups"])
+    (top, bottom), (left, right) = case["pads"]
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    ref = TF.conv2d(TF.pad(xt, (left, right, top, bottom)), wt, None if b is None else torch.tensor(b),
+                    case["stride"], 0, case["dilation"], case["groups"])
+    g = rng.standard_normal(ref.shape)
+    ref.backward(torch.tensor(g))
+
+    x, w, g = (_layout(a.astype(dtype), case["channels_last"]) for a in (x, w.astype(dtype), g))
+    w = np.ascontiguousarray(w)
+    b = None if b is None else b.astype(dtype)
+    forward, input_grad, weight_grad = compiled.FORMULATIONS[form]
+    ours = (forward(x, w, b, *args), input_grad(g, w, x.shape, *args), weight_grad(x, g, w.shape, *args))
+    theirs = (ref.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())
+    lecture = (reference.conv2d_forward(x, w, b, *args), reference.conv2d_input_grad(g, w, x.shape, *args),
+               reference.conv2d_weight_grad(x, g, w.shape, *args))
+    for what, a, t, r in zip(("forward", "input grad", "weight grad"), ours, theirs, lecture):
+        assert a.dtype == np.dtype(dtype), f"{form} {what}: dtype {a.dtype}"
+        assert_close(a, t, dtype, f"{form} {what} vs PyTorch, {case}")
+        assert_close(a, r, dtype, f"{form} {what} vs the reference kernel, {case}")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("form", ["direct", "columns", "depthwise"])
+@settings(derandomize=True, max_examples=EXAMPLES, deadline=None)
+@given(data=st.data())
+def test_formulation_matches_torch_and_reference(form, dtype, data):
+    _check(form, data.draw(conv_cases(form)), dtype)
+
+
+@pytest.mark.parametrize("form,case", [
+    ("direct", dict(x=(1, 1, 28, 28), w=(16, 1, 5, 5), pads=((2, 2), (2, 2)))),      # first layer, 1 channel
+    ("direct", dict(x=(2, 16, 14, 14), w=(32, 16, 5, 5), pads=((2, 2), (2, 2)))),    # many 64-position tiles
+    ("direct", dict(x=(2, 5, 9, 70), w=(7, 5, 3, 3), pads=((1, 1), (1, 1)))),        # a row longer than a tile
+    ("columns", dict(x=(2, 64, 8, 8), w=(64, 64, 3, 3), pads=((1, 1), (1, 1)))),     # BLAS shape of a resnet
+    ("columns", dict(x=(3, 8, 11, 11), w=(6, 8, 1, 1), pads=((0, 0), (0, 0)))),      # 1x1
+    ("depthwise", dict(x=(2, 70, 9, 9), w=(70, 1, 3, 3), pads=((1, 1), (1, 1)))),    # depthwise, many channels
+])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_named_shapes(form, case, dtype):
+    """The shapes of the networks the library trains, beside the drawn ones."""
+    defaults = dict(stride=(1, 1), dilation=(1, 1), groups=1, bias=True, channels_last=False)
+    case = {**defaults, **case}
+    if form == "depthwise":
+        case["groups"] = case["x"][1]
+    _check(form, case, dtype)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@settings(derandomize=True, max_examples=4, deadline=None)
+@given(data=st.data())
+def test_conv2d_padding_modes_with_compiled_kernels(mode, data):
+    """Through ``F.conv2d`` (which pads for the non-zero modes) with the compiled kernels."""
+    n, c, o = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
+    k, p = data.draw(st.integers(1, 4)), data.draw(st.integers(0, 2))
+    s = data.draw(st.integers(1, 3))
+    side = data.draw(st.integers(max(k, p + 1), 12))
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((n, c, side, side)), rng.standard_normal((o, c, k, k)), rng.standard_normal(o)
+    torch_conv = torch.nn.Conv2d(c, o, k, s, p, padding_mode=mode)
+    cnnlab.backend.set_kernels("compiled")
+    try:
+        check_against_torch(lambda x, w, b: cnnlab.functional.conv2d(x, w, b, s, p, padding_mode=mode),
+                            lambda x, w, b: torch_conv._conv_forward(x, w, b), [x, w, b])
+    finally:
+        cnnlab.backend._kernels = None   # back to CNNLAB_KERNELS
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,groups,plans", [
+    ((8, 16, 14, 14), (32, 16, 5, 5), (1, 1), 1, ("direct", "direct", "columns")),
+    ((8, 1, 28, 28), (16, 1, 5, 5), (1, 1), 1, ("direct", "direct", "direct")),
+    ((8, 64, 8, 8), (64, 64, 3, 3), (1, 1), 1, ("columns", "columns", "columns")),
+    ((8, 16, 32, 32), (32, 16, 3, 3), (2, 2), 1, ("columns", "columns", "columns")),
+    ((8, 32, 8, 8), (32, 1, 3, 3), (1, 1), 32, ("depthwise", "depthwise", "depthwise")),
+])
+def test_dispatch_per_op_and_shape(x_shape, w_shape, stride, groups, plans):
+    """One dispatch point chooses per op and shape (the measured choices in the module)."""
+    ops = ("forward", "input_grad", "weight_grad")
+    assert tuple(compiled._plan(op, x_shape, w_shape, stride, groups) for op in ops) == plans
+
+
+def test_bias_grad_is_the_sum_over_batch_and_pixels(rng):
+    g = rng.standard_normal((3, 5, 4, 6))
+    expected = g.sum(axis=(0, 2, 3))
+    assert_close(compiled.conv2d_bias_grad(_layout(g, True)), expected)
+    assert_close(reference.conv2d_bias_grad(g), expected)
