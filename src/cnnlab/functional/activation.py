@@ -12,9 +12,8 @@ import warnings
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Function
-from ._im2col import as_layout, batch_slices, is_channels_last, parallel_map
 from ._validate import floating, tensor_arg
 
 
@@ -39,27 +38,19 @@ def _dim(fn, dim, ndim):
 
 # ---------------------------------------------------------------------------------------------- piecewise linear
 class ReLU(Function):
-    """max(x, 0); backward lets the gradient through where the output is positive.
-
-    Large arrays are split over the batch axis between threads (NumPy's loops use one core each).
-    """
+    """max(x, 0); backward lets the gradient through where the output is positive."""
 
     @staticmethod
     def forward(ctx, x):
-        xp = backend.get_array_module(x)
-        out = xp.empty_like(x)                                   # x's memory layout
-        parallel_map(lambda s: xp.maximum(x[s], 0, out=out[s]), batch_slices(x), blas=False)
+        ctx.kernels = kernels.for_arrays(x)
+        out = ctx.kernels.relu_forward(x)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        xp = backend.get_array_module(g)
-        g = as_layout(g, is_channels_last(out))
-        gx = xp.empty_like(out)
-        parallel_map(lambda s: xp.multiply(g[s], out[s] > 0, out=gx[s]), batch_slices(out), blas=False)
-        return gx
+        return ctx.kernels.relu_backward(g, out)
 
 
 class LeakyReLU(Function):

@@ -1,3 +1,4 @@
-"""pool kernels (compiled)."""
+"""pool kernels (compiled): the reference kernels until compiled ones replace them."""
 
-__all__ = []
+from ..reference.pool import *  # noqa: F401,F403
+from ..reference.pool import __all__  # noqa: F401
