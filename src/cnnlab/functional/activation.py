@@ -53,6 +53,24 @@ class ReLU(Function):
         return ctx.kernels.relu_backward(g, out)
 
 
+class AddReLU(Function):
+    """max(a + b, 0) for two inputs of one shape (a residual block's sum and its ReLU); both inputs get
+    the gradient where the output is positive."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.kernels = kernels.for_arrays(a, b)
+        out = ctx.kernels.add_relu_forward(a, b)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        gx = ctx.kernels.relu_backward(g, out)
+        return gx, gx
+
+
 class LeakyReLU(Function):
     """x for x > 0, slope * x otherwise."""
 
@@ -194,6 +212,22 @@ def relu(input, inplace=False):
     Shape: output has the input's shape.
     """
     return ReLU.apply(_input("relu", input))
+
+
+def add_relu(input, other):
+    """``relu(input + other)`` as one op (one pass, one array kept): the end of a residual block.
+
+    Args:
+        input, other: floating tensors of one shape and dtype.
+
+    Shape: output has the inputs' shape.
+    """
+    input = _input("add_relu", input)
+    other = floating("add_relu", "other", tensor_arg("add_relu", "other", other))
+    if input.shape != other.shape or input.dtype != other.dtype:
+        raise ValueError(f"add_relu: `input` and `other` must have one shape and dtype. Received shapes "
+                         f"{input.shape} and {other.shape}, dtypes {input.dtype} and {other.dtype}")
+    return AddReLU.apply(input, other)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):

@@ -64,7 +64,22 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
     Shape: output has the input's shape.
     """
-    fn = "batch_norm"
+    return _batch_norm("batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps,
+                       relu=False)
+
+
+def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                    eps=1e-5):
+    """``relu(batch_norm(...))`` as one op: the pair that follows most convolutions, computed in one pass
+    forward and one backward (no separate ReLU pass over the activations, no extra array kept).
+
+    Arguments as ``batch_norm``.
+    """
+    return _batch_norm("batch_norm_relu", input, running_mean, running_var, weight, bias, training, momentum,
+                       eps, relu=True)
+
+
+def _batch_norm(fn, input, running_mean, running_var, weight, bias, training, momentum, eps, relu):
     input = floating(fn, "input", tensor_arg(fn, "input", input))
     if input.ndim < 2:
         raise ValueError(f"{fn}: `input` must be at least 2-D (N, C, *). Received a {input.ndim}-D tensor "
@@ -95,7 +110,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                          f"running_var={'None' if running_var is None else 'tensor'}")
     stats = dict(running_mean=None if running_mean is None else running_mean.data,
                  running_var=None if running_var is None else running_var.data,
-                 training=bool(training), momentum=float(momentum), eps=float(eps))
+                 training=bool(training), momentum=float(momentum), eps=float(eps), relu=relu)
     if weight is None:
         if bias is None:
             return BatchNorm.apply(input, **stats)

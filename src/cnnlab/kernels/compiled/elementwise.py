@@ -24,7 +24,7 @@ def _relu(x, out):
 @njit(parallel=True, cache=True)
 def _relu_grad(g, out, gx):
     for i in prange(g.size):
-        gx[i] = g[i] if out[i] > 0 else 0
+        gx[i] = 0 if out[i] <= 0 else g[i]     # a NaN output passes it, as PyTorch
 
 
 @njit(parallel=True, cache=True)

@@ -89,7 +89,7 @@ def _affine_planes(x, scale, shift, relu, out):
 
 @njit(parallel=True, fastmath=_FAST, cache=True)
 def _grad_sums_rows(g, x, out, mean, relu, blocks):
-    """(blocks, 2, C) partial sums of g' and g' * (x - mean); g' = g where out > 0 when ``relu``."""
+    """(blocks, 2, C) partial sums of g' and g' * (x - mean); g' = 0 where out <= 0 when ``relu``."""
     r, c = x.shape
     parts = np.zeros((blocks, 2, c))
     for b in prange(blocks):
@@ -97,7 +97,7 @@ def _grad_sums_rows(g, x, out, mean, relu, blocks):
         for row in range(r * b // blocks, r * (b + 1) // blocks):
             gr, xr, orow = g[row], x[row], out[row]
             for ch in range(c):
-                gv = gr[ch] if not relu or orow[ch] > 0 else 0
+                gv = 0 if relu and orow[ch] <= 0 else gr[ch]
                 s[ch] += gv
                 q[ch] += gv * (xr[ch] - mean[ch])
     return parts
@@ -115,7 +115,7 @@ def _grad_sums_planes(g, x, out, mean, relu):
         for b in range(n):
             gp, xp, op = g[b, ch], x[b, ch], out[b, ch]
             for i in range(p):
-                gv = gp[i] if not relu or op[i] > 0 else 0
+                gv = 0 if relu and op[i] <= 0 else gp[i]
                 s += gv
                 q += gv * (xp[i] - m)
         sums[0, ch] = s
@@ -130,7 +130,7 @@ def _grad_input_rows(g, x, out, a, bx, d, relu, gx):
     for row in prange(r):
         gr, xr, orow, dst = g[row], x[row], out[row], gx[row]
         for ch in range(c):
-            gv = gr[ch] if not relu or orow[ch] > 0 else 0
+            gv = 0 if relu and orow[ch] <= 0 else gr[ch]
             dst[ch] = a[ch] * gv + bx[ch] * xr[ch] + d[ch]
 
 
@@ -143,7 +143,7 @@ def _grad_input_planes(g, x, out, a, bx, d, relu, gx):
         gp, xp, op, dst = g[b, ch], x[b, ch], out[b, ch], gx[b, ch]
         ai, bi, di = a[ch], bx[ch], d[ch]
         for i in range(p):
-            gv = gp[i] if not relu or op[i] > 0 else 0
+            gv = 0 if relu and op[i] <= 0 else gp[i]
             dst[i] = ai * gv + bi * xp[i] + di
 
 

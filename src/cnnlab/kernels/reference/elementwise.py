@@ -12,8 +12,9 @@ def relu_forward(x):
 
 
 def relu_backward(g, out):
-    """The gradient passes where the output is positive."""
-    return in_layout(g * (out > 0), out)
+    """The gradient passes except where the output is <= 0 (a NaN output passes it, as PyTorch)."""
+    xp = backend.get_array_module(g)
+    return in_layout(xp.where(out <= 0, 0, g).astype(g.dtype, copy=False), out)
 
 
 def add_relu_forward(a, b):

@@ -52,10 +52,10 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training, mom
 
 def batch_norm_backward(g, x, out, mean, inv_std, weight, training, relu=False):
     """-> (dx, dweight, dbias). ``out`` is the forward's output (only read when ``relu``: the ReLU
-    passes the gradient where it is positive)."""
+    blocks the gradient where it is <= 0)."""
     axes, vec = _axes_and_shape(x)
-    if relu:
-        g = g * (out > 0)
+    if relu:                                   # no gradient where the ReLU's output is <= 0
+        g = backend.get_array_module(g).where(out <= 0, 0, g)
     xhat = (x - mean.reshape(vec)) * inv_std.reshape(vec)
     gbias = g.sum(axis=axes)                                              # (C,)
     gweight = (g * xhat).sum(axis=axes)                                   # (C,)
