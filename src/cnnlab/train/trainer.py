@@ -13,7 +13,7 @@ import numpy as np
 from .. import backend
 from ..autograd import no_grad
 from ..tensor import Tensor
-from . import metrics
+from .. import metrics
 from .checkpoint import load_checkpoint, save_checkpoint
 
 
