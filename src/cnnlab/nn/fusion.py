@@ -28,7 +28,8 @@ def bn_relu(bn, relu, input):
 
 
 def add_relu(relu, input, other):
-    """``relu(input + other)``, as one op when the ReLU has no hooks and both have one shape and dtype."""
+    """``relu(input + other)``, as one op when the ReLU has no hooks and the inputs have one shape
+    and dtype."""
     if (ENABLED and type(relu) is ReLU and _unwatched(relu) and input.shape == other.shape
             and input.dtype == other.dtype):
         return Fact.add_relu(input, other)

@@ -179,7 +179,8 @@ def _channel_sums(kind, view, shift):
 
 
 def batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum, eps, relu=False):
-    """As the reference: -> (out, mean, inv_std), out in ``x``'s layout; running statistics updated in place."""
+    """As the reference: -> (out, mean, inv_std), out in ``x``'s layout; running statistics updated
+    in place."""
     kind, xv, new = _view(x)
     if training:
         count = x.size // x.shape[1]

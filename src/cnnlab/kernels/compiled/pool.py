@@ -277,7 +277,7 @@ def _outer(inner, shape):
 
 
 def _new(like, shape, dtype):
-    """An uninitialised kernel-side array for an NCHW ``shape`` in the layout ``like`` (from ``_inner``) has."""
+    """An uninitialised kernel-side array for NCHW ``shape``, laid out as ``like`` (from ``_inner``)."""
     n, c, h, w = shape
     return np.empty((n, h, w, c) if like.ndim == 4 else (n * c, h, w), dtype=dtype)
 
@@ -301,7 +301,8 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size):
 def max_pool2d_backward(g, taps, input_shape, kernel_size, stride, padding, dilation):
     """As the reference; the input gradient has the layout of ``taps`` (the forward input's)."""
     if taps.dtype != np.uint8:
-        return _reference.max_pool2d_backward(g, taps, input_shape, kernel_size, stride, padding, dilation)
+        return _reference.max_pool2d_backward(g, taps, input_shape, kernel_size, stride, padding,
+                                              dilation)
     ti = _inner(taps)
     gi = _inner(in_layout(g, taps))
     gx = _new(ti, input_shape, g.dtype)

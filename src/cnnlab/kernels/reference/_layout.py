@@ -23,7 +23,8 @@ def empty(shape, dtype, like):
 
 def in_layout(a, like):
     """``a`` itself when it is dense in ``like``'s layout, else a copy in that layout."""
-    if (a.flags.c_contiguous and not is_channels_last(like)) or (is_channels_last(a) and is_channels_last(like)):
+    last = is_channels_last(like)
+    if (a.flags.c_contiguous and not last) or (last and is_channels_last(a)):
         return a
     out = empty(a.shape, a.dtype, like)
     out[...] = a

@@ -62,7 +62,8 @@ def batch_norm_backward(g, x, out, mean, inv_std, weight, training, relu=False):
     scale = inv_std if weight is None else weight * inv_std               # (C,)
     if training:
         count = x.size // x.shape[1]
-        gx = scale.reshape(vec) * (g - (gbias / count).reshape(vec) - xhat * (gweight / count).reshape(vec))
+        mean_g, mean_gxhat = (gbias / count).reshape(vec), (gweight / count).reshape(vec)
+        gx = scale.reshape(vec) * (g - mean_g - xhat * mean_gxhat)
     else:
         gx = scale.reshape(vec) * g
     return in_layout(gx.astype(x.dtype, copy=False), x), gweight, gbias
