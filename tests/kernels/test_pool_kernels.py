@@ -35,13 +35,6 @@ def channels_last(a):
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
-def assert_layout(out, layout, name):
-    """The output keeps the input's memory layout (both read the same when C = 1 or oH * oW = 1)."""
-    if out.shape[1] > 1 and out.shape[2] * out.shape[3] > 1:
-        cl = not out.flags.c_contiguous and out.transpose(0, 2, 3, 1).flags.c_contiguous
-        assert cl == (layout == "channels_last"), f"{name}: output layout is not the input's"
-
-
 @st.composite
 def windows(draw, dilation=True):
     """(shape, kernel, stride, padding, dilation, ceil_mode) for which at least one window fits."""
@@ -94,7 +87,6 @@ def test_max_pool2d_kernels_match_torch(case, kind, layout, dtype, seed):
         np.testing.assert_array_equal(out, ref.numpy(), err_msg=f"{name} forward")
         np.testing.assert_array_equal(idx.numpy(), ref_idx.numpy(), err_msg=f"{name} indices")
         assert_close(gx, xt.grad.numpy(), dtype, f"{name} input gradient")
-        assert_layout(out, layout, name)
 
 
 @given(windows(), st.sampled_from(["distinct", "ties", "special"]), st.sampled_from(["nchw", "channels_last"]),
@@ -132,7 +124,6 @@ def test_avg_pool2d_kernels_match_torch(case, include_pad, override, layout, dty
         out, _, gx = run_ours(lambda t: F.avg_pool2d(t, *args), x, g, layout)
         assert_close(out, ref.detach().numpy(), dtype, f"{name} forward")
         assert_close(gx, xt.grad.numpy(), dtype, f"{name} input gradient")
-        assert_layout(out, layout, name)
 
 
 @pytest.mark.parametrize("name", KERNEL_SETS)

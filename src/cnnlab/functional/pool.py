@@ -149,6 +149,7 @@ class MaxPool2d(Function):
         out, taps = ctx.kernels.max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size)
         ctx.taps, ctx.input_shape = taps, x.shape
         ctx.params = (kernel_size, stride, padding, dilation)
+        out = backend.get_array_module(out).ascontiguousarray(out)   # NCHW: a following flatten is a view
         if return_indices:
             return out, _plane_index(taps, x.shape[3], *ctx.params)
         return out
@@ -244,7 +245,8 @@ class AvgPool2d(Function):
     def forward(ctx, x, kernel_size=(1, 1), stride=(1, 1), padding=(0, 0), out_size=(1, 1), divisor=None):
         ctx.kernels = kernels.for_arrays(x)
         ctx.input_shape, ctx.params = x.shape, (kernel_size, stride, padding, divisor)
-        return ctx.kernels.avg_pool2d_forward(x, kernel_size, stride, padding, out_size, divisor)
+        out = ctx.kernels.avg_pool2d_forward(x, kernel_size, stride, padding, out_size, divisor)
+        return backend.get_array_module(out).ascontiguousarray(out)   # NCHW: a following flatten is a view
 
     @staticmethod
     def backward(ctx, g):
