@@ -1,6 +1,6 @@
 """Pure differentiable ops, used as ``import cnnlab.functional as F``."""
 
-from .activation import elu, hardtanh, leaky_relu, log_softmax, relu, relu6, sigmoid, softmax, tanh
+from .activation import add_relu, elu, hardtanh, leaky_relu, log_softmax, relu, relu6, sigmoid, softmax, tanh
 from .basic import dropout, dropout2d, identity, linear
 from .conv import FitReport, conv2d, conv_output_size, explain_fit, pool_output_size
 from .conv_transpose import conv_transpose2d
@@ -9,7 +9,7 @@ from .encoding import one_hot
 from .gelu import gelu
 from .elementwise import abs, add, clamp, div, exp, log, matmul, mul, neg, pow, sqrt, sub
 from .loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
-from .norm import batch_norm, local_response_norm
+from .norm import batch_norm, batch_norm_relu, local_response_norm
 from .padding import pad
 from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, fractional_max_pool2d, global_avg_pool2d,
                    global_max_pool2d, lp_pool2d, max_pool2d, min_pool2d, stochastic_pool2d, subsample2d)

@@ -11,10 +11,9 @@ import warnings
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Function
 from ..validation import floating, is_int, real_arg, tensor_arg
-from ._im2col import as_layout, batch_slices, is_channels_last, parallel_map
 
 
 def _input(fn, input):
@@ -32,27 +31,37 @@ def _dim(fn, dim, ndim):
 
 # ---------------------------------------------------------------------------------------------- piecewise linear
 class ReLU(Function):
-    """max(x, 0); backward lets the gradient through where the output is positive.
-
-    Large arrays are split over the batch axis between threads (NumPy's loops use one core each).
-    """
+    """max(x, 0); backward lets the gradient through where the output is positive."""
 
     @staticmethod
     def forward(ctx, x):
-        xp = backend.get_array_module(x)
-        out = xp.empty_like(x)                                   # x's memory layout
-        parallel_map(lambda s: xp.maximum(x[s], 0, out=out[s]), batch_slices(x), blas=False)
+        ctx.kernels = kernels.for_arrays(x)
+        out = ctx.kernels.relu_forward(x)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        xp = backend.get_array_module(g)
-        g = as_layout(g, is_channels_last(out))
-        gx = xp.empty_like(out)
-        parallel_map(lambda s: xp.multiply(g[s], out[s] > 0, out=gx[s]), batch_slices(out), blas=False)
-        return gx
+        return ctx.kernels.relu_backward(g, out)
+
+
+class AddReLU(Function):
+    """max(a + b, 0) for two inputs of one shape (a residual block's sum and its ReLU); both inputs get
+    the gradient where the output is positive."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.kernels = kernels.for_arrays(a, b)
+        out = ctx.kernels.add_relu_forward(a, b)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        gx = ctx.kernels.relu_backward(g, out)
+        return gx, gx
 
 
 class LeakyReLU(Function):
@@ -196,6 +205,22 @@ def relu(input, inplace=False):
     Shape: output has the input's shape.
     """
     return ReLU.apply(_input("relu", input))
+
+
+def add_relu(input, other):
+    """``relu(input + other)`` as one op (one pass, one array kept): the end of a residual block.
+
+    Args:
+        input, other: floating tensors of one shape and dtype.
+
+    Shape: output has the inputs' shape.
+    """
+    input = _input("add_relu", input)
+    other = floating("add_relu", "other", tensor_arg("add_relu", "other", other))
+    if input.shape != other.shape or input.dtype != other.dtype:
+        raise ValueError(f"add_relu: `input` and `other` must have one shape and dtype. Received shapes "
+                         f"{input.shape} and {other.shape}, dtypes {input.dtype} and {other.dtype}")
+    return AddReLU.apply(input, other)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):

@@ -7,28 +7,18 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ..validation import floating, is_real, tensor_arg
-from ._im2col import batch_slices, parallel_map
 
 
 class Linear(Function):
-    """y = x W^T + b over the last axis, as one matrix product on the flattened leading axes.
-
-    The products split their rows (samples) between the kernels' threads, each running BLAS on one thread.
-    """
+    """y = x W^T + b over the last axis, as one matrix product on the flattened leading axes."""
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
-        xp = backend.get_array_module(x)
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1])                           # (M, in), M = prod(leading dims)
-        out = xp.empty((x2.shape[0], weight.shape[0]), dtype=xp.result_type(x2, weight))   # (M, out)
-
-        def rows(s):
-            xp.matmul(x2[s], weight.T, out=out[s])
-            if bias is not None:
-                out[s] += bias
-
-        parallel_map(rows, batch_slices(x2))
+        out = x2 @ weight.T                                       # (M, out)
+        if bias is not None:
+            out += bias
         ctx.save_for_backward(x2, weight)
         ctx.lead = lead
         return out.reshape(lead + (weight.shape[0],))             # (..., out)
@@ -36,16 +26,12 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x2, weight = ctx.saved_tensors
-        xp = backend.get_array_module(g)
         g2 = g.reshape(-1, weight.shape[0])                       # (M, out)
         gx = gw = gb = None
-        slices = batch_slices(x2)
         if ctx.needs_input_grad[0]:
-            gx = xp.empty((g2.shape[0], weight.shape[1]), dtype=xp.result_type(g2, weight))
-            parallel_map(lambda s: xp.matmul(g2[s], weight, out=gx[s]), slices)
-            gx = gx.reshape(ctx.lead + (weight.shape[1],))        # (..., in)
+            gx = (g2 @ weight).reshape(ctx.lead + (weight.shape[1],))   # (..., in)
         if ctx.needs_input_grad[1]:
-            gw = sum(parallel_map(lambda s: g2[s].T @ x2[s], slices))   # (out, in), summed over row blocks
+            gw = g2.T @ x2                                        # (out, in)
         if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
             gb = g2.sum(axis=0)                                   # (out,)
         return gx, gw, gb

@@ -3,188 +3,36 @@
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Function
 from ..validation import floating, is_int, is_real, real_arg, tensor_arg
-from ._im2col import as_layout, batch_slices, is_channels_last, parallel_map
-from ._im2col import ones as _ones
-
-
-class _Planes:
-    """Per-channel arithmetic on an (N, C, *) array through a 3-D view with long inner loops.
-
-    ``view(a)`` is (N, P, Q) and ``spread(v)`` turns a per-channel (C,) vector into a (P, Q) array that
-    broadcasts against it, so that NumPy's innermost loop runs over Q: all H*W*C values of an image for
-    channels-last memory (the per-channel vector repeated H*W times), the H*W values of a plane for
-    NCHW memory. Broadcasting a (1, C, 1, 1) vector over channels-last memory instead runs an inner loop
-    of C values per pixel, several times slower. ``total(r)`` folds a (P, Q) sum back to (C,).
-    Arrays given to ``view`` must have the layout of the array the planes were made for.
-    """
-
-    def __init__(self, x):
-        self.n, self.c = x.shape[0], x.shape[1]
-        self.channels_last = x.ndim == 4 and is_channels_last(x)
-        if self.channels_last:
-            self.p, self.q, self.reps = 1, x.shape[2] * x.shape[3] * self.c, x.shape[2] * x.shape[3]
-        elif x.ndim == 2:                   # (N, C): the channels are the inner axis already
-            self.p, self.q, self.reps = 1, self.c, 1
-        else:
-            self.p, self.q, self.reps = self.c, x.size // max(self.n * self.c, 1), None
-
-    def like(self, a):
-        """``a`` in the memory layout the views expect (a copy only if it differs)."""
-        if a.ndim == 4:
-            a = as_layout(a, self.channels_last)
-        if not self.channels_last and not a.flags.c_contiguous:
-            a = backend.get_array_module(a).ascontiguousarray(a)
-        return a
-
-    def view(self, a):
-        if self.channels_last:
-            return a.transpose(0, 2, 3, 1).reshape(a.shape[0], 1, self.q)   # (N, 1, H*W*C)
-        return a.reshape(a.shape[0], self.p, self.q)                         # (N, C, H*W) or (N, 1, C)
-
-    def spread(self, v):
-        xp = backend.get_array_module(v)
-        if self.reps is None:
-            return v.reshape(self.c, 1)                                      # (C, 1)
-        return xp.tile(v, self.reps).reshape(1, self.q)                     # (1, H*W*C) or (1, C)
-
-    def total(self, r):
-        """(P, Q) partial sums -> (C,)."""
-        if self.reps is None:
-            return r.sum(axis=1)
-        return r.reshape(self.reps, self.c).sum(axis=0)
-
-    def sum(self, a):
-        """Per-channel sum of view ``a`` (N, P, Q): BLAS sums the images (one matrix-vector product, reading
-        the data once), then the (P, Q) partial sums fold to (C,)."""
-        xp = backend.get_array_module(a)
-        n = a.shape[0]
-        return self.total((_ones(xp, n, a.dtype) @ a.reshape(n, -1)).reshape(self.p, self.q))
-
-    def dot(self, a, b):
-        """Per-channel sum of ``a * b`` over views (N, P, Q), without materialising the product."""
-        return self.total(backend.get_array_module(a).einsum("npq,npq->pq", a, b))
 
 
 class BatchNorm(Function):
-    """y = (x - mean) / sqrt(var + eps) * weight + bias with per-channel statistics over (N, *spatial).
+    """y = (x - mean) / sqrt(var + eps) * weight + bias with per-channel statistics over (N, *spatial),
+    optionally followed by a ReLU (``relu=True``: one op, one pass, for the common BN -> ReLU pair).
 
     Training uses the batch's mean and biased variance and updates the running statistics in place;
     evaluation uses the running statistics, so the op is then an affine map per channel. Backward
-    recomputes the centred input from the input (which the graph keeps anyway) instead of saving the
-    normalised input: one activation-sized array less per layer. The arithmetic runs on ``_Planes``
-    views, split over the batch between threads for large inputs.
+    recomputes the normalised input from the input (which the graph keeps anyway) instead of saving it.
     """
 
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, running_mean=None, running_var=None, training=False,
-                momentum=0.1, eps=1e-5):
-        xp = backend.get_array_module(x)
-        count = x.size // x.shape[1]                           # values per channel
-        planes = _Planes(x)
-        x = planes.like(x)
-        xv = planes.view(x)                                    # (N, P, Q)
-        out = xp.empty_like(x)
-        ov = planes.view(out)
-        slices = batch_slices(x)
-        if training:
-            mean = sum(parallel_map(lambda s: planes.sum(xv[s]), slices)) / count          # (C,)
-            mean_s = planes.spread(mean)
-
-            def centre(s):                                      # centred; becomes the output in place
-                xp.subtract(xv[s], mean_s, out=ov[s])
-                return planes.dot(ov[s], ov[s])
-
-            var = sum(parallel_map(centre, slices, blas=False)) / count   # (C,), biased: normalises the batch
-            inv_std = 1.0 / xp.sqrt(var + eps)                  # (C,)
-            if running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
-            if running_var is not None:
-                unbiased = var * (count / (count - 1))          # PyTorch tracks the unbiased variance
-                running_var *= 1 - momentum
-                running_var += (momentum * unbiased).astype(running_var.dtype, copy=False)
-            scale = planes.spread(inv_std if weight is None else inv_std * weight)
-            shift = None if bias is None else planes.spread(bias)
-
-            def affine(s):
-                ov[s] *= scale
-                if shift is not None:
-                    ov[s] += shift
-
-            parallel_map(affine, slices, blas=False)
-            ctx.save_for_backward(x, mean, inv_std, weight)
-        else:
-            inv_std = 1.0 / xp.sqrt(running_var.astype(x.dtype) + eps)       # (C,)
-            mean = running_mean.astype(x.dtype)                                # (C,)
-            scale = inv_std if weight is None else inv_std * weight            # (C,)
-            shift = -mean * scale if bias is None else bias - mean * scale     # (C,)
-            scale_s, shift_s = planes.spread(scale), planes.spread(shift)
-
-            def affine(s):
-                xp.multiply(xv[s], scale_s, out=ov[s])
-                ov[s] += shift_s
-
-            parallel_map(affine, slices, blas=False)
-            ctx.save_for_backward(x, mean, inv_std, scale)
-        ctx.training, ctx.count, ctx.planes = training, count, planes
+                momentum=0.1, eps=1e-5, relu=False):
+        ctx.kernels = kernels.for_arrays(x)
+        out, mean, inv_std = ctx.kernels.batch_norm_forward(x, weight, bias, running_mean, running_var,
+                                                            training, momentum, eps, relu)
+        ctx.save_for_backward(x, out if relu else None, mean, inv_std, weight)
+        ctx.training, ctx.relu = training, relu
         return out
 
     @staticmethod
     def backward(ctx, g):
-        need_x, need_w = ctx.needs_input_grad[0], len(ctx.needs_input_grad) > 1 and ctx.needs_input_grad[1]
-        need_b = len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]
-        planes, n = ctx.planes, ctx.count
-        xp = backend.get_array_module(g)
-        g = planes.like(g)
-        gv = planes.view(g)
-        gx = gw = gb = None
-        if ctx.training:
-            x, mean, inv_std, weight = ctx.saved_tensors
-            xv = planes.view(x)
-            slices = batch_slices(x)
-            mean_s = planes.spread(mean)
-
-            def sums(s):
-                centred = xv[s] - mean_s
-                return planes.sum(gv[s]), planes.dot(gv[s], centred), centred
-
-            parts = parallel_map(sums, slices)
-            sum_g = sum(p[0] for p in parts)                    # (C,) = d bias
-            sum_gxhat = sum(p[1] for p in parts) * inv_std      # (C,) = d weight
-            if need_x:
-                # With dxhat = g * weight the full gradient through mean and variance is
-                # dx = inv_std / N * (N dxhat - sum(dxhat) - xhat sum(dxhat xhat));
-                # weight factors out of both sums: dx = weight inv_std (g - mean(g) - xhat mean(g xhat)).
-                scale = inv_std if weight is None else inv_std * weight
-                k_centred = planes.spread(-scale * inv_std * sum_gxhat / n)   # -scale xhat mean(g xhat) / xc
-                shift = planes.spread(scale * sum_g / n)
-                scale = planes.spread(scale)
-                gx = xp.empty_like(x)
-                gxv = planes.view(gx)
-
-                def finish(i):
-                    s, centred = slices[i], parts[i][2]
-                    centred *= k_centred
-                    xp.multiply(gv[s], scale, out=gxv[s])
-                    gxv[s] += centred
-                    gxv[s] -= shift
-
-                parallel_map(finish, range(len(slices)), blas=False)
-            gw, gb = sum_gxhat, sum_g
-        else:
-            x, mean, inv_std, scale = ctx.saved_tensors
-            xv = planes.view(x)
-            if need_x:
-                gx = xp.empty_like(x)
-                xp.multiply(gv, planes.spread(scale), out=planes.view(gx))
-            if need_w:
-                gw = planes.dot(gv, xv - planes.spread(mean)) * inv_std     # sum g (x - mean) / std
-            if need_b:
-                gb = planes.sum(gv)
-        return gx, (gw if need_w else None), (gb if need_b else None)
+        x, out, mean, inv_std, weight = ctx.saved_tensors
+        gx, gw, gb = ctx.kernels.batch_norm_backward(g, x, out, mean, inv_std, weight, ctx.training, ctx.relu)
+        need = ctx.needs_input_grad
+        return gx, (gw if len(need) > 1 and need[1] else None), (gb if len(need) > 2 and need[2] else None)
 
 
 def _channel_vector(fn, name, value, channels, input_shape):
@@ -215,7 +63,22 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
     Shape: output has the input's shape.
     """
-    fn = "batch_norm"
+    return _batch_norm("batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps,
+                       relu=False)
+
+
+def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                    eps=1e-5):
+    """``relu(batch_norm(...))`` as one op: the pair that follows most convolutions, computed in one pass
+    forward and one backward (no separate ReLU pass over the activations, no extra array kept).
+
+    Arguments as ``batch_norm``.
+    """
+    return _batch_norm("batch_norm_relu", input, running_mean, running_var, weight, bias, training, momentum,
+                       eps, relu=True)
+
+
+def _batch_norm(fn, input, running_mean, running_var, weight, bias, training, momentum, eps, relu):
     input = floating(fn, "input", tensor_arg(fn, "input", input))
     if input.ndim < 2:
         raise ValueError(f"{fn}: `input` must be at least 2-D (N, C, *). Received a {input.ndim}-D tensor "
@@ -246,7 +109,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                          f"running_var={'None' if running_var is None else 'tensor'}")
     stats = dict(running_mean=None if running_mean is None else running_mean.data,
                  running_var=None if running_var is None else running_var.data,
-                 training=bool(training), momentum=float(momentum), eps=float(eps))
+                 training=bool(training), momentum=float(momentum), eps=float(eps), relu=relu)
     if weight is None:
         if bias is None:
             return BatchNorm.apply(input, **stats)

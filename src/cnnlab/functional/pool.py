@@ -1,16 +1,14 @@
 """Pooling: max, min, average, power-average, adaptive, global, subsampling, stochastic and fractional.
 
-Every op reads its windows through one strided view (``sliding_windows``, no copy) of shape
-(N, C, oH, oW, kH, kW). Reductions over small windows run as one vectorised operation per kernel tap:
-``view[..., i, j]`` is an (N, C, oH, oW) strided slice, and adding (or taking the maximum of) kH*kW of
-them is several times faster in NumPy than reducing the view's two trailing axes, and needs no
-kH*kW-times copy of the input. Only ops that need an arg-max copy the windows, into (..., kH*kW) rows.
+Max and average pooling, the hot ones, run in ``kernels`` (``max_pool2d_forward`` and friends): the
+window maxima with the winning tap of each window, the window means, and their backward passes. The
+others read their windows here through one strided view (``sliding_windows``, no copy) of shape
+(N, C, oH, oW, kH, kW).
 
 Ops that pick one element per window (max, min, adaptive max, fractional max, stochastic pooling in
-training) remember the picked element's flat index in its H*W input plane, as PyTorch's
-``return_indices`` does, and their backward adds the output gradient at those indices with one
-``scatter_add`` (overlapping windows may pick the same element twice). Ops that mix a whole window
-(average, stochastic pooling at inference) spread the gradient back with one strided slice-add per tap.
+training) can report the picked element's flat index in its H*W input plane, as PyTorch's
+``return_indices`` does; the backward of the adaptive, fractional and stochastic picks adds the output
+gradient at those indices with one ``scatter_add`` (overlapping windows may pick the same element twice).
 
 Layout is NCHW; a 3-D (C, H, W) input is treated as one unbatched sample, as in PyTorch.
 """
@@ -19,11 +17,10 @@ import math
 
 import numpy as np
 
-from .. import backend
-from ..autograd import Function, is_grad_enabled
+from .. import backend, kernels
+from ..autograd import Function
 from ..tensor import Tensor
 from ..validation import floating, is_int, is_real, pair, tensor_arg
-from ._im2col import as_layout, batch_slices, empty4d, is_channels_last, parallel_map, zeros4d
 from ._im2col import output_size as _output_size
 from ._im2col import sliding_windows
 from ._scatter import scatter_add
@@ -89,46 +86,9 @@ def _window_counts(fn, shape, kernel, stride, padding, dilation, ceil_mode):
     return oh, ow
 
 
-def _pad(x, top, bottom, left, right, value):
-    """Constant-pad the two spatial axes of an (N, C, H, W) array (a copy; ``x`` itself when no padding)."""
-    if top == bottom == left == right == 0:
-        return x
-    xp = backend.get_array_module(x)
-    n, c, h, w = x.shape
-    out = empty4d(xp, (n, c, top + h + bottom, left + w + right), x.dtype, is_channels_last(x))
-    out.fill(value)
-    out[:, :, top:top + h, left:left + w] = x
-    return out
-
-
-def _extent(out, kernel, stride, dilation):
-    """Input length the windows reach: (out - 1) * stride + dilation * (kernel - 1) + 1."""
-    return (out - 1) * stride + dilation * (kernel - 1) + 1
-
-
 def _taps(kernel_size):
     """Every kernel tap (i, j) in window order (row by row)."""
     return [(i, j) for i in range(kernel_size[0]) for j in range(kernel_size[1])]
-
-
-def _reduce_taps(windows, ufunc):
-    """Combine the kH*kW taps of a window view (N, C, oH, oW, kH, kW) with ``ufunc`` (add, maximum, ...).
-
-    The result has the input's memory layout (channels-last after a convolution; mixing layouts in one
-    element-wise op is an order of magnitude slower). The pooling ops then return it NCHW-contiguous:
-    the output is a fraction of the input, so the copy is cheap, and a following ``flatten`` is a view.
-    """
-    xp = backend.get_array_module(windows)
-    acc = xp.empty_like(windows[:, :, :, :, 0, 0])  # (N, C, oH, oW), in the input's memory layout
-    taps = _taps(windows.shape[4:])
-
-    def reduce(s):  # one batch slice (large maps are split between threads)
-        acc[s] = windows[s][:, :, :, :, 0, 0]
-        for i, j in taps[1:]:
-            ufunc(acc[s], windows[s][:, :, :, :, i, j], out=acc[s])
-
-    parallel_map(reduce, batch_slices(windows), blas=False)
-    return acc
 
 
 def _tile_view(x, kernel, out):
@@ -158,13 +118,6 @@ def _select(flat, largest, out=None):
     return arg, out
 
 
-def _first_inside(size, out, kernel, stride, padding, dilation):
-    """Per output position along one axis: the first kernel tap inside the input, and whether any is."""
-    pos = np.arange(out)[:, None] * stride + np.arange(kernel)[None, :] * dilation - padding  # (out, k)
-    inside = (pos >= 0) & (pos < size)
-    return inside.argmax(axis=1), inside.any(axis=1)
-
-
 def _route_back(g, index, input_shape, valid=None):
     """Backward of a pick: add ``g`` (N, C, oH, oW) at flat plane positions ``index`` of each input plane."""
     xp = backend.get_array_module(g)
@@ -181,115 +134,38 @@ def _route_back(g, index, input_shape, valid=None):
 # max / min pooling
 # ---------------------------------------------------------------------------------------------------
 
-class ExtremePool2d(Function):
-    """Max (or min) over each kernel window; backward routes the gradient to the window's pick.
+class MaxPool2d(Function):
+    """Max over each kernel window; backward routes the gradient to the window's winning tap.
 
-    The forward keeps no indices: the backward finds each window's pick tap by tap, as the first tap
-    whose value equals the window's output (PyTorch's tie rule), and adds the gradient there with one
-    strided slice per tap. Only when indices are asked for, or in the rare windows where that rule is
-    not enough (NaN, a window whose real elements all equal the padding value), flat indices are
-    computed, as PyTorch's ``return_indices`` gives them, and the gradient is scattered to them.
+    The kernel returns the maxima and, per window, which tap won (its row-major index in the window,
+    PyTorch's choice on ties and NaN); the backward is one pass that sends each output's gradient to
+    that tap. ``return_indices`` turns the taps into PyTorch's flat H*W plane indices.
     """
 
     @staticmethod
     def forward(ctx, x, kernel_size=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), out_size=(1, 1),
-                largest=True, return_indices=False):
-        xp = backend.get_array_module(x)
-        fill = -xp.inf if largest else xp.inf
-        windows = _extreme_windows(x, kernel_size, stride, padding, dilation, out_size, fill)
-        out = _reduce_taps(windows, xp.maximum if largest else xp.minimum)          # NaN propagates, as PyTorch
-        ctx.params = (kernel_size, stride, padding, dilation, out_size, largest)
-        ctx.index = None
+                return_indices=False):
+        ctx.kernels = kernels.for_arrays(x)
+        out, taps = ctx.kernels.max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size)
+        ctx.taps, ctx.input_shape = taps, x.shape
+        ctx.params = (kernel_size, stride, padding, dilation)
+        out = backend.get_array_module(out).ascontiguousarray(out)   # NCHW: a following flatten is a view
         if return_indices:
-            ctx.index, ctx.valid = _extreme_index(x, windows, out, *ctx.params)
-            ctx.input_shape = x.shape
-            return xp.ascontiguousarray(out), ctx.index
-        out = xp.ascontiguousarray(out)  # NCHW, whatever the input's layout: see _reduce_taps
-        if ctx.needs_input_grad[0] and is_grad_enabled():
-            ctx.save_for_backward(x, out)
+            return out, _plane_index(taps, x.shape[3], *ctx.params)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        if ctx.index is not None:
-            return _route_back(g, ctx.index, ctx.input_shape, ctx.valid)
-        xp = backend.get_array_module(g)
-        x, out = ctx.saved_tensors
-        kernel_size, stride, padding, dilation, out_size, largest = ctx.params
-        fill = -xp.inf if largest else xp.inf
-        windows = _extreme_windows(x, kernel_size, stride, padding, dilation, out_size, fill)
-        if bool(xp.isnan(out).any()) or (padding != (0, 0) and bool((out == fill).any())):
-            index, valid = _extreme_index(x, windows, out, *ctx.params)
-            return _route_back(g, index, x.shape, valid)
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel_size, stride, padding, dilation, out_size
-        n, c, h, w = x.shape
-        channels_last = is_channels_last(x)
-        g, out = as_layout(g, channels_last), as_layout(out, channels_last)
-        # Windows that tile the input exactly give every element to one window: assign, do not add.
-        tiles = (sh, sw) == (kh, kw) and (dh, dw) == (1, 1) and (ph, pw) == (0, 0) and (oh * kh, ow * kw) == (h, w)
-        if tiles:
-            gx = empty4d(xp, x.shape, g.dtype, channels_last)
-        else:  # the padded input, as far as the windows reach
-            padded = (n, c, max(_extent(oh, kh, sh, dh), h + ph), max(_extent(ow, kw, sw, dw), w + pw))
-            gx = zeros4d(xp, padded, g.dtype, channels_last)
-
-        def route(s):  # one batch slice (large maps are split between threads)
-            taken = None
-            for i, j in _taps(kernel_size):
-                hit = windows[s][:, :, :, :, i, j] == out[s]                       # (N, C, oH, oW)
-                if taken is None:
-                    taken = hit
-                else:
-                    xp.greater(hit, taken, out=hit)                                # the first equal tap wins
-                    xp.logical_or(taken, hit, out=taken)
-                dst = gx[s][:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
-                if tiles:
-                    xp.multiply(g[s], hit, out=dst)
-                else:
-                    dst += g[s] * hit
-
-        parallel_map(route, batch_slices(x), blas=False)
-        if tiles:
-            return gx
-        return gx[:, :, ph:ph + h, pw:pw + w]
+        return ctx.kernels.max_pool2d_backward(g, ctx.taps, ctx.input_shape, *ctx.params)
 
 
-def _extreme_windows(x, kernel_size, stride, padding, dilation, out_size, fill):
-    """Window view (N, C, oH, oW, kH, kW) of ``x`` padded with ``fill`` (the value that never wins), past
-    the right and bottom edges as far as ceil_mode's last window reaches."""
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel_size, stride, padding, dilation, out_size
-    h, w = x.shape[2:]
-    bottom = max(_extent(oh, kh, sh, dh) - h - ph, 0)
-    right = max(_extent(ow, kw, sw, dw) - w - pw, 0)
-    return sliding_windows(_pad(x, ph, bottom, pw, right, fill), kernel_size, stride, dilation, out_size)
-
-
-def _extreme_index(x, windows, out, kernel_size, stride, padding, dilation, out_size, largest):
-    """Flat H*W plane index of each window's pick (PyTorch's ``return_indices``), and the windows that hold
-    any input element (None when all do)."""
-    xp = backend.get_array_module(x)
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel_size, stride, padding, dilation, out_size
-    fill = -xp.inf if largest else xp.inf
-    flat = windows.reshape(n, c, oh, ow, kh * kw)                                 # (N, C, oH, oW, kH*kW), a copy
-    arg, out = _select(flat, largest, out)
-    first_h, real_h = _first_inside(h, oh, kh, sh, ph, dh)
-    first_w, real_w = _first_inside(w, ow, kw, sw, pw, dw)
-    if ph or pw:
-        # A window whose real elements are all -inf (+inf for min) ties with the padding; PyTorch
-        # then reports the window's first real element, never a padded one.
-        lost = out == fill
-        if bool(lost.any()):
-            first = xp.asarray(first_h[:, None] * kw + first_w[None, :])          # (oH, oW)
-            arg = xp.where(lost, first, arg)
-    # Flat plane index of tap k of window (oh, ow): the window's corner plus the tap's offset.
-    corner = (np.arange(oh) * sh - ph)[:, None] * w + (np.arange(ow) * sw - pw)[None, :]   # (oH, oW)
-    offset = (np.arange(kh) * dh)[:, None] * w + (np.arange(kw) * dw)[None, :]             # (kH, kW)
-    index = xp.asarray(corner) + xp.asarray(offset.ravel())[arg]                            # (N, C, oH, oW)
-    valid = None
-    if not (real_h.all() and real_w.all()):  # a window wholly in padding (tiny input, large dilation)
-        valid = xp.asarray(real_h[:, None] & real_w[None, :])
-    return index, valid
+def _plane_index(taps, width, kernel_size, stride, padding, dilation):
+    """Flat H*W plane index of each window's winning tap (PyTorch's ``return_indices``), int64."""
+    xp = backend.get_array_module(taps)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel_size, stride, padding, dilation, taps.shape[2:]
+    corner = (np.arange(oh) * sh - ph)[:, None] * width + (np.arange(ow) * sw - pw)[None, :]   # (oH, oW)
+    offset = (np.arange(kh) * dh)[:, None] * width + (np.arange(kw) * dw)[None, :]             # (kH, kW)
+    return xp.asarray(corner) + xp.asarray(offset.ravel())[taps.astype(np.intp)]               # (N, C, oH, oW)
 
 
 def _extreme_pool(fn, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, largest):
@@ -300,12 +176,12 @@ def _extreme_pool(fn, input, kernel_size, stride, padding, dilation, ceil_mode, 
     dilation = pair(fn, "dilation", dilation)
     _check_padding(fn, padding, kernel)
     out_size = _window_counts(fn, input.shape[-2:], kernel, stride, padding, dilation, bool(ceil_mode))
-    result = ExtremePool2d.apply(_batch(input), kernel_size=kernel, stride=stride, padding=padding,
-                                 dilation=dilation, out_size=out_size, largest=largest,
-                                 return_indices=bool(return_indices))
-    if return_indices:
-        return _unbatch(result[0], input), _unbatch(result[1], input)
-    return _unbatch(result, input)
+    x = _batch(input) if largest else -_batch(input)    # min pooling is -max_pool2d(-x): same picks
+    result = MaxPool2d.apply(x, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                             out_size=out_size, return_indices=bool(return_indices))
+    out, index = result if return_indices else (result, None)
+    out = _unbatch(out if largest else -out, input)
+    return (out, _unbatch(index, input)) if return_indices else out
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -335,7 +211,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def min_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Min over each kernel window: ``-max_pool2d(-input)``, computed without negating the input.
+    """Min over each kernel window: ``-max_pool2d(-input)``.
 
     Padding counts as +inf; ties pick the first element in window order. Arguments and shape as
     ``max_pool2d``.
@@ -367,35 +243,14 @@ class AvgPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel_size=(1, 1), stride=(1, 1), padding=(0, 0), out_size=(1, 1), divisor=None):
-        xp = backend.get_array_module(x)
-        n, c, h, w = x.shape
-        (kh, kw), (sh, sw), (ph, pw), (oh, ow) = kernel_size, stride, padding, out_size
-        divisor = xp.asarray(divisor, dtype=x.dtype)  # (oH, oW)
-        bottom = max(_extent(oh, kh, sh, 1) - h - ph, 0)
-        right = max(_extent(ow, kw, sw, 1) - w - pw, 0)
-        ctx.input_shape, ctx.padded_shape, ctx.divisor = x.shape, (n, c, ph + h + bottom, pw + w + right), divisor
-        ctx.kernel_size, ctx.stride, ctx.padding, ctx.out_size = kernel_size, stride, padding, out_size
-        ctx.channels_last = is_channels_last(x)
-        windows = sliding_windows(_pad(x, ph, bottom, pw, right, 0), kernel_size, stride, (1, 1), out_size)
-        out = _reduce_taps(windows, xp.add)
-        out /= divisor
-        return xp.ascontiguousarray(out)
+        ctx.kernels = kernels.for_arrays(x)
+        ctx.input_shape, ctx.params = x.shape, (kernel_size, stride, padding, divisor)
+        out = ctx.kernels.avg_pool2d_forward(x, kernel_size, stride, padding, out_size, divisor)
+        return backend.get_array_module(out).ascontiguousarray(out)   # NCHW: a following flatten is a view
 
     @staticmethod
     def backward(ctx, g):
-        xp = backend.get_array_module(g)
-        n, c, h, w = ctx.input_shape
-        (kh, kw), (sh, sw), (ph, pw), (oh, ow) = ctx.kernel_size, ctx.stride, ctx.padding, ctx.out_size
-        share = as_layout(g, ctx.channels_last) / ctx.divisor  # (N, C, oH, oW): what each element of a window receives
-        if (sh, sw) == (kh, kw) and (ph, pw) == (0, 0) and h == oh * kh and w == ow * kw:
-            # The windows tile the input: every element gets its window's share, one broadcast copy.
-            gx = empty4d(xp, ctx.input_shape, g.dtype, ctx.channels_last)
-            gx.reshape(n, c, oh, kh, ow, kw)[...] = share[:, :, :, None, :, None]   # (N, C, oH, kH, oW, kW) view
-            return gx
-        gx = zeros4d(xp, ctx.padded_shape, g.dtype, ctx.channels_last)
-        for i, j in _taps((kh, kw)):
-            gx[:, :, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw] += share
-        return gx[:, :, ph:ph + h, pw:pw + w]
+        return ctx.kernels.avg_pool2d_backward(g, ctx.input_shape, *ctx.params)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -543,24 +398,18 @@ def _averaging_matrix(size, out):
 
 
 class AdaptiveAvgPool2d(Function):
-    """Mean over each adaptive region.
+    """Mean over each adaptive region whose sizes vary (when the output divides the input the regions
+    tile it, and ``adaptive_avg_pool2d`` runs ``AvgPool2d`` instead).
 
-    When the output divides the input the regions tile it: a reshape and a mean. Otherwise regions
-    have varying size and may overlap; averaging is separable, so it is two matrix products with
-    (oH, H) and (oW, W) averaging matrices (exact sums, one BLAS call per axis, and the backward is
-    the same products transposed).
+    Regions may overlap; averaging is separable, so it is two matrix products with (oH, H) and (oW, W)
+    averaging matrices (exact sums, one BLAS call per axis; the backward is the same products transposed).
     """
 
     @staticmethod
     def forward(ctx, x, output_size=(1, 1)):
         xp = backend.get_array_module(x)
-        n, c, h, w = x.shape
+        h, w = x.shape[2:]
         oh, ow = output_size
-        ctx.input_shape, ctx.output_size = x.shape, output_size
-        ctx.tiles = h % oh == 0 and w % ow == 0
-        ctx.channels_last = is_channels_last(x)
-        if ctx.tiles:
-            return x.reshape(n, c, oh, h // oh, ow, w // ow).mean(axis=(3, 5))  # (N, C, oH, kH, oW, kW) -> mean
         ctx.mh = xp.asarray(_averaging_matrix(h, oh), dtype=x.dtype)           # (oH, H)
         ctx.mw = xp.asarray(_averaging_matrix(w, ow), dtype=x.dtype)           # (oW, W)
         t = xp.tensordot(x, ctx.mw, axes=([3], [1]))                           # (N, C, H, oW)
@@ -570,16 +419,19 @@ class AdaptiveAvgPool2d(Function):
     @staticmethod
     def backward(ctx, g):
         xp = backend.get_array_module(g)
-        n, c, h, w = ctx.input_shape
-        oh, ow = ctx.output_size
-        if ctx.tiles:
-            kh, kw = h // oh, w // ow
-            gx = empty4d(xp, ctx.input_shape, g.dtype, ctx.channels_last)
-            gx.reshape(n, c, oh, kh, ow, kw)[...] = (g / (kh * kw))[:, :, :, None, :, None]   # (N, C, oH, kH, oW, kW)
-            return gx
         t = xp.tensordot(g, ctx.mw, axes=([3], [0]))                           # (N, C, oH, W)
         t = xp.tensordot(t, ctx.mh, axes=([2], [0]))                           # (N, C, W, H)
         return xp.ascontiguousarray(t.transpose(0, 1, 3, 2))                    # (N, C, H, W)
+
+
+def _adaptive_avg(x, output_size):
+    """Adaptive mean of a 4-D tensor: tiling regions are plain average pooling (the kernels' fast path)."""
+    (h, w), (oh, ow) = x.shape[2:], output_size
+    if h % oh or w % ow:
+        return AdaptiveAvgPool2d.apply(x, output_size=output_size)
+    kernel = (h // oh, w // ow)
+    return AvgPool2d.apply(x, kernel_size=kernel, stride=kernel, padding=(0, 0), out_size=output_size,
+                           divisor=np.full(output_size, float(kernel[0] * kernel[1])))
 
 
 def _region_taps(size, out):
@@ -636,7 +488,7 @@ def adaptive_avg_pool2d(input, output_size):
     fn = "adaptive_avg_pool2d"
     input = _check_input(fn, input)
     size = _adaptive_output_size(fn, input, output_size)
-    return _unbatch(AdaptiveAvgPool2d.apply(_batch(input), output_size=size), input)
+    return _unbatch(_adaptive_avg(_batch(input), size), input)
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
@@ -669,7 +521,7 @@ def global_avg_pool2d(input):
     """
     fn = "global_avg_pool2d"
     input = _check_input(fn, input)
-    return _unbatch(AdaptiveAvgPool2d.apply(_batch(input), output_size=(1, 1)), input)
+    return _unbatch(_adaptive_avg(_batch(input), (1, 1)), input)
 
 
 def global_max_pool2d(input):
@@ -747,7 +599,7 @@ class StochasticPool2d(Function):
         ctx.kernel_size, ctx.stride = kernel_size, stride
         windows = sliding_windows(x, kernel_size, stride, (1, 1), out_size)    # (N, C, oH, oW, kH, kW)
         if not training:
-            total = _reduce_taps(windows, xp.add)                                # (N, C, oH, oW)
+            total = windows.sum(axis=(4, 5))                                # (N, C, oH, oW)
             squares = xp.zeros_like(total)
             for i, j in _taps(kernel_size):
                 tap = windows[:, :, :, :, i, j]
@@ -761,7 +613,7 @@ class StochasticPool2d(Function):
         # whose running sum exceeds u * sum(a), i.e. the number of taps whose running sum does not.
         # Taps with a_i = 0 are never the first to exceed it, so they are never picked (unless rounding
         # puts u * sum(a) at the total: the pick is then capped at the window's last non-zero tap).
-        total = _reduce_taps(windows, xp.add)                                    # (N, C, oH, oW)
+        total = windows.sum(axis=(4, 5))                                    # (N, C, oH, oW)
         threshold = xp.asarray(generator.random(total.shape, dtype=np.dtype(x.dtype).type)) * total
         running = xp.zeros_like(total)
         pick = xp.zeros(total.shape, dtype=np.int64)

@@ -238,6 +238,8 @@ def _avg_pool(g, r):
     h, w = _shape_of(x)[2:]
     (kh, kw), (sh, sw), (ph, pw), (oh, ow) = p["kernel_size"], p["stride"], p["padding"], p["out_size"]
     divisor = np.asarray(backend.asnumpy(p["divisor"]), dtype=np.float64)
+    if (kh, kw) == (h, w) and (oh, ow) == (1, 1) and divisor.item() == h * w:   # global_avg_pool2d
+        return g.node("GlobalAveragePool", [g.value(x, r)], r)
     for include in (True, False):
         dh = _pool._avg_divisors(h, oh, kh, sh, ph, include)
         dw = _pool._avg_divisors(w, ow, kw, sw, pw, include)
@@ -278,7 +280,8 @@ def _batch_norm(g, r):
     shift = g.value(bias, r, "bias") if bias is not None else g.const(np.zeros(c, g.dtype), f"{r.layer}/shift")
     mean = g.state(p["running_mean"], r, "running_mean")
     var = g.state(p["running_var"], r, "running_var")
-    return g.node("BatchNormalization", [g.value(x, r), scale, shift, mean, var], r, epsilon=float(p["eps"]))
+    out = g.node("BatchNormalization", [g.value(x, r), scale, shift, mean, var], r, epsilon=float(p["eps"]))
+    return g.node("Relu", [out], r) if p.get("relu") else out       # F.batch_norm_relu
 
 
 def _lrn(g, r):
@@ -391,7 +394,7 @@ def _pad(g, r):
 
 HANDLERS = {
     _convmod.Conv2d: _conv,
-    _pool.ExtremePool2d: _max_pool,
+    _pool.MaxPool2d: _max_pool,
     _pool.AvgPool2d: _avg_pool,
     _pool.AdaptiveAvgPool2d: lambda g, r: _adaptive(g, r, "Average"),
     _pool.AdaptiveMaxPool2d: lambda g, r: _adaptive(g, r, "Max"),
@@ -417,6 +420,7 @@ HANDLERS = {
     _ew.Clamp: lambda g, r: _clip(g, r, r.params.get("lo"), r.params.get("hi")),
     _ew.Clone: lambda g, r: g.value(r.inputs[0], r),
     _act.ReLU: _unary("Relu"),
+    _act.AddReLU: lambda g, r: g.node("Relu", [_binary("Add")(g, r)], r),
     _act.LeakyReLU: lambda g, r: g.node("LeakyRelu", [g.value(r.inputs[0], r)], r,
                                         alpha=float(r.params["negative_slope"])),
     _act.ELU: lambda g, r: g.node("Elu", [g.value(r.inputs[0], r)], r, alpha=float(r.params["alpha"])),

@@ -13,6 +13,7 @@ Attribute names are torchvision's (``conv1``, ``bn1``, ``layer1.0.conv2``, ``lay
 
 from .. import nn
 from ..functional import flatten
+from ..nn.fusion import add_relu, bn_relu
 from ..validation import is_int
 from ._common import built_for_init, check_choice, check_positive_int, init_he
 from .registry import register_model
@@ -47,9 +48,9 @@ class BasicBlock(nn.Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = bn_relu(self.bn1, self.relu, self.conv1(x))       # relu(bn1(conv1(x))), one op
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        return add_relu(self.relu, out, identity)                # relu(out + identity), one op
 
 
 class Bottleneck(nn.Module):
@@ -75,10 +76,10 @@ class Bottleneck(nn.Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
+        out = bn_relu(self.bn1, self.relu, self.conv1(x))
+        out = bn_relu(self.bn2, self.relu, self.conv2(out))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        return add_relu(self.relu, out, identity)
 
 
 class PreActBasicBlock(nn.Module):
@@ -242,7 +243,7 @@ class ResNet(nn.Module):
     def forward(self, x):
         x = self.conv1(x)
         if "bn1" in self._modules:
-            x = self.relu(self.bn1(x))
+            x = bn_relu(self.bn1, self.relu, x)
         if "maxpool" in self._modules:
             x = self.maxpool(x)
         for i in range(self.num_stages):

@@ -8,6 +8,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Mapping
 
+from . import fusion
 from .module import Module, _addindent
 
 
@@ -116,8 +117,15 @@ class Sequential(Module):
         return module
 
     def forward(self, input):
-        for module in self._modules.values():
-            input = module(input)
+        modules = list(self._modules.values())
+        i = 0
+        while i < len(modules):
+            if i + 1 < len(modules) and fusion.fusable(modules[i], modules[i + 1]):
+                input = modules[i].forward_relu(input)   # BatchNorm then ReLU as one op
+                i += 2
+            else:
+                input = modules[i](input)
+                i += 1
         return input
 
 

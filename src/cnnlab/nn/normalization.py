@@ -73,6 +73,13 @@ class _BatchNorm(Module):
         raise NotImplementedError
 
     def forward(self, input):
+        return self._normalise(input, Fnorm.batch_norm)
+
+    def forward_relu(self, input):
+        """``relu(self(input))`` as one op (``F.batch_norm_relu``); ``nn.fusion`` calls it."""
+        return self._normalise(input, Fnorm.batch_norm_relu)
+
+    def _normalise(self, input, op):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
@@ -82,8 +89,8 @@ class _BatchNorm(Module):
         # Batch statistics in training, and in evaluation when there are no running statistics.
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
-        return Fnorm.batch_norm(input, self.running_mean if track else None, self.running_var if track else None,
-                                self.weight, self.bias, use_batch_stats, factor, self.eps)
+        return op(input, self.running_mean if track else None, self.running_var if track else None,
+                  self.weight, self.bias, use_batch_stats, factor, self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -1,3 +1,333 @@
-"""pool kernels (compiled)."""
+"""Max and average pooling (compiled): the reference's loops, one parallel region per op.
 
-__all__ = []
+Two loop orders, one per memory layout, each with a contiguous innermost loop that LLVM vectorises:
+
+- NCHW memory: one task per (image, channel) plane; a tap's reads along an output row are a strided
+  run of the input row, and the output row is contiguous.
+- channels-last memory: one task per output row of an image; the innermost loop runs over the
+  channels, contiguous in the input and the output alike.
+
+Max pooling records the winning tap of each window in a uint8 (kH*kW <= 256), so its backward is one
+pass that adds each output's gradient at that tap, with no second look at the input. The taps are
+visited in row-major window order and a value replaces the best one when it is larger or NaN: ties
+keep the first, the last NaN wins, and a window whose real elements are all -inf keeps its first
+real element (padding never wins), as PyTorch. Windows larger than 256 taps use the reference.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ..reference import pool as _reference
+from ..reference._layout import in_layout, is_channels_last
+
+__all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
+
+
+@njit(cache=True, inline="always")
+def _first_inside(start, size, kernel, dilation):
+    """The first tap index along one axis whose position start + t * dilation lies in [0, size)."""
+    for t in range(kernel):
+        pos = start + t * dilation
+        if pos >= size:
+            break
+        if pos >= 0:
+            return t
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _tap_range(start, size, kernel, dilation):
+    """Taps [lo, hi) along one axis whose positions start + t * dilation lie in [0, size)."""
+    lo = 0
+    while lo < kernel and start + lo * dilation < 0:
+        lo += 1
+    hi = kernel
+    while hi > lo and start + (hi - 1) * dilation >= size:
+        hi -= 1
+    return lo, hi
+
+
+@njit(cache=True, inline="always")
+def _out_range(offset, size, stride, count):
+    """Outputs [lo, hi) along one axis whose tap position j * stride + offset lies in [0, size)."""
+    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    hi = 0 if offset >= size else min(count, (size - 1 - offset) // stride + 1)
+    return lo, max(hi, lo)
+
+
+@njit(cache=True, inline="always")
+def _strided(row, start, step, count, buf):
+    """row[start::step][:count] as a contiguous run: a slice for step 1, else gathered into ``buf``.
+    The comparison loops then index a contiguous array from 0, which LLVM vectorises; a runtime step
+    (or an offset that may be negative) inside the loop does not vectorise and ran 4-8x slower."""
+    if step == 1:
+        return row[start:start + count]
+    for j in range(count):
+        buf[j] = row[start + j * step]
+    return buf[:count]
+
+
+@njit(parallel=True, cache=True)
+def _max_forward_planes(x, kh, kw, sh, sw, ph, pw, dh, dw, out, taps):
+    """x (P, H, W) planes -> out, taps (P, oH, oW): window maxima and the winning taps."""
+    planes, h, w = x.shape
+    oh, ow = out.shape[1], out.shape[2]
+    for plane in prange(planes):
+        src = x[plane]
+        buf = np.empty(ow, x.dtype)
+        for i in range(oh):
+            o = out[plane, i]
+            t = taps[plane, i]
+            top = i * sh - ph
+            p0 = _first_inside(top, h, kh, dh)
+            for j in range(ow):
+                q0 = _first_inside(j * sw - pw, w, kw, dw)
+                o[j] = -np.inf
+                t[j] = p0 * kw + q0 if p0 >= 0 and q0 >= 0 else 0
+            p_lo, p_hi = _tap_range(top, h, kh, dh)
+            for p in range(p_lo, p_hi):
+                row = src[top + p * dh]
+                for q in range(kw):
+                    off = q * dw - pw
+                    j_lo, j_hi = _out_range(off, w, sw, ow)
+                    vals = _strided(row, j_lo * sw + off, sw, j_hi - j_lo, buf)
+                    oo, tt = o[j_lo:j_hi], t[j_lo:j_hi]
+                    k = np.uint8(p * kw + q)
+                    for j in range(j_hi - j_lo):   # selects, not branches: random data mispredicts them
+                        v = vals[j]
+                        win = (v > oo[j]) | (v != v)
+                        oo[j] = v if win else oo[j]
+                        tt[j] = k if win else tt[j]
+
+
+@njit(parallel=True, cache=True)
+def _max_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, taps):
+    """x (N, H, W, C) -> out, taps (N, oH, oW, C); one task per output row of an image."""
+    n, h, w, c = x.shape
+    oh, ow = out.shape[1], out.shape[2]
+    for task in prange(n * oh):
+        b, i = task // oh, task % oh
+        top = i * sh - ph
+        p0 = _first_inside(top, h, kh, dh)
+        p_lo, p_hi = _tap_range(top, h, kh, dh)
+        for j in range(ow):
+            o = out[b, i, j]
+            t = taps[b, i, j]
+            left = j * sw - pw
+            q0 = _first_inside(left, w, kw, dw)
+            first = p0 * kw + q0 if p0 >= 0 and q0 >= 0 else 0
+            for ch in range(c):
+                o[ch] = -np.inf
+                t[ch] = first
+            q_lo, q_hi = _tap_range(left, w, kw, dw)
+            for p in range(p_lo, p_hi):
+                for q in range(q_lo, q_hi):
+                    row = x[b, top + p * dh, left + q * dw]
+                    k = p * kw + q
+                    for ch in range(c):
+                        v = row[ch]
+                        if v > o[ch] or v != v:
+                            o[ch] = v
+                            t[ch] = k
+
+
+@njit(parallel=True, cache=True)
+def _max_backward_planes(g, taps, kh, kw, sh, sw, ph, pw, dh, dw, gx):
+    """g, taps (P, oH, oW) -> gx (P, H, W): each output's gradient added at its winning tap."""
+    planes, h, w = gx.shape
+    oh, ow = g.shape[1], g.shape[2]
+    for plane in prange(planes):
+        dst = gx[plane]
+        dst[:, :] = 0
+        for i in range(oh):
+            for j in range(ow):
+                k = np.intp(taps[plane, i, j])
+                p, q = k // kw, k % kw
+                y, z = i * sh - ph + p * dh, j * sw - pw + q * dw
+                if 0 <= y < h and 0 <= z < w:
+                    dst[y, z] += g[plane, i, j]
+
+
+@njit(parallel=True, cache=True)
+def _max_backward_nhwc(g, taps, kh, kw, sh, sw, ph, pw, dh, dw, gx):
+    """g, taps (N, oH, oW, C) -> gx (N, H, W, C); one task per image (windows overlap within it).
+    Per output and tap, a masked add over the channels: the channel loop stays vectorised."""
+    n, h, w, c = gx.shape
+    oh, ow = g.shape[1], g.shape[2]
+    for b in prange(n):
+        gx[b] = 0
+        for i in range(oh):
+            top = i * sh - ph
+            p_lo, p_hi = _tap_range(top, h, kh, dh)
+            for j in range(ow):
+                left = j * sw - pw
+                q_lo, q_hi = _tap_range(left, w, kw, dw)
+                src = g[b, i, j]
+                t = taps[b, i, j]
+                for p in range(p_lo, p_hi):
+                    for q in range(q_lo, q_hi):
+                        row = gx[b, top + p * dh, left + q * dw]
+                        k = p * kw + q
+                        for ch in range(c):
+                            if t[ch] == k:
+                                row[ch] += src[ch]
+
+
+@njit(parallel=True, cache=True)
+def _avg_forward_planes(x, kh, kw, sh, sw, ph, pw, inv_divisor, out):
+    """x (P, H, W) -> out (P, oH, oW): window sums times 1 / divisor (oH, oW)."""
+    planes, h, w = x.shape
+    oh, ow = out.shape[1], out.shape[2]
+    for plane in prange(planes):
+        src = x[plane]
+        buf = np.empty(ow, x.dtype)
+        for i in range(oh):
+            o = out[plane, i]
+            o[:] = 0
+            top = i * sh - ph
+            p_lo, p_hi = _tap_range(top, h, kh, 1)
+            for p in range(p_lo, p_hi):
+                row = src[top + p]
+                for q in range(kw):
+                    off = q - pw
+                    j_lo, j_hi = _out_range(off, w, sw, ow)
+                    vals = _strided(row, j_lo * sw + off, sw, j_hi - j_lo, buf)
+                    oo = o[j_lo:j_hi]
+                    for j in range(j_hi - j_lo):
+                        oo[j] += vals[j]
+            o *= inv_divisor[i]
+
+
+@njit(parallel=True, cache=True)
+def _avg_forward_nhwc(x, kh, kw, sh, sw, ph, pw, inv_divisor, out):
+    """x (N, H, W, C) -> out (N, oH, oW, C); one task per output row of an image."""
+    n, h, w, c = x.shape
+    oh, ow = out.shape[1], out.shape[2]
+    for task in prange(n * oh):
+        b, i = task // oh, task % oh
+        top = i * sh - ph
+        p_lo, p_hi = _tap_range(top, h, kh, 1)
+        for j in range(ow):
+            o = out[b, i, j]
+            o[:] = 0
+            left = j * sw - pw
+            q_lo, q_hi = _tap_range(left, w, kw, 1)
+            for p in range(p_lo, p_hi):
+                for q in range(q_lo, q_hi):
+                    row = x[b, top + p, left + q]
+                    for ch in range(c):
+                        o[ch] += row[ch]
+            o *= inv_divisor[i, j]
+
+
+@njit(parallel=True, cache=True)
+def _avg_backward_planes(g, kh, kw, sh, sw, ph, pw, inv_divisor, gx):
+    """g (P, oH, oW) -> gx (P, H, W): every element of a window receives g / divisor."""
+    planes, h, w = gx.shape
+    oh, ow = g.shape[1], g.shape[2]
+    for plane in prange(planes):
+        dst = gx[plane]
+        dst[:, :] = 0
+        for i in range(oh):
+            top = i * sh - ph
+            p_lo, p_hi = _tap_range(top, h, kh, 1)
+            for p in range(p_lo, p_hi):
+                row = dst[top + p]
+                for q in range(kw):
+                    off = q - pw
+                    j_lo, j_hi = _out_range(off, w, sw, ow)
+                    for j in range(j_lo, j_hi):
+                        row[j * sw + off] += g[plane, i, j] * inv_divisor[i, j]
+
+
+@njit(parallel=True, cache=True)
+def _avg_backward_nhwc(g, kh, kw, sh, sw, ph, pw, inv_divisor, gx):
+    """g (N, oH, oW, C) -> gx (N, H, W, C); one task per image."""
+    n, h, w, c = gx.shape
+    oh, ow = g.shape[1], g.shape[2]
+    for b in prange(n):
+        gx[b] = 0
+        for i in range(oh):
+            top = i * sh - ph
+            p_lo, p_hi = _tap_range(top, h, kh, 1)
+            for j in range(ow):
+                left = j * sw - pw
+                q_lo, q_hi = _tap_range(left, w, kw, 1)
+                src = g[b, i, j]
+                scale = inv_divisor[i, j]
+                for p in range(p_lo, p_hi):
+                    for q in range(q_lo, q_hi):
+                        row = gx[b, top + p, left + q]
+                        for ch in range(c):
+                            row[ch] += src[ch] * scale
+
+
+def _inner(a):
+    """A C-contiguous 4-D view of ``a``'s memory for the kernels: (N, H, W, C) for channels-last memory,
+    else (N*C, H, W) planes (copied to NCHW first if ``a`` is neither)."""
+    if is_channels_last(a):
+        return a.transpose(0, 2, 3, 1)
+    a = np.ascontiguousarray(a)
+    return a.reshape(-1, *a.shape[2:])
+
+
+def _outer(inner, shape):
+    """Back from ``_inner``'s view to an NCHW-shaped array of ``shape``."""
+    return inner.transpose(0, 3, 1, 2) if inner.ndim == 4 else inner.reshape(shape)
+
+
+def _new(like, shape, dtype):
+    """An uninitialised kernel-side array for NCHW ``shape``, laid out as ``like`` (from ``_inner``)."""
+    n, c, h, w = shape
+    return np.empty((n, h, w, c) if like.ndim == 4 else (n * c, h, w), dtype=dtype)
+
+
+def _args(*pairs):
+    return tuple(v for pair in pairs for v in pair)
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size):
+    """As the reference: -> (out, taps) in ``x``'s layout, ``taps`` uint8."""
+    if kernel_size[0] * kernel_size[1] > 256:
+        return _reference.max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size)
+    xi = _inner(x)
+    shape = x.shape[:2] + tuple(out_size)
+    out, taps = _new(xi, shape, x.dtype), _new(xi, shape, np.uint8)
+    kernel = _max_forward_nhwc if xi.ndim == 4 else _max_forward_planes
+    kernel(xi, *_args(kernel_size, stride, padding, dilation), out, taps)
+    return _outer(out, shape), _outer(taps, shape)
+
+
+def max_pool2d_backward(g, taps, input_shape, kernel_size, stride, padding, dilation):
+    """As the reference; the input gradient has the layout of ``taps`` (the forward input's)."""
+    if taps.dtype != np.uint8:
+        return _reference.max_pool2d_backward(g, taps, input_shape, kernel_size, stride, padding,
+                                              dilation)
+    ti = _inner(taps)
+    gi = _inner(in_layout(g, taps))
+    gx = _new(ti, input_shape, g.dtype)
+    kernel = _max_backward_nhwc if ti.ndim == 4 else _max_backward_planes
+    kernel(gi, ti, *_args(kernel_size, stride, padding, dilation), gx)
+    return _outer(gx, input_shape)
+
+
+def avg_pool2d_forward(x, kernel_size, stride, padding, out_size, divisor):
+    """As the reference, in ``x``'s layout."""
+    xi = _inner(x)
+    shape = x.shape[:2] + tuple(out_size)
+    out = _new(xi, shape, x.dtype)
+    inv = (1.0 / np.asarray(divisor, dtype=np.float64)).astype(x.dtype)   # (oH, oW)
+    kernel = _avg_forward_nhwc if xi.ndim == 4 else _avg_forward_planes
+    kernel(xi, *_args(kernel_size, stride, padding), inv, out)
+    return _outer(out, shape)
+
+
+def avg_pool2d_backward(g, input_shape, kernel_size, stride, padding, divisor):
+    """As the reference, in ``g``'s layout."""
+    gi = _inner(g)
+    gx = _new(gi, input_shape, g.dtype)
+    inv = (1.0 / np.asarray(divisor, dtype=np.float64)).astype(g.dtype)   # (oH, oW)
+    kernel = _avg_backward_nhwc if gi.ndim == 4 else _avg_backward_planes
+    kernel(gi, *_args(kernel_size, stride, padding), inv, gx)
+    return _outer(gx, input_shape)
+

@@ -1,0 +1,92 @@
+"""Batch-norm kernels (and the fused BN + ReLU): compiled against reference against PyTorch.
+
+Drawn shapes (N, C), (N, C, L) and (N, C, H, W) in both memory layouts, training and evaluation,
+momentum, affine on and off; forward values, running statistics and the gradients of input, weight
+and bias (random upstream gradient).
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cnnlab
+import cnnlab.functional as F
+from cnnlab import backend
+from helpers import assert_close
+
+KERNEL_SETS = ("reference", "compiled")
+SETTINGS = settings(max_examples=40, derandomize=True, deadline=None, database=None)
+
+
+@pytest.fixture(autouse=True)
+def _restore_kernels():
+    saved = backend.get_kernels()
+    yield
+    backend.set_kernels(saved)
+
+
+def channels_last(a):
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+@st.composite
+def shapes(draw):
+    """(N, C, *) with at least 4 values per channel (fewer make the batch gradient pure round-off)."""
+    n, c = draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    rest = draw(st.sampled_from([(), (draw(st.integers(1, 7)),), (draw(st.integers(1, 6)), draw(st.integers(1, 6)))]))
+    if n * int(np.prod(rest)) < 4:
+        n = 4
+    return (n, c) + rest
+
+
+def batch_norm_relu_torch(x, rm, rv, w, b, training, momentum, relu):
+    out = TF.batch_norm(x, rm, rv, w, b, training, momentum, 1e-5)
+    return torch.relu(out) if relu else out
+
+
+@given(shapes(), st.booleans(), st.booleans(), st.booleans(), st.sampled_from([0.0, 0.1, 0.7]),
+       st.booleans(), st.sampled_from(["float64", "float32"]), st.integers(0, 2**31 - 1))
+@SETTINGS
+def test_batch_norm_kernels_match_torch(shape, training, affine, relu, momentum, cl, dtype, seed):
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+    w, b = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    rm, rv = rng.standard_normal(c).astype(dtype), (rng.random(c) + 0.5).astype(dtype)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    trm, trv = torch.tensor(rm), torch.tensor(rv)
+    ref = batch_norm_relu_torch(tx, trm, trv, tw if affine else None, tb if affine else None, training,
+                                momentum, relu)
+    g = rng.standard_normal(shape).astype(dtype)
+    ref.backward(torch.tensor(g))
+    layout = channels_last if cl and len(shape) == 4 else (lambda a: a)
+    for name in KERNEL_SETS:
+        backend.set_kernels(name)
+        xs = cnnlab.tensor(layout(x), requires_grad=True)
+        ws, bs = cnnlab.tensor(w, requires_grad=True), cnnlab.tensor(b, requires_grad=True)
+        ms, vs = cnnlab.tensor(rm.copy()), cnnlab.tensor(rv.copy())
+        op = F.batch_norm_relu if relu else F.batch_norm
+        out = op(xs, ms, vs, ws if affine else None, bs if affine else None, training, momentum)
+        out.backward(layout(g))
+        assert_close(out.numpy(), ref.detach().numpy(), dtype, f"{name} forward")
+        assert_close(ms.numpy(), trm.numpy(), dtype, f"{name} running_mean")
+        assert_close(vs.numpy(), trv.numpy(), dtype, f"{name} running_var")
+        assert_close(xs.grad.numpy(), tx.grad.numpy(), dtype, f"{name} input gradient")
+        if affine:
+            assert_close(ws.grad.numpy(), tw.grad.numpy(), dtype, f"{name} weight gradient")
+            assert_close(bs.grad.numpy(), tb.grad.numpy(), dtype, f"{name} bias gradient")
+        assert out.data.strides == xs.data.strides, f"{name}: output layout is not the input's"
+
+
+@pytest.mark.parametrize("name", KERNEL_SETS)
+def test_batch_norm_relu_keeps_nan_and_blocks_its_gradient(name):
+    # ReLU passes NaN on (PyTorch's relu(nan) is nan) and passes no gradient where the output is not > 0.
+    x = np.array([[1.0, 2.0], [3.0, -4.0], [np.nan, 0.5], [2.0, 1.0]])
+    backend.set_kernels(name)
+    xs = cnnlab.tensor(x, requires_grad=True)
+    out = F.batch_norm_relu(xs, None, None, training=True)
+    ref = torch.relu(TF.batch_norm(torch.tensor(x), None, None, training=True))
+    np.testing.assert_array_equal(out.numpy(), ref.numpy())
