@@ -11,7 +11,7 @@ from cnnlab.cli import main
 from cnnlab.interop import load_torch_state_dict
 from cnnlab.models.efficientnet import MBConv, make_divisible, scaled_stages
 from helpers import assert_close
-from torch_twins_z15 import EfficientNet as TorchEfficientNet
+from torch_twins_zoo import EfficientNet as TorchEfficientNet
 
 # REFERENCE.md: torchvision 0.28 builders, 1000 classes.
 COUNTS = {

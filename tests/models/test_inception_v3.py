@@ -11,7 +11,7 @@ from cnnlab.cli import main
 from cnnlab.interop import load_torch_state_dict
 from cnnlab.models.inception import InceptionOutputs
 from helpers import assert_close
-from torch_twins_z15 import Inception3 as TorchInception3
+from torch_twins_zoo import Inception3 as TorchInception3
 
 # REFERENCE.md: torchvision's inception_v3 num_params, with and without the auxiliary head.
 PARAMS_WITH_AUX, PARAMS_WITHOUT_AUX = 27_161_264, 23_834_568
