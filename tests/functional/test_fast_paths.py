@@ -1,4 +1,4 @@
-"""The speed paths of the ops against PyTorch: channels-last memory, tiling pools, the thread pool.
+"""The speed paths of the ops against PyTorch: channels-last memory and tiling pools.
 
 The sweeps in test_conv.py and test_pool.py use NCHW-contiguous inputs. Here the inputs of pooling,
 normalisation and activations are given in the channels-last memory that convolutions may return.
@@ -12,49 +12,12 @@ import torch.nn.functional as TF
 
 import cnnlab
 import cnnlab.functional as F
-from cnnlab.functional import _im2col
 from helpers import assert_close, check_against_torch
-
-
-@pytest.fixture
-def two_threads(monkeypatch):
-    """Blocks spread over two threads, however many cores the test machine gives NumPy's BLAS."""
-    _im2col.num_threads()
-    if _im2col._threads.controls is None:
-        pytest.skip("NumPy's BLAS thread count cannot be controlled here")
-    monkeypatch.setattr(_im2col._threads, "count", 2)
 
 
 def channels_last(a):
     """The same values as (N, C, H, W) ``a``, stored as (N, H, W, C)."""
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-
-
-@pytest.fixture
-def split_small(two_threads, monkeypatch):
-    """Element-wise ops split over two threads even for the tiny arrays of a test."""
-    monkeypatch.setattr(_im2col, "PARALLEL_MIN_BYTES", 0)
-
-
-@pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_split_over_threads(split_small, training, rng):
-    test_batch_norm_on_channels_last(training, rng)
-
-
-def test_relu_and_max_pool_split_over_threads(split_small, rng):
-    test_relu_on_channels_last(rng)
-    test_max_pool_on_channels_last(3, 2, 1, (9, 9), rng)
-    test_max_pool_on_channels_last(2, 2, 0, (8, 10), rng)
-
-
-def test_small_network_split_over_threads(split_small, rng):
-    test_small_network_matches_torch(rng)
-
-
-def test_parallel_map_keeps_order_and_restores_blas_threads(two_threads):
-    before = _im2col._threads.controls[0]()
-    assert _im2col.parallel_map(lambda i: i * i, list(range(7))) == [i * i for i in range(7)]
-    assert _im2col._threads.controls[0]() == before
 
 
 def test_conv2d_output_is_accepted_as_input(rng):
@@ -166,30 +129,3 @@ def test_small_network_matches_torch(rng):
         return TF.linear(torch.flatten(h, 1), fc)
 
     check_against_torch(ours, theirs, [x, w1, w2, fc])
-
-
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-def test_thread_pool_works_in_a_forked_child(split_small, rng):
-    """A forked process (e.g. a user's data-loading worker) gets a fresh pool instead of waiting forever
-    on the parent's threads, which do not exist in the child."""
-    import os
-    import time
-
-    x = cnnlab.tensor(rng.standard_normal((8, 4, 10, 10)))
-    expected = F.relu(x).numpy()                               # starts the pool in this process
-    pid = os.fork()
-    if pid == 0:                                               # child: only the exit status comes back
-        try:
-            os._exit(0 if np.array_equal(F.relu(x).numpy(), expected) else 1)
-        finally:
-            os._exit(2)
-    for _ in range(200):                                       # up to 20 s, then the child is stuck
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        status = "hung"
-    assert status == 0

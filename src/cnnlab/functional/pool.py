@@ -19,10 +19,10 @@ import numpy as np
 
 from .. import backend, kernels
 from ..autograd import Function
+from ..kernels.windows import sliding_windows
 from ..tensor import Tensor
 from ..validation import floating, is_int, is_real, pair, tensor_arg
-from ._im2col import output_size as _output_size
-from ._im2col import sliding_windows
+from .conv import output_size as _output_size
 from ._scatter import scatter_add
 
 __all__ = [
