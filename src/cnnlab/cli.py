@@ -25,7 +25,8 @@ def cmd_train(args):
                        lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                        weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
                        data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
-                       fallback=not args.no_fallback, augment=args.augment)
+                       fallback=not args.no_fallback, augment=args.augment, val_split=args.val_split,
+                       early_stop=args.early_stop)
     return 130 if result["interrupted"] else 0
 
 
@@ -282,6 +283,12 @@ def build_parser():
     p.add_argument("--augment", default=None, metavar="NAMES",
                    help="training augmentations, comma-separated, each NAME or NAME:VALUE (e.g. flip,crop:4,pca): "
                    + describe_augmentations())
+    p.add_argument("--val-split", type=float, default=0.1, metavar="FRACTION",
+                   help="share of the training set held out, class-balanced and drawn with --seed, as the "
+                   "validation set that picks best.npz, drives --schedule plateau and --early-stop; the test "
+                   "set is evaluated once, after training (default 0.1; 0: train on everything, no selection)")
+    p.add_argument("--early-stop", type=int, default=None, metavar="N",
+                   help="stop after N epochs without a better validation accuracy")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="loss, accuracy and per-class metrics of a checkpoint",

@@ -4,16 +4,17 @@
 for ``cnnlab evaluate`` and ``cnnlab predict``.
 """
 
+import copy
 import os
 
 import numpy as np
 
 from .. import backend, models, nn, optim
-from ..data import DataLoader, get_dataset
+from ..data import DataLoader, Subset, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError
 from ..models.registry import get_builder
 from .checkpoint import load_checkpoint
-from .trainer import Trainer, evaluate
+from .trainer import EarlyStopping, Trainer, check_monitor, evaluate
 
 # The default recipe: Adam with a cosine-annealed learning rate and inputs standardised by the
 # training set's mean and std (see benchmarks/RESULTS.md for the accuracy it reaches).
@@ -34,9 +35,10 @@ def _datasets(name, data_dir, log, fallback):
                 get_dataset(FALLBACK_DATASET, train=False))
 
 
-def channel_stats(dataset):
-    """Per-channel mean and std of a dataset's images in the [0, 1] scale (for standardising inputs)."""
-    data = dataset.data.astype(np.float64) / dataset.max_value
+def channel_stats(dataset, indices=None):
+    """Per-channel mean and std of a dataset's images (or those at ``indices``) in the [0, 1] scale."""
+    data = dataset.data if indices is None else dataset.data[indices]
+    data = data.astype(np.float64) / dataset.max_value
     axes = (0, 1, 2) if data.ndim == 4 else None
     mean = np.atleast_1d(data.mean(axis=axes))
     std = np.atleast_1d(data.std(axis=axes))
@@ -75,42 +77,105 @@ def build_model(name, dataset):
     return builder(**config), config
 
 
+def _check_val_split(val_split, early_stop):
+    if isinstance(val_split, bool) or not isinstance(val_split, (int, float)) or not 0 <= val_split < 1:
+        raise ValueError(f"train: --val-split must be a fraction in [0, 1), e.g. 0.1. Received: {val_split!r}")
+    if early_stop is not None:
+        if isinstance(early_stop, bool) or not isinstance(early_stop, int) or early_stop < 1:
+            raise ValueError(f"train: --early-stop must be a positive number of epochs. Received: {early_stop!r}")
+        if val_split == 0:
+            raise ValueError("train: --early-stop needs a validation set to watch, but --val-split is 0; "
+                             "give --val-split (e.g. 0.1) or drop --early-stop")
+
+
+def _split(train_set, val_split, seed, train_limit, resume_meta, log):
+    """``(train indices, validation indices, split record)``: a class-balanced split drawn with ``seed``.
+
+    With ``train_limit`` the split is carved from the first N shuffled samples. On resume the split
+    recorded in the checkpoint is drawn again (its fraction wins over ``val_split``) and checked.
+    """
+    from ..data.split import split_digest, stratified_split
+
+    recorded = (resume_meta or {}).get("split")
+    if recorded is not None and recorded["val_split"] != val_split:
+        log(f"resuming with the checkpoint's validation split ({recorded['val_split']:g}), "
+            f"not --val-split {val_split:g}")
+        val_split = recorded["val_split"]
+    pool = np.arange(len(train_set))
+    if train_limit:
+        pool = np.sort(np.random.default_rng(seed).permutation(len(train_set))[:train_limit])
+    train_idx, val_idx = stratified_split(train_set.targets[pool], val_split, seed)
+    train_idx, val_idx = pool[train_idx], pool[val_idx]
+    record = {"val_split": val_split, "seed": seed, "train": int(train_idx.size), "val": int(val_idx.size),
+              "val_digest": split_digest(val_idx)}
+    if recorded is not None and recorded.get("val_digest") != record["val_digest"]:
+        raise ValueError(f"train: the checkpoint's validation split ({recorded['val']} images, seed "
+                         f"{recorded['seed']}) cannot be drawn again from this training set (seed {seed}); "
+                         f"resume with the same dataset and --seed")
+    return train_idx, val_idx, record
+
+
 def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_size=64, lr=None, optimizer="adam",
               momentum=0.9, weight_decay=0.0, schedule="cosine", seed=0, data_dir=None, out=None, resume=False,
-              fallback=True, progress=True, log=print, train_limit=None, augment=None):
+              fallback=True, progress=True, log=print, train_limit=None, augment=None, val_split=0.1,
+              early_stop=None, monitor="val_acc"):
     """Train zoo model ``model`` on ``dataset`` and return a dict of results (accuracy, paths, history).
 
     Checkpoints go to ``out`` (default ``runs/<model>-<dataset>``) after every epoch; ``resume=True``
     continues from ``out/last.npz``. ``train_limit`` trains on the first N shuffled samples only (tests).
     ``augment`` names the training augmentations, e.g. ``"flip,crop:4,pca"`` (see
     ``cnnlab.data.transforms.parse_augment``).
-    """
-    backend.manual_seed(seed)
-    used, train_set, test_set = _datasets(dataset, data_dir, log, fallback)
-    mean, std = channel_stats(train_set)
-    for ds in (train_set, test_set):  # standardise with the *training* statistics
-        set_normalize(ds, mean, std)
-    if train_limit:
-        from ..data import Subset
 
-        train_set = Subset(train_set, np.random.default_rng(seed).permutation(len(train_set))[:train_limit])
-    base = train_set.dataset if hasattr(train_set, "dataset") else train_set
+    Honest evaluation: ``val_split`` of the training set (class-balanced, drawn with ``seed``) is held
+    out as the validation set, on which ``monitor`` (``"val_acc"`` or ``"val_loss"``) chooses
+    ``best.npz``, drives the plateau schedule and ``early_stop`` (stop after that many epochs without
+    improvement). The test set is evaluated once, after training, on the best checkpoint's weights.
+    ``val_split=0`` trains on every training image and selects nothing: the last epoch is tested.
+    """
+    _check_val_split(val_split, early_stop)
+    want = check_monitor("train", monitor)
+    backend.manual_seed(seed)
+    used, base, test_set = _datasets(dataset, data_dir, log, fallback)
+    out = out or os.path.join("runs", f"{model}-{used}")
+    last = os.path.join(out, "last.npz")
+    resume_state = None
+    if resume:
+        if not os.path.isfile(last):
+            raise FileNotFoundError(f"train: --resume found no checkpoint at {last!r}")
+        resume_state = load_checkpoint(last)
+    train_idx, val_idx, split = _split(base, val_split, seed, train_limit,
+                                       resume_state and resume_state.get("meta"), log)
+    mean, std = channel_stats(base, train_idx)
+    # The validation images get their own dataset object (sharing the array): augmentation switches off
+    # the training set's standardisation to do it after augmenting, which must not touch validation.
+    val_base = copy.copy(base)
+    for ds in (base, val_base, test_set):  # standardise with the statistics of the images trained on
+        set_normalize(ds, mean, std)
+    train_set = Subset(base, train_idx)
+    val_set = Subset(val_base, val_idx) if val_idx.size else None
     net, config = build_model(model, base)
     n_params = sum(p.numel() for p in net.parameters())
-    log(f"{model}: {n_params:,} parameters | {used}: {len(train_set):,} train / {len(test_set):,} test images")
+    sizes = f"{len(train_set):,} train / {len(val_idx):,} validation / {len(test_set):,} test images"
+    log(f"{model}: {n_params:,} parameters | {used}: {sizes}")
+    if val_set is None:
+        log("--val-split 0: no validation set, so no model selection (no best checkpoint, no early stopping; "
+            "a plateau schedule follows the training " + ("loss" if want == "min" else "accuracy")
+            + "); the last epoch's model is tested")
     opt = make_optimizer(optimizer, net.parameters(), lr, momentum, weight_decay)
     scheduler = None
     if schedule == "cosine":
         scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     elif schedule == "plateau":
-        scheduler = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.1, patience=2)
+        scheduler = optim.lr_scheduler.ReduceLROnPlateau(opt, mode=want, factor=0.1, patience=2)
     elif schedule not in (None, "none"):
         raise ValueError(f"train_job: unknown `schedule` {schedule!r}. Expected 'cosine', 'plateau' or 'none'")
-    out = out or os.path.join("runs", f"{model}-{used}")
+    if resume_state is not None:
+        check_compatible(resume_state, model, used)
     meta = {"model": model, "config": config, "dataset": used, "classes": list(base.classes),
-            "input_size": list(base.image_shape), "normalize": {"mean": mean, "std": std},
+            "input_size": list(base.image_shape), "normalize": {"mean": mean, "std": std}, "split": split,
             "recipe": {"optimizer": optimizer, "lr": opt.param_groups[0]["lr"], "batch_size": batch_size,
-                       "epochs": epochs, "weight_decay": weight_decay, "schedule": schedule, "seed": seed}}
+                       "epochs": epochs, "weight_decay": weight_decay, "schedule": schedule, "seed": seed,
+                       "monitor": monitor, "early_stop": early_stop}}
     batch_transform = None
     if augment:  # augment the [0, 1] images of each batch, then standardise (the fast batch path)
         from ..data.transforms import training_pipeline
@@ -119,27 +184,37 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         meta["recipe"]["augment"] = augment
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
                               batch_transform=batch_transform)
+    val_loader = DataLoader(val_set, batch_size=500) if val_set is not None else None
     test_loader = DataLoader(test_set, batch_size=500)
-    trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, checkpoint_dir=out, meta=meta,
-                      progress=progress, log=log)
-    last = os.path.join(out, "last.npz")
-    start = None
-    if resume:
-        if not os.path.isfile(last):
-            raise FileNotFoundError(f"train: --resume found no checkpoint at {last!r}")
-        start = last
-        check_compatible(load_checkpoint(last), model, used)
-    history = trainer.fit(train_loader, test_loader, epochs=epochs, resume=start)
+    callbacks = [EarlyStopping(monitor, patience=early_stop)] if early_stop else []
+    trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, callbacks, checkpoint_dir=out, meta=meta,
+                      progress=progress, log=log, monitor=monitor)
+    history = trainer.fit(train_loader, val_loader, epochs=epochs, resume=last if resume_state else None)
     result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
-              "parameters": n_params, "dataset": used, "model": net}
+              "parameters": n_params, "dataset": used, "model": net, "split": split}
     if not trainer.interrupted:
+        tested = _select_best(trainer, net, out, log) if val_set is not None else "the last epoch's model"
         final = evaluate(net, test_loader, nn.CrossEntropyLoss())
-        result.update(test_accuracy=final["accuracy"], test_loss=final["loss"])
-        log(f"test accuracy {final['accuracy'] * 100:.2f}% (loss {final['loss']:.4f}) | checkpoint: {last}")
+        result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], tested=tested)
+        log(f"test accuracy {final['accuracy'] * 100:.2f}% (evaluated once, after training; loss "
+            f"{final['loss']:.4f}) of {tested} | checkpoint: {last}")
         from ..inspect.report import report_after_training  # never raises: a report problem is logged
 
         result["report"] = report_after_training(out, net, meta, history, test_set, final, log=log)
     return result
+
+
+def _select_best(trainer, net, out, log):
+    """Load ``best.npz``'s weights into ``net`` (the model selection's choice); describe what is tested."""
+    epoch = trainer.best_epoch()
+    best = os.path.join(out, "best.npz")
+    if epoch is None or not os.path.isfile(best):
+        return "the last epoch's model"
+    net.load_state_dict(load_checkpoint(best)["model"])
+    value = trainer.history[trainer.monitor][epoch - 1]
+    name = trainer.monitor.replace("_", " ")
+    log(f"best checkpoint: epoch {epoch} ({name} {value:.4f}) -> {best}")
+    return f"best.npz (epoch {epoch}, chosen on the validation set)"
 
 
 def check_compatible(state, model, dataset):
