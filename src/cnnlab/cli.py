@@ -26,7 +26,7 @@ def cmd_train(args):
                        weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
                        data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
                        fallback=not args.no_fallback, augment=args.augment, val_split=args.val_split,
-                       early_stop=args.early_stop)
+                       early_stop=args.early_stop, resize=args.resize)
     return 130 if result["interrupted"] else 0
 
 
@@ -245,10 +245,13 @@ def cmd_export(args):
 
     model, meta = load_trained(args.checkpoint)
     stem = os.path.splitext(args.checkpoint)[0]
-    if args.format == "onnx":
-        out = export_onnx(model, args.out or stem + ".onnx", meta["input_size"], opset=args.opset)
-    else:
-        out = save_torch_state_dict(model, args.out or stem + "." + args.format)
+    try:
+        if args.format == "onnx":
+            out = export_onnx(model, args.out or stem + ".onnx", meta["input_size"], opset=args.opset)
+        else:
+            out = save_torch_state_dict(model, args.out or stem + "." + args.format)
+    except ImportError as e:  # a missing optional package: one line with the pip command
+        raise UserError(str(e)) from None
     print(f"wrote {out} ({meta['model']}, input {'x'.join(map(str, meta['input_size']))})")
     return 0
 
@@ -289,6 +292,9 @@ def build_parser():
                    "set is evaluated once, after training (default 0.1; 0: train on everything, no selection)")
     p.add_argument("--early-stop", type=int, default=None, metavar="N",
                    help="stop after N epochs without a better validation accuracy")
+    p.add_argument("--resize", type=int, default=None, metavar="N",
+                   help="resize every image to NxN as it is read, for models that need larger inputs than the "
+                   "dataset's (e.g. --model alexnet --dataset mnist --resize 67)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="loss, accuracy and per-class metrics of a checkpoint",
