@@ -5,6 +5,7 @@ for ``cnnlab evaluate`` and ``cnnlab predict``.
 """
 
 import copy
+import inspect
 import os
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from .. import backend, models, nn, optim
 from ..data import DataLoader, Subset, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError
+from ..data.resized import ResizedDataset
 from ..models.registry import get_builder
 from .checkpoint import load_checkpoint
 from .trainer import EarlyStopping, Trainer, check_monitor, evaluate
@@ -66,15 +68,56 @@ def make_optimizer(name, params, lr=None, momentum=0.9, weight_decay=0.0):
     return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
-def build_model(name, dataset):
-    """The zoo model ``name`` sized for ``dataset``'s images and classes."""
-    c, h, w = dataset.image_shape
-    config = {"num_classes": len(dataset.classes), "in_channels": c}
+def build_model(name, dataset, resize=None, dataset_name=None):
+    """The zoo model ``name`` adapted to ``dataset``: its classes, its channels and its image size.
+
+    ``num_classes`` and ``in_channels`` always follow the dataset; the image size (``resize``, else the
+    dataset's) reaches builders that take ``input_size``; the others pool adaptively before their
+    classifier. A model that cannot shrink that far, or that does not classify, is refused with a
+    ValueError naming the smallest input it accepts and ``--resize``. Returns ``(model, config)``.
+    """
     builder = get_builder(name)
-    expected = getattr(builder, "input_size", None)
-    if expected is not None and tuple(expected[1:]) != (h, w):
+    label = dataset_name or "the dataset"
+    params = inspect.signature(builder).parameters
+    if "num_classes" not in params:
+        what = (builder.__doc__ or "").strip().split(":")[0].splitlines()[0].rstrip(".")
+        raise ValueError(f"train: {name} cannot be trained on {label}: it has no `num_classes` to predict the "
+                         f"dataset's {len(dataset.classes)} classes" + (f" ({name} is {what})" if what else ""))
+    c, h, w = dataset.image_shape
+    if resize is not None:
+        h = w = resize
+    config = {"num_classes": len(dataset.classes), "in_channels": c}
+    smallest = getattr(builder, "min_size", None)
+    default = getattr(builder, "input_size", None)
+    designed = f"; it was designed for {default[1]}x{default[2]}" if default else ""
+    if smallest is not None and min(h, w) < smallest:
+        given = (f"--resize {resize} makes the {label} images {h}x{w}" if resize is not None
+                 else f"the {label} images are {h}x{w}")
+        raise ValueError(f"train: {name} needs inputs of at least {smallest}x{smallest} pixels, but {given}; "
+                         f"use --resize {smallest} (or larger{designed})")
+    if "input_size" in params and (default is None or tuple(default[1:]) != (h, w)):
         config["input_size"] = h
-    return builder(**config), config
+    net = builder(**config)
+    if smallest is None:
+        _check_forward(name, net, (c, h, w), default)
+    return net, config
+
+
+def _check_forward(name, net, shape, default):
+    """One forward pass at ``shape`` for a model that declares no smallest input: refuse if it fails."""
+    from .. import Tensor, no_grad
+
+    was_training = net.training
+    net.eval()
+    try:
+        with no_grad():
+            net(Tensor(np.zeros((1,) + tuple(shape), backend.get_default_dtype())))
+    except ValueError as e:
+        hint = f"use --resize {default[1]} (its default input size)" if default else "use --resize"
+        raise ValueError(f"train: {name} cannot take {'x'.join(map(str, shape))} inputs "
+                         f"({str(e).splitlines()[0]}); {hint}") from None
+    finally:
+        net.train(was_training)
 
 
 def _check_val_split(val_split, early_stop):
@@ -118,7 +161,7 @@ def _split(train_set, val_split, seed, train_limit, resume_meta, log):
 def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_size=64, lr=None, optimizer="adam",
               momentum=0.9, weight_decay=0.0, schedule="cosine", seed=0, data_dir=None, out=None, resume=False,
               fallback=True, progress=True, log=print, train_limit=None, augment=None, val_split=0.1,
-              early_stop=None, monitor="val_acc"):
+              early_stop=None, monitor="val_acc", resize=None):
     """Train zoo model ``model`` on ``dataset`` and return a dict of results (accuracy, paths, history).
 
     Checkpoints go to ``out`` (default ``runs/<model>-<dataset>``) after every epoch; ``resume=True``
@@ -131,8 +174,13 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     ``best.npz``, drives the plateau schedule and ``early_stop`` (stop after that many epochs without
     improvement). The test set is evaluated once, after training, on the best checkpoint's weights.
     ``val_split=0`` trains on every training image and selects nothing: the last epoch is tested.
+
+    ``resize`` (a side in pixels) resizes every image as it is read, for models that need larger inputs
+    than the dataset's (``build_model`` says which).
     """
     _check_val_split(val_split, early_stop)
+    if resize is not None and (isinstance(resize, bool) or not isinstance(resize, int) or resize < 1):
+        raise ValueError(f"train: --resize must be a positive number of pixels. Received: {resize!r}")
     want = check_monitor("train", monitor)
     backend.manual_seed(seed)
     used, base, test_set = _datasets(dataset, data_dir, log, fallback)
@@ -153,7 +201,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         set_normalize(ds, mean, std)
     train_set = Subset(base, train_idx)
     val_set = Subset(val_base, val_idx) if val_idx.size else None
-    net, config = build_model(model, base)
+    net, config = build_model(model, base, resize, used)
     n_params = sum(p.numel() for p in net.parameters())
     sizes = f"{len(train_set):,} train / {len(val_idx):,} validation / {len(test_set):,} test images"
     log(f"{model}: {n_params:,} parameters | {used}: {sizes}")
@@ -171,8 +219,9 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         raise ValueError(f"train_job: unknown `schedule` {schedule!r}. Expected 'cosine', 'plateau' or 'none'")
     if resume_state is not None:
         check_compatible(resume_state, model, used)
+    input_size = list(base.image_shape[:1]) + [resize, resize] if resize else list(base.image_shape)
     meta = {"model": model, "config": config, "dataset": used, "classes": list(base.classes),
-            "input_size": list(base.image_shape), "normalize": {"mean": mean, "std": std}, "split": split,
+            "input_size": input_size, "resize": resize, "normalize": {"mean": mean, "std": std}, "split": split,
             "recipe": {"optimizer": optimizer, "lr": opt.param_groups[0]["lr"], "batch_size": batch_size,
                        "epochs": epochs, "weight_decay": weight_decay, "schedule": schedule, "seed": seed,
                        "monitor": monitor, "early_stop": early_stop}}
@@ -182,6 +231,9 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
 
         batch_transform = training_pipeline(augment, train_set, mean, std)
         meta["recipe"]["augment"] = augment
+    if resize:  # resized as read, before the loader's augmentation
+        train_set, test_set = ResizedDataset(train_set, resize), ResizedDataset(test_set, resize)
+        val_set = ResizedDataset(val_set, resize) if val_set is not None else None
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
                               batch_transform=batch_transform)
     val_loader = DataLoader(val_set, batch_size=500) if val_set is not None else None
@@ -243,4 +295,6 @@ def eval_dataset(meta, dataset=None, data_dir=None):
     norm = meta.get("normalize")
     if norm:
         set_normalize(ds, norm["mean"], norm["std"])
+    if meta.get("resize"):
+        ds = ResizedDataset(ds, meta["resize"])
     return ds
