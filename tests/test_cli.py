@@ -118,20 +118,42 @@ def test_console_script_runs_as_a_process():
     assert "fashion_cnn" in result.stdout and "29,034" in result.stdout
 
 
-def test_main_job_falls_back_to_digits_when_fashion_mnist_is_unavailable(tmp_path, capsys, monkeypatch):
-    pytest.importorskip("sklearn")
+def test_main_job_falls_back_to_the_bundled_subset_without_network_or_data(tmp_path, capsys, monkeypatch):
     import cnnlab.data.download as download
 
+    def offline(folder, filename, *args, **kwargs):
+        raise download.DownloadError(f"download_url: could not fetch {filename}: no network")
+
     monkeypatch.setattr(download, "SYSTEM_DIRS", {})  # ignore a Debian-installed copy on this machine
+    monkeypatch.setattr(download, "download_resource", offline)
     empty = tmp_path / "nodata"
     empty.mkdir()
     code = main(["train", "--epochs", "1", "--data-dir", str(empty), "--out", str(tmp_path / "run"),
                  "--no-progress"])
-    assert code == 0
-    out = capsys.readouterr().out
-    notes = [line for line in out.splitlines() if "training on the bundled digits dataset instead" in line]
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.out + captured.err
+    notes = [line for line in captured.out.splitlines() if "training on the bundled fashion-mnist-mini" in line]
     assert len(notes) == 1 and notes[0].startswith("fashion-mnist is not available")
-    assert load_checkpoint(tmp_path / "run" / "last.npz")["meta"]["dataset"] == "digits"
+    assert str(empty / "fashion-mnist") in notes[0]
+    assert "test accuracy" in captured.out
+    meta = load_checkpoint(tmp_path / "run" / "last.npz")["meta"]
+    assert meta["dataset"] == "fashion-mnist-mini" and meta["model"] == "fashion_cnn"
+
+
+def test_a_missing_optional_package_is_one_line_with_the_pip_command(monkeypatch, capsys):
+    import cnnlab.cli as cli
+
+    def needs_sklearn(args):
+        import sklearn_not_installed_here  # noqa: F401
+
+    monkeypatch.setattr(cli, "PIP_NAMES", {"sklearn_not_installed_here": "scikit-learn"})
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["models"].set_defaults(func=needs_sklearn)
+    assert main(["models"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("cnnlab models: error: this needs the scikit-learn package, which is not installed: "
+                   "pip install scikit-learn")
 
 
 def test_corrupt_dataset_file_is_a_one_line_error_with_exit_code_2(tmp_path, capsys):

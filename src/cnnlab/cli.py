@@ -35,7 +35,7 @@ def cmd_evaluate(args):
     from . import nn
     from .data import DataLoader
     from .train import evaluate
-    from .train.metrics import precision_recall_f1, top_k_accuracy
+    from .metrics import precision_recall_f1, top_k_accuracy
     from .train.run import eval_dataset, load_trained
 
     model, meta = load_trained(args.checkpoint)
@@ -66,7 +66,7 @@ def load_image(path, channels, size):
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise UserError("predict: reading images needs Pillow: pip install 'cnnlab[image]'") from None
+        raise UserError("predict: reading images needs Pillow: pip install Pillow") from None
     try:
         with Image.open(path) as im:
             im = im.convert("L" if channels == 1 else "RGB")
@@ -265,7 +265,8 @@ def build_parser():
                        description="Train a model, print a progress bar per epoch and the test accuracy, and "
                        "checkpoint every epoch (Ctrl-C saves one and stops; --resume continues).")
     p.add_argument("--model", default="fashion_cnn", help="zoo model name (see `cnnlab models`)")
-    p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist, cifar10 or digits")
+    p.add_argument("--dataset", default="fashion-mnist",
+                   help="fashion-mnist, mnist, cifar10, digits or fashion-mnist-mini (bundled)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
@@ -434,6 +435,19 @@ def build_parser():
     return parser
 
 
+def missing_package_message(error):
+    """One line for an ImportError: cnnlab's own messages name the pip command; a bare one gets it added."""
+    name = getattr(error, "name", None)
+    if isinstance(error, ModuleNotFoundError) and name and "pip install" not in str(error):
+        package = PIP_NAMES.get(name.split(".")[0], name.split(".")[0])
+        return f"this needs the {package} package, which is not installed: pip install {package}"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+# Import names whose pip package is called differently.
+PIP_NAMES = {"sklearn": "scikit-learn", "PIL": "Pillow"}
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -449,6 +463,11 @@ def main(argv=None):
             raise
         print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except ImportError as e:  # an optional package is missing: one line with the pip command
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
+        print(f"cnnlab {args.command}: error: {missing_package_message(e)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

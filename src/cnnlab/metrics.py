@@ -1,13 +1,109 @@
-"""Classification metrics as ``cnnlab.metrics`` (the same functions as ``cnnlab.train.metrics``).
+"""Classification metrics from logits or predicted labels: accuracy, top-k, confusion matrix, precision/recall/F1.
 
-Example:
-    >>> from cnnlab import metrics
-    >>> metrics.accuracy([0, 1, 1], [0, 1, 0])
-    0.6666666666666666
+One place for ``train`` and ``inspect`` (``cnnlab.train.metrics`` re-exports them).
+
+Every function takes predictions as labels (N,) or scores (N, C) (logits or probabilities: the arg-max is
+the prediction) and targets as labels (N,). Results agree with scikit-learn's ``accuracy_score``,
+``top_k_accuracy_score``, ``confusion_matrix`` and ``precision_recall_fscore_support(labels=range(C),
+zero_division=0)``.
 """
 
-from .train.metrics import (accuracy, confusion_matrix, per_class_accuracy, precision_recall_f1, top_k_accuracy,
-                            top_k_error)
+import numpy as np
+
+from . import backend
+
+
+def _labels(values, name):
+    a = backend.asnumpy(getattr(values, "data", values))
+    if a.ndim == 2:  # logits or probabilities: take the arg-max class
+        return a.argmax(axis=1)
+    if a.ndim != 1:
+        raise ValueError(f"metrics: `{name}` must be labels (N,) or scores (N, C). Received shape {a.shape}")
+    if a.dtype.kind == "f" and not np.all(a == np.round(a)):
+        raise TypeError(f"metrics: `{name}` holds non-integer values; pass integer labels or (N, C) scores")
+    return a.astype(np.int64)
+
+
+def _pair(y_pred, y_true):
+    pred, true = _labels(y_pred, "y_pred"), _labels(y_true, "y_true")
+    if pred.shape != true.shape:
+        raise ValueError(f"metrics: `y_pred` has {pred.shape[0]} samples but `y_true` has {true.shape[0]}")
+    return pred, true
+
+
+def accuracy(y_pred, y_true):
+    """Fraction of samples whose predicted class (arg-max of scores, or the label) equals the target."""
+    pred, true = _pair(y_pred, y_true)
+    return float((pred == true).mean()) if true.size else 0.0
+
+
+def top_k_accuracy(scores, y_true, k=5):
+    """Fraction of samples whose target is among the ``k`` highest scores (top-5 error = 1 - this)."""
+    s = backend.asnumpy(getattr(scores, "data", scores))
+    true = _labels(y_true, "y_true")
+    if s.ndim != 2:
+        raise ValueError(f"top_k_accuracy: `scores` must be (N, C). Received shape {s.shape}")
+    if s.shape[0] != true.shape[0]:
+        raise ValueError(f"top_k_accuracy: `scores` has {s.shape[0]} samples but `y_true` has {true.shape[0]}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= s.shape[1]:
+        raise ValueError(f"top_k_accuracy: `k` must be an int between 1 and the number of classes {s.shape[1]}. "
+                         f"Received: k={k!r}")
+    if true.size and (true.min() < 0 or true.max() >= s.shape[1]):
+        raise ValueError(f"top_k_accuracy: `y_true` labels must lie in 0..{s.shape[1] - 1} (one score column per "
+                         f"class). Received labels from {true.min()} to {true.max()}")
+    top = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    return float((top == true[:, None]).any(axis=1).mean()) if true.size else 0.0
+
+
+def top_k_error(scores, y_true, k=5):
+    """Fraction of samples whose target is NOT among the ``k`` highest scores (ImageNet's top-5 error)."""
+    return 1.0 - top_k_accuracy(scores, y_true, k)
+
+
+def confusion_matrix(y_pred, y_true, num_classes=None):
+    """Counts ``C[i, j]`` of samples with true class i predicted as j (scikit-learn's orientation)."""
+    pred, true = _pair(y_pred, y_true)
+    if num_classes is None:
+        num_classes = int(max(pred.max(initial=-1), true.max(initial=-1))) + 1
+    elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"confusion_matrix: `num_classes` must be a positive int or None. "
+                         f"Received: num_classes={num_classes!r}")
+    both = np.concatenate([true, pred])
+    bad = both[(both < 0) | (both >= num_classes)]
+    if bad.size:
+        raise ValueError(f"confusion_matrix: labels must lie in 0..{num_classes - 1}; found "
+                         f"{sorted(set(bad.tolist()))[:5]}")
+    return np.bincount(true * num_classes + pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def precision_recall_f1(y_pred, y_true, num_classes=None):
+    """Per-class precision, recall, F1 and support, plus macro and weighted averages.
+
+    Classes never predicted get precision 0 and classes with no samples recall 0 (scikit-learn's
+    ``zero_division=0``).
+    """
+    cm = confusion_matrix(y_pred, y_true, num_classes).astype(np.float64)
+    tp = np.diag(cm)
+    predicted = cm.sum(axis=0)
+    support = cm.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(support > 0, tp / support, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    total = support.sum()
+    weights = support / total if total else np.zeros_like(support)
+    return {
+        "precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.int64),
+        "macro": {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())},
+        "weighted": {"precision": float((precision * weights).sum()), "recall": float((recall * weights).sum()),
+                     "f1": float((f1 * weights).sum())},
+    }
+
+
+def per_class_accuracy(y_pred, y_true, num_classes=None):
+    """Accuracy within each true class (the recall of each class)."""
+    return precision_recall_f1(y_pred, y_true, num_classes)["recall"]
+
 
 __all__ = ["accuracy", "top_k_accuracy", "top_k_error", "confusion_matrix", "precision_recall_f1",
            "per_class_accuracy"]

@@ -108,7 +108,7 @@ def test_without_matplotlib_the_numbers_stay_and_plots_are_noted(run, monkeypatc
     lines = []
     path = report.report_after_training(str(run[0] / "bare"), model, meta, run[1]["history"],
                                         eval_dataset(meta), log=lines.append)
-    assert lines[0] == "report: matplotlib is not installed, so the report has no plots (pip install 'cnnlab[plot]')"
+    assert lines[0] == "report: matplotlib is not installed, so the report has no plots (pip install matplotlib)"
     page = open(path, encoding="utf-8").read()
     assert re.findall(r"<h2>(.*?)</h2>", page) == list(report.SECTIONS)
     assert page.count("matplotlib is not installed") == 2                 # curves, confusion matrix

@@ -207,15 +207,21 @@ def _digits(**kwargs):
     return Digits(**kwargs)
 
 
+def _fashion_mnist_mini(**kwargs):
+    from .mini import FashionMNISTMini
+    return FashionMNISTMini(**kwargs)
+
+
 # name -> (constructor, aliases). Every constructor takes root/train/download/transform keywords.
 DATASETS = {
     "mnist": MNIST,
     "fashion-mnist": FashionMNIST,
     "cifar10": CIFAR10,
     "digits": _digits,
+    "fashion-mnist-mini": _fashion_mnist_mini,
 }
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10",
-            "cifar_10": "cifar10"}
+            "cifar_10": "cifar10", "fashion_mnist_mini": "fashion-mnist-mini"}
 
 
 def list_datasets():
@@ -224,7 +230,8 @@ def list_datasets():
 
 
 def get_dataset(name, root=None, train=True, download=True, **kwargs):
-    """Build a dataset by name: ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` or ``"digits"``.
+    """Build a dataset by name: ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"digits"`` or
+    ``"fashion-mnist-mini"`` (bundled with the package).
 
     Args:
         name: the dataset's name (case-insensitive; ``fashion_mnist`` and ``cifar-10`` also work).

@@ -12,7 +12,7 @@ def _load_digits():
         from sklearn.datasets import load_digits
     except ImportError:
         raise ImportError("Digits needs scikit-learn, which ships the 8x8 digits data: "
-                          "pip install scikit-learn (or pip install cnnlab[digits])") from None
+                          "pip install scikit-learn (or pip install 'cnnlab[digits]')") from None
     bunch = load_digits()
     return bunch.images, bunch.target
 

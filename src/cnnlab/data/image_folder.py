@@ -16,8 +16,7 @@ def _pillow():
     try:
         from PIL import Image
     except ImportError:
-        raise ImportError("ImageFolder needs Pillow to read images: pip install Pillow "
-                          "(or pip install cnnlab[image])") from None
+        raise ImportError("ImageFolder needs Pillow to read images: pip install Pillow") from None
     return Image
 
 

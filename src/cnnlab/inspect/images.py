@@ -243,7 +243,7 @@ def read_image(path, channels=None, size=None, fn="read_image"):
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise ImportError(f"{fn}: reading image files needs Pillow: pip install 'cnnlab[image]'") from None
+        raise ImportError(f"{fn}: reading image files needs Pillow: pip install Pillow") from None
     if channels not in (None, 1, 3):
         raise ValueError(f"{fn}: `channels` must be 1, 3 or None. Received: channels={channels!r}")
     path = os.fspath(path)

@@ -15,7 +15,7 @@ def _matplotlib(fn):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError(f"{fn}: plots need matplotlib: pip install 'cnnlab[plot]'") from None
+        raise ImportError(f"{fn}: plots need matplotlib: pip install matplotlib") from None
     return Figure, FigureCanvasAgg
 
 

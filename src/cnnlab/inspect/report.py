@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from .. import backend
-from ..train import metrics
+from .. import metrics
 from . import images, visualize
 
 SECTIONS = ("Model summary", "Training curves", "Final metrics", "Confusion matrix", "Misclassified examples",
@@ -66,7 +66,7 @@ def _have_matplotlib():
     return True
 
 
-NO_PLOTS = "matplotlib is not installed, so this plot is skipped (pip install 'cnnlab[plot]')"
+NO_PLOTS = "matplotlib is not installed, so this plot is skipped (pip install matplotlib)"
 
 
 def _shape(shape):
@@ -344,7 +344,7 @@ def report_after_training(run_dir, model, meta, history, dataset=None, evaluatio
     """
     try:
         if not _have_matplotlib():
-            log("report: matplotlib is not installed, so the report has no plots (pip install 'cnnlab[plot]')")
+            log("report: matplotlib is not installed, so the report has no plots (pip install matplotlib)")
         out = os.path.join(run_dir, "report.html")
         _write_text(out, build_report(model, meta, dict(history or {}), dataset, evaluation))
         log(f"report: {out}")

@@ -162,7 +162,7 @@ class ConvTrace:
         try:
             from PIL import Image, ImageDraw, ImageFont
         except ImportError:
-            raise ImportError("ConvTrace.picture: drawing needs Pillow: pip install 'cnnlab[image]'") from None
+            raise ImportError("ConvTrace.picture: drawing needs Pillow: pip install Pillow") from None
         try:
             font = ImageFont.load_default(size=max(8, cell * 11 // 26))
         except TypeError:  # Pillow < 10.1: a fixed bitmap font

@@ -437,13 +437,13 @@ class Module:
 
     def freeze(self, pattern=None):
         """Freeze the parameters matching ``pattern`` (a name glob such as ``"features.*"``, a submodule, a list;
-        None for all); returns their names. See ``cnnlab.train.transfer.freeze``."""
-        from ..train.transfer import freeze
+        None for all); returns their names. See ``cnnlab.nn.freeze.freeze``."""
+        from .freeze import freeze
         return freeze(self, pattern)
 
     def unfreeze(self, pattern=None):
         """Train the parameters matching ``pattern`` again; returns their names."""
-        from ..train.transfer import unfreeze
+        from .freeze import unfreeze
         return unfreeze(self, pattern)
 
     def zero_grad(self, set_to_none=True):

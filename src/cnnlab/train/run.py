@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend, models, nn, optim
 from ..data import DataLoader, Subset, get_dataset
-from ..data.download import DatasetNotFoundError, DownloadError
+from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..data.resized import ResizedDataset
 from ..models.registry import get_builder
 from .checkpoint import load_checkpoint
@@ -21,20 +21,29 @@ from .trainer import EarlyStopping, Trainer, check_monitor, evaluate
 # The default recipe: Adam with a cosine-annealed learning rate and inputs standardised by the
 # training set's mean and std (see benchmarks/RESULTS.md for the accuracy it reaches).
 DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.01, "rmsprop": 1e-3}
-FALLBACK_DATASET = "digits"
+# Bundled with the package (cnnlab.data.mini): what `cnnlab train` uses when its dataset cannot be had.
+FALLBACK_DATASET = "fashion-mnist-mini"
 
 
 def _datasets(name, data_dir, log, fallback):
-    """Train and test sets of ``name``; the bundled digits instead when ``name`` cannot be had."""
+    """Train and test sets of ``name``; the bundled Fashion-MNIST subset instead when ``name`` cannot be had."""
     try:
         return name, get_dataset(name, root=data_dir, train=True), get_dataset(name, root=data_dir, train=False)
     except (DatasetNotFoundError, DownloadError) as e:
         if not fallback or name == FALLBACK_DATASET:
             raise
-        first_line = str(e).splitlines()[0]
-        log(f"{name} is not available ({first_line}); training on the bundled digits dataset instead")
+        log(fallback_message(name, e, data_dir))
         return (FALLBACK_DATASET, get_dataset(FALLBACK_DATASET, train=True),
                 get_dataset(FALLBACK_DATASET, train=False))
+
+
+def fallback_message(name, error, data_dir=None):
+    """The one line said when ``name`` cannot be had and the bundled subset is used instead."""
+    first_line = str(error).splitlines()[0]
+    where = os.path.join(resolve_data_dir(data_dir), "fashion-mnist")
+    return (f"{name} is not available ({first_line}); training on the bundled {FALLBACK_DATASET} "
+            f"(6,000 train / 1,000 test Fashion-MNIST images) instead. For the full set: run online (it "
+            f"downloads), or put the official files in {where}, or point --data-dir / $CNNLAB_DATA at them")
 
 
 def channel_stats(dataset, indices=None):

@@ -14,7 +14,7 @@ from .. import backend
 from ..autograd import no_grad
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..tensor import Tensor
-from . import metrics
+from .. import metrics
 from .checkpoint import load_checkpoint, save_checkpoint
 
 

@@ -22,8 +22,7 @@ from ._resample import InterpolationMode
 from .color import (ColorJitter, Normalize, PCALighting, RandomErasing, SubtractMean, ToTensor, adjust_brightness,
                     adjust_contrast, adjust_hue, adjust_saturation, grayscale)
 from .geometric import (CenterCrop, ElasticDistortion, ElasticTransform, FiveCrop, RandomAffine, RandomCrop,
-                        RandomHorizontalFlip, RandomResizedCrop, RandomRotation, RandomVerticalFlip, Resize, TenCrop,
-                        average_crop_predictions)
+                        RandomHorizontalFlip, RandomResizedCrop, RandomRotation, RandomVerticalFlip, Resize, TenCrop)
 from .recipes import AUGMENTATIONS, describe_augmentations, parse_augment, training_pipeline
 
 __all__ = [
@@ -31,6 +30,6 @@ __all__ = [
     "ToTensor", "Normalize", "SubtractMean", "ColorJitter", "PCALighting", "RandomErasing",
     "RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Resize", "RandomResizedCrop",
     "RandomRotation", "RandomAffine", "ElasticTransform", "ElasticDistortion", "FiveCrop", "TenCrop",
-    "average_crop_predictions", "grayscale", "adjust_brightness", "adjust_contrast", "adjust_saturation",
+    "grayscale", "adjust_brightness", "adjust_contrast", "adjust_saturation",
     "adjust_hue", "AUGMENTATIONS", "describe_augmentations", "parse_augment", "training_pipeline",
 ]

@@ -546,7 +546,7 @@ class FiveCrop(Transform):
     """Test-time augmentation: the four corners and the centre.
 
     Shape: (C, H, W) -> (5, C, h, w); (N, C, H, W) -> (N, 5, C, h, w). Average the predictions with
-    :func:`average_crop_predictions`.
+    :func:`cnnlab.train.evaluation.average_crop_predictions`.
     """
 
     def __init__(self, size):
@@ -578,39 +578,7 @@ class TenCrop(Transform):
         return f"size={self.size}, vertical_flip={self.vertical_flip}"
 
 
-def average_crop_predictions(model, crops, softmax=False):
-    """Run ``model`` on every crop and average its outputs over the crops of each image.
-
-    AlexNet's test procedure: predict on the ten crops and average (the scores, or with ``softmax=True``
-    the probabilities).
-
-    Args:
-        model: a callable from (M, C, h, w) to scores (M, K).
-        crops: (N, K_crops, C, h, w) or (K_crops, C, h, w) from ``FiveCrop``/``TenCrop`` (Tensor or array).
-
-    Returns:
-        Tensor (N, K) (or (K,) for the crops of one image).
-    """
-    from ... import no_grad
-    from ...functional.activation import softmax as _softmax
-
-    arr = crops.data if isinstance(crops, Tensor) else crops
-    if arr.ndim not in (4, 5):
-        raise ValueError(f"average_crop_predictions: `crops` must be (N, crops, C, h, w) or (crops, C, h, w). "
-                         f"Received a {arr.ndim}-D array of shape {tuple(arr.shape)}")
-    single = arr.ndim == 4
-    if single:
-        arr = arr[None]
-    n, k = arr.shape[:2]
-    with no_grad():
-        out = model(Tensor(arr.reshape((n * k,) + arr.shape[2:])))            # (N*crops, K)
-        if softmax:
-            out = _softmax(out, 1)
-    scores = out.data.reshape(n, k, -1).mean(axis=1)                             # (N, K)
-    return Tensor(scores[0] if single else scores)
-
-
 __all__ = ["RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Resize",
            "RandomResizedCrop", "RandomRotation", "RandomAffine", "ElasticTransform", "ElasticDistortion",
-           "FiveCrop", "TenCrop", "average_crop_predictions", "PADDING_MODES", "crop_batch", "pad_batch",
+           "FiveCrop", "TenCrop", "PADDING_MODES", "crop_batch", "pad_batch",
            "resized_crop", "inverse_affine_matrices", "warp_affine"]
