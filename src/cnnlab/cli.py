@@ -235,7 +235,8 @@ def cmd_finetune(args):
                           batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                           weight_decay=args.weight_decay, freeze=args.freeze, lr_mult=args.lr_mult,
                           new_head=True if args.new_head else None, augment=args.augment, seed=args.seed,
-                          data_dir=args.data_dir, out=args.out, progress=not args.no_progress)
+                          data_dir=args.data_dir, out=args.out, progress=not args.no_progress,
+                          val_split=args.val_split)
     return 130 if result["interrupted"] else 0
 
 
@@ -418,6 +419,8 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL-DATASET-finetune)")
+    p.add_argument("--val-split", type=float, default=0.1, metavar="FRACTION",
+                   help="as for `cnnlab train`: the held-out validation share (the test set is evaluated once)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_finetune)
 

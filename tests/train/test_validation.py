@@ -222,3 +222,32 @@ def test_cli_rejects_bad_validation_options(args, expected, capsys, tmp_path):
 
     assert main(["train", "--dataset", "digits", "--out", str(tmp_path), "--no-progress"] + args) == 2
     assert capsys.readouterr().err.strip() == f"cnnlab train: error: {expected}"
+
+
+def test_finetune_validates_on_a_held_out_split_and_tests_once(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    from cnnlab import models
+    from cnnlab.data import get_dataset
+    from cnnlab.train import trainer as trainer_module
+    from cnnlab.train.transfer import finetune_job
+    from cnnlab.train.checkpoint import save_checkpoint
+
+    net = models.get("fashion_cnn", num_classes=10, in_channels=1, input_size=8)
+    meta = {"model": "fashion_cnn", "config": {"num_classes": 10, "in_channels": 1, "input_size": 8},
+            "input_size": [1, 8, 8]}
+    source = save_checkpoint(tmp_path / "src.npz", {"meta": meta, "model": dict(net.state_dict())})
+    sizes, real = [], trainer_module.evaluate
+
+    def counting(model, loader, *args, **kwargs):
+        sizes.append(len(loader.dataset))
+        return real(model, loader, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "evaluate", counting)
+    lines = []
+    result = finetune_job(source, dataset="digits", epochs=2, out=str(tmp_path / "ft"), progress=False,
+                          log=lines.append)
+    test_size = len(get_dataset("digits", train=False))
+    split = load_checkpoint(tmp_path / "ft" / "last.npz")["meta"]["split"]
+    assert sizes == [split["val"], split["val"], test_size]   # validation each epoch, the test set once
+    assert split["val"] > 0 and split["train"] + split["val"] == len(get_dataset("digits", train=True))
+    assert any("(evaluated once, after training;" in line for line in lines) and "test_accuracy" in result

@@ -155,7 +155,7 @@ def _split(train_set, val_split, seed, train_limit, resume_meta, log):
         val_split = recorded["val_split"]
     pool = np.arange(len(train_set))
     if train_limit:
-        pool = np.sort(np.random.default_rng(seed).permutation(len(train_set))[:train_limit])
+        pool = np.random.default_rng(seed).permutation(len(train_set))[:train_limit]
     train_idx, val_idx = stratified_split(train_set.targets[pool], val_split, seed)
     train_idx, val_idx = pool[train_idx], pool[val_idx]
     record = {"val_split": val_split, "seed": seed, "train": int(train_idx.size), "val": int(val_idx.size),
