@@ -1,8 +1,8 @@
 """A dataset seen at another image size: every image resized to ``size`` x ``size`` as it is read.
 
-Models whose convolutions and pools shrink small images to nothing (AlexNet needs at least 67 pixels)
-train on 28x28 MNIST through this wrapper (``cnnlab train --resize 67``). Images are resized batch by
-batch, so the enlarged dataset is never held in memory.
+Models whose convolutions and pools shrink small images to nothing (AlexNet needs at least 67
+pixels) train on 28x28 MNIST through this wrapper (``cnnlab train --resize 67``). Images are resized
+batch by batch, so the enlarged dataset is never held in memory.
 """
 
 import numbers
@@ -12,7 +12,7 @@ from .transforms import Resize
 
 
 class ResizedDataset(Dataset):
-    """The samples of ``dataset`` with each image resized to ``size`` x ``size`` (bilinear, antialiased).
+    """The samples of ``dataset``, each image resized to ``size`` x ``size`` (bilinear, antialias).
 
     Bilinear weights sum to one, so resizing commutes with per-channel standardisation: it does not
     matter whether ``dataset`` standardises first.
@@ -27,7 +27,8 @@ class ResizedDataset(Dataset):
 
     def __init__(self, dataset, size):
         if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(f"ResizedDataset: `size` must be a positive int. Received: size={size!r}")
+            raise ValueError(f"ResizedDataset: `size` must be a positive int. "
+                             f"Received: size={size!r}")
         self.dataset = dataset
         self.size = int(size)
         self.resize = Resize((self.size, self.size))

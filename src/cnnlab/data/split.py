@@ -1,8 +1,8 @@
 """A class-balanced validation split carved from a training set, drawn from a seed.
 
-Model selection (best checkpoint, early stopping, a plateau schedule) must not look at the test set;
-``stratified_split`` holds out the same share of every class, so a 10% split of Fashion-MNIST's 60,000
-training images is 600 images of each of its 10 classes.
+Model selection (best checkpoint, early stopping, a plateau schedule) must not look at the test
+set; ``stratified_split`` holds out the same share of every class, so a 10% split of Fashion-MNIST's
+60,000 training images is 600 images of each of its 10 classes.
 """
 
 import hashlib
@@ -12,10 +12,10 @@ import numpy as np
 
 
 def stratified_split(targets, fraction, seed=0):
-    """Split sample indices into ``(train, val)`` with ``round(fraction * n_c)`` of each class c in ``val``.
+    """Split indices into ``(train, val)`` with ``round(fraction * n_c)`` of each class c in ``val``.
 
-    Within each class the held-out samples are drawn from a generator seeded with ``seed``, so the same
-    targets, fraction and seed give the same split. Both index arrays are sorted.
+    Within each class the held-out samples are drawn from a generator seeded with ``seed``, so the
+    same targets, fraction and seed give the same split. Both index arrays are sorted.
 
     Args:
         targets: the labels (N,), integers.
@@ -25,11 +25,14 @@ def stratified_split(targets, fraction, seed=0):
     Example:
         >>> train_idx, val_idx = stratified_split(dataset.targets, 0.1, seed=0)
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
-        raise ValueError(f"stratified_split: `fraction` must be a number in [0, 1). Received: fraction={fraction!r}")
+    bad = isinstance(fraction, bool) or not isinstance(fraction, numbers.Real)
+    if bad or not 0 <= fraction < 1:
+        raise ValueError(f"stratified_split: `fraction` must be a number in [0, 1). "
+                         f"Received: fraction={fraction!r}")
     targets = np.asarray(targets).reshape(-1)
     if targets.dtype.kind not in "iu":
-        raise TypeError(f"stratified_split: `targets` must be integer labels. Received dtype {targets.dtype}")
+        raise TypeError(f"stratified_split: `targets` must be integer labels. "
+                        f"Received dtype {targets.dtype}")
     n = targets.size
     if fraction == 0:
         return np.arange(n, dtype=np.int64), np.zeros(0, np.int64)
