@@ -12,7 +12,7 @@ import numpy as np
 
 
 def stratified_split(targets, fraction, seed=0):
-    """Split indices into ``(train, val)`` with ``round(fraction * n_c)`` of each class c in ``val``.
+    """Split indices into ``(train, val)``: ``round(fraction * n_c)`` of each class c held out.
 
     Within each class the held-out samples are drawn from a generator seeded with ``seed``, so the
     same targets, fraction and seed give the same split. Both index arrays are sorted.
