@@ -1,12 +1,14 @@
 """Regenerate the bundled ``fashion-mnist-mini`` subset from the official Fashion-MNIST files.
 
-The drawing: for each split and each class c in 0..9, the indices of class c in the official file are
-permuted with ``numpy.random.default_rng(SEED + c)`` (``SEED`` = 0 for train, 1 for test) and the first
-``per_class`` are kept (600 train, 100 test per class); the chosen indices are then sorted, so the subset
-keeps the official order. The files are written as gzip-compressed IDX (gzip mtime 0, so the bytes depend
-only on the data) and their sha256 printed; they must equal ``cnnlab.data.mini.SHA256``.
+The drawing: for each split and each class c in 0..9, the indices of class c in the official file
+are permuted with ``numpy.random.default_rng(SEED + c)`` (``SEED`` = 0 for train, 1 for test) and
+the first ``per_class`` are kept (600 train, 100 test per class); the chosen indices are then
+sorted, so the subset keeps the official order. The files are written as gzip-compressed IDX (gzip
+mtime 0, so the bytes depend only on the data) and their sha256 printed; they must equal
+``cnnlab.data.mini.SHA256``.
 
-    python tools/make_fashion_mini.py --source /path/to/fashion-mnist [--out src/cnnlab/data/fashion_mnist_mini]
+    python tools/make_fashion_mini.py --source /path/to/fashion-mnist
+    (--out DIR: elsewhere than src/cnnlab/data/fashion_mnist_mini)
 """
 
 import argparse
@@ -27,7 +29,7 @@ SPLITS = {  # official stem -> (per-class count, seed)
 
 
 def draw(labels, per_class, seed):
-    """Sorted indices of a class-balanced draw: ``per_class`` of each label, permuted by seed + class."""
+    """Sorted indices of a class-balanced draw: ``per_class`` of each label (seed + class)."""
     chosen = []
     for c in range(10):
         idx = np.flatnonzero(labels == c)

@@ -36,7 +36,8 @@ def to_device(a, device):
         return asnumpy(a)
     if device.startswith("cuda"):
         if _cupy is None:
-            raise ValueError(f"to_device: `device` {device!r} needs CuPy, which is not installed. Expected 'cpu'.")
+            raise ValueError(f"to_device: `device` {device!r} needs CuPy, which is not installed "
+                             f"(pip install 'cnnlab[cuda]'). Expected 'cpu'.")
         return _cupy.asarray(a)
     raise ValueError(f"to_device: `device` must be 'cpu' or 'cuda'. Received: device={device!r}")
 

@@ -27,6 +27,9 @@ def cmd_train(args):
                        data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
                        fallback=not args.no_fallback, augment=args.augment, val_split=args.val_split,
                        early_stop=args.early_stop, resize=args.resize)
+    from .inspect.report import report_for_job  # never raises: a report problem is logged
+
+    result["report"] = report_for_job(result)
     return 130 if result["interrupted"] else 0
 
 
@@ -279,7 +282,8 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-fallback", action="store_true",
-                   help="fail instead of training on the bundled digits when the dataset is unavailable")
+                   help="fail instead of training on the bundled fashion-mnist-mini when the dataset "
+                   "is unavailable")
     from .data.transforms.recipes import describe_augmentations
 
     p.add_argument("--augment", default=None, metavar="NAMES",
@@ -436,7 +440,7 @@ def build_parser():
 
 
 def missing_package_message(error):
-    """One line for an ImportError: cnnlab's own messages name the pip command; a bare one gets it added."""
+    """One line for an ImportError: cnnlab's messages name the pip command; a bare one gets one."""
     name = getattr(error, "name", None)
     if isinstance(error, ModuleNotFoundError) and name and "pip install" not in str(error):
         package = PIP_NAMES.get(name.split(".")[0], name.split(".")[0])

@@ -11,6 +11,7 @@ zero_division=0)``.
 import numpy as np
 
 from . import backend
+from .validation import is_int
 
 
 def _labels(values, name):
@@ -45,7 +46,7 @@ def top_k_accuracy(scores, y_true, k=5):
         raise ValueError(f"top_k_accuracy: `scores` must be (N, C). Received shape {s.shape}")
     if s.shape[0] != true.shape[0]:
         raise ValueError(f"top_k_accuracy: `scores` has {s.shape[0]} samples but `y_true` has {true.shape[0]}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= s.shape[1]:
+    if not is_int(k) or not 1 <= k <= s.shape[1]:
         raise ValueError(f"top_k_accuracy: `k` must be an int between 1 and the number of classes {s.shape[1]}. "
                          f"Received: k={k!r}")
     if true.size and (true.min() < 0 or true.max() >= s.shape[1]):
@@ -65,7 +66,7 @@ def confusion_matrix(y_pred, y_true, num_classes=None):
     pred, true = _pair(y_pred, y_true)
     if num_classes is None:
         num_classes = int(max(pred.max(initial=-1), true.max(initial=-1))) + 1
-    elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+    elif not is_int(num_classes) or num_classes < 1:
         raise ValueError(f"confusion_matrix: `num_classes` must be a positive int or None. "
                          f"Received: num_classes={num_classes!r}")
     both = np.concatenate([true, pred])

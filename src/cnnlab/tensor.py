@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from . import backend
+from . import backend, validation
 from .autograd import engine, grad_mode
 
 
@@ -428,6 +428,8 @@ def rand(*shape, dtype=None, requires_grad=False):
 def arange(*args, dtype=None):
     return Tensor(np.arange(*args, dtype=dtype))
 
+
+validation.register_tensor_type(Tensor)  # validation sits below tensor: it learns the class from here
 
 from .functional import elementwise as _E  # noqa: E402  (ops import Tensor; import them after it exists)
 from .functional import reduce as _R  # noqa: E402

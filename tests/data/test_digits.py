@@ -43,5 +43,5 @@ def test_digits_errors_and_missing_sklearn(monkeypatch):
         Digits(test_fraction=1.5)
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r"pip install scikit-learn \(or pip install cnnlab\[digits\]\)"):
+    with pytest.raises(ImportError, match=r"pip install scikit-learn \(or pip install 'cnnlab\[digits\]'\)"):
         Digits()

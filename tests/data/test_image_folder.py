@@ -77,5 +77,5 @@ def test_size_mismatch_and_empty_folders(folder, tmp_path_factory):
 
 def test_missing_pillow_message(folder, monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)
-    with pytest.raises(ImportError, match=r"pip install Pillow \(or pip install cnnlab\[image\]\)"):
+    with pytest.raises(ImportError, match=r"ImageFolder needs Pillow to read images: pip install Pillow$"):
         ImageFolder(folder[0])

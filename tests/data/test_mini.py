@@ -19,11 +19,17 @@ README_SHA256 = {
     "t10k-images-idx3-ubyte.gz": "22afba54e58855cb7a458d77d339d537c7ecf9982db94c3eb9a40fec1c875cc0",
     "t10k-labels-idx1-ubyte.gz": "6e5e0692bed9f33c9425b805373b8b3cec330c5ea3ad9635b77efd0e88cdc7ee",
 }
-TOOL = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "make_fashion_mini.py")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+TOOL = os.path.join(ROOT, "tools", "make_fashion_mini.py")
+README = os.path.join(ROOT, "README.md")
 
 
 def test_the_bundled_files_have_the_recorded_sha256():
     assert mini.SHA256 == README_SHA256
+    with open(README, encoding="utf-8") as f:
+        readme = f.read()
+    for name, digest in README_SHA256.items():
+        assert f"| `{name}` | `{digest}` |" in readme, name
     for name, expected in README_SHA256.items():
         with open(os.path.join(mini.DIRECTORY, name), "rb") as f:
             assert hashlib.sha256(f.read()).hexdigest() == expected, name

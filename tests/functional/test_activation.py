@@ -167,7 +167,7 @@ def test_errors():
     with pytest.raises(TypeError, match=r"leaky_relu: `negative_slope` must be a finite real number\. "
                                         r"Received: negative_slope='a'"):
         A.leaky_relu(x, "a")
-    with pytest.raises(TypeError, match=r"elu: `alpha` must be a finite real number\. Received: alpha=nan"):
+    with pytest.raises(ValueError, match=r"elu: `alpha` must be a finite real number\. Received: alpha=nan"):
         A.elu(x, float("nan"))
     with pytest.raises(ValueError, match=r"hardtanh: `min_val` must not exceed `max_val`\. "
                                          r"Received: min_val=1\.0, max_val=-1\.0"):

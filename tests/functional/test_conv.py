@@ -10,6 +10,7 @@ import torch.nn.functional as TF
 import cnnlab
 from cnnlab.functional import conv as conv_module
 from cnnlab.functional.conv import conv2d
+from cnnlab.validation import padding_pairs
 from helpers import assert_close, check_against_torch, gradcheck
 
 MODES = ["zeros", "reflect", "replicate", "circular"]
@@ -129,7 +130,7 @@ def test_conv2d_sweep_matches_torch(c):
 def test_both_input_grad_forms_match_torch(form, c):
     """The flipped-kernel form (used for stride 1) and col2im (used for stride > 1) on every stride."""
     x, w = _arrays(c)[:2]
-    pads = conv_module._padding_pairs("conv2d", c["padding"], c["kernel"], c["stride"], c["dilation"])
+    pads = padding_pairs("conv2d", c["padding"], c["kernel"], c["stride"], c["dilation"])
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w)
     ref = _torch_conv(dict(c, bias=False))(xt, wt)
     g = np.random.default_rng(1).standard_normal(ref.shape)

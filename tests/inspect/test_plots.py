@@ -61,5 +61,5 @@ def test_missing_matplotlib_is_named(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
-    with pytest.raises(ImportError, match=r"plot_history: plots need matplotlib: pip install 'cnnlab\[plot\]'"):
+    with pytest.raises(ImportError, match=r"plot_history: plots need matplotlib: pip install matplotlib$"):
         plots.plot_history({"train_loss": [1.0]})

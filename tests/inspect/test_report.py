@@ -23,6 +23,7 @@ def run(tmp_path_factory):
     lines = []
     result = train_job(model="fashion_cnn", dataset="digits", epochs=2, out=str(out), progress=False,
                        train_limit=512, log=lines.append)
+    result["report"] = report.report_for_job(result, log=lines.append)   # as `cnnlab train` does
     return out, result, lines
 
 

@@ -239,7 +239,7 @@ def test_occlusion_lights_up_only_the_quadrant_the_model_looks_at(tmp_path):
     _check_picture(pic, (32 + 8, 2 * 32 + 12, 3), tmp_path)
     with pytest.raises(ValueError, match=r"`target` must be a class index in 0..1. Received: target=2"):
         V.occlusion_map(model, image, target=2)
-    with pytest.raises(ValueError, match="`patch` must be a positive int no larger than 16"):
+    with pytest.raises(ValueError, match=r"`patch` must be an int in \[1, 16\]"):
         V.occlusion_map(model, image, patch=20)
 
 

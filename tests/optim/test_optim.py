@@ -361,7 +361,7 @@ def param():
 
 @pytest.mark.parametrize("make_opt, error, message", [
     (lambda: SGD([param()], lr=-0.1), ValueError, r"SGD: `lr` must be >= 0. Received: lr=-0.1"),
-    (lambda: SGD([param()], lr="0.1"), TypeError, r"SGD: `lr` must be a number. Received: lr='0.1'"),
+    (lambda: SGD([param()], lr="0.1"), TypeError, r"SGD: `lr` must be a real number. Received: lr='0.1'"),
     (lambda: SGD([param()], momentum=-0.9), ValueError, r"SGD: `momentum` must be >= 0. Received: momentum=-0.9"),
     (lambda: SGD([param()], weight_decay=-1e-4), ValueError,
      r"SGD: `weight_decay` must be >= 0. Received: weight_decay=-0.0001"),
@@ -377,7 +377,7 @@ def param():
     (lambda: Adam([param()], betas=(0.9, -0.1)), ValueError,
      r"Adam: `betas\[1\]` must be in \[0, 1\). Received: betas=\(0.9, -0.1\)"),
     (lambda: Adam([param()], betas=0.9), ValueError, r"Adam: `betas` must be a pair \(beta1, beta2\). Received: betas=0.9"),
-    (lambda: Adam([param()], betas=(0.9, "x")), TypeError, r"Adam: `betas\[1\]` must be a number"),
+    (lambda: Adam([param()], betas=(0.9, "x")), TypeError, r"Adam: `betas\[1\]` must be a real number"),
     (lambda: Adam([param()], weight_decay=-0.1), ValueError, r"Adam: `weight_decay` must be >= 0"),
     (lambda: AdamW([param()], lr=-1.0), ValueError, r"AdamW: `lr` must be >= 0. Received: lr=-1.0"),
     (lambda: AdamW([param()], betas=(0.9, 1.0)), ValueError, r"AdamW: `betas\[1\]` must be in \[0, 1\)"),

@@ -8,12 +8,12 @@ calling ``__getitem__`` once per sample and stacking.
 
 import bisect
 import math
-import numbers
 
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from ..validation import is_int, is_real
 
 
 class Dataset:
@@ -31,7 +31,7 @@ class Dataset:
 
 def _check_index(name, index, length):
     """Turn ``index`` into a non-negative int below ``length`` or raise IndexError/TypeError."""
-    if not isinstance(index, numbers.Integral) or isinstance(index, bool):
+    if not is_int(index):
         raise TypeError(f"{name}: index must be an int. Received an object of type {type(index).__name__}")
     index = int(index)
     if not -length <= index < length:
@@ -178,12 +178,12 @@ def random_split(dataset, lengths, generator=None, *, seed=None):
     lengths = list(lengths)
     if not lengths:
         raise ValueError("random_split: `lengths` must not be empty")
-    if all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in lengths):
+    if all(is_int(x) for x in lengths):
         lengths = [int(x) for x in lengths]
         if any(x < 0 for x in lengths) or sum(lengths) != n:
             raise ValueError(f"random_split: `lengths` must be non-negative and sum to the dataset size {n}. "
                              f"Received lengths={lengths} (sum {sum(lengths)})")
-    elif all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in lengths):
+    elif all(is_real(x) for x in lengths):
         fracs = [float(x) for x in lengths]
         if any(not 0 <= f <= 1 for f in fracs) or not math.isclose(sum(fracs), 1.0, abs_tol=1e-6):
             raise ValueError(f"random_split: fractional `lengths` must lie in [0, 1] and sum to 1. "

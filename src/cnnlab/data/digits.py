@@ -1,9 +1,9 @@
 """scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes): a dataset that needs no download."""
 
-import numbers
 
 import numpy as np
 
+from ..validation import is_int, is_real
 from .dataset import ArrayDataset
 
 
@@ -38,11 +38,11 @@ class Digits(ArrayDataset):
 
     def __init__(self, train=True, test_fraction=0.2, seed=0, transform=None, target_transform=None,
                  normalize=None):
-        if not isinstance(test_fraction, numbers.Real) or isinstance(test_fraction, bool) \
+        if not is_real(test_fraction) \
                 or not 0 < test_fraction < 1:
             raise ValueError(f"Digits: `test_fraction` must be a number in (0, 1). Received: "
                              f"test_fraction={test_fraction!r}")
-        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+        if not is_int(seed):
             raise TypeError(f"Digits: `seed` must be an int. Received: seed={seed!r}")
         images, target = _load_digits()
         n = images.shape[0]

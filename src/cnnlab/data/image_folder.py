@@ -1,10 +1,10 @@
 """``ImageFolder``: one sub-folder per class, images read with Pillow into one array in memory."""
 
-import numbers
 import os
 
 import numpy as np
 
+from ..validation import is_int
 from .dataset import ArrayDataset
 
 IMG_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
@@ -47,10 +47,10 @@ class ImageFolder(ArrayDataset):
             raise FileNotFoundError(f"ImageFolder: `root` {root!r} is not a directory; expected a folder with "
                                     f"one sub-folder per class")
         if size is not None:
-            if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+            if is_int(size):
                 size = (int(size), int(size))
             if not (isinstance(size, (tuple, list)) and len(size) == 2 and
-                    all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in size)):
+                    all(is_int(s) and s > 0 for s in size)):
                 raise ValueError(f"ImageFolder: `size` must be a positive int or (H, W). Received: size={size!r}")
             size = (int(size[0]), int(size[1]))
         if channels not in (None, 1, 3):

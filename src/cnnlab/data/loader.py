@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from ..validation import is_int
 
 
 def _plain(value):
@@ -55,7 +56,7 @@ class Generator:
     def manual_seed(self, seed=None):
         if seed is None:
             seed = int(backend.get_rng().integers(0, 2 ** 63 - 1))
-        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+        if not is_int(seed) or seed < 0:
             raise ValueError(f"Generator: `seed` must be a non-negative int or None. Received: seed={seed!r}")
         self._seed = int(seed)
         self.rng = np.random.default_rng(self._seed)
@@ -174,10 +175,10 @@ class DataLoader:
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: `dataset` must define __len__ and __getitem__. "
                             f"Received an object of type {type(dataset).__name__}")
-        if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"DataLoader: `batch_size` must be a positive int. Received: batch_size={batch_size!r}")
         for name, value in (("num_workers", num_workers), ("prefetch", prefetch)):
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+            if not is_int(value) or value < 0:
                 raise ValueError(f"DataLoader: `{name}` must be a non-negative int. Received: {name}={value!r}")
         for name, fn in (("collate_fn", collate_fn), ("batch_transform", batch_transform)):
             if fn is not None and not callable(fn):

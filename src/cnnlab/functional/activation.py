@@ -7,31 +7,24 @@ where it can, so no activation recomputes an exponential.
 place (writing into an input that the graph may still need would corrupt its gradient).
 """
 
-import numbers
 import warnings
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..validation import floating, is_int, real_arg, tensor_arg
 from ._im2col import as_layout, batch_slices, is_channels_last, parallel_map
-from ._validate import floating, tensor_arg
 
 
 def _input(fn, input):
     return floating(fn, "input", tensor_arg(fn, "input", input))
 
 
-def _number(fn, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise TypeError(f"{fn}: `{name}` must be a finite real number. Received: {name}={value!r}")
-    return float(value)
-
-
 def _dim(fn, dim, ndim):
     """Check ``dim`` indexes an axis of an ``ndim``-D tensor (0-D tensors accept 0 and -1, as PyTorch)."""
     bound = max(ndim, 1)
-    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -bound <= dim < bound:
+    if not is_int(dim) or not -bound <= dim < bound:
         raise ValueError(f"{fn}: `dim` must be an int in [{-bound}, {bound - 1}] for a {ndim}-D input. "
                          f"Received: dim={dim!r}")
     return int(dim) % bound
@@ -214,7 +207,8 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
         inplace: accepted for PyTorch compatibility; the output is always a new tensor.
     """
     input = _input("leaky_relu", input)
-    return LeakyReLU.apply(input, negative_slope=_number("leaky_relu", "negative_slope", negative_slope))
+    slope = real_arg("leaky_relu", "negative_slope", negative_slope, finite=True)
+    return LeakyReLU.apply(input, negative_slope=slope)
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -226,7 +220,7 @@ def elu(input, alpha=1.0, inplace=False):
         inplace: accepted for PyTorch compatibility; the output is always a new tensor.
     """
     input = _input("elu", input)
-    return ELU.apply(input, alpha=_number("elu", "alpha", alpha))
+    return ELU.apply(input, alpha=real_arg("elu", "alpha", alpha, finite=True))
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -238,7 +232,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         inplace: accepted for PyTorch compatibility; the output is always a new tensor.
     """
     input = _input("hardtanh", input)
-    lo, hi = _number("hardtanh", "min_val", min_val), _number("hardtanh", "max_val", max_val)
+    lo = real_arg("hardtanh", "min_val", min_val, finite=True)
+    hi = real_arg("hardtanh", "max_val", max_val, finite=True)
     if lo > hi:
         raise ValueError(f"hardtanh: `min_val` must not exceed `max_val`. Received: min_val={min_val!r}, "
                          f"max_val={max_val!r}")

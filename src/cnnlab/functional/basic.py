@@ -1,14 +1,13 @@
 """Basic layers' ops: linear (fully connected), dropout, dropout2d and identity, with their gradients."""
 
-import numbers
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from ..validation import floating, is_real, tensor_arg
 from ._im2col import batch_slices, parallel_map
-from ._validate import floating, tensor_arg
 
 
 class Linear(Function):
@@ -113,7 +112,7 @@ def linear(input, weight, bias=None):
 
 
 def _check_p(fn, p, training):
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+    if not is_real(p) or not 0 <= p <= 1:
         raise ValueError(f"{fn}: `p` must be a probability in [0, 1]. Received: p={p!r}")
     if not isinstance(training, (bool, np.bool_)):
         raise TypeError(f"{fn}: `training` must be a bool. Received: training={training!r}")

@@ -20,20 +20,18 @@ Backward, as derived in the lectures:
     grad bias   = sum of the output gradient over N, H, W.
 """
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..validation import floating, is_int, padding_pairs, pair, tensor_arg
 from ._im2col import (CHUNK_BYTES, Columns, blas_threads_on, even_ranges, ones, output_size, pad_into, padded_nhwc,
                       parallel_map, scratch, sliding_windows)
-from ._validate import floating, pair, tensor_arg
 from .padding import check_pad_sizes, pad_array, pad_array_backward
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-PADDING_STRINGS = ("valid", "same")
 
 
 def _weight_matrix(weight, groups):
@@ -418,45 +416,6 @@ class Conv2d(Function):
         return gx, gw, gb
 
 
-def _is_int(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _padding_pairs(fn, padding, kernel_size, stride, dilation):
-    """Normalise ``padding`` to ((top, bottom), (left, right)).
-
-    Accepts "valid", "same" (stride 1 only; total d*(k-1), the odd pixel on the bottom/right, as
-    PyTorch), an int, a pair (vertical, horizontal) or ((top, bottom), (left, right)).
-    """
-    if isinstance(padding, str):
-        if padding == "valid":
-            return ((0, 0), (0, 0))
-        if padding == "same":
-            if stride != (1, 1):
-                raise ValueError(f"{fn}: padding='same' is only supported with stride 1 (the output could not "
-                                 f"keep the input size). Received: padding='same', stride={stride}")
-            totals = [d * (k - 1) for d, k in zip(dilation, kernel_size)]
-            return tuple((t // 2, t - t // 2) for t in totals)
-        raise ValueError(f"{fn}: `padding` string must be one of {', '.join(repr(s) for s in PADDING_STRINGS)}. "
-                         f"Received: padding={padding!r}")
-    expected = ("`padding` must be 'valid', 'same', a non-negative int, a pair of non-negative ints "
-                "(vertical, horizontal) or ((top, bottom), (left, right))")
-    if _is_int(padding):
-        pads = ((padding, padding), (padding, padding))
-    elif isinstance(padding, (tuple, list)) and len(padding) == 2 and all(_is_int(p) for p in padding):
-        pads = ((padding[0], padding[0]), (padding[1], padding[1]))
-    elif (isinstance(padding, (tuple, list)) and len(padding) == 2
-          and all(isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p) for p in padding)):
-        pads = (tuple(padding[0]), tuple(padding[1]))
-    else:
-        raise (ValueError if isinstance(padding, (tuple, list)) else TypeError)(
-            f"{fn}: {expected}. Received: padding={padding!r}")
-    pads = tuple((int(a), int(b)) for a, b in pads)
-    if min(min(p) for p in pads) < 0:
-        raise ValueError(f"{fn}: {expected}; negative padding is not allowed. Received: padding={padding!r}")
-    return pads
-
-
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
     """2-D convolution (cross-correlation) of an image batch with a bank of filters, as PyTorch's ``conv2d``.
 
@@ -497,7 +456,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     if input.dtype != weight.dtype:
         raise TypeError(f"{fn}: `input` and `weight` must have the same dtype. Received input {input.dtype} "
                         f"and weight {weight.dtype}")
-    if not _is_int(groups) or groups < 1:
+    if not is_int(groups) or groups < 1:
         raise ValueError(f"{fn}: `groups` must be a positive int. Received: groups={groups!r}")
     o, cg, kh, kw = weight.shape
     c = input.shape[-3]
@@ -523,7 +482,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"{fn}: `padding_mode` must be one of {', '.join(repr(m) for m in PADDING_MODES)}. "
                          f"Received: padding_mode={padding_mode!r}")
-    pads = _padding_pairs(fn, padding, (kh, kw), stride, dilation)
+    pads = padding_pairs(fn, padding, (kh, kw), stride, dilation)
     h, w = input.shape[-2:]
     if padding_mode != "zeros":
         check_pad_sizes(fn, "padding", padding if isinstance(padding, str) else pads, input.shape, pads,
@@ -548,7 +507,7 @@ def _axis_args(fn, size, kernel_size, stride, padding, dilation):
     stride = pair(fn, "stride", stride, minimum=1)
     dilation = pair(fn, "dilation", dilation, minimum=1)
     if isinstance(padding, str):
-        pads = _padding_pairs(fn, padding, kernel_size, stride, dilation)
+        pads = padding_pairs(fn, padding, kernel_size, stride, dilation)
         padding = tuple(a + b for a, b in pads)
         totals = padding
     else:

@@ -9,7 +9,6 @@ A loss is the end of the graph, where a diverged model first becomes visible, so
 inputs raises a ValueError instead of quietly returning NaN.
 """
 
-import numbers
 import warnings
 
 import numpy as np
@@ -17,10 +16,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._validate import floating, tensor_arg
-
-REDUCTIONS = ("mean", "sum", "none")
-
+from ..validation import floating, int_arg, is_real, reduction_arg, tensor_arg
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _reduction(fn, size_average, reduce, reduction):
@@ -31,9 +27,7 @@ def _reduction(fn, size_average, reduce, reduction):
         size_average = True if size_average is None else size_average
         reduce = True if reduce is None else reduce
         return "mean" if size_average and reduce else "sum" if reduce else "none"
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{fn}: `reduction` must be one of 'mean', 'sum', 'none'. Received: reduction={reduction!r}")
-    return reduction
+    return reduction_arg(fn, reduction)
 
 
 def _check_finite(fn, name, a):
@@ -391,12 +385,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     fn = "cross_entropy"
     input, target = _input(fn, input), _target(fn, target)
     reduction = _reduction(fn, size_average, reduce, reduction)
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
+    if not is_real(label_smoothing) \
             or not 0 <= label_smoothing <= 1:
         raise ValueError(f"{fn}: `label_smoothing` must be a number in [0, 1]. "
                          f"Received: label_smoothing={label_smoothing!r}")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-        raise TypeError(f"{fn}: `ignore_index` must be an int. Received: ignore_index={ignore_index!r}")
+    int_arg(fn, "ignore_index", ignore_index)
     if input.ndim == 0:
         raise ValueError(f"{fn}: `input` must hold class scores: (C,), (N, C) or (N, C, d1, ...). "
                          f"Received a 0-D tensor")
@@ -442,8 +435,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     fn = "nll_loss"
     input, target = _input(fn, input), _target(fn, target)
     reduction = _reduction(fn, size_average, reduce, reduction)
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-        raise TypeError(f"{fn}: `ignore_index` must be an int. Received: ignore_index={ignore_index!r}")
+    int_arg(fn, "ignore_index", ignore_index)
     if input.ndim == 0:
         raise ValueError(f"{fn}: `input` must hold class log-probabilities: (C,), (N, C) or (N, C, d1, ...). "
                          f"Received a 0-D tensor")

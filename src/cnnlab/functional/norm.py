@@ -1,14 +1,13 @@
 """Normalisation ops: batch_norm and local_response_norm with their gradients."""
 
-import numbers
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..validation import floating, is_int, is_real, real_arg, tensor_arg
 from ._im2col import as_layout, batch_slices, is_channels_last, parallel_map
 from ._im2col import ones as _ones
-from ._validate import floating, tensor_arg
 
 
 class _Planes:
@@ -232,9 +231,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if momentum is None:
         raise TypeError(f"{fn}: `momentum` must be a number in [0, 1]. Received: momentum=None "
                         f"(for a cumulative moving average pass momentum=1 / num_batches_tracked)")
-    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
+    if not is_real(momentum) or not 0 <= momentum <= 1:
         raise ValueError(f"{fn}: `momentum` must be a number in [0, 1]. Received: momentum={momentum!r}")
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+    if not is_real(eps) or not eps >= 0:
         raise ValueError(f"{fn}: `eps` must be a non-negative number. Received: eps={eps!r}")
     if training:
         if input.size // max(channels, 1) <= 1:
@@ -317,11 +316,10 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     if input.ndim < 3:
         raise ValueError(f"{fn}: `input` must be at least 3-D (N, C, *). Received a {input.ndim}-D tensor "
                          f"of shape {input.shape}")
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+    if not is_int(size) or size < 1:
         raise ValueError(f"{fn}: `size` must be a positive int. Received: size={size!r}")
     for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-            raise TypeError(f"{fn}: `{name}` must be a finite real number. Received: {name}={value!r}")
+        real_arg(fn, name, value, finite=True)
     if input.size == 0:
         return input
     return LocalResponseNorm.apply(input, size=int(size), alpha=float(alpha), beta=float(beta), k=float(k))

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ._validate import tensor_arg
+from ..validation import is_int, tensor_arg
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -176,7 +176,7 @@ def pad(input, pad, mode="constant", value=None):
         raise ValueError(f"pad: `input` must have at least 2 dimensions (..., H, W). "
                          f"Received a {input.ndim}-D tensor of shape {input.shape}")
     if not (isinstance(pad, (tuple, list)) and len(pad) in (2, 4)
-            and all(isinstance(p, numbers.Integral) and not isinstance(p, bool) for p in pad)):
+            and all(is_int(p) for p in pad)):
         raise ValueError(f"pad: `pad` must be a tuple of 2 ints (left, right) or 4 ints (left, right, top, bottom). "
                          f"Received: pad={pad!r}")
     if mode not in PAD_MODES:

@@ -16,18 +16,17 @@ Layout is NCHW; a 3-D (C, H, W) input is treated as one unbatched sample, as in 
 """
 
 import math
-import numbers
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from ..validation import floating, is_int, is_real, pair, tensor_arg
 from ._im2col import as_layout, batch_slices, empty4d, is_channels_last, parallel_map, zeros4d
 from ._im2col import output_size as _output_size
 from ._im2col import sliding_windows
 from ._scatter import scatter_add
-from ._validate import floating, pair, tensor_arg
 
 __all__ = [
     "max_pool2d", "min_pool2d", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
@@ -426,7 +425,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     padding = pair(fn, "padding", padding, minimum=0)
     _check_padding(fn, padding, kernel)
     if divisor_override is not None and (
-            not isinstance(divisor_override, numbers.Integral) or isinstance(divisor_override, bool)
+            not is_int(divisor_override)
             or divisor_override == 0):
         raise ValueError(f"{fn}: `divisor_override` must be None or a non-zero int. "
                          f"Received: divisor_override={divisor_override!r}")
@@ -488,7 +487,7 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
         oH = floor((H - kH) / sH) + 1 (ceil with ``ceil_mode``), oW alike.
     """
     fn = "lp_pool2d"
-    if not isinstance(norm_type, numbers.Real) or isinstance(norm_type, bool) or math.isnan(norm_type):
+    if not is_real(norm_type) or math.isnan(norm_type):
         raise TypeError(f"{fn}: `norm_type` must be a real number p > 0 (or +-inf). "
                         f"Received: norm_type={norm_type!r}")
     if norm_type <= 0 and norm_type != -math.inf:
@@ -522,7 +521,7 @@ def _adaptive_output_size(fn, input, output_size):
     else:
         sizes = [output_size, output_size]
     for s in sizes:
-        if not isinstance(s, numbers.Integral) or isinstance(s, bool):
+        if not is_int(s):
             raise (ValueError if isinstance(output_size, (tuple, list)) or s is None else TypeError)(message)
         if s < 1:
             raise ValueError(message)
@@ -884,7 +883,7 @@ def _ratio_pair(fn, output_ratio):
     message = (f"{fn}: `output_ratio` must be a number or a pair of numbers strictly between 0 and 1. "
                f"Received: output_ratio={output_ratio!r}")
     ratio = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio, output_ratio)
-    if len(ratio) != 2 or not all(isinstance(r, numbers.Real) and not isinstance(r, bool) for r in ratio):
+    if len(ratio) != 2 or not all(is_real(r) for r in ratio):
         raise (TypeError if not isinstance(output_ratio, (tuple, list)) else ValueError)(message)
     if not all(0 < r < 1 for r in ratio):
         raise ValueError(message)

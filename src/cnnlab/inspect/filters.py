@@ -11,17 +11,17 @@ differentiates along x, so it answers to *vertical* edges (positive where it get
 """
 
 import math
-import numbers
 
 import numpy as np
 
 from .. import backend, functional as F
 from ..tensor import Tensor
+from ..validation import is_real
 from . import images
 
 
 def _positive(fn, name, value, integer=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0
+    ok = is_real(value) and value > 0
     if integer:
         ok = ok and float(value) == int(value)
     if not ok:
@@ -123,7 +123,7 @@ def gabor_kernel(theta=0.0, wavelength=4.0, sigma=2.0, phase=0.0, aspect=0.5, si
     sigma = _positive(fn, "sigma", sigma)
     aspect = _positive(fn, "aspect", aspect)
     for name, value in (("theta", theta), ("phase", phase)):
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        if not is_real(value):
             raise ValueError(f"{fn}: `{name}` must be a number of degrees. Received: {name}={value!r}")
     size = 2 * math.ceil(3 * sigma / min(aspect, 1.0)) + 1 if size is None else _odd_size(fn, size)
     y, x = _grid(size)

@@ -305,7 +305,7 @@ def write_report(run_dir, out=None, checkpoint=None, data_dir=None, dataset=None
         **kwargs: passed to ``build_report`` (``misclassified``, ``activation_images``, ``title``).
     """
     from ..train.checkpoint import load_checkpoint
-    from ..train.run import eval_dataset, load_trained
+    from ..train.saved import eval_dataset, load_trained
 
     path = _find_checkpoint(run_dir, checkpoint)
     model, meta = load_trained(path)
@@ -337,7 +337,7 @@ def _write_text(path, text):
 
 
 def report_after_training(run_dir, model, meta, history, dataset=None, evaluation=None, log=print):
-    """Write ``run_dir/report.html`` at the end of ``train_job``; never raises (the run has already succeeded).
+    """Write ``run_dir/report.html`` at the end of a training run; never raises (the run has already succeeded).
 
     A missing matplotlib only leaves out the plots (with a one-line note); any other failure is logged in
     one line. Returns the report's path, or None when it could not be written.
@@ -353,3 +353,13 @@ def report_after_training(run_dir, model, meta, history, dataset=None, evaluatio
         log(f"report: not written ({type(e).__name__}: {e})")
         return None
 
+
+def report_for_job(result, log=print):
+    """Write the report of a finished ``train_job`` (its result dict) into its run directory; never raises.
+
+    Returns the report's path, or None when the run was interrupted or the report could not be written.
+    """
+    if result.get("interrupted") or "evaluation" not in result:
+        return None
+    return report_after_training(result["run_dir"], result["model"], result["meta"], result["history"],
+                                 result["test_set"], result["evaluation"], log=log)

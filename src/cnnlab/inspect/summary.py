@@ -34,7 +34,6 @@ output, ReLU in place) sum to about 15.2M values, ~61 MB per image forward; this
 """
 
 import json
-import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -42,6 +41,7 @@ import numpy as np
 from .. import backend, nn
 from ..autograd import no_grad
 from ..tensor import Tensor
+from ..validation import is_int
 from .receptive_field import layer_geometry, window_output_size
 
 __all__ = ["summary", "Summary", "LayerRow", "count_parameters"]
@@ -249,10 +249,10 @@ def _shape_str(shape):
 
 
 def _check_input_size(fn, input_size):
-    if isinstance(input_size, numbers.Integral) and not isinstance(input_size, bool):
+    if is_int(input_size):
         input_size = (input_size,)
     if not isinstance(input_size, (tuple, list)) or not input_size or not all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in input_size):
+            is_int(v) and v >= 1 for v in input_size):
         raise ValueError(f"{fn}: `input_size` must be a tuple of positive ints, the shape of one input without "
                          f"the batch axis, e.g. (3, 224, 224). Received: input_size={input_size!r}")
     return tuple(int(v) for v in input_size)
@@ -333,7 +333,7 @@ def summary(model, input_size, batch_size=1, dtype="float32"):
     """
     fn = "summary"
     input_size = _check_input_size(fn, input_size)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         raise ValueError(f"{fn}: `batch_size` must be a positive int. Received: batch_size={batch_size!r}")
     try:
         dtype = np.dtype(dtype)

@@ -3,18 +3,15 @@
 ``trace_conv2d`` takes a small input and kernel and returns a ``ConvTrace`` holding, for every output
 position, the input window the kernel covers, the products ``window * kernel`` and their sum (plus the
 bias) that lands in the output: the computation the lectures draw on the board, as text
-(``ConvTrace.text()``) or as a picture (``ConvTrace.picture()``). It is computed from the same strided
-window view the convolution uses, and its sums are the values ``F.conv2d`` returns.
+(``ConvTrace.text()``) or as a picture (``ConvTrace.picture()``). It is computed from NumPy's window view,
+on its own, and its sums are the values ``F.conv2d`` returns (tested).
 """
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..functional._im2col import sliding_windows
-from ..functional._validate import pair
-from ..functional.conv import _padding_pairs
+from ..validation import is_int, padding_pairs, pair
 from . import images
 
 
@@ -284,13 +281,15 @@ def trace_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
     stride = pair(fn, "stride", stride, minimum=1)
     dilation = pair(fn, "dilation", dilation, minimum=1)
     kernel = w.shape[2:]
-    pads = _padding_pairs(fn, padding, kernel, stride, dilation)
+    pads = padding_pairs(fn, padding, kernel, stride, dilation)
     padded = np.pad(x, ((0, 0),) + pads)                                     # (C, Hp, Wp), zeros
     span = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
     if span[0] > padded.shape[1] or span[1] > padded.shape[2]:
         raise ValueError(f"{fn}: the kernel spans {span[0]}x{span[1]} (kernel {kernel[0]}x{kernel[1]}, dilation "
                          f"{dilation}) but the padded input is only {padded.shape[1]}x{padded.shape[2]}")
-    windows = sliding_windows(padded[None], kernel, stride, dilation)[0]     # (C, oH, oW, kH, kW)
+    # Every window of the dilated kernel's span, then every stride-th one and every dilation-th tap.
+    spans = np.lib.stride_tricks.sliding_window_view(padded, span, axis=(1, 2))   # (C, H', W', spanH, spanW)
+    windows = spans[:, ::stride[0], ::stride[1], ::dilation[0], ::dilation[1]]  # (C, oH, oW, kH, kW)
     windows = np.ascontiguousarray(windows.transpose(1, 2, 0, 3, 4))         # (oH, oW, C, kH, kW)
     return ConvTrace(x, padded, w, b, windows, stride, pads, dilation)
 
@@ -301,7 +300,7 @@ def random_trace(size=5, kernel=3, stride=1, padding=0, dilation=1, channels=1, 
     Image values are drawn from 0..``high``, kernel values from ``low``..1, so sums stay short to read.
     """
     for name, v in (("size", size), ("kernel", kernel), ("channels", channels)):
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+        if not is_int(v) or v < 1:
             raise ValueError(f"random_trace: `{name}` must be a positive int. Received: {name}={v!r}")
     rng = np.random.default_rng(seed)
     x = rng.integers(0, high + 1, size=(channels, size, size)).astype(np.float64)

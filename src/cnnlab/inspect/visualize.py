@@ -15,7 +15,6 @@ error. Pictures come back as float32 arrays (H, W, 3) in [0, 1] (see ``cnnlab.in
   pixels (Simonyan et al. 2014).
 """
 
-import numbers
 import os
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ import numpy as np
 from .. import backend
 from ..autograd import no_grad
 from ..tensor import Tensor
+from ..validation import int_arg, is_int
 from . import images
 
 
@@ -372,7 +372,7 @@ def top_patches(model, dataset, layer, channel=None, k=9, batch_size=256, one_pe
     from ..data import DataLoader, Subset
 
     name, module = get_layer(model, layer, fn)
-    if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
+    if not is_int(k) or k < 1:
         raise ValueError(f"{fn}: `k` must be a positive int. Received: k={k!r}")
     n = len(dataset)
     if limit is not None:
@@ -446,7 +446,7 @@ def top_patches(model, dataset, layer, channel=None, k=9, batch_size=256, one_pe
 def _target(fn, target, num_classes, scores):
     if target is None:
         return int(np.argmax(scores))
-    if not isinstance(target, numbers.Integral) or isinstance(target, bool) or not 0 <= target < num_classes:
+    if not is_int(target) or not 0 <= target < num_classes:
         raise ValueError(f"{fn}: `target` must be a class index in 0..{num_classes - 1}. Received: target={target!r}")
     return int(target)
 
@@ -455,14 +455,6 @@ def _softmax(z):
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def _positive_int(fn, name, value, upper=None):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1 or \
-            (upper is not None and value > upper):
-        bound = f" no larger than {upper}" if upper is not None else ""
-        raise ValueError(f"{fn}: `{name}` must be a positive int{bound}. Received: {name}={value!r}")
-    return int(value)
 
 
 def occlusion_map(model, image, target=None, patch=8, stride=4, fill=0.0, batch_size=128):
@@ -488,8 +480,8 @@ def occlusion_map(model, image, target=None, patch=8, stride=4, fill=0.0, batch_
     x = _batch(model, image, fn)
     xp = backend.get_array_module(x)
     h, w = x.shape[2:]
-    patch = _positive_int(fn, "patch", patch, min(h, w))
-    stride = _positive_int(fn, "stride", stride)
+    patch = int_arg(fn, "patch", patch, minimum=1, maximum=min(h, w))
+    stride = int_arg(fn, "stride", stride, minimum=1)
     with no_grad(), _eval_mode(model):
         base = _softmax(backend.asnumpy(model(Tensor(x)).data).astype(np.float64))
         t = _target(fn, target, base.shape[1], base[0])
@@ -629,7 +621,7 @@ def visualize_checkpoint(checkpoint, what, out, image=None, layer=None, channel=
     Returns:
         the list of paths written.
     """
-    from ..train.run import eval_dataset, load_trained
+    from ..train.saved import eval_dataset, load_trained
 
     if what not in WHAT:
         raise ValueError(f"visualize: `what` must be one of {', '.join(WHAT)}. Received: what={what!r}")

@@ -4,6 +4,7 @@ import contextlib
 
 from .. import nn
 from ..nn import init
+from ..validation import is_int
 
 _RANDOM_FILLS = ("uniform_", "normal_", "trunc_normal_")
 
@@ -75,7 +76,7 @@ def init_he(model, conv_mode="fan_out", linear_std=None):
 
 def check_positive_int(fn, name, value):
     """Raise a ValueError naming ``fn`` and ``name`` unless ``value`` is a positive int."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{fn}: `{name}` must be a positive int. Received: {name}={value!r}")
     return value
 

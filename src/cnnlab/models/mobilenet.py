@@ -13,6 +13,7 @@ one (pointwise filters, depthwise stride) row per separable layer. At width 1.0 
 
 from .. import nn
 from ..functional import flatten
+from ..validation import is_real
 from ._common import built_for_init, init_he
 from .registry import register_model
 
@@ -56,7 +57,7 @@ class MobileNetV1(nn.Module):
 
     def __init__(self, num_classes=1000, in_channels=3, width_mult=1.0, dropout=0.0):
         super().__init__()
-        if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not width_mult > 0:
+        if not is_real(width_mult) or not width_mult > 0:
             raise ValueError(f"mobilenet_v1: `width_mult` must be a positive number. "
                              f"Received: width_mult={width_mult!r}")
 

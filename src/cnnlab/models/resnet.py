@@ -13,6 +13,7 @@ Attribute names are torchvision's (``conv1``, ``bn1``, ``layer1.0.conv2``, ``lay
 
 from .. import nn
 from ..functional import flatten
+from ..validation import is_int
 from ._common import built_for_init, check_choice, check_positive_int, init_he
 from .registry import register_model
 
@@ -365,7 +366,7 @@ def wide_resnet(depth=28, widen_factor=10, num_classes=10, in_channels=3, dropou
     """
     fn = "wide_resnet"
     check_positive_int(fn, "widen_factor", widen_factor)
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+    if not is_int(depth) or depth < 10 or (depth - 4) % 6:
         raise ValueError(f"{fn}: `depth` must be 6n + 4 with n >= 1 (10, 16, 22, 28, 40, ...). "
                          f"Received: depth={depth!r}")
     n = (depth - 4) // 6

@@ -5,7 +5,7 @@
 """
 
 from ..functional import activation as Fact
-from ._args import real_arg
+from ..validation import real_arg
 from .module import Module
 
 

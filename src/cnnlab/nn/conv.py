@@ -1,12 +1,10 @@
 """``Conv2d``: 2-D convolution (cross-correlation) over an NCHW input, with learned kernels and bias."""
 
 import math
-import numbers
 
 from ..functional import conv as Fconv
-from ..functional._validate import pair
+from ..validation import bool_arg, int_arg, is_int, pair
 from . import init
-from ._args import bool_arg, int_arg
 from .module import Module
 from .parameter import _empty_parameter
 
@@ -20,8 +18,7 @@ def _padding_arg(fn, padding):
             raise ValueError(f"{fn}: `padding` string must be 'same' or 'valid'. Received: padding={padding!r}")
         return padding
     if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(isinstance(p, (tuple, list)) for p in padding):
-        ok = all(len(p) == 2 and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
-                                     for v in p) for p in padding)
+        ok = all(len(p) == 2 and all(is_int(v) and v >= 0 for v in p) for p in padding)
         if not ok:
             raise ValueError(f"{fn}: `padding` as ((top, bottom), (left, right)) must hold non-negative ints. "
                              f"Received: padding={padding!r}")
@@ -69,9 +66,9 @@ class Conv2d(Module):
                  bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         fn = "Conv2d"
-        in_channels = int_arg(fn, "in_channels", in_channels)
-        out_channels = int_arg(fn, "out_channels", out_channels)
-        groups = int_arg(fn, "groups", groups)
+        in_channels = int_arg(fn, "in_channels", in_channels, minimum=1)
+        out_channels = int_arg(fn, "out_channels", out_channels, minimum=1)
+        groups = int_arg(fn, "groups", groups, minimum=1)
         if in_channels % groups:
             raise ValueError(f"{fn}: `in_channels` ({in_channels}) must be divisible by `groups` ({groups})")
         if out_channels % groups:

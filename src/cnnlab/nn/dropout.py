@@ -1,13 +1,14 @@
 """``Dropout`` and ``Dropout2d``: random zeroing during training, the identity in evaluation."""
 
 from ..functional import basic as Fbasic
+from ..validation import is_real
 from .module import Module
 
 
 class _DropoutNd(Module):
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        if not is_real(p) or not 0 <= p <= 1:
             raise ValueError(f"{type(self).__name__}: `p` (dropout probability) must be between 0 and 1. "
                              f"Received: p={p!r}")
         self.p = p

@@ -1,6 +1,7 @@
 """``Flatten``: merge a range of axes into one (the bridge from feature maps to a classifier)."""
 
 from ..functional import shape as Fshape
+from ..validation import int_arg
 from .module import Module
 
 
@@ -17,8 +18,7 @@ class Flatten(Module):
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
         for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"Flatten: `{name}` must be an int. Received: {name}={value!r}")
+            int_arg("Flatten", name, value)
         self.start_dim = start_dim
         self.end_dim = end_dim
 

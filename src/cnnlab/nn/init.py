@@ -12,13 +12,13 @@ and a uniform distribution U(-b, b) has std b / sqrt(3), so the uniform variants
 """
 
 import math
-import numbers
 import warnings
 
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from ..validation import is_real, real_arg
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 _NONLINEARITIES = _LINEAR + ("sigmoid", "tanh", "relu", "leaky_relu", "selu")
@@ -47,12 +47,6 @@ def _rng(generator):
     return backend.get_rng() if generator is None else generator
 
 
-def _number(fn, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{fn}: `{name}` must be a real number. Received: {name}={value!r}")
-    return float(value)
-
-
 def calculate_gain(nonlinearity, param=None):
     """The recommended scale of the weights for a nonlinearity (PyTorch's table).
 
@@ -68,7 +62,7 @@ def calculate_gain(nonlinearity, param=None):
     if nonlinearity == "leaky_relu":
         if param is None:
             slope = 0.01
-        elif isinstance(param, numbers.Real) and not isinstance(param, bool):
+        elif is_real(param):
             slope = param
         else:
             raise ValueError(f"calculate_gain: `param` (the negative slope) must be a number. "
@@ -114,7 +108,7 @@ def _empty(fn, tensor):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with draws from U(a, b)."""
-    a, b = _number("uniform_", "a", a), _number("uniform_", "b", b)
+    a, b = real_arg("uniform_", "a", a), real_arg("uniform_", "b", b)
     if a > b:
         raise ValueError(f"uniform_: `a` must not exceed `b`. Received: a={a}, b={b}")
     shape = _array("uniform_", tensor).shape
@@ -123,7 +117,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with draws from N(mean, std^2)."""
-    mean, std = _number("normal_", "mean", mean), _number("normal_", "std", std)
+    mean, std = real_arg("normal_", "mean", mean), real_arg("normal_", "std", std)
     if std < 0:
         raise ValueError(f"normal_: `std` must be non-negative. Received: std={std}")
     shape = _array("normal_", tensor).shape
@@ -133,7 +127,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with draws from N(mean, std^2) restricted to [a, b] (out-of-range draws are redrawn)."""
     fn = "trunc_normal_"
-    mean, std, a, b = (_number(fn, n, v) for n, v in (("mean", mean), ("std", std), ("a", a), ("b", b)))
+    mean, std, a, b = (real_arg(fn, n, v) for n, v in (("mean", mean), ("std", std), ("a", a), ("b", b)))
     if std < 0 or a > b:
         raise ValueError(f"{fn}: need std >= 0 and a <= b. Received: std={std}, a={a}, b={b}")
     if mean < a - 2 * std or mean > b + 2 * std:
@@ -154,7 +148,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 def constant_(tensor, val):
     """Fill with the value ``val``."""
-    _number("constant_", "val", val)
+    real_arg("constant_", "val", val)
     a = _array("constant_", tensor)
     a[...] = val
     return tensor
@@ -175,7 +169,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     if _empty("xavier_uniform_", tensor):
         return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
-    std = _number("xavier_uniform_", "gain", gain) * math.sqrt(2.0 / float(fan_in + fan_out))
+    std = real_arg("xavier_uniform_", "gain", gain) * math.sqrt(2.0 / float(fan_in + fan_out))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound, generator)
 
@@ -185,7 +179,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     if _empty("xavier_normal_", tensor):
         return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
-    std = _number("xavier_normal_", "gain", gain) * math.sqrt(2.0 / float(fan_in + fan_out))
+    std = real_arg("xavier_normal_", "gain", gain) * math.sqrt(2.0 / float(fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator)
 
 

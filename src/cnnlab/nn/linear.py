@@ -4,7 +4,7 @@ import math
 
 from ..functional import basic as Fbasic
 from . import init
-from ._args import bool_arg, int_arg
+from ..validation import bool_arg, int_arg
 from .module import Module
 from .parameter import _empty_parameter
 

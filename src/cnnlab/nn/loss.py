@@ -8,7 +8,7 @@ import warnings
 
 from ..functional import loss as Floss
 from ..tensor import Tensor
-from ._args import int_arg, real_arg, reduction_arg
+from ..validation import int_arg, real_arg, reduction_arg
 from .module import Module
 
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..functional import norm as Fnorm
 from . import init
-from ._args import bool_arg, int_arg, real_arg
+from ..validation import bool_arg, int_arg, real_arg
 from .module import Module
 from .parameter import _empty_parameter, _factory_dtype, _state_tensor
 
@@ -25,7 +25,7 @@ class _BatchNorm(Module):
                  device=None, dtype=None, *, bias=True):
         super().__init__()
         fn = type(self).__name__
-        self.num_features = int_arg(fn, "num_features", num_features)
+        self.num_features = int_arg(fn, "num_features", num_features, minimum=1)
         real_arg(fn, "eps", eps, low=0, low_open=True)
         self.eps = eps
         if momentum is not None:
@@ -145,7 +145,7 @@ class LocalResponseNorm(Module):
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
         fn = "LocalResponseNorm"
-        self.size = int_arg(fn, "size", size)
+        self.size = int_arg(fn, "size", size, minimum=1)
         real_arg(fn, "alpha", alpha)
         real_arg(fn, "beta", beta)
         real_arg(fn, "k", k)

@@ -5,11 +5,9 @@ setting fails where the model is defined, and stored as given so ``repr`` prints
 (``MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)``).
 """
 
-import numbers
 
 from ..functional import pool as Fpool
-from ..functional._validate import pair
-from ._args import bool_arg, real_arg
+from ..validation import bool_arg, is_int, is_real, pair, real_arg
 from .module import Module
 
 
@@ -99,9 +97,7 @@ class AvgPool2d(Module):
         _check_pool_args(fn, kernel_size, stride, padding)
         bool_arg(fn, "ceil_mode", ceil_mode)
         bool_arg(fn, "count_include_pad", count_include_pad)
-        if divisor_override is not None and (isinstance(divisor_override, bool)
-                                             or not isinstance(divisor_override, numbers.Integral)
-                                             or divisor_override == 0):
+        if divisor_override is not None and (not is_int(divisor_override) or divisor_override == 0):
             raise ValueError(f"{fn}: `divisor_override` must be None or a non-zero int. "
                              f"Received: divisor_override={divisor_override!r}")
         self.kernel_size = kernel_size
@@ -153,7 +149,7 @@ class LPPool2d(Module):
 def _check_output_size(fn, output_size):
     items = output_size if isinstance(output_size, (tuple, list)) else (output_size,)
     if isinstance(output_size, (tuple, list)) and len(output_size) != 2 or not all(
-            v is None or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1) for v in items):
+            v is None or (is_int(v) and v >= 1) for v in items):
         raise ValueError(f"{fn}: `output_size` must be a positive int or a pair of positive ints (None keeps "
                          f"the input size). Received: output_size={output_size!r}")
 
@@ -262,8 +258,7 @@ class FractionalMaxPool2d(Module):
         self.output_ratio = None
         if output_ratio is not None:
             ratio = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio, output_ratio)
-            if len(ratio) != 2 or not all(isinstance(r, numbers.Real) and not isinstance(r, bool) and 0 < r < 1
-                                          for r in ratio):
+            if len(ratio) != 2 or not all(is_real(r) and 0 < r < 1 for r in ratio):
                 raise ValueError(f"{fn}: `output_ratio` must be a number or a pair of numbers strictly between 0 "
                                  f"and 1. Received: output_ratio={output_ratio!r}")
             self.output_ratio = (float(ratio[0]), float(ratio[1]))

@@ -1,8 +1,7 @@
 """Adam and AdamW: moment estimates with bias correction; AdamW decouples the weight decay."""
 
-import numbers
-
 from .. import backend
+from ..validation import is_real
 from .optimizer import Optimizer, check_number, decayed_grad, lerp_
 
 
@@ -47,8 +46,8 @@ class Adam(Optimizer):
         check_number(name, "eps", options["eps"])
         betas = options["betas"] = _pair(name, options["betas"])
         for i, beta in enumerate(betas):
-            if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
-                raise TypeError(f"{name}: `betas[{i}]` must be a number. Received: betas={betas!r}")
+            if not is_real(beta):
+                raise TypeError(f"{name}: `betas[{i}]` must be a real number. Received: betas={betas!r}")
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name}: `betas[{i}]` must be in [0, 1). Received: betas={betas!r}")
         check_number(name, "weight_decay", options["weight_decay"])

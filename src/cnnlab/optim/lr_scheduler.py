@@ -6,12 +6,12 @@ Each scheduler reproduces PyTorch's learning rates, including its recursive (cha
 """
 
 import math
-import numbers
 import types
 import warnings
 from bisect import bisect_right
 from collections import Counter
 
+from ..validation import int_arg, is_int, real_arg
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "CosineAnnealingLR",
@@ -25,17 +25,6 @@ def _check_optimizer(owner, optimizer):
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{owner}: `optimizer` must be a cnnlab.optim.Optimizer. "
                         f"Received an object of type {type(optimizer).__name__}")
-
-
-def _check_int(owner, name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        kind = "positive int" if minimum == 1 else f"int >= {minimum}"
-        raise ValueError(f"{owner}: `{name}` must be a {kind}. Received: {name}={value!r}")
-
-
-def _check_real(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: `{name}` must be a number. Received: {name}={value!r}")
 
 
 def _per_group(owner, name, value, optimizer):
@@ -66,7 +55,7 @@ class LRScheduler:
     def __init__(self, optimizer, last_epoch=-1):
         owner = type(self).__name__
         _check_optimizer(owner, optimizer)
-        _check_int(owner, "last_epoch", last_epoch, -1)
+        int_arg(owner, "last_epoch", last_epoch, minimum=-1)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -206,8 +195,8 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        _check_int("StepLR", "step_size", step_size, 1)
-        _check_real("StepLR", "gamma", gamma)
+        int_arg("StepLR", "step_size", step_size, minimum=1)
+        real_arg("StepLR", "gamma", gamma)
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -241,10 +230,10 @@ class MultiStepLR(LRScheduler):
             raise TypeError(f"MultiStepLR: `milestones` must be a list of epoch indices. "
                             f"Received: milestones={milestones!r}") from None
         for m in milestones:
-            if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
+            if not is_int(m) or m < 0:
                 raise ValueError(f"MultiStepLR: `milestones` must be non-negative ints. "
                                  f"Received: milestones={milestones!r}")
-        _check_real("MultiStepLR", "gamma", gamma)
+        real_arg("MultiStepLR", "gamma", gamma)
         self.milestones = Counter(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -281,7 +270,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        _check_real("ExponentialLR", "gamma", gamma)
+        real_arg("ExponentialLR", "gamma", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -308,13 +297,13 @@ class LinearLR(LRScheduler):
     """
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
-        _check_real("LinearLR", "start_factor", start_factor)
-        _check_real("LinearLR", "end_factor", end_factor)
+        real_arg("LinearLR", "start_factor", start_factor)
+        real_arg("LinearLR", "end_factor", end_factor)
         if not 0 < start_factor <= 1:
             raise ValueError(f"LinearLR: `start_factor` must be in (0, 1]. Received: start_factor={start_factor!r}")
         if not 0 <= end_factor <= 1:
             raise ValueError(f"LinearLR: `end_factor` must be in [0, 1]. Received: end_factor={end_factor!r}")
-        _check_int("LinearLR", "total_iters", total_iters, 1)
+        int_arg("LinearLR", "total_iters", total_iters, minimum=1)
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
@@ -352,8 +341,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        _check_int("CosineAnnealingLR", "T_max", T_max, 1)
-        _check_real("CosineAnnealingLR", "eta_min", eta_min)
+        int_arg("CosineAnnealingLR", "T_max", T_max, minimum=1)
+        real_arg("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -406,17 +395,16 @@ class OneCycleLR(LRScheduler):
                  div_factor=25.0, final_div_factor=1e4, three_phase=False, last_epoch=-1):
         _check_optimizer("OneCycleLR", optimizer)
         if total_steps is not None:
-            _check_int("OneCycleLR", "total_steps", total_steps, 1)
+            int_arg("OneCycleLR", "total_steps", total_steps, minimum=1)
         elif epochs is not None and steps_per_epoch is not None:
-            _check_int("OneCycleLR", "epochs", epochs, 1)
-            _check_int("OneCycleLR", "steps_per_epoch", steps_per_epoch, 1)
+            int_arg("OneCycleLR", "epochs", epochs, minimum=1)
+            int_arg("OneCycleLR", "steps_per_epoch", steps_per_epoch, minimum=1)
             total_steps = epochs * steps_per_epoch
         else:
             raise ValueError("OneCycleLR: give `total_steps`, or both `epochs` and `steps_per_epoch`. "
                              f"Received: total_steps=None, epochs={epochs!r}, steps_per_epoch={steps_per_epoch!r}")
         self.total_steps = total_steps
-        if isinstance(pct_start, bool) or not isinstance(pct_start, numbers.Real) or not 0 <= pct_start <= 1:
-            raise ValueError(f"OneCycleLR: `pct_start` must be a number in [0, 1]. Received: pct_start={pct_start!r}")
+        real_arg("OneCycleLR", "pct_start", pct_start, 0, 1)
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"OneCycleLR: `anneal_strategy` must be 'cos' or 'linear'. "
                              f"Received: anneal_strategy={anneal_strategy!r}")
@@ -521,21 +509,21 @@ class ReduceLROnPlateau(LRScheduler):
                  cooldown=0, min_lr=0, eps=1e-8):
         owner = "ReduceLROnPlateau"
         _check_optimizer(owner, optimizer)
-        _check_real(owner, "factor", factor)
+        real_arg(owner, "factor", factor)
         if factor >= 1.0:
             raise ValueError(f"{owner}: `factor` must be < 1 (the rate is multiplied by it). "
                              f"Received: factor={factor!r}")
-        _check_int(owner, "patience", patience, 0)
-        _check_int(owner, "cooldown", cooldown, 0)
-        _check_real(owner, "threshold", threshold)
-        _check_real(owner, "eps", eps)
+        int_arg(owner, "patience", patience, minimum=0)
+        int_arg(owner, "cooldown", cooldown, minimum=0)
+        real_arg(owner, "threshold", threshold)
+        real_arg(owner, "eps", eps)
         self.factor = factor
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):
             self.default_min_lr = None
             self.min_lrs = _per_group(owner, "min_lr", min_lr, optimizer)
         else:
-            _check_real(owner, "min_lr", min_lr)
+            real_arg(owner, "min_lr", min_lr)
             self.default_min_lr = min_lr
             self.min_lrs = [min_lr] * len(optimizer.param_groups)
         self.patience = patience

@@ -8,13 +8,13 @@ it as arrays (``.npz``) plus JSON.
 
 import copy
 import functools
-import numbers
 from collections.abc import MutableMapping
 
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from ..validation import real_arg
 
 
 class ParamState(MutableMapping):
@@ -54,10 +54,7 @@ class ParamState(MutableMapping):
 
 def check_number(owner, name, value, minimum=0.0):
     """Raise unless ``value`` is a real number >= ``minimum`` (NaN fails too)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: `{name}` must be a number. Received: {name}={value!r}")
-    if not value >= minimum:
-        raise ValueError(f"{owner}: `{name}` must be >= {minimum:g}. Received: {name}={value!r}")
+    real_arg(owner, name, value, low=minimum)
 
 
 def _plain(value):

@@ -1,7 +1,7 @@
 """The main job as one Python call: train a zoo model on a named dataset, checkpoint it, report accuracy.
 
-``cnnlab train`` is a thin wrapper over ``train_job``; ``load_trained`` rebuilds a model from a checkpoint
-for ``cnnlab evaluate`` and ``cnnlab predict``.
+``cnnlab train`` is a thin wrapper over ``train_job``; ``load_trained`` (in :mod:`cnnlab.train.saved`)
+rebuilds a model from a checkpoint for ``cnnlab evaluate`` and ``cnnlab predict``.
 """
 
 import copy
@@ -10,12 +10,13 @@ import os
 
 import numpy as np
 
-from .. import backend, models, nn, optim
-from ..data import DataLoader, Subset, get_dataset
+from .. import backend, nn, optim
+from ..data import DATASETS, DataLoader, Subset, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..data.resized import ResizedDataset
 from ..models.registry import get_builder
 from .checkpoint import load_checkpoint
+from .saved import eval_dataset, load_trained, set_normalize  # re-exported: imported from here today
 from .trainer import EarlyStopping, Trainer, check_monitor, evaluate
 
 # The default recipe: Adam with a cosine-annealed learning rate and inputs standardised by the
@@ -40,10 +41,12 @@ def _datasets(name, data_dir, log, fallback):
 def fallback_message(name, error, data_dir=None):
     """The one line said when ``name`` cannot be had and the bundled subset is used instead."""
     first_line = str(error).splitlines()[0]
-    where = os.path.join(resolve_data_dir(data_dir), "fashion-mnist")
+    folder = getattr(DATASETS.get(name.lower()), "folder", None) or name
+    where = os.path.join(resolve_data_dir(data_dir), folder)
     return (f"{name} is not available ({first_line}); training on the bundled {FALLBACK_DATASET} "
-            f"(6,000 train / 1,000 test Fashion-MNIST images) instead. For the full set: run online (it "
-            f"downloads), or put the official files in {where}, or point --data-dir / $CNNLAB_DATA at them")
+            f"(6,000 train / 1,000 test Fashion-MNIST images) instead. For {name} itself: run online "
+            f"(it downloads), or put the official files in {where}, or point --data-dir / "
+            f"$CNNLAB_DATA at them")
 
 
 def channel_stats(dataset, indices=None):
@@ -54,12 +57,6 @@ def channel_stats(dataset, indices=None):
     mean = np.atleast_1d(data.mean(axis=axes))
     std = np.atleast_1d(data.std(axis=axes))
     return mean.tolist(), std.tolist()
-
-
-def set_normalize(dataset, mean, std):
-    """Make ``dataset`` (an array-backed dataset) standardise its images with per-channel ``mean``/``std``."""
-    dtype = backend.get_default_dtype()
-    dataset.normalize = (np.asarray(mean, dtype).reshape(-1, 1, 1), np.asarray(std, dtype).reshape(-1, 1, 1))
 
 
 def make_optimizer(name, params, lr=None, momentum=0.9, weight_decay=0.0):
@@ -173,6 +170,9 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
               early_stop=None, monitor="val_acc", resize=None):
     """Train zoo model ``model`` on ``dataset`` and return a dict of results (accuracy, paths, history).
 
+    The report (``cnnlab.inspect.report.report_for_job``) is written by the caller, ``cnnlab train``:
+    ``train`` sits below ``inspect`` and never imports it.
+
     Checkpoints go to ``out`` (default ``runs/<model>-<dataset>``) after every epoch; ``resume=True``
     continues from ``out/last.npz``. ``train_limit`` trains on the first N shuffled samples only (tests).
     ``augment`` names the training augmentations, e.g. ``"flip,crop:4,pca"`` (see
@@ -252,16 +252,14 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
                       progress=progress, log=log, monitor=monitor)
     history = trainer.fit(train_loader, val_loader, epochs=epochs, resume=last if resume_state else None)
     result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
-              "parameters": n_params, "dataset": used, "model": net, "split": split}
+              "parameters": n_params, "dataset": used, "model": net, "run_dir": out, "meta": meta,
+              "test_set": test_set, "split": split}
     if not trainer.interrupted:
         tested = _select_best(trainer, net, out, log) if val_set is not None else "the last epoch's model"
         final = evaluate(net, test_loader, nn.CrossEntropyLoss())
-        result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], tested=tested)
+        result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], evaluation=final, tested=tested)
         log(f"test accuracy {final['accuracy'] * 100:.2f}% (evaluated once, after training; loss "
             f"{final['loss']:.4f}) of {tested} | checkpoint: {last}")
-        from ..inspect.report import report_after_training  # never raises: a report problem is logged
-
-        result["report"] = report_after_training(out, net, meta, history, test_set, final, log=log)
     return result
 
 
@@ -283,27 +281,3 @@ def check_compatible(state, model, dataset):
     if meta.get("model") != model or meta.get("dataset") != dataset:
         raise ValueError(f"train: the checkpoint to resume holds {meta.get('model')!r} on {meta.get('dataset')!r}, "
                          f"not {model!r} on {dataset!r}")
-
-
-def load_trained(path):
-    """Rebuild the model saved in checkpoint ``path``; returns ``(model, meta)`` with the model in eval mode."""
-    state = load_checkpoint(path)
-    meta = state.get("meta") or {}
-    if "model" not in meta or "model" not in state:
-        raise ValueError(f"load_trained: {path!r} holds no model metadata; was it written by cnnlab train?")
-    net = models.get(meta["model"], **meta.get("config", {}))
-    net.load_state_dict(state["model"])
-    net.eval()
-    return net, meta
-
-
-def eval_dataset(meta, dataset=None, data_dir=None):
-    """The test split of the checkpoint's dataset (or ``dataset``), standardised as in training."""
-    name = dataset or meta["dataset"]
-    ds = get_dataset(name, root=data_dir, train=False)
-    norm = meta.get("normalize")
-    if norm:
-        set_normalize(ds, norm["mean"], norm["std"])
-    if meta.get("resize"):
-        ds = ResizedDataset(ds, meta["resize"])
-    return ds

@@ -15,7 +15,6 @@ Example:
 """
 
 import copy
-import numbers
 import os
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy as np
 from .. import backend, models, nn
 from ..nn import init
 from ..nn.freeze import _matches, freeze, select_parameters, unfreeze  # re-exported here
+from ..validation import is_int, is_real
 
 
 _freeze = freeze   # finetune_job's `freeze` argument shadows the function
@@ -54,13 +54,13 @@ def param_groups_with_lr_mult(model, base_lr, multipliers=None, default_mult=1.0
     """
     fn = "param_groups_with_lr_mult"
     for name, value in (("base_lr", base_lr), ("default_mult", default_mult)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
+        if not is_real(value) or value < 0:
             raise ValueError(f"{fn}: `{name}` must be a non-negative number. Received: {name}={value!r}")
     multipliers = dict(multipliers or {})
     for pat, mult in multipliers.items():
         if not isinstance(pat, str):
             raise TypeError(f"{fn}: multiplier keys must be glob strings. Received {pat!r}")
-        if isinstance(mult, bool) or not isinstance(mult, numbers.Real) or mult < 0:
+        if not is_real(mult) or mult < 0:
             raise ValueError(f"{fn}: the multiplier of {pat!r} must be a non-negative number. Received {mult!r}")
         select_parameters(model, pat, fn)   # a pattern that matches nothing is a typo: say so
     groups = {}
@@ -176,7 +176,7 @@ def replace_head(model, num_classes):
         the names of the new layers, e.g. ``["fc"]``.
     """
     fn = "replace_head"
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+    if not is_int(num_classes) or num_classes < 1:
         raise ValueError(f"{fn}: `num_classes` must be a positive int. Received: num_classes={num_classes!r}")
     if not isinstance(model, nn.Module):
         raise TypeError(f"{fn}: `model` must be a cnnlab.nn.Module. Received an object of type {type(model).__name__}")

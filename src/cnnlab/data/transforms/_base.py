@@ -8,12 +8,12 @@ a ``cnnlab.data.Generator``) or, without one, from ``cnnlab.backend.get_rng()``,
 ``cnnlab.manual_seed`` makes runs repeat.
 """
 
-import numbers
 
 import numpy as np
 
 from ... import backend
 from ...tensor import Tensor
+from ...validation import is_int, is_real
 
 
 def as_rng(generator):
@@ -66,19 +66,19 @@ def check_floating(name, x):
 
 
 def check_probability(name, p):
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+    if not is_real(p) or not 0 <= p <= 1:
         raise ValueError(f"{name}: `p` must be a probability in [0, 1]. Received: p={p!r}")
     return float(p)
 
 
 def size_pair(name, size, arg="size"):
     """An int or an (h, w) pair of positive ints -> (h, w); torchvision's ``size`` convention."""
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+    if is_int(size):
         size = (int(size), int(size))
     elif isinstance(size, (tuple, list)) and len(size) == 1:
         size = (size[0], size[0])
     if not (isinstance(size, (tuple, list)) and len(size) == 2
-            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in size)):
+            and all(is_int(v) and v > 0 for v in size)):
         raise ValueError(f"{name}: `{arg}` must be a positive int or a pair (h, w) of positive ints. "
                          f"Received: {arg}={size!r}")
     return int(size[0]), int(size[1])
@@ -86,7 +86,7 @@ def size_pair(name, size, arg="size"):
 
 def value_range(name, arg, value, center=1.0, bound=(0.0, float("inf")), clip_first=True):
     """``value`` -> [center - value, center + value] (clipped at ``bound``), or a given (min, max) pair."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if is_real(value):
         if value < 0:
             raise ValueError(f"{name}: `{arg}` must be non-negative when it is a single number. "
                              f"Received: {arg}={value!r}")
@@ -94,7 +94,7 @@ def value_range(name, arg, value, center=1.0, bound=(0.0, float("inf")), clip_fi
         if clip_first:
             lo = max(lo, 0.0)
     elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value):
+            is_real(v) for v in value):
         lo, hi = float(value[0]), float(value[1])
     else:
         raise ValueError(f"{name}: `{arg}` must be a number or a (min, max) pair. Received: {arg}={value!r}")

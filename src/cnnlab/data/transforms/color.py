@@ -7,6 +7,7 @@ import numpy as np
 
 from ... import backend
 from ...tensor import Tensor
+from ...validation import is_real
 from ._base import Transform, check_floating, check_probability, describe, value_range
 
 
@@ -293,7 +294,7 @@ class PCALighting(Transform):
 
     def __init__(self, alphastd=0.1, eigval=None, eigvec=None, *, generator=None):
         name = "PCALighting"
-        if isinstance(alphastd, bool) or not isinstance(alphastd, numbers.Real) or alphastd < 0:
+        if not is_real(alphastd) or alphastd < 0:
             raise ValueError(f"{name}: `alphastd` must be a non-negative number. Received: alphastd={alphastd!r}")
         if eigval is None or eigvec is None:
             raise ValueError(f"{name}: needs `eigval` and `eigvec` (use PCALighting.from_dataset(train_set))")

@@ -11,6 +11,7 @@ import numpy as np
 
 from ... import backend
 from ...tensor import Tensor
+from ...validation import is_int, is_real
 from ._base import Transform, check_floating, check_probability, fill_array, size_pair, value_range
 from ._resample import (apply_matrices, check_mode, gaussian_blur_matrix, resample_matrices, sample)
 
@@ -48,12 +49,12 @@ class RandomVerticalFlip(RandomHorizontalFlip):
 # ------------------------------------------------------------------------------------------------ crops
 def _padding_ltrb(name, padding):
     """torchvision's padding: int (all sides), (left/right, top/bottom) or (left, top, right, bottom)."""
-    if isinstance(padding, numbers.Integral) and not isinstance(padding, bool):
+    if is_int(padding):
         padding = (padding,) * 4
     elif isinstance(padding, (tuple, list)) and len(padding) == 2:
         padding = (padding[0], padding[1], padding[0], padding[1])
     if not (isinstance(padding, (tuple, list)) and len(padding) == 4
-            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0 for v in padding)):
+            and all(is_int(v) and v >= 0 for v in padding)):
         raise ValueError(f"{name}: `padding` must be a non-negative int, a pair (left/right, top/bottom) or four "
                          f"values (left, top, right, bottom). Received: padding={padding!r}")
     return tuple(int(v) for v in padding)
@@ -176,7 +177,7 @@ class CenterCrop(Transform):
 # ------------------------------------------------------------------------------------------------ resizing
 def resized_size(name, size, h, w, max_size=None):
     """torchvision's Resize size rule: an int sets the shorter side (the longer keeps the aspect ratio)."""
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool) or (
+    if is_int(size) or (
             isinstance(size, (tuple, list)) and len(size) == 1):
         short_target = int(size if isinstance(size, numbers.Integral) else size[0])
         if short_target <= 0:
@@ -349,13 +350,13 @@ def _fill(x, fill):
 
 
 def _degrees(name, arg, value):
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if is_real(value):
         if value < 0:
             raise ValueError(f"{name}: `{arg}` must be non-negative when it is a single number. "
                              f"Received: {arg}={value!r}")
         return (-float(value), float(value))
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value) and value[0] <= value[1]:
+            is_real(v) for v in value) and value[0] <= value[1]:
         return (float(value[0]), float(value[1]))
     raise ValueError(f"{name}: `{arg}` must be a non-negative number or a (min, max) pair. Received: {arg}={value!r}")
 
@@ -496,7 +497,7 @@ class ElasticTransform(Transform):
     def __init__(self, alpha=50.0, sigma=5.0, interpolation="bilinear", fill=0, *, generator=None):
         name = "ElasticTransform"
         for arg, v in (("alpha", alpha), ("sigma", sigma)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or v < 0:
+            if not is_real(v) or v < 0:
                 raise ValueError(f"{name}: `{arg}` must be a non-negative number. Received: {arg}={v!r}")
         self.alpha = float(alpha)
         self.sigma = float(sigma)

@@ -1,0 +1,42 @@
+"""A finished run read back: the model from a checkpoint, and its test set standardised as in training.
+
+Apart from ``train.run`` (the main job) so that ``inspect`` (reports, visualisations) can read runs
+without importing the job that writes them.
+"""
+
+import numpy as np
+
+from .. import backend, models
+from ..data import get_dataset
+from ..data.resized import ResizedDataset
+from .checkpoint import load_checkpoint
+
+
+def set_normalize(dataset, mean, std):
+    """Make ``dataset`` (an array-backed dataset) standardise its images with per-channel ``mean``/``std``."""
+    dtype = backend.get_default_dtype()
+    dataset.normalize = (np.asarray(mean, dtype).reshape(-1, 1, 1), np.asarray(std, dtype).reshape(-1, 1, 1))
+
+
+def load_trained(path):
+    """Rebuild the model saved in checkpoint ``path``; returns ``(model, meta)`` with the model in eval mode."""
+    state = load_checkpoint(path)
+    meta = state.get("meta") or {}
+    if "model" not in meta or "model" not in state:
+        raise ValueError(f"load_trained: {path!r} holds no model metadata; was it written by cnnlab train?")
+    net = models.get(meta["model"], **meta.get("config", {}))
+    net.load_state_dict(state["model"])
+    net.eval()
+    return net, meta
+
+
+def eval_dataset(meta, dataset=None, data_dir=None):
+    """The test split of the checkpoint's dataset (or ``dataset``), standardised as in training."""
+    name = dataset or meta["dataset"]
+    ds = get_dataset(name, root=data_dir, train=False)
+    norm = meta.get("normalize")
+    if norm:
+        set_normalize(ds, norm["mean"], norm["std"])
+    if meta.get("resize"):  # trained with --resize: images are resized as read, as in training
+        ds = ResizedDataset(ds, meta["resize"])
+    return ds
