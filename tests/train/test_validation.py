@@ -31,10 +31,17 @@ def test_stratified_split_zero_gives_no_validation():
     assert train.tolist() == [0, 1, 2, 3, 4] and val.size == 0
 
 
-@pytest.mark.parametrize("fraction", [1, -0.1, 1.5, "0.1", True])
-def test_stratified_split_rejects_a_bad_fraction(fraction):
-    with pytest.raises(ValueError, match=r"stratified_split: `fraction` must be a number in \[0, 1\). "
-                                         rf"Received: fraction={fraction!r}"):
+@pytest.mark.parametrize("fraction", [1, -0.1, 1.5])
+def test_stratified_split_rejects_a_fraction_out_of_range(fraction):
+    with pytest.raises(ValueError, match=r"stratified_split: `fraction` must be in \[0, 1\). "
+                                         rf"Received: fraction={float(fraction)!r}"):
+        stratified_split(np.zeros(10, int), fraction)
+
+
+@pytest.mark.parametrize("fraction", ["0.1", True])
+def test_stratified_split_rejects_a_fraction_that_is_not_a_number(fraction):
+    with pytest.raises(TypeError, match=rf"stratified_split: `fraction` must be a real number. "
+                                        rf"Received: fraction={fraction!r}"):
         stratified_split(np.zeros(10, int), fraction)
 
 

@@ -5,8 +5,7 @@ pixels) train on 28x28 MNIST through this wrapper (``cnnlab train --resize 67``)
 batch by batch, so the enlarged dataset is never held in memory.
 """
 
-import numbers
-
+from ..validation import int_arg
 from .dataset import Dataset
 from .transforms import Resize
 
@@ -26,11 +25,8 @@ class ResizedDataset(Dataset):
     """
 
     def __init__(self, dataset, size):
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(f"ResizedDataset: `size` must be a positive int. "
-                             f"Received: size={size!r}")
         self.dataset = dataset
-        self.size = int(size)
+        self.size = int_arg("ResizedDataset", "size", size, 1)
         self.resize = Resize((self.size, self.size))
 
     def __len__(self):

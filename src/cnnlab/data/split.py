@@ -6,9 +6,10 @@ set; ``stratified_split`` holds out the same share of every class, so a 10% spli
 """
 
 import hashlib
-import numbers
 
 import numpy as np
+
+from ..validation import real_arg
 
 
 def stratified_split(targets, fraction, seed=0):
@@ -25,10 +26,7 @@ def stratified_split(targets, fraction, seed=0):
     Example:
         >>> train_idx, val_idx = stratified_split(dataset.targets, 0.1, seed=0)
     """
-    bad = isinstance(fraction, bool) or not isinstance(fraction, numbers.Real)
-    if bad or not 0 <= fraction < 1:
-        raise ValueError(f"stratified_split: `fraction` must be a number in [0, 1). "
-                         f"Received: fraction={fraction!r}")
+    fraction = real_arg("stratified_split", "fraction", fraction, 0, 1, high_open=True)
     targets = np.asarray(targets).reshape(-1)
     if targets.dtype.kind not in "iu":
         raise TypeError(f"stratified_split: `targets` must be integer labels. "
