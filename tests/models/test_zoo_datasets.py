@@ -2,16 +2,21 @@
 one training step runs, or it refuses in one line that names the smallest input and ``--resize``.
 
 No data files are needed: each dataset is stood in for by a few random images of its real shape and
-class count. The step runs through ``Trainer`` at batch 2 at the pair's input size (the dataset's, or
-for a refused pair the smallest ``--resize`` the message names). To keep the suite fast:
-- pairs whose datasets share a shape (MNIST, Fashion-MNIST and its bundled subset are all 1x28x28 with
-  10 classes) share one step, memoised by (model, channels, side): ``build_model`` sees nothing else;
+class count. To keep the suite fast (a full training step of every pair took minutes):
+- every pair builds its model with ``build_model`` (the function ``cnnlab train`` calls) and runs a
+  forward pass of a batch of 2 at the pair's input size (the dataset's, or for a refused pair the
+  smallest ``--resize`` its message names); pairs whose datasets share a shape (MNIST, Fashion-MNIST
+  and its bundled subset are all 1x28x28 with 10 classes) share that pass, memoised by (model,
+  channels, side), since ``build_model`` sees nothing else;
+- the training step (forward, backward, update through ``Trainer``, batch 2) runs once per model, at
+  the smallest input any of its pairs gets;
+- the SLOW models (measured: over 10 s a step on a shared 2-core machine) skip the per-pair forward:
+  each pair checks that its first convolution takes the dataset's channels and its classifier gives
+  its classes, and their one training step updates the classifier only (the forward pass still runs
+  through, and checks the shapes of, the whole network);
 - models are built without their random initialisation and filled with cheap pseudo-random weights,
   and layers over 4M weights are frozen after filling their first 1M entries: the forward and backward
-  still run through them (every shape is checked), but no gradient of their size is allocated;
-- the SLOW models (measured: over 10 s a step on a shared 2-core machine) run their training step once,
-  at the smallest input any of their pairs gets (1 channel); each pair still builds its own model and
-  checks that its first convolution takes the dataset's channels and its classifier gives its classes.
+  still run through them, but no gradient of their size is allocated.
 """
 
 import math
@@ -61,39 +66,68 @@ def fill(model, seed=0):
             p.requires_grad = False
 
 
-_STEPS = {}
+_STEPS, _FORWARDS = {}, {}
 
 
-def one_step(name, dataset, resize):
-    """Build ``name`` for ``dataset`` (resized to ``resize``) and train one batch of 2; memoised by shape."""
-    ds = stand_in(dataset)
+def _built(name, dataset, resize):
+    with models.skip_init():
+        net, config = build_model(name, stand_in(dataset), resize, dataset)
+    fill(net)
+    return net, config
+
+
+def _batch(dataset, resize):
+    loader = DataLoader(stand_in(dataset), batch_size=2)
+    if resize:
+        from cnnlab.data.resized import ResizedDataset
+
+        loader = DataLoader(ResizedDataset(stand_in(dataset), resize), batch_size=2)
+    return loader
+
+
+def _input(name, dataset):
+    """The input side ``build_model`` is given for ``dataset``: its own, or the smallest --resize."""
+    side, smallest = STAND_INS[dataset][1], models.min_input_size(name)
+    return smallest if side < smallest else None
+
+
+def forward(name, dataset, resize):
+    """``(config, input shape, output shape)`` of one evaluation-mode forward pass; memoised by shape."""
     c, side, _ = STAND_INS[dataset]
     key = (name, c, resize or side)
-    if key not in _STEPS:
-        with models.skip_init():
-            net, config = build_model(name, ds, resize, dataset)
-        fill(net)
-        trainable = [p for p in net.parameters() if p.requires_grad]
-        watched = trainable[-1]                     # the classifier's last parameter
-        before = watched.data.copy()
-        loader = DataLoader(ds, batch_size=2, batch_transform=None)
-        if resize:
-            from cnnlab.data.resized import ResizedDataset
-
-            loader = DataLoader(ResizedDataset(ds, resize), batch_size=2)
-        x, _ = next(iter(loader))
-        trainer = Trainer(net, optim.SGD(trainable, lr=0.01), progress=False, log=None)
-        history = trainer.fit(_Once(loader), epochs=1)
+    if key not in _FORWARDS:
+        net, config = _built(name, dataset, resize)
+        x, _ = next(iter(_batch(dataset, resize)))
         net.eval()
         with no_grad():
             out = net(Tensor(x))
-        changed = not np.array_equal(before, watched.data)
-        _STEPS[key] = (config, tuple(x.shape), out.shape, history["train_loss"][0], changed)
-    return _STEPS[key]
+        _FORWARDS[key] = (config, tuple(x.shape), out.shape)
+    return _FORWARDS[key]
+
+
+def train_once(name):
+    """One training step at the smallest input of ``name``'s pairs: ``(dataset, output shape, loss, changed)``."""
+    if name not in _STEPS:
+        dataset = min(DATASETS, key=lambda d: max(STAND_INS[d][1], models.min_input_size(name)))
+        resize = _input(name, dataset)
+        net, _ = _built(name, dataset, resize)
+        if name in SLOW:  # only the classifier learns; the forward still runs through every layer
+            for p in list(net.parameters())[:-2]:
+                p.requires_grad = False
+        trainable = [p for p in net.parameters() if p.requires_grad]
+        watched = trainable[-1]                     # the classifier's last parameter
+        before = watched.data.copy()
+        loader = _Once(_batch(dataset, resize))
+        history = Trainer(net, optim.SGD(trainable, lr=0.01), progress=False, log=None).fit(loader, epochs=1)
+        net.eval()
+        with no_grad():
+            out = net(Tensor(loader.batch[0]))
+        _STEPS[name] = (dataset, out.shape, history["train_loss"][0], not np.array_equal(before, watched.data))
+    return _STEPS[name]
 
 
 class _Once:
-    """The first batch of a loader, as a one-batch loader."""
+    """The first batch of a loader, as a one-batch loader (``batch`` holds it)."""
 
     def __init__(self, loader):
         self.batch = next(iter(loader))
@@ -128,19 +162,18 @@ def test_model_trains_on_dataset_or_refuses_clearly(name, dataset):
             build_model(name, stand_in(dataset), None, dataset)
         assert str(e.value).startswith(f"train: {name} needs inputs of at least {smallest}x{smallest} pixels, "
                                        f"but the {dataset} images are {side}x{side}; use --resize {smallest} ")
-        resize = smallest      # the advice works: the same pair trains at that size
+        resize = smallest      # the advice works: the same pair runs at that size
     if name in SLOW:
-        with models.skip_init():
-            net, config = build_model(name, stand_in(dataset), resize, dataset)
+        net, config = _built(name, dataset, resize)
         weights = [p for p in net.parameters() if p.ndim >= 2]
         assert weights[0].shape[1] == c and weights[-1].shape[0] == classes
-        dataset = min(DATASETS, key=lambda d: max(STAND_INS[d][1], smallest))  # its one step, below
-        c, side, classes = STAND_INS[dataset]
-        resize = smallest if side < smallest else None
-    config, x_shape, out_shape, loss, changed = one_step(name, dataset, resize)
+    else:
+        config, x_shape, out_shape = forward(name, dataset, resize)
+        assert x_shape == (2, c, resize or side, resize or side)
+        assert out_shape == (2, classes)
     assert config["num_classes"] == classes and config["in_channels"] == c
-    assert x_shape == (2, c, resize or side, resize or side)
-    assert out_shape == (2, classes)
+    trained_on, out_shape, loss, changed = train_once(name)
+    assert out_shape == (2, STAND_INS[trained_on][2])
     assert math.isfinite(loss) and changed
 
 
