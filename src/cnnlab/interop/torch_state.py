@@ -91,7 +91,9 @@ def read_state_dict(source):
             raise FileNotFoundError(f"{fn}: no such file: {path!r}")
         ext = os.path.splitext(path)[1].lower()
         if ext == ".safetensors":
-            source = _import_safetensors(f"{fn}: reading {path!r}").load_file(path)
+            from safetensors.numpy import load_file
+
+            source = load_file(path)
         elif ext in TORCH_SUFFIXES:
             torch = _import_torch(f"{fn}: reading {ext} file {path!r}")
             try:
