@@ -31,3 +31,61 @@ def _offline(monkeypatch):
         raise urllib.error.URLError("network disabled in tests")
 
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+# ---------------------------------------------------------------------- devices
+# Every oracle test (one that calls check_against_torch or gradcheck, directly or through a helper
+# of its module) and every test that asks for the ``device`` fixture runs once per device: "cpu"
+# always, "cuda" when CuPy sees a GPU, else skipped with the reason. helpers.py puts the inputs on
+# the device.
+def _cuda_skip_reason():
+    from cnnlab import backend
+
+    if backend.cuda_available():
+        return None
+    try:
+        import cupy  # noqa: F401
+    except Exception:
+        return "cuda: CuPy is not installed (pip install 'cnnlab[cuda]')"
+    return "cuda: CuPy sees no GPU"
+
+
+_ORACLES = {"check_against_torch", "gradcheck"}
+
+
+def _calls_oracle(fn, module, depth=2):
+    """Whether ``fn``'s code names an oracle helper, itself or through module-level functions."""
+    code = getattr(fn, "__code__", None)
+    if code is None or depth < 0:
+        return False
+    names = set(code.co_names)
+    for const in code.co_consts:  # nested functions and lambdas inside the test
+        if hasattr(const, "co_names"):
+            names |= set(const.co_names)
+    if names & _ORACLES:
+        return True
+    local = [getattr(module, n) for n in names if callable(getattr(module, n, None))]
+    return any(_calls_oracle(f, module, depth - 1) for f in local
+               if getattr(f, "__module__", None) == module.__name__)
+
+
+def pytest_generate_tests(metafunc):
+    wants = "device" in metafunc.fixturenames
+    if not wants and not _calls_oracle(metafunc.function, metafunc.module):
+        return
+    if not wants:
+        metafunc.fixturenames.append("device")  # so the oracle test gets the fixture below
+    reason = _cuda_skip_reason()
+    cuda = pytest.param("cuda", marks=pytest.mark.skip(reason=reason)) if reason else "cuda"
+    metafunc.parametrize("device", ["cpu", cuda], indirect=True)
+
+
+@pytest.fixture
+def device(request):
+    """The device a test runs on ("cpu" or "cuda"); the oracle helpers put their inputs there."""
+    import helpers
+
+    name = getattr(request, "param", "cpu")
+    previous, helpers.DEVICE = helpers.DEVICE, name
+    yield name
+    helpers.DEVICE = previous

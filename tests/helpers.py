@@ -3,8 +3,10 @@
 import numpy as np
 
 import cnnlab
+from cnnlab import backend
 
 TOLERANCE = {"float64": 1e-8, "float32": 1e-4}
+DEVICE = "cpu"  # where the helpers put cnnlab inputs; conftest's ``device`` fixture sets it
 
 
 def assert_close(actual, expected, dtype="float64", what="value"):
@@ -25,8 +27,8 @@ def _to_torch(torch, a, dtype, rg):
 
 def _to_ours(a, dtype, rg):
     if np.issubdtype(a.dtype, np.floating):
-        return cnnlab.tensor(a.astype(dtype), requires_grad=rg)
-    return cnnlab.tensor(a)
+        return cnnlab.tensor(backend.to_device(a.astype(dtype), DEVICE), requires_grad=rg)
+    return cnnlab.tensor(backend.to_device(a, DEVICE))
 
 
 def check_against_torch(our_fn, torch_fn, arrays, dtypes=("float64", "float32"), grad=None, seed=0):
@@ -87,14 +89,14 @@ def gradcheck(our_fn, arrays, seed=0, eps=1e-6, tol=1e-6):
     """
     rng = np.random.default_rng(seed)
     arrays = [np.array(a, dtype=np.float64) for a in arrays]
-    inputs = [cnnlab.tensor(a, requires_grad=True) for a in arrays]
+    inputs = [cnnlab.tensor(backend.to_device(a, DEVICE), requires_grad=True) for a in arrays]
     out = our_fn(*inputs)
     upstream = rng.standard_normal(out.shape)
     out.backward(upstream)
 
     def value(*arrs):
         with cnnlab.no_grad():
-            return our_fn(*[cnnlab.tensor(a) for a in arrs]).numpy()
+            return our_fn(*[cnnlab.tensor(backend.to_device(a, DEVICE)) for a in arrs]).numpy()
 
     expected = numerical_grad(value, arrays, upstream, eps)
     for i, (t, e) in enumerate(zip(inputs, expected)):

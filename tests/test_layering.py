@@ -27,7 +27,7 @@ LEVELS = [
     ("train", "inspect", "interop", "distributed"),
     ("models",),
     ("nn", "optim", "data"),
-    ("functional", "metrics"),
+    ("functional", "metrics", "serialization"),      # serialization: cnnlab.save/load of tensors
     ("autograd+tensor", "kernels"),                  # Tensor records on the graph; the engine makes Tensors
     ("backend", "cuda"),
     ("validation",),                                 # argument checks: imports nothing from cnnlab

@@ -2,11 +2,26 @@
 
 __version__ = "0.1.0"
 
+import numpy as _np
+
 from .backend import get_default_dtype, manual_seed, set_default_dtype
 from .tensor import Tensor, arange, ones, rand, randn, tensor, zeros
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import functional, nn, optim
+from .autograd import inference_mode
+from .backend import device
+from .functional.shape import cat, stack
+from .tensor import Size, from_numpy
+from .serialization import load, save
+
+# PyTorch's dtype names (cnnlab.float32 is numpy's float32 dtype); left out of __all__ so that
+# ``from cnnlab import *`` does not shadow the builtins float and bool.
+float32, float64, float16 = _np.dtype("float32"), _np.dtype("float64"), _np.dtype("float16")
+int64, int32, uint8 = _np.dtype("int64"), _np.dtype("int32"), _np.dtype("uint8")
+bool = _np.dtype("bool")
+float, double, long = float32, float64, int64
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "randn", "rand", "arange", "no_grad", "enable_grad",
            "is_grad_enabled", "set_grad_enabled", "manual_seed", "get_default_dtype", "set_default_dtype",
-           "functional", "nn", "optim"]
+           "functional", "nn", "optim",
+           "inference_mode", "device", "cat", "stack", "Size", "from_numpy"]

@@ -42,6 +42,87 @@ def to_device(a, device):
     raise ValueError(f"to_device: `device` must be 'cpu' or 'cuda'. Received: device={device!r}")
 
 
+class device:
+    """Where a tensor's data lives, in PyTorch's terms: ``device("cpu")``, ``device("cuda:0")``.
+
+    Compares equal to another device or to its own string (``t.device == "cpu"``), a convenience
+    PyTorch's ``torch.device`` does not offer.
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):
+        if isinstance(type, device):
+            type, index = type.type, type.index if index is None else index
+        spec = type
+        if isinstance(type, str) and ":" in type and index is None:
+            type, _, number = type.partition(":")
+            index = int(number) if number.isdigit() else number
+        good_index = index is None or isinstance(index, int) and index >= 0
+        cpu_index = type != "cpu" or index in (None, 0)
+        if type not in ("cpu", "cuda") or not good_index or not cpu_index:
+            raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N'. "
+                             f"Received: device={spec!r}")
+        self.type, self.index = type, index
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{index})"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except ValueError:
+                return False
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+
+def is_device_like(value):
+    """True for a ``device`` or a string that names one (``"cpu"``, ``"cuda"``, ``"cuda:1"``)."""
+    if isinstance(value, device):
+        return True
+    return isinstance(value, str) and (value in ("cpu", "cuda") or value.startswith("cuda:"))
+
+
+def device_of(a):
+    """The device of array ``a``: ``cuda:N`` for a CuPy array, else ``cpu``."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return device("cuda", a.device.id)
+    return device("cpu")
+
+
+def cuda_available():
+    """True when CuPy is installed and sees at least one GPU."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # CuPy without a driver or a GPU
+        return False
+
+
+def require_device(fn, value):
+    """Parse ``value`` as a device for ``fn``; CUDA without CuPy or a GPU is one clear error."""
+    try:
+        dev = device(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{fn}: `device` must be 'cpu', 'cuda' or 'cuda:N'. "
+                         f"Received: device={value!r}") from None
+    if dev.type == "cuda" and not cuda_available():
+        why = "CuPy sees no GPU" if _cupy is not None else "CuPy is not installed " \
+            "(pip install 'cnnlab[cuda]')"
+        raise RuntimeError(f"{fn}: device {str(dev)!r} is not available: {why}. "
+                           f"Use device='cpu'")
+    return dev
+
+
 def get_default_dtype():
     """The floating dtype new tensors get when none is given (float32 unless changed)."""
     return _default_dtype

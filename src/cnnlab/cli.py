@@ -11,6 +11,8 @@ import sys
 import numpy as np
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3      # training stopped on a non-finite loss, gradient or statistic
+EXIT_INTERRUPTED = 130  # as a shell reports a program stopped by Ctrl-C
 
 
 class UserError(Exception):
@@ -18,6 +20,35 @@ class UserError(Exception):
 
 
 # ---------------------------------------------------------------------------- train
+def _share_cores_between_ranks():
+    """Under ``mpiexec``, each rank takes its share of the cores (unless the user chose a count)."""
+    from .distributed import local_size
+
+    ranks_here = local_size()
+    if ranks_here > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // ranks_here))
+        for name in ("CNNLAB_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                     "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(name, threads)
+
+
+def _data_parallel(command):
+    """Run ``command`` as one rank of an MPI job when launched by ``mpiexec``: the cores are shared
+    between the ranks, and an error on one rank stops them all (``distributed.abort_on_error``)."""
+
+    def run(args):
+        from . import distributed
+
+        _share_cores_between_ranks()
+        distributed.init()   # several ranks without mpi4py: an ImportError naming the pip command
+        with distributed.abort_on_error(f"cnnlab {args.command}"):
+            return command(args)
+
+    run.__doc__, run.__name__ = command.__doc__, command.__name__
+    return run
+
+
+@_data_parallel
 def cmd_train(args):
     from .train.run import train_job
 
@@ -25,12 +56,16 @@ def cmd_train(args):
                        lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                        weight_decay=args.weight_decay, schedule=args.schedule, seed=args.seed,
                        data_dir=args.data_dir, out=args.out, resume=args.resume, progress=not args.no_progress,
-                       fallback=not args.no_fallback, augment=args.augment, val_split=args.val_split,
-                       early_stop=args.early_stop, resize=args.resize)
-    from .inspect.report import report_for_job  # never raises: a report problem is logged
+                       fallback=not args.no_fallback, augment=args.augment, force=args.force,
+                       allow_changes=args.allow_changes, train_limit=args.train_limit,
+                       val_split=args.val_split, early_stop=args.early_stop, resize=args.resize)
+    from . import distributed
 
-    result["report"] = report_for_job(result)
-    return 130 if result["interrupted"] else 0
+    if distributed.is_main():  # under mpiexec, rank 0 alone writes the report
+        from .inspect.report import report_for_job  # never raises: a report problem is logged
+
+        result["report"] = report_for_job(result)
+    return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 
 # ---------------------------------------------------------------------------- evaluate
@@ -65,22 +100,14 @@ def cmd_evaluate(args):
 
 # ---------------------------------------------------------------------------- predict
 def load_image(path, channels, size):
-    """Read an image file as a float array (C, H, W) in [0, 1], converted to ``channels`` and resized."""
+    """An image file of any mode as a float array (C, H, W) in [0, 1], ``channels`` and resized."""
+    from .data.image_folder import read_image_array
+
     try:
-        from PIL import Image, UnidentifiedImageError
+        a = read_image_array(path, channels, size, fn="predict")
     except ImportError:
         raise UserError("predict: reading images needs Pillow: pip install Pillow") from None
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB")
-            if im.size != (size[1], size[0]):
-                im = im.resize((size[1], size[0]), Image.BILINEAR)
-            a = np.asarray(im, dtype=np.float32) / 255.0
-    except FileNotFoundError:
-        raise UserError(f"predict: no such image file: {path!r}") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise UserError(f"predict: cannot read {path!r} as an image ({e})") from None
-    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return a.transpose(2, 0, 1)
 
 
 def cmd_predict(args):
@@ -110,6 +137,7 @@ def cmd_filter(args):
         image = images.read_image(args.image, fn="filter")
     except ImportError as e:
         raise UserError(str(e)) from None
+    _check_output_file(args.out, "filter")
     picture = filters.filter_picture(image, args.kernel, padding_mode=args.padding_mode)
     images.write_png(args.out, picture)
     k = filters.make_kernel(args.kernel)
@@ -119,7 +147,9 @@ def cmd_filter(args):
 
 def cmd_visualize(args):
     from .inspect.visualize import visualize_checkpoint
+    from .train.rundir import check_output_dir
 
+    check_output_dir(args.out, "visualize")
     try:
         paths = visualize_checkpoint(args.checkpoint, args.what, args.out, image=args.image, layer=args.layer,
                                      channel=args.channel, k=args.k, target=args.target, patch=args.patch,
@@ -133,7 +163,12 @@ def cmd_visualize(args):
 
 def cmd_report(args):
     from .inspect.report import write_report
+    from .train.rundir import check_output_dir
 
+    if args.png is not None:
+        check_output_dir(args.png, "report")
+    folder = args.run_dir if os.path.isdir(args.run_dir) else os.path.dirname(args.run_dir) or "."
+    _check_output_file(args.out or os.path.join(folder, "report.html"), "report")
     try:
         print(write_report(args.run_dir, out=args.out, checkpoint=args.checkpoint, data_dir=args.data_dir,
                            png_dir=args.png))
@@ -239,22 +274,31 @@ def cmd_finetune(args):
                           weight_decay=args.weight_decay, freeze=args.freeze, lr_mult=args.lr_mult,
                           new_head=True if args.new_head else None, augment=args.augment, seed=args.seed,
                           data_dir=args.data_dir, out=args.out, progress=not args.no_progress,
-                          val_split=args.val_split)
-    return 130 if result["interrupted"] else 0
+                          force=args.force, val_split=args.val_split)
+    return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 
 def cmd_export(args):
     from .interop import export_onnx, save_torch_state_dict
     from .train.run import load_trained
 
-    model, meta = load_trained(args.checkpoint)
     stem = os.path.splitext(args.checkpoint)[0]
+    out = args.out or stem + "." + args.format
+    _check_output_file(out, "export")
+    model, meta = load_trained(args.checkpoint)
     if args.format == "onnx":
-        out = export_onnx(model, args.out or stem + ".onnx", meta["input_size"], opset=args.opset)
+        out = export_onnx(model, out, meta["input_size"], opset=args.opset)
     else:
-        out = save_torch_state_dict(model, args.out or stem + "." + args.format)
+        out = save_torch_state_dict(model, out)
     print(f"wrote {out} ({meta['model']}, input {'x'.join(map(str, meta['input_size']))})")
     return 0
+
+
+def _check_output_file(path, fn):
+    """One line (exit 2) now, not a traceback after the work, when ``path`` cannot be written."""
+    from .train.rundir import check_output_file
+
+    check_output_file(path, fn)
 
 
 def build_parser():
@@ -280,10 +324,17 @@ def build_parser():
     p.add_argument("--data-dir", default=None, help="dataset directory (default: $CNNLAB_DATA, else ~/.cache/cnnlab)")
     p.add_argument("--out", default=None, help="run directory for checkpoints (default: runs/MODEL-DATASET)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    p.add_argument("--allow-changes", action="store_true",
+                   help="with --resume: continue with settings that differ from the checkpoint's "
+                   "(another optimizer starts from a fresh state)")
+    p.add_argument("--force", action="store_true",
+                   help="take over OUT's lock file even if another training seems to hold it")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-fallback", action="store_true",
                    help="fail instead of training on the bundled fashion-mnist-mini when the dataset "
                    "is unavailable")
+    p.add_argument("--train-limit", type=int, default=None, metavar="N",
+                   help="train on N training images drawn at random (quick runs and tests)")
     from .data.transforms.recipes import describe_augmentations
 
     p.add_argument("--augment", default=None, metavar="NAMES",
@@ -423,6 +474,8 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL-DATASET-finetune)")
+    p.add_argument("--force", action="store_true",
+                   help="take over OUT's lock file even if another training seems to hold it")
     p.add_argument("--val-split", type=float, default=0.1, metavar="FRACTION",
                    help="as for `cnnlab train`: the held-out validation share (the test set is evaluated once)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -459,19 +512,57 @@ def main(argv=None):
         parser.print_help()
         return EXIT_USAGE
     from .data.download import DownloadError
+    from .train.trainer import TrainingDiverged
 
     try:
-        return args.func(args)
+        with _sigterm_as_interrupt():
+            return args.func(args)
     except (UserError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
         if os.environ.get("CNNLAB_DEBUG"):
             raise
         print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except TrainingDiverged as e:
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
+        print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt as e:
+        detail = f" ({e})" if str(e) else ""
+        print(f"cnnlab {args.command}: interrupted{detail}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ImportError as e:  # an optional package is missing: one line with the pip command
         if os.environ.get("CNNLAB_DEBUG"):
             raise
         print(f"cnnlab {args.command}: error: {missing_package_message(e)}", file=sys.stderr)
         return 1
+
+
+class _sigterm_as_interrupt:
+    """While a command runs, SIGTERM (what schedulers send) stops it as Ctrl-C does: one line.
+
+    The CLI opts in here, for the command's duration only; the previous handler is restored after.
+    """
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.previous = None
+        if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

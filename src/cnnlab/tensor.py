@@ -78,12 +78,29 @@ class Tensor:
     def dtype(self):
         return self.data.dtype
 
-    @property
-    def size(self):
-        return self.data.size
+    def size(self, dim=None):
+        """The shape as a ``Size`` (a tuple), or the length of dimension ``dim``, as PyTorch.
+
+        The element count is ``numel()``.
+        """
+        if dim is None:
+            return Size(self.data.shape)
+        nd = self.data.ndim
+        if nd == 0:
+            raise IndexError(f"size: a 0-d tensor has no dimension to measure. "
+                             f"Received: dim={dim!r}")
+        if not validation.is_int(dim) or not -nd <= dim < nd:
+            raise IndexError(f"size: `dim` must be an int in {-nd}..{nd - 1} for a tensor with "
+                             f"{nd} dimensions. Received: dim={dim!r}")
+        return int(self.data.shape[dim])
 
     def numel(self):
         return int(self.data.size)
+
+    @property
+    def device(self):
+        """Where the data lives: ``device(type='cpu')`` or ``device(type='cuda', index=N)``."""
+        return backend.device_of(self.data)
 
     def dim(self):
         return self.data.ndim
@@ -153,18 +170,52 @@ class Tensor:
         return Tensor._wrap(self.data.astype(dtype))
 
     def float(self):
-        return self.astype(np.float32)
+        """float32, differentiable; the tensor itself if it already is (as PyTorch)."""
+        return self.to(np.float32)
 
     def double(self):
-        return self.astype(np.float64)
+        """float64, differentiable; the tensor itself if it already is (as PyTorch)."""
+        return self.to(np.float64)
 
     def long(self):
-        return self.astype(np.int64)
+        return self.to(np.int64)
 
-    def to(self, device_or_dtype):
-        if isinstance(device_or_dtype, str) and (device_or_dtype == "cpu" or device_or_dtype.startswith("cuda")):
-            return Tensor._wrap(backend.to_device(self.data, device_or_dtype))
-        return self.astype(device_or_dtype)
+    def int(self):
+        return self.to(np.int32)
+
+    def bool(self):
+        return self.to(np.bool_)
+
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+        """Convert with PyTorch's argument forms: ``to(dtype)``, ``to(device)``,
+        ``to(device, dtype)``, ``to(other)`` (other's device and dtype), keywords ``dtype``,
+        ``device``, ``copy``.
+
+        Returns the tensor itself when nothing changes and ``copy`` is False; floating results stay
+        in the graph. ``non_blocking`` is accepted and has no effect.
+        """
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif backend.is_device_like(a):
+                device = a
+            else:
+                try:
+                    dtype = _dtype_arg("to", a)
+                except TypeError:
+                    raise TypeError(f"to: each argument must be a device ('cpu', 'cuda', "
+                                    f"'cuda:N'), a dtype or a tensor. Received: {a!r}") from None
+        if dtype is not None:
+            dtype = _dtype_arg("to", dtype)
+        if device is not None:
+            device = backend.require_device("to", device)
+        from .functional import convert
+
+        return convert.convert(self, dtype, device, copy=copy)
+
+    def cpu(self):
+        """The tensor on the CPU (itself if it is there already)."""
+        return self.to("cpu")
 
     def requires_grad_(self, mode=True):
         if mode and self.data.dtype.kind != "f":
@@ -197,7 +248,8 @@ class Tensor:
                                    f"Received an output of shape {self.shape}")
             g = xp.ones_like(self.data)
         else:
-            g = _as_array(gradient, self.dtype)
+            # on self's device, so a NumPy gradient also serves a CuPy graph
+            g = backend.to_device(_as_array(gradient, self.dtype), str(self.device))
             if g.shape != self.shape:
                 raise ValueError(f"backward: `gradient` must have the output's shape {self.shape}. Received shape {g.shape}")
         engine.backward(self, g, retain_graph=retain_graph)
@@ -323,21 +375,41 @@ class Tensor:
     def var(self, axis=None, keepdims=False, unbiased=True, *, dim=None, keepdim=None):
         return _R.var(self, _axis(axis, dim), _keep(keepdims, keepdim), unbiased)
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Largest value over ``axis`` (like ``torch.amax``: tied maxima share the gradient)."""
-        return _R.max(self, _axis(axis, dim), _keep(keepdims, keepdim))
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """``max()``: the largest value as a 0-d tensor (tied maxima share the gradient).
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Smallest value over ``axis`` (like ``torch.amin``: tied minima share the gradient)."""
-        return _R.min(self, _axis(axis, dim), _keep(keepdims, keepdim))
+        ``max(dim)``: the named pair ``(values, indices)`` along ``dim``, as PyTorch; the gradient
+        goes to the returned index. For several dims at once use ``amax``.
+        """
+        dim, keepdim = _axis(dim, axis), _keep(keepdim, keepdims)
+        if dim is None:
+            return _R.max(self, None, False)
+        return _X.extreme_along("max", self, dim, keepdim, largest=True)
 
-    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        axis, keep = _axis(axis, dim), _keep(keepdims, keepdim)
-        return Tensor._wrap(self.data.argmax(axis=axis, keepdims=keep))
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """``min()``: the smallest value as a 0-d tensor; ``min(dim)``: ``(values, indices)``."""
+        dim, keepdim = _axis(dim, axis), _keep(keepdim, keepdims)
+        if dim is None:
+            return _R.min(self, None, False)
+        return _X.extreme_along("min", self, dim, keepdim, largest=False)
 
-    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        axis, keep = _axis(axis, dim), _keep(keepdims, keepdim)
-        return Tensor._wrap(self.data.argmin(axis=axis, keepdims=keep))
+    def amax(self, dim=None, keepdim=False):
+        """Largest value over ``dim`` (an int, tuple or None); tied maxima share the gradient."""
+        return _R.max(self, None if dim == () else dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        """Smallest value over ``dim`` (an int, tuple or None); tied minima share the gradient."""
+        return _R.min(self, None if dim == () else dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Index of the largest value along ``dim``; with no dim, into the flattened tensor."""
+        dim, keepdim = _axis(dim, axis), _keep(keepdim, keepdims)
+        return _X.arg_extreme("argmax", self, dim, keepdim, largest=True)
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Index of the smallest value along ``dim``; with no dim, into the flattened tensor."""
+        dim, keepdim = _axis(dim, axis), _keep(keepdim, keepdims)
+        return _X.arg_extreme("argmin", self, dim, keepdim, largest=False)
 
     # ------------------------------------------------------------------ shape
     def reshape(self, *shape):
@@ -363,6 +435,28 @@ class Tensor:
             axes = tuple(axes[0])
         return _S.permute(self, axes)
 
+    def t(self):
+        """Transpose a 2-D tensor (0-D and 1-D come back as they are), as PyTorch's ``t()``."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with <= 2 dimensions. Received a {self.ndim}-D "
+                             f"tensor of shape {self.shape} (use transpose(d0, d1) or permute)")
+        return _S.permute(self, tuple(reversed(range(self.ndim))))
+
+    def expand(self, *sizes):
+        """A broadcast view with ``sizes`` (-1 keeps a dimension); no copy."""
+        return _B.expand(self, *sizes)
+
+    def expand_as(self, other):
+        return _B.expand(self, *other.shape)
+
+    def repeat(self, *sizes):
+        """Tile the data ``sizes[i]`` times along dimension i (copies, like ``numpy.tile``)."""
+        return _B.repeat(self, *sizes)
+
+    def masked_fill(self, mask, value):
+        """``value`` where the boolean ``mask`` is True, this tensor's values elsewhere."""
+        return _B.masked_fill(self, mask, value)
+
     def permute(self, *dims):
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
@@ -387,6 +481,35 @@ class Tensor:
 
 def _axis(axis, dim):
     return dim if dim is not None else axis
+
+
+class Size(tuple):
+    """A tensor's shape, as ``size()`` returns it: a tuple of ints, as PyTorch's ``torch.Size``."""
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __repr__(self):
+        return f"cnnlab.Size({list(self)})"
+
+
+def _dtype_arg(fn, dtype):
+    """``dtype`` as a NumPy dtype of a kind a tensor can hold (float, int, uint, bool)."""
+    try:
+        parsed = np.dtype(dtype)
+    except TypeError:
+        parsed = None
+    if parsed is None or parsed.kind not in "fiub":
+        raise TypeError(f"{fn}: `dtype` must be a numeric or bool dtype such as 'float32' or "
+                        f"cnnlab.float64. Received: dtype={dtype!r}")
+    return parsed
 
 
 def _keep(keepdims, keepdim):
@@ -429,8 +552,21 @@ def arange(*args, dtype=None):
     return Tensor(np.arange(*args, dtype=dtype))
 
 
+def from_numpy(array):
+    """A tensor sharing ``array``'s memory (a write to either shows in both), as PyTorch."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray. Received an object of type "
+                        f"{type(array).__name__}")
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"from_numpy: the array's dtype must be numeric or bool. "
+                        f"Received dtype {array.dtype}")
+    return Tensor._wrap(array)
+
+
 validation.register_tensor_type(Tensor)  # validation sits below tensor: it learns the class from here
 
 from .functional import elementwise as _E  # noqa: E402  (ops import Tensor; import them after it exists)
 from .functional import reduce as _R  # noqa: E402
 from .functional import shape as _S  # noqa: E402
+from .functional import broadcast as _B  # noqa: E402
+from .functional import extreme as _X  # noqa: E402

@@ -42,3 +42,6 @@ class FakeResponse(io.BytesIO):
         if self.fail_after is not None and n is not None and n > 0:
             n = min(n, self.fail_after - self.tell())
         return super().read(n)
+
+    def read1(self, n=-1):  # what download_url calls on a real HTTP response
+        return self.read(n)

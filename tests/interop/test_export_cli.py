@@ -13,7 +13,8 @@ from cnnlab.train.checkpoint import save_checkpoint
 @pytest.fixture
 def checkpoint(tmp_path):
     net = models.get("lenet5", num_classes=10, in_channels=1)
-    meta = {"model": "lenet5", "config": {"num_classes": 10, "in_channels": 1}, "input_size": [1, 28, 28]}
+    meta = {"model": "lenet5", "config": {"num_classes": 10, "in_channels": 1}, "input_size": [1, 28, 28],
+            "classes": [str(i) for i in range(10)], "normalize": {"mean": [0.5], "std": [0.25]}}
     return save_checkpoint(tmp_path / "last.npz", {"meta": meta, "model": dict(net.state_dict())})
 
 

@@ -241,7 +241,8 @@ def test_finetune_validates_on_a_held_out_split_and_tests_once(tmp_path, monkeyp
 
     net = models.get("fashion_cnn", num_classes=10, in_channels=1, input_size=8)
     meta = {"model": "fashion_cnn", "config": {"num_classes": 10, "in_channels": 1, "input_size": 8},
-            "input_size": [1, 8, 8]}
+            "input_size": [1, 8, 8], "classes": [str(i) for i in range(10)],
+            "normalize": {"mean": [0.5], "std": [0.25]}}
     source = save_checkpoint(tmp_path / "src.npz", {"meta": meta, "model": dict(net.state_dict())})
     sizes, real = [], trainer_module.evaluate
 

@@ -13,6 +13,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import time
 import urllib.request
 
 ENV_VAR = "CNNLAB_DATA"
@@ -115,6 +116,9 @@ def find_file(dirs, names):
             path = os.path.join(d, name)
             if os.path.isfile(path):
                 return path
+            if os.path.isdir(path):
+                raise ValueError(f"find_file: {path!r} is a directory where the data file {name} "
+                                 f"should be; remove or rename it")
     return None
 
 
@@ -151,7 +155,11 @@ def _progress_bar(total, desc, enabled):
     return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, leave=False)
 
 
-def download_url(url, path, md5=None, sha256=None, progress=True, timeout=60, chunk_size=1 << 20):
+DEADLINE = 30 * 60  # seconds a whole download may take, however slowly the bytes trickle in
+
+
+def download_url(url, path, md5=None, sha256=None, progress=True, timeout=60, chunk_size=1 << 20,
+                 deadline=DEADLINE):
     """Download ``url`` to ``path``, verified and atomic.
 
     The bytes go to a temporary file next to ``path``; the file is renamed to ``path`` only after every
@@ -164,6 +172,8 @@ def download_url(url, path, md5=None, sha256=None, progress=True, timeout=60, ch
         md5, sha256: expected hex digests, or None to skip that check.
         progress: show a tqdm progress bar (when tqdm is installed).
         timeout: seconds to wait for the server at each step.
+        deadline: seconds the whole download may take (a server sending a byte now and then would
+            never trip ``timeout``).
 
     Returns:
         ``path``.
@@ -182,6 +192,7 @@ def download_url(url, path, md5=None, sha256=None, progress=True, timeout=60, ch
         raise DownloadError(f"download_url: cannot write {name} into {directory}: {exc}") from exc
     hashes = {"md5": hashlib.md5(), "sha256": hashlib.sha256()}
     received = 0
+    end = time.monotonic() + deadline
     try:
         with os.fdopen(fd, "wb") as out:
             request = urllib.request.Request(url, headers={"User-Agent": "cnnlab"})
@@ -196,8 +207,12 @@ def download_url(url, path, md5=None, sha256=None, progress=True, timeout=60, ch
                 bar = _progress_bar(total, name, progress)
                 try:
                     while True:
-                        try:
-                            chunk = response.read(chunk_size)
+                        if time.monotonic() > end:
+                            raise DownloadError(f"download_url: {url} did not finish within the "
+                                                f"{deadline:g} s deadline ({received} bytes "
+                                                f"received); the file was deleted")
+                        try:  # read1: what has arrived, so the deadline is checked between trickles
+                            chunk = getattr(response, "read1", response.read)(chunk_size)
                         except OSError as exc:  # connection reset, timeout, incomplete read
                             raise DownloadError(f"download_url: connection to {url} failed after "
                                                 f"{received} bytes: {exc}") from exc
@@ -236,16 +251,40 @@ def download_resource(folder, filename, directory, progress=True, mirrors=None):
     mirrors = MIRRORS.get(folder, ()) if mirrors is None else mirrors
     sums = KNOWN_CHECKSUMS.get((folder, filename), {})
     path = os.path.join(directory, filename)
+    created = _missing_dirs(directory)  # removed again, if still empty, when no mirror delivers
     failures = []
-    for base in mirrors:
-        url = base + filename
-        try:
-            return download_url(url, path, md5=sums.get("md5"), sha256=sums.get("sha256"), progress=progress)
-        except DownloadError as exc:
-            failures.append(str(exc))
+    try:
+        for base in mirrors:
+            url = base + filename
+            try:
+                return download_url(url, path, md5=sums.get("md5"), sha256=sums.get("sha256"),
+                                    progress=progress)
+            except DownloadError as exc:
+                failures.append(str(exc))
+    except BaseException:
+        _remove_empty(created)
+        raise
+    _remove_empty(created)
     if not failures:
         raise DownloadError(f"download_resource: no download source is known for {folder}/{filename}")
     raise DownloadError("; ".join(failures))
+
+
+def _missing_dirs(directory):
+    """``directory`` and its ancestors that do not exist yet, deepest first."""
+    missing, d = [], os.path.abspath(directory)
+    while not os.path.exists(d) and os.path.dirname(d) != d:
+        missing.append(d)
+        d = os.path.dirname(d)
+    return missing
+
+
+def _remove_empty(dirs):
+    for d in dirs:
+        try:
+            os.rmdir(d)  # only succeeds on an empty folder
+        except OSError:
+            return
 
 
 def not_found_error(dataset, dirs, expected, reason=None, hint=None):

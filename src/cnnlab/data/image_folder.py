@@ -20,6 +20,72 @@ def _pillow():
     return Image
 
 
+_HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def _unit_range(a, mode, path, fn):
+    """Pixels of a 16-bit, 32-bit or float image scaled to [0, 1] by their real range, not clipped.
+
+    16-bit images divide by 65535 (so a 16-bit copy of an 8-bit picture reads the same); 32-bit
+    integer images likewise when their values fit in 16 bits, else by their min..max; float images
+    in [0, 1] are kept, in [0, 255] divided by 255, otherwise scaled by their min..max.
+    """
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{fn}: image {path!r} holds non-finite pixel values (nan or inf)")
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if mode.startswith("I;16") or (mode == "I" and lo >= 0 and hi <= 65535):
+        return a / 65535.0
+    if mode == "F" and lo >= 0 and hi <= 1:
+        return a
+    if mode == "F" and lo >= 0 and hi <= 255:
+        return a / 255.0
+    return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+
+
+def read_image_array(path, channels, size=None, fn="read_image"):
+    """Read an image file of any mode as float32 (H, W, C) in [0, 1], with ``channels`` 1 or 3.
+
+    8-bit, palette, RGBA and CMYK images convert through Pillow (grey ``L`` or ``RGB``); 16-bit,
+    32-bit and float images are scaled by their real range (see ``_unit_range``) instead of being
+    clipped to 8 bits. ``size`` ``(H, W)`` resizes bilinearly. A file Pillow cannot read, or a
+    decompression bomb (more pixels than ``PIL.Image.MAX_IMAGE_PIXELS``), is a ValueError naming
+    the file.
+    """
+    import warnings
+
+    Image = _pillow()
+    path = os.fspath(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                if img.mode in _HIGH_BIT_MODES:
+                    a = _unit_range(np.asarray(img), img.mode, path, fn).astype(np.float32)
+                    if size is not None and a.shape[:2] != tuple(size):
+                        resized = Image.fromarray(a, mode="F").resize((size[1], size[0]),
+                                                                      Image.BILINEAR)
+                        a = np.asarray(resized)
+                    a = np.repeat(a[:, :, None], 3 if channels == 3 else 1, axis=2)
+                else:
+                    img = img.convert("L" if channels == 1 else "RGB")
+                    if size is not None and img.size != (size[1], size[0]):
+                        img = img.resize((size[1], size[0]), Image.BILINEAR)
+                    a = np.asarray(img, dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{fn}: no such image file: {path!r}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{fn}: {path!r} is a directory, not an image file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"{fn}: image {path!r} is too large to decode safely ({exc})") from None
+    except (OSError, ValueError, SyntaxError, MemoryError) as exc:  # Unidentified...: an OSError
+        if str(exc).startswith(f"{fn}: "):
+            raise
+        raise ValueError(f"{fn}: cannot read {path!r} as an image ({exc})") from None
+    return a[:, :, None] if a.ndim == 2 else a
+
+
 class ImageFolder(ArrayDataset):
     """Images in ``root/<class name>/<file>``; class names sorted, label = position in that order.
 
@@ -61,11 +127,20 @@ class ImageFolder(ArrayDataset):
         if not classes:
             raise FileNotFoundError(f"ImageFolder: no class folders in {root!r}; expected one sub-folder per class")
         samples = []
+        # Linked folders are followed once: a link back up the tree (a loop) or into a folder
+        # already read (another class) would repeat samples, with the wrong label.
+        seen = {os.path.realpath(os.path.join(root, c)) for c in classes}
         for label, cls in enumerate(classes):
             folder = os.path.join(root, cls)
             files = []
             for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                kept = []
+                for d in sorted(d for d in dirnames if not d.startswith(".")):
+                    real = os.path.realpath(os.path.join(dirpath, d))
+                    if real not in seen:
+                        seen.add(real)
+                        kept.append(d)
+                dirnames[:] = kept
                 files += [os.path.join(dirpath, f) for f in filenames
                           if not f.startswith(".") and f.lower().endswith(exts)]
             if not files:
@@ -77,16 +152,12 @@ class ImageFolder(ArrayDataset):
         for path, _ in samples:
             try:
                 with Image.open(path) as img:
-                    img.load()
                     gray = img.mode in _GRAY_MODES
-                    img = img.convert("L" if (channels == 1 or (channels is None and gray)) else "RGB")
-                    if size is not None and img.size != (size[1], size[0]):
-                        img = img.resize((size[1], size[0]), Image.BILINEAR)
-                    arr = np.asarray(img, dtype=np.uint8)
             except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
                 raise ValueError(f"ImageFolder: file {path!r} is not an image Pillow can read ({exc})") from None
-            if arr.ndim == 2:
-                arr = arr[:, :, None]                         # (H, W) -> (H, W, 1)
+            wanted = 1 if (channels == 1 or (channels is None and gray)) else 3
+            unit = read_image_array(path, wanted, size, fn="ImageFolder")
+            arr = np.round(unit * 255.0).astype(np.uint8)  # (H, W, C): the fast path's uint8 store
             if images and arr.shape[:2] != images[0].shape[:2]:
                 raise ValueError(f"ImageFolder: image {path!r} is {arr.shape[0]}x{arr.shape[1]} (HxW) but "
                                  f"{samples[0][0]!r} is {images[0].shape[0]}x{images[0].shape[1]}; pass "

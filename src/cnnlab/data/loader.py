@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from ..validation import is_int
+from ..validation import bool_arg, is_int
 
 
 def _plain(value):
@@ -158,12 +158,17 @@ class DataLoader:
             which implies 2).
         collate_fn: turns a list of samples into a batch (default :func:`default_collate`); giving one
             disables the fast path.
+        sampler: a sized iterable of dataset indices: each epoch's order instead of ``shuffle``,
+            e.g. a ``cnnlab.distributed.DistributedSampler`` (call its ``set_epoch`` every epoch).
         batch_transform: callable applied to the input array of every batch, e.g. a vectorised
             standardisation ``lambda x: (x - mean) / std``; gets and returns an array (N, C, H, W).
             Random transforms (a ``transforms.Compose``) that were given no generator of their own draw
             from ``batch_generator``, which the loader seeds afresh for every batch from its seed, the
             epoch and the batch's number: augmentations repeat run after run, and a run resumed in the
             middle of an epoch sees exactly the augmented batches it would have seen.
+        pin_memory: accepted for PyTorch's signature (bool). It has no effect: batches are built
+            in ordinary host memory, which is all the CPU needs (page-locked buffers only speed up
+            copies to a GPU).
 
     Example:
         >>> loader = DataLoader(FashionMNIST(train=True), batch_size=128, shuffle=True, seed=0)
@@ -171,7 +176,8 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, *, drop_last=False, seed=None, generator=None,
-                 num_workers=0, prefetch=0, collate_fn=None, batch_transform=None):
+                 num_workers=0, prefetch=0, collate_fn=None, batch_transform=None,
+                 pin_memory=False, sampler=None):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: `dataset` must define __len__ and __getitem__. "
                             f"Received an object of type {type(dataset).__name__}")
@@ -183,12 +189,21 @@ class DataLoader:
         for name, fn in (("collate_fn", collate_fn), ("batch_transform", batch_transform)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"DataLoader: `{name}` must be callable or None. Received {type(fn).__name__}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: `sampler` gives the order; it cannot be combined with "
+                             "shuffle=True")
+        sized = hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")
+        if sampler is not None and not sized:
+            raise TypeError(f"DataLoader: `sampler` must be a sized iterable of indices. "
+                            f"Received {type(sampler).__name__}")
         if generator is not None and seed is not None:
             raise ValueError("DataLoader: give `seed` or `generator`, not both")
+        bool_arg("DataLoader", "pin_memory", pin_memory)
         if generator is not None and not isinstance(generator, Generator):
             raise TypeError(f"DataLoader: `generator` must be a cnnlab.data.Generator. "
                             f"Received {type(generator).__name__}")
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -196,6 +211,7 @@ class DataLoader:
         self.prefetch = int(prefetch) if prefetch or not num_workers else 2
         self.collate_fn = collate_fn
         self.batch_transform = batch_transform
+        self.pin_memory = pin_memory  # no effect (see the docstring)
         self.generator = generator if generator is not None else Generator(seed)
         self.batch_generator = Generator(0)   # re-seeded before every batch_transform call (_load)
         if hasattr(batch_transform, "set_generator") and not _has_own_generator(batch_transform):
@@ -205,7 +221,7 @@ class DataLoader:
         self._resume_at = 0
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     # ------------------------------------------------------------------ resumable state
@@ -238,8 +254,12 @@ class DataLoader:
     # ------------------------------------------------------------------ batching
     def _batches_of_indices(self):
         """This epoch's batches as (epoch, batch number, sample indices)."""
-        n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+        else:
+            n = len(self.dataset)
+            order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        n = len(order)
         stop = n - n % self.batch_size if self.drop_last else n
         return [(self.epoch, k, order[i:i + self.batch_size]) for k, i in enumerate(range(0, stop, self.batch_size))]
 

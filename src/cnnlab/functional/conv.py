@@ -461,6 +461,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     o, cg, kh, kw = weight.shape
     c = input.shape[-3]
     shapes = f"(input shape {input.shape}, weight shape {weight.shape})"
+    if 0 in weight.shape:  # PyTorch refuses these too (a RuntimeError there)
+        raise ValueError(f"{fn}: `weight` must have at least one output channel, one input channel "
+                         f"and a 1x1 kernel. Received weight shape {weight.shape}")
     if o % groups:
         raise ValueError(f"{fn}: `groups`={groups} must divide the output channels, but weight has {o} "
                          f"{shapes}")
@@ -493,6 +496,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         raise ValueError(f"{fn}: the kernel is larger than the padded input: kernel {kh}x{kw} with dilation "
                          f"{dilation} spans {span_h}x{span_w}, but the input {h}x{w} padded by {pads} is "
                          f"{hp}x{wp} {shapes}")
+    if input.ndim == 4 and input.shape[0] == 0:
+        # An empty batch gives an empty (0, O, oH, oW) output, as PyTorch: convolve one zero image
+        # and keep none of it; the zero-sized term connects `input` to its (empty) gradient.
+        xp = backend.get_array_module(input.data)
+        one = type(input)(xp.zeros((1, *input.shape[1:]), input.dtype))
+        out = Conv2d.apply(one, weight, bias, stride=stride, pads=pads, dilation=dilation,
+                           groups=groups, padding_mode=padding_mode)[:0]
+        return out + input.sum() * 0 if input.requires_grad else out
     return Conv2d.apply(input, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=groups,
                         padding_mode=padding_mode)
 

@@ -236,7 +236,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if not is_real(eps) or not eps >= 0:
         raise ValueError(f"{fn}: `eps` must be a non-negative number. Received: eps={eps!r}")
     if training:
-        if input.size // max(channels, 1) <= 1:
+        if input.numel() // max(channels, 1) <= 1:
             raise ValueError(f"{fn}: expected more than 1 value per channel when training. Received input shape "
                              f"{input.shape}")
     elif running_mean is None or running_var is None:
@@ -320,7 +320,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         raise ValueError(f"{fn}: `size` must be a positive int. Received: size={size!r}")
     for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
         real_arg(fn, name, value, finite=True)
-    if input.size == 0:
+    if input.numel() == 0:
         return input
     return LocalResponseNorm.apply(input, size=int(size), alpha=float(alpha), beta=float(beta), k=float(k))
 

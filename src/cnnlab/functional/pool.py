@@ -822,7 +822,7 @@ def stochastic_pool2d(input, kernel_size, stride=None, training=True, generator=
     elif not isinstance(generator, np.random.Generator):
         raise TypeError(f"{fn}: `generator` must be None or a numpy.random.Generator. "
                         f"Received an object of type {type(generator).__name__}")
-    lowest = float(input.data.min()) if input.size else 0.0
+    lowest = float(input.data.min()) if input.numel() else 0.0
     if not lowest >= 0:  # also catches NaN
         raise ValueError(f"{fn}: `input` must be non-negative (stochastic pooling samples in proportion to "
                          f"the activations, e.g. after a ReLU). Received a tensor with minimum {lowest}")

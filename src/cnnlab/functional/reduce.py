@@ -124,13 +124,13 @@ def var(a, axis=None, keepdims=False, unbiased=True):
 
 def max(a, axis=None, keepdims=False):
     """Largest value over ``axis``; the gradient goes to the maxima (split equally among ties)."""
-    if a.size == 0:
+    if a.numel() == 0:
         raise ValueError(f"max: cannot reduce an empty tensor (shape {a.shape})")
     return Max.apply(a, axis=_normalize_axis(axis, a.ndim, "max"), keepdims=keepdims)
 
 
 def min(a, axis=None, keepdims=False):
     """Smallest value over ``axis``; the gradient goes to the minima (split equally among ties)."""
-    if a.size == 0:
+    if a.numel() == 0:
         raise ValueError(f"min: cannot reduce an empty tensor (shape {a.shape})")
     return Min.apply(a, axis=_normalize_axis(axis, a.ndim, "min"), keepdims=keepdims)

@@ -100,7 +100,7 @@ def reshape(a, shape):
     try:
         return Reshape.apply(a, shape=tuple(a.data.reshape(shape).shape))
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) "
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.numel()} elements) "
                          f"into shape {shape}") from None
 
 

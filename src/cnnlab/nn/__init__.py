@@ -4,17 +4,20 @@ Names, arguments, attribute names and default initialisation follow ``torch.nn``
 the same and its ``state_dict`` keys map one to one.
 """
 
-from . import init
+from . import init, utils
 from .activation import ELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
 from .container import Identity, ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
+from .conv_transpose import ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten
+from .gelu import GELU
 from .linear import Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, LoadStateDictError, Module, RemovableHandle
 from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from .parameter import Parameter
+from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, FractionalMaxPool2d, LPPool2d, MaxPool2d,
                       MinPool2d, StochasticPool2d)
 
@@ -27,4 +30,5 @@ __all__ = [
     "ReLU", "LeakyReLU", "ELU", "Hardtanh", "ReLU6", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss",
+    "utils", "GELU", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
 ]

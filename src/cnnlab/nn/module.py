@@ -486,10 +486,12 @@ class Module:
         stay the same, so an optimizer built before the call still holds them.
         """
         for a in args:
-            if isinstance(a, str) and (a == "cpu" or a.startswith("cuda")):
+            if backend.is_device_like(a):
                 device = a
             else:
                 dtype = a
+        if device is not None:
+            device = str(backend.require_device("Module.to", device))
         if dtype is not None:
             try:
                 dtype = np.dtype(dtype)

@@ -7,15 +7,18 @@ rebuilds a model from a checkpoint for ``cnnlab evaluate`` and ``cnnlab predict`
 import copy
 import inspect
 import os
+from contextlib import nullcontext
 
 import numpy as np
 
-from .. import backend, nn, optim
+from .. import __version__, backend, distributed, nn, optim
 from ..data import DATASETS, DataLoader, Subset, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..data.resized import ResizedDataset
 from ..models.registry import get_builder
-from .checkpoint import load_checkpoint
+from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
+from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
+                     remove_orphaned_temp_files)
 from .saved import eval_dataset, load_trained, set_normalize  # re-exported: imported from here today
 from .trainer import EarlyStopping, Trainer, check_monitor, evaluate
 
@@ -146,6 +149,7 @@ def _split(train_set, val_split, seed, train_limit, resume_meta, log):
     from ..data.split import split_digest, stratified_split
 
     recorded = (resume_meta or {}).get("split")
+    recorded = recorded if isinstance(recorded, dict) and "val_split" in recorded else None
     if recorded is not None and recorded["val_split"] != val_split:
         log(f"resuming with the checkpoint's validation split ({recorded['val_split']:g}), "
             f"not --val-split {val_split:g}")
@@ -157,17 +161,22 @@ def _split(train_set, val_split, seed, train_limit, resume_meta, log):
     train_idx, val_idx = pool[train_idx], pool[val_idx]
     record = {"val_split": val_split, "seed": seed, "train": int(train_idx.size), "val": int(val_idx.size),
               "val_digest": split_digest(val_idx)}
-    if recorded is not None and recorded.get("val_digest") != record["val_digest"]:
-        raise ValueError(f"train: the checkpoint's validation split ({recorded['val']} images, seed "
-                         f"{recorded['seed']}) cannot be drawn again from this training set (seed {seed}); "
-                         f"resume with the same dataset and --seed")
     return train_idx, val_idx, record
+
+
+def _check_split(state, split):
+    """Refuse to resume when the checkpoint's validation split cannot be drawn again."""
+    recorded = (state.get("meta") or {}).get("split")
+    if isinstance(recorded, dict) and recorded.get("val_digest") != split["val_digest"]:
+        raise ValueError(f"train: the checkpoint's validation split ({recorded.get('val')} images, seed "
+                         f"{recorded.get('seed')}) cannot be drawn again from this training set (seed "
+                         f"{split['seed']}); resume with the same dataset and --seed")
 
 
 def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_size=64, lr=None, optimizer="adam",
               momentum=0.9, weight_decay=0.0, schedule="cosine", seed=0, data_dir=None, out=None, resume=False,
-              fallback=True, progress=True, log=print, train_limit=None, augment=None, val_split=0.1,
-              early_stop=None, monitor="val_acc", resize=None):
+              fallback=True, progress=True, log=print, train_limit=None, augment=None, force=False,
+              allow_changes=False, val_split=0.1, early_stop=None, monitor="val_acc", resize=None):
     """Train zoo model ``model`` on ``dataset`` and return a dict of results (accuracy, paths, history).
 
     The report (``cnnlab.inspect.report.report_for_job``) is written by the caller, ``cnnlab train``:
@@ -178,6 +187,14 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     ``augment`` names the training augmentations, e.g. ``"flip,crop:4,pca"`` (see
     ``cnnlab.data.transforms.parse_augment``).
 
+    Before any data is read, ``out`` is created and probed for writing and locked against a second
+    training (``force`` takes over a lock). ``resume`` compares the checkpoint's recorded recipe
+    with the given one and refuses differences unless ``allow_changes``. Raises
+    ``TrainingDiverged`` when the loss, a gradient or a statistic stops being finite.
+
+    Under ``mpiexec -n N`` the job trains data-parallel (see ``cnnlab.distributed``): ``batch_size``
+    stays the global batch, each rank takes ``batch_size / N`` of it, rank 0 alone logs and writes.
+
     Honest evaluation: ``val_split`` of the training set (class-balanced, drawn with ``seed``) is held
     out as the validation set, on which ``monitor`` (``"val_acc"`` or ``"val_loss"``) chooses
     ``best.npz``, drives the plateau schedule and ``early_stop`` (stop after that many epochs without
@@ -187,21 +204,33 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     ``resize`` (a side in pixels) resizes every image as it is read, for models that need larger inputs
     than the dataset's (``build_model`` says which).
     """
+    ranks = distributed.init()
+    if ranks > 1:
+        if not distributed.is_main():
+            log, progress = None, False
+        if batch_size % ranks:
+            raise ValueError(f"train: --batch-size {batch_size} is the global batch and must be a "
+                             f"multiple of the {ranks} ranks "
+                             f"(each rank takes batch_size / {ranks})")
+    log = log or (lambda *a, **k: None)
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+        raise ValueError(f"train: `epochs` must be a non-negative int. Received: epochs={epochs!r}")
+    if epochs == 0:
+        log("--epochs 0: nothing to train; no data read and nothing written")
+        return {"checkpoint": None, "history": {}, "interrupted": False, "parameters": None,
+                "dataset": None, "model": None}
+    if out is not None:  # fail at once on a bad --out; created and probed once the data is read
+        check_output_dir_creatable(out, "train")
     _check_val_split(val_split, early_stop)
     if resize is not None and (isinstance(resize, bool) or not isinstance(resize, int) or resize < 1):
         raise ValueError(f"train: --resize must be a positive number of pixels. Received: {resize!r}")
     want = check_monitor("train", monitor)
     backend.manual_seed(seed)
     used, base, test_set = _datasets(dataset, data_dir, log, fallback)
-    out = out or os.path.join("runs", f"{model}-{used}")
-    last = os.path.join(out, "last.npz")
-    resume_state = None
-    if resume:
-        if not os.path.isfile(last):
-            raise FileNotFoundError(f"train: --resume found no checkpoint at {last!r}")
-        resume_state = load_checkpoint(last)
-    train_idx, val_idx, split = _split(base, val_split, seed, train_limit,
-                                       resume_state and resume_state.get("meta"), log)
+    last = os.path.join(out or os.path.join("runs", f"{model}-{used}"), "last.npz")
+    # A resumed run draws the checkpoint's split again (the checkpoint is fully checked below).
+    saved_meta = load_checkpoint(last).get("meta") if resume and os.path.isfile(last) else None
+    train_idx, val_idx, split = _split(base, val_split, seed, train_limit, saved_meta, log)
     mean, std = channel_stats(base, train_idx)
     # The validation images get their own dataset object (sharing the array): augmentation switches off
     # the training set's standardisation to do it after augmenting, which must not touch validation.
@@ -211,6 +240,15 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     train_set = Subset(base, train_idx)
     val_set = Subset(val_base, val_idx) if val_idx.size else None
     net, config = build_model(model, base, resize, used)
+    parallel = None
+    if ranks > 1:
+        distributed.check_consistent({
+            "model": model, "model_fingerprint": distributed.model_fingerprint(net), "seed": seed,
+            "dataset": used, "train_length": len(train_set), "test_length": len(test_set),
+            "world_size": ranks, "batch_size": batch_size, "epochs": epochs, "optimizer": optimizer,
+            "lr": lr, "augment": augment, "resume": bool(resume), "cnnlab": __version__})
+        net = distributed.convert_sync_batchnorm(net)   # batch statistics of the global batch
+        parallel = distributed.Synchronizer(net)        # rank 0's initial weights on every rank
     n_params = sum(p.numel() for p in net.parameters())
     sizes = f"{len(train_set):,} train / {len(val_idx):,} validation / {len(test_set):,} test images"
     log(f"{model}: {n_params:,} parameters | {used}: {sizes}")
@@ -226,8 +264,8 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         scheduler = optim.lr_scheduler.ReduceLROnPlateau(opt, mode=want, factor=0.1, patience=2)
     elif schedule not in (None, "none"):
         raise ValueError(f"train_job: unknown `schedule` {schedule!r}. Expected 'cosine', 'plateau' or 'none'")
-    if resume_state is not None:
-        check_compatible(resume_state, model, used)
+    out = out or os.path.join("runs", f"{model}-{used}")
+    check_output_dir(out, "train")
     input_size = list(base.image_shape[:1]) + [resize, resize] if resize else list(base.image_shape)
     meta = {"model": model, "config": config, "dataset": used, "classes": list(base.classes),
             "input_size": input_size, "resize": resize, "normalize": {"mean": mean, "std": std}, "split": split,
@@ -243,20 +281,53 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     if resize:  # resized as read, before the loader's augmentation
         train_set, test_set = ResizedDataset(train_set, resize), ResizedDataset(test_set, resize)
         val_set = ResizedDataset(val_set, resize) if val_set is not None else None
-    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
-                              batch_transform=batch_transform)
-    val_loader = DataLoader(val_set, batch_size=500) if val_set is not None else None
-    test_loader = DataLoader(test_set, batch_size=500)
+    if ranks > 1:
+        # One global shuffle (the one a single process draws), each rank its shard of every batch;
+        # the test set in contiguous unpadded shards, so every test image is counted once.
+        meta["world_size"] = ranks
+        sampler = distributed.DistributedSampler(train_set, seed=seed)
+        train_loader = DataLoader(train_set, batch_size=batch_size // ranks, sampler=sampler,
+                                  seed=seed + distributed.rank(), batch_transform=batch_transform)
+        test_shard = Subset(test_set, distributed.shard_indices(len(test_set)))
+        test_loader = DataLoader(test_shard, batch_size=500)
+        val_loader = (DataLoader(Subset(val_set, distributed.shard_indices(len(val_set))), batch_size=500)
+                      if val_set is not None else None)
+    else:
+        train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
+                                  batch_transform=batch_transform)
+        test_loader = DataLoader(test_set, batch_size=500)
+        val_loader = DataLoader(val_set, batch_size=500) if val_set is not None else None
     callbacks = [EarlyStopping(monitor, patience=early_stop)] if early_stop else []
     trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, callbacks, checkpoint_dir=out, meta=meta,
-                      progress=progress, log=log, monitor=monitor)
-    history = trainer.fit(train_loader, val_loader, epochs=epochs, resume=last if resume_state else None)
+                      progress=progress, log=log, parallel=parallel, monitor=monitor)
+    last = os.path.join(out, "last.npz")
+    # Under mpiexec rank 0 alone writes into ``out``, so it alone holds the lock.
+    lock = RunLock(out, "train", force=force, log=log) if distributed.is_main() else nullcontext()
+    with lock:
+        if distributed.is_main():
+            remove_orphaned_temp_files(out, log)
+        start = None
+        if resume:
+            if not os.path.isfile(last):
+                raise FileNotFoundError(f"train: --resume found no checkpoint at {last!r}")
+            start = load_checkpoint(last)
+            check_trained_state(start, last, "train")
+            check_compatible(start, model, used, config, list(base.classes))
+            check_model_arrays(net, start["model"], last, "train")
+            _check_split(start, split)
+            saved_ranks = int((start.get("meta") or {}).get("world_size", 1))
+            if saved_ranks != ranks:
+                raise ValueError(f"train: the checkpoint to resume was written by a run on "
+                                 f"{saved_ranks} rank(s); resume it with {saved_ranks} "
+                                 f"(mpiexec -n {saved_ranks}), not {ranks}")
+            start = resume_state(start, meta["recipe"], allow_changes, log)
+        history = trainer.fit(train_loader, val_loader, epochs=epochs, resume=start)
     result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
               "parameters": n_params, "dataset": used, "model": net, "run_dir": out, "meta": meta,
               "test_set": test_set, "split": split}
     if not trainer.interrupted:
         tested = _select_best(trainer, net, out, log) if val_set is not None else "the last epoch's model"
-        final = evaluate(net, test_loader, nn.CrossEntropyLoss())
+        final = evaluate(net, test_loader, nn.CrossEntropyLoss(), parallel=parallel)
         result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], evaluation=final, tested=tested)
         log(f"test accuracy {final['accuracy'] * 100:.2f}% (evaluated once, after training; loss "
             f"{final['loss']:.4f}) of {tested} | checkpoint: {last}")
@@ -276,8 +347,64 @@ def _select_best(trainer, net, out, log):
     return f"best.npz (epoch {epoch}, chosen on the validation set)"
 
 
-def check_compatible(state, model, dataset):
+# Recipe entries whose change on --resume needs --allow-changes ("epochs" only lengthens a run).
+RESUME_SETTINGS = ("optimizer", "lr", "batch_size", "weight_decay", "schedule", "seed", "augment")
+
+
+def recipe_differences(saved, given):
+    """``["lr 0.001 -> 0.01", ...]``: each resume setting whose recorded and given values differ."""
+    saved, given = saved or {}, given or {}
+    return [f"{k} {saved.get(k)!r} -> {given.get(k)!r}" for k in RESUME_SETTINGS
+            if saved.get(k) != given.get(k)]
+
+
+def resume_state(state, recipe, allow_changes, log):
+    """The checkpoint ``state`` to resume with ``recipe``: refused when settings differ, unless
+    ``allow_changes``; then another optimizer starts from a fresh state and new hyper-parameters
+    replace the saved ones, and another batch size restarts the interrupted epoch."""
+    saved = (state.get("meta") or {}).get("recipe") or {}
+    changes = recipe_differences(saved, recipe)
+    if saved.get("epochs") not in (None, recipe["epochs"]):
+        log(f"resuming to {recipe['epochs']} epochs (the checkpoint's run planned "
+            f"{saved['epochs']})")
+    if not changes:
+        return state
+    if not allow_changes:
+        raise ValueError(f"train: --resume with settings that differ from the checkpoint's: "
+                         f"{', '.join(changes)}; give the same settings, or --allow-changes to "
+                         "continue with the new ones")
+    log(f"resuming with changed settings: {', '.join(changes)}")
+    state = dict(state)
+    if saved.get("optimizer") != recipe["optimizer"]:
+        state["optimizer"] = None  # Trainer.load keeps the new optimizer's fresh state
+        log(f"the {recipe['optimizer']} optimizer starts from a fresh state (the checkpoint's is "
+            f"{saved.get('optimizer')})")
+    else:  # the new base rate, at the same point of the schedule
+        ratio = recipe["lr"] / saved["lr"] if saved.get("lr") else 1.0
+        for g in state["optimizer"]["param_groups"]:
+            for key in ("lr", "initial_lr"):
+                if key in g:
+                    g[key] *= ratio
+            g["weight_decay"] = recipe["weight_decay"]
+        if isinstance(state.get("scheduler"), dict) and "base_lrs" in state["scheduler"]:
+            state["scheduler"]["base_lrs"] = [lr * ratio for lr in state["scheduler"]["base_lrs"]]
+    if saved.get("batch_size") != recipe["batch_size"] and state.get("batch", 0):
+        log(f"batch size changed: epoch {state['epoch'] + 1} restarts from its first batch")
+        state["batch"], state["partial"], state["loader_state"] = 0, [0.0, 0, 0], None
+    if saved.get("schedule") != recipe["schedule"]:
+        state["scheduler"] = None
+    return state
+
+
+def check_compatible(state, model, dataset, config=None, classes=None):
+    """Refuse to resume a checkpoint of another model, dataset, model config or class list."""
     meta = state.get("meta", {})
     if meta.get("model") != model or meta.get("dataset") != dataset:
         raise ValueError(f"train: the checkpoint to resume holds {meta.get('model')!r} on {meta.get('dataset')!r}, "
                          f"not {model!r} on {dataset!r}")
+    if config is not None and meta.get("config") != config:
+        raise ValueError(f"train: the checkpoint to resume was built with config "
+                         f"{meta.get('config')!r:.120}, this run with {config!r:.120}")
+    if classes is not None and meta.get("classes") != classes:
+        raise ValueError(f"train: the checkpoint to resume names other classes than {dataset!r}")
+

@@ -9,7 +9,7 @@ import numpy as np
 from .. import backend, models
 from ..data import get_dataset
 from ..data.resized import ResizedDataset
-from .checkpoint import load_checkpoint
+from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
 
 
 def set_normalize(dataset, mean, std):
@@ -21,10 +21,13 @@ def set_normalize(dataset, mean, std):
 def load_trained(path):
     """Rebuild the model saved in checkpoint ``path``; returns ``(model, meta)`` with the model in eval mode."""
     state = load_checkpoint(path)
-    meta = state.get("meta") or {}
-    if "model" not in meta or "model" not in state:
-        raise ValueError(f"load_trained: {path!r} holds no model metadata; was it written by cnnlab train?")
-    net = models.get(meta["model"], **meta.get("config", {}))
+    meta = check_trained_state(state, path)
+    try:
+        net = models.get(meta["model"], **meta.get("config", {}))
+    except TypeError as e:  # a config key the model does not take
+        raise ValueError(f"load_trained: {path!r} cannot be used: its config does not fit model "
+                         f"{meta['model']!r} ({e})") from None
+    check_model_arrays(net, state["model"], path)
     net.load_state_dict(state["model"])
     net.eval()
     return net, meta

@@ -1,8 +1,13 @@
 """The training loop: epochs of forward, loss, backward and update, with history, checkpoints and resume.
 
-A run can be interrupted at any batch (Ctrl-C): the trainer saves the model, the optimizer, the
-scheduler, the history, the position inside the epoch and every random generator's state, so
-``fit(..., resume=path)`` finishes with the same weights as a run that was never interrupted.
+A run can be interrupted at any moment (Ctrl-C, SIGTERM): the signal only sets a flag, the step
+in progress is finished (or, if its batch was merely loaded, discarded) as a whole, and the trainer
+saves the model, the optimizer, the scheduler, the history, the position inside the epoch and every
+random generator's state, so ``fit(..., resume=path)`` finishes with the same weights as a run that
+was never interrupted. A second interrupt stops at once, leaving the last checkpoint intact.
+
+A non-finite loss, gradient norm or batch-norm statistic stops training with ``TrainingDiverged``;
+a checkpoint holding non-finite values is never written.
 """
 
 import os
@@ -16,6 +21,11 @@ from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..tensor import Tensor
 from .. import metrics
 from .checkpoint import load_checkpoint, save_checkpoint
+from .interrupt import Aborted, StopRequest
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a non-finite loss, gradient norm or statistic (the CLI exits with 3)."""
 
 
 class History(dict):
@@ -105,15 +115,80 @@ def _generator_state(gen):
 
 def _set_generator_state(gen, state):
     if state is not None and isinstance(gen, np.random.Generator):
-        gen.bit_generator.state = state
+        try:
+            gen.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(f"resume: the checkpoint's random generator state is unusable "
+                             f"({e})") from None
+
+
+def _grad_norm(params):
+    """The global L2 norm of the parameters' gradients (inf or nan if a gradient is not finite)."""
+    total = 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for p in params:
+            g = p.grad
+            if g is None:
+                continue
+            g = backend.asnumpy(getattr(g, "data", g)).ravel()
+            total += float(np.dot(g, g))
+    return total ** 0.5
+
+
+def _first_non_finite(state, prefix=""):
+    """The path of the first array in nested ``state`` holding a nan or inf, else None."""
+    if isinstance(state, dict):
+        items = state.items()
+    elif isinstance(state, (list, tuple)):
+        items = enumerate(state)
+    else:
+        data = getattr(state, "data", state) if hasattr(state, "requires_grad") else state
+        if hasattr(data, "dtype") and np.dtype(data.dtype).kind in "fc":
+            if not np.isfinite(backend.asnumpy(data)).all():
+                return prefix
+        return None
+    for k, v in items:
+        bad = _first_non_finite(v, f"{prefix}.{k}" if prefix else str(k))
+        if bad is not None:
+            return bad
+    return None
+
+
+def _check_training_state(state):
+    """The entries ``Trainer.load`` reads, with their types; one line naming what is wrong."""
+    def count(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    checks = {"model": lambda v: isinstance(v, dict),
+              "optimizer": lambda v: v is None or isinstance(v, dict),
+              "history": lambda v: isinstance(v, dict) and all(isinstance(x, list)
+                                                               for x in v.values()),
+              "epoch": count, "batch": count,
+              "partial": lambda v: isinstance(v, list) and len(v) == 3 and all(
+                  isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)}
+    if not isinstance(state, dict):
+        raise ValueError(f"resume: a training state must be a dict. Received "
+                         f"{type(state).__name__}")
+    missing = [k for k in checks if k not in state]
+    if missing:
+        raise ValueError(f"resume: the checkpoint is not a complete training state (missing "
+                         f"{', '.join(missing)})")
+    bad = [k for k, ok in checks.items() if not ok(state[k])]
+    if bad:
+        raise ValueError(f"resume: these entries of the checkpoint have the wrong type: "
+                         f"{', '.join(bad)}")
 
 
 def _as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def evaluate(model, loader, loss_fn=None, num_classes=None):
+def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
     """Run ``model`` over ``loader`` without gradients; return loss, accuracy and per-sample outputs.
+
+    With ``parallel`` (a ``cnnlab.distributed.Synchronizer``) each rank evaluates its own shard of
+    the data (``loader`` over ``distributed.shard_indices``) and the results are gathered in rank
+    order, so every rank returns the whole set's numbers.
 
     Returns a dict with ``loss`` (mean over samples, if ``loss_fn``), ``accuracy``, ``per_class_accuracy``,
     ``scores`` (N, C) logits and ``targets`` (N,).
@@ -135,6 +210,9 @@ def evaluate(model, loader, loss_fn=None, num_classes=None):
         model.train(was_training)
     scores = np.concatenate(scores) if scores else np.zeros((0, num_classes or 0))
     targets = np.concatenate(targets) if targets else np.zeros(0, np.int64)
+    if parallel is not None:
+        scores, targets = parallel.gather(scores), parallel.gather(targets)
+        loss_sum, count = parallel.sum(loss_sum, count)
     num_classes = num_classes or scores.shape[1]
     return {
         "loss": loss_sum / count if (loss_fn is not None and count) else None,
@@ -158,6 +236,9 @@ class Trainer:
             batch, logs)``; set ``trainer.stop_training = True`` to stop.
         checkpoint_dir: where ``last.npz`` (every epoch and on interrupt) and ``best.npz`` go.
         meta: JSON-able facts stored in every checkpoint (model name and config, normalisation, classes).
+        handle_signals: while ``fit`` runs, SIGINT and SIGTERM stop training at the next step
+            boundary (with a checkpoint) and a second one aborts at once; the previous handlers
+            are restored after.
         monitor: ``"val_loss"`` or ``"val_acc"``: the validation metric that chooses ``best.npz`` and
             drives ``ReduceLROnPlateau``. Default: the one a ``ReduceLROnPlateau`` scheduler's ``mode``
             implies (``"min"``: the loss, ``"max"``: the accuracy), else ``"val_acc"``. A plateau
@@ -165,7 +246,7 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, callbacks=(), checkpoint_dir=None,
-                 meta=None, progress=True, log=print, monitor=None):
+                 meta=None, progress=True, log=print, handle_signals=True, parallel=None, monitor=None):
         if loss_fn is None:
             from ..functional.loss import cross_entropy as loss_fn
         self.model, self.optimizer, self.loss_fn, self.scheduler = model, optimizer, loss_fn, scheduler
@@ -173,6 +254,7 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.meta = dict(meta or {})
         self.progress, self.log = progress, log or (lambda *a, **k: None)
+        self.parallel = parallel   # a distributed.Synchronizer: averages gradients, rank 0 writes
         self.aux_weight = 0.3
         plateau_mode = scheduler.mode if isinstance(scheduler, ReduceLROnPlateau) else None
         if monitor is None:
@@ -187,6 +269,10 @@ class Trainer:
         self._loader = None
         self._loader_state = None  # loader position to restore on resume
         self._partial = (0.0, 0, 0)  # loss sum, correct, seen in the current epoch
+        self.handle_signals = handle_signals  # SIGINT/SIGTERM: stop at the next step boundary
+        self.phase_hook = None     # callable(phase, trainer): load, forward, backward, checkpoint
+        self._stop = None          # the active StopRequest while fit runs
+        self._in_step = False      # True between the first and the last change a step makes
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -198,6 +284,7 @@ class Trainer:
             "meta": self.meta,
             "model": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
+            "optimizer_type": type(self.optimizer).__name__,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "callbacks": [c.state_dict() if hasattr(c, "state_dict") else None for c in self.callbacks],
             "history": dict(self.history),
@@ -216,15 +303,48 @@ class Trainer:
         return state
 
     def save(self, path=None):
+        """Write the state to ``path`` (default ``last.npz``); TrainingDiverged if not finite."""
         path = path or self.last_path
-        if path:
-            save_checkpoint(path, self.state_dict())
+        if path and (self.parallel is None or self.parallel.is_main):
+            state = self.state_dict()
+            bad = _first_non_finite({"model": state["model"], "optimizer": state["optimizer"]})
+            if bad is not None:
+                raise TrainingDiverged(f"training diverged: {bad} holds non-finite values, so no "
+                                       f"checkpoint was written to {path}{self._kept_note(path)}; "
+                                       f"{self._lr_advice()}")
+            save_checkpoint(path, state, before_rename=lambda: self._phase("checkpoint"))
         return path
+
+    def _phase(self, phase):
+        if self.phase_hook is not None:
+            self.phase_hook(phase, self)
+
+    def _kept_note(self, path=None):
+        path = path or self.last_path
+        if path and os.path.isfile(path):
+            return f" (the last finite checkpoint, {path}, is kept)"
+        return " (no checkpoint had been written yet)" if path else ""
+
+    def _lr_advice(self):
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        return f"try a lower learning rate than {lr:g} (e.g. --lr {lr / 10:g})"
 
     def load(self, path_or_state):
         state = load_checkpoint(path_or_state) if isinstance(path_or_state, (str, os.PathLike)) else path_or_state
+        _check_training_state(state)
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("optimizer") is not None:  # None: the optimizer keeps its fresh state
+            kind, saved_kind = type(self.optimizer).__name__, state.get("optimizer_type")
+            advice = ("use the same optimizer (or, with cnnlab train, --allow-changes to start the "
+                      "new one from a fresh state)")
+            if saved_kind not in (None, kind):
+                raise ValueError(f"resume: the checkpoint was trained with the {saved_kind} "
+                                 f"optimizer, not {kind}; {advice}")
+            try:
+                self.optimizer.load_state_dict(state["optimizer"])
+            except (KeyError, TypeError, IndexError) as e:
+                raise ValueError(f"resume: the checkpoint's optimizer state does not fit {kind} "
+                                 f"(no {e}); {advice}") from None
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         for c, s in zip(self.callbacks, state.get("callbacks") or []):
@@ -253,21 +373,66 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def fit(self, train_loader, val_loader=None, epochs=1, resume=None):
-        """Train until ``epochs`` epochs are complete (counting those done before a resume)."""
+        """Train until ``epochs`` epochs are complete (counting those done before a resume).
+
+        Returns the ``History``; ``self.interrupted`` tells whether a signal (or a KeyboardInterrupt
+        raised between steps) stopped it early. Raises ``Aborted`` on a second interrupt and
+        ``TrainingDiverged`` when the loss, the gradient norm or a batch-norm statistic is not
+        finite.
+        """
         if resume is not None:
             self.load(resume)
             self.log(f"Resumed from {resume} at epoch {self._epoch + 1}, batch {self._batch}")
         self.stop_training = False
         self.interrupted = False
-        try:
-            while self._epoch < epochs and not self.stop_training:
-                self._run_epoch(train_loader, val_loader, epochs)
-        except KeyboardInterrupt:
-            self.interrupted = True
-            path = self.save()
-            self.log(f"\nInterrupted at epoch {self._epoch + 1}, batch {self._batch}"
-                     + (f"; checkpoint saved to {path} (continue with resume)" if path else ""))
+        with StopRequest(self.handle_signals) as stop:
+            self._stop = stop
+            try:
+                while self._epoch < epochs and not self.stop_training and stop.requested is None:
+                    self._run_epoch(train_loader, val_loader, epochs)
+                if stop.requested is not None:
+                    self._interrupted(stop.requested)
+            except Aborted as e:
+                self.interrupted = True
+                raise Aborted(f"{e}{self._abort_note()}") from None
+            except KeyboardInterrupt:
+                if self._in_step:  # raised mid-step: the state is half-updated, not to be saved
+                    self.interrupted = True
+                    raise Aborted(f"interrupted in the middle of a step: stopped without saving"
+                                  f"{self._abort_note()}") from None
+                self._interrupted("KeyboardInterrupt")
+            finally:
+                self._stop, self._in_step = None, False
         return self.history
+
+    def _interrupted(self, reason):
+        self.interrupted = True
+        path = self.save()
+        self.log(f"\nInterrupted ({reason}) at epoch {self._epoch + 1}, batch {self._batch}"
+                 + (f"; checkpoint saved to {path} (continue with resume)" if path else ""))
+
+    def _abort_note(self):
+        path = self.last_path
+        if path and os.path.isfile(path):
+            return f"; the last checkpoint, {path}, is intact"
+        return "; no checkpoint had been written yet"
+
+    def _stop_requested(self):
+        return self._stop is not None and self._stop.requested is not None
+
+    def _check_finite(self, what, value, step):
+        if not np.isfinite(value):
+            raise TrainingDiverged(f"training diverged at step {step} (epoch {self._epoch + 1}, "
+                                   f"batch "
+                                   f"{self._batch + 1}): the {what} is {value}{self._kept_note()}; "
+                                   f"{self._lr_advice()}")
+
+    def _check_buffers(self, buffers, step):
+        for name, b in buffers:
+            data = backend.asnumpy(b.data)
+            if not np.isfinite(data).all():
+                first = float(data[~np.isfinite(data)][0])
+                self._check_finite(f"batch-norm statistic {name}", first, step)
 
     def _run_epoch(self, train_loader, val_loader, epochs):
         self._loader = train_loader
@@ -275,32 +440,60 @@ class Trainer:
             # Resuming: replay this epoch's shuffle and skip the batches already trained on.
             train_loader.load_state_dict(self._loader_state)
         self._loader_state = None
+        sampler = getattr(train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self._epoch)
         if self._batch == 0:
             self._partial = (0.0, 0, 0)
         loss_sum, correct, seen = self._partial
         self.model.train()
         start = time.perf_counter()
         total = len(train_loader)
+        params = [p for p in self.model.parameters()]
+        buffers = [(n, b) for n, b in self.model.named_buffers() if np.dtype(b.dtype).kind == "f"]
         bar = _progress(total, f"epoch {self._epoch + 1}/{epochs}", self.progress)
         if bar is not None and self._batch:
             bar.update(self._batch)
+        batches = iter(train_loader)
         try:
-            for i, (x, y) in enumerate(train_loader, start=self._batch):
+            while not self._stop_requested():
+                self._phase("load")
+                try:
+                    x, y = next(batches)
+                except StopIteration:
+                    break
+                if self._stop_requested():
+                    break  # the batch was only loaded: discarding it leaves the state untouched
+                i, step = self._batch, self._epoch * total + self._batch + 1
                 x, y = _as_tensor(x), _as_tensor(y)
-                self.optimizer.zero_grad()
-                out = self.model(x)
-                loss = self._loss(out, y)
-                if isinstance(out, tuple):
-                    out = out[0]  # main logits; the rest are auxiliary heads
-                loss.backward()
-                self.optimizer.step()
-                n = len(y)
-                batch_loss = float(loss.item())
+                self._in_step = True
+                # Overflow is checked explicitly (and stops the run) instead of warned about.
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    self.optimizer.zero_grad()
+                    self._phase("forward")
+                    out = self.model(x)
+                    loss = self._loss(out, y)
+                    if isinstance(out, tuple):
+                        out = out[0]  # main logits; the rest are auxiliary heads
+                    batch_loss = float(loss.item())
+                    self._check_finite("loss", batch_loss, step)
+                    self._check_buffers(buffers, step)
+                    self._phase("backward")
+                    loss.backward()
+                    n = len(y)
+                    batch_correct = int((out.data.argmax(axis=1) == y.data).sum())
+                    if self.parallel is not None:  # average the gradients; the global batch's numbers
+                        batch_loss, batch_correct, n = self.parallel.after_backward(
+                            batch_loss * n, batch_correct, n)
+                        batch_loss /= n
+                    self._check_finite("gradient norm", _grad_norm(params), step)
+                    self.optimizer.step()
                 loss_sum += batch_loss * n
-                correct += int((out.data.argmax(axis=1) == y.data).sum())
+                correct += batch_correct
                 seen += n
                 self._batch = i + 1
                 self._partial = (loss_sum, correct, seen)
+                self._in_step = False
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
@@ -308,13 +501,18 @@ class Trainer:
                     if hasattr(c, "on_batch_end"):
                         c.on_batch_end(self, i, {"loss": batch_loss})
         finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
             if bar is not None:
                 bar.close()
+        if self._stop_requested():
+            return
         logs = {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
                 "val_loss": None, "val_acc": None,
                 "lr": float(self.optimizer.param_groups[0]["lr"]), "time": time.perf_counter() - start}
         if val_loader is not None:
-            result = evaluate(self.model, val_loader, self.loss_fn)
+            result = evaluate(self.model, val_loader, self.loss_fn, parallel=self.parallel)
             logs["val_loss"], logs["val_acc"] = result["loss"], result["accuracy"]
         for k in History.KEYS:
             self.history[k].append(logs[k])
@@ -329,6 +527,8 @@ class Trainer:
         line = (f"epoch {self._epoch}/{epochs}: train loss {logs['train_loss']:.4f} acc {logs['train_acc']:.4f}")
         if logs["val_acc"] is not None:
             line += f" | val loss {logs['val_loss']:.4f} acc {logs['val_acc']:.4f}"
+        if self.parallel is not None:
+            line += " | " + self.parallel.epoch_report(logs["time"])
         self.log(line + f" | {logs['time']:.1f}s")
         for c in self.callbacks:
             if hasattr(c, "on_epoch_end"):

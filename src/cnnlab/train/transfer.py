@@ -237,8 +237,8 @@ def load_pretrained(checkpoint, model=None, log=print):
 
 def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size=64, lr=0.01, optimizer="sgd",
                  momentum=0.9, weight_decay=0.0, freeze=None, lr_mult=None, new_head=None, augment=None, seed=0,
-                 data_dir=None, out=None, progress=True, log=print, train_limit=None, fallback=False,
-                 val_split=0.1):
+                 data_dir=None, out=None, progress=True, log=print, train_limit=None,
+                 fallback=False, force=False, val_split=0.1):
     """Fine-tune a trained model on ``dataset``: new head if the classes differ, frozen layers, per-layer rates.
 
     Args:
@@ -250,6 +250,7 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
         new_head: replace the classifier (default: when the class count differs from the model's).
         augment: augmentation names as ``cnnlab train --augment``.
         train_limit: fine-tune on the first N shuffled training samples only.
+        force: take over the run directory's lock even if another training seems to hold it.
         val_split: share of the training set held out (class-balanced, drawn with ``seed``) as the
             validation set of the epoch log and ``best.npz``; the test set is evaluated once, at the end.
 
@@ -262,8 +263,12 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
     from .run import _check_val_split, _datasets, _split, channel_stats, make_optimizer, set_normalize
     from .trainer import Trainer, evaluate
 
-    _check_val_split(val_split, None)
+    from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
+                         remove_orphaned_temp_files)
 
+    _check_val_split(val_split, None)
+    if out is not None:  # fail at once on a bad --out; created and probed once the data is read
+        check_output_dir_creatable(out, "finetune")
     backend.manual_seed(seed)
     net, meta = load_pretrained(checkpoint, model, log)
     name = meta.get("model", model)
@@ -309,13 +314,16 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
                 "recipe": {"optimizer": optimizer, "lr": lr, "lr_mult": mults, "freeze": freeze, "epochs": epochs,
                            "batch_size": batch_size, "augment": augment, "seed": seed}}
     out = out or os.path.join("runs", f"{name}-{used}-finetune")
+    check_output_dir(out, "finetune")
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
                               batch_transform=batch_transform)
     test_loader = DataLoader(test_set, batch_size=500)
     trainer = Trainer(net, opt, nn.CrossEntropyLoss(), None, checkpoint_dir=out, meta=new_meta, progress=progress,
                       log=log)
     val_loader = DataLoader(val_set, batch_size=500) if val_set is not None else None
-    history = trainer.fit(train_loader, val_loader, epochs=epochs)
+    with RunLock(out, "finetune", force=force, log=log):
+        remove_orphaned_temp_files(out, log)
+        history = trainer.fit(train_loader, val_loader, epochs=epochs)
     result = {"checkpoint": os.path.join(out, "last.npz"), "history": dict(history), "model": net,
               "interrupted": trainer.interrupted, "frozen": frozen, "replaced": replaced, "dataset": used}
     if not trainer.interrupted:

@@ -1,0 +1,246 @@
+"""``cnnlab.save`` / ``cnnlab.load``: state dicts and checkpoints as data, never as pickles.
+
+PyTorch's ``torch.save`` pickles, and unpickling a file can run any code in it. Here a file holds
+arrays plus one JSON document for the structure around them (dicts, lists, tuples, numbers,
+strings), in one of two containers:
+
+- ``.npz`` (the default): NumPy's zip of ``.npy`` arrays, read with ``allow_pickle=False``; the
+  structure is the uint8 array ``__cnnlab__.json``.
+- ``.safetensors`` (when the path ends so): the safetensors layout (8-byte header length, JSON
+  header, raw bytes), written and read here without the ``safetensors`` package; the structure is
+  the header's ``__metadata__["cnnlab"]``. Other tools read the tensors of such a file directly.
+
+A plain ``.npz`` or ``.safetensors`` of arrays (from NumPy, PyTorch's safetensors) loads as a dict
+of tensors. Files are written to a temporary file beside the target and renamed into place.
+"""
+
+import json
+import os
+import struct
+import tempfile
+import zipfile
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor
+
+FORMAT = "cnnlab-save/1"
+_STRUCTURE_KEY = "__cnnlab__.json"
+
+# safetensors dtype codes <-> NumPy dtypes (BF16 has no NumPy twin and is refused on load).
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
+              "I8": "i1", "U8": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8", "BOOL": "?"}
+_ST_CODES = {np.dtype(v): k for k, v in _ST_DTYPES.items()}
+
+_NO_PICKLE = "cnnlab never unpickles a file (unpickling can run code in it)"
+_CONVERT = "Save it as safetensors in PyTorch (safetensors.torch.save_file(state_dict, path))"
+
+
+def _path(fn, f):
+    if isinstance(f, (str, os.PathLike)):
+        return os.fspath(f)
+    raise TypeError(f"{fn}: `f` must be a file path (str or os.PathLike). "
+                    f"Received an object of type {type(f).__name__}")
+
+
+# ---------------------------------------------------------------------- structure <-> JSON + arrays
+def _split(obj, arrays, where):
+    """``obj`` as JSON-able data in which every array is a reference into ``arrays``."""
+    if isinstance(obj, Tensor):
+        arrays.append(backend.asnumpy(obj.data))
+        return {"__tensor__": len(arrays) - 1, "requires_grad": bool(obj.requires_grad)}
+    if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
+        arrays.append(backend.asnumpy(obj))
+        return {"__array__": len(arrays) - 1}
+    if isinstance(obj, dict):
+        return {"__dict__": [[_key(k, where), _split(v, arrays, f"{where}/{k}")]
+                             for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_split(v, arrays, f"{where}/{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [_split(v, arrays, f"{where}/{i}") for i, v in enumerate(obj)]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"save: cannot store a value of type {type(obj).__name__} at {where or '/'!r}; "
+                    f"expected tensors, arrays, numbers, strings, None, and dicts, lists or tuples "
+                    f"of them")
+
+
+def _key(k, where):
+    if isinstance(k, (str, int)) and not isinstance(k, bool):
+        return k
+    raise TypeError(f"save: dict keys must be str or int. Received key {k!r} at {where or '/'!r}")
+
+
+def _join(obj, arrays):
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return Tensor(arrays[obj["__tensor__"]], requires_grad=obj["requires_grad"])
+        if "__array__" in obj:
+            return arrays[obj["__array__"]]
+        if "__tuple__" in obj:
+            return tuple(_join(v, arrays) for v in obj["__tuple__"])
+        return {k: _join(v, arrays) for k, v in obj["__dict__"]}
+    if isinstance(obj, list):
+        return [_join(v, arrays) for v in obj]
+    return obj
+
+
+def _atomic_write(path, write):
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------------- save
+def save(obj, f):
+    """Write ``obj`` (a state dict; nested dicts/lists of tensors, arrays, numbers, text) to ``f``.
+
+    ``.safetensors`` paths get the safetensors layout, every other path an ``.npz`` archive (the
+    name is kept as given). The write is atomic: a crash leaves the old file or none.
+
+    Example:
+        >>> cnnlab.save(model.state_dict(), "model.npz")
+        >>> model.load_state_dict(cnnlab.load("model.npz"))
+    """
+    path = _path("save", f)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise FileNotFoundError(f"save: the directory of {path!r} does not exist")
+    arrays = []
+    structure = {"format": FORMAT, "value": _split(obj, arrays, "")}
+    text = json.dumps(structure)
+    if path.endswith(".safetensors"):
+        _atomic_write(path, lambda out: _write_safetensors(out, arrays, text))
+    else:
+        named = {str(i): a for i, a in enumerate(arrays)}
+        named[_STRUCTURE_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        _atomic_write(path, lambda out: np.savez(out, **named))
+
+
+def _write_safetensors(out, arrays, text):
+    header, offset = {"__metadata__": {"cnnlab": text}}, 0
+    for i, a in enumerate(arrays):
+        code = _ST_CODES.get(a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype)
+        if code is None:
+            raise TypeError(f"save: safetensors cannot hold dtype {a.dtype} (array {i}); "
+                            f"save as .npz")
+        header[str(i)] = {"dtype": code, "shape": list(a.shape),
+                          "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    blob = json.dumps(header).encode("utf-8")
+    blob += b" " * (-len(blob) % 8)  # the header is padded to 8 bytes, as the reference writer does
+    out.write(struct.pack("<Q", len(blob)) + blob)
+    for a in arrays:
+        out.write(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
+
+
+# ---------------------------------------------------------------------- load
+def load(f, map_location=None, weights_only=None):
+    """Read what ``save`` wrote (or a plain ``.npz``/``.safetensors`` of arrays) from ``f``.
+
+    Tensors come back as Tensors (on ``map_location``'s device when given), arrays as NumPy arrays.
+    A file that needs unpickling (a PyTorch ``.pt`` pickle, an ``.npz`` with object arrays) is
+    refused with a message. ``weights_only`` is accepted for PyTorch's signature: nothing but data
+    is ever loaded.
+    """
+    path = _path("load", f)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"load: no such file: {path!r}")
+    device = None if map_location is None else backend.require_device("load", map_location)
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    length = struct.unpack("<Q", head[:8])[0] if len(head) == 9 else -1
+    if head[8:9] == b"{" and length <= os.path.getsize(path) - 8:  # a safetensors JSON header
+        value = _load_safetensors(path, length)
+    elif head[:1] == b"\x80":
+        raise ValueError(f"load: {path!r} is a pickle (a legacy PyTorch .pt file?); {_NO_PICKLE}. "
+                         f"{_CONVERT}")
+    elif head[:4] == b"PK\x03\x04":
+        value = _load_npz(path)
+    else:
+        raise ValueError(f"load: {path!r} is neither an .npz archive nor a safetensors file "
+                         f"(expected a file written by cnnlab.save)")
+    return value if device is None else _to_device(value, device)
+
+
+def _load_npz(path):
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+    if any(n.endswith(".pkl") for n in names):
+        raise ValueError(f"load: {path!r} is a PyTorch zip of pickles (torch.save); {_NO_PICKLE}. "
+                         f"{_CONVERT}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise ValueError(f"load: {path!r} holds object arrays, which need unpickling; "
+                             f"{_NO_PICKLE}. Save numeric arrays only") from None
+        raise ValueError(f"load: {path!r} is not a readable .npz archive ({e})") from None
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"load: {path!r} is not a readable .npz archive ({e})") from None
+    if _STRUCTURE_KEY not in arrays:
+        return {k: Tensor(a) for k, a in arrays.items()}
+    structure = _structure(path, bytes(arrays.pop(_STRUCTURE_KEY)).decode("utf-8", "replace"))
+    return _join(structure["value"], [arrays[str(i)] for i in range(len(arrays))])
+
+
+def _structure(path, text):
+    try:
+        structure = json.loads(text)
+    except ValueError:
+        structure = None
+    if not isinstance(structure, dict) or structure.get("format") != FORMAT:
+        raise ValueError(f"load: {path!r} has a damaged or unknown cnnlab header; "
+                         f"expected format {FORMAT!r}")
+    return structure
+
+
+def _load_safetensors(path, length):
+    with open(path, "rb") as fh:
+        fh.seek(8)
+        try:
+            header = json.loads(fh.read(length).decode("utf-8"))
+        except ValueError:
+            raise ValueError(f"load: {path!r} has a damaged safetensors header") from None
+        data = fh.read()
+    meta = header.pop("__metadata__", None) or {}
+    arrays = {}
+    for name, info in header.items():
+        dtype = _ST_DTYPES.get(info.get("dtype"))
+        if dtype is None:
+            raise ValueError(f"load: {path!r}: tensor {name!r} has dtype {info.get('dtype')!r}, "
+                             f"which NumPy cannot hold; expected one of {', '.join(_ST_DTYPES)}")
+        begin, end = info["data_offsets"]
+        count = int(np.prod(info["shape"], dtype=np.int64))
+        if not 0 <= begin <= end <= len(data) or end - begin != count * np.dtype(dtype).itemsize:
+            raise ValueError(f"load: {path!r}: tensor {name!r} points outside the file's data")
+        raw = np.frombuffer(data, dtype=dtype, count=count, offset=begin)
+        arrays[name] = raw.reshape(info["shape"]).astype(np.dtype(dtype).newbyteorder("="))
+    if "cnnlab" not in meta:
+        return {k: Tensor(a) for k, a in arrays.items()}
+    structure = _structure(path, meta["cnnlab"])
+    return _join(structure["value"], [arrays[str(i)] for i in range(len(arrays))])
+
+
+def _to_device(obj, device):
+    if isinstance(obj, Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj

@@ -1,0 +1,425 @@
+"""cnnlab.distributed: the single-process no-ops, the sampler against PyTorch's, SyncBatchNorm's
+maths against PyTorch's batch norm, and data-parallel runs under ``mpiexec -n 2`` / ``-n 3``."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from cnnlab import distributed as dist
+from cnnlab import models, nn
+from cnnlab.data import DataLoader, TensorDataset
+from cnnlab.tensor import Tensor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, "distributed_worker.py")
+SRC = os.path.join(os.path.dirname(HERE), "src")
+
+
+def _mpi_missing():
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return "mpi4py is not installed (pip install cnnlab[mpi])"
+    if shutil.which("mpiexec") is None:
+        return "no mpiexec on PATH (pip install cnnlab[mpi] installs MPICH's)"
+    return None
+
+
+needs_mpi = pytest.mark.skipif(_mpi_missing() is not None, reason=str(_mpi_missing()))
+
+
+def _env(**extra):
+    """The environment for child processes: this checkout's sources first, one thread per rank."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CNNLAB_NUM_THREADS",
+                 "NUMBA_NUM_THREADS"):
+        env[name] = "1"
+    env["MPLBACKEND"] = "Agg"
+    for name in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        env.pop(name, None)
+    env.update(extra)
+    return env
+
+
+def _run(cmd, timeout=120, **env):
+    return subprocess.run(cmd, env=_env(**env), capture_output=True, text=True, timeout=timeout)
+
+
+def _mpiexec(n, *args, timeout=120):
+    return _run(["mpiexec", "-n", str(n), *args], timeout=timeout)
+
+
+def _worker(ranks, scenario, out, *args):
+    """Run a worker scenario (``ranks`` None: one plain process); returns rank 0's result.json."""
+    cmd = [sys.executable, WORKER, scenario, str(out), *map(str, args)]
+    proc = _mpiexec(ranks, *cmd) if ranks else _run(cmd)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(os.path.join(out, "result.json")) as f:
+        return json.load(f)
+
+
+# ---------------------------------------------------------------------------- one process
+def test_single_process_is_a_world_of_one_and_every_call_is_a_no_op(rng):
+    assert dist.init() == 1 and dist.world_size() == 1 and dist.rank() == 0 and dist.is_main()
+    net = models.get("lenet5")
+    x = Tensor(rng.standard_normal((4, 1, 28, 28)).astype(np.float32))
+    nn.CrossEntropyLoss()(net(x), Tensor(np.array([0, 1, 2, 3]))).backward()
+    grads = [p.grad.data.copy() for p in net.parameters()]
+    before = dist.parameters_digest(net)
+    dist.broadcast_parameters(net)
+    assert dist.all_reduce_gradients(net) is None
+    assert dist.parameters_digest(net) == before
+    assert all(np.array_equal(g, p.grad.data) for g, p in zip(grads, net.parameters()))
+    a = np.arange(3.0)
+    assert dist.all_reduce(a) is a and a.tolist() == [0.0, 1.0, 2.0]
+    assert dist.all_gather(a).tolist() == [0.0, 1.0, 2.0]
+    assert dist.check_consistent({"seed": 3}) == {"seed": 3}
+    dist.barrier()
+
+
+def test_launched_size_reads_the_launchers_environment():
+    assert dist.launched_size({}) == 1
+    assert dist.launched_size({"PMI_SIZE": "4", "PMI_RANK": "2"}) == 4
+    assert dist.launched_size({"OMPI_COMM_WORLD_SIZE": "3"}) == 3
+    assert dist.local_size({"PMI_SIZE": "8", "MPI_LOCALNRANKS": "4"}) == 4
+
+
+def test_multi_process_launch_without_mpi4py_says_what_to_install(tmp_path):
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "from cnnlab import distributed\n"
+            "try:\n    distributed.init()\nexcept ImportError as e:\n    print(e)\n")
+    proc = _run([sys.executable, "-c", code], PMI_SIZE="2", PMI_RANK="0")
+    expected = "one of 2 ranks but mpi4py is not installed: pip install cnnlab[mpi]"
+    assert expected in proc.stdout, proc.stderr
+    # The command line: one line, exit status 1 (as for every missing optional package).
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "from cnnlab import cli\nsys.exit(cli.main(sys.argv[1:]))")
+    proc = _run([sys.executable, "-c", code, "train", "--out", str(tmp_path)],
+                PMI_SIZE="2", PMI_RANK="0")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "cnnlab train: error: distributed.init: this process was started by an MPI launcher as "
+        "one of 2 ranks but mpi4py is not installed: pip install cnnlab[mpi]"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 11, 12])
+@pytest.mark.parametrize("replicas", [1, 2, 3, 4])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_sampler_shards_as_pytorchs_distributed_sampler(n, replicas, drop_last):
+    ds = list(range(n))
+    for r in range(replicas):
+        kw = dict(num_replicas=replicas, rank=r, shuffle=False, drop_last=drop_last)
+        ours = dist.DistributedSampler(ds, **kw)
+        theirs = torch.utils.data.DistributedSampler(ds, **kw)
+        assert list(ours) == list(theirs) and len(ours) == len(theirs)
+
+
+def test_sampler_shards_are_one_global_shuffle_the_single_process_loader_draws():
+    ds = TensorDataset(np.zeros((11, 1), np.float32), np.arange(11))
+    loader = DataLoader(ds, batch_size=11, shuffle=True, seed=4)
+    samplers = [dist.DistributedSampler(ds, num_replicas=3, rank=r, seed=4) for r in range(3)]
+    orders = []
+    for epoch in range(3):
+        (_, labels), = list(loader)
+        order = labels.data.tolist()
+        padded = order + order[:1]               # 11 -> 12 = 3 x 4: the first index again
+        for r, s in enumerate(samplers):
+            s.set_epoch(epoch)
+            assert list(s) == padded[r::3]
+        orders.append(order)
+    assert orders[0] != orders[1] and sorted(orders[2]) == list(range(11))
+    samplers[0].set_epoch(1)                     # an earlier epoch (a resume) replays its shuffle
+    assert list(samplers[0]) == (orders[1] + orders[1][:1])[0::3]
+
+
+def test_sampler_and_loader_reject_bad_arguments():
+    with pytest.raises(ValueError, match=r"DistributedSampler: `rank` must be an int in \[0, 2\]. "
+                                         r"Received: rank=3"):
+        dist.DistributedSampler(range(5), num_replicas=3, rank=3)
+    with pytest.raises(ValueError, match=r"DistributedSampler: `num_replicas` must be a positive "
+                                         r"int. Received: num_replicas=0"):
+        dist.DistributedSampler(range(5), num_replicas=0, rank=0)
+    with pytest.raises(ValueError, match=r"set_epoch: `epoch` must be a non-negative int. "
+                                         r"Received: epoch=-1"):
+        dist.DistributedSampler(range(5)).set_epoch(-1)
+    with pytest.raises(TypeError, match=r"DistributedSampler: `seed` must be an int. "
+                                        r"Received: seed=1.5"):
+        dist.DistributedSampler(range(5), seed=1.5)
+    ds = TensorDataset(np.zeros((4, 1), np.float32))
+    with pytest.raises(ValueError, match="DataLoader: `sampler` gives the order; it cannot be "
+                                         "combined with shuffle=True"):
+        DataLoader(ds, shuffle=True, sampler=dist.DistributedSampler(ds))
+    with pytest.raises(TypeError, match="DataLoader: `sampler` must be a sized iterable of "
+                                        "indices. Received int"):
+        DataLoader(ds, sampler=5)
+
+
+def test_collectives_and_sync_batch_norm_reject_bad_arguments():
+    with pytest.raises(ValueError, match=r"all_reduce: `op` must be 'sum', 'max' or 'min'. "
+                                         r"Received: op='mean'"):
+        dist.all_reduce(np.ones(2), op="mean")
+    with pytest.raises(ValueError, match=r"SyncBatchNorm: `input` must have at least 2 dimensions "
+                                         r"\(N, C, \*\). Received shape \(3,\)"):
+        dist.SyncBatchNorm(3)(Tensor(np.ones(3, np.float32)))
+
+
+def test_shard_indices_cover_every_index_once_without_padding():
+    shards = [dist.shard_indices(10, 3, r).tolist() for r in range(3)]
+    assert shards == [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]
+    assert [len(dist.shard_indices(2, 3, r)) for r in range(3)] == [0, 1, 1]
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (5, 4, 3, 2)])
+def test_sync_batch_norm_maths_matches_pytorch_batch_norm(rng, shape):
+    """With one rank the all-reduced sums are the local ones: forward, running statistics and every
+    gradient must then equal PyTorch's batch norm (float64, random upstream gradient)."""
+    x = rng.standard_normal(shape) * 3 + 1
+    w, b = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    g = rng.standard_normal(shape)
+    rm, rv = np.zeros(shape[1]), np.ones(shape[1])
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    rmt, rvt = torch.zeros(shape[1], dtype=torch.float64), torch.ones(shape[1], dtype=torch.float64)
+    yt = torch.nn.functional.batch_norm(xt, rmt, rvt, wt, bt, training=True, momentum=0.3, eps=1e-5)
+    yt.backward(torch.tensor(g))
+    xs, ws, bs = (Tensor(a, requires_grad=True) for a in (x, w, b))
+    y = dist._SyncBatchNormFn.apply(xs, ws, bs, running_mean=rm, running_var=rv, momentum=0.3,
+                                    eps=1e-5)
+    y.backward(Tensor(g))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(rm, rmt.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(rv, rvt.numpy(), rtol=1e-10)
+    for ours, theirs in ((xs, xt), (ws, wt), (bs, bt)):
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_convert_sync_batchnorm_keeps_parameters_statistics_and_outputs(rng):
+    net = models.get("fashion_cnn")
+    net.features[1].running_mean.data[...] = rng.standard_normal(net.features[1].num_features)
+    params = [id(p) for p in net.parameters()]
+    keys = list(net.state_dict())
+    x = Tensor(rng.standard_normal((3, 1, 28, 28)).astype(np.float32))
+    net.eval()
+    before = net(x).data
+    net = dist.convert_sync_batchnorm(net)
+    assert [type(m).__name__ for m in net.modules()].count("SyncBatchNorm") == 2
+    assert "BatchNorm2d" not in [type(m).__name__ for m in net.modules()]
+    assert [id(p) for p in net.parameters()] == params and list(net.state_dict()) == keys
+    np.testing.assert_array_equal(net(x).data, before)
+    net.train()
+    ref = models.get("fashion_cnn")
+    ref.load_state_dict(net.state_dict())
+    # Training mode with one rank: SyncBatchNorm is BatchNorm.
+    np.testing.assert_allclose(net(x).data, ref(x).data, rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- under mpiexec
+@needs_mpi
+def test_lenet5_on_2_ranks_equals_one_process_with_the_global_batch(tmp_path):
+    """20 SGD steps, 2 ranks x 32 against 1 process x 64 with the same data order.
+
+    Float32: the global mean gradient is summed in another order (two partial means of 32, averaged,
+    against one mean of 64), a difference of a few ulps per step that 20 momentum steps carry along;
+    measured max |difference| 2e-8 on weights of size ~0.2, so 2e-6 absolute is round-off, not a
+    bug.
+    Every rank holds bit-identical weights after every step (hash compared across ranks)."""
+    (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
+    _worker(None, "equivalence", tmp_path / "one", "lenet5")
+    # 40 kB buckets: lenet5's 178 kB of gradients travel in 5 messages
+    result = _worker(2, "equivalence", tmp_path / "two", "lenet5", 20, 64, "float32", 40_000)
+    assert result["ranks"] == 2 and result["steps"] == 20 and result["disagreements"] == []
+    one, two = np.load(tmp_path / "one" / "weights.npz"), np.load(tmp_path / "two" / "weights.npz")
+    assert sorted(one.files) == sorted(two.files)
+    for k in one.files:
+        np.testing.assert_allclose(two[k], one[k], rtol=0, atol=2e-6, err_msg=k)
+
+
+@needs_mpi
+def test_fashion_cnn_with_sync_batch_norm_on_2_ranks_equals_one_process(tmp_path):
+    """As above with batch norm: SyncBatchNorm on 2 ranks x 32, BatchNorm2d on 1 process x 64.
+
+    In float64 the two runs agree to 1e-9 relative (measured ~1e-13): the global statistics and
+    the backward's all-reduced sums are exact. In float32 BN's statistics are also summed
+    differently (float64 sums of x and x^2 across ranks against centred float32 sums in one
+    process); 20 momentum steps through two batch norms amplify those ulps (measured 1.7e-4 on
+    weights of size 0.4, 6e-3 on a running variance of 74), so float32 is held to 1e-3 relative to
+    each tensor's largest value."""
+    for name in ("one64", "two64", "one32", "two32"):
+        (tmp_path / name).mkdir()
+    _worker(None, "equivalence", tmp_path / "one64", "fashion_cnn", 20, 64, "float64")
+    result = _worker(2, "equivalence", tmp_path / "two64", "fashion_cnn", 20, 64, "float64")
+    assert result["disagreements"] == [] and result["steps"] == 20
+    _worker(None, "equivalence", tmp_path / "one32", "fashion_cnn", 20, 64, "float32")
+    result = _worker(2, "equivalence", tmp_path / "two32", "fashion_cnn", 20, 64, "float32")
+    assert result["disagreements"] == []
+    for dtype, rtol in (("64", 1e-9), ("32", 1e-3)):
+        one = np.load(tmp_path / f"one{dtype}" / "weights.npz")
+        two = np.load(tmp_path / f"two{dtype}" / "weights.npz")
+        for k in one.files:
+            scale = max(float(np.abs(one[k]).max()), 1.0)
+            np.testing.assert_allclose(two[k], one[k], rtol=0, atol=rtol * scale,
+                                       err_msg=f"{k} float{dtype}")
+
+
+@needs_mpi
+def test_3_ranks_see_every_sample_once_per_epoch_and_evaluate_every_image_once(tmp_path):
+    result = _worker(3, "shards", tmp_path, 100, 101)
+    shards = result["indices"]
+    assert [len(s) for s in shards] == [34, 34, 34]           # ceil(100 / 3), padded to 102
+    seen = sorted(i for s in shards for i in s)
+    shuffles = np.random.default_rng(3)
+    order = [shuffles.permutation(100) for _ in range(2)][1].tolist()   # epoch 1's global shuffle
+    assert sorted(set(seen)) == list(range(100))
+    assert seen == sorted(list(range(100)) + order[:2])   # padding: the order's first 2 again
+    for r in range(3):
+        assert shards[r] == (order + order[:2])[r::3]
+    # Evaluation: contiguous unpadded shards (33 + 34 + 34), gathered back in the test set's order.
+    assert [len(s) for s in result["local_test"]] == [33, 34, 34]
+    rng = np.random.default_rng(7)
+    xs = rng.standard_normal((101, 4)).astype(np.float32)
+    ys = rng.integers(0, 4, 101)
+    assert result["targets"] == ys.tolist()
+    assert result["accuracy"] == pytest.approx(float(np.mean(xs.argmax(1) == ys)), abs=1e-12)
+    expected_loss = torch.nn.functional.cross_entropy(torch.tensor(xs), torch.tensor(ys)).item()
+    assert result["loss"] == pytest.approx(expected_loss, rel=1e-5)
+    # 2 test images on 3 ranks: rank 0 evaluates none, the gathered result still has both.
+    assert result["tiny_targets"] == ys[:2].tolist() and result["tiny_scores_shape"] == [2, 4]
+
+
+@needs_mpi
+def test_gradients_present_on_some_ranks_only_are_averaged_and_absent_ones_stay_none(tmp_path):
+    result = _worker(3, "gradients", tmp_path)
+    local, after = result["local"], result["after"]
+    assert result["extra"] == [0 + 1 + 2, 3.0]
+    for name in ("a.weight", "a.bias", "b.weight", "b.bias"):
+        contributions = [np.array(rank[name]) for rank in local if rank[name] is not None]
+        assert len(contributions) == (1 if name.startswith("a") else 2)
+        np.testing.assert_allclose(after[name], sum(contributions) / 3, rtol=1e-6)
+    assert after["unused.weight"] is None and after["unused.bias"] is None
+
+
+def test_gradient_buckets_hold_consecutive_parameters_of_one_dtype_up_to_the_size():
+    net = models.get("lenet5")
+    params = list(net.parameters())
+    buckets = dist._buckets(params, 40_000)
+    assert [p for b in buckets for p in b] == params
+    assert all(sum(p.data.nbytes for p in b) <= 40_000 or len(b) == 1 for b in buckets)
+    assert len(buckets) == 5 and len(dist._buckets(params, dist.BUCKET_BYTES)) == 1
+
+
+@needs_mpi
+def test_a_rank_that_raises_stops_every_rank_with_its_message(tmp_path):
+    proc = _mpiexec(2, sys.executable, WORKER, "raises", str(tmp_path), timeout=60)
+    assert proc.returncode != 0
+    assert ("worker: error on rank 1 of 2: RuntimeError: rank 1 failed on purpose; "
+            "stopping all ranks") in proc.stderr
+
+
+@needs_mpi
+def test_cli_global_batch_must_divide_between_the_ranks(tmp_path):
+    proc = _mpiexec(3, "cnnlab", "train", "--dataset", "digits", "--batch-size", "64",
+                    "--out", str(tmp_path), timeout=60)
+    assert proc.returncode != 0
+    assert ("ValueError: train: --batch-size 64 is the global batch and must be a multiple of the "
+            "3 ranks (each rank takes batch_size / 3)") in proc.stderr
+    assert not (tmp_path / "last.npz").exists()
+
+
+@needs_mpi
+def test_cli_ranks_started_with_different_seeds_are_named(tmp_path):
+    common = ["cnnlab", "train", "--model", "fashion_cnn", "--dataset", "digits", "--epochs", "1",
+              "--no-progress", "--out", str(tmp_path)]
+    proc = _run(["mpiexec", "-n", "1", *common, "--seed", "0", ":",
+                 "-n", "1", *common, "--seed", "1"], timeout=90)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert ("cnnlab train: error: distributed: the ranks were started differently: rank 1 has "
+            "seed=1 where rank 0 has seed=0. Start every rank with the same command, code and data"
+            ) in proc.stderr
+    assert proc.stderr.count("ranks were started differently") == 1   # rank 0 alone reports it
+    assert not (tmp_path / "last.npz").exists()
+
+
+@needs_mpi
+def test_cli_a_killed_rank_ends_the_job_and_resume_finishes_on_fresh_ranks(tmp_path):
+    from cnnlab.train import load_checkpoint
+
+    args = ["train", "--model", "fashion_cnn", "--dataset", "digits", "--epochs", "2",
+            "--batch-size", "64", "--no-progress", "--out", str(tmp_path)]
+    # The communicate timeout is the hang detector: MPICH's launcher ends the job when a rank dies.
+    proc = _mpiexec(2, sys.executable, WORKER, "cli_killed", str(tmp_path), *args, timeout=90)
+    assert proc.returncode != 0
+    assert "rank 1: killing itself with SIGKILL at epoch 2, batch 3" in proc.stderr
+    assert "BAD TERMINATION" in proc.stdout + proc.stderr
+    state = load_checkpoint(tmp_path / "last.npz")               # epoch 1's checkpoint, intact
+    assert state["epoch"] == 1 and state["meta"]["world_size"] == 2
+    proc = _run(["cnnlab", *args, "--resume"], timeout=90)       # one process cannot take it over
+    assert proc.returncode == 2
+    assert ("cnnlab train: error: train: the checkpoint to resume was written by a run on 2 "
+            "rank(s); resume it with 2 (mpiexec -n 2), not 1") in proc.stderr
+    proc = _mpiexec(2, "cnnlab", *args, "--resume", timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Resumed from" in proc.stdout and "epoch 2/2:" in proc.stdout
+    assert re.search(r"2 ranks, all-reduce \d+\.\d% of step time", proc.stdout)
+    assert proc.stdout.count("test accuracy") == 1                # rank 0 alone prints
+    assert load_checkpoint(tmp_path / "last.npz")["epoch"] == 2
+
+
+def _test_accuracy(output):
+    found = re.findall(r"test accuracy (\d+\.\d+)%", output)
+    assert len(found) == 1, output
+    return float(found[0])
+
+
+@needs_mpi
+def test_cli_on_2_ranks_reaches_the_accuracy_of_one_process(tmp_path):
+    """One epoch on the bundled Fashion-MNIST subset (2,000 of its training images, its 1,000 test
+    images): ``mpiexec -n 2`` against one process with the same global batch. The data order is the
+    same and the batch norms are synchronised, so the accuracies differ by round-off at most."""
+    args = ["train", "--model", "fashion_cnn", "--dataset", "fashion-mnist-mini", "--epochs", "1",
+            "--batch-size", "64", "--train-limit", "2000", "--no-progress"]
+    one = _run(["cnnlab", *args, "--out", str(tmp_path / "one")], timeout=180)
+    assert one.returncode == 0, one.stdout + one.stderr
+    two = _mpiexec(2, "cnnlab", *args, "--out", str(tmp_path / "two"), timeout=180)
+    assert two.returncode == 0, two.stdout + two.stderr
+    assert "1,000 test images" in two.stdout
+    assert abs(_test_accuracy(one.stdout) - _test_accuracy(two.stdout)) <= 0.5
+
+
+def test_trainer_with_data_parallel_on_one_rank_trains_exactly_as_without(tmp_path):
+    from cnnlab import backend, optim
+    from cnnlab.data import Subset
+    from cnnlab.train import Trainer
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, 1, 28, 28)).astype(np.float32)
+    ds = TensorDataset(x, rng.integers(0, 10, 40))
+    runs = []
+    for parallel in (False, True):
+        backend.manual_seed(0)
+        net = models.get("lenet5")
+        lines = []
+        par = dist.Synchronizer(net) if parallel else None
+        sampler = dist.DistributedSampler(ds, seed=1) if parallel else None
+        loader = (DataLoader(ds, batch_size=8, sampler=sampler) if parallel
+                  else DataLoader(ds, batch_size=8, shuffle=True, seed=1))
+        val = DataLoader(Subset(ds, dist.shard_indices(len(ds))), batch_size=16)
+        trainer = Trainer(net, optim.SGD(net.parameters(), lr=0.05), progress=False,
+                          checkpoint_dir=str(tmp_path / str(parallel)), log=lines.append,
+                          parallel=par)
+        history = trainer.fit(loader, val, epochs=2)
+        runs.append((dist.parameters_digest(net), dict(history), lines))
+    (digest0, hist0, lines0), (digest1, hist1, lines1) = runs
+    assert digest0 == digest1
+    del hist0["time"], hist1["time"]
+    assert hist0 == hist1
+    assert re.search(r"\| 1 rank, all-reduce \d+\.\d% of step time "
+                     r"\(\d+\.\d ms/step, 0\.18 MB of gradients\)", lines1[-1])
+    assert "all-reduce" not in lines0[-1]
+    assert (tmp_path / "True" / "last.npz").exists()
