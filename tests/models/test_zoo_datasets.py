@@ -111,7 +111,10 @@ def train_once(name):
         dataset = min(DATASETS, key=lambda d: max(STAND_INS[d][1], models.min_input_size(name)))
         resize = _input(name, dataset)
         net, _ = _built(name, dataset, resize)
-        if name in SLOW:  # only the classifier learns; the forward still runs through every layer
+        # Only the classifier learns for the SLOW models, and for BatchNorm models: their last stages see
+        # 1x1 maps at these sizes, BatchNorm over a batch of 2 normalises two values, and the gradient
+        # through dozens of such layers overflows (the trainer stops: "training diverged").
+        if name in SLOW or any(type(m).__name__ == "BatchNorm2d" for m in net.modules()):
             for p in list(net.parameters())[:-2]:
                 p.requires_grad = False
         trainable = [p for p in net.parameters() if p.requires_grad]
