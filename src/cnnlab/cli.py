@@ -63,6 +63,7 @@ def cmd_train(args):
                            data_dir=args.data_dir, out=args.out, resume=args.resume,
                            progress=not args.no_progress, fallback=not args.no_fallback, augment=args.augment,
                            force=args.force, allow_changes=args.allow_changes, train_limit=args.train_limit,
+                           val_split=args.val_split, early_stop=args.early_stop, resize=args.resize,
                            callbacks=callbacks)
     finally:
         if server is not None:
@@ -341,7 +342,7 @@ def cmd_finetune(args):
                           weight_decay=args.weight_decay, freeze=args.freeze, lr_mult=args.lr_mult,
                           new_head=True if args.new_head else None, augment=args.augment, seed=args.seed,
                           data_dir=args.data_dir, out=args.out, progress=not args.no_progress,
-                          force=args.force)
+                          force=args.force, val_split=args.val_split)
     return EXIT_INTERRUPTED if result["interrupted"] else 0
 
 
@@ -412,6 +413,15 @@ def build_parser():
                    "0 picks a free one): curves, learning rate, filters, activation maps, confusion matrix")
     p.add_argument("--live-host", default="127.0.0.1", metavar="HOST",
                    help="address the live view binds to (default 127.0.0.1: this machine only)")
+    p.add_argument("--val-split", type=float, default=0.1, metavar="FRACTION",
+                   help="share of the training set held out, class-balanced and drawn with --seed, as the "
+                   "validation set that picks best.npz, drives --schedule plateau and --early-stop; the test "
+                   "set is evaluated once, after training (default 0.1; 0: train on everything, no selection)")
+    p.add_argument("--early-stop", type=int, default=None, metavar="N",
+                   help="stop after N epochs without a better validation accuracy")
+    p.add_argument("--resize", type=int, default=None, metavar="N",
+                   help="resize every image to NxN as it is read, for models that need larger inputs than the "
+                   "dataset's (e.g. --model alexnet --dataset mnist --resize 67)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="loss, accuracy and per-class metrics of a checkpoint",
@@ -544,6 +554,8 @@ def build_parser():
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL-DATASET-finetune)")
     p.add_argument("--force", action="store_true",
                    help="take over OUT's lock file even if another training seems to hold it")
+    p.add_argument("--val-split", type=float, default=0.1, metavar="FRACTION",
+                   help="as for `cnnlab train`: the held-out validation share (the test set is evaluated once)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_finetune)
 

@@ -61,3 +61,19 @@ def test_the_fusion_runs_when_nothing_watches(rng, monkeypatch):
     monkeypatch.setattr(nn.BatchNorm2d, "forward_relu", lambda self, x: calls.append(1) or original(self, x))
     model(cnnlab.tensor(rng.standard_normal((2, 3, 4, 4)).astype(np.float32)))
     assert calls == [1]
+
+
+def test_a_batch_norm_with_its_own_forward_is_not_fused():
+    """A subclass that overrides forward (as SyncBatchNorm does) must run that forward, never the fused op."""
+    calls = []
+
+    class CountingBatchNorm(cnnlab.nn.BatchNorm2d):
+        def forward(self, input):
+            calls.append(1)
+            return super().forward(input)
+
+    bn, relu = CountingBatchNorm(3), cnnlab.nn.ReLU()
+    assert fusion.fusable(cnnlab.nn.BatchNorm2d(3), relu)
+    assert not fusion.fusable(bn, relu)
+    fusion.bn_relu(bn, relu, cnnlab.randn(2, 3, 4, 4))
+    assert calls == [1]

@@ -49,6 +49,16 @@ def _import_torch(why):
     return torch
 
 
+def _import_safetensors(why):
+    """``safetensors.numpy``, or an ImportError that names the pip command."""
+    try:
+        import safetensors.numpy as st
+    except ImportError:
+        raise ImportError(f"{why} needs the safetensors package, which is not installed: "
+                          f"pip install safetensors") from None
+    return st
+
+
 def _to_numpy(key, value):
     """A state-dict value (torch tensor, NumPy array, cnnlab Tensor, number) as a NumPy array."""
     if hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):   # a torch tensor
@@ -222,8 +232,7 @@ def save_torch_state_dict(model, path):
     """Write ``model``'s state dict as ``.safetensors`` (no PyTorch needed) or ``.pt``/``.pth`` (``torch.save``)."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext == ".safetensors":
-        from safetensors.numpy import save_file
-
+        save_file = _import_safetensors("save_torch_state_dict: writing .safetensors").save_file
         save_file({k: np.asarray(v, order="C") for k, v in model.state_dict().items()}, os.fspath(path))
     elif ext in TORCH_SUFFIXES:
         torch = _import_torch(f"save_torch_state_dict: writing {ext}")

@@ -10,7 +10,7 @@ from .ensemble import Ensemble
 from .googlenet import GoogLeNetOutputs, googlenet, googlenet_loss, inception_module
 from .inception import Inception3, InceptionOutputs, inception_v3
 from .mobilenet import mobilenet_v1
-from .registry import get, input_size, list_models, register_model
+from .registry import get, input_size, list_models, min_input_size, register_model
 from .resnet import (cifar_resnet, preact_resnet, resnet, resnet18, resnet20, resnet32, resnet34, resnet44, resnet50,
                      resnet56, resnet101, resnet110, resnet152, wide_resnet, wide_resnet50_2, wide_resnet101_2)
 from .small import fashion_cnn, lenet5
@@ -19,7 +19,7 @@ from .vgg import (vgg, vgg11, vgg11_bn, vgg11_lrn, vgg13, vgg13_bn, vgg16, vgg16
                   vgg19_bn)
 
 __all__ = [
-    "get", "list_models", "register_model", "input_size", "skip_init",
+    "get", "list_models", "register_model", "input_size", "min_input_size", "skip_init",
     "lenet5", "fashion_cnn",
     "alexnet", "alexnet_owt", "zfnet",
     "vgg", "vgg11", "vgg11_bn", "vgg11_lrn", "vgg13", "vgg13_bn", "vgg16_c", "vgg16_c_bn", "vgg16", "vgg16_bn",

@@ -93,7 +93,7 @@ class AlexNet(nn.Module):
         return self.classifier(flatten(x, 1))
 
 
-@register_model("alexnet", input_size=(3, 227, 227))
+@register_model("alexnet", input_size=(3, 227, 227), min_size=67)
 def alexnet(num_classes=1000, in_channels=3, groups=1, dropout=0.5):
     """AlexNet as in Krizhevsky et al. 2012, for 227x227x3 input (96-256-384-384-256 filters, LRN).
 
@@ -110,7 +110,7 @@ def alexnet(num_classes=1000, in_channels=3, groups=1, dropout=0.5):
     return AlexNet(features, channels, num_classes, dropout)
 
 
-@register_model("alexnet_owt", input_size=(3, 224, 224))
+@register_model("alexnet_owt", input_size=(3, 224, 224), min_size=63)
 def alexnet_owt(num_classes=1000, in_channels=3, dropout=0.5):
     """The one-tower AlexNet of Krizhevsky 2014 ("One weird trick"): torchvision's ``alexnet``.
 
@@ -121,7 +121,7 @@ def alexnet_owt(num_classes=1000, in_channels=3, dropout=0.5):
     return AlexNet(features, channels, num_classes, dropout)
 
 
-@register_model("zfnet", input_size=(3, 224, 224))
+@register_model("zfnet", input_size=(3, 224, 224), min_size=63)
 def zfnet(num_classes=1000, in_channels=3, dropout=0.5):
     """ZFNet (Zeiler & Fergus 2013): AlexNet with CONV1 7x7 stride 2 and 512-1024-512 filters in CONV3-5.
 

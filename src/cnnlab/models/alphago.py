@@ -68,7 +68,7 @@ class AlphaGoPolicy(nn.Module):
         return self.head(self.features(x))
 
 
-@register_model("alphago_policy", input_size=(48, 19, 19))
+@register_model("alphago_policy", input_size=(48, 19, 19), min_size=1)
 def alphago_policy(filters=192, in_channels=48, board_size=19, softmax=False):
     """AlphaGo's supervised policy network: 13 layers over a 19x19x48 board; ``filters`` k = 192 (or 128, 256, 384).
 

@@ -142,7 +142,7 @@ def densenet(depth=121, num_classes=1000, in_channels=3, drop_rate=0.0):
 def _register(depth, count):
     name = f"densenet{depth}"
 
-    @register_model(name, input_size=(3, 224, 224))
+    @register_model(name, input_size=(3, 224, 224), min_size=29)
     def build(num_classes=1000, in_channels=3, drop_rate=0.0):
         return densenet(depth, num_classes, in_channels, drop_rate)
 

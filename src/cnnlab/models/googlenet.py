@@ -127,8 +127,11 @@ class InceptionFactorized(nn.Module):
             """A 3x3 convolution, or 1xn then nx1; 'same' padding keeps H and W."""
             if n is None:
                 return [BasicConv2d(cin, cout, bn, kernel_size=3, padding=1)]
-            return [BasicConv2d(cin, cout, bn, kernel_size=(1, n), padding=(0, n // 2)),
-                    BasicConv2d(cout, cout, bn, kernel_size=(n, 1), padding=(n // 2, 0))]
+            # An odd n pads n // 2 on both sides; an even n needs n - 1 in all, which cannot be split
+            # evenly: "same" puts the odd pixel on the right/bottom, as PyTorch's padding="same" does.
+            row, col = ((0, n // 2), (n // 2, 0)) if n % 2 else ("same", "same")
+            return [BasicConv2d(cin, cout, bn, kernel_size=(1, n), padding=row),
+                    BasicConv2d(cout, cout, bn, kernel_size=(n, 1), padding=col)]
 
         self.branch1 = BasicConv2d(in_channels, ch1x1, bn, kernel_size=1)
         self.branch2 = nn.Sequential(BasicConv2d(in_channels, ch3x3red, bn, kernel_size=1),
@@ -161,6 +164,28 @@ def inception_module(in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_
     if n is not None:
         raise ValueError(f"{fn}: `n` (the 1xn / nx1 factorization) needs factorized=True. Received: n={n!r}")
     return Inception(in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj, batch_norm)
+
+
+# The paper's auxiliary heads pool the 4a and 4d maps with a fixed 5x5/3 window to the 4x4 their
+# FC layer expects: (S - 5) // 3 + 1 = 4 for maps of 14, 15 or 16 pixels.
+AUX_MAP_SIDES = (14, 16)
+
+
+def map_side_after_4a(side):
+    """Side of the map the auxiliary heads see (after inception 4a) for an input of ``side`` pixels.
+
+    conv1 7x7/2 (padding 3), then three 3x3/2 max pools that round up: 224 -> 112 -> 56 -> 28 -> 14.
+    """
+    x = (side - 1) // 2 + 1
+    for _ in range(3):
+        x = -(-max(x - 3, 0) // 2) + 1  # ceil((x - 3) / 2) + 1
+    return x
+
+
+def paper_aux_input_range():
+    """The (smallest, largest) input side for which the paper's auxiliary heads get a 14-16 pixel map."""
+    fits = [s for s in range(1, 1024) if AUX_MAP_SIDES[0] <= map_side_after_4a(s) <= AUX_MAP_SIDES[1]]
+    return fits[0], fits[-1]
 
 
 class InceptionAux(nn.Module):
@@ -199,9 +224,10 @@ class GoogLeNet(nn.Module):
     """
 
     def __init__(self, num_classes=1000, in_channels=3, aux_logits=True, variant="paper", dropout=None,
-                 dropout_aux=0.7, init_weights=True):
+                 dropout_aux=0.7, init_weights=True, aux_adaptive=None):
         super().__init__()
         paper = variant == "paper"
+        self.aux_adaptive = (not paper) if aux_adaptive is None else bool(aux_adaptive)
         bn = not paper
         with built_for_init(init_weights):
             self.aux_logits = aux_logits
@@ -226,16 +252,32 @@ class GoogLeNet(nn.Module):
                     self.maxpool4 = (nn.MaxPool2d(3, stride=2, ceil_mode=True) if paper
                                      else nn.MaxPool2d(2, stride=2, ceil_mode=True))
             if aux_logits:
-                self.aux1 = InceptionAux(512, num_classes, bn, adaptive=not paper, dropout=dropout_aux)
-                self.aux2 = InceptionAux(528, num_classes, bn, adaptive=not paper, dropout=dropout_aux)
+                self.aux1 = InceptionAux(512, num_classes, bn, adaptive=self.aux_adaptive, dropout=dropout_aux)
+                self.aux2 = InceptionAux(528, num_classes, bn, adaptive=self.aux_adaptive, dropout=dropout_aux)
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
             self.dropout = nn.Dropout(p=(0.4 if paper else 0.2) if dropout is None else dropout)
             self.fc = nn.Linear(channels, num_classes)
         if init_weights:
             init_he(self, conv_mode="fan_out")
 
+    @staticmethod
+    def _check_aux_input(input_hw, map_hw):
+        """The paper's fixed auxiliary pooling needs a 14-16 pixel map after 4a: say which inputs give one."""
+        if AUX_MAP_SIDES[0] <= min(map_hw) and max(map_hw) <= AUX_MAP_SIDES[1]:
+            return
+        low, high = paper_aux_input_range()
+        small = min(map_hw) < AUX_MAP_SIDES[0]
+        which = f"too small, needs at least {low}" if small else f"too large, at most {high}"
+        side = min(input_hw) if small else max(input_hw)
+        raise ValueError(f"googlenet: a {input_hw[0]}x{input_hw[1]} input is {which} pixels for the paper's "
+                         f"auxiliary heads (their 5x5/3 average pool needs a 14-16 pixel map after inception 4a; "
+                         f"this input gives {map_hw[0]}x{map_hw[1]}); build with input_size={side} (adaptive "
+                         f"auxiliary pooling, as torchvision's) or aux_logits=False, or feed {low}-{high} "
+                         f"pixel inputs")
+
     def forward(self, x):
         lrn = "lrn1" in self._modules
+        input_hw = tuple(x.shape[2:])
         x = self.maxpool1(self.conv1(x))                    # (N, 64, 56, 56) at 224x224
         if lrn:
             x = self.lrn1(x)
@@ -246,6 +288,8 @@ class GoogLeNet(nn.Module):
         x = self.inception3b(self.inception3a(x))           # (N, 480, 28, 28)
         x = self.inception4a(self.maxpool3(x))              # (N, 512, 14, 14)
         want_aux = self.aux_logits and self.training
+        if want_aux and not self.aux_adaptive:
+            self._check_aux_input(input_hw, tuple(x.shape[2:]))
         aux1 = self.aux1(x) if want_aux else None
         x = self.inception4d(self.inception4c(self.inception4b(x)))  # (N, 528, 14, 14)
         aux2 = self.aux2(x) if want_aux else None
@@ -258,9 +302,9 @@ class GoogLeNet(nn.Module):
         return logits
 
 
-@register_model("googlenet", input_size=(3, 224, 224))
+@register_model("googlenet", input_size=(3, 224, 224), min_size=47)
 def googlenet(num_classes=1000, in_channels=3, aux_logits=True, variant="paper", dropout=None, dropout_aux=0.7,
-              init_weights=True):
+              init_weights=True, input_size=None):
     """GoogLeNet (Inception v1), 22 layers deep, as in Szegedy et al. 2014.
 
     Args:
@@ -272,9 +316,19 @@ def googlenet(num_classes=1000, in_channels=3, aux_logits=True, variant="paper",
         dropout: dropout before the last FC layer. Default: 0.4 (paper), 0.2 (torchvision).
         dropout_aux: dropout in the auxiliary heads. Default: 0.7.
         init_weights: He-normal convolutions, zero biases. Default: True.
+        input_size: the side of the inputs it will see, if not 224. The main path takes any side from
+            the registered ``min_size`` up (its pools round up; global average pooling before the
+            classifier); the paper's auxiliary heads fit inputs of 223-270 pixels only, so at other sides they pool
+            adaptively to 4x4, as torchvision's do.
     """
     check_choice("googlenet", "variant", variant, ("paper", "torchvision"))
-    return GoogLeNet(num_classes, in_channels, aux_logits, variant, dropout, dropout_aux, init_weights)
+    aux_adaptive = None
+    if input_size is not None:
+        check_positive_int("googlenet", "input_size", input_size)
+        low, high = paper_aux_input_range()
+        aux_adaptive = True if not low <= input_size <= high else None
+    return GoogLeNet(num_classes, in_channels, aux_logits, variant, dropout, dropout_aux, init_weights,
+                     aux_adaptive)
 
 
 def googlenet_loss(outputs, target, criterion, aux_weight=0.3):

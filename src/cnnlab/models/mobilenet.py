@@ -81,7 +81,7 @@ class MobileNetV1(nn.Module):
         return self.classifier(self.dropout(x))
 
 
-@register_model("mobilenet_v1", input_size=(3, 224, 224))
+@register_model("mobilenet_v1", input_size=(3, 224, 224), min_size=1)
 def mobilenet_v1(num_classes=1000, in_channels=3, width_mult=1.0, dropout=0.0):
     """MobileNet v1 (Howard et al. 2017); 4,231,976 parameters at width 1.0. See ``MobileNetV1``."""
     return MobileNetV1(num_classes, in_channels, width_mult, dropout)

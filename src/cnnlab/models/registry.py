@@ -3,14 +3,19 @@
 _MODELS = {}
 
 
-def register_model(name, input_size=None):
-    """Decorator that registers a model builder under ``name`` with the input size it expects (C, H, W)."""
+def register_model(name, input_size=None, min_size=None):
+    """Decorator that registers a model builder under ``name`` with the input size it expects (C, H, W).
+
+    ``min_size`` is the smallest square input side the model accepts (built with ``input_size=side``
+    when the builder takes that argument): smaller inputs shrink to nothing in its convolutions and pools.
+    """
 
     def decorate(fn):
         if name in _MODELS:
             raise ValueError(f"register_model: a model named {name!r} is already registered")
         fn.model_name = name
         fn.input_size = input_size
+        fn.min_size = min_size
         _MODELS[name] = fn
         return fn
 
@@ -36,3 +41,8 @@ def get(name, **config):
 def input_size(name):
     """The (C, H, W) input a registered model expects by default."""
     return get_builder(name).input_size
+
+
+def min_input_size(name):
+    """The smallest square input side the registered model accepts, or None where it is not declared."""
+    return getattr(get_builder(name), "min_size", None)

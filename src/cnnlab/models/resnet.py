@@ -263,7 +263,7 @@ def resnet(depth=50, num_classes=1000, in_channels=3, zero_init_residual=False):
 def _register_imagenet(depth, count):
     name = f"resnet{depth}"
 
-    @register_model(name, input_size=(3, 224, 224))
+    @register_model(name, input_size=(3, 224, 224), min_size=1)
     def build(num_classes=1000, in_channels=3, zero_init_residual=False):
         return resnet(depth, num_classes, in_channels, zero_init_residual)
 
@@ -281,14 +281,14 @@ resnet101 = _register_imagenet(101, "44,549,160")
 resnet152 = _register_imagenet(152, "60,192,808")
 
 
-@register_model("wide_resnet50_2", input_size=(3, 224, 224))
+@register_model("wide_resnet50_2", input_size=(3, 224, 224), min_size=1)
 def wide_resnet50_2(num_classes=1000, in_channels=3, zero_init_residual=False):
     """torchvision's wide ResNet-50-2: ResNet-50 with bottlenecks twice as wide inside (68,883,240 parameters)."""
     block, layers = RESNET_CONFIGS[50]
     return ResNet(block, layers, num_classes, in_channels, base_width=128, zero_init_residual=zero_init_residual)
 
 
-@register_model("wide_resnet101_2", input_size=(3, 224, 224))
+@register_model("wide_resnet101_2", input_size=(3, 224, 224), min_size=1)
 def wide_resnet101_2(num_classes=1000, in_channels=3, zero_init_residual=False):
     """torchvision's wide ResNet-101-2: ResNet-101 with bottlenecks twice as wide inside (126,886,696 parameters)."""
     block, layers = RESNET_CONFIGS[101]
@@ -309,7 +309,7 @@ def cifar_resnet(depth=20, num_classes=10, in_channels=3):
 def _register_cifar(depth):
     name = f"resnet{depth}"
 
-    @register_model(name, input_size=(3, 32, 32))
+    @register_model(name, input_size=(3, 32, 32), min_size=1)
     def build(num_classes=10, in_channels=3):
         return cifar_resnet(depth, num_classes, in_channels)
 
@@ -327,7 +327,7 @@ resnet56 = _register_cifar(56)
 resnet110 = _register_cifar(110)
 
 
-@register_model("preact_resnet", input_size=(3, 224, 224))
+@register_model("preact_resnet", input_size=(3, 224, 224), min_size=1)
 def preact_resnet(depth=18, num_classes=1000, in_channels=3, stem="imagenet"):
     """Pre-activation ResNet (He et al. 2016): BN-ReLU before each convolution, identity shortcuts.
 
@@ -351,7 +351,7 @@ def preact_resnet(depth=18, num_classes=1000, in_channels=3, stem="imagenet"):
     return ResNet(block, layers, num_classes, in_channels)
 
 
-@register_model("wide_resnet", input_size=(3, 32, 32))
+@register_model("wide_resnet", input_size=(3, 32, 32), min_size=1)
 def wide_resnet(depth=28, widen_factor=10, num_classes=10, in_channels=3, dropout=0.0):
     """Wide ResNet WRN-depth-k (Zagoruyko & Komodakis 2016) for 32x32 input.
 

@@ -78,7 +78,7 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model("lenet5", input_size=(1, 28, 28))
+@register_model("lenet5", input_size=(1, 28, 28), min_size=16)
 def lenet5(num_classes=10, in_channels=1, activation="relu", pool="max", input_size=28):
     """LeNet-5 (LeCun et al. 1998) for 28x28 input: CONV-POOL-CONV-POOL-FC-FC-FC, 44,426 parameters.
 
@@ -87,13 +87,13 @@ def lenet5(num_classes=10, in_channels=1, activation="relu", pool="max", input_s
     """
     side = ((input_size - 4) // 2 - 4) // 2
     if side < 1:
-        raise ValueError(f"lenet5: `input_size` must be at least 12 (two 5x5 convolutions and two 2x2 pools). "
+        raise ValueError(f"lenet5: `input_size` must be at least 16 (two 5x5 convolutions and two 2x2 pools). "
                          f"Received: input_size={input_size}")
     features, channels = make_layers(LENET5["features"], in_channels, activation, pool)
     return SmallCNN(features, make_classifier(LENET5["classifier"], channels * side * side, num_classes, activation))
 
 
-@register_model("fashion_cnn", input_size=(1, 28, 28))
+@register_model("fashion_cnn", input_size=(1, 28, 28), min_size=4)
 def fashion_cnn(num_classes=10, in_channels=1, input_size=28):
     """The lectures' Fashion-MNIST network: two CONV5x5-BN-ReLU-POOL stages and one FC layer, 29,034 parameters.
 

@@ -93,7 +93,7 @@ def vgg(config="D", batch_norm=False, num_classes=1000, in_channels=3, init_weig
 
 
 def _register(name, config, batch_norm, doc):
-    @register_model(name, input_size=(3, 224, 224))
+    @register_model(name, input_size=(3, 224, 224), min_size=32)
     def build(num_classes=1000, in_channels=3, init_weights=True, dropout=0.5):
         return vgg(config, batch_norm, num_classes, in_channels, init_weights, dropout)
 

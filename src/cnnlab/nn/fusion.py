@@ -17,9 +17,13 @@ def _unwatched(module):
 
 
 def fusable(bn, relu):
-    """True when ``relu(bn(x))`` may run as one op: a BatchNorm then a ReLU, neither with hooks."""
-    return (ENABLED and isinstance(bn, _BatchNorm) and type(relu) is ReLU
-            and _unwatched(bn) and _unwatched(relu))
+    """True when ``relu(bn(x))`` may run as one op: a BatchNorm then a ReLU, neither with hooks.
+
+    A subclass with its own ``forward`` (e.g. ``distributed.SyncBatchNorm``, whose statistics are the
+    global batch's) is never fused: the fused op would bypass that forward.
+    """
+    return (ENABLED and isinstance(bn, _BatchNorm) and type(bn).forward is _BatchNorm.forward
+            and type(relu) is ReLU and _unwatched(bn) and _unwatched(relu))
 
 
 def bn_relu(bn, relu, input):

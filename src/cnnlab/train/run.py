@@ -4,20 +4,23 @@
 rebuilds a model from a checkpoint for ``cnnlab evaluate`` and ``cnnlab predict``.
 """
 
+import copy
+import inspect
 import os
 from contextlib import nullcontext
 
 import numpy as np
 
 from .. import __version__, backend, distributed, nn, optim
-from ..data import DATASETS, DataLoader, get_dataset
+from ..data import DATASETS, DataLoader, Subset, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
+from ..data.resized import ResizedDataset
 from ..models.registry import get_builder
 from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
 from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
                      remove_orphaned_temp_files)
 from .saved import eval_dataset, load_trained, set_normalize  # re-exported: imported from here today
-from .trainer import Trainer, evaluate
+from .trainer import EarlyStopping, Trainer, check_monitor, evaluate
 
 # The default recipe: Adam with a cosine-annealed learning rate and inputs standardised by the
 # training set's mean and std (see benchmarks/RESULTS.md for the accuracy it reaches).
@@ -49,9 +52,10 @@ def fallback_message(name, error, data_dir=None):
             f"$CNNLAB_DATA at them")
 
 
-def channel_stats(dataset):
-    """Per-channel mean and std of a dataset's images in the [0, 1] scale (for standardising inputs)."""
-    data = dataset.data.astype(np.float64) / dataset.max_value
+def channel_stats(dataset, indices=None):
+    """Per-channel mean and std of a dataset's images (or those at ``indices``) in the [0, 1] scale."""
+    data = dataset.data if indices is None else dataset.data[indices]
+    data = data.astype(np.float64) / dataset.max_value
     axes = (0, 1, 2) if data.ndim == 4 else None
     mean = np.atleast_1d(data.mean(axis=axes))
     std = np.atleast_1d(data.std(axis=axes))
@@ -73,21 +77,107 @@ def make_optimizer(name, params, lr=None, momentum=0.9, weight_decay=0.0):
     return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
-def build_model(name, dataset):
-    """The zoo model ``name`` sized for ``dataset``'s images and classes."""
-    c, h, w = dataset.image_shape
-    config = {"num_classes": len(dataset.classes), "in_channels": c}
+def build_model(name, dataset, resize=None, dataset_name=None):
+    """The zoo model ``name`` adapted to ``dataset``: its classes, its channels and its image size.
+
+    ``num_classes`` and ``in_channels`` always follow the dataset; the image size (``resize``, else the
+    dataset's) reaches builders that take ``input_size``; the others pool adaptively before their
+    classifier. A model that cannot shrink that far, or that does not classify, is refused with a
+    ValueError naming the smallest input it accepts and ``--resize``. Returns ``(model, config)``.
+    """
     builder = get_builder(name)
-    expected = getattr(builder, "input_size", None)
-    if expected is not None and tuple(expected[1:]) != (h, w):
+    label = dataset_name or "the dataset"
+    params = inspect.signature(builder).parameters
+    if "num_classes" not in params:
+        what = (builder.__doc__ or "").strip().split(":")[0].splitlines()[0].rstrip(".")
+        raise ValueError(f"train: {name} cannot be trained on {label}: it has no `num_classes` to predict the "
+                         f"dataset's {len(dataset.classes)} classes" + (f" ({name} is {what})" if what else ""))
+    c, h, w = dataset.image_shape
+    if resize is not None:
+        h = w = resize
+    config = {"num_classes": len(dataset.classes), "in_channels": c}
+    smallest = getattr(builder, "min_size", None)
+    default = getattr(builder, "input_size", None)
+    designed = f"; it was designed for {default[1]}x{default[2]}" if default else ""
+    if smallest is not None and min(h, w) < smallest:
+        given = (f"--resize {resize} makes the {label} images {h}x{w}" if resize is not None
+                 else f"the {label} images are {h}x{w}")
+        raise ValueError(f"train: {name} needs inputs of at least {smallest}x{smallest} pixels, but {given}; "
+                         f"use --resize {smallest} (or larger{designed})")
+    if "input_size" in params and (default is None or tuple(default[1:]) != (h, w)):
         config["input_size"] = h
-    return builder(**config), config
+    net = builder(**config)
+    if smallest is None:
+        _check_forward(name, net, (c, h, w), default)
+    return net, config
+
+
+def _check_forward(name, net, shape, default):
+    """One forward pass at ``shape`` for a model that declares no smallest input: refuse if it fails."""
+    from .. import Tensor, no_grad
+
+    was_training = net.training
+    net.eval()
+    try:
+        with no_grad():
+            net(Tensor(np.zeros((1,) + tuple(shape), backend.get_default_dtype())))
+    except ValueError as e:
+        hint = f"use --resize {default[1]} (its default input size)" if default else "use --resize"
+        raise ValueError(f"train: {name} cannot take {'x'.join(map(str, shape))} inputs "
+                         f"({str(e).splitlines()[0]}); {hint}") from None
+    finally:
+        net.train(was_training)
+
+
+def _check_val_split(val_split, early_stop):
+    if isinstance(val_split, bool) or not isinstance(val_split, (int, float)) or not 0 <= val_split < 1:
+        raise ValueError(f"train: --val-split must be a fraction in [0, 1), e.g. 0.1. Received: {val_split!r}")
+    if early_stop is not None:
+        if isinstance(early_stop, bool) or not isinstance(early_stop, int) or early_stop < 1:
+            raise ValueError(f"train: --early-stop must be a positive number of epochs. Received: {early_stop!r}")
+        if val_split == 0:
+            raise ValueError("train: --early-stop needs a validation set to watch, but --val-split is 0; "
+                             "give --val-split (e.g. 0.1) or drop --early-stop")
+
+
+def _split(train_set, val_split, seed, train_limit, resume_meta, log):
+    """``(train indices, validation indices, split record)``: a class-balanced split drawn with ``seed``.
+
+    With ``train_limit`` the split is carved from the first N shuffled samples. On resume the split
+    recorded in the checkpoint is drawn again (its fraction wins over ``val_split``) and checked.
+    """
+    from ..data.split import split_digest, stratified_split
+
+    recorded = (resume_meta or {}).get("split")
+    recorded = recorded if isinstance(recorded, dict) and "val_split" in recorded else None
+    if recorded is not None and recorded["val_split"] != val_split:
+        log(f"resuming with the checkpoint's validation split ({recorded['val_split']:g}), "
+            f"not --val-split {val_split:g}")
+        val_split = recorded["val_split"]
+    pool = np.arange(len(train_set))
+    if train_limit:
+        pool = np.random.default_rng(seed).permutation(len(train_set))[:train_limit]
+    train_idx, val_idx = stratified_split(train_set.targets[pool], val_split, seed)
+    train_idx, val_idx = pool[train_idx], pool[val_idx]
+    record = {"val_split": val_split, "seed": seed, "train": int(train_idx.size), "val": int(val_idx.size),
+              "val_digest": split_digest(val_idx)}
+    return train_idx, val_idx, record
+
+
+def _check_split(state, split):
+    """Refuse to resume when the checkpoint's validation split cannot be drawn again."""
+    recorded = (state.get("meta") or {}).get("split")
+    if isinstance(recorded, dict) and recorded.get("val_digest") != split["val_digest"]:
+        raise ValueError(f"train: the checkpoint's validation split ({recorded.get('val')} images, seed "
+                         f"{recorded.get('seed')}) cannot be drawn again from this training set (seed "
+                         f"{split['seed']}); resume with the same dataset and --seed")
 
 
 def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_size=64, lr=None, optimizer="adam",
               momentum=0.9, weight_decay=0.0, schedule="cosine", seed=0, data_dir=None, out=None, resume=False,
               fallback=True, progress=True, log=print, train_limit=None, augment=None, force=False,
-              allow_changes=False, callbacks=()):
+              allow_changes=False, val_split=0.1, early_stop=None, monitor="val_acc", resize=None,
+              callbacks=()):
     """Train zoo model ``model`` on ``dataset`` and return a dict of results (accuracy, paths, history).
 
     The report (``cnnlab.inspect.report.report_for_job``) is written by the caller, ``cnnlab train``:
@@ -105,6 +195,15 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
 
     Under ``mpiexec -n N`` the job trains data-parallel (see ``cnnlab.distributed``): ``batch_size``
     stays the global batch, each rank takes ``batch_size / N`` of it, rank 0 alone logs and writes.
+
+    Honest evaluation: ``val_split`` of the training set (class-balanced, drawn with ``seed``) is held
+    out as the validation set, on which ``monitor`` (``"val_acc"`` or ``"val_loss"``) chooses
+    ``best.npz``, drives the plateau schedule and ``early_stop`` (stop after that many epochs without
+    improvement). The test set is evaluated once, after training, on the best checkpoint's weights.
+    ``val_split=0`` trains on every training image and selects nothing: the last epoch is tested.
+
+    ``resize`` (a side in pixels) resizes every image as it is read, for models that need larger inputs
+    than the dataset's (``build_model`` says which).
     """
     ranks = distributed.init()
     if ranks > 1:
@@ -123,17 +222,25 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
                 "dataset": None, "model": None}
     if out is not None:  # fail at once on a bad --out; created and probed once the data is read
         check_output_dir_creatable(out, "train")
+    _check_val_split(val_split, early_stop)
+    if resize is not None and (isinstance(resize, bool) or not isinstance(resize, int) or resize < 1):
+        raise ValueError(f"train: --resize must be a positive number of pixels. Received: {resize!r}")
+    want = check_monitor("train", monitor)
     backend.manual_seed(seed)
-    used, train_set, test_set = _datasets(dataset, data_dir, log, fallback)
-    mean, std = channel_stats(train_set)
-    for ds in (train_set, test_set):  # standardise with the *training* statistics
+    used, base, test_set = _datasets(dataset, data_dir, log, fallback)
+    last = os.path.join(out or os.path.join("runs", f"{model}-{used}"), "last.npz")
+    # A resumed run draws the checkpoint's split again (the checkpoint is fully checked below).
+    saved_meta = load_checkpoint(last).get("meta") if resume and os.path.isfile(last) else None
+    train_idx, val_idx, split = _split(base, val_split, seed, train_limit, saved_meta, log)
+    mean, std = channel_stats(base, train_idx)
+    # The validation images get their own dataset object (sharing the array): augmentation switches off
+    # the training set's standardisation to do it after augmenting, which must not touch validation.
+    val_base = copy.copy(base)
+    for ds in (base, val_base, test_set):  # standardise with the statistics of the images trained on
         set_normalize(ds, mean, std)
-    if train_limit:
-        from ..data import Subset
-
-        train_set = Subset(train_set, np.random.default_rng(seed).permutation(len(train_set))[:train_limit])
-    base = train_set.dataset if hasattr(train_set, "dataset") else train_set
-    net, config = build_model(model, base)
+    train_set = Subset(base, train_idx)
+    val_set = Subset(val_base, val_idx) if val_idx.size else None
+    net, config = build_model(model, base, resize, used)
     parallel = None
     if ranks > 1:
         distributed.check_consistent({
@@ -144,44 +251,58 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         net = distributed.convert_sync_batchnorm(net)   # batch statistics of the global batch
         parallel = distributed.Synchronizer(net)        # rank 0's initial weights on every rank
     n_params = sum(p.numel() for p in net.parameters())
-    log(f"{model}: {n_params:,} parameters | {used}: {len(train_set):,} train / {len(test_set):,} test images")
+    sizes = f"{len(train_set):,} train / {len(val_idx):,} validation / {len(test_set):,} test images"
+    log(f"{model}: {n_params:,} parameters | {used}: {sizes}")
+    if val_set is None:
+        log("--val-split 0: no validation set, so no model selection (no best checkpoint, no early stopping; "
+            "a plateau schedule follows the training " + ("loss" if want == "min" else "accuracy")
+            + "); the last epoch's model is tested")
     opt = make_optimizer(optimizer, net.parameters(), lr, momentum, weight_decay)
     scheduler = None
     if schedule == "cosine":
         scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     elif schedule == "plateau":
-        scheduler = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.1, patience=2)
+        scheduler = optim.lr_scheduler.ReduceLROnPlateau(opt, mode=want, factor=0.1, patience=2)
     elif schedule not in (None, "none"):
         raise ValueError(f"train_job: unknown `schedule` {schedule!r}. Expected 'cosine', 'plateau' or 'none'")
     out = out or os.path.join("runs", f"{model}-{used}")
     check_output_dir(out, "train")
+    input_size = list(base.image_shape[:1]) + [resize, resize] if resize else list(base.image_shape)
     meta = {"model": model, "config": config, "dataset": used, "classes": list(base.classes),
-            "input_size": list(base.image_shape), "normalize": {"mean": mean, "std": std},
+            "input_size": input_size, "resize": resize, "normalize": {"mean": mean, "std": std}, "split": split,
             "recipe": {"optimizer": optimizer, "lr": opt.param_groups[0]["lr"], "batch_size": batch_size,
-                       "epochs": epochs, "weight_decay": weight_decay, "schedule": schedule, "seed": seed}}
+                       "epochs": epochs, "weight_decay": weight_decay, "schedule": schedule, "seed": seed,
+                       "monitor": monitor, "early_stop": early_stop}}
     batch_transform = None
     if augment:  # augment the [0, 1] images of each batch, then standardise (the fast batch path)
         from ..data.transforms import training_pipeline
 
         batch_transform = training_pipeline(augment, train_set, mean, std)
         meta["recipe"]["augment"] = augment
+    if resize:  # resized as read, before the loader's augmentation
+        train_set, test_set = ResizedDataset(train_set, resize), ResizedDataset(test_set, resize)
+        val_set = ResizedDataset(val_set, resize) if val_set is not None else None
     if ranks > 1:
         # One global shuffle (the one a single process draws), each rank its shard of every batch;
         # the test set in contiguous unpadded shards, so every test image is counted once.
-        from ..data import Subset
-
         meta["world_size"] = ranks
         sampler = distributed.DistributedSampler(train_set, seed=seed)
         train_loader = DataLoader(train_set, batch_size=batch_size // ranks, sampler=sampler,
                                   seed=seed + distributed.rank(), batch_transform=batch_transform)
         test_shard = Subset(test_set, distributed.shard_indices(len(test_set)))
         test_loader = DataLoader(test_shard, batch_size=500)
+        val_loader = (DataLoader(Subset(val_set, distributed.shard_indices(len(val_set))), batch_size=500)
+                      if val_set is not None else None)
     else:
         train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
                                   batch_transform=batch_transform)
         test_loader = DataLoader(test_set, batch_size=500)
-    trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, callbacks=callbacks, checkpoint_dir=out,
-                      meta=meta, progress=progress, log=log, parallel=parallel)
+        val_loader = DataLoader(val_set, batch_size=500) if val_set is not None else None
+    callbacks = list(callbacks)
+    if early_stop:
+        callbacks.append(EarlyStopping(monitor, patience=early_stop))
+    trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, callbacks, checkpoint_dir=out, meta=meta,
+                      progress=progress, log=log, parallel=parallel, monitor=monitor)
     last = os.path.join(out, "last.npz")
     # Under mpiexec rank 0 alone writes into ``out``, so it alone holds the lock.
     lock = RunLock(out, "train", force=force, log=log) if distributed.is_main() else nullcontext()
@@ -196,21 +317,37 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
             check_trained_state(start, last, "train")
             check_compatible(start, model, used, config, list(base.classes))
             check_model_arrays(net, start["model"], last, "train")
+            _check_split(start, split)
             saved_ranks = int((start.get("meta") or {}).get("world_size", 1))
             if saved_ranks != ranks:
                 raise ValueError(f"train: the checkpoint to resume was written by a run on "
                                  f"{saved_ranks} rank(s); resume it with {saved_ranks} "
                                  f"(mpiexec -n {saved_ranks}), not {ranks}")
             start = resume_state(start, meta["recipe"], allow_changes, log)
-        history = trainer.fit(train_loader, test_loader, epochs=epochs, resume=start)
+        history = trainer.fit(train_loader, val_loader, epochs=epochs, resume=start)
     result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
               "parameters": n_params, "dataset": used, "model": net, "run_dir": out, "meta": meta,
-              "test_set": test_set}
+              "test_set": test_set, "split": split}
     if not trainer.interrupted:
+        tested = _select_best(trainer, net, out, log) if val_set is not None else "the last epoch's model"
         final = evaluate(net, test_loader, nn.CrossEntropyLoss(), parallel=parallel)
-        result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], evaluation=final)
-        log(f"test accuracy {final['accuracy'] * 100:.2f}% (loss {final['loss']:.4f}) | checkpoint: {last}")
+        result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], evaluation=final, tested=tested)
+        log(f"test accuracy {final['accuracy'] * 100:.2f}% (evaluated once, after training; loss "
+            f"{final['loss']:.4f}) of {tested} | checkpoint: {last}")
     return result
+
+
+def _select_best(trainer, net, out, log):
+    """Load ``best.npz``'s weights into ``net`` (the model selection's choice); describe what is tested."""
+    epoch = trainer.best_epoch()
+    best = os.path.join(out, "best.npz")
+    if epoch is None or not os.path.isfile(best):
+        return "the last epoch's model"
+    net.load_state_dict(load_checkpoint(best)["model"])
+    value = trainer.history[trainer.monitor][epoch - 1]
+    name = trainer.monitor.replace("_", " ")
+    log(f"best checkpoint: epoch {epoch} ({name} {value:.4f}) -> {best}")
+    return f"best.npz (epoch {epoch}, chosen on the validation set)"
 
 
 # Recipe entries whose change on --resume needs --allow-changes ("epochs" only lengthens a run).

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend, models
 from ..data import get_dataset
+from ..data.resized import ResizedDataset
 from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
 
 
@@ -39,4 +40,6 @@ def eval_dataset(meta, dataset=None, data_dir=None):
     norm = meta.get("normalize")
     if norm:
         set_normalize(ds, norm["mean"], norm["std"])
+    if meta.get("resize"):  # trained with --resize: images are resized as read, as in training
+        ds = ResizedDataset(ds, meta["resize"])
     return ds

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import no_grad
+from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..tensor import Tensor
 from .. import metrics
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -43,14 +44,34 @@ class History(dict):
         return len(self["train_loss"])
 
 
+# The metrics a run can be selected on, and the direction in which each improves.
+MONITORS = {"val_loss": "min", "val_acc": "max"}
+
+
+def check_monitor(fn, monitor, mode=None, owner="mode"):
+    """``monitor``'s direction; a ValueError naming ``fn`` if it is unknown or ``mode`` points the other way."""
+    if monitor not in MONITORS:
+        raise ValueError(f"{fn}: `monitor` must be one of {', '.join(map(repr, MONITORS))}. "
+                         f"Received: monitor={monitor!r}")
+    want = MONITORS[monitor]
+    if mode is not None and mode != want:
+        trend = "falls" if want == "min" else "rises"
+        other = next(m for m, d in MONITORS.items() if d == mode)
+        raise ValueError(f"{fn}: monitor={monitor!r} improves when it {trend}, but {owner}={mode!r}; "
+                         f"use mode={want!r} or monitor={other!r}")
+    return want
+
+
 class EarlyStopping:
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
     def __init__(self, monitor="val_loss", patience=3, mode=None, min_delta=0.0):
         self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
-        self.mode = mode or ("max" if monitor.endswith("acc") else "min")
-        if self.mode not in ("min", "max"):
+        if mode is not None and mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping: `mode` must be 'min' or 'max'. Received: mode={mode!r}")
+        if monitor in MONITORS:
+            check_monitor("EarlyStopping", monitor, mode)
+        self.mode = mode or ("max" if monitor.endswith("acc") else "min")
         self.best, self.wait = None, 0
 
     def on_epoch_end(self, trainer, epoch, logs):
@@ -66,6 +87,10 @@ class EarlyStopping:
             self.wait += 1
             if self.wait >= self.patience:
                 trainer.stop_training = True
+                log = getattr(trainer, "log", None)
+                if log:
+                    log(f"early stopping: {self.monitor} has not improved for {self.wait} epochs "
+                        f"(best {self.best:.4f})")
 
     def state_dict(self):
         return {"best": self.best, "wait": self.wait}
@@ -206,7 +231,7 @@ class Trainer:
         optimizer: a ``cnnlab.optim`` optimizer over the model's parameters.
         loss_fn: callable(scores, targets) -> scalar Tensor (default: cross-entropy).
         scheduler: optional LR scheduler, stepped once per epoch (``ReduceLROnPlateau`` gets the
-            validation accuracy if there is a validation set, else the training loss).
+            monitored metric; without a validation set, its training counterpart).
         callbacks: objects with optional ``on_epoch_end(trainer, epoch, logs)`` / ``on_batch_end(trainer,
             batch, logs)``; set ``trainer.stop_training = True`` to stop. Also optional
             ``on_train_begin(trainer, train_loader, val_loader, epochs)`` and ``on_train_end(trainer)``.
@@ -215,10 +240,14 @@ class Trainer:
         handle_signals: while ``fit`` runs, SIGINT and SIGTERM stop training at the next step
             boundary (with a checkpoint) and a second one aborts at once; the previous handlers
             are restored after.
+        monitor: ``"val_loss"`` or ``"val_acc"``: the validation metric that chooses ``best.npz`` and
+            drives ``ReduceLROnPlateau``. Default: the one a ``ReduceLROnPlateau`` scheduler's ``mode``
+            implies (``"min"``: the loss, ``"max"``: the accuracy), else ``"val_acc"``. A plateau
+            scheduler whose mode points the other way is an error.
     """
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, callbacks=(), checkpoint_dir=None,
-                 meta=None, progress=True, log=print, handle_signals=True, parallel=None):
+                 meta=None, progress=True, log=print, handle_signals=True, parallel=None, monitor=None):
         if loss_fn is None:
             from ..functional.loss import cross_entropy as loss_fn
         self.model, self.optimizer, self.loss_fn, self.scheduler = model, optimizer, loss_fn, scheduler
@@ -228,6 +257,11 @@ class Trainer:
         self.progress, self.log = progress, log or (lambda *a, **k: None)
         self.parallel = parallel   # a distributed.Synchronizer: averages gradients, rank 0 writes
         self.aux_weight = 0.3
+        plateau_mode = scheduler.mode if isinstance(scheduler, ReduceLROnPlateau) else None
+        if monitor is None:
+            monitor = {"min": "val_loss", "max": "val_acc"}.get(plateau_mode, "val_acc")
+        self.monitor = monitor
+        self.monitor_mode = check_monitor("fit", monitor, plateau_mode, "the ReduceLROnPlateau scheduler's mode")
         self.history = History()
         self.stop_training = False
         self.interrupted = False
@@ -495,8 +529,8 @@ class Trainer:
         self._batch = 0
         self._partial = (0.0, 0, 0)
         if self.scheduler is not None:
-            if type(self.scheduler).__name__ == "ReduceLROnPlateau":
-                self.scheduler.step(logs["val_acc"] if logs["val_acc"] is not None else logs["train_loss"])
+            if isinstance(self.scheduler, ReduceLROnPlateau):
+                self.scheduler.step(self._monitored(logs))
             else:
                 self.scheduler.step()
         line = (f"epoch {self._epoch}/{epochs}: train loss {logs['train_loss']:.4f} acc {logs['train_acc']:.4f}")
@@ -509,17 +543,46 @@ class Trainer:
             if hasattr(c, "on_epoch_end"):
                 c.on_epoch_end(self, self._epoch, logs)
         self.save()
-        if self.checkpoint_dir and logs["val_acc"] is not None and logs["val_acc"] >= max(
-                a for a in self.history["val_acc"] if a is not None):
+        if self.checkpoint_dir and self._is_best(logs):
             self.save(os.path.join(self.checkpoint_dir, "best.npz"))
+
+    def _monitored(self, logs):
+        """The monitored metric of an epoch; without a validation set, its training counterpart."""
+        value = logs[self.monitor]
+        return value if value is not None else logs["train" + self.monitor[3:]]
+
+    def _is_best(self, logs):
+        """Whether this epoch's monitored validation metric ties or beats every earlier epoch's."""
+        value = logs[self.monitor]
+        if value is None:
+            return False
+        earlier = [v for v in self.history[self.monitor][:-1] if v is not None]
+        if not earlier:
+            return True
+        return value <= min(earlier) if self.monitor_mode == "min" else value >= max(earlier)
+
+    def best_epoch(self):
+        """The 1-based epoch whose monitored validation metric is best (the latest on ties), or None."""
+        values = self.history[self.monitor]
+        best = None
+        for i, v in enumerate(values):
+            if v is not None and (best is None or (v <= values[best] if self.monitor_mode == "min"
+                                                   else v >= values[best])):
+                best = i
+        return None if best is None else best + 1
 
 
 def fit(model, train_loader, val_loader=None, optimizer=None, loss_fn=None, scheduler=None, epochs=1,
-        callbacks=(), checkpoint_dir=None, resume=None, meta=None, progress=True, log=print):
-    """Train ``model`` for ``epochs`` epochs and return its ``History`` (see ``Trainer``)."""
+        callbacks=(), checkpoint_dir=None, resume=None, meta=None, progress=True, log=print, monitor=None):
+    """Train ``model`` for ``epochs`` epochs and return its ``History`` (see ``Trainer``).
+
+    ``monitor`` (``"val_loss"`` or ``"val_acc"``) is the validation metric that picks ``best.npz`` and
+    drives a ``ReduceLROnPlateau`` scheduler, whose ``mode`` must agree with it.
+    """
     if optimizer is None:
         from ..optim import SGD
 
         optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
-    trainer = Trainer(model, optimizer, loss_fn, scheduler, callbacks, checkpoint_dir, meta, progress, log)
+    trainer = Trainer(model, optimizer, loss_fn, scheduler, callbacks, checkpoint_dir, meta, progress, log,
+                      monitor=monitor)
     return trainer.fit(train_loader, val_loader, epochs, resume)

@@ -14,6 +14,7 @@ Example:
     >>> opt = optim.SGD(groups, lr=0.01, momentum=0.9)
 """
 
+import copy
 import os
 
 import numpy as np
@@ -237,7 +238,7 @@ def load_pretrained(checkpoint, model=None, log=print):
 def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size=64, lr=0.01, optimizer="sgd",
                  momentum=0.9, weight_decay=0.0, freeze=None, lr_mult=None, new_head=None, augment=None, seed=0,
                  data_dir=None, out=None, progress=True, log=print, train_limit=None,
-                 fallback=False, force=False):
+                 fallback=False, force=False, val_split=0.1):
     """Fine-tune a trained model on ``dataset``: new head if the classes differ, frozen layers, per-layer rates.
 
     Args:
@@ -250,6 +251,8 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
         augment: augmentation names as ``cnnlab train --augment``.
         train_limit: fine-tune on the first N shuffled training samples only.
         force: take over the run directory's lock even if another training seems to hold it.
+        val_split: share of the training set held out (class-balanced, drawn with ``seed``) as the
+            validation set of the epoch log and ``best.npz``; the test set is evaluated once, at the end.
 
     Returns:
         a dict like ``train_job``'s: ``test_accuracy``, ``checkpoint``, ``history``, ``model``, plus
@@ -257,12 +260,13 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
     """
     from ..data import DataLoader, Subset
     from ..data import transforms as T
-    from .run import _datasets, channel_stats, make_optimizer, set_normalize
+    from .run import _check_val_split, _datasets, _split, channel_stats, make_optimizer, set_normalize
     from .trainer import Trainer, evaluate
 
     from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
                          remove_orphaned_temp_files)
 
+    _check_val_split(val_split, None)
     if out is not None:  # fail at once on a bad --out; created and probed once the data is read
         check_output_dir_creatable(out, "finetune")
     backend.manual_seed(seed)
@@ -291,10 +295,13 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
     mults = parse_lr_mult(lr_mult) if isinstance(lr_mult, str) else dict(lr_mult or {})
     groups = param_groups_with_lr_mult(net, lr, mults)
     counts = trainable_summary(net)
+    train_idx, val_idx, split = _split(base, val_split, seed, train_limit, None, log)
+    val_base = copy.copy(base)   # its own standardisation: augmentation switches the training set's off
+    set_normalize(val_base, mean, std)
+    train_set = Subset(base, train_idx)
+    val_set = Subset(val_base, val_idx) if val_idx.size else None
     log(f"{name}: {counts['trainable']:,} trainable / {counts['frozen']:,} frozen parameters | "
-        f"{used}: {len(train_set):,} train / {len(test_set):,} test images")
-    if train_limit:
-        train_set = Subset(train_set, np.random.default_rng(seed).permutation(len(train_set))[:train_limit])
+        f"{used}: {len(train_set):,} train / {len(val_idx):,} validation / {len(test_set):,} test images")
     batch_transform = None
     if augment:
         batch_transform = T.training_pipeline(augment, train_set, mean, std)
@@ -303,7 +310,7 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
     config["num_classes"] = num_classes
     new_meta = {"model": name, "config": config, "dataset": used, "classes": list(base.classes),
                 "input_size": [c, h, w], "normalize": {"mean": list(mean), "std": list(std)},
-                "finetuned_from": str(checkpoint),
+                "finetuned_from": str(checkpoint), "split": split,
                 "recipe": {"optimizer": optimizer, "lr": lr, "lr_mult": mults, "freeze": freeze, "epochs": epochs,
                            "batch_size": batch_size, "augment": augment, "seed": seed}}
     out = out or os.path.join("runs", f"{name}-{used}-finetune")
@@ -313,16 +320,17 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
     test_loader = DataLoader(test_set, batch_size=500)
     trainer = Trainer(net, opt, nn.CrossEntropyLoss(), None, checkpoint_dir=out, meta=new_meta, progress=progress,
                       log=log)
+    val_loader = DataLoader(val_set, batch_size=500) if val_set is not None else None
     with RunLock(out, "finetune", force=force, log=log):
         remove_orphaned_temp_files(out, log)
-        history = trainer.fit(train_loader, test_loader, epochs=epochs)
+        history = trainer.fit(train_loader, val_loader, epochs=epochs)
     result = {"checkpoint": os.path.join(out, "last.npz"), "history": dict(history), "model": net,
               "interrupted": trainer.interrupted, "frozen": frozen, "replaced": replaced, "dataset": used}
     if not trainer.interrupted:
         final = evaluate(net, test_loader, nn.CrossEntropyLoss())
         result.update(test_accuracy=final["accuracy"], test_loss=final["loss"])
-        log(f"test accuracy {final['accuracy'] * 100:.2f}% (loss {final['loss']:.4f}) | checkpoint: "
-            f"{result['checkpoint']}")
+        log(f"test accuracy {final['accuracy'] * 100:.2f}% (evaluated once, after training; loss "
+            f"{final['loss']:.4f}) | checkpoint: {result['checkpoint']}")
     return result
 
 
