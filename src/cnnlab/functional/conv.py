@@ -14,7 +14,7 @@ gradient back (``pad_array_backward``).
 
 from dataclasses import dataclass
 
-from .. import kernels
+from .. import backend, kernels
 from ..autograd import Function
 from ..validation import floating, is_int, padding_pairs, pair, tensor_arg
 from .padding import check_pad_sizes, pad_array, pad_array_backward

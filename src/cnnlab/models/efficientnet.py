@@ -281,7 +281,7 @@ def efficientnet(
 def _register(variant):
     resolution = VARIANTS[variant][2]
 
-    @register_model(f"efficientnet_{variant}", input_size=(3, resolution, resolution))
+    @register_model(f"efficientnet_{variant}", input_size=(3, resolution, resolution), min_size=1)
     def build(
         num_classes=1000, in_channels=3, dropout=None, stochastic_depth_prob=0.2, init_weights=True
     ):

@@ -300,7 +300,7 @@ class Inception3(nn.Module):
         return logits
 
 
-@register_model("inception_v3", input_size=(3, 299, 299))
+@register_model("inception_v3", input_size=(3, 299, 299), min_size=75)
 def inception_v3(num_classes=1000, in_channels=3, aux_logits=True, dropout=0.5, init_weights=True):
     """Inception-v3 (Szegedy et al. 2016) as torchvision builds it; 27,161,264 parameters with the
     auxiliary head (23,834,568 without). See ``Inception3``.
@@ -315,3 +315,8 @@ def inception_v3(num_classes=1000, in_channels=3, aux_logits=True, dropout=0.5, 
     check_positive_int("inception_v3", "num_classes", num_classes)
     check_positive_int("inception_v3", "in_channels", in_channels)
     return Inception3(num_classes, in_channels, aux_logits, dropout, init_weights)
+
+
+# The auxiliary head pools the 17x17 grid with a 5x5 window at stride 3, then convolves 5x5: it fits
+# the 299x299 input the network was designed for, and smaller inputs train without it.
+inception_v3.aux_min_size = 299

@@ -82,7 +82,8 @@ def build_model(name, dataset, resize=None, dataset_name=None):
 
     ``num_classes`` and ``in_channels`` always follow the dataset; the image size (``resize``, else the
     dataset's) reaches builders that take ``input_size``; the others pool adaptively before their
-    classifier. A model that cannot shrink that far, or that does not classify, is refused with a
+    classifier; an auxiliary head that does not fit the smaller input (``aux_min_size``) is left out.
+    A model that cannot shrink that far, or that does not classify, is refused with a
     ValueError naming the smallest input it accepts and ``--resize``. Returns ``(model, config)``.
     """
     builder = get_builder(name)
@@ -106,6 +107,9 @@ def build_model(name, dataset, resize=None, dataset_name=None):
                          f"use --resize {smallest} (or larger{designed})")
     if "input_size" in params and (default is None or tuple(default[1:]) != (h, w)):
         config["input_size"] = h
+    aux_smallest = getattr(builder, "aux_min_size", None)
+    if aux_smallest is not None and "aux_logits" in params and min(h, w) < aux_smallest:
+        config["aux_logits"] = False   # the auxiliary head only fits the designed input size
     net = builder(**config)
     if smallest is None:
         _check_forward(name, net, (c, h, w), default)
