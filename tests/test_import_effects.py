@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 PROBE = r"""
 import ctypes, json, os, signal, sys
 at_fork, libraries = [], []
@@ -61,8 +63,20 @@ def test_tune_process_is_explicit_and_can_be_declined(monkeypatch):
     """``backend.tune_process`` is what the CLI calls; it steps aside when the user set malloc variables."""
     from cnnlab import backend
 
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")   # the user's BLAS setting is left alone
     monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
-    assert backend.tune_process() is False
+    assert backend.tune_process() == {"blas_one_thread": False, "malloc": False}
     monkeypatch.delenv("MALLOC_ARENA_MAX")
     monkeypatch.setenv("CNNLAB_MALLOC", "system")
-    assert backend.tune_process() is False
+    assert backend.tune_process() == {"blas_one_thread": False, "malloc": False}
+
+
+@pytest.mark.parametrize("kernels, one_thread", [("compiled", True), ("reference", False)])
+def test_tune_process_puts_blas_on_one_thread_only_for_the_compiled_kernels(kernels, one_thread):
+    """In a fresh process (the setting is process-wide): NumPy's OpenBLAS drops to one thread when the
+    compiled kernels thread the work themselves, and keeps its threads for the reference kernels."""
+    code = ("import numpy, cnnlab; from cnnlab import backend; backend.set_kernels(%r); "
+            "print(backend.tune_process()['blas_one_thread'])" % kernels)
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == str(one_thread)

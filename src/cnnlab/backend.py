@@ -180,26 +180,56 @@ def get_kernels():
     return _kernels
 
 
+def _blas_set_num_threads():
+    """The ``set_num_threads`` of the OpenBLAS that NumPy loaded (found through /proc/self/maps and
+    called through ctypes), or None when it cannot be found."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+        for path in sorted(paths):
+            lib = ctypes.CDLL(path)
+            for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                         "openblas_set_num_threads64_", "openblas_set_num_threads"):
+                setter = getattr(lib, name, None)
+                if setter is not None:
+                    setter.argtypes = [ctypes.c_int]
+                    return setter
+    except OSError:
+        pass
+    return None
+
+
 def tune_process():
     """Opt-in process tuning for a training run (the ``cnnlab`` command calls it; importing cnnlab
-    never does): glibc's malloc keeps freed memory for reuse instead of returning it at once.
+    never does). Returns a dict saying what was applied.
 
-    A training step frees and allocates the same activation-sized arrays again and again; with
-    glibc's defaults the large ones are fresh ``mmap``s (or the heap is trimmed after each free), so
-    every step faults its pages in again and the kernel zeroes them (a third of a small network's
-    step, benchmarks/NOTES.md). Serving every block from the heap (no ``mmap``), keeping up to
-    1 GiB of free heap and growing it 64 MiB at a time avoids that; the resident set stays near its
-    peak. Skipped when any ``MALLOC_*`` variable or ``CNNLAB_MALLOC=system`` is set, and off glibc.
-    Returns True when the settings were applied.
+    - ``blas_one_thread``: NumPy's OpenBLAS runs on one thread. The compiled kernels spread their
+      own work over the cores; an idle OpenBLAS pool and the kernels' threads otherwise spin against
+      each other on the same cores between calls (measured on 2 cores: a fashion_cnn training step
+      185 -> 42 ms, resnet20 3.8 -> 1.1 s). Skipped with the reference kernels, which lean on BLAS,
+      or when ``OPENBLAS_NUM_THREADS`` is set.
+    - ``malloc``: glibc's malloc keeps freed memory for reuse instead of returning it at once.
+      A training step frees and allocates the same activation-sized arrays again and again; with
+      glibc's defaults the large ones are fresh ``mmap``s (or the heap is trimmed after each free),
+      so every step faults its pages in again. Serving every block from the heap (no ``mmap``),
+      keeping up to 1 GiB of free heap and growing it 64 MiB at a time avoids that. Skipped when
+      any ``MALLOC_*`` variable or ``CNNLAB_MALLOC=system`` is set, and off glibc.
     """
+    applied = {"blas_one_thread": False, "malloc": False}
+    if get_kernels() == "compiled" and "OPENBLAS_NUM_THREADS" not in os.environ:
+        setter = _blas_set_num_threads()
+        if setter is not None:
+            setter(1)
+            applied["blas_one_thread"] = True
     if os.environ.get("CNNLAB_MALLOC", "").lower() == "system" or any(k.startswith("MALLOC_") for k in os.environ):
-        return False
+        return applied
     if not sys.platform.startswith("linux"):
-        return False
+        return applied
     try:
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4
-        return all(libc.mallopt(option, value) for option, value in
-                   ((m_mmap_max, 0), (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20)))
+        applied["malloc"] = all(libc.mallopt(option, value) for option, value in
+                                ((m_mmap_max, 0), (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20)))
     except (OSError, AttributeError):  # not glibc
-        return False
+        pass
+    return applied
