@@ -270,7 +270,8 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     elif schedule not in (None, "none"):
         raise ValueError(f"train_job: unknown `schedule` {schedule!r}. Expected 'cosine', 'plateau' or 'none'")
     out = out or os.path.join("runs", f"{model}-{used}")
-    check_output_dir(out, "train")
+    if distributed.is_main():  # rank 0 alone writes there (and clears stale temp files, probes included)
+        check_output_dir(out, "train")
     input_size = list(base.image_shape[:1]) + [resize, resize] if resize else list(base.image_shape)
     meta = {"model": model, "config": config, "dataset": used, "classes": list(base.classes),
             "input_size": input_size, "resize": resize, "normalize": {"mean": mean, "std": std}, "split": split,
