@@ -36,8 +36,10 @@ def _bilinear_matrix(in_size, out_size, scale, align_corners):
     frac = pos - low
     rows = np.arange(out_size)
     a = np.zeros((out_size, in_size))
-    np.add.at(a, (rows, low), 1.0 - frac)  # tiny matrix built once per call, not a hot path
-    np.add.at(a, (rows, high), frac)
+    # Each row's (low) and each row's (high) are one entry apiece, so plain indexed adds are exact;
+    # at the last pixel high == low and the second add lands on the first one's entry, as it must.
+    a[rows, low] += 1.0 - frac
+    a[rows, high] += frac
     return a
 
 
