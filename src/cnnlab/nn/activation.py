@@ -9,7 +9,24 @@ from ..validation import real_arg
 from .module import Module
 
 
-class ReLU(Module):
+class _ElementwiseActivation(Module):
+    """An element-wise activation with no parameters; ``inplace`` is accepted for PyTorch
+    compatibility and ignored. Subclasses name the functional op in ``_fn``."""
+
+    _fn = None
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return getattr(Fact, self._fn)(input)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_ElementwiseActivation):
     """max(x, 0) element-wise.
 
     Args:
@@ -18,15 +35,7 @@ class ReLU(Module):
     Shape: output has the input's shape.
     """
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return Fact.relu(input)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+    _fn = "relu"
 
 
 class LeakyReLU(Module):
@@ -158,7 +167,7 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
-class SiLU(Module):
+class SiLU(_ElementwiseActivation):
     """``x * sigmoid(x)`` element-wise (swish), EfficientNet's activation.
 
     Args:
@@ -167,18 +176,10 @@ class SiLU(Module):
     Shape: output has the input's shape.
     """
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return Fact.silu(input)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+    _fn = "silu"
 
 
-class Hardswish(Module):
+class Hardswish(_ElementwiseActivation):
     """``x * relu6(x + 3) / 6`` element-wise, MobileNetV3's activation.
 
     Args:
@@ -187,12 +188,4 @@ class Hardswish(Module):
     Shape: output has the input's shape.
     """
 
-    def __init__(self, inplace=False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return Fact.hardswish(input)
-
-    def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+    _fn = "hardswish"
