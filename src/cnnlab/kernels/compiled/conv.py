@@ -26,14 +26,16 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._numba import kernel, stack_tile, threads
+from ._blas import gemm
+from ._numba import helper, kernel, stack_tile, threads
 
 __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
 
 TILE = 64          # output positions per register tile: the vector loop's length
 BLOCK = 4          # output channels per register tile
 TILE_VALUES = TILE * BLOCK
-BLOCK_BYTES = 4 << 20    # im2col columns built and multiplied per block of images (in cache)
+COLUMN_BYTES = 1 << 20   # im2col columns a thread builds and multiplies at a time (in its cache)
+MIN_ROWS = 128
 
 
 # ------------------------------------------------------------------------------- direct (stride 1)
@@ -185,55 +187,98 @@ def _direct_weight_grad(x, grad, weight_shape, pads, dilation, groups):
     return gw
 
 
-# ------------------------------------------------------------------------------- columns (im2col + BLAS)
+# ------------------------------------------------------------------------------- columns (im2col + GEMM)
 
 @kernel
 def _nhwc_pad(x, top, left, hp, wp):
-    """x (N, C, H, W) any layout -> (N, Hp, Wp, C) zero-padded, channels-last."""
+    """x (N, C, H, W) any layout -> (N, Hp, Wp, C) zero-padded, channels-last; ``top``/``left`` may
+    be negative (crop)."""
     n, c, h, w = x.shape
     out = np.zeros((n, hp, wp, c), x.dtype)
-    for r in prange(n * h):
-        b, y = r // h, r % h
-        for xx in range(w):
-            dst = out[b, y + top, xx + left]
-            for ch in range(c):
-                dst[ch] = x[b, ch, y, xx]
+    for r in prange(n * hp):
+        b, i = r // hp, r % hp
+        y = i - top
+        if 0 <= y < h:
+            for j in range(max(0, left), min(wp, w + left)):
+                dst = out[b, i, j]
+                for ch in range(c):
+                    dst[ch] = x[b, ch, y, j - left]
     return out
 
 
-@kernel
-def _im2col(xp, n0, n1, sh, sw, dh, dw, kh, kw, oh, ow, groups, cols):
-    """Columns of images n0..n1 of the padded channels-last xp (N, Hp, Wp, C):
-    cols (G, (n1-n0)*oH*oW, kH*kW*C/G), a row's values ordered (p, q, c): contiguous runs of C/G."""
+@helper
+def _fill_columns(xp, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols):
+    """Columns of output rows r0..r1 (flat over N, oH, oW) of the padded channels-last xp
+    (N, Hp, Wp, C): cols (G, >= r1-r0, kH*kW*C/G), a row's values ordered (p, q, c)."""
+    groups = cols.shape[0]
     cg = xp.shape[3] // groups
-    for r in prange((n1 - n0) * oh):
-        b, i = r // oh, r % oh
-        for j in range(ow):
-            row = (b * oh + i) * ow + j
-            for p in range(kh):
-                src_row = xp[n0 + b, i * sh + p * dh]
-                for q in range(kw):
-                    src = src_row[j * sw + q * dw]
-                    col = (p * kw + q) * cg
-                    for g in range(groups):
-                        dst = cols[g, row, col:col + cg]
-                        part = src[g * cg:(g + 1) * cg]
-                        for ch in range(cg):
-                            dst[ch] = part[ch]
+    for row in range(r0, r1):
+        b = row // (oh * ow)
+        i = (row // ow) % oh
+        j = row % ow
+        for p in range(kh):
+            src_row = xp[b, i * sh + p * dh]
+            for q in range(kw):
+                src = src_row[j * sw + q * dw]
+                col = (p * kw + q) * cg
+                for g in range(groups):
+                    dst = cols[g, row - r0, col:col + cg]
+                    part = src[g * cg:(g + 1) * cg]
+                    for ch in range(cg):
+                        dst[ch] = part[ch]
 
 
 @kernel
-def _col2im(dcols, n0, top, left, sh, sw, dh, dw, kh, kw, oh, ow, gx):
-    """Add columns' gradients back onto the input: dcols (G, pixels, kH*kW*C/G) -> gx (N, H, W, C)
-    channels-last, images n0.. (one image per task: no two tasks add to the same pixel)."""
-    groups = dcols.shape[0]
-    _, h, w, c = gx.shape
+def _columns_product(xp, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, tasks, chunk, out):
+    """out (N*oH*oW, O) = columns @ kernels (+ bias): each task takes a run of output rows and
+    builds and multiplies ``chunk`` rows of columns at a time, in its own cache."""
+    groups, k, og = wm.shape
+    rows = out.shape[0]
+    for t in prange(tasks):
+        cols = np.empty((groups, chunk, k), xp.dtype)
+        for r0 in range(rows * t // tasks, rows * (t + 1) // tasks, chunk):
+            r1 = min(r0 + chunk, rows * (t + 1) // tasks)
+            _fill_columns(xp, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
+            for g in range(groups):
+                gemm(False, False, cols[g, :r1 - r0], wm[g], 0.0, out[r0:r1, g * og:(g + 1) * og])
+            for r in range(r0, r1):
+                dst = out[r]
+                for o in range(og * groups):
+                    dst[o] += bias[o]
+
+
+@kernel
+def _columns_weight_product(xp, g_rows, sh, sw, dh, dw, kh, kw, oh, ow, chunk, parts):
+    """parts[t] (G, K, O/G) = task t's columns^T @ gradient rows, summed over its run of rows."""
+    tasks, groups, k, og = parts.shape
+    rows = g_rows.shape[0]
+    for t in prange(tasks):
+        cols = np.empty((groups, chunk, k), xp.dtype)
+        part = parts[t]
+        part[:] = 0
+        for r0 in range(rows * t // tasks, rows * (t + 1) // tasks, chunk):
+            r1 = min(r0 + chunk, rows * (t + 1) // tasks)
+            _fill_columns(xp, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
+            for g in range(groups):
+                gemm(True, False, cols[g, :r1 - r0], g_rows[r0:r1, g * og:(g + 1) * og], 1.0, part[g])
+
+
+@kernel
+def _col2im_product(g_rows, wm, top, left, sh, sw, dh, dw, kh, kw, oh, ow, chunk, gx):
+    """col2im: each task takes whole images (no two tasks add to one pixel); a chunk of its output
+    rows' column gradients, gradient rows @ kernels^T, is added back onto gx (N, H, W, C)."""
+    groups, k, og = wm.shape
+    n, h, w, c = gx.shape
     cg = c // groups
-    images = dcols.shape[1] // (oh * ow)
-    for b in prange(images):
-        for i in range(oh):
-            for j in range(ow):
-                row = (b * oh + i) * ow + j
+    for b in prange(n):
+        dcols = np.empty((groups, chunk, k), gx.dtype)
+        for r0 in range(b * oh * ow, (b + 1) * oh * ow, chunk):
+            r1 = min(r0 + chunk, (b + 1) * oh * ow)
+            for g in range(groups):
+                gemm(False, True, g_rows[r0:r1, g * og:(g + 1) * og], wm[g], 0.0, dcols[g, :r1 - r0])
+            for row in range(r0, r1):
+                i = (row // ow) % oh
+                j = row % ow
                 for p in range(kh):
                     y = i * sh + p * dh - top
                     if 0 <= y < h:
@@ -241,11 +286,11 @@ def _col2im(dcols, n0, top, left, sh, sw, dh, dw, kh, kw, oh, ow, gx):
                             xx = j * sw + q * dw - left
                             if 0 <= xx < w:
                                 col = (p * kw + q) * cg
-                                dst = gx[n0 + b, y, xx]
-                                for g in range(groups):
-                                    src = dcols[g, row, col:col + cg]
+                                dst = gx[b, y, xx]
+                                for gr in range(groups):
+                                    src = dcols[gr, row - r0, col:col + cg]
                                     for ch in range(cg):
-                                        dst[g * cg + ch] += src[ch]
+                                        dst[gr * cg + ch] += src[ch]
 
 
 @kernel
@@ -271,10 +316,15 @@ def _as_rows(a):
     return out
 
 
-def _image_blocks(n, per_image_bytes):
-    """Runs of images whose columns take about BLOCK_BYTES: [(n0, n1), ...]."""
-    step = max(1, BLOCK_BYTES // max(1, per_image_bytes))
-    return [(n0, min(n, n0 + step)) for n0 in range(0, n, step)]
+def _chunk_rows(row_values, itemsize):
+    """Rows of columns built and multiplied at a time: about COLUMN_BYTES, at least MIN_ROWS (a
+    product of fewer rows spends its time packing the kernel matrix)."""
+    return max(MIN_ROWS, COLUMN_BYTES // max(1, row_values * itemsize))
+
+
+def _tasks(rows, chunk):
+    """One run of rows per thread, unless there are fewer chunks than threads."""
+    return max(1, min(numba.get_num_threads(), -(-rows // chunk)))
 
 
 def _kernel_matrix(weight, groups):
@@ -284,63 +334,58 @@ def _kernel_matrix(weight, groups):
     return np.ascontiguousarray(w).reshape(groups, kh * kw * cg, o // groups)
 
 
+def _padded_nhwc(x, pads):
+    return _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
+
+
 def _columns_forward(x, weight, bias, pads, stride, dilation, groups, out_size):
-    """Block by block: columns (G, pixels, K) @ kernels (G, K, O/G) -> rows of (N, oH, oW, O)."""
-    n, c = x.shape[:2]
+    """Columns (pixels, K) @ kernels (K, O) -> rows of (N, oH, oW, O), one product per chunk."""
+    n = x.shape[0]
     o, cg, kh, kw = weight.shape
     oh, ow = out_size
-    og = o // groups
     wm = _kernel_matrix(weight, groups)
-    xp = _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
     out = np.empty((n, oh, ow, o), x.dtype)
     rows = out.reshape(n * oh * ow, o)
-    per_image = oh * ow * kh * kw * c * x.dtype.itemsize
-    for n0, n1 in _image_blocks(n, per_image):
-        cols = np.empty((groups, (n1 - n0) * oh * ow, kh * kw * cg), x.dtype)
-        _im2col(xp, n0, n1, *stride, *dilation, kh, kw, oh, ow, groups, cols)
-        dst = rows[n0 * oh * ow:n1 * oh * ow]
-        if groups == 1:
-            np.matmul(cols[0], wm[0], out=dst)
-        else:
-            dst.reshape(-1, groups, og)[...] = np.matmul(cols, wm).transpose(1, 0, 2)
-    if bias is not None:
-        rows += bias
+    chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
+    b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
+    _columns_product(_padded_nhwc(x, pads), wm, b, *stride, *dilation, kh, kw, oh, ow,
+                     _tasks(rows.shape[0], chunk), chunk, rows)
     return out.transpose(0, 3, 1, 2)
 
 
 def _columns_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
-    """col2im: columns' gradient = gradient rows @ kernels^T, added back onto the input."""
+    """Stride 1: the full correlation of the gradient with the rotated kernel through the same
+    product as the forward (``_direct_input_grad``'s padding). Strides > 1: col2im."""
+    if stride == (1, 1):
+        (top, _), (left, _) = pads
+        h, w = input_shape[-2:]
+        _, _, kh, kw = weight.shape
+        reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+        oh, ow = grad.shape[2:]
+        gpads = ((reach[0] - top, h + top - oh), (reach[1] - left, w + left - ow))
+        return _columns_forward(grad, _rotated(weight, groups), None, gpads, (1, 1), dilation,
+                                groups, (h, w))
     n, o, oh, ow = grad.shape
     _, cg, kh, kw = weight.shape
     h, w = input_shape[-2:]
-    c = cg * groups
-    og = o // groups
-    wt = _kernel_matrix(weight, groups).transpose(0, 2, 1)                 # (G, O/G, K)
-    g_rows = _as_rows(grad)                                                # (N*oH*oW, O)
-    gx = np.zeros((n, h, w, c), grad.dtype)
-    per_image = oh * ow * kh * kw * c * grad.dtype.itemsize
-    for n0, n1 in _image_blocks(n, per_image):
-        g = g_rows[n0 * oh * ow:n1 * oh * ow].reshape(-1, groups, og).transpose(1, 0, 2)
-        dcols = np.matmul(g, wt)                                           # (G, pixels, K)
-        _col2im(dcols, n0, pads[0][0], pads[1][0], *stride, *dilation, kh, kw, oh, ow, gx)
+    gx = np.zeros((n, h, w, cg * groups), grad.dtype)
+    chunk = _chunk_rows(kh * kw * cg * groups, grad.dtype.itemsize)
+    _col2im_product(_as_rows(grad), _kernel_matrix(weight, groups), pads[0][0], pads[1][0],
+                    *stride, *dilation, kh, kw, oh, ow, chunk, gx)
     return gx.transpose(0, 3, 1, 2)
 
 
 def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
-    """Sum over blocks of columns^T @ gradient rows, (G, K, O/G) -> (O, C/G, kH, kW)."""
-    n, c = x.shape[:2]
+    """Sum over every thread's rows of columns^T @ gradient rows, (G, K, O/G) -> (O, C/G, kH, kW)."""
     o, cg, kh, kw = weight_shape
     og = o // groups
     oh, ow = grad.shape[2:]
     g_rows = _as_rows(grad)
-    xp = _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
-    gw = np.zeros((groups, kh * kw * cg, og), x.dtype)
-    per_image = oh * ow * kh * kw * c * x.dtype.itemsize
-    for n0, n1 in _image_blocks(n, per_image):
-        cols = np.empty((groups, (n1 - n0) * oh * ow, kh * kw * cg), x.dtype)
-        _im2col(xp, n0, n1, *stride, *dilation, kh, kw, oh, ow, groups, cols)
-        g = g_rows[n0 * oh * ow:n1 * oh * ow].reshape(-1, groups, og).transpose(1, 0, 2)
-        gw += np.matmul(cols.transpose(0, 2, 1), g)
+    chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
+    parts = np.empty((_tasks(g_rows.shape[0], chunk), groups, kh * kw * cg, og), x.dtype)
+    _columns_weight_product(_padded_nhwc(x, pads), g_rows, *stride, *dilation, kh, kw, oh, ow,
+                            chunk, parts)
+    gw = parts.sum(axis=0) if parts.shape[0] > 1 else parts[0]
     gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)      # (G, O/G, C/G, kH, kW)
     return np.ascontiguousarray(gw).reshape(weight_shape)
 
