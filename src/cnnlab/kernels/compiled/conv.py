@@ -189,20 +189,62 @@ def _direct_weight_grad(x, grad, weight_shape, pads, dilation, groups):
 
 # ------------------------------------------------------------------------------- columns (im2col + GEMM)
 
+@helper
+def _zero_borders(out, b, i, top_rows, h_rows, left, w_cols):
+    """Zero row i of image b of out (N, Hp, Wp, C) outside the copied block [left, left + w_cols)
+    of rows [top_rows, top_rows + h_rows); the whole row when i is outside."""
+    row = out[b, i]
+    if i < top_rows or i >= top_rows + h_rows:
+        row[:] = 0
+    else:
+        row[:max(0, left)] = 0
+        row[max(0, left + w_cols):] = 0
+
+
 @kernel
-def _nhwc_pad(x, top, left, hp, wp):
-    """x (N, C, H, W) any layout -> (N, Hp, Wp, C) zero-padded, channels-last; ``top``/``left`` may
-    be negative (crop)."""
-    n, c, h, w = x.shape
-    out = np.zeros((n, hp, wp, c), x.dtype)
+def _pad_nhwc_rows(xt, top, left, out):
+    """xt (N, H, W, C) C-contiguous -> out (N, Hp, Wp, C): each row one contiguous copy."""
+    n, h, w, c = xt.shape
+    hp, wp = out.shape[1:3]
+    j0, j1 = max(0, left), min(wp, w + left)
     for r in prange(n * hp):
         b, i = r // hp, r % hp
+        _zero_borders(out, b, i, max(0, top), min(hp, h + top) - max(0, top), left, w)
+        y = i - top
+        if 0 <= y < h and j1 > j0:
+            dst = out[b, i, j0:j1].reshape((j1 - j0) * c)
+            src = xt[b, y, j0 - left:j1 - left].reshape((j1 - j0) * c)
+            for v in range(src.size):
+                dst[v] = src[v]
+
+
+@kernel
+def _pad_transpose(x, top, left, out):
+    """x (N, C, H, W) C-contiguous -> out (N, Hp, Wp, C): a transposing copy per row."""
+    n, c, h, w = x.shape
+    hp, wp = out.shape[1:3]
+    j0, j1 = max(0, left), min(wp, w + left)
+    for r in prange(n * hp):
+        b, i = r // hp, r % hp
+        _zero_borders(out, b, i, max(0, top), min(hp, h + top) - max(0, top), left, w)
         y = i - top
         if 0 <= y < h:
-            for j in range(max(0, left), min(wp, w + left)):
-                dst = out[b, i, j]
-                for ch in range(c):
-                    dst[ch] = x[b, ch, y, j - left]
+            dst = out[b, i]
+            for ch in range(c):
+                src = x[b, ch, y]
+                for j in range(j0, j1):
+                    dst[j, ch] = src[j - left]
+
+
+def _nhwc_pad(x, top, left, hp, wp):
+    """x (N, C, H, W) in either layout -> (N, Hp, Wp, C) zero-padded, channels-last; ``top``/``left``
+    may be negative (crop)."""
+    out = np.empty((x.shape[0], hp, wp, x.shape[1]), x.dtype)
+    nhwc = x.transpose(0, 2, 3, 1)
+    if nhwc.flags.c_contiguous:
+        _pad_nhwc_rows(nhwc, top, left, out)
+    else:
+        _pad_transpose(np.ascontiguousarray(x), top, left, out)
     return out
 
 
@@ -501,23 +543,25 @@ def _depthwise_weight_grad(x, grad, weight_shape, pads, stride, dilation):
 
 # ------------------------------------------------------------------------------- dispatch
 
-DIRECT_MAX_CHANNELS = 32   # direct kernel up to this many summed channels per group (measured)
-DIRECT_WGRAD_MAX_CHANNELS = 4
+DIRECT_WGRAD_MAX_CHANNELS = 4   # the direct weight gradient up to this many input channels per group
+COLUMNS_MIN_SUMMED = 8          # the columns' product wants a long enough sum ...
+COLUMNS_MIN_WIDTH = 16          # ... and a wide enough output row (measured, benchmarks/RESULTS.md)
 
 
 def _plan(op, x_shape, weight_shape, stride, groups):
     """The formulation of ``op`` ("forward", "input_grad", "weight_grad") for a shape: "depthwise",
-    "direct" or "columns". Chosen from single-thread timings of both (benchmarks/RESULTS.md):
-    the direct kernel wins where the sum runs over few channels (the first layers, 16-32
-    channels); BLAS on im2col columns wins from 64 channels up and for strides > 1."""
+    "direct" or "columns". Chosen from training-step timings of both (benchmarks/RESULTS.md): the
+    threads' im2col + GEMM wins wherever the product sums over 8+ channels into 16+ outputs; the
+    direct kernel wins for the first layers (1-6 input channels) and narrow outputs (LeNet's 6)."""
     c, o = x_shape[1], weight_shape[0]
     if groups == c and weight_shape[1] == 1 and groups > 1:
         return "depthwise"
     if stride != (1, 1):
         return "columns"
-    summed = {"forward": c // groups, "input_grad": o // groups, "weight_grad": c // groups}[op]
-    limit = DIRECT_WGRAD_MAX_CHANNELS if op == "weight_grad" else DIRECT_MAX_CHANNELS
-    return "direct" if summed <= limit else "columns"
+    if op == "weight_grad":
+        return "direct" if c // groups <= DIRECT_WGRAD_MAX_CHANNELS else "columns"
+    summed, width = (c // groups, o // groups) if op == "forward" else (o // groups, c // groups)
+    return "columns" if summed >= COLUMNS_MIN_SUMMED and width >= COLUMNS_MIN_WIDTH else "direct"
 
 
 def _out_size(shape, kernel_size, pads, stride, dilation):
