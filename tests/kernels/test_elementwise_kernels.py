@@ -80,3 +80,25 @@ def test_add_relu_rejects_mismatched_inputs():
         F.add_relu(a, cnnlab.tensor(np.zeros(3)))
     with pytest.raises(TypeError, match="add_relu: `other`"):
         F.add_relu(a, np.zeros((2, 3)).tolist())
+
+
+@pytest.mark.parametrize("name", KERNEL_SETS)
+@pytest.mark.parametrize("layouts", [("nchw", "channels_last"), ("channels_last", "nchw")])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_add_relu_of_mixed_layouts(name, layouts, dtype, rng):
+    """A residual stream meeting a block of the other layout: the values of PyTorch's relu(a + b);
+    the compiled kernel answers channels-last, so the stream stays so after the first block."""
+    a, b = sample(rng, dtype), sample(rng, dtype)
+    g = rng.standard_normal(a.shape).astype(dtype)
+    backend.set_kernels(name)
+    sa, sb = (cnnlab.tensor(LAYOUTS[lay](v), requires_grad=True) for lay, v in zip(layouts, (a, b)))
+    out = F.add_relu(sa, sb)
+    out.backward(g)
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    ref = torch.relu(ta + tb)
+    ref.backward(torch.tensor(g))
+    np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
+    assert_close(sa.grad.numpy(), ta.grad.numpy(), dtype)
+    assert_close(sb.grad.numpy(), tb.grad.numpy(), dtype)
+    if name == "compiled":
+        assert out.data.transpose(0, 2, 3, 1).flags.c_contiguous

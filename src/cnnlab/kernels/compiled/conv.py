@@ -249,38 +249,55 @@ def _nhwc_pad(x, top, left, hp, wp):
 
 
 @helper
-def _fill_columns(xp, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols):
-    """Columns of output rows r0..r1 (flat over N, oH, oW) of the padded channels-last xp
-    (N, Hp, Wp, C): cols (G, >= r1-r0, kH*kW*C/G), a row's values ordered (p, q, c)."""
+def _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols):
+    """Columns of output rows r0..r1 (flat over N, oH, oW) of the unpadded channels-last xt
+    (N, H, W, C), zero where a tap falls in the padding: cols (G, >= r1-r0, kH*kW*C/G), a row's
+    values ordered (p, q, c). Reading the padding as zeros here saves a padded copy per op."""
     groups = cols.shape[0]
-    cg = xp.shape[3] // groups
+    h, w, c = xt.shape[1:]
+    cg = c // groups
     for row in range(r0, r1):
         b = row // (oh * ow)
         i = (row // ow) % oh
         j = row % ow
+        dst_row = cols[:, row - r0]
         for p in range(kh):
-            src_row = xp[b, i * sh + p * dh]
-            for q in range(kw):
-                src = src_row[j * sw + q * dw]
-                col = (p * kw + q) * cg
+            y = i * sh + p * dh - top
+            if y < 0 or y >= h:
                 for g in range(groups):
-                    dst = cols[g, row - r0, col:col + cg]
-                    part = src[g * cg:(g + 1) * cg]
-                    for ch in range(cg):
-                        dst[ch] = part[ch]
+                    dst = dst_row[g, p * kw * cg:(p + 1) * kw * cg]
+                    for v in range(kw * cg):
+                        dst[v] = 0
+                continue
+            src_row = xt[b, y]
+            for q in range(kw):
+                x = j * sw + q * dw - left
+                col = (p * kw + q) * cg
+                if 0 <= x < w:
+                    src = src_row[x]
+                    for g in range(groups):
+                        dst = dst_row[g, col:col + cg]
+                        part = src[g * cg:(g + 1) * cg]
+                        for ch in range(cg):
+                            dst[ch] = part[ch]
+                else:
+                    for g in range(groups):
+                        dst = dst_row[g, col:col + cg]
+                        for ch in range(cg):
+                            dst[ch] = 0
 
 
 @kernel
-def _columns_product(xp, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, tasks, chunk, out):
+def _columns_product(xt, top, left, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, tasks, chunk, out):
     """out (N*oH*oW, O) = columns @ kernels (+ bias): each task takes a run of output rows and
     builds and multiplies ``chunk`` rows of columns at a time, in its own cache."""
     groups, k, og = wm.shape
     rows = out.shape[0]
     for t in prange(tasks):
-        cols = np.empty((groups, chunk, k), xp.dtype)
+        cols = np.empty((groups, chunk, k), xt.dtype)
         for r0 in range(rows * t // tasks, rows * (t + 1) // tasks, chunk):
             r1 = min(r0 + chunk, rows * (t + 1) // tasks)
-            _fill_columns(xp, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
+            _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
             for g in range(groups):
                 gemm(False, False, cols[g, :r1 - r0], wm[g], 0.0, out[r0:r1, g * og:(g + 1) * og])
             for r in range(r0, r1):
@@ -290,17 +307,17 @@ def _columns_product(xp, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, tasks, chunk,
 
 
 @kernel
-def _columns_weight_product(xp, g_rows, sh, sw, dh, dw, kh, kw, oh, ow, chunk, parts):
+def _columns_weight_product(xt, top, left, g_rows, sh, sw, dh, dw, kh, kw, oh, ow, chunk, parts):
     """parts[t] (G, K, O/G) = task t's columns^T @ gradient rows, summed over its run of rows."""
     tasks, groups, k, og = parts.shape
     rows = g_rows.shape[0]
     for t in prange(tasks):
-        cols = np.empty((groups, chunk, k), xp.dtype)
+        cols = np.empty((groups, chunk, k), xt.dtype)
         part = parts[t]
         part[:] = 0
         for r0 in range(rows * t // tasks, rows * (t + 1) // tasks, chunk):
             r1 = min(r0 + chunk, rows * (t + 1) // tasks)
-            _fill_columns(xp, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
+            _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
             for g in range(groups):
                 gemm(True, False, cols[g, :r1 - r0], g_rows[r0:r1, g * og:(g + 1) * og], 1.0, part[g])
 
@@ -376,6 +393,12 @@ def _kernel_matrix(weight, groups):
     return np.ascontiguousarray(w).reshape(groups, kh * kw * cg, o // groups)
 
 
+def _nhwc(x):
+    """(N, C, H, W) in either layout -> (N, H, W, C) C-contiguous: a view of channels-last memory."""
+    n, c, h, w = x.shape
+    return _as_rows(x).reshape(n, h, w, c)
+
+
 def _padded_nhwc(x, pads):
     return _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
 
@@ -390,7 +413,7 @@ def _columns_forward(x, weight, bias, pads, stride, dilation, groups, out_size):
     rows = out.reshape(n * oh * ow, o)
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
-    _columns_product(_padded_nhwc(x, pads), wm, b, *stride, *dilation, kh, kw, oh, ow,
+    _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, b, *stride, *dilation, kh, kw, oh, ow,
                      _tasks(rows.shape[0], chunk), chunk, rows)
     return out.transpose(0, 3, 1, 2)
 
@@ -425,7 +448,7 @@ def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     g_rows = _as_rows(grad)
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
     parts = np.empty((_tasks(g_rows.shape[0], chunk), groups, kh * kw * cg, og), x.dtype)
-    _columns_weight_product(_padded_nhwc(x, pads), g_rows, *stride, *dilation, kh, kw, oh, ow,
+    _columns_weight_product(_nhwc(x), pads[0][0], pads[1][0], g_rows, *stride, *dilation, kh, kw, oh, ow,
                             chunk, parts)
     gw = parts.sum(axis=0) if parts.shape[0] > 1 else parts[0]
     gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)      # (G, O/G, C/G, kH, kW)

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..reference import elementwise as _reference
-from ..reference._layout import in_layout, is_channels_last
+from ..reference._layout import empty, in_layout, is_channels_last
 
 __all__ = ["relu_forward", "relu_backward", "add_relu_forward"]
 
@@ -32,6 +32,18 @@ def _add_relu(a, b, out):
     for i in prange(a.size):
         v = a[i] + b[i]
         out[i] = 0 if v < 0 else v
+
+
+@njit(parallel=True, cache=True)
+def _add_relu_mixed(a, b, out):
+    """(N, C, H, W) of any two layouts into a channels-last ``out``, walked in its memory order."""
+    n, c, h, w = out.shape
+    for r in prange(n * h):
+        img, i = r // h, r % h
+        for j in range(w):
+            for ch in range(c):
+                v = a[img, ch, i, j] + b[img, ch, i, j]
+                out[img, ch, i, j] = 0 if v < 0 else v
 
 
 def _dense(a):
@@ -65,8 +77,16 @@ def relu_backward(g, out):
 
 def add_relu_forward(a, b):
     """As the reference; both inputs of one shape and one layout (the residual block's case)."""
-    if a.shape != b.shape or a.dtype != b.dtype or not _dense(a) or a.strides != b.strides:
+    if a.shape != b.shape or a.dtype != b.dtype or not _dense(a) or not _dense(b):
         return _reference.add_relu_forward(a, b)
+    if a.strides != b.strides:
+        # A residual stream meeting a block of the other layout: the output takes the channels-last
+        # one, so the stream stays channels-last after the first block (as the convolutions want).
+        if a.ndim != 4 or not (is_channels_last(a) or is_channels_last(b)):
+            return _reference.add_relu_forward(a, b)
+        out = empty(a.shape, a.dtype, a if is_channels_last(a) else b)
+        _add_relu_mixed(a, b, out)
+        return out
     out = np.empty_like(a)
     _add_relu(_flat(a), _flat(b), _flat(out))
     return out
