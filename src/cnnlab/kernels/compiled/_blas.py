@@ -7,19 +7,22 @@ block of rows (BLAS on one thread per call): one pool for the whole op, and each
 are still in its cache when they are multiplied.
 
 How: ``cblas_?gemm`` of the OpenBLAS that NumPy loaded (ILP64, as NumPy 2's wheels ship it) is
-registered with LLVM under a fixed name, so compiled kernels link to it by name and stay cacheable
-on disk. When no such library is loaded (NumPy built on another BLAS), a compiled loop of the same
-signature takes its place: correct, slower. ``gemm_source()`` says which one is in use.
+registered with LLVM under a fixed name on first use, so compiled kernels link to it by name and stay
+cacheable on disk. When no such library is loaded (NumPy built on another BLAS), a compiled loop of the
+same signature takes its place: correct, slower. ``gemm_source()`` says which one is in use.
 """
 
 import ctypes
 
 import llvmlite.binding as llvm
 import numpy as np
-from numba import cfunc, carray, types
+import numba
+from numba import cfunc, carray, prange, types
 from numba.extending import intrinsic, overload
 
-__all__ = ["gemm", "gemm_source"]
+from ._numba import kernel, threads
+
+__all__ = ["gemm", "gemm_source", "ready", "threaded_matmul"]
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 _SYMBOLS = {np.float32: "cnnlab_cblas_sgemm", np.float64: "cnnlab_cblas_dgemm"}
@@ -84,20 +87,25 @@ def _find_openblas():
     return {}
 
 
-def _register():
-    """Point the fixed symbols at OpenBLAS, else at the compiled fallback; returns the source's name."""
-    found = _find_openblas()
-    for dtype, symbol in _SYMBOLS.items():
-        llvm.add_symbol(symbol, found[dtype] if found else _fallback(dtype))
-    return "openblas" if found else "compiled loops"
+_SOURCE = None
 
 
-_SOURCE = _register()
+def ready():
+    """Point the fixed symbols at OpenBLAS, else at the compiled fallback, once; the Python side of
+    every kernel that calls ``gemm`` calls this first (on first use, not at import: looking the
+    library up is the only effect, and an import should not have even that)."""
+    global _SOURCE
+    if _SOURCE is None:
+        found = _find_openblas()
+        for dtype, symbol in _SYMBOLS.items():
+            llvm.add_symbol(symbol, found[dtype] if found else _fallback(dtype))
+        _SOURCE = "openblas" if found else "compiled loops"
+    return _SOURCE
 
 
 def gemm_source():
     """``"openblas"`` when kernels call NumPy's OpenBLAS, else ``"compiled loops"``."""
-    return _SOURCE
+    return ready()
 
 
 _EXTERNAL = {dtype: types.ExternalFunction(symbol, _signature(types.float32 if dtype == np.float32
@@ -146,3 +154,19 @@ def _gemm_compiled(trans_a, trans_b, a, b, beta, c):
 
     return impl
 
+
+
+@kernel
+def _rows_product(a, b, out, tasks):
+    for t in prange(tasks):
+        r0, r1 = a.shape[0] * t // tasks, a.shape[0] * (t + 1) // tasks
+        gemm(False, False, a[r0:r1], b, 0.0, out[r0:r1])
+
+
+def threaded_matmul(a, b, out):
+    """out = a @ b for 2-D C-contiguous arrays, one block of rows per thread: the product the
+    convolutions run (the benchmark's GEMM ceiling)."""
+    ready()
+    with threads():
+        _rows_product(a, b, out, numba.get_num_threads())
+    return out

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ._blas import gemm
+from ._blas import gemm, ready
 from ._numba import helper, kernel, stack_tile, threads
 
 __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
@@ -405,6 +405,7 @@ def _padded_nhwc(x, pads):
 
 def _columns_forward(x, weight, bias, pads, stride, dilation, groups, out_size):
     """Columns (pixels, K) @ kernels (K, O) -> rows of (N, oH, oW, O), one product per chunk."""
+    ready()
     n = x.shape[0]
     o, cg, kh, kw = weight.shape
     oh, ow = out_size
@@ -421,6 +422,7 @@ def _columns_forward(x, weight, bias, pads, stride, dilation, groups, out_size):
 def _columns_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
     """Stride 1: the full correlation of the gradient with the rotated kernel through the same
     product as the forward (``_direct_input_grad``'s padding). Strides > 1: col2im."""
+    ready()
     if stride == (1, 1):
         (top, _), (left, _) = pads
         h, w = input_shape[-2:]
@@ -442,6 +444,7 @@ def _columns_input_grad(grad, weight, input_shape, pads, stride, dilation, group
 
 def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     """Sum over every thread's rows of columns^T @ gradient rows, (G, K, O/G) -> (O, C/G, kH, kW)."""
+    ready()
     o, cg, kh, kw = weight_shape
     og = o // groups
     oh, ow = grad.shape[2:]
