@@ -17,6 +17,7 @@ import re
 import tempfile
 import time
 
+from cnnlab.backend import tune_process
 from cnnlab.train.ensemble import evaluate_ensemble
 from cnnlab.train.run import train_job
 
@@ -25,6 +26,7 @@ START, END = "<!-- ensemble_fashion:start -->", "<!-- ensemble_fashion:end -->"
 
 
 def main():
+    tune_process()   # as the cnnlab command does: BLAS on one thread beside the kernels
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=2)

@@ -46,6 +46,7 @@ def run_cnnlab(args, data, weights, orders):
     import cnnlab
     from cnnlab import models, nn, optim
 
+    cnnlab.backend.tune_process()   # as the cnnlab command does: BLAS on one thread beside the kernels
     xtr, ytr, xte, yte = data
     model = models.fashion_cnn()
     model.load_state_dict(weights)

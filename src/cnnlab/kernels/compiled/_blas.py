@@ -13,6 +13,7 @@ same signature takes its place: correct, slower. ``gemm_source()`` says which on
 """
 
 import ctypes
+import warnings
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -64,7 +65,8 @@ def _fallback(dtype):
 
 
 def _find_openblas():
-    """{dtype: address} of the ILP64 cblas GEMMs in the OpenBLAS this process loaded, or {}."""
+    """{dtype: address} of the ILP64 cblas GEMMs in the OpenBLAS this process loaded, plus its
+    thread-count getter under "threads" when it has one; {} when there is none."""
     try:
         with open("/proc/self/maps") as f:
             paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
@@ -83,6 +85,13 @@ def _find_openblas():
                     found[dtype] = ctypes.cast(fn, ctypes.c_void_p).value
                     break
         if len(found) == len(_BLAS_NAMES):
+            for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                         "openblas_get_num_threads"):
+                getter = getattr(lib, name, None)
+                if getter is not None:
+                    getter.restype = ctypes.c_int
+                    found["threads"] = getter
+                    break
             return found
     return {}
 
@@ -100,6 +109,13 @@ def ready():
         for dtype, symbol in _SYMBOLS.items():
             llvm.add_symbol(symbol, found[dtype] if found else _fallback(dtype))
         _SOURCE = "openblas" if found else "compiled loops"
+        blas_threads = found["threads"]() if "threads" in found else 1
+        if blas_threads > 1 and numba.config.NUMBA_NUM_THREADS > 1:
+            warnings.warn(
+                f"cnnlab: NumPy's OpenBLAS runs {blas_threads} threads of its own beside the compiled "
+                "kernels' threads, which call it from each of theirs: training runs several times "
+                "slower. Call cnnlab.backend.tune_process() first (the cnnlab command does), or set "
+                "OPENBLAS_NUM_THREADS=1.", RuntimeWarning, stacklevel=3)
     return _SOURCE
 
 
