@@ -199,7 +199,10 @@ def side_by_side(args):
 
 
 def cli_defaults(args):
+    from cnnlab.backend import tune_process
     from cnnlab.train.run import train_job
+
+    tune_process()   # as the cnnlab command does before train_job
 
     start = time.perf_counter()
     result = train_job(progress=False, out=args.out)

@@ -386,11 +386,64 @@ def _tasks(rows, chunk):
     return max(1, min(numba.get_num_threads(), -(-rows // chunk)))
 
 
+PANEL_BLOCK = 16   # output channels moved together: one cache line of the panel per (tap, channel)
+
+
+@kernel
+def _panel_copy(weight, panel, to_panel):
+    """weight (O, C/G, kH, kW) <-> panel (G, kH*kW*C/G, O/G), rows in the columns' (p, q, c) order:
+    panel[g, (p*kW + q)*C/G + c, o] = weight[g*O/G + o, c, p, q], copied in the direction asked. A
+    task takes PANEL_BLOCK output channels: their weights (a few hundred KB at most) stay in cache
+    while each panel row's run of them is written whole; NumPy's strided transpose is one thread."""
+    o, cg, kh, kw = weight.shape
+    groups, _, og = panel.shape
+    blocks = (og + PANEL_BLOCK - 1) // PANEL_BLOCK
+    for task in prange(groups * blocks):
+        g, o0 = task // blocks, (task % blocks) * PANEL_BLOCK
+        o1 = min(o0 + PANEL_BLOCK, og)
+        for c in range(cg):
+            for p in range(kh):
+                for q in range(kw):
+                    row = panel[g, (p * kw + q) * cg + c]
+                    for k in range(o0, o1):
+                        if to_panel:
+                            row[k] = weight[g * og + k, c, p, q]
+                        else:
+                            weight[g * og + k, c, p, q] = row[k]
+
+
+@kernel
+def _rotated_panel(weight, groups, panel):
+    """The input gradient's kernel matrix straight from weight (O, C/G, kH, kW): the kernel rotated
+    180 degrees with in/out channels swapped, panel (G, kH*kW*O/G, C/G) with
+    panel[g, (p*kW + q)*O/G + o, c] = weight[g*O/G + o, c, kH-1-p, kW-1-q]. One task per output
+    channel: it reads its own weights (contiguous) and writes whole panel rows."""
+    o, cg, kh, kw = weight.shape
+    og = o // groups
+    for k in prange(o):
+        g, oo = k // og, k % og
+        src = weight[k]
+        for p in range(kh):
+            for q in range(kw):
+                row = panel[g, (p * kw + q) * og + oo]
+                for c in range(cg):
+                    row[c] = src[c, kh - 1 - p, kw - 1 - q]
+
+
 def _kernel_matrix(weight, groups):
     """(O, C/G, kH, kW) -> (G, kH*kW*C/G, O/G), rows in the columns' (p, q, c) order."""
     o, cg, kh, kw = weight.shape
-    w = weight.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1)
-    return np.ascontiguousarray(w).reshape(groups, kh * kw * cg, o // groups)
+    panel = np.empty((groups, kh * kw * cg, o // groups), weight.dtype)
+    _panel_copy(weight, panel, True)
+    return panel
+
+
+def _rotated_kernel_matrix(weight, groups):
+    """(O, C/G, kH, kW) -> (G, kH*kW*O/G, C/G): ``_kernel_matrix`` of ``_rotated(weight, groups)``."""
+    o, cg, kh, kw = weight.shape
+    panel = np.empty((groups, kh * kw * (o // groups), cg), weight.dtype)
+    _rotated_panel(weight, groups, panel)
+    return panel
 
 
 def _nhwc(x):
@@ -405,11 +458,18 @@ def _padded_nhwc(x, pads):
 
 def _columns_forward(x, weight, bias, pads, stride, dilation, groups, out_size):
     """Columns (pixels, K) @ kernels (K, O) -> rows of (N, oH, oW, O), one product per chunk."""
+    return _columns_with_panel(x, _kernel_matrix(weight, groups), weight.shape[2:], bias, pads, stride,
+                               dilation, out_size)
+
+
+def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_size):
+    """``_columns_forward`` with its kernel matrix wm (G, kH*kW*C/G, O/G) given."""
     ready()
     n = x.shape[0]
-    o, cg, kh, kw = weight.shape
+    groups, _, og = wm.shape
+    o, cg = groups * og, x.shape[1] // groups
+    kh, kw = kernel_size
     oh, ow = out_size
-    wm = _kernel_matrix(weight, groups)
     out = np.empty((n, oh, ow, o), x.dtype)
     rows = out.reshape(n * oh * ow, o)
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
@@ -430,8 +490,8 @@ def _columns_input_grad(grad, weight, input_shape, pads, stride, dilation, group
         reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
         oh, ow = grad.shape[2:]
         gpads = ((reach[0] - top, h + top - oh), (reach[1] - left, w + left - ow))
-        return _columns_forward(grad, _rotated(weight, groups), None, gpads, (1, 1), dilation,
-                                groups, (h, w))
+        return _columns_with_panel(grad, _rotated_kernel_matrix(weight, groups), (kh, kw), None, gpads,
+                                   (1, 1), dilation, (h, w))
     n, o, oh, ow = grad.shape
     _, cg, kh, kw = weight.shape
     h, w = input_shape[-2:]
@@ -453,9 +513,9 @@ def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     parts = np.empty((_tasks(g_rows.shape[0], chunk), groups, kh * kw * cg, og), x.dtype)
     _columns_weight_product(_nhwc(x), pads[0][0], pads[1][0], g_rows, *stride, *dilation, kh, kw, oh, ow,
                             chunk, parts)
-    gw = parts.sum(axis=0) if parts.shape[0] > 1 else parts[0]
-    gw = gw.reshape(groups, kh, kw, cg, og).transpose(0, 4, 3, 1, 2)      # (G, O/G, C/G, kH, kW)
-    return np.ascontiguousarray(gw).reshape(weight_shape)
+    gw = np.empty(weight_shape, x.dtype)
+    _panel_copy(gw, parts.sum(axis=0) if parts.shape[0] > 1 else parts[0], False)
+    return gw
 
 
 # ------------------------------------------------------------------------------- depthwise
