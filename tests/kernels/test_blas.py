@@ -8,6 +8,7 @@ import pytest
 from numba import njit
 
 from cnnlab.kernels.compiled import _blas
+from cnnlab.kernels.compiled._simd import product
 from helpers import assert_close
 
 
@@ -105,3 +106,22 @@ def test_a_busy_blas_pool_is_named_once_with_its_remedy(mode, expected):
     if _blas.gemm_source() != "openblas":
         pytest.skip("NumPy brings no OpenBLAS here")
     assert out.stdout.strip().splitlines()[-1] == expected
+
+
+@njit(cache=False)
+def _product(a, w, c):
+    product(a, w, c)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("columns", [16, 32, 48])
+@pytest.mark.parametrize("rows", [1, 7, 13, 14, 29, 100])
+def test_register_tiled_product(dtype, columns, rows, rng):
+    """16 and 32 float32 columns take the vector-register tiles (rows past whole tiles through BLAS);
+    other widths and float64 take BLAS; the output may be a column block of a wider array."""
+    a = rng.standard_normal((rows, 37)).astype(dtype)
+    w = rng.standard_normal((37, columns)).astype(dtype)
+    wide = np.full((rows, columns + 5), 7.0, dtype)
+    _product(a, w, wide[:, 2:2 + columns])
+    assert_close(wide[:, 2:2 + columns], a @ w, dtype)
+    assert (wide[:, :2] == 7).all() and (wide[:, 2 + columns:] == 7).all()

@@ -94,6 +94,12 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("direct", dict(x=(2, 5, 9, 70), w=(7, 5, 3, 3), pads=((1, 1), (1, 1)))),        # a row longer than a tile
     ("columns", dict(x=(2, 64, 8, 8), w=(64, 64, 3, 3), pads=((1, 1), (1, 1)))),     # BLAS shape of a resnet
     ("columns", dict(x=(3, 8, 11, 11), w=(6, 8, 1, 1), pads=((0, 0), (0, 0)))),      # 1x1
+    # 16 and 32 output channels: the register-tiled product, rows not a multiple of its tile, and
+    # 16/32 input channels for the input gradient's product
+    ("columns", dict(x=(2, 16, 9, 7), w=(16, 16, 3, 3), pads=((1, 1), (1, 1)), channels_last=True)),
+    ("columns", dict(x=(3, 32, 5, 6), w=(32, 32, 3, 3), pads=((1, 1), (1, 1)))),
+    ("columns", dict(x=(2, 16, 10, 10), w=(32, 16, 5, 5), pads=((2, 2), (2, 2)), channels_last=True)),
+    ("columns", dict(x=(2, 32, 6, 6), w=(32, 16, 3, 3), pads=((1, 1), (1, 1)), groups=2)),
     ("depthwise", dict(x=(2, 70, 9, 9), w=(70, 1, 3, 3), pads=((1, 1), (1, 1)))),    # depthwise, many channels
 ])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

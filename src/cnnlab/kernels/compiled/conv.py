@@ -28,6 +28,7 @@ from numba import prange
 
 from ._blas import gemm, ready
 from ._numba import helper, kernel, stack_tile, threads
+from ._simd import product
 
 __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
 
@@ -299,7 +300,7 @@ def _columns_product(xt, top, left, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, ta
             r1 = min(r0 + chunk, rows * (t + 1) // tasks)
             _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
             for g in range(groups):
-                gemm(False, False, cols[g, :r1 - r0], wm[g], 0.0, out[r0:r1, g * og:(g + 1) * og])
+                product(cols[g, :r1 - r0], wm[g], out[r0:r1, g * og:(g + 1) * og])
             for r in range(r0, r1):
                 dst = out[r]
                 for o in range(og * groups):
