@@ -8,7 +8,7 @@ import pytest
 from numba import njit
 
 from cnnlab.kernels.compiled import _blas
-from cnnlab.kernels.compiled._simd import product
+from cnnlab.kernels.compiled._simd import product, product_transposed
 from helpers import assert_close
 
 
@@ -125,3 +125,23 @@ def test_register_tiled_product(dtype, columns, rows, rng):
     _product(a, w, wide[:, 2:2 + columns])
     assert_close(wide[:, 2:2 + columns], a @ w, dtype)
     assert (wide[:, :2] == 7).all() and (wide[:, 2 + columns:] == 7).all()
+
+
+@njit(cache=False)
+def _product_transposed(a, w, c):
+    product_transposed(a, w, c)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("columns", [16, 32, 48])
+@pytest.mark.parametrize("rows", [1, 7, 13, 14, 29, 100])
+def test_register_tiled_transposed_product_adds(dtype, columns, rows, rng):
+    """c += a.T @ w, the weight gradient's form, on a column block of a wider c."""
+    a = rng.standard_normal((37, rows)).astype(dtype)
+    w = rng.standard_normal((37, columns)).astype(dtype)
+    wide = rng.standard_normal((rows, columns + 5)).astype(dtype)
+    before = wide.copy()
+    _product_transposed(a, w, wide[:, 2:2 + columns])
+    assert_close(wide[:, 2:2 + columns], before[:, 2:2 + columns] + a.T @ w, dtype)
+    np.testing.assert_array_equal(wide[:, :2], before[:, :2])
+    np.testing.assert_array_equal(wide[:, 2 + columns:], before[:, 2 + columns:])

@@ -19,20 +19,23 @@ from numba.extending import intrinsic, overload
 
 from ._blas import gemm
 
-__all__ = ["LANES", "product", "tile_product"]
+__all__ = ["LANES", "product", "product_transposed", "tile_product"]
 
 LANES = 16                    # float32 values per vector register (AVX-512)
 
 
 @intrinsic
-def tile_product(typingctx, a, w, c, row, rows, vectors):
-    """c[row:row+R, :16V] = a[row:row+R, :] @ w[:, :16V] for float32 2-D arrays whose rows may be
-    strided (a (M, K), w (K, >= 16V), c (M, >= 16V)); R = ``rows`` and V = ``vectors`` must be literals."""
-    if not (isinstance(rows, types.IntegerLiteral) and isinstance(vectors, types.IntegerLiteral)):
+def tile_product(typingctx, a, w, c, row, rows, vectors, transposed):
+    """c[row:row+R, :16V] = a'[row:row+R, :] @ w[:, :16V] for float32 2-D arrays whose rows may be
+    strided: a' is a (M, K), or a.T for a (K, M) when ``transposed``, which also adds to c instead of
+    overwriting it (the weight gradient's sum over chunks); w (K, >= 16V), c (M, >= 16V).
+    R = ``rows``, V = ``vectors`` and ``transposed`` must be literals."""
+    literals = (rows, vectors, transposed)
+    if not all(isinstance(v, (types.IntegerLiteral, types.BooleanLiteral)) for v in literals):
         return None
     if any(arr.dtype != types.float32 for arr in (a, w, c)):
         return None
-    n_rows, n_vecs = rows.literal_value, vectors.literal_value
+    n_rows, n_vecs, flip = (v.literal_value for v in literals)
 
     def codegen(context, builder, signature, args):
         arrays = [context.make_array(ty)(context, builder, value)
@@ -44,7 +47,7 @@ def tile_product(typingctx, a, w, c, row, rows, vectors):
         itemsize = ir.Constant(i64, 4)
         a_ld, w_ld, c_ld = (builder.sdiv(cgutils.unpack_tuple(builder, arr.strides, 2)[0], itemsize)
                             for arr in arrays)
-        depth = cgutils.unpack_tuple(builder, a_arr.shape, 2)[1]
+        depth = cgutils.unpack_tuple(builder, a_arr.shape, 2)[0 if flip else 1]
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
                                              f"llvm.fma.v{LANES}f32")
         undef = ir.Constant(vec, ir.Undefined)
@@ -53,29 +56,38 @@ def tile_product(typingctx, a, w, c, row, rows, vectors):
         def row_start(data, r, ld):
             return builder.gep(data, [builder.mul(builder.add(row0, ir.Constant(i64, r)), ld)])
 
+        def c_vector(r, v):
+            return builder.bitcast(builder.gep(row_start(c_arr.data, r, c_ld), [ir.Constant(i64, v * LANES)]),
+                                   vec.as_pointer())
+
         # Accumulators in stack slots of vector type: LLVM promotes them to registers (SROA).
-        acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * LANES)) for _ in range(n_vecs)]
-               for _ in range(n_rows)]
-        a_rows = [row_start(a_arr.data, r, a_ld) for r in range(n_rows)]
+        acc = [[cgutils.alloca_once_value(builder, builder.load(c_vector(r, v), align=4) if flip
+                                          else ir.Constant(vec, [0.0] * LANES)) for v in range(n_vecs)]
+               for r in range(n_rows)]
+        if flip:     # a'[row + r, k] = a[k, row + r]: R consecutive values of a's row k
+            a_first = builder.gep(a_arr.data, [row0])
+        else:
+            a_rows = [row_start(a_arr.data, r, a_ld) for r in range(n_rows)]
         with cgutils.for_range(builder, depth) as loop:
             k = loop.index
             w_row = builder.gep(w_arr.data, [builder.mul(k, w_ld)])
             w_vecs = [builder.load(builder.bitcast(builder.gep(w_row, [ir.Constant(i64, v * LANES)]),
                                                    vec.as_pointer()), align=4) for v in range(n_vecs)]
+            if flip:
+                a_row_k = builder.gep(a_first, [builder.mul(k, a_ld)])
             for r in range(n_rows):
-                value = builder.load(builder.gep(a_rows[r], [k]))
+                where = builder.gep(a_row_k, [ir.Constant(i64, r)]) if flip else builder.gep(a_rows[r], [k])
+                value = builder.load(where)
                 spread = builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(i32, 0)),
                                                 undef, broadcast)
                 for v in range(n_vecs):
                     builder.store(builder.call(fma, [spread, w_vecs[v], builder.load(acc[r][v])]), acc[r][v])
         for r in range(n_rows):
-            c_row = row_start(c_arr.data, r, c_ld)
             for v in range(n_vecs):
-                target = builder.bitcast(builder.gep(c_row, [ir.Constant(i64, v * LANES)]), vec.as_pointer())
-                builder.store(builder.load(acc[r][v]), target, align=4)
+                builder.store(builder.load(acc[r][v]), c_vector(r, v), align=4)
         return context.get_dummy_value()
 
-    return types.void(a, w, c, row, rows, vectors), codegen
+    return types.void(a, w, c, row, rows, vectors, transposed), codegen
 
 
 def product(a, w, c):
@@ -93,15 +105,43 @@ def _product_compiled(a, w, c):
             if n == 16:
                 done = m - m % 14
                 for r in range(0, done, 14):
-                    tile_product(a, w, c, r, 14, 1)
+                    tile_product(a, w, c, r, 14, 1, False)
             elif n == 32:
                 done = m - m % 7
                 for r in range(0, done, 7):
-                    tile_product(a, w, c, r, 7, 2)
+                    tile_product(a, w, c, r, 7, 2, False)
             if done < m:
                 gemm(False, False, a[done:], w, 0.0, c[done:])
         return impl
 
     def impl_blas(a, w, c):
         gemm(False, False, a, w, 0.0, c)
+    return impl_blas
+
+
+def product_transposed(a, w, c):
+    """c += a.T @ w (a (K, M) -> c (M, n)), tiled as ``product``. Compiled code only."""
+    raise TypeError("product_transposed is callable only from compiled kernels")
+
+
+@overload(product_transposed)
+def _product_transposed_compiled(a, w, c):
+    if a.dtype == types.float32:
+        def impl(a, w, c):
+            m, n = c.shape
+            done = 0
+            if n == 16:
+                done = m - m % 14
+                for r in range(0, done, 14):
+                    tile_product(a, w, c, r, 14, 1, True)
+            elif n == 32:
+                done = m - m % 7
+                for r in range(0, done, 7):
+                    tile_product(a, w, c, r, 7, 2, True)
+            if done < m:
+                gemm(True, False, a[:, done:], w, 1.0, c[done:])
+        return impl
+
+    def impl_blas(a, w, c):
+        gemm(True, False, a, w, 1.0, c)
     return impl_blas

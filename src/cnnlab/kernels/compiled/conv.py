@@ -28,7 +28,7 @@ from numba import prange
 
 from ._blas import gemm, ready
 from ._numba import helper, kernel, stack_tile, threads
-from ._simd import product
+from ._simd import product, product_transposed
 
 __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
 
@@ -320,7 +320,7 @@ def _columns_weight_product(xt, top, left, g_rows, sh, sw, dh, dw, kh, kw, oh, o
             r1 = min(r0 + chunk, rows * (t + 1) // tasks)
             _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
             for g in range(groups):
-                gemm(True, False, cols[g, :r1 - r0], g_rows[r0:r1, g * og:(g + 1) * og], 1.0, part[g])
+                product_transposed(cols[g, :r1 - r0], g_rows[r0:r1, g * og:(g + 1) * og], part[g])
 
 
 @kernel
@@ -378,8 +378,10 @@ def _as_rows(a):
 
 def _chunk_rows(row_values, itemsize):
     """Rows of columns built and multiplied at a time: about COLUMN_BYTES, at least MIN_ROWS (a
-    product of fewer rows spends its time packing the kernel matrix)."""
-    return max(MIN_ROWS, COLUMN_BYTES // max(1, row_values * itemsize))
+    product of fewer rows spends its time packing the kernel matrix), a multiple of 14 (whole
+    register tiles of ``_simd.product``)."""
+    rows = max(MIN_ROWS, COLUMN_BYTES // max(1, row_values * itemsize))
+    return -(-rows // 14) * 14
 
 
 def _tasks(rows, chunk):
