@@ -248,9 +248,10 @@ def test_fashion_cnn_with_sync_batch_norm_on_2_ranks_equals_one_process(tmp_path
     In float64 the two runs agree to 1e-9 relative (measured ~1e-13): the global statistics and
     the backward's all-reduced sums are exact. In float32 BN's statistics are also summed
     differently (float64 sums of x and x^2 across ranks against centred float32 sums in one
-    process); 20 momentum steps through two batch norms amplify those ulps (measured 1.7e-4 on
-    weights of size 0.4, 6e-3 on a running variance of 74), so float32 is held to 1e-3 relative to
-    each tensor's largest value."""
+    process), and the convolutions' float32 products sum over chunks of a different size; 20 momentum
+    steps through two batch norms amplify those ulps (measured 1.7e-4 on weights of size 0.4, 6e-3 on
+    a running variance of 74 with BLAS products; 1.5e-3 relative on one batch-norm weight with the
+    register-tiled ones), so float32 is held to 3e-3 relative to each tensor's largest value."""
     for name in ("one64", "two64", "one32", "two32"):
         (tmp_path / name).mkdir()
     _worker(None, "equivalence", tmp_path / "one64", "fashion_cnn", 20, 64, "float64")
@@ -259,7 +260,7 @@ def test_fashion_cnn_with_sync_batch_norm_on_2_ranks_equals_one_process(tmp_path
     _worker(None, "equivalence", tmp_path / "one32", "fashion_cnn", 20, 64, "float32")
     result = _worker(2, "equivalence", tmp_path / "two32", "fashion_cnn", 20, 64, "float32")
     assert result["disagreements"] == []
-    for dtype, rtol in (("64", 1e-9), ("32", 1e-3)):
+    for dtype, rtol in (("64", 1e-9), ("32", 3e-3)):
         one = np.load(tmp_path / f"one{dtype}" / "weights.npz")
         two = np.load(tmp_path / f"two{dtype}" / "weights.npz")
         for k in one.files:
