@@ -19,7 +19,7 @@ from numba.extending import intrinsic, overload
 
 from ._blas import gemm
 
-__all__ = ["LANES", "product", "product_transposed", "tile_product"]
+__all__ = ["LANES", "product", "product_transposed", "tile_convolution", "tile_product"]
 
 LANES = 16                    # float32 values per vector register (AVX-512)
 
@@ -145,3 +145,59 @@ def _product_transposed_compiled(a, w, c):
     def impl_blas(a, w, c):
         gemm(True, False, a, w, 1.0, c)
     return impl_blas
+
+
+@intrinsic
+def tile_convolution(typingctx, x, offsets, taps, w, c, row, rows, vectors):
+    """A convolution's ``tile_product`` with the columns never built: c[row:row+R, :16V] = sum over
+    taps t and channels ch of x[offsets[r] + taps[t] + ch] * w[t*C + ch, :16V], x the padded
+    channels-last input flattened (float32), offsets (>= R,) and taps (T,) int64 element offsets,
+    w (T*C, >= 16V), C = w.shape[0] // T. R = ``rows`` and V = ``vectors`` must be literals."""
+    if not (isinstance(rows, types.IntegerLiteral) and isinstance(vectors, types.IntegerLiteral)):
+        return None
+    if any(arr.dtype != types.float32 for arr in (x, w, c)):
+        return None
+    n_rows, n_vecs = rows.literal_value, vectors.literal_value
+
+    def codegen(context, builder, signature, args):
+        x_arr, off_arr, tap_arr, w_arr, c_arr = (context.make_array(ty)(context, builder, value)
+                                                 for ty, value in zip(signature.args[:5], args[:5]))
+        row0 = args[5]
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        vec = ir.VectorType(ir.FloatType(), LANES)
+        itemsize = ir.Constant(i64, 4)
+        w_ld = builder.sdiv(cgutils.unpack_tuple(builder, w_arr.strides, 2)[0], itemsize)
+        c_ld = builder.sdiv(cgutils.unpack_tuple(builder, c_arr.strides, 2)[0], itemsize)
+        n_taps = cgutils.unpack_tuple(builder, tap_arr.shape, 1)[0]
+        channels = builder.sdiv(cgutils.unpack_tuple(builder, w_arr.shape, 2)[0], n_taps)
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+                                             f"llvm.fma.v{LANES}f32")
+        undef = ir.Constant(vec, ir.Undefined)
+        broadcast = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
+        offsets_ = [builder.load(builder.gep(off_arr.data, [ir.Constant(i64, r)])) for r in range(n_rows)]
+        acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * LANES)) for _ in range(n_vecs)]
+               for _ in range(n_rows)]
+        with cgutils.for_range(builder, n_taps) as tap_loop:
+            t = tap_loop.index
+            tap = builder.load(builder.gep(tap_arr.data, [t]))
+            starts = [builder.gep(x_arr.data, [builder.add(offsets_[r], tap)]) for r in range(n_rows)]
+            w_tap = builder.gep(w_arr.data, [builder.mul(builder.mul(t, channels), w_ld)])
+            with cgutils.for_range(builder, channels) as loop:
+                ch = loop.index
+                w_row = builder.gep(w_tap, [builder.mul(ch, w_ld)])
+                w_vecs = [builder.load(builder.bitcast(builder.gep(w_row, [ir.Constant(i64, v * LANES)]),
+                                                       vec.as_pointer()), align=4) for v in range(n_vecs)]
+                for r in range(n_rows):
+                    value = builder.load(builder.gep(starts[r], [ch]))
+                    spread = builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(i32, 0)),
+                                                    undef, broadcast)
+                    for v in range(n_vecs):
+                        builder.store(builder.call(fma, [spread, w_vecs[v], builder.load(acc[r][v])]), acc[r][v])
+        for r in range(n_rows):
+            c_row = builder.gep(c_arr.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)), c_ld)])
+            for v in range(n_vecs):
+                target = builder.bitcast(builder.gep(c_row, [ir.Constant(i64, v * LANES)]), vec.as_pointer())
+                builder.store(builder.load(acc[r][v]), target, align=4)
+        return context.get_dummy_value()
+
+    return types.void(x, offsets, taps, w, c, row, rows, vectors), codegen

@@ -28,13 +28,14 @@ from numba import prange
 
 from ._blas import gemm, ready
 from ._numba import helper, kernel, stack_tile, threads
-from ._simd import product, product_transposed
+from ._simd import product, product_transposed, tile_convolution
 
 __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
 
 TILE = 64          # output positions per register tile: the vector loop's length
 BLOCK = 4          # output channels per register tile
 TILE_VALUES = TILE * BLOCK
+TILED_WIDTHS = (16, 32)   # output channels whose forward product reads the input in register tiles
 COLUMN_BYTES = 1 << 20   # im2col columns a thread builds and multiplies at a time (in its cache)
 MIN_ROWS = 128
 
@@ -307,6 +308,45 @@ def _columns_product(xt, top, left, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, ta
                     dst[o] += bias[o]
 
 
+@helper
+def _tile_offsets(r0, count, hp, wp, cin, sh, sw, oh, ow, offsets):
+    """Element offsets in the flattened padded input of the first tap of output rows r0.. (the last
+    row repeated past ``count``, so a ragged tile reads valid memory)."""
+    for r in range(offsets.size):
+        flat = r0 + min(r, count - 1)
+        b = flat // (oh * ow)
+        i = (flat // ow) % oh
+        j = flat % ow
+        offsets[r] = ((b * hp + i * sh) * wp + j * sw) * cin
+
+
+@kernel
+def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks, out):
+    """out (N*oH*oW, 16 or 32) = the convolution of the padded channels-last input (flattened) with
+    the kernel matrix wm (taps*C, O), register tile by register tile, no columns built. A task takes a
+    run of output rows; a ragged last tile is computed into scratch and its valid rows copied."""
+    rows, o = out.shape
+    tile = 14 if o == 16 else 7
+    for t in prange(tasks):
+        offsets = np.empty(tile, np.int64)
+        scratch = np.empty((tile, o), out.dtype)
+        end = rows * (t + 1) // tasks
+        for r0 in range(rows * t // tasks, end, tile):
+            count = min(tile, end - r0)
+            _tile_offsets(r0, count, hp, wp, cin, sh, sw, oh, ow, offsets)
+            target = out if count == tile else scratch
+            at = r0 if count == tile else 0
+            if o == 16:
+                tile_convolution(xflat, offsets, taps, wm, target, at, 14, 1)
+            else:
+                tile_convolution(xflat, offsets, taps, wm, target, at, 7, 2)
+            for r in range(count):
+                src = target[at + r]
+                dst = out[r0 + r]
+                for k in range(o):
+                    dst[k] = src[k] + bias[k]
+
+
 @kernel
 def _columns_weight_product(xt, top, left, g_rows, sh, sw, dh, dw, kh, kw, oh, ow, chunk, parts):
     """parts[t] (G, K, O/G) = task t's columns^T @ gradient rows, summed over its run of rows."""
@@ -477,6 +517,15 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
     rows = out.reshape(n * oh * ow, o)
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
+    if groups == 1 and o in TILED_WIDTHS and x.dtype == np.float32:
+        # 16 or 32 outputs: register tiles read the padded input directly (no columns at all)
+        xp = _padded_nhwc(x, pads)
+        hp, wp = xp.shape[1:3]
+        taps = np.array([(p * dilation[0] * wp + q * dilation[1]) * cg for p in range(kh) for q in range(kw)],
+                        np.int64)
+        _tiled_convolution(xp.reshape(-1), hp, wp, cg, taps, wm[0], b, *stride, oh, ow,
+                           _tasks(rows.shape[0], 14 * 64), rows)
+        return out.transpose(0, 3, 1, 2)
     _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, b, *stride, *dilation, kh, kw, oh, ow,
                      _tasks(rows.shape[0], chunk), chunk, rows)
     return out.transpose(0, 3, 1, 2)
