@@ -19,7 +19,8 @@ from numba.extending import intrinsic, overload
 
 from ._blas import gemm
 
-__all__ = ["LANES", "product", "product_transposed", "tile_convolution", "tile_product"]
+__all__ = ["LANES", "product", "product_transposed", "tile_convolution", "tile_product",
+           "tile_weight_gradient"]
 
 LANES = 16                    # float32 values per vector register (AVX-512)
 
@@ -201,3 +202,59 @@ def tile_convolution(typingctx, x, offsets, taps, w, c, row, rows, vectors):
         return context.get_dummy_value()
 
     return types.void(x, offsets, taps, w, c, row, rows, vectors), codegen
+
+
+@intrinsic
+def tile_weight_gradient(typingctx, x, offsets, base, g, panel, row, rows, vectors):
+    """The weight gradient's tile, columns never built: panel[row + r, :16V] += sum over pixels p of
+    x[offsets[p] + base + r] * g[p, :16V], for R = ``rows`` consecutive input channels of one tap
+    (x the padded channels-last input flattened, float32; g (P, >= 16V) the output gradient's rows;
+    panel (K, >= 16V)). R and V = ``vectors`` must be literals."""
+    if not (isinstance(rows, types.IntegerLiteral) and isinstance(vectors, types.IntegerLiteral)):
+        return None
+    if any(arr.dtype != types.float32 for arr in (x, g, panel)):
+        return None
+    n_rows, n_vecs = rows.literal_value, vectors.literal_value
+
+    def codegen(context, builder, signature, args):
+        x_arr, off_arr = (context.make_array(ty)(context, builder, value)
+                          for ty, value in zip(signature.args[:2], args[:2]))
+        g_arr, p_arr = (context.make_array(ty)(context, builder, value)
+                        for ty, value in zip(signature.args[3:5], args[3:5]))
+        base, row0 = args[2], args[5]
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        vec = ir.VectorType(ir.FloatType(), LANES)
+        itemsize = ir.Constant(i64, 4)
+        g_ld = builder.sdiv(cgutils.unpack_tuple(builder, g_arr.strides, 2)[0], itemsize)
+        p_ld = builder.sdiv(cgutils.unpack_tuple(builder, p_arr.strides, 2)[0], itemsize)
+        pixels = cgutils.unpack_tuple(builder, off_arr.shape, 1)[0]
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+                                             f"llvm.fma.v{LANES}f32")
+        undef = ir.Constant(vec, ir.Undefined)
+        broadcast = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
+
+        def panel_vector(r, v):
+            start = builder.gep(p_arr.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)), p_ld)])
+            return builder.bitcast(builder.gep(start, [ir.Constant(i64, v * LANES)]), vec.as_pointer())
+
+        acc = [[cgutils.alloca_once_value(builder, builder.load(panel_vector(r, v), align=4))
+                for v in range(n_vecs)] for r in range(n_rows)]
+        with cgutils.for_range(builder, pixels) as loop:
+            p = loop.index
+            where = builder.add(builder.load(builder.gep(off_arr.data, [p])), base)
+            x_at = builder.gep(x_arr.data, [where])
+            g_row = builder.gep(g_arr.data, [builder.mul(p, g_ld)])
+            g_vecs = [builder.load(builder.bitcast(builder.gep(g_row, [ir.Constant(i64, v * LANES)]),
+                                                   vec.as_pointer()), align=4) for v in range(n_vecs)]
+            for r in range(n_rows):
+                value = builder.load(builder.gep(x_at, [ir.Constant(i64, r)]))
+                spread = builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(i32, 0)),
+                                                undef, broadcast)
+                for v in range(n_vecs):
+                    builder.store(builder.call(fma, [spread, g_vecs[v], builder.load(acc[r][v])]), acc[r][v])
+        for r in range(n_rows):
+            for v in range(n_vecs):
+                builder.store(builder.load(acc[r][v]), panel_vector(r, v), align=4)
+        return context.get_dummy_value()
+
+    return types.void(x, offsets, base, g, panel, row, rows, vectors), codegen

@@ -28,7 +28,7 @@ from numba import prange
 
 from ._blas import gemm, ready
 from ._numba import helper, kernel, stack_tile, threads
-from ._simd import product, product_transposed, tile_convolution
+from ._simd import product, product_transposed, tile_convolution, tile_weight_gradient
 
 __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
 
@@ -36,6 +36,12 @@ TILE = 64          # output positions per register tile: the vector loop's lengt
 BLOCK = 4          # output channels per register tile
 TILE_VALUES = TILE * BLOCK
 TILED_PANEL_BYTES = 256 << 10   # a tile's kernel panel (K x 16, 32 or 64 float32) stays in L2
+
+
+def _tap_offsets(kh, kw, dilation, wp, channels):
+    """Element offsets of each tap (p, q) from tap (0, 0) in a padded channels-last image of width wp."""
+    return np.array([(p * dilation[0] * wp + q * dilation[1]) * channels for p in range(kh) for q in range(kw)],
+                    np.int64)
 
 
 def _tiled(width, depth):
@@ -361,6 +367,44 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks
                     dst[k] = src[k] + bias[k]
 
 
+WGRAD_PIXELS = 256   # output pixels whose gradient rows a weight-gradient tile streams (in L1/L2)
+
+
+def _wgrad_tile(width):
+    """(rows R, vectors V) of the weight gradient's register tile for ``width`` output channels."""
+    return (16, 1) if width == 16 else ((8, 2) if width == 32 else (4, 4))
+
+
+@kernel
+def _tiled_weight_gradient(xflat, hp, wp, cin, taps, g_rows, sh, sw, oh, ow, parts):
+    """parts[t] (taps*C, O) = task t's sum over its run of output pixels of input value x gradient,
+    register tile by register tile (R input channels of one tap x 16V outputs), no columns built."""
+    tasks, _, o = parts.shape
+    rows = g_rows.shape[0]
+    for t in prange(tasks):
+        part = parts[t]
+        part[:] = 0
+        offsets = np.empty(WGRAD_PIXELS, np.int64)
+        end = rows * (t + 1) // tasks
+        for p0 in range(rows * t // tasks, end, WGRAD_PIXELS):
+            count = min(WGRAD_PIXELS, end - p0)
+            offs = offsets[:count]
+            _tile_offsets(p0, count, hp, wp, cin, sh, sw, oh, ow, offs)
+            grads = g_rows[p0:p0 + count]
+            for tap in range(taps.size):
+                if o == 16:
+                    for c0 in range(0, cin, 16):
+                        tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part, tap * cin + c0, 16, 1)
+                elif o == 32:
+                    for c0 in range(0, cin, 8):
+                        tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part, tap * cin + c0, 8, 2)
+                else:
+                    for k0 in range(0, o, 64):
+                        for c0 in range(0, cin, 4):
+                            tile_weight_gradient(xflat, offs, taps[tap] + c0, grads[:, k0:k0 + 64],
+                                                 part[:, k0:k0 + 64], tap * cin + c0, 4, 4)
+
+
 @kernel
 def _columns_weight_product(xt, top, left, g_rows, sh, sw, dh, dw, kh, kw, oh, ow, chunk, parts):
     """parts[t] (G, K, O/G) = task t's columns^T @ gradient rows, summed over its run of rows."""
@@ -535,9 +579,8 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
         # register tiles read the padded input directly (no columns at all)
         xp = _padded_nhwc(x, pads)
         hp, wp = xp.shape[1:3]
-        taps = np.array([(p * dilation[0] * wp + q * dilation[1]) * cg for p in range(kh) for q in range(kw)],
-                        np.int64)
-        _tiled_convolution(xp.reshape(-1), hp, wp, cg, taps, wm[0], b, *stride, oh, ow,
+        _tiled_convolution(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), wm[0], b,
+                           *stride, oh, ow,
                            _tasks(rows.shape[0], 14 * 64), rows)
         return out.transpose(0, 3, 1, 2)
     _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, b, *stride, *dilation, kh, kw, oh, ow,
@@ -575,6 +618,15 @@ def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     og = o // groups
     oh, ow = grad.shape[2:]
     g_rows = _as_rows(grad)
+    if groups == 1 and x.dtype == np.float32 and _tiled(o, kh * kw * cg) and cg % _wgrad_tile(o)[0] == 0:
+        xp = _padded_nhwc(x, pads)
+        hp, wp = xp.shape[1:3]
+        parts = np.empty((_tasks(g_rows.shape[0], WGRAD_PIXELS), kh * kw * cg, o), x.dtype)
+        _tiled_weight_gradient(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), g_rows,
+                               *stride, oh, ow, parts)
+        gw = np.empty(weight_shape, x.dtype)
+        _panel_copy(gw, parts.sum(axis=0)[None] if parts.shape[0] > 1 else parts[:1], False)
+        return gw
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
     parts = np.empty((_tasks(g_rows.shape[0], chunk), groups, kh * kw * cg, og), x.dtype)
     _columns_weight_product(_nhwc(x), pads[0][0], pads[1][0], g_rows, *stride, *dilation, kh, kw, oh, ow,
