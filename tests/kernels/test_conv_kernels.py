@@ -101,7 +101,7 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("columns", dict(x=(2, 16, 10, 10), w=(32, 16, 5, 5), pads=((2, 2), (2, 2)), channels_last=True)),
     ("columns", dict(x=(2, 32, 6, 6), w=(32, 16, 3, 3), pads=((1, 1), (1, 1)), groups=2)),
     ("columns", dict(x=(1, 16, 5, 5), w=(16, 16, 3, 3), pads=((1, 0), (2, 1)))),      # a ragged last tile
-    ("columns", dict(x=(2, 8, 6, 5), w=(128, 8, 3, 3), pads=((1, 1), (1, 1)))),       # two 64-channel blocks
+    ("columns", dict(x=(2, 64, 6, 5), w=(64, 64, 5, 5), pads=((2, 2), (2, 2)))),      # panel in 2 tap blocks
     ("columns", dict(x=(2, 8, 13, 11), w=(32, 8, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2),
                      dilation=(2, 1), channels_last=True)),                        # strided, dilated tiles
     ("depthwise", dict(x=(2, 70, 9, 9), w=(70, 1, 3, 3), pads=((1, 1), (1, 1)))),    # depthwise, many channels

@@ -149,16 +149,18 @@ def _product_transposed_compiled(a, w, c):
 
 
 @intrinsic
-def tile_convolution(typingctx, x, offsets, taps, w, c, row, rows, vectors):
+def tile_convolution(typingctx, x, offsets, taps, w, c, row, rows, vectors, accumulate):
     """A convolution's ``tile_product`` with the columns never built: c[row:row+R, :16V] = sum over
     taps t and channels ch of x[offsets[r] + taps[t] + ch] * w[t*C + ch, :16V], x the padded
     channels-last input flattened (float32), offsets (>= R,) and taps (T,) int64 element offsets,
-    w (T*C, >= 16V), C = w.shape[0] // T. R = ``rows`` and V = ``vectors`` must be literals."""
-    if not (isinstance(rows, types.IntegerLiteral) and isinstance(vectors, types.IntegerLiteral)):
+    w (T*C, >= 16V), C = w.shape[0] // T; with ``accumulate`` the tile adds to c (a block of taps at a
+    time). R = ``rows``, V = ``vectors`` and ``accumulate`` must be literals."""
+    literals = (rows, vectors, accumulate)
+    if not all(isinstance(v, (types.IntegerLiteral, types.BooleanLiteral)) for v in literals):
         return None
     if any(arr.dtype != types.float32 for arr in (x, w, c)):
         return None
-    n_rows, n_vecs = rows.literal_value, vectors.literal_value
+    n_rows, n_vecs, adding = (v.literal_value for v in literals)
 
     def codegen(context, builder, signature, args):
         x_arr, off_arr, tap_arr, w_arr, c_arr = (context.make_array(ty)(context, builder, value)
@@ -176,8 +178,14 @@ def tile_convolution(typingctx, x, offsets, taps, w, c, row, rows, vectors):
         undef = ir.Constant(vec, ir.Undefined)
         broadcast = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
         offsets_ = [builder.load(builder.gep(off_arr.data, [ir.Constant(i64, r)])) for r in range(n_rows)]
-        acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * LANES)) for _ in range(n_vecs)]
-               for _ in range(n_rows)]
+
+        def c_vector(r, v):
+            c_row = builder.gep(c_arr.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)), c_ld)])
+            return builder.bitcast(builder.gep(c_row, [ir.Constant(i64, v * LANES)]), vec.as_pointer())
+
+        acc = [[cgutils.alloca_once_value(builder, builder.load(c_vector(r, v), align=4) if adding
+                                          else ir.Constant(vec, [0.0] * LANES)) for v in range(n_vecs)]
+               for r in range(n_rows)]
         with cgutils.for_range(builder, n_taps) as tap_loop:
             t = tap_loop.index
             tap = builder.load(builder.gep(tap_arr.data, [t]))
@@ -195,13 +203,11 @@ def tile_convolution(typingctx, x, offsets, taps, w, c, row, rows, vectors):
                     for v in range(n_vecs):
                         builder.store(builder.call(fma, [spread, w_vecs[v], builder.load(acc[r][v])]), acc[r][v])
         for r in range(n_rows):
-            c_row = builder.gep(c_arr.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)), c_ld)])
             for v in range(n_vecs):
-                target = builder.bitcast(builder.gep(c_row, [ir.Constant(i64, v * LANES)]), vec.as_pointer())
-                builder.store(builder.load(acc[r][v]), target, align=4)
+                builder.store(builder.load(acc[r][v]), c_vector(r, v), align=4)
         return context.get_dummy_value()
 
-    return types.void(x, offsets, taps, w, c, row, rows, vectors), codegen
+    return types.void(x, offsets, taps, w, c, row, rows, vectors, accumulate), codegen
 
 
 @intrinsic

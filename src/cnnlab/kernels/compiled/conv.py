@@ -35,7 +35,9 @@ __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_
 TILE = 64          # output positions per register tile: the vector loop's length
 BLOCK = 4          # output channels per register tile
 TILE_VALUES = TILE * BLOCK
-TILED_PANEL_BYTES = 256 << 10   # a tile's kernel panel (K x 16, 32 or 64 float32) stays in L2
+TILED_PANEL_BYTES = 256 << 10   # a block of the kernel panel (taps x C x 64 float32) stays in L2
+COLUMN_BYTES = 1 << 20   # im2col columns a thread builds and multiplies at a time (in its cache)
+MIN_ROWS = 128
 
 
 def _tap_offsets(kh, kw, dilation, wp, channels):
@@ -44,16 +46,12 @@ def _tap_offsets(kh, kw, dilation, wp, channels):
                     np.int64)
 
 
-def _tiled(width, depth):
-    """True when a float32 product of ``depth`` summed values into ``width`` outputs runs in register
-    tiles straight from the input: 16, 32 or a multiple of 64 outputs, and a kernel panel (depth x
-    at most 64 columns) that stays in cache (measured: 3x3x64 -> 64 1.2x PyTorch, 3x3x256 -> 256 at
-    half BLAS's speed, re-reading a 590 KB panel per tile)."""
-    if width not in (16, 32) and width % 64:
-        return False
-    return depth * min(width, 64) * 4 <= TILED_PANEL_BYTES
-COLUMN_BYTES = 1 << 20   # im2col columns a thread builds and multiplies at a time (in its cache)
-MIN_ROWS = 128
+def _tiled(width):
+    """True when a float32 product into ``width`` outputs runs in register tiles straight from the
+    input: 16, 32 or 64 outputs. Wider products go to the threaded BLAS, as fast or faster there
+    (measured at 128 and 256 channels: forward 193-211 vs 211-225 GFLOP/s, weight gradient 168-212
+    vs 221-251)."""
+    return width in (16, 32, 64)
 
 
 # ------------------------------------------------------------------------------- direct (stride 1)
@@ -336,33 +334,61 @@ def _tile_offsets(r0, count, hp, wp, cin, sh, sw, oh, ow, offsets):
         offsets[r] = ((b * hp + i * sh) * wp + j * sw) * cin
 
 
+TILE_GROUP = 168   # output rows that share one block of the kernel panel (12-28 register tiles)
+
+
+@helper
+def _convolution_tiles(xflat, offsets, taps, w, target, at, accumulate):
+    """One register tile of ``_tiled_convolution`` for w's width (16, 32 or 64 columns)."""
+    width = w.shape[1]
+    if width == 16:
+        if accumulate:
+            tile_convolution(xflat, offsets, taps, w, target, at, 14, 1, True)
+        else:
+            tile_convolution(xflat, offsets, taps, w, target, at, 14, 1, False)
+    elif width == 32:
+        if accumulate:
+            tile_convolution(xflat, offsets, taps, w, target, at, 7, 2, True)
+        else:
+            tile_convolution(xflat, offsets, taps, w, target, at, 7, 2, False)
+    else:
+        if accumulate:
+            tile_convolution(xflat, offsets, taps, w, target, at, 6, 4, True)
+        else:
+            tile_convolution(xflat, offsets, taps, w, target, at, 6, 4, False)
+
+
 @kernel
-def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks, out):
+def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks, taps_per_block, out):
     """out (N*oH*oW, O) = the convolution of the padded channels-last input (flattened) with the
     kernel matrix wm (taps*C, O), register tile by register tile, no columns built: 14 rows x 16
     channels, 7 x 32, or 6 x 64 per block of 64 channels (O a multiple of 64). A task takes a run of
-    output rows; a ragged last tile is computed into scratch and its valid rows copied."""
+    output rows, TILE_GROUP at a time; each group runs over the kernel panel a block (64 columns x
+    ``taps_per_block`` taps, sized to stay in L2) at a time, adding block after block into its rows.
+    A ragged last tile is computed in scratch and its valid rows copied."""
     rows, o = out.shape
     tile = 14 if o == 16 else (7 if o == 32 else 6)
+    block = o if o <= 32 else 64
+    n_taps = taps.size
     for t in prange(tasks):
         offsets = np.empty(tile, np.int64)
         scratch = np.empty((tile, o), out.dtype)
         end = rows * (t + 1) // tasks
-        for r0 in range(rows * t // tasks, end, tile):
-            count = min(tile, end - r0)
-            _tile_offsets(r0, count, hp, wp, cin, sh, sw, oh, ow, offsets)
-            target = out if count == tile else scratch
-            at = r0 if count == tile else 0
-            if o == 16:
-                tile_convolution(xflat, offsets, taps, wm, target, at, 14, 1)
-            elif o == 32:
-                tile_convolution(xflat, offsets, taps, wm, target, at, 7, 2)
-            else:
-                for k0 in range(0, o, 64):
-                    tile_convolution(xflat, offsets, taps, wm[:, k0:k0 + 64], target[:, k0:k0 + 64], at, 6, 4)
-            for r in range(count):
-                src = target[at + r]
-                dst = out[r0 + r]
+        for g0 in range(rows * t // tasks, end, TILE_GROUP - TILE_GROUP % tile):
+            g1 = min(g0 + TILE_GROUP - TILE_GROUP % tile, end)
+            for k0 in range(0, o, block):
+                for t0 in range(0, n_taps, taps_per_block):
+                    t1 = min(t0 + taps_per_block, n_taps)
+                    w = wm[t0 * cin:t1 * cin, k0:k0 + block]
+                    for r0 in range(g0, g1, tile):
+                        count = min(tile, g1 - r0)
+                        _tile_offsets(r0, count, hp, wp, cin, sh, sw, oh, ow, offsets)
+                        target = out[:, k0:k0 + block] if count == tile else scratch[:, k0:k0 + block]
+                        at = r0 if count == tile else 0
+                        _convolution_tiles(xflat, offsets, taps[t0:t1], w, target, at, t0 > 0)
+            for r in range(g0, g1):
+                src = out[r] if r - g0 < (g1 - g0) - (g1 - g0) % tile else scratch[(r - g0) % tile]
+                dst = out[r]
                 for k in range(o):
                     dst[k] = src[k] + bias[k]
 
@@ -575,13 +601,14 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
     rows = out.reshape(n * oh * ow, o)
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
-    if groups == 1 and x.dtype == np.float32 and _tiled(o, kh * kw * cg):
+    if groups == 1 and x.dtype == np.float32 and _tiled(o):
         # register tiles read the padded input directly (no columns at all)
         xp = _padded_nhwc(x, pads)
         hp, wp = xp.shape[1:3]
+        block = o if o <= 32 else 64
+        taps_per_block = max(1, TILED_PANEL_BYTES // (cg * block * 4))
         _tiled_convolution(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), wm[0], b,
-                           *stride, oh, ow,
-                           _tasks(rows.shape[0], 14 * 64), rows)
+                           *stride, oh, ow, _tasks(rows.shape[0], 14 * 64), taps_per_block, rows)
         return out.transpose(0, 3, 1, 2)
     _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, b, *stride, *dilation, kh, kw, oh, ow,
                      _tasks(rows.shape[0], chunk), chunk, rows)
@@ -618,7 +645,7 @@ def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     og = o // groups
     oh, ow = grad.shape[2:]
     g_rows = _as_rows(grad)
-    if groups == 1 and x.dtype == np.float32 and _tiled(o, kh * kw * cg) and cg % _wgrad_tile(o)[0] == 0:
+    if groups == 1 and x.dtype == np.float32 and _tiled(o) and cg % _wgrad_tile(o)[0] == 0:
         xp = _padded_nhwc(x, pads)
         hp, wp = xp.shape[1:3]
         parts = np.empty((_tasks(g_rows.shape[0], WGRAD_PIXELS), kh * kw * cg, o), x.dtype)
