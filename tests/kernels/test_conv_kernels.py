@@ -138,8 +138,9 @@ def test_conv2d_padding_modes_with_compiled_kernels(mode, data):
 
 @pytest.mark.parametrize("x_shape,w_shape,stride,groups,plans", [
     ((8, 16, 14, 14), (32, 16, 5, 5), (1, 1), 1, ("columns", "columns", "columns")),
-    ((8, 6, 14, 14), (16, 6, 5, 5), (1, 1), 1, ("direct", "direct", "columns")),
-    ((8, 1, 28, 28), (16, 1, 5, 5), (1, 1), 1, ("direct", "direct", "direct")),
+    ((8, 6, 14, 14), (16, 6, 5, 5), (1, 1), 1, ("columns", "direct", "columns")),
+    ((8, 1, 28, 28), (16, 1, 5, 5), (1, 1), 1, ("columns", "direct", "direct")),
+    ((8, 1, 28, 28), (6, 1, 5, 5), (1, 1), 1, ("direct", "direct", "direct")),
     ((8, 64, 8, 8), (64, 64, 3, 3), (1, 1), 1, ("columns", "columns", "columns")),
     ((8, 16, 32, 32), (32, 16, 3, 3), (2, 2), 1, ("columns", "columns", "columns")),
     ((8, 32, 8, 8), (32, 1, 3, 3), (1, 1), 32, ("depthwise", "depthwise", "depthwise")),

@@ -843,15 +843,15 @@ def _depthwise_weight_grad(x, grad, weight_shape, pads, stride, dilation):
 # ------------------------------------------------------------------------------- dispatch
 
 DIRECT_WGRAD_MAX_CHANNELS = 4   # the direct weight gradient up to this many input channels per group
-COLUMNS_MIN_SUMMED = 8          # the columns' product wants a long enough sum ...
-COLUMNS_MIN_WIDTH = 16          # ... and a wide enough output row (measured, benchmarks/RESULTS.md)
+COLUMNS_MIN_WIDTH = 16          # the columns' formulation wants 16+ outputs (measured, RESULTS.md)
 
 
 def _plan(op, x_shape, weight_shape, stride, groups):
     """The formulation of ``op`` ("forward", "input_grad", "weight_grad") for a shape: "depthwise",
     "direct" or "columns". Chosen from training-step timings of both (benchmarks/RESULTS.md): the
-    threads' im2col + GEMM wins wherever the product sums over 8+ channels into 16+ outputs; the
-    direct kernel wins for the first layers (1-6 input channels) and narrow outputs (LeNet's 6)."""
+    columns' formulation (register tiles up to 64 outputs, threaded GEMM beyond) wins wherever the
+    product has 16+ outputs, even from one input channel; the direct kernel keeps narrower outputs
+    (LeNet's 6 channels, a first layer's input gradient) and the first layers' weight gradient."""
     c, o = x_shape[1], weight_shape[0]
     if groups == c and weight_shape[1] == 1 and groups > 1:
         return "depthwise"
@@ -859,8 +859,8 @@ def _plan(op, x_shape, weight_shape, stride, groups):
         return "columns"
     if op == "weight_grad":
         return "direct" if c // groups <= DIRECT_WGRAD_MAX_CHANNELS else "columns"
-    summed, width = (c // groups, o // groups) if op == "forward" else (o // groups, c // groups)
-    return "columns" if summed >= COLUMNS_MIN_SUMMED and width >= COLUMNS_MIN_WIDTH else "direct"
+    width = o // groups if op == "forward" else c // groups
+    return "columns" if width >= COLUMNS_MIN_WIDTH else "direct"
 
 
 def _out_size(shape, kernel_size, pads, stride, dilation):
