@@ -1,4 +1,4 @@
-"""A register-tiled matrix product for 16 or 32 output columns, written in LLVM's vector types.
+"""Register-tiled products for 16-64 output columns, written in LLVM's vector types.
 
 Why: convolutions with 16-32 output channels are products (pixels, K) @ (K, 16 or 32); OpenBLAS spends
 most of such a product packing the wide operand (86 and 125 GFLOP/s on 2 cores here), and Numba loops
@@ -10,6 +10,11 @@ one value of that row and adds its product with each vector (one fused multiply-
 textbook GEMM micro-kernel. R and V are compile-time constants (14 x 1 and 7 x 2 in ``product``: 14
 accumulators, leaving registers for the kernel row and the broadcasts). Measured on 2 cores:
 (131072, 144) @ (144, 16) 118 GFLOP/s, @ (144, 32) 176 GFLOP/s.
+
+``tile_convolution`` and ``tile_weight_gradient`` are the same tile reading the padded channels-last
+input directly (an offset per output pixel plus one per tap) instead of im2col columns: no columns
+are written or read back, and a 3x3 16 -> 16 convolution at N128 32x32 runs at 169 GFLOP/s against
+80 through columns.
 """
 
 import llvmlite.ir as ir

@@ -1,7 +1,7 @@
 """Convolution compiled with Numba: the reference's sums, computed as loops made fast.
 
 Three formulations; ``_plan`` (the one dispatch point) chooses one per op and shape from measured
-single-thread timings (benchmarks/RESULTS.md):
+training-step timings (benchmarks/RESULTS.md):
 
 - ``direct`` (stride 1, any groups and dilation). The padded input's rows are laid end to end per
   channel, (N, C, Hp*Wp); output position l = i*Wp + j then reads input l + p*dH*Wp + q*dW for tap
@@ -12,14 +12,19 @@ single-thread timings (benchmarks/RESULTS.md):
   scalar. Bias is added in the output write. The input gradient for stride 1 is the same kernel on
   the gradient padded by the kernel's reach, with the rotated kernel (the lectures' derivation); the
   weight gradient of the first layers (1-4 input channels) sums gradient x shifted input tap by tap.
-- ``columns`` (64+ channels, strides > 1, most weight gradients): im2col from a channels-last padded
-  copy, one parallel region per block of images, and one BLAS product per block (OpenBLAS beats the
-  direct loop there); the input gradient is col2im: gradient @ kernels^T, added back tap by tap.
+- ``columns`` (16+ outputs, any stride): the product of im2col columns and the kernel matrix. For
+  float32 with 16, 32 or 64 outputs (and no groups) the columns are never built: register tiles
+  (``_simd``) read the padded channels-last input through one offset per output pixel and one per
+  tap, forward, stride-1 input gradient and weight gradient alike. Otherwise each thread builds a
+  cache-sized chunk of columns from the channels-last input (the padding written as zeros) and calls
+  the GEMM on it from inside the parallel region (``_blas``); the input gradient for strides > 1 is
+  col2im (gradient @ kernels^T, added back tap by tap, one image per task).
 - ``depthwise`` (groups = channels): no product is large enough for BLAS; channels-last loops whose
   inner loop runs over the channels, forward and both gradients.
 
 Outputs are (N, O, oH, oW)-shaped: NCHW memory from ``direct``, a view of channels-last memory from
-the others; every kernel reads either layout. float64 runs the same loops.
+the others; every kernel reads either layout. float64 runs the same loops, except that its products
+all go to the GEMM (the register tiles are float32).
 """
 
 import numba
