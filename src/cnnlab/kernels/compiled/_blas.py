@@ -1,6 +1,6 @@
 """A matrix product callable from inside a compiled kernel: NumPy's own OpenBLAS, one call per thread.
 
-Why: a convolution with 64+ channels is fastest as im2col + GEMM, but a BLAS call from Python runs
+Why: a convolution with 128+ channels is fastest as im2col + GEMM, but a BLAS call from Python runs
 in BLAS's own thread pool, which then spins against Numba's threads on the same cores. Calling the
 GEMM from inside a kernel's parallel region instead gives every thread its own product on its own
 block of rows (BLAS on one thread per call): one pool for the whole op, and each thread's columns
