@@ -1,0 +1,394 @@
+"""The columns' formulation of convolution: register tiles straight from the padded channels-last input
+for 16-64 float32 outputs, else threaded chunks of im2col columns times the kernel matrix through the
+GEMM (``conv``'s docstring has the whole picture)."""
+
+import numba
+import numpy as np
+from numba import prange
+
+from ._blas import gemm, ready
+from ._conv_layout import _as_rows, _nhwc, _padded_nhwc
+from ._numba import helper, kernel
+from ._simd import product, product_transposed, tile_convolution, tile_weight_gradient
+
+
+TILED_PANEL_BYTES = 256 << 10   # a block of the kernel panel (taps x C x 64 float32) stays in L2
+COLUMN_BYTES = 1 << 20   # im2col columns a thread builds and multiplies at a time (in its cache)
+MIN_ROWS = 128
+
+
+def _tap_offsets(kh, kw, dilation, wp, channels):
+    """Element offsets of each tap (p, q) from tap (0, 0) in a padded channels-last image of width wp."""
+    return np.array([(p * dilation[0] * wp + q * dilation[1]) * channels for p in range(kh) for q in range(kw)],
+                    np.int64)
+
+
+def _tiled(width):
+    """True when a float32 product into ``width`` outputs runs in register tiles straight from the
+    input: 16, 32 or 64 outputs. Wider products go to the threaded BLAS, as fast or faster there
+    (measured at 128 and 256 channels: forward 193-211 vs 211-225 GFLOP/s, weight gradient 168-212
+    vs 221-251)."""
+    return width in (16, 32, 64)
+
+@helper
+def _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols):
+    """Columns of output rows r0..r1 (flat over N, oH, oW) of the unpadded channels-last xt
+    (N, H, W, C), zero where a tap falls in the padding: cols (G, >= r1-r0, kH*kW*C/G), a row's
+    values ordered (p, q, c). Reading the padding as zeros here saves a padded copy per op."""
+    groups = cols.shape[0]
+    h, w, c = xt.shape[1:]
+    cg = c // groups
+    for row in range(r0, r1):
+        b = row // (oh * ow)
+        i = (row // ow) % oh
+        j = row % ow
+        dst_row = cols[:, row - r0]
+        for p in range(kh):
+            y = i * sh + p * dh - top
+            if y < 0 or y >= h:
+                for g in range(groups):
+                    dst = dst_row[g, p * kw * cg:(p + 1) * kw * cg]
+                    for v in range(kw * cg):
+                        dst[v] = 0
+                continue
+            src_row = xt[b, y]
+            for q in range(kw):
+                x = j * sw + q * dw - left
+                col = (p * kw + q) * cg
+                if 0 <= x < w:
+                    src = src_row[x]
+                    for g in range(groups):
+                        dst = dst_row[g, col:col + cg]
+                        part = src[g * cg:(g + 1) * cg]
+                        for ch in range(cg):
+                            dst[ch] = part[ch]
+                else:
+                    for g in range(groups):
+                        dst = dst_row[g, col:col + cg]
+                        for ch in range(cg):
+                            dst[ch] = 0
+
+
+@kernel
+def _columns_product(xt, top, left, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, tasks, chunk, out):
+    """out (N*oH*oW, O) = columns @ kernels (+ bias): each task takes a run of output rows and
+    builds and multiplies ``chunk`` rows of columns at a time, in its own cache."""
+    groups, k, og = wm.shape
+    rows = out.shape[0]
+    for t in prange(tasks):
+        cols = np.empty((groups, chunk, k), xt.dtype)
+        for r0 in range(rows * t // tasks, rows * (t + 1) // tasks, chunk):
+            r1 = min(r0 + chunk, rows * (t + 1) // tasks)
+            _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
+            for g in range(groups):
+                product(cols[g, :r1 - r0], wm[g], out[r0:r1, g * og:(g + 1) * og])
+            for r in range(r0, r1):
+                dst = out[r]
+                for o in range(og * groups):
+                    dst[o] += bias[o]
+
+
+@helper
+def _tile_offsets(r0, count, hp, wp, cin, sh, sw, oh, ow, offsets):
+    """Element offsets in the flattened padded input of the first tap of output rows r0.. (the last
+    row repeated past ``count``, so a ragged tile reads valid memory)."""
+    for r in range(offsets.size):
+        flat = r0 + min(r, count - 1)
+        b = flat // (oh * ow)
+        i = (flat // ow) % oh
+        j = flat % ow
+        offsets[r] = ((b * hp + i * sh) * wp + j * sw) * cin
+
+
+TILE_GROUP = 168   # output rows that share one block of the kernel panel (12-28 register tiles)
+
+
+@helper
+def _convolution_tiles(xflat, offsets, taps, w, target, at, accumulate):
+    """One register tile of ``_tiled_convolution`` for w's width (16, 32 or 64 columns)."""
+    width = w.shape[1]
+    if width == 16:
+        if accumulate:
+            tile_convolution(xflat, offsets, taps, w, target, at, 14, 1, True)
+        else:
+            tile_convolution(xflat, offsets, taps, w, target, at, 14, 1, False)
+    elif width == 32:
+        if accumulate:
+            tile_convolution(xflat, offsets, taps, w, target, at, 7, 2, True)
+        else:
+            tile_convolution(xflat, offsets, taps, w, target, at, 7, 2, False)
+    else:
+        if accumulate:
+            tile_convolution(xflat, offsets, taps, w, target, at, 6, 4, True)
+        else:
+            tile_convolution(xflat, offsets, taps, w, target, at, 6, 4, False)
+
+
+@kernel
+def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks, taps_per_block, out):
+    """out (N*oH*oW, O) = the convolution of the padded channels-last input (flattened) with the
+    kernel matrix wm (taps*C, O), register tile by register tile, no columns built: 14 rows x 16
+    channels, 7 x 32, or 6 x 64 per block of 64 channels (O a multiple of 64). A task takes a run of
+    output rows, TILE_GROUP at a time; each group runs over the kernel panel a block (64 columns x
+    ``taps_per_block`` taps, sized to stay in L2) at a time, adding block after block into its rows.
+    A ragged last tile is computed in scratch and its valid rows copied."""
+    rows, o = out.shape
+    tile = 14 if o == 16 else (7 if o == 32 else 6)
+    block = o if o <= 32 else 64
+    n_taps = taps.size
+    for t in prange(tasks):
+        offsets = np.empty(tile, np.int64)
+        scratch = np.empty((tile, o), out.dtype)
+        end = rows * (t + 1) // tasks
+        for g0 in range(rows * t // tasks, end, TILE_GROUP - TILE_GROUP % tile):
+            g1 = min(g0 + TILE_GROUP - TILE_GROUP % tile, end)
+            for k0 in range(0, o, block):
+                for t0 in range(0, n_taps, taps_per_block):
+                    t1 = min(t0 + taps_per_block, n_taps)
+                    w = wm[t0 * cin:t1 * cin, k0:k0 + block]
+                    for r0 in range(g0, g1, tile):
+                        count = min(tile, g1 - r0)
+                        _tile_offsets(r0, count, hp, wp, cin, sh, sw, oh, ow, offsets)
+                        target = out[:, k0:k0 + block] if count == tile else scratch[:, k0:k0 + block]
+                        at = r0 if count == tile else 0
+                        _convolution_tiles(xflat, offsets, taps[t0:t1], w, target, at, t0 > 0)
+            for r in range(g0, g1):
+                src = out[r] if r - g0 < (g1 - g0) - (g1 - g0) % tile else scratch[(r - g0) % tile]
+                dst = out[r]
+                for k in range(o):
+                    dst[k] = src[k] + bias[k]
+
+
+WGRAD_PIXELS = 256   # output pixels whose gradient rows a weight-gradient tile streams (in L1/L2)
+
+
+def _wgrad_tile(width):
+    """(rows R, vectors V) of the weight gradient's register tile for ``width`` output channels."""
+    return (16, 1) if width == 16 else ((8, 2) if width == 32 else (4, 4))
+
+
+@kernel
+def _tiled_weight_gradient(xflat, hp, wp, cin, taps, g_rows, sh, sw, oh, ow, parts):
+    """parts[t] (taps*C, O) = task t's sum over its run of output pixels of input value x gradient,
+    register tile by register tile (R input channels of one tap x 16V outputs), no columns built."""
+    tasks, _, o = parts.shape
+    rows = g_rows.shape[0]
+    for t in prange(tasks):
+        part = parts[t]
+        part[:] = 0
+        offsets = np.empty(WGRAD_PIXELS, np.int64)
+        end = rows * (t + 1) // tasks
+        for p0 in range(rows * t // tasks, end, WGRAD_PIXELS):
+            count = min(WGRAD_PIXELS, end - p0)
+            offs = offsets[:count]
+            _tile_offsets(p0, count, hp, wp, cin, sh, sw, oh, ow, offs)
+            grads = g_rows[p0:p0 + count]
+            for tap in range(taps.size):
+                if o == 16:
+                    for c0 in range(0, cin, 16):
+                        tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part, tap * cin + c0, 16, 1)
+                elif o == 32:
+                    for c0 in range(0, cin, 8):
+                        tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part, tap * cin + c0, 8, 2)
+                else:
+                    for k0 in range(0, o, 64):
+                        for c0 in range(0, cin, 4):
+                            tile_weight_gradient(xflat, offs, taps[tap] + c0, grads[:, k0:k0 + 64],
+                                                 part[:, k0:k0 + 64], tap * cin + c0, 4, 4)
+
+
+@kernel
+def _columns_weight_product(xt, top, left, g_rows, sh, sw, dh, dw, kh, kw, oh, ow, chunk, parts):
+    """parts[t] (G, K, O/G) = task t's columns^T @ gradient rows, summed over its run of rows."""
+    tasks, groups, k, og = parts.shape
+    rows = g_rows.shape[0]
+    for t in prange(tasks):
+        cols = np.empty((groups, chunk, k), xt.dtype)
+        part = parts[t]
+        part[:] = 0
+        for r0 in range(rows * t // tasks, rows * (t + 1) // tasks, chunk):
+            r1 = min(r0 + chunk, rows * (t + 1) // tasks)
+            _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
+            for g in range(groups):
+                product_transposed(cols[g, :r1 - r0], g_rows[r0:r1, g * og:(g + 1) * og], part[g])
+
+
+@kernel
+def _col2im_product(g_rows, wm, top, left, sh, sw, dh, dw, kh, kw, oh, ow, chunk, gx):
+    """col2im: each task takes whole images (no two tasks add to one pixel); a chunk of its output
+    rows' column gradients, gradient rows @ kernels^T, is added back onto gx (N, H, W, C)."""
+    groups, k, og = wm.shape
+    n, h, w, c = gx.shape
+    cg = c // groups
+    for b in prange(n):
+        dcols = np.empty((groups, chunk, k), gx.dtype)
+        for r0 in range(b * oh * ow, (b + 1) * oh * ow, chunk):
+            r1 = min(r0 + chunk, (b + 1) * oh * ow)
+            for g in range(groups):
+                gemm(False, True, g_rows[r0:r1, g * og:(g + 1) * og], wm[g], 0.0, dcols[g, :r1 - r0])
+            for row in range(r0, r1):
+                i = (row // ow) % oh
+                j = row % ow
+                for p in range(kh):
+                    y = i * sh + p * dh - top
+                    if 0 <= y < h:
+                        for q in range(kw):
+                            xx = j * sw + q * dw - left
+                            if 0 <= xx < w:
+                                col = (p * kw + q) * cg
+                                dst = gx[b, y, xx]
+                                for gr in range(groups):
+                                    src = dcols[gr, row - r0, col:col + cg]
+                                    for ch in range(cg):
+                                        dst[gr * cg + ch] += src[ch]
+
+def _chunk_rows(row_values, itemsize):
+    """Rows of columns built and multiplied at a time: about COLUMN_BYTES, at least MIN_ROWS (a
+    product of fewer rows spends its time packing the kernel matrix), a multiple of 14 (whole
+    register tiles of ``_simd.product``)."""
+    rows = max(MIN_ROWS, COLUMN_BYTES // max(1, row_values * itemsize))
+    return -(-rows // 14) * 14
+
+
+def _tasks(rows, chunk):
+    """One run of rows per thread, unless there are fewer chunks than threads."""
+    return max(1, min(numba.get_num_threads(), -(-rows // chunk)))
+
+
+PANEL_BLOCK = 16   # output channels moved together: one cache line of the panel per (tap, channel)
+
+
+@kernel
+def _panel_copy(weight, panel, to_panel):
+    """weight (O, C/G, kH, kW) <-> panel (G, kH*kW*C/G, O/G), rows in the columns' (p, q, c) order:
+    panel[g, (p*kW + q)*C/G + c, o] = weight[g*O/G + o, c, p, q], copied in the direction asked. A
+    task takes PANEL_BLOCK output channels: their weights (a few hundred KB at most) stay in cache
+    while each panel row's run of them is written whole; NumPy's strided transpose is one thread."""
+    o, cg, kh, kw = weight.shape
+    groups, _, og = panel.shape
+    blocks = (og + PANEL_BLOCK - 1) // PANEL_BLOCK
+    for task in prange(groups * blocks):
+        g, o0 = task // blocks, (task % blocks) * PANEL_BLOCK
+        o1 = min(o0 + PANEL_BLOCK, og)
+        for c in range(cg):
+            for p in range(kh):
+                for q in range(kw):
+                    row = panel[g, (p * kw + q) * cg + c]
+                    for k in range(o0, o1):
+                        if to_panel:
+                            row[k] = weight[g * og + k, c, p, q]
+                        else:
+                            weight[g * og + k, c, p, q] = row[k]
+
+
+@kernel
+def _rotated_panel(weight, groups, panel):
+    """The input gradient's kernel matrix straight from weight (O, C/G, kH, kW): the kernel rotated
+    180 degrees with in/out channels swapped, panel (G, kH*kW*O/G, C/G) with
+    panel[g, (p*kW + q)*O/G + o, c] = weight[g*O/G + o, c, kH-1-p, kW-1-q]. One task per output
+    channel: it reads its own weights (contiguous) and writes whole panel rows."""
+    o, cg, kh, kw = weight.shape
+    og = o // groups
+    for k in prange(o):
+        g, oo = k // og, k % og
+        src = weight[k]
+        for p in range(kh):
+            for q in range(kw):
+                row = panel[g, (p * kw + q) * og + oo]
+                for c in range(cg):
+                    row[c] = src[c, kh - 1 - p, kw - 1 - q]
+
+
+def _kernel_matrix(weight, groups):
+    """(O, C/G, kH, kW) -> (G, kH*kW*C/G, O/G), rows in the columns' (p, q, c) order."""
+    o, cg, kh, kw = weight.shape
+    panel = np.empty((groups, kh * kw * cg, o // groups), weight.dtype)
+    _panel_copy(weight, panel, True)
+    return panel
+
+
+def _rotated_kernel_matrix(weight, groups):
+    """(O, C/G, kH, kW) -> (G, kH*kW*O/G, C/G): ``_kernel_matrix`` of ``_rotated(weight, groups)``."""
+    o, cg, kh, kw = weight.shape
+    panel = np.empty((groups, kh * kw * (o // groups), cg), weight.dtype)
+    _rotated_panel(weight, groups, panel)
+    return panel
+
+def _columns_forward(x, weight, bias, pads, stride, dilation, groups, out_size):
+    """Columns (pixels, K) @ kernels (K, O) -> rows of (N, oH, oW, O), one product per chunk."""
+    return _columns_with_panel(x, _kernel_matrix(weight, groups), weight.shape[2:], bias, pads, stride,
+                               dilation, out_size)
+
+
+def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_size):
+    """``_columns_forward`` with its kernel matrix wm (G, kH*kW*C/G, O/G) given."""
+    ready()
+    n = x.shape[0]
+    groups, _, og = wm.shape
+    o, cg = groups * og, x.shape[1] // groups
+    kh, kw = kernel_size
+    oh, ow = out_size
+    out = np.empty((n, oh, ow, o), x.dtype)
+    rows = out.reshape(n * oh * ow, o)
+    chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
+    b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
+    if groups == 1 and x.dtype == np.float32 and _tiled(o):
+        # register tiles read the padded input directly (no columns at all)
+        xp = _padded_nhwc(x, pads)
+        hp, wp = xp.shape[1:3]
+        block = o if o <= 32 else 64
+        taps_per_block = max(1, TILED_PANEL_BYTES // (cg * block * 4))
+        _tiled_convolution(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), wm[0], b,
+                           *stride, oh, ow, _tasks(rows.shape[0], 14 * 64), taps_per_block, rows)
+        return out.transpose(0, 3, 1, 2)
+    _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, b, *stride, *dilation, kh, kw, oh, ow,
+                     _tasks(rows.shape[0], chunk), chunk, rows)
+    return out.transpose(0, 3, 1, 2)
+
+
+def _columns_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
+    """Stride 1: the full correlation of the gradient with the rotated kernel through the same
+    product as the forward (``_direct_input_grad``'s padding). Strides > 1: col2im."""
+    ready()
+    if stride == (1, 1):
+        (top, _), (left, _) = pads
+        h, w = input_shape[-2:]
+        _, _, kh, kw = weight.shape
+        reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+        oh, ow = grad.shape[2:]
+        gpads = ((reach[0] - top, h + top - oh), (reach[1] - left, w + left - ow))
+        return _columns_with_panel(grad, _rotated_kernel_matrix(weight, groups), (kh, kw), None, gpads,
+                                   (1, 1), dilation, (h, w))
+    n, o, oh, ow = grad.shape
+    _, cg, kh, kw = weight.shape
+    h, w = input_shape[-2:]
+    gx = np.zeros((n, h, w, cg * groups), grad.dtype)
+    chunk = _chunk_rows(kh * kw * cg * groups, grad.dtype.itemsize)
+    _col2im_product(_as_rows(grad), _kernel_matrix(weight, groups), pads[0][0], pads[1][0],
+                    *stride, *dilation, kh, kw, oh, ow, chunk, gx)
+    return gx.transpose(0, 3, 1, 2)
+
+
+def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
+    """Sum over every thread's rows of columns^T @ gradient rows, (G, K, O/G) -> (O, C/G, kH, kW)."""
+    ready()
+    o, cg, kh, kw = weight_shape
+    og = o // groups
+    oh, ow = grad.shape[2:]
+    g_rows = _as_rows(grad)
+    if groups == 1 and x.dtype == np.float32 and _tiled(o) and cg % _wgrad_tile(o)[0] == 0:
+        xp = _padded_nhwc(x, pads)
+        hp, wp = xp.shape[1:3]
+        parts = np.empty((_tasks(g_rows.shape[0], WGRAD_PIXELS), kh * kw * cg, o), x.dtype)
+        _tiled_weight_gradient(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), g_rows,
+                               *stride, oh, ow, parts)
+        gw = np.empty(weight_shape, x.dtype)
+        _panel_copy(gw, parts.sum(axis=0)[None] if parts.shape[0] > 1 else parts[:1], False)
+        return gw
+    chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
+    parts = np.empty((_tasks(g_rows.shape[0], chunk), groups, kh * kw * cg, og), x.dtype)
+    _columns_weight_product(_nhwc(x), pads[0][0], pads[1][0], g_rows, *stride, *dilation, kh, kw, oh, ow,
+                            chunk, parts)
+    gw = np.empty(weight_shape, x.dtype)
+    _panel_copy(gw, parts.sum(axis=0) if parts.shape[0] > 1 else parts[0], False)
+    return gw

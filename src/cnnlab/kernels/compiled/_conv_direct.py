@@ -1,0 +1,160 @@
+"""Direct convolution for stride 1 on NCHW rows laid end to end (``conv``'s docstring has the layout):
+a register tile of 4 output channels x 64 positions on the stack, for narrow outputs and first layers."""
+
+import numba
+import numpy as np
+from numba import prange
+
+from ._numba import kernel, stack_tile
+
+
+TILE = 64          # output positions per register tile: the vector loop's length
+BLOCK = 4          # output channels per register tile
+TILE_VALUES = TILE * BLOCK
+
+
+@kernel
+def _flat_pad(x, top, left, hp, wp, slack):
+    """x (N, C, H, W) any layout -> (N, C, Hp*Wp + slack) zero-padded rows laid end to end.
+    ``top``/``left`` may be negative (crop)."""
+    n, c, h, w = x.shape
+    out = np.empty((n, c, hp * wp + slack), x.dtype)
+    for r in prange(n * c):
+        b, ch = r // c, r % c
+        row = out[b, ch]
+        row[:] = 0
+        for i in range(hp):
+            y = i - top
+            if 0 <= y < h:
+                for j in range(max(0, left), min(wp, w + left)):
+                    row[i * wp + j] = x[b, ch, y, j - left]
+    return out
+
+
+@kernel
+def _direct(xf, w, bias, out, wp, dh, dw, groups):
+    """Stride-1 correlation on flattened padded rows xf (N, C, Hp*Wp + TILE), w (O, C/G, kH, kW),
+    bias (O,) -> out (N, O, oH, oW). A tile is BLOCK output channels x TILE positions."""
+    n, o, oh, ow = out.shape
+    _, cg, kh, kw = w.shape
+    og = o // groups
+    length = (oh - 1) * wp + ow
+    tiles = (length + TILE - 1) // TILE
+    blocks = (og + BLOCK - 1) // BLOCK
+    for r in prange(n * groups * blocks * tiles):
+        l0 = (r % tiles) * TILE
+        rest = r // tiles
+        b0 = min((rest % blocks) * BLOCK, max(og - BLOCK, 0))
+        rest //= blocks
+        g, img = rest % groups, rest // groups
+        acc = numba.carray(stack_tile(TILE_VALUES, xf.dtype), (BLOCK, TILE))
+        chans = numba.carray(stack_tile(BLOCK, np.int64), (BLOCK,))
+        for k in range(BLOCK):
+            chans[k] = g * og + min(b0 + k, og - 1)   # fewer than BLOCK channels: repeat the last
+            for t in range(TILE):
+                acc[k, t] = bias[chans[k]]
+        for c in range(cg):
+            xc = xf[img, g * cg + c]
+            for p in range(kh):
+                for q in range(kw):
+                    off = l0 + p * dh * wp + q * dw
+                    xs = xc[off:off + TILE]
+                    for k in range(BLOCK):
+                        wv = w[chans[k], c, p, q]
+                        for t in range(TILE):
+                            acc[k, t] += wv * xs[t]
+        for t in range(TILE):
+            pos = l0 + t
+            i = pos // wp
+            j = pos - i * wp
+            if pos < length and j < ow:
+                for k in range(BLOCK):
+                    out[img, chans[k], i, j] = acc[k, t]
+
+
+def _direct_forward(x, weight, bias, pads, dilation, groups):
+    """Stride-1 correlation through ``_direct``; ``pads`` may be negative (crop)."""
+    n, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    (top, bottom), (left, right) = pads
+    hp, wp = h + top + bottom, w + left + right
+    oh, ow = hp - dilation[0] * (kh - 1), wp - dilation[1] * (kw - 1)
+    xf = _flat_pad(x, top, left, hp, wp, TILE)
+    out = np.empty((n, o, oh, ow), x.dtype)
+    b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
+    _direct(xf, np.ascontiguousarray(weight), b, out, wp, dilation[0], dilation[1], groups)
+    return out
+
+
+def _rotated(weight, groups):
+    """The input gradient's kernel: rotated 180 degrees, in/out channels swapped per group,
+    (O, C/G, kH, kW) -> (C, O/G, kH, kW)."""
+    o, cg, kh, kw = weight.shape
+    w = weight.reshape(groups, o // groups, cg, kh, kw)[..., ::-1, ::-1]
+    return np.ascontiguousarray(w.transpose(0, 2, 1, 3, 4)).reshape(groups * cg, o // groups, kh, kw)
+
+
+def _direct_input_grad(grad, weight, input_shape, pads, dilation, groups):
+    """Stride 1: the full correlation of the gradient with the rotated kernel, computed only over
+    the unpadded input: padded by the reach minus the forward padding in front (a crop if negative)."""
+    _, _, kh, kw = weight.shape
+    (top, _), (left, _) = pads
+    h, w = input_shape[-2:]
+    reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+    oh, ow = grad.shape[2:]
+    gpads = ((reach[0] - top, h + top - oh), (reach[1] - left, w + left - ow))
+    return _direct_forward(grad, _rotated(weight, groups), None, gpads, dilation, groups)
+
+
+@kernel
+def _direct_wgrad(xf, gf, wp, dh, dw, groups, gw):
+    """Stride-1 weight gradient on flattened rows: xf (N, C, Hp*Wp + slack) the padded input, gf
+    (N, O, oH*Wp + TILE) the gradient on the same row width (zero beyond oW) -> gw (O, C/G, kH, kW).
+    One task per (group, input channel, block of BLOCK output channels) sums over every image and
+    position, a tap at a time, in a BLOCK x TILE register tile: no two tasks write the same value."""
+    n = xf.shape[0]
+    o, cg, kh, kw = gw.shape
+    og = o // groups
+    blocks = (og + BLOCK - 1) // BLOCK
+    tiles = (gf.shape[2] - TILE) // TILE + 1
+    for r in prange(groups * cg * blocks):
+        b0 = min((r % blocks) * BLOCK, max(og - BLOCK, 0))
+        c = (r // blocks) % cg
+        g = r // (blocks * cg)
+        acc = numba.carray(stack_tile(TILE_VALUES, xf.dtype), (BLOCK, TILE))
+        chans = numba.carray(stack_tile(BLOCK, np.int64), (BLOCK,))
+        for k in range(BLOCK):
+            chans[k] = g * og + min(b0 + k, og - 1)
+        for p in range(kh):
+            for q in range(kw):
+                for k in range(BLOCK):
+                    for t in range(TILE):
+                        acc[k, t] = 0
+                for img in range(n):
+                    xc = xf[img, g * cg + c]
+                    for tile in range(tiles):
+                        l0 = tile * TILE
+                        off = l0 + p * dh * wp + q * dw
+                        xs = xc[off:off + TILE]
+                        for k in range(BLOCK):
+                            gs = gf[img, chans[k], l0:l0 + TILE]
+                            for t in range(TILE):
+                                acc[k, t] += gs[t] * xs[t]
+                for k in range(BLOCK):
+                    s = acc[k, 0]
+                    for t in range(1, TILE):
+                        s += acc[k, t]
+                    gw[chans[k], c, p, q] = s
+
+
+def _direct_weight_grad(x, grad, weight_shape, pads, dilation, groups):
+    """Stride 1: gradient^T @ columns without building the columns (``_direct_wgrad``)."""
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = pads
+    hp, wp = h + top + bottom, w + left + right
+    oh = grad.shape[2]
+    xf = _flat_pad(x, top, left, hp, wp, TILE + wp)
+    gf = _flat_pad(grad, 0, 0, oh, wp, TILE)                # rows widened to Wp with zeros
+    gw = np.empty(weight_shape, x.dtype)
+    _direct_wgrad(xf, gf, wp, dilation[0], dilation[1], groups, gw)
+    return gw

@@ -1,0 +1,100 @@
+"""Channels-last copies the convolution formulations share: padded (N, Hp, Wp, C) images and (pixels, C) rows
+from either memory layout, each one parallel pass."""
+
+import numpy as np
+from numba import prange
+
+from ._numba import helper, kernel
+
+
+@helper
+def _zero_borders(out, b, i, top_rows, h_rows, left, w_cols):
+    """Zero row i of image b of out (N, Hp, Wp, C) outside the copied block [left, left + w_cols)
+    of rows [top_rows, top_rows + h_rows); the whole row when i is outside."""
+    row = out[b, i]
+    if i < top_rows or i >= top_rows + h_rows:
+        row[:] = 0
+    else:
+        row[:max(0, left)] = 0
+        row[max(0, left + w_cols):] = 0
+
+
+@kernel
+def _pad_nhwc_rows(xt, top, left, out):
+    """xt (N, H, W, C) C-contiguous -> out (N, Hp, Wp, C): each row one contiguous copy."""
+    n, h, w, c = xt.shape
+    hp, wp = out.shape[1:3]
+    j0, j1 = max(0, left), min(wp, w + left)
+    for r in prange(n * hp):
+        b, i = r // hp, r % hp
+        _zero_borders(out, b, i, max(0, top), min(hp, h + top) - max(0, top), left, w)
+        y = i - top
+        if 0 <= y < h and j1 > j0:
+            dst = out[b, i, j0:j1].reshape((j1 - j0) * c)
+            src = xt[b, y, j0 - left:j1 - left].reshape((j1 - j0) * c)
+            for v in range(src.size):
+                dst[v] = src[v]
+
+
+@kernel
+def _pad_transpose(x, top, left, out):
+    """x (N, C, H, W) C-contiguous -> out (N, Hp, Wp, C): a transposing copy per row."""
+    n, c, h, w = x.shape
+    hp, wp = out.shape[1:3]
+    j0, j1 = max(0, left), min(wp, w + left)
+    for r in prange(n * hp):
+        b, i = r // hp, r % hp
+        _zero_borders(out, b, i, max(0, top), min(hp, h + top) - max(0, top), left, w)
+        y = i - top
+        if 0 <= y < h:
+            dst = out[b, i]
+            for ch in range(c):
+                src = x[b, ch, y]
+                for j in range(j0, j1):
+                    dst[j, ch] = src[j - left]
+
+
+def _nhwc_pad(x, top, left, hp, wp):
+    """x (N, C, H, W) in either layout -> (N, Hp, Wp, C) zero-padded, channels-last; ``top``/``left``
+    may be negative (crop)."""
+    out = np.empty((x.shape[0], hp, wp, x.shape[1]), x.dtype)
+    nhwc = x.transpose(0, 2, 3, 1)
+    if nhwc.flags.c_contiguous:
+        _pad_nhwc_rows(nhwc, top, left, out)
+    else:
+        _pad_transpose(np.ascontiguousarray(x), top, left, out)
+    return out
+
+@kernel
+def _rows(a, out):
+    """(N, C, H, W) any layout -> out (N*H*W, C), channels-last rows."""
+    n, c, h, w = a.shape
+    for r in prange(n * h):
+        b, i = r // h, r % h
+        for j in range(w):
+            dst = out[(b * h + i) * w + j]
+            for ch in range(c):
+                dst[ch] = a[b, ch, i, j]
+
+
+def _as_rows(a):
+    """(N, C, H, W) -> (N*H*W, C): a view of channels-last memory, else a compiled transpose."""
+    n, c, h, w = a.shape
+    nhwc = a.transpose(0, 2, 3, 1)
+    if nhwc.flags.c_contiguous:
+        return nhwc.reshape(n * h * w, c)
+    out = np.empty((n * h * w, c), a.dtype)
+    _rows(a, out)
+    return out
+
+def _nhwc(x):
+    """(N, C, H, W) in either layout -> (N, H, W, C) C-contiguous: a view of channels-last memory."""
+    n, c, h, w = x.shape
+    return _as_rows(x).reshape(n, h, w, c)
+
+
+def _padded_nhwc(x, pads):
+    return _nhwc_pad(x, pads[0][0], pads[1][0], *_padded_size(x.shape, pads))
+
+def _padded_size(shape, pads):
+    return shape[-2] + sum(pads[0]), shape[-1] + sum(pads[1])
