@@ -76,7 +76,8 @@ def relu_backward(g, out):
 
 
 def add_relu_forward(a, b):
-    """As the reference; both inputs of one shape and one layout (the residual block's case)."""
+    """As the reference; both inputs of one shape (the residual block's case), in one layout or the two
+    (then the output is channels-last)."""
     if a.shape != b.shape or a.dtype != b.dtype or not _dense(a) or not _dense(b):
         return _reference.add_relu_forward(a, b)
     if a.strides != b.strides:
