@@ -151,8 +151,13 @@ def test_dispatch_per_op_and_shape(x_shape, w_shape, stride, groups, plans):
     assert tuple(compiled._plan(op, x_shape, w_shape, stride, groups) for op in ops) == plans
 
 
-def test_bias_grad_is_the_sum_over_batch_and_pixels(rng):
-    g = rng.standard_normal((3, 5, 4, 6))
-    expected = g.sum(axis=(0, 2, 3))
-    assert_close(compiled.conv2d_bias_grad(_layout(g, True)), expected)
-    assert_close(reference.conv2d_bias_grad(g), expected)
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_bias_grad_is_the_sum_over_batch_and_pixels(channels_last, dtype, rng):
+    """Both memory layouts (channels-last sums rows, NCHW sums planes), float32 summed in float64."""
+    g = rng.standard_normal((7, 5, 40, 30)).astype(dtype)
+    expected = g.astype(np.float64).sum(axis=(0, 2, 3))
+    ours = compiled.conv2d_bias_grad(_layout(g, channels_last))
+    assert ours.dtype == np.dtype(dtype)
+    assert_close(ours, expected, dtype)
+    assert_close(reference.conv2d_bias_grad(g), expected, dtype)

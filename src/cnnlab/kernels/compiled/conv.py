@@ -28,6 +28,7 @@ the others; every kernel reads either layout. float64 runs the same loops, excep
 all go to the GEMM (the register tiles are float32).
 """
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -129,7 +130,7 @@ def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
 
 @kernel
 def _channel_sums(a, out):
-    """out[c] = sum of a[:, c, :, :], any layout, one task per channel."""
+    """out[c] = sum of a[:, c, :, :] for NCHW memory, one task per channel."""
     n, c, h, w = a.shape
     for ch in prange(c):
         s = 0.0
@@ -140,9 +141,30 @@ def _channel_sums(a, out):
         out[ch] = s
 
 
+@kernel
+def _row_sums(rows, parts):
+    """parts[t] = the column sums of task t's run of rows (P, C): channels-last memory, whose inner
+    loop runs over the channels (a vector loop) instead of striding through them."""
+    tasks = parts.shape[0]
+    p = rows.shape[0]
+    for t in prange(tasks):
+        acc = parts[t]
+        acc[:] = 0
+        for r in range(p * t // tasks, p * (t + 1) // tasks):
+            row = rows[r]
+            for ch in range(acc.size):
+                acc[ch] += row[ch]
+
+
 def conv2d_bias_grad(grad):
     """grad (N, O, oH, oW) -> d bias (O,): the sum over batch and pixels."""
-    out = np.empty(grad.shape[1], grad.dtype)
+    n, c, h, w = grad.shape
     with threads():
+        nhwc = grad.transpose(0, 2, 3, 1)
+        if nhwc.flags.c_contiguous and grad.size:
+            parts = np.empty((min(numba.get_num_threads(), n * h * w), c))    # float64 sums
+            _row_sums(nhwc.reshape(n * h * w, c), parts)
+            return parts.sum(axis=0).astype(grad.dtype)
+        out = np.empty(c, grad.dtype)
         _channel_sums(grad, out)
     return out
