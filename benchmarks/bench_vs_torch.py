@@ -47,13 +47,14 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "interop"))   # torch_twins: the PyTorch networks
+sys.path.insert(0, os.path.join(REPO, "benchmarks"))          # results_md, when loaded from elsewhere
+from results_md import markers, write_section  # noqa: E402
 
 NOISE_LIMIT = 0.10   # a block is noisy when other processes used more than this share of the machine's CPU
 MIN_BLOCK_S = 0.25   # each timed block repeats the call until it lasts at least this long
 GAP_S = 0.05         # pause between blocks, so one library's idle worker threads stop spinning first
 LIBS = ("cnnlab", "torch")
-MARK_START = "<!-- bench_vs_torch:start -->"
-MARK_END = "<!-- bench_vs_torch:end -->"
+MARK_START, MARK_END = markers("bench_vs_torch")   # the section of RESULTS.md this benchmark owns
 
 
 # ================================================================================================ machine
@@ -734,7 +735,6 @@ def markdown_section(report):
     blas = m["blas"]
     ceiling = report.get("ceiling_gflops")
     text = [
-        MARK_START,
         "## bench_vs_torch: cnnlab vs PyTorch, side by side",
         "",
         f"Command: `{report['command']}`  ",
@@ -754,27 +754,13 @@ def markdown_section(report):
         "(each library in its own fresh process).",
         "",
         markdown_table(report["rows"], ceiling),
-        MARK_END,
     ]
     return "\n".join(text)
 
 
 def write_markdown(path, report):
     """Replace the bench_vs_torch section of ``path`` (between its markers), or append it; other sections stay."""
-    section = markdown_section(report)
-    if os.path.exists(path):
-        with open(path) as f:
-            text = f.read()
-    else:
-        text = "# Benchmark results\n"
-    if MARK_START in text and MARK_END in text:
-        before, rest = text.split(MARK_START, 1)
-        after = rest.split(MARK_END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    with open(path, "w") as f:
-        f.write(text)
+    write_section("bench_vs_torch", markdown_section(report), path)
 
 
 # ================================================================================================ driver

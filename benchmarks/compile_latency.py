@@ -15,9 +15,9 @@ import sys
 import tempfile
 import time
 
+from results_md import write_section
+
 STEPS = 30
-MARK_START = "<!-- compile_latency:start -->"
-MARK_END = "<!-- compile_latency:end -->"
 CHILD = r"""
 import json, os, sys, time
 t0 = time.perf_counter()
@@ -74,7 +74,7 @@ def _steady(r):
 
 def markdown(rows):
     """The RESULTS.md section: the table, the command, the date and the load."""
-    lines = [MARK_START, "## Compile latency: the first training step, cold and warm kernel cache", "",
+    lines = ["## Compile latency: the first training step, cold and warm kernel cache", "",
              "Command: `python benchmarks/compile_latency.py --markdown benchmarks/RESULTS.md` "
              f"({time.strftime('%Y-%m-%d %H:%M')}); fashion_cnn, Adam, batch 64, `backend.tune_process()` "
              "as the cnnlab command calls it, a fresh process per run, "
@@ -84,20 +84,7 @@ def markdown(rows):
     for name, r in rows:
         lines.append(f"| {name} | {r['import_s']:.2f} s | {r['steps'][0]:.2f} s | {r['steps'][1]:.3f} s | "
                      f"{_steady(r):.3f} s | {r['import_s'] + r['steps'][0]:.2f} s | {r['other_cpu_share']:.0%} |")
-    lines.append(MARK_END)
     return "\n".join(lines) + "\n"
-
-
-def write_markdown(path, text):
-    old = open(path).read() if os.path.exists(path) else ""
-    if MARK_START in old and MARK_END in old:
-        new = old[:old.index(MARK_START)] + text + old[old.index(MARK_END) + len(MARK_END) + 1:]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(new)
-    os.replace(tmp, path)
 
 
 def main():
@@ -113,7 +100,7 @@ def main():
               f"{_steady(r):>7.3f}s {r['import_s'] + r['steps'][0]:>13.2f}s {r['other_cpu_share']:>9.0%}  "
               f"({r['kernels']} kernels)")
     if args.markdown:
-        write_markdown(args.markdown, markdown(rows))
+        write_section("compile_latency", markdown(rows), args.markdown)
         print(f"updated the compile_latency section of {args.markdown}")
 
 

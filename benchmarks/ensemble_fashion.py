@@ -13,16 +13,15 @@ Usage:
 import argparse
 import datetime
 import os
-import re
 import tempfile
 import time
+
+from results_md import write_section
 
 from cnnlab.backend import tune_process
 from cnnlab.train.ensemble import evaluate_ensemble
 from cnnlab.train.run import train_job
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-START, END = "<!-- ensemble_fashion:start -->", "<!-- ensemble_fashion:end -->"
 
 
 def main():
@@ -58,7 +57,7 @@ def main():
     text = report(args, mean, vote, times)
     print(text)
     if not args.no_write:
-        write(text)
+        write_section("ensemble_fashion", text)
 
 
 def report(args, mean, vote, times):
@@ -71,7 +70,6 @@ def report(args, mean, vote, times):
     day = datetime.date.today().isoformat()
     return "\n".join(
         [
-            START,
             "## Ensembles on Fashion-MNIST (`benchmarks/ensemble_fashion.py`)",
             "",
             f"Command: `python benchmarks/ensemble_fashion.py --members {args.members} "
@@ -93,23 +91,8 @@ def report(args, mean, vote, times):
             f"members' average "
             f"({average * 100:.2f}%); the majority vote {vote['gain_over_best'] * 100:+.2f} and "
             f"{vote['gain_over_mean'] * 100:+.2f}.",
-            END,
         ]
     )
-
-
-def write(text):
-    path = os.path.join(HERE, "RESULTS.md")
-    with open(path) as f:
-        old = f.read()
-    if START in old and END in old:
-        new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda m: text, old, flags=re.S)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(new)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ Usage:
 import argparse
 import datetime
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -36,9 +35,8 @@ from cnnlab.live import LiveServer
 from cnnlab.train import Trainer
 from cnnlab.train.live_feed import LiveFeed
 from cnnlab.train.run import channel_stats, set_normalize
+from results_md import write_section
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-START, END = "<!-- live_overhead:start -->", "<!-- live_overhead:end -->"
 # Training starts once the page has polled this many times (about 10 s): Chromium's start-up, which
 # goes on after the first request, is not the cost of watching.
 SETTLE = 20
@@ -244,7 +242,7 @@ def main():
     text = report(args, results, off, on, per_round, load_before, os.getloadavg()[0])
     print(text)
     if not args.no_write:
-        write(text)
+        write_section("live_overhead", text)
 
 
 def report(args, results, off, on, per_round, load_before, load_after):
@@ -264,7 +262,6 @@ def report(args, results, off, on, per_round, load_before, load_after):
     verdict = "met" if cost <= 0.05 else "NOT met"
     return "\n".join(
         [
-            START,
             "## Live view overhead (`benchmarks/live_overhead.py`)",
             "",
             f"Command: `python benchmarks/live_overhead.py --rounds {args.rounds} --batches "
@@ -289,23 +286,8 @@ def report(args, results, off, on, per_round, load_before, load_after):
             f"{on * 1000:.1f} ms with the page open, {(on / off - 1) * 100:+.1f}%) move with the "
             "other jobs' load on this machine, from round to round and both ways, by far more "
             "than the cost measured directly.",
-            END,
         ]
     )
-
-
-def write(text):
-    path = os.path.join(HERE, "RESULTS.md")
-    with open(path) as f:
-        old = f.read()
-    if START in old and END in old:
-        new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda m: text, old, flags=re.S)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(new)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

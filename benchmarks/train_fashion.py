@@ -11,7 +11,6 @@ wall time. A second mode runs the `cnnlab train` defaults. Results go to benchma
 import argparse
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -20,8 +19,9 @@ from collections import OrderedDict
 
 import numpy as np
 
+from results_md import write_section
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(HERE, "RESULTS.md")
 
 
 def load_data():
@@ -156,21 +156,6 @@ def machine():
     except (OSError, StopIteration):
         pass
     return f"{cpu}, {os.cpu_count()} cores"
-
-
-def write_section(name, text):
-    """Replace (or append) the section between this benchmark's markers in RESULTS.md."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    body = open(RESULTS).read() if os.path.exists(RESULTS) else "# Benchmark results\n"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in body:
-        body = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, body, flags=re.S)
-    else:
-        body = body.rstrip() + "\n\n" + block + "\n"
-    tmp = RESULTS + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(body)
-    os.replace(tmp, RESULTS)
 
 
 def side_by_side(args):

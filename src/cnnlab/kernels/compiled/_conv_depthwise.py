@@ -1,5 +1,6 @@
 """Depthwise convolution (groups = channels): channels-last loops whose inner loop runs over the channels
-(no product is large enough for BLAS), with kernels of their own for one filter per channel."""
+(no product is large enough for BLAS). The kernels take one filter per channel; a channel multiplier M
+runs them once per filter k on the (..., C, M)[..., k] views (strided when M > 1, rare)."""
 
 import numba
 import numpy as np
@@ -11,69 +12,8 @@ from ._numba import kernel
 
 @kernel
 def _dw_forward(xp, w, bias, sh, sw, dh, dw, out):
-    """Depthwise: xp (N, Hp, Wp, C) padded, w (kH, kW, C, M), bias (C, M) -> out (N, oH, oW, C, M)."""
-    n, oh, ow, c, m = out.shape
-    kh, kw = w.shape[:2]
-    for r in prange(n * oh):
-        b, i = r // oh, r % oh
-        for j in range(ow):
-            dst = out[b, i, j]
-            dst[:] = bias
-            for p in range(kh):
-                for q in range(kw):
-                    src = xp[b, i * sh + p * dh, j * sw + q * dw]
-                    wpq = w[p, q]
-                    for ch in range(c):
-                        for k in range(m):
-                            dst[ch, k] += src[ch] * wpq[ch, k]
-
-
-@kernel
-def _dw_input_grad(g, w, sh, sw, dh, dw, gxp):
-    """Depthwise input gradient, scattered onto the padded input gxp (N, Hp, Wp, C), one image per
-    task: g (N, oH, oW, C, M), w (kH, kW, C, M)."""
-    n, oh, ow, c, m = g.shape
-    kh, kw = w.shape[:2]
-    for b in prange(n):
-        for i in range(oh):
-            for j in range(ow):
-                src = g[b, i, j]
-                for p in range(kh):
-                    for q in range(kw):
-                        dst = gxp[b, i * sh + p * dh, j * sw + q * dw]
-                        wpq = w[p, q]
-                        for ch in range(c):
-                            s = 0.0
-                            for k in range(m):
-                                s += src[ch, k] * wpq[ch, k]
-                            dst[ch] += s
-
-
-@kernel
-def _dw_weight_grad(xp, g, sh, sw, dh, dw, kh, kw, parts):
-    """Depthwise weight gradient: parts[t] (kH, kW, C, M) sums over task t's images."""
-    n, oh, ow, c, m = g.shape
-    tasks = parts.shape[0]
-    for t in prange(tasks):
-        acc = parts[t]
-        acc[:] = 0
-        for b in range(n * t // tasks, n * (t + 1) // tasks):
-            for i in range(oh):
-                for j in range(ow):
-                    gv = g[b, i, j]
-                    for p in range(kh):
-                        for q in range(kw):
-                            src = xp[b, i * sh + p * dh, j * sw + q * dw]
-                            dst = acc[p, q]
-                            for ch in range(c):
-                                for k in range(m):
-                                    dst[ch, k] += src[ch] * gv[ch, k]
-
-
-@kernel
-def _dw1_forward(xp, w, bias, sh, sw, dh, dw, out):
-    """Depthwise with one filter per channel, the common case: the inner loop runs over the
-    channels (a vector loop). xp (N, Hp, Wp, C), w (kH, kW, C), bias (C,) -> out (N, oH, oW, C)."""
+    """One filter per channel, the inner loop over the channels (a vector loop): xp (N, Hp, Wp, C)
+    padded, w (kH, kW, C), bias (C,) -> out (N, oH, oW, C)."""
     n, oh, ow, c = out.shape
     kh, kw = w.shape[:2]
     for r in prange(n * oh):
@@ -91,8 +31,9 @@ def _dw1_forward(xp, w, bias, sh, sw, dh, dw, out):
 
 
 @kernel
-def _dw1_input_grad(g, w, sh, sw, dh, dw, gxp):
-    """One filter per channel: g (N, oH, oW, C) scattered onto gxp (N, Hp, Wp, C), one image per task."""
+def _dw_input_grad(g, w, sh, sw, dh, dw, gxp):
+    """One filter per channel: g (N, oH, oW, C) added onto the padded input's gradient gxp
+    (N, Hp, Wp, C), one image per task (no two tasks add to one pixel)."""
     n, oh, ow, c = g.shape
     kh, kw = w.shape[:2]
     for b in prange(n):
@@ -108,7 +49,7 @@ def _dw1_input_grad(g, w, sh, sw, dh, dw, gxp):
 
 
 @kernel
-def _dw1_weight_grad(xp, g, sh, sw, dh, dw, parts):
+def _dw_weight_grad(xp, g, sh, sw, dh, dw, parts):
     """One filter per channel: parts[t] (kH, kW, C) sums over task t's images."""
     n, oh, ow, c = g.shape
     tasks, kh, kw = parts.shape[:3]
@@ -139,10 +80,9 @@ def _depthwise_forward(x, weight, bias, pads, stride, dilation, out_size):
     xp = _padded_nhwc(x, pads)
     b = np.zeros((c, o // c), x.dtype) if bias is None else bias.reshape(c, o // c)
     out = np.empty((n, *out_size, c, o // c), x.dtype)
-    if o == c:
-        _dw1_forward(xp, _dw_taps(weight, c)[..., 0], b[:, 0].copy(), *stride, *dilation, out[..., 0])
-    else:
-        _dw_forward(xp, _dw_taps(weight, c), b, *stride, *dilation, out)
+    taps = _dw_taps(weight, c)
+    for k in range(o // c):
+        _dw_forward(xp, taps[..., k], np.ascontiguousarray(b[:, k]), *stride, *dilation, out[..., k])
     return out.reshape(n, *out_size, o).transpose(0, 3, 1, 2)
 
 
@@ -157,10 +97,8 @@ def _depthwise_input_grad(grad, weight, input_shape, pads, stride, dilation):
     hp, wp = _padded_size(input_shape, pads)
     gxp = np.zeros((n, hp, wp, c), grad.dtype)
     g, taps = _depthwise_grad_rows(grad, c), _dw_taps(weight, c)
-    if weight.shape[0] == c:
-        _dw1_input_grad(g[..., 0], taps[..., 0], *stride, *dilation, gxp)
-    else:
-        _dw_input_grad(g, taps, *stride, *dilation, gxp)
+    for k in range(weight.shape[0] // c):
+        _dw_input_grad(g[..., k], taps[..., k], *stride, *dilation, gxp)
     (top, _), (left, _) = pads
     return gxp[:, top:top + h, left:left + w].transpose(0, 3, 1, 2)
 
@@ -172,9 +110,7 @@ def _depthwise_weight_grad(x, grad, weight_shape, pads, stride, dilation):
     tasks = max(1, min(n, numba.get_num_threads()))
     parts = np.empty((tasks, kh, kw, c, o // c), x.dtype)
     g = _depthwise_grad_rows(grad, c)
-    if o == c:
-        _dw1_weight_grad(xp, g[..., 0], *stride, *dilation, parts[..., 0])
-    else:
-        _dw_weight_grad(xp, g, *stride, *dilation, kh, kw, parts)
+    for k in range(o // c):
+        _dw_weight_grad(xp, g[..., k], *stride, *dilation, parts[..., k])
     gw = parts.sum(axis=0)                                                 # (kH, kW, C, M)
     return np.ascontiguousarray(gw.transpose(2, 3, 0, 1)).reshape(weight_shape)
