@@ -605,7 +605,11 @@ PIP_NAMES = {"sklearn": "scikit-learn", "PIL": "Pillow"}
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:   # said by the command's parser: "cnnlab train: error: unrecognized arguments: ..."
+        commands = parser._subparsers._group_actions[0].choices
+        commands.get(getattr(args, "command", None), parser).error(
+            f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
