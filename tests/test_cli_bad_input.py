@@ -35,6 +35,7 @@ def one_line(err):
 
 # ---------------------------------------------------------------------------- numeric options
 TRAIN = ["train", *DIGITS]
+VISUALIZE = ["visualize", "ckpt.npz", "--what", "filters", "--out", "o"]
 NUMERIC_OPTIONS = [  # (command line before the option, option, a value refused, what is expected)
     (TRAIN, "--epochs", "-1", "a non-negative int"),
     (TRAIN, "--epochs", "1.5", "a non-negative int"),
@@ -57,12 +58,12 @@ NUMERIC_OPTIONS = [  # (command line before the option, option, a value refused,
     (TRAIN, "--resize", "x", "a positive int"),
     (["evaluate", "ckpt.npz"], "--batch-size", "0", "a positive int"),
     (["predict", "ckpt.npz", "a.png"], "--top", "0", "a positive int"),
-    (["visualize", "ckpt.npz", "--what", "filters", "--out", "o"], "--k", "0", "a positive int"),
-    (["visualize", "ckpt.npz", "--what", "filters", "--out", "o"], "--limit", "0", "a positive int"),
-    (["visualize", "ckpt.npz", "--what", "filters", "--out", "o"], "--target", "-1",
+    (VISUALIZE, "--k", "0", "a positive int"),
+    (VISUALIZE, "--limit", "0", "a positive int"),
+    (VISUALIZE, "--target", "-1",
      "a non-negative int"),
-    (["visualize", "ckpt.npz", "--what", "filters", "--out", "o"], "--patch", "0", "a positive int"),
-    (["visualize", "ckpt.npz", "--what", "filters", "--out", "o"], "--stride", "0",
+    (VISUALIZE, "--patch", "0", "a positive int"),
+    (VISUALIZE, "--stride", "0",
      "a positive int"),
     (["arith", "--kernel", "3"], "--input", "0", "a positive int"),
     (["arith", "--input", "7"], "--kernel", "nan", "a positive int"),

@@ -383,7 +383,7 @@ def _check_output_file(path, fn):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with the CLI's one-line errors: ``cnnlab train: error: argument --lr: ...``, exit 2."""
+    """argparse with the CLI's one-line errors (``cnnlab train: error: argument --lr: ...``)."""
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -673,7 +673,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def _internal_error(command, error):
-    """One line for a defect: what failed, where to report it; the traceback behind CNNLAB_DEBUG=1."""
+    """One line for a defect: what failed and where to report it (CNNLAB_DEBUG=1: traceback)."""
     first = str(error).splitlines()[0] if str(error) else ""
     print(f"cnnlab {command}: internal error (a bug in cnnlab, not in what was given): "
           f"{type(error).__name__}: {first}; please report it with the command that failed and the "
