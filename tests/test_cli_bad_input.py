@@ -164,16 +164,16 @@ def test_an_internal_error_is_one_line_with_exit_70(defect, kind, capsys, monkey
 
 
 def test_errors_raised_on_purpose_stay_exit_2(capsys):
-    from cnnlab.validation import int_arg
+    from cnnlab.validation import int_arg, raised_on_purpose
 
     try:
         int_arg("conv2d", "stride", 0, minimum=1)
     except ValueError as e:
-        assert cli.raised_on_purpose(e)
+        assert raised_on_purpose(e)
     try:
         np.zeros(4).reshape(3)
     except ValueError as e:
-        assert not cli.raised_on_purpose(e)
+        assert not raised_on_purpose(e)
     assert main(["summary", "lenet5", "--input", "0x0"]) == 2
     assert one_line(capsys.readouterr().err).startswith("cnnlab summary: error: summary: --input")
 

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from .validation import cli_int, cli_real
+from .validation import cli_int, cli_real, raised_on_purpose
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3      # training stopped on a non-finite loss, gradient or statistic
@@ -624,7 +624,7 @@ def main(argv=None):
     except (UserError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
         if os.environ.get("CNNLAB_DEBUG"):
             raise
-        if not raised_on_purpose(e):
+        if not (isinstance(e, (UserError, OSError)) or raised_on_purpose(e)):
             return _internal_error(args.command, e)
         print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -646,30 +646,6 @@ def main(argv=None):
         if os.environ.get("CNNLAB_DEBUG") or isinstance(e, (OSError, MemoryError)):
             raise   # the machine's resources (disk, memory, permissions) are not a defect
         return _internal_error(args.command, e)
-
-
-def raised_on_purpose(error):
-    """Whether ``error`` reports a user's mistake: a ``raise`` statement in cnnlab's own code
-    raised it (its checks: ``validation``, a path, a checkpoint, a dataset), or it names a missing
-    file or a failed download. A ValueError or TypeError raised inside NumPy, Numba or Python
-    itself (a failed reshape, ``int('x')``, a call with the wrong arguments) is a defect instead."""
-    if isinstance(error, (UserError, FileNotFoundError, OSError)):
-        return True
-    tb = error.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return False
-    code = tb.tb_frame.f_code
-    if not os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR):
-        return False
-    import dis
-
-    return any(i.offset == tb.tb_lasti and i.opname == "RAISE_VARARGS"
-               for i in dis.get_instructions(code))
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def _internal_error(command, error):
