@@ -26,11 +26,11 @@ LEVELS = [
     ("cnnlab", "cli", "live", "bench"),              # `import cnnlab` (the public API), commands, views
     ("train", "inspect", "interop", "distributed"),
     ("models",),
-    ("nn", "optim", "data"),
+    ("nn", "optim", "data", "ops", "creation"),     # ops, creation: torch.max, torch.full, ...
     ("functional", "metrics", "serialization"),      # serialization: cnnlab.save/load of tensors
-    ("autograd+tensor", "kernels"),                  # Tensor records on the graph; the engine makes Tensors
-    ("backend", "cuda"),
-    ("validation",),                                 # argument checks: imports nothing from cnnlab
+    ("autograd+tensor", "kernels", "cuda", "accelerator"),  # Tensor and the engine; torch.cuda
+    ("backend",),
+    ("validation", "pytorch_names"),                 # imports nothing from cnnlab
 ]
 SAME_LEVEL = {
     ("inspect", "train"): "reports and visualisations read a training run (checkpoint, saved model)",

@@ -208,10 +208,10 @@ def broadcast_parameters(model, root=0):
     if world_size() == 1:
         return model
     for t in list(model.parameters()) + list(model.buffers()):
-        buf = np.ascontiguousarray(_as_buffer(t.data))
+        buf = np.ascontiguousarray(_as_buffer(t._data))
         _world.comm.Bcast(buf, root=root)
-        if buf is not t.data:
-            t.data[...] = buf
+        if buf is not t._data:
+            t._data[...] = buf
     return model
 
 
@@ -219,13 +219,13 @@ def _buckets(params, bucket_bytes):
     """Consecutive parameters of one dtype in buckets of at most ``bucket_bytes`` (or one each)."""
     buckets, current, size, dtype = [], [], 0, None
     for p in params:
-        nbytes = p.data.size * p.data.dtype.itemsize
-        if current and (p.data.dtype != dtype or size + nbytes > bucket_bytes):
+        nbytes = p._data.size * p._data.dtype.itemsize
+        if current and (p._data.dtype != dtype or size + nbytes > bucket_bytes):
             buckets.append(current)
             current, size = [], 0
         current.append(p)
         size += nbytes
-        dtype = p.data.dtype
+        dtype = p._data.dtype
     if current:
         buckets.append(current)
     return buckets
@@ -250,18 +250,18 @@ def all_reduce_gradients(model, bucket_bytes=BUCKET_BYTES, extra=None):
     buckets = _buckets(params, bucket_bytes)
     averaged = []   # one view per parameter into its bucket, in the order of ``params``
     for k, bucket in enumerate(buckets):
-        dtype = bucket[0].data.dtype
+        dtype = bucket[0]._data.dtype
         last = k == len(buckets) - 1
         # The last bucket also carries a "has a gradient" flag per parameter, then ``extra``.
         tail = (len(params) + (0 if extra is None else extra.size)) if last else 0
-        flat = np.empty(sum(p.data.size for p in bucket) + tail, dtype=dtype)
+        flat = np.empty(sum(p._data.size for p in bucket) + tail, dtype=dtype)
         offset = 0
         for p in bucket:
-            n = p.data.size
+            n = p._data.size
             if p.grad is None:
                 flat[offset:offset + n] = 0
             else:
-                flat[offset:offset + n] = backend.asnumpy(p.grad.data).reshape(-1)
+                flat[offset:offset + n] = backend.asnumpy(p.grad._data).reshape(-1)
             offset += n
         if last:
             flat[offset:offset + len(params)] = [p.grad is not None for p in params]
@@ -275,15 +275,15 @@ def all_reduce_gradients(model, bucket_bytes=BUCKET_BYTES, extra=None):
         flat[:flat.size - tail] /= size
         offset = 0
         for p in bucket:
-            averaged.append(flat[offset:offset + p.data.size].reshape(p.data.shape))
-            offset += p.data.size
+            averaged.append(flat[offset:offset + p._data.size].reshape(p._data.shape))
+            offset += p._data.size
     for p, avg, has in zip(params, averaged, has_grad):
         if not has:
             p.grad = None
         elif p.grad is None:
             p.grad = Tensor(avg.copy())
         else:
-            p.grad.data[...] = avg
+            p.grad._data[...] = avg
     return extra
 
 
@@ -528,12 +528,12 @@ class SyncBatchNorm(_BatchNorm):
         factor = 0.0 if self.momentum is None else self.momentum
         track = self.track_running_stats and self.running_mean is not None
         if track:
-            self.num_batches_tracked.data[...] += 1
+            self.num_batches_tracked._data[...] += 1
             if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked._data)
         return _SyncBatchNormFn.apply(input, self.weight, self.bias,
-                                      running_mean=self.running_mean.data if track else None,
-                                      running_var=self.running_var.data if track else None,
+                                      running_mean=self.running_mean._data if track else None,
+                                      running_var=self.running_var._data if track else None,
                                       momentum=factor, eps=self.eps)
 
     @classmethod
@@ -582,7 +582,7 @@ class Synchronizer:
         self.rank, self.size = rank(), world_size()
         self.is_main = self.rank == 0
         self.comm_seconds, self.steps = 0.0, 0
-        self.bytes_per_step = sum(p.data.nbytes for p in model.parameters() if p.requires_grad)
+        self.bytes_per_step = sum(p._data.nbytes for p in model.parameters() if p.requires_grad)
         broadcast_parameters(model)
 
     def after_backward(self, loss_sum, correct, count):

@@ -48,7 +48,7 @@ def _path(fn, f):
 def _split(obj, arrays, where):
     """``obj`` as JSON-able data in which every array is a reference into ``arrays``."""
     if isinstance(obj, Tensor):
-        arrays.append(backend.asnumpy(obj.data))
+        arrays.append(backend.asnumpy(obj._data))
         return {"__tensor__": len(arrays) - 1, "requires_grad": bool(obj.requires_grad)}
     if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
         arrays.append(backend.asnumpy(obj))

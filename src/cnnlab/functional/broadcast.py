@@ -106,7 +106,7 @@ def repeat(input, *sizes):
 
 def masked_fill(input, mask, value):
     """``value`` where the boolean ``mask`` (broadcast to ``input``'s shape) is True, else input."""
-    mask_data = mask.data if isinstance(mask, Tensor) else mask
+    mask_data = mask._data if isinstance(mask, Tensor) else mask
     if getattr(mask_data, "dtype", None) is None or mask_data.dtype.kind != "b":
         kind = getattr(mask_data, "dtype", type(mask).__name__)
         raise TypeError(f"masked_fill: `mask` must be a boolean tensor. "

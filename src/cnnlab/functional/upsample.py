@@ -107,8 +107,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             scales = [n / o for n, o in zip(in_size, out_size)]
         else:
             scales = [1.0 / float(f) for f in factors]
-    xp = backend.get_array_module(input.data)
-    device = str(backend.device_of(input.data))
+    xp = backend.get_array_module(input._data)
+    device = str(backend.device_of(input._data))
     if mode == "nearest":
         rows, cols = (_source_positions(n, o, s, mode, False)
                       for n, o, s in zip(in_size, out_size, scales))

@@ -204,8 +204,8 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
                 if loss_fn is not None:
                     loss_sum += float(loss_fn(out, y).item()) * len(y)
                 count += len(y)
-                scores.append(backend.asnumpy(out.data))
-                targets.append(backend.asnumpy(y.data))
+                scores.append(backend.asnumpy(out._data))
+                targets.append(backend.asnumpy(y._data))
     finally:
         model.train(was_training)
     scores = np.concatenate(scores) if scores else np.zeros((0, num_classes or 0))
@@ -436,7 +436,7 @@ class Trainer:
 
     def _check_buffers(self, buffers, step):
         for name, b in buffers:
-            data = backend.asnumpy(b.data)
+            data = backend.asnumpy(b._data)
             if not np.isfinite(data).all():
                 first = float(data[~np.isfinite(data)][0])
                 self._check_finite(f"batch-norm statistic {name}", first, step)
@@ -488,8 +488,8 @@ class Trainer:
                     self._phase("backward")
                     loss.backward()
                     n = len(y)
-                    predictions = out.data.argmax(axis=1)
-                    batch_correct = int((predictions == y.data).sum())
+                    predictions = out._data.argmax(axis=1)
+                    batch_correct = int((predictions == y._data).sum())
                     if self.parallel is not None:  # average the gradients; the global batch's numbers
                         batch_loss, batch_correct, n = self.parallel.after_backward(
                             batch_loss * n, batch_correct, n)
@@ -508,7 +508,7 @@ class Trainer:
                 for c in self.callbacks:
                     if hasattr(c, "on_batch_end"):
                         c.on_batch_end(self, i, {"loss": batch_loss, "predictions": predictions,
-                                                 "targets": y.data})
+                                                 "targets": y._data})
         finally:
             close = getattr(batches, "close", None)
             if close is not None:
