@@ -589,15 +589,15 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    from .backend import tune_process
+    from .backend import ConfigError, check_settings
     from .data.download import DownloadError
     from .train.trainer import TrainingDiverged
 
-    tune_process()   # the command is the whole process: keep freed memory (README, "How it computes")
     try:
+        check_settings()   # a bad CNNLAB_* variable is one line, exit 2, in every command
         with _sigterm_as_interrupt():
             return args.func(args)
-    except (UserError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
+    except (UserError, ConfigError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
         if os.environ.get("CNNLAB_DEBUG"):
             raise
         print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
