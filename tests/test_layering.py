@@ -24,7 +24,7 @@ SRC = os.path.join(os.path.dirname(__file__), "..", "src", "cnnlab")
 # Top first. A unit is a name, or several names that form one unit (they may import each other).
 LEVELS = [
     ("cnnlab", "cli", "live", "bench"),              # `import cnnlab` (the public API), commands, views
-    ("train", "inspect", "interop", "distributed"),
+    ("train", "inspect", "interop", "distributed", "utils", "vision"),  # utils, vision: PyTorch's names
     ("models",),
     ("nn", "optim", "data"),
     ("functional", "metrics", "serialization"),      # serialization: cnnlab.save/load of tensors
