@@ -39,10 +39,9 @@ class HookHandle:
         return False
 
 
-def _forget(key):
-    _grad_hooks.pop(key, None)
-    _post_hooks.pop(key, None)
-    _refs.pop(key, None)
+def _forget(key, tables=(_grad_hooks, _post_hooks, _refs)):
+    for table in tables:     # bound as a default: it also runs while the interpreter shuts down
+        table.pop(key, None)
 
 
 def _add(table, tensor, hook):
