@@ -667,12 +667,12 @@ class Synchronizer:
         return self.stop_reason
 
     def _stop_slots(self, stop):
-        """One number per rank, this rank's filled in: the signal number of its request, 1 for a
-        request that is not a signal; 0 for none. Summed, every rank sees every rank's request."""
+        """One number per rank, this rank's filled in: the signal number of its request, 255 for
+        a request that is not a signal; 0 for none. Summed, every rank sees every rank's request."""
         slots = [0.0] * self.size
         if stop is not None:
             number = getattr(signal.Signals, stop, None) if isinstance(stop, str) else None
-            slots[self.rank] = float(number.value if number is not None else 1)
+            slots[self.rank] = float(number.value if number is not None else 255)
         return slots
 
     def _read_stop_slots(self, slots):
@@ -683,7 +683,7 @@ class Synchronizer:
             names = []
             for r, number in asked:
                 try:
-                    what = signal.Signals(number).name
+                    what = "a stop request" if number == 255 else signal.Signals(number).name
                 except ValueError:
                     what = "a stop request"
                 names.append(f"{what} on rank {r}")
