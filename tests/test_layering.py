@@ -27,7 +27,8 @@ LEVELS = [
     ("train", "inspect", "interop", "distributed", "utils", "vision"),  # utils, vision: PyTorch's names
     ("models",),
     ("nn", "optim", "data"),
-    ("functional", "metrics", "serialization"),      # serialization: cnnlab.save/load of tensors
+    ("functional", "metrics", "serialization",       # serialization: cnnlab.save/load of tensors
+     "collectives"),                                 # the MPI world under distributed, nn.parallel
     ("autograd+tensor", "kernels"),                  # Tensor records on the graph; the engine makes Tensors
     ("backend", "cuda"),
     ("validation",),                                 # argument checks: imports nothing from cnnlab

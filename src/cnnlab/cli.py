@@ -34,7 +34,8 @@ def _share_cores_between_ranks():
 
 def _data_parallel(command):
     """Run ``command`` as one rank of an MPI job when launched by ``mpiexec``: the cores are shared
-    between the ranks, and an error on one rank stops them all (``distributed.abort_on_error``)."""
+    between the ranks, an error on one rank stops them all (``distributed.abort_on_error``), and
+    the ranks return together (after rank 0's last write) with the same status."""
 
     def run(args):
         from . import distributed
@@ -42,7 +43,9 @@ def _data_parallel(command):
         _share_cores_between_ranks()
         distributed.init()   # several ranks without mpi4py: an ImportError naming the pip command
         with distributed.abort_on_error(f"cnnlab {args.command}"):
-            return command(args)
+            status = command(args)
+            distributed.barrier()
+            return status
 
     run.__doc__, run.__name__ = command.__doc__, command.__name__
     return run

@@ -6,6 +6,7 @@ import numpy as np
 
 from . import backend, validation
 from .autograd import engine, grad_mode
+from .autograd import hooks as _hooks
 
 
 def _as_array(data, dtype=None):
@@ -224,6 +225,16 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor after ``backward()`` (e.g. for activation gradients)."""
         self._retains_grad = True
         return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when backward computes this tensor's gradient; a returned Tensor
+        replaces it. Returns a handle whose ``remove()`` takes the hook off."""
+        return _hooks.register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` after each backward pass has accumulated into this leaf's ``.grad``
+        (data-parallel training starts the gradient's all-reduce there)."""
+        return _hooks.register_post_accumulate_grad_hook(self, hook)
 
     def zero_(self):
         self.data[...] = 0

@@ -392,10 +392,13 @@ class Trainer:
         with StopRequest(self.handle_signals) as stop:
             self._stop = stop
             try:
-                while self._epoch < epochs and not self.stop_training and stop.requested is None:
+                while self._epoch < epochs and not self.stop_training and not self._stop_requested():
                     self._run_epoch(train_loader, val_loader, epochs)
-                if stop.requested is not None:
-                    self._interrupted(stop.requested)
+                reason = stop.requested
+                if self._ranks() > 1:  # a request after the last step: every rank hears of it
+                    reason = self.parallel.agree_stop(stop.requested)
+                if reason is not None:
+                    self._interrupted(reason)
             except Aborted as e:
                 self.interrupted = True
                 raise Aborted(f"{e}{self._abort_note()}") from None
@@ -424,7 +427,12 @@ class Trainer:
             return f"; the last checkpoint, {path}, is intact"
         return "; no checkpoint had been written yet"
 
+    def _ranks(self):
+        return getattr(self.parallel, "size", 1) if self.parallel is not None else 1
+
     def _stop_requested(self):
+        if self._ranks() > 1:  # under MPI, only a request the ranks agreed on in a step's all-reduce
+            return self.parallel.stop_reason is not None
         return self._stop is not None and self._stop.requested is not None
 
     def _check_finite(self, what, value, step):
@@ -492,7 +500,8 @@ class Trainer:
                     batch_correct = int((predictions == y.data).sum())
                     if self.parallel is not None:  # average the gradients; the global batch's numbers
                         batch_loss, batch_correct, n = self.parallel.after_backward(
-                            batch_loss * n, batch_correct, n)
+                            batch_loss * n, batch_correct, n,
+                            stop=self._stop.requested if self._stop is not None else None)
                         batch_loss /= n
                     self._check_finite("gradient norm", _grad_norm(params), step)
                     self.optimizer.step()
