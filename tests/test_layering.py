@@ -30,7 +30,8 @@ LEVELS = [
     ("functional", "metrics", "serialization"),      # serialization: cnnlab.save/load of tensors
     ("autograd+tensor", "kernels"),                  # Tensor records on the graph; the engine makes Tensors
     ("backend", "cuda"),
-    ("validation",),                                 # argument checks: imports nothing from cnnlab
+    ("validation", "resources"),                     # argument checks; file names, special files and
+                                                     # memory: both import nothing from cnnlab
 ]
 SAME_LEVEL = {
     ("inspect", "train"): "reports and visualisations read a training run (checkpoint, saved model)",

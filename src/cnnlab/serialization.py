@@ -17,12 +17,11 @@ of tensors. Files are written to a temporary file beside the target and renamed 
 import json
 import os
 import struct
-import tempfile
 import zipfile
 
 import numpy as np
 
-from . import backend
+from . import backend, resources
 from .tensor import Tensor
 
 FORMAT = "cnnlab-save/1"
@@ -90,19 +89,9 @@ def _join(obj, arrays):
 
 
 def _atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over it
+    (the temporary name stays within the file system's name limit)."""
+    resources.atomic_write(path, write)
 
 
 # ---------------------------------------------------------------------- save
@@ -157,6 +146,7 @@ def load(f, map_location=None, weights_only=None):
     is ever loaded.
     """
     path = _path("load", f)
+    resources.check_regular_file(path, "load")  # a FIFO would block the open
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such file: {path!r}")
     device = None if map_location is None else backend.require_device("load", map_location)

@@ -8,12 +8,11 @@ same directory and renamed into place, so a crash never leaves a half-written ch
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
-from .. import __version__, backend
+from .. import __version__, backend, resources
 
 FORMAT = "cnnlab-checkpoint/1"
 _META_KEY = "__meta__.json"
@@ -57,27 +56,16 @@ def _join(obj, arrays):
 
 
 def atomic_write(path, write, before_rename=None):
-    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``.
+    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``
+    (``resources.atomic_write``: a temporary name within the file system's name limit, and an
+    ``OSError`` such as a full disk naming ``path``).
 
     ``before_rename()``, if given, runs once the data is on disk but not yet in place (a test
     hook: an exception there leaves ``path`` as it was and removes the temp file).
     """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if before_rename is not None:
-            before_rename()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    resources.atomic_write(path, write, before_rename)
 
 
 def save_checkpoint(path, state, before_rename=None):
@@ -179,6 +167,7 @@ def load_checkpoint(path):
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CheckpointError(f"load_checkpoint: {path!r} is a directory, not a checkpoint file")
+    resources.check_regular_file(path, "load_checkpoint")  # a FIFO would block the open
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_checkpoint: no checkpoint file at {path!r}")
     if not zipfile.is_zipfile(path):  # np.load would otherwise try (and refuse) to unpickle it
