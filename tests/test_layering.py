@@ -31,7 +31,8 @@ LEVELS = [
      "collectives"),                                 # the MPI world under distributed, nn.parallel
     ("autograd+tensor", "kernels"),                  # Tensor records on the graph; the engine makes Tensors
     ("backend", "cuda"),
-    ("validation",),                                 # argument checks: imports nothing from cnnlab
+    ("validation", "resources"),                     # argument checks; file names, special files and
+                                                     # memory: both import nothing from cnnlab
 ]
 SAME_LEVEL = {
     ("inspect", "train"): "reports and visualisations read a training run (checkpoint, saved model)",
