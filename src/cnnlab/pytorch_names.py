@@ -22,9 +22,6 @@ TABLES = {
         "linalg": ("why", "no linear-algebra namespace; numpy.linalg works on t.numpy()"),
         "sparse": ("why", "cnnlab has dense tensors only"),
         "Generator": ("use", "numpy.random.default_rng(seed) (cnnlab draws from NumPy generators)"),
-        "set_num_threads": ("use", "the environment variable NUMBA_NUM_THREADS, or "
-                                   "cnnlab.backend.tune_process()"),
-        "get_num_threads": ("use", "numba.get_num_threads()"),
         "concat": ("use", "cnnlab.cat"),
         "concatenate": ("use", "cnnlab.cat"),
         "clip": ("use", "cnnlab.clamp"),

@@ -6,6 +6,7 @@ import numpy as np
 
 from . import backend, validation
 from .autograd import engine, grad_mode
+from .autograd import hooks as _hooks
 
 
 def _as_array(data, dtype=None):
@@ -109,10 +110,7 @@ class Tensor:
         if nd == 0:
             raise IndexError(f"size: a 0-d tensor has no dimension to measure. "
                              f"Received: dim={dim!r}")
-        if not validation.is_int(dim) or not -nd <= dim < nd:
-            raise IndexError(f"size: `dim` must be an int in {-nd}..{nd - 1} for a tensor with "
-                             f"{nd} dimensions. Received: dim={dim!r}")
-        return int(self._data.shape[dim])
+        return int(self._data.shape[validation.normalize_dim("size", dim, nd)])
 
     def numel(self):
         return int(self._data.size)
@@ -295,6 +293,17 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor after ``backward()`` (e.g. for activation gradients)."""
         self._retains_grad = True
         return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when backward computes this tensor's gradient; a returned Tensor
+        replaces it. Returns a handle whose ``remove()`` takes the hook off."""
+        return _hooks.register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` after each backward pass has accumulated into this leaf's ``.grad``
+        (data-parallel training starts the gradient's all-reduce there)."""
+        return _hooks.register_post_accumulate_grad_hook(self, hook)
+
 
     # ------------------------------------------------------------------ in place
     # Each runs the op out of place and writes the result into this tensor's own array, with
@@ -623,10 +632,7 @@ class Tensor:
     def transpose(self, *axes):
         """``t.transpose(d0, d1)`` swaps two axes as in PyTorch; ``t.transpose()`` reverses all of them."""
         if len(axes) == 2 and all(isinstance(a, numbers.Integral) for a in axes):
-            perm = list(range(self.ndim))
-            d0, d1 = (a % self.ndim for a in axes)
-            perm[d0], perm[d1] = perm[d1], perm[d0]
-            return _S.permute(self, tuple(perm))
+            return _S.transpose(self, *axes)
         if not axes:
             return _S.permute(self, tuple(reversed(range(self.ndim))))
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -661,17 +667,10 @@ class Tensor:
         return _S.permute(self, dims)
 
     def squeeze(self, dim=None):
-        shape = self.shape
-        if dim is None:
-            new = tuple(n for n in shape if n != 1)
-        else:
-            d = dim % self.ndim
-            new = shape[:d] + shape[d + 1:] if shape[d] == 1 else shape
-        return _S.reshape(self, new)
+        return _S.squeeze(self, dim)
 
     def unsqueeze(self, dim):
-        d = dim % (self.ndim + 1)
-        return _S.reshape(self, self.shape[:d] + (1,) + self.shape[d:])
+        return _S.unsqueeze(self, dim)
 
     def __getitem__(self, index):
         return _S.getitem(self, index)

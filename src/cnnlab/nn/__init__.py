@@ -41,6 +41,9 @@ __all__ = [
     "utils", "GELU", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
 ]
 __all__ += ["SiLU", "Hardswish", "StochasticDepth"]
+from . import parallel  # noqa: E402  (nn.parallel.DistributedDataParallel, as torch.nn.parallel)
+
+__all__ += ["parallel"]
 
 
 def __getattr__(name):
