@@ -8,6 +8,7 @@ all-reduces at the end of backward (the communication left exposed).
 
     python benchmarks/ddp_overlap.py                        # resnet20, global batch 64, 2 ranks
     python benchmarks/ddp_overlap.py --bucket-cap-mb 0.25 --steps 20
+    python benchmarks/ddp_overlap.py --model mlp                   # 62 MB of gradients a step
 Results: printed, and with --write a section of benchmarks/RESULTS.md.
 """
 
@@ -36,7 +37,12 @@ def worker(args):
     dist.init_process_group("mpi")
     size, rank = dist.get_world_size(), dist.get_rank()
     backend.manual_seed(0)
-    net = dist.convert_sync_batchnorm(models.get(args.model, num_classes=10))
+    if args.model == "mlp":   # communication-heavy: 4 layers of 2048 units, 62 MB of gradients
+        net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 2048), nn.ReLU(),
+                            *[m for _ in range(2) for m in (nn.Linear(2048, 2048), nn.ReLU())],
+                            nn.Linear(2048, 10))
+    else:
+        net = dist.convert_sync_batchnorm(models.get(args.model, num_classes=10))
     model = DistributedDataParallel(net, bucket_cap_mb=args.bucket_cap_mb)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
@@ -112,7 +118,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ranks", type=int, default=2)
-    parser.add_argument("--model", default="resnet20")
+    parser.add_argument("--model", default="resnet20", help="a zoo name, or mlp")
     parser.add_argument("--batch", type=int, default=64, help="global batch")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per setting")
     parser.add_argument("--warmup", type=int, default=2)
