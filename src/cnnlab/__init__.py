@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 import numpy as _np
 
-from .backend import get_default_dtype, manual_seed, set_default_dtype
+from .backend import get_default_dtype, get_num_threads, manual_seed, set_default_dtype, set_num_threads
 from .tensor import Tensor, arange, ones, rand, randn, tensor, zeros
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import functional, nn, optim

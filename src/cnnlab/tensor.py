@@ -90,10 +90,7 @@ class Tensor:
         if nd == 0:
             raise IndexError(f"size: a 0-d tensor has no dimension to measure. "
                              f"Received: dim={dim!r}")
-        if not validation.is_int(dim) or not -nd <= dim < nd:
-            raise IndexError(f"size: `dim` must be an int in {-nd}..{nd - 1} for a tensor with "
-                             f"{nd} dimensions. Received: dim={dim!r}")
-        return int(self.data.shape[dim])
+        return int(self.data.shape[validation.normalize_dim("size", dim, nd)])
 
     def numel(self):
         return int(self.data.size)
@@ -436,10 +433,7 @@ class Tensor:
     def transpose(self, *axes):
         """``t.transpose(d0, d1)`` swaps two axes as in PyTorch; ``t.transpose()`` reverses all of them."""
         if len(axes) == 2 and all(isinstance(a, numbers.Integral) for a in axes):
-            perm = list(range(self.ndim))
-            d0, d1 = (a % self.ndim for a in axes)
-            perm[d0], perm[d1] = perm[d1], perm[d0]
-            return _S.permute(self, tuple(perm))
+            return _S.transpose(self, *axes)
         if not axes:
             return _S.permute(self, tuple(reversed(range(self.ndim))))
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -474,17 +468,10 @@ class Tensor:
         return _S.permute(self, dims)
 
     def squeeze(self, dim=None):
-        shape = self.shape
-        if dim is None:
-            new = tuple(n for n in shape if n != 1)
-        else:
-            d = dim % self.ndim
-            new = shape[:d] + shape[d + 1:] if shape[d] == 1 else shape
-        return _S.reshape(self, new)
+        return _S.squeeze(self, dim)
 
     def unsqueeze(self, dim):
-        d = dim % (self.ndim + 1)
-        return _S.reshape(self, self.shape[:d] + (1,) + self.shape[d:])
+        return _S.unsqueeze(self, dim)
 
     def __getitem__(self, index):
         return _S.getitem(self, index)

@@ -13,20 +13,11 @@ import numpy as np
 
 from .. import backend, kernels
 from ..autograd import Function
-from ..validation import floating, is_int, real_arg, tensor_arg
+from ..validation import floating, normalize_dim, real_arg, tensor_arg
 
 
 def _input(fn, input):
     return floating(fn, "input", tensor_arg(fn, "input", input))
-
-
-def _dim(fn, dim, ndim):
-    """Check ``dim`` indexes an axis of an ``ndim``-D tensor (0-D tensors accept 0 and -1, as PyTorch)."""
-    bound = max(ndim, 1)
-    if not is_int(dim) or not -bound <= dim < bound:
-        raise ValueError(f"{fn}: `dim` must be an int in [{-bound}, {bound - 1}] for a {ndim}-D input. "
-                         f"Received: dim={dim!r}")
-    return int(dim) % bound
 
 
 # ---------------------------------------------------------------------------------------------- piecewise linear
@@ -287,7 +278,7 @@ def _softmax_args(fn, input, dim, dtype):
         dim = 0 if input.ndim in (0, 1, 3) else 1
         warnings.warn(f"{fn}: implicit dimension choice is deprecated; pass `dim` explicitly "
                       f"(using dim={dim} for a {input.ndim}-D input)", UserWarning, stacklevel=3)
-    axis = _dim(fn, dim, input.ndim)
+    axis = normalize_dim(fn, dim, input.ndim)
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype.kind != "f":

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from .. import backend
+from .. import backend, resources
 from ..autograd import no_grad
 from ..autograd.function import Function
 from ..functional import activation as _act
@@ -533,10 +533,8 @@ def export_onnx(model, path, input_shape, opset=DEFAULT_OPSET, input_name="input
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(proto.SerializeToString())
-    os.replace(tmp, path)
+    data = proto.SerializeToString()
+    resources.atomic_write(path, lambda f: f.write(data))  # a temp name within NAME_MAX
     return path
 
 
