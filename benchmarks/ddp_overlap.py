@@ -33,7 +33,6 @@ def worker(args):
     from cnnlab.nn.parallel import DistributedDataParallel
     from cnnlab.tensor import Tensor
 
-    backend.tune_process()
     dist.init_process_group("mpi")
     size, rank = dist.get_world_size(), dist.get_rank()
     backend.manual_seed(0)
