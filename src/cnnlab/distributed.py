@@ -5,7 +5,11 @@ take the steps one process takes on the global batch.
 Without an MPI launch (a plain ``python`` or ``cnnlab`` process) the world has one rank, ``mpi4py``
 is never imported and every call here is a no-op. Under ``mpiexec -n N`` the launcher's
 environment (``PMI_SIZE``, ``PMI_RANK``; Open MPI's ``OMPI_COMM_WORLD_SIZE``) says so, and
-``init()`` joins the world.
+``init()`` joins the world (``cnnlab.collectives`` holds the world and the array collectives).
+
+PyTorch's names work too (``init_process_group("mpi")``, ``get_rank``, ``get_world_size``,
+``all_reduce``, ``broadcast``, ``barrier``, ``ReduceOp``), with
+``cnnlab.nn.parallel.DistributedDataParallel`` for the model.
 
 Example:
     >>> from cnnlab import distributed as dist
@@ -34,7 +38,7 @@ import numpy as np
 
 from . import backend, collectives
 from .autograd import Function
-from .collectives import (INSTALL_HINT, _world, abort, all_gather, all_gather_json, as_buffer,
+from .collectives import (INSTALL_HINT, _world, abort, all_gather, all_gather_json,  # noqa: F401
                           buckets, init, launched_size, local_size, rank, world_size)
 from .nn.normalization import BatchNorm1d, BatchNorm2d, _BatchNorm
 from .tensor import Tensor
@@ -95,7 +99,7 @@ def _check_group(fn, value):
 
 
 def is_available():
-    """Whether several processes can train together: mpi4py is installed (one process always can)."""
+    """Whether several processes can train together: mpi4py is installed (one always can)."""
     return importlib.util.find_spec("mpi4py") is not None
 
 
@@ -546,7 +550,7 @@ class _SyncBatchNormFn(Function):
         sum_gx = (g * xhat).sum(axis=axes, dtype=np.float64)       # (C,) this rank's = d weight
         gx = None
         if ctx.needs_input_grad[0]:
-            both = collectives.all_reduce(np.concatenate([sum_g, sum_gx]))     # the global batch's sums
+            both = collectives.all_reduce(np.concatenate([sum_g, sum_gx]))  # global batch's sums
             c = sum_g.size
             mean_g = (both[:c] / ctx.count).astype(g.dtype).reshape(shape)
             mean_gx = (both[c:] / ctx.count).astype(g.dtype).reshape(shape)
@@ -659,8 +663,8 @@ class Synchronizer:
         return float(total[0]), int(round(total[1])), int(round(total[2]))
 
     def agree_stop(self, stop=None):
-        """Share this rank's pending ``stop`` request with every rank (one all-reduce); returns the
-        agreed ``stop_reason`` (None if no rank asked). Every rank must call it at the same point."""
+        """Share this rank's pending ``stop`` request with every rank (one all-reduce); returns
+        the agreed ``stop_reason`` (None if no rank asked). All ranks call it at the same point."""
         if self.stop_reason is None:
             slots = np.asarray(self._stop_slots(stop), dtype=np.float64)
             self._read_stop_slots(collectives.all_reduce(slots))
