@@ -217,6 +217,39 @@ def floating(fn, name, t):
     return t
 
 
+# ------------------------------------------------------------------------------------- dimensions
+def normalize_dim(fn, dim, ndim):
+    """``dim`` as an index in [0, ndim), checking it lies in [-ndim, ndim - 1] as PyTorch does.
+
+    A 0-d tensor takes 0 and -1 (PyTorch treats it as having one dimension for this check). Ops
+    that insert a dimension (``unsqueeze``, ``stack``) pass ``ndim + 1``. Out of range is an
+    ``IndexError`` with PyTorch's message::
+
+        IndexError: cat: Dimension out of range (expected to be in range of [-2, 1], but got 2)
+    """
+    if not is_int(dim):
+        raise TypeError(f"{fn}: `dim` must be an int. Received: dim={dim!r}")
+    bound = max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(f"{fn}: Dimension out of range (expected to be in range of "
+                         f"[{-bound}, {bound - 1}], but got {dim})")
+    return int(dim) % bound
+
+
+def normalize_dims(fn, dims, ndim):
+    """A tuple of dims (or one int) as sorted indices in [0, ndim); each checked by
+    :func:`normalize_dim`, and none repeated (``ValueError``, where PyTorch raises)."""
+    items = (dims,) if is_int(dims) else dims
+    if not isinstance(items, (tuple, list)):
+        raise TypeError(f"{fn}: `dim` must be an int or a tuple of ints. Received: dim={dims!r}")
+    out = [normalize_dim(fn, d, ndim) for d in items]
+    for d in set(out):
+        if out.count(d) > 1:
+            raise ValueError(f"{fn}: dim {d} appears multiple times in the list of dims. "
+                             f"Received: dim={dims!r}")
+    return tuple(sorted(out))
+
+
 # ----------------------------------------------------------------------------- command-line values
 # argparse ``type=`` functions: the command line's numbers are checked where they are parsed, all
 # in one vocabulary, so every option answers a bad value with one line (argparse prefixes the
