@@ -458,13 +458,14 @@ def _wait_for(path, proc, seconds):
 
 
 @needs_mpi
-@pytest.mark.parametrize("target", [1, 0])
+@pytest.mark.parametrize("target", [1, 0, "mpiexec"])
 def test_cli_sigterm_to_one_rank_stops_every_rank_at_one_step_and_resume_finishes(tmp_path,
                                                                                    target):
     """SIGTERM, as a scheduler sends it, to one rank of ``mpiexec -n 2 cnnlab train``: the request
     travels in the next step's all-reduce, every rank stops after that step, rank 0 writes the
     checkpoint, and both ranks exit with status 130 (as one process does) within seconds.
-    ``--resume`` on 2 ranks then finishes the run."""
+    ``--resume`` on 2 ranks then finishes the run. Ctrl-C at the terminal (SIGINT to ``mpiexec``,
+    which passes it to every rank) stops the same way."""
     from cnnlab.train import load_checkpoint
 
     run = tmp_path / "run"
@@ -474,8 +475,12 @@ def test_cli_sigterm_to_one_rank_stops_every_rank_at_one_step_and_resume_finishe
                              str(tmp_path), *args], env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        pid = int(_wait_for(tmp_path / f"ready.{target}", proc, 240))
-        os.kill(pid, signal.SIGTERM)
+        pid = int(_wait_for(tmp_path / f"ready.{0 if target == 'mpiexec' else target}", proc,
+                            240))
+        if target == "mpiexec":
+            os.kill(proc.pid, signal.SIGINT)
+        else:
+            os.kill(pid, signal.SIGTERM)
         sent = time.monotonic()
         out, err = proc.communicate(timeout=60)   # the hang detector
     finally:
@@ -484,16 +489,19 @@ def test_cli_sigterm_to_one_rank_stops_every_rank_at_one_step_and_resume_finishe
     assert time.monotonic() - sent < 30, "the job took more than 30 s to stop"
     assert proc.returncode == 130, out + err
     assert [(tmp_path / f"status.{r}").read_text() for r in range(2)] == ["130", "130"], out + err
-    found = re.findall(rf"Interrupted \(SIGTERM on rank {target}\) at epoch 2, batch (\d+); "
+    reason = ("SIGINT on rank [01](?:, SIGINT on rank 1)?" if target == "mpiexec"
+              else f"SIGTERM on rank {target}")
+    found = re.findall(rf"Interrupted \({reason}\) at epoch 2, batch (\d+); "
                        rf"checkpoint saved to", out)
     assert len(found) == 1, out + err                  # rank 0 alone logs, once
+    batch = found[0]
     state = load_checkpoint(run / "last.npz")
-    assert state["epoch"] == 1 and state["batch"] == int(found[0]) >= 3
+    assert state["epoch"] == 1 and state["batch"] == int(batch) >= 3
     assert "Traceback" not in err
     if target == 1:
         proc = _mpiexec(2, "cnnlab", *args, "--resume", timeout=240)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "Resumed from" in proc.stdout and f"at epoch 2, batch {found[0]}\n" in proc.stdout
+        assert "Resumed from" in proc.stdout and f"at epoch 2, batch {batch}\n" in proc.stdout
         assert "epoch 3/3:" in proc.stdout and proc.stdout.count("test accuracy") == 1
         assert load_checkpoint(run / "last.npz")["epoch"] == 3
 
