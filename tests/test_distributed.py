@@ -309,6 +309,21 @@ def test_gradients_present_on_some_ranks_only_are_averaged_and_absent_ones_stay_
     assert after["unused.weight"] is None and after["unused.bias"] is None
 
 
+@needs_mpi
+def test_ddp_averages_gradients_present_on_some_ranks_only_and_leaves_unused_ones_none(tmp_path):
+    """DDP's hooks fire for different parameters on different ranks (rank 0 uses layer a, ranks 1
+    and 2 layer b; one bucket per parameter): the buckets still start in one order everywhere and
+    the result is all_reduce_gradients' (the test above)."""
+    result = _worker(3, "ddp_gradients", tmp_path)
+    local, after = result["local"], result["after"]
+    assert result["buckets"] == 6
+    for name in ("a.weight", "a.bias", "b.weight", "b.bias"):
+        contributions = [np.array(rank[name]) for rank in local if rank[name] is not None]
+        assert len(contributions) == (1 if name.startswith("a") else 2)
+        np.testing.assert_allclose(after[name], sum(contributions) / 3, rtol=1e-6)
+    assert after["unused.weight"] is None and after["unused.bias"] is None
+
+
 def test_gradient_buckets_hold_consecutive_parameters_of_one_dtype_up_to_the_size():
     net = models.get("lenet5")
     params = list(net.parameters())
