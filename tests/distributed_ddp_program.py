@@ -61,10 +61,15 @@ def main(out, init):
             total = loss.detach().clone()
             dist.all_reduce(total, op=dist.ReduceOp.SUM)   # the global batch's loss
             losses.append(total.item() / world)
+    seen = [torch.zeros(1) for _ in range(world)]
+    dist.all_gather(seen, torch.tensor([float(len(sampler))]))   # samples per rank
+    names = [None] * world
+    dist.all_gather_object(names, f"rank {rank}")
+    assert names == [f"rank {r}" for r in range(world)]
     dist.barrier()
     if rank == 0:
         weights = {k: np.asarray(v) for k, v in model.module.state_dict().items()}
-        np.savez(out, losses=np.array(losses), **weights)
+        np.savez(out, losses=np.array(losses), seen=np.array([s.item() for s in seen]), **weights)
     dist.destroy_process_group()
 
 
