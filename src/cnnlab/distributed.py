@@ -302,7 +302,7 @@ def all_gather(tensor_list, tensor=None, group=None, async_op=False):
 
 def all_gather_object(object_list, obj, group=None):
     """Every rank's ``obj`` into ``object_list[i]`` (PyTorch's name). Objects travel as JSON, never
-    pickled: numbers, strings, None, lists and dicts with string keys (tuples come back as lists)."""
+    pickled: numbers, strings, None, lists, dicts with string keys (tuples come back as lists)."""
     fn = "all_gather_object"
     _check_group(fn, group)
     if not isinstance(object_list, list) or len(object_list) != world_size():
