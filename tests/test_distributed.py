@@ -74,7 +74,7 @@ def test_single_process_is_a_world_of_one_and_every_call_is_a_no_op(rng):
     net = models.get("lenet5")
     x = Tensor(rng.standard_normal((4, 1, 28, 28)).astype(np.float32))
     nn.CrossEntropyLoss()(net(x), Tensor(np.array([0, 1, 2, 3]))).backward()
-    grads = [p.grad.data.copy() for p in net.parameters()]
+    grads = [p.grad._data.copy() for p in net.parameters()]
     before = dist.parameters_digest(net)
     dist.broadcast_parameters(net)
     assert dist.all_reduce_gradients(net) is None
@@ -329,7 +329,7 @@ def test_gradient_buckets_hold_consecutive_parameters_of_one_dtype_up_to_the_siz
     params = list(net.parameters())
     buckets = dist._buckets(params, 40_000)
     assert [p for b in buckets for p in b] == params
-    assert all(sum(p.data.nbytes for p in b) <= 40_000 or len(b) == 1 for b in buckets)
+    assert all(sum(p._data.nbytes for p in b) <= 40_000 or len(b) == 1 for b in buckets)
     assert len(buckets) == 5 and len(dist._buckets(params, dist.BUCKET_BYTES)) == 1
 
 

@@ -124,6 +124,12 @@ def cmd_evaluate(args):
         raise UserError(f"evaluate: the checkpoint's model predicts {len(meta['classes'])} classes but dataset "
                         f"{args.dataset or meta['dataset']!r} has {len(ds.classes)}")
     result = evaluate(model, DataLoader(ds, batch_size=args.batch_size), nn.CrossEntropyLoss())
+    if meta.get("task", "classify") == "segment":
+        from .inspect.segmentation import format_segmentation
+
+        print(format_segmentation(result, ds.classes, f"{meta['model']} on {args.dataset or meta['dataset']} "
+                                                      f"test set ({len(ds):,} images)"))
+        return 0
     prf = precision_recall_f1(result["scores"], result["targets"], len(ds.classes))
     k = min(5, len(ds.classes))
     print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images)")
@@ -170,12 +176,33 @@ def cmd_predict(args):
     mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
     std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
     batch = np.stack([(load_image(p, c, (h, w)) - mean) / std for p in args.images])
+    if meta.get("task", "classify") == "segment":
+        return _predict_masks(model, meta, batch, args)
     with no_grad():
         probs = softmax(model(Tensor(batch)), 1).numpy()
     k = min(args.top, probs.shape[1])
     for path, p in zip(args.images, probs):
         top = np.argsort(-p)[:k]
         print(f"{path}: " + ", ".join(f"{meta['classes'][i]} {p[i] * 100:.1f}%" for i in top))
+    return 0
+
+
+def _predict_masks(model, meta, batch, args):
+    """``cnnlab predict`` for a segmentation model: each image's colour mask, and the classes it shows."""
+    from .inspect.segmentation import mask_picture, predict_masks, write_masks
+
+    if not args.out:
+        raise UserError(f"predict: {meta['model']} predicts a mask per image; give --out MASK.png")
+    outs = [args.out] if len(args.images) == 1 else [
+        f"{os.path.splitext(args.out)[0]}-{i}.png" for i in range(len(args.images))]
+    for out in outs:
+        _check_output_file(out, "predict")
+    masks = predict_masks(model, batch)
+    for path, out, mask in zip(args.images, outs, masks):
+        write_masks(out, mask_picture(mask))
+        counts = np.bincount(mask.ravel(), minlength=len(meta["classes"]))
+        seen = [f"{meta['classes'][c]} {counts[c]} px" for c in np.argsort(-counts) if c and counts[c]]
+        print(f"{path}: {', '.join(seen) or 'background only'} -> {out}")
     return 0
 
 
@@ -402,7 +429,8 @@ def build_parser():
                        "checkpoint every epoch (Ctrl-C saves one and stops; --resume continues).")
     p.add_argument("--model", default="fashion_cnn", help="zoo model name (see `cnnlab models`)")
     p.add_argument("--dataset", default="fashion-mnist",
-                   help="fashion-mnist, mnist, cifar10, digits or fashion-mnist-mini (bundled)")
+                   help="fashion-mnist, mnist, cifar10, digits, fashion-mnist-mini (bundled) or mnist-scenes "
+                   "(64x64 scenes of MNIST digits, for segmentation)")
     p.add_argument("--epochs", type=COUNT, default=10)
     p.add_argument("--batch-size", type=POSITIVE, default=64)
     p.add_argument("--lr", type=RATE, default=None, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
@@ -464,6 +492,8 @@ def build_parser():
     p.add_argument("checkpoint")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top", type=POSITIVE, default=3, help="how many classes to show per image")
+    p.add_argument("--out", default=None, metavar="PNG",
+                   help="segmentation models: the colour mask to write (several images: PNG-0.png, ...)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("filter", help="apply a classic filter (blur, edges, Gabor, ...) to an image",

@@ -239,13 +239,13 @@ def buckets(params, bucket_bytes):
     """Consecutive parameters of one dtype in buckets of at most ``bucket_bytes`` (or one each)."""
     out, current, size, dtype = [], [], 0, None
     for p in params:
-        nbytes = p.data.size * p.data.dtype.itemsize
-        if current and (p.data.dtype != dtype or size + nbytes > bucket_bytes):
+        nbytes = p._data.size * p._data.dtype.itemsize
+        if current and (p._data.dtype != dtype or size + nbytes > bucket_bytes):
             out.append(current)
             current, size = [], 0
         current.append(p)
         size += nbytes
-        dtype = p.data.dtype
+        dtype = p._data.dtype
     if current:
         out.append(current)
     return out

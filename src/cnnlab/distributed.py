@@ -227,7 +227,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     fn = "all_reduce"
     op = _reduce_op(fn, op)
     _check_group(fn, group)
-    array = tensor.data if isinstance(tensor, Tensor) else tensor
+    array = tensor._data if isinstance(tensor, Tensor) else tensor
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{fn}: `tensor` must be a cnnlab Tensor or a NumPy array on the CPU. "
                         f"Received {type(tensor).__name__}")
@@ -254,7 +254,7 @@ def broadcast(tensor, src=0, group=None, async_op=False):
     size = world_size()
     if isinstance(src, bool) or not isinstance(src, int) or not 0 <= src < size:
         raise ValueError(f"{fn}: `src` must be a rank in [0, {size - 1}]. Received: src={src!r}")
-    array = tensor.data if isinstance(tensor, Tensor) else tensor
+    array = tensor._data if isinstance(tensor, Tensor) else tensor
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{fn}: `tensor` must be a cnnlab Tensor or a NumPy array on the CPU. "
                         f"Received {type(tensor).__name__}")
@@ -365,7 +365,7 @@ def broadcast_parameters(model, root=0):
     if world_size() == 1:
         return model
     for t in list(model.parameters()) + list(model.buffers()):
-        collectives.broadcast(t.data, root)
+        collectives.broadcast(t._data, root)
     return model
 
 
@@ -388,18 +388,18 @@ def all_reduce_gradients(model, bucket_bytes=BUCKET_BYTES, extra=None):
     buckets = _buckets(params, bucket_bytes)
     averaged = []   # one view per parameter into its bucket, in the order of ``params``
     for k, bucket in enumerate(buckets):
-        dtype = bucket[0].data.dtype
+        dtype = bucket[0]._data.dtype
         last = k == len(buckets) - 1
         # The last bucket also carries a "has a gradient" flag per parameter, then ``extra``.
         tail = (len(params) + (0 if extra is None else extra.size)) if last else 0
-        flat = np.empty(sum(p.data.size for p in bucket) + tail, dtype=dtype)
+        flat = np.empty(sum(p._data.size for p in bucket) + tail, dtype=dtype)
         offset = 0
         for p in bucket:
-            n = p.data.size
+            n = p._data.size
             if p.grad is None:
                 flat[offset:offset + n] = 0
             else:
-                flat[offset:offset + n] = backend.asnumpy(p.grad.data).reshape(-1)
+                flat[offset:offset + n] = backend.asnumpy(p.grad._data).reshape(-1)
             offset += n
         if last:
             flat[offset:offset + len(params)] = [p.grad is not None for p in params]
@@ -413,15 +413,15 @@ def all_reduce_gradients(model, bucket_bytes=BUCKET_BYTES, extra=None):
         flat[:flat.size - tail] /= size
         offset = 0
         for p in bucket:
-            averaged.append(flat[offset:offset + p.data.size].reshape(p.data.shape))
-            offset += p.data.size
+            averaged.append(flat[offset:offset + p._data.size].reshape(p._data.shape))
+            offset += p._data.size
     for p, avg, has in zip(params, averaged, has_grad):
         if not has:
             p.grad = None
         elif p.grad is None:
             p.grad = Tensor(avg.copy())
         else:
-            p.grad.data[...] = avg
+            p.grad._data[...] = avg
     return extra
 
 
@@ -674,12 +674,12 @@ class SyncBatchNorm(_BatchNorm):
         factor = 0.0 if self.momentum is None else self.momentum
         track = self.track_running_stats and self.running_mean is not None
         if track:
-            self.num_batches_tracked.data[...] += 1
+            self.num_batches_tracked._data[...] += 1
             if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked._data)
         return _SyncBatchNormFn.apply(input, self.weight, self.bias,
-                                      running_mean=self.running_mean.data if track else None,
-                                      running_var=self.running_var.data if track else None,
+                                      running_mean=self.running_mean._data if track else None,
+                                      running_var=self.running_var._data if track else None,
                                       momentum=factor, eps=self.eps)
 
     @classmethod
@@ -733,7 +733,7 @@ class Synchronizer:
         self.rank, self.size = rank(), world_size()
         self.is_main = self.rank == 0
         self.comm_seconds, self.steps = 0.0, 0
-        self.bytes_per_step = sum(p.data.nbytes for p in model.parameters() if p.requires_grad)
+        self.bytes_per_step = sum(p._data.nbytes for p in model.parameters() if p.requires_grad)
         self.stop_reason = None
         broadcast_parameters(model)
 

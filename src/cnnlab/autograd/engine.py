@@ -38,13 +38,27 @@ def _topological_order(root):
 def _store_grad(t, g):
     from ..tensor import Tensor
 
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
     if t.grad is None:
         # Views from broadcast_to are read-only; a stored .grad must be a real, writable array.
         t.grad = Tensor._wrap(g if g.flags.writeable else g.copy())
     else:
-        t.grad.data = t.grad.data + g
+        t.grad._data = t.grad._data + g
+
+
+def _check_versions(node):
+    """Refuse to differentiate through a saved tensor that was changed in place since (PyTorch's
+    version counter check): its gradient would be computed from the wrong values."""
+    for ref, version in getattr(node.ctx, "saved_versions", ()):
+        t = ref()
+        if t is not None and t._version != version:
+            raise RuntimeError(
+                f"backward: one of the variables needed for gradient computation has been "
+                f"modified by an inplace operation: a tensor of shape {tuple(t.shape)} and dtype "
+                f"{t.dtype} saved by {node.name()} is at version {t._version}; expected version "
+                f"{version} instead. Hint: clone() it before the in-place change, or make the "
+                f"change out of place")
 
 
 def backward(root, grad, retain_graph=False):
@@ -115,6 +129,7 @@ def _walk(root, grad, retain_graph):
                 "backward: the graph through this tensor was already freed by an earlier backward(); "
                 "pass retain_graph=True to the first call to go through it twice"
             )
+        _check_versions(node)
         if hooks._grad_hooks:
             g = hooks.apply_grad_hooks(t, g)
         if t._retains_grad:
@@ -126,8 +141,8 @@ def _walk(root, grad, retain_graph):
             ig = in_grads[i] if i < len(in_grads) else None
             if inp is None:
                 continue
-            if ig is not None and ig.shape != inp.data.shape:
-                ig = unbroadcast(ig, inp.data.shape)
+            if ig is not None and ig.shape != inp._data.shape:
+                ig = unbroadcast(ig, inp._data.shape)
             if inp._node is None:
                 if id(inp) in hooked:
                     release(inp, ig)

@@ -91,7 +91,7 @@ def apply_grad_hooks(tensor, grad):
     for hook in list(hooks.values()):
         out = hook(Tensor._wrap(grad))
         if out is not None:
-            grad = out.data if isinstance(out, Tensor) else out
+            grad = out._data if isinstance(out, Tensor) else out
     return grad
 
 

@@ -60,7 +60,7 @@ def extreme_along(fn, input, dim, keepdim=False, largest=True):
 
 def arg_extreme(fn, input, dim=None, keepdim=False, largest=True):
     """Index of the max (``largest``) or min; with ``dim=None``, into the flattened tensor."""
-    data = input.data
+    data = input._data
     xp = backend.get_array_module(data)
     if data.size == 0:
         raise ValueError(f"{fn}: cannot reduce an empty tensor (shape {input.shape})")

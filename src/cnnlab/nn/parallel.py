@@ -40,19 +40,19 @@ class _Bucket:
 
     def __init__(self, params):
         self.params = params
-        self.numel = sum(p.data.size for p in params)
-        self.flat = np.empty(self.numel + len(params), dtype=params[0].data.dtype)
+        self.numel = sum(p._data.size for p in params)
+        self.flat = np.empty(self.numel + len(params), dtype=params[0]._data.dtype)
         self.ready = 0          # parameters whose gradient is final in this backward pass
         self.request = None     # the all-reduce in flight
 
     def start(self):
         flat, offset = self.flat, 0
         for k, p in enumerate(self.params):
-            n = p.data.size
+            n = p._data.size
             if p.grad is None:
                 flat[offset:offset + n] = 0
             else:
-                flat[offset:offset + n] = backend.asnumpy(p.grad.data).reshape(-1)
+                flat[offset:offset + n] = backend.asnumpy(p.grad._data).reshape(-1)
             flat[self.numel + k] = p.grad is not None
             offset += n
         self.request = collectives.iall_reduce(flat)
@@ -64,13 +64,13 @@ class _Bucket:
         average /= size
         offset = 0
         for p, has in zip(self.params, self.flat[self.numel:] > 0):
-            n = p.data.size
+            n = p._data.size
             if has:
-                value = average[offset:offset + n].reshape(p.data.shape)
+                value = average[offset:offset + n].reshape(p._data.shape)
                 if p.grad is None:
                     p.grad = Tensor._wrap(value.copy())
                 else:
-                    p.grad.data[...] = value
+                    p.grad._data[...] = value
             offset += n
 
 
@@ -79,9 +79,9 @@ def _make_buckets(params, cap_bytes, first_bytes):
     ``cap_bytes`` (the others); a parameter larger than the cap has a bucket of its own."""
     buckets, current, size = [], [], 0
     for p in reversed(params):
-        nbytes = p.data.nbytes
+        nbytes = p._data.nbytes
         limit = first_bytes if not buckets else cap_bytes
-        if current and (p.data.dtype != current[0].data.dtype or size + nbytes > limit):
+        if current and (p._data.dtype != current[0]._data.dtype or size + nbytes > limit):
             buckets.append(_Bucket(current))
             current, size = [], 0
         current.append(p)
@@ -144,7 +144,7 @@ class DistributedDataParallel(Module):
         self._size = collectives.init()
         if init_sync:
             for t in list(module.parameters()) + list(module.buffers()):
-                collectives.broadcast(t.data, 0)
+                collectives.broadcast(t._data, 0)
         params = [p for p in module.parameters() if p.requires_grad]
         cap_bytes = int(cap * (1 << 20))
         self._buckets = _make_buckets(params, cap_bytes, min(FIRST_BUCKET_BYTES, cap_bytes))
@@ -159,7 +159,7 @@ class DistributedDataParallel(Module):
     def forward(self, *inputs, **kwargs):
         if self.broadcast_buffers and self._size > 1 and self.module.training:
             for b in self.module.buffers():
-                collectives.broadcast(b.data, 0)
+                collectives.broadcast(b._data, 0)
         self._armed = self.require_backward_grad_sync and is_grad_enabled() and self.training
         self._queued, self._next = False, 0
         for b in self._buckets:

@@ -248,7 +248,9 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
     order, so every rank returns the whole set's numbers.
 
     Returns a dict with ``loss`` (mean over samples, if ``loss_fn``), ``accuracy``, ``per_class_accuracy``,
-    ``scores`` (N, C) logits and ``targets`` (N,).
+    ``scores`` (N, C) logits and ``targets`` (N,). A model that scores every pixel (N, C, H, W) gets
+    ``predictions`` (N, H, W) instead of ``scores`` (their C-fold size is not kept), pixel
+    ``accuracy``, the pixel ``confusion`` matrix, ``iou`` per class and ``mean_iou``.
     """
     was_training = model.training
     model.eval()
@@ -261,8 +263,10 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
                 if loss_fn is not None:
                     loss_sum += float(loss_fn(out, y).item()) * len(y)
                 count += len(y)
-                scores.append(backend.asnumpy(out.data))
-                targets.append(backend.asnumpy(y.data))
+                num_classes = num_classes or out.shape[1]
+                data = backend.asnumpy(out._data)
+                scores.append(data.argmax(axis=1).astype(np.int16) if data.ndim > 2 else data)
+                targets.append(backend.asnumpy(y._data))
     finally:
         model.train(was_training)
     scores = np.concatenate(scores) if scores else np.zeros((0, num_classes or 0))
@@ -271,6 +275,9 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
         scores, targets = parallel.gather(scores), parallel.gather(targets)
         loss_sum, count = parallel.sum(loss_sum, count)
     num_classes = num_classes or scores.shape[1]
+    if targets.ndim > 1:  # a class per pixel
+        loss = loss_sum / count if (loss_fn is not None and count) else None
+        return _dense_results(scores, targets, num_classes, loss)
     return {
         "loss": loss_sum / count if (loss_fn is not None and count) else None,
         "accuracy": metrics.accuracy(scores, targets),
@@ -278,6 +285,16 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
         "scores": scores,
         "targets": targets,
     }
+
+
+def _dense_results(predictions, targets, num_classes, loss):
+    """``evaluate``'s results for per-pixel predictions (N, H, W): pixel accuracy, IoU per class."""
+    cm = metrics.segmentation_confusion(predictions, targets, num_classes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(cm.sum(axis=1) > 0, np.diag(cm) / cm.sum(axis=1), 0.0)
+    return {"loss": loss, "accuracy": metrics.pixel_accuracy(cm), "per_class_accuracy": recall,
+            "confusion": cm, "iou": metrics.iou_per_class(cm), "mean_iou": metrics.mean_iou(cm),
+            "scores": None, "predictions": predictions, "targets": targets}
 
 
 class Trainer:
@@ -516,7 +533,7 @@ class Trainer:
         for t in (out if isinstance(out, tuple) else (out,)):
             if t is None:
                 continue
-            data = backend.asnumpy(t.data)
+            data = backend.asnumpy(t._data)
             if data.size and not np.isfinite(data.sum()):   # one sum decides; the cheap case
                 bad = data[~np.isfinite(data)]
                 if bad.size:
@@ -531,7 +548,7 @@ class Trainer:
 
     def _check_buffers(self, buffers, step):
         for name, b in buffers:
-            data = backend.asnumpy(b.data)
+            data = backend.asnumpy(b._data)
             if not np.isfinite(data).all():
                 first = float(data[~np.isfinite(data)][0])
                 self._check_finite(f"batch-norm statistic {name}", first, step)
@@ -584,8 +601,11 @@ class Trainer:
                     self._phase("backward")
                     loss.backward()
                     n = len(y)
-                    predictions = out.data.argmax(axis=1)
-                    batch_correct = int((predictions == y.data).sum())
+                    predictions = out._data.argmax(axis=1)
+                    hits = predictions == y._data
+                    # A class per pixel (segmentation): each image counts its share of right pixels.
+                    batch_correct = (int(hits.sum()) if hits.ndim == 1
+                                     else float(hits.reshape(n, -1).mean(axis=1).sum()))
                     if self.parallel is not None:  # average the gradients; the global batch's numbers
                         batch_loss, batch_correct, n = self.parallel.after_backward(
                             batch_loss * n, batch_correct, n,
@@ -605,7 +625,7 @@ class Trainer:
                 for c in self.callbacks:
                     if hasattr(c, "on_batch_end"):
                         c.on_batch_end(self, i, {"loss": batch_loss, "predictions": predictions,
-                                                 "targets": y.data})
+                                                 "targets": y._data})
         finally:
             close = getattr(batches, "close", None)
             if close is not None:

@@ -115,7 +115,7 @@ class _ImageArrayDataset(VisionDataset):
     def get_batch(self, indices):
         """``[images (B, C, H, W), labels (B,)]`` for ``indices``, equal to the per-sample transform's."""
         images = self._images[np.asarray(indices)]
-        x = ToTensor()(images if images.ndim == 4 else images[..., None]).data  # (B, H, W, C) -> (B, C, H, W)
+        x = ToTensor()(images if images.ndim == 4 else images[..., None])._data  # (B, H, W, C) -> (B, C, H, W)
         steps = self.transform.transforms if isinstance(self.transform, Compose) else [self.transform]
         for t in steps[1:]:
             x = t(x)

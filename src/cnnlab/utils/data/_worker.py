@@ -49,7 +49,7 @@ class _Packed:
 
 def _pack(obj):
     if isinstance(obj, Tensor):
-        return _Packed(backend.asnumpy(obj.data))
+        return _Packed(backend.asnumpy(obj._data))
     if isinstance(obj, (list, tuple)):
         return type(obj)(_pack(x) for x in obj) if type(obj) in (list, tuple) else [_pack(x) for x in obj]
     if isinstance(obj, dict):
