@@ -265,7 +265,7 @@ def broadcast(tensor, src=0, group=None, async_op=False):
 
 
 def _array_of(fn, tensor):
-    array = tensor.data if isinstance(tensor, Tensor) else tensor
+    array = tensor._data if isinstance(tensor, Tensor) else tensor
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{fn}: `tensor` must be a cnnlab Tensor or a NumPy array on the CPU. "
                         f"Received {type(tensor).__name__}")
