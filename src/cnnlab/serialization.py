@@ -47,7 +47,7 @@ def _path(fn, f):
 def _split(obj, arrays, where):
     """``obj`` as JSON-able data in which every array is a reference into ``arrays``."""
     if isinstance(obj, Tensor):
-        arrays.append(backend.asnumpy(obj.data))
+        arrays.append(backend.asnumpy(obj._data))
         return {"__tensor__": len(arrays) - 1, "requires_grad": bool(obj.requires_grad)}
     if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
         arrays.append(backend.asnumpy(obj))
@@ -238,13 +238,15 @@ def load(f, map_location=None, weights_only=None):
     Tensors come back as Tensors (on ``map_location``'s device when given), arrays as NumPy arrays.
     A file that needs unpickling (a PyTorch ``.pt`` pickle, an ``.npz`` with object arrays) is
     refused with a message. ``weights_only`` is accepted for PyTorch's signature: nothing but data
-    is ever loaded.
+    is ever loaded. ``map_location`` may be a device (``"cpu"``, ``cnnlab.device("cuda")``), or,
+    as in PyTorch, a dict or a function of (storage, location): the file records no devices, so
+    those load onto the CPU.
     """
     path = _path("load", f)
     resources.check_regular_file(path, "load")  # a FIFO would block the open
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such file: {path!r}")
-    device = None if map_location is None else backend.require_device("load", map_location)
+    device = _map_location(map_location)
     with open(path, "rb") as fh:
         head = fh.read(9)
     length = struct.unpack("<Q", head[:8])[0] if len(head) == 9 else -1
@@ -259,6 +261,13 @@ def load(f, map_location=None, weights_only=None):
         raise ValueError(f"load: {path!r} is neither an .npz archive nor a safetensors file "
                          f"(expected a file written by cnnlab.save)")
     return value if device is None else _to_device(value, device)
+
+
+def _map_location(map_location):
+    """The device to move tensors to (None: leave them on the CPU, where they are read)."""
+    if map_location is None or callable(map_location) or isinstance(map_location, dict):
+        return None
+    return backend.require_device("load", map_location)
 
 
 def _load_npz(path):

@@ -106,10 +106,10 @@ class _Graph:
         self.param_names = {}      # id(Tensor) or id(array) -> state-dict name
         for name, t in model._state_entries():
             self.param_names.setdefault(id(t), name)
-            self.param_names.setdefault(id(t.data), name)
+            self.param_names.setdefault(id(t._data), name)
         for name, t in model.named_parameters():
             self.param_names.setdefault(id(t), name)
-            self.param_names.setdefault(id(t.data), name)
+            self.param_names.setdefault(id(t._data), name)
         self.initialized = {}      # state-dict name -> initializer name (each written once)
         self.constants = 0
 
@@ -133,7 +133,7 @@ class _Graph:
     def state(self, obj, record, what):
         """The initializer of a parameter/buffer (Tensor or raw array), or a constant for anything else."""
         key = self.param_names.get(id(obj))
-        data = obj.data if isinstance(obj, Tensor) else obj
+        data = obj._data if isinstance(obj, Tensor) else obj
         if key is None:
             return self.const(np.asarray(backend.asnumpy(data)), f"{record.layer or 'graph'}/{what}")
         if key not in self.initialized:

@@ -26,7 +26,7 @@ def _split(obj, arrays, prefix):
         arrays[key] = backend.asnumpy(obj)
         return {"__array__": key}
     if hasattr(obj, "data") and hasattr(obj, "requires_grad"):  # a Tensor
-        return _split(obj.data, arrays, prefix)
+        return _split(obj._data, arrays, prefix)
     if isinstance(obj, dict):
         return {"__dict__": [[_key(k), _split(v, arrays, f"{prefix}/{k}")] for k, v in obj.items()]}
     if isinstance(obj, (list, tuple)):

@@ -77,7 +77,7 @@ def _read_only_fs(path):
 def check_output_file(path, fn):
     """Check that file ``path`` can be written: its folder is created and probed (not a folder)."""
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise PathError(f"{fn}: cannot write to {path!r}: it is a directory, not a file")
     check_output_dir(os.path.dirname(os.path.abspath(path)), fn)
     if os.path.exists(path) and not os.access(path, os.W_OK):
