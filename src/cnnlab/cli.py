@@ -652,7 +652,7 @@ def main(argv=None):
 
     try:
         check_settings()   # a bad CNNLAB_* variable is one line, exit 2, in every command
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), _file_size_limit_as_error():
             return args.func(args)
     except (UserError, ConfigError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
         if os.environ.get("CNNLAB_DEBUG"):
@@ -675,9 +675,14 @@ def main(argv=None):
             raise
         print(f"cnnlab {args.command}: error: {missing_package_message(e)}", file=sys.stderr)
         return 1
+    except (MemoryError, OSError) as e:  # the machine ran out (memory, disk): one line, a hint
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
+        print(f"cnnlab {args.command}: error: {resource_message(args, e)}", file=sys.stderr)
+        return EXIT_RESOURCES
     except Exception as e:  # anything else is a defect of cnnlab, not the user's mistake
-        if os.environ.get("CNNLAB_DEBUG") or isinstance(e, (OSError, MemoryError)):
-            raise   # the machine's resources (disk, memory, permissions) are not a defect
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
         return _internal_error(args.command, e)
 
 
@@ -688,6 +693,57 @@ def _internal_error(command, error):
           f"{type(error).__name__}: {first}; please report it with the command that failed and the "
           f"traceback that CNNLAB_DEBUG=1 prints", file=sys.stderr)
     return EXIT_SOFTWARE
+
+
+def resource_message(args, error):
+    """One line for running out of memory or disk: what ran out, where, and what to change."""
+    import errno
+
+    command = getattr(args, "command", "")
+    if isinstance(error, MemoryError) or getattr(error, "errno", None) == errno.ENOMEM:
+        detail = str(error).splitlines()[0] if str(error) else ""
+        detail = f" ({detail[:1].lower() + detail[1:]})" if detail else ""
+        knobs = [f"--{name.replace('_', '-')} (now {getattr(args, name)})"
+                 for name in ("batch_size", "resize") if getattr(args, name, None)]
+        change = f"lower {' or '.join(knobs)}" if knobs else "use smaller inputs"
+        return f"out of memory{detail}; {change}, or free memory for it"
+    where = f" writing {error.filename!r}" if getattr(error, "filename", None) else ""
+    out = "--out" if hasattr(args, "out") else "output path"
+    kept = ("; the last checkpoint written is intact" if command in ("train", "finetune")
+            else "; files already in place are intact")
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = ("no space left on the device" if error.errno == errno.ENOSPC
+                else "disk quota exceeded")
+        return f"{what}{where}: free some space there or choose another {out}{kept}"
+    if error.errno == errno.EFBIG:
+        return (f"file too large{where}: it exceeds the file-size limit (ulimit -f) or the file "
+                f"system's largest file; raise the limit or choose another {out}{kept}")
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"{reason[:1].lower() + reason[1:]}{where}"
+
+
+EXIT_RESOURCES = 1  # out of memory or disk: the machine ran out, not a mistake in what was given
+
+
+class _file_size_limit_as_error:
+    """While a command runs, a write beyond ``ulimit -f`` fails with EFBIG (one line) instead of
+    SIGXFSZ killing the process; the previous disposition is restored after."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.previous = None
+        if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGXFSZ, self.previous)
+        return False
 
 
 class _sigterm_as_interrupt:

@@ -58,7 +58,7 @@ def fill(model, seed=0):
     for p in model.parameters():
         if p.ndim < 2:
             continue
-        flat = p.data.reshape(-1)
+        flat = p.data.numpy().reshape(-1)   # shares the parameter's memory
         end = min(flat.size, CHUNK)
         reps = -(-end // CHUNK)
         flat[:end] = np.tile(base, reps)[:end] / np.float32(math.sqrt(int(np.prod(p.shape[1:]))))
@@ -142,11 +142,15 @@ class _Once:
         return 1
 
 
-PAIRS = [(m, d) for m in models.list_models() for d in DATASETS]
+CLASSIFIERS = [m for m in models.list_models() if models.registry.task_of(m) == "classify"]
+PAIRS = [(m, d) for m in CLASSIFIERS for d in DATASETS]
+
+
+SEGMENTATION = {"mnist-scenes"}   # scenes with a mask per image: tested with the segmentation models
 
 
 def test_every_dataset_has_a_stand_in():
-    assert set(list_datasets()) <= set(STAND_INS)
+    assert set(list_datasets()) - SEGMENTATION <= set(STAND_INS)
 
 
 @pytest.mark.parametrize("name,dataset", PAIRS)
@@ -180,7 +184,7 @@ def test_model_trains_on_dataset_or_refuses_clearly(name, dataset):
     assert math.isfinite(loss) and changed
 
 
-@pytest.mark.parametrize("name", sorted(set(models.list_models()) - REFUSED))
+@pytest.mark.parametrize("name", sorted(set(CLASSIFIERS) - REFUSED))
 def test_declared_smallest_input_is_the_smallest_that_runs(name):
     """The registry's ``min_size`` is checked against a forward pass at that side and one pixel less."""
     smallest = models.min_input_size(name)

@@ -19,6 +19,7 @@ from ..data.resized import ResizedDataset
 from ..data.scenes import TASK_WORDS, labels_for
 from ..models.registry import get_builder, task_of
 from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
+from .memory_plan import check_batches_fit
 from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
                      remove_orphaned_temp_files)
 from .saved import eval_dataset, load_trained, set_normalize  # re-exported: imported from here today
@@ -264,6 +265,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         set_normalize(ds, mean, std)
     train_set = Subset(base, train_idx)
     val_set = Subset(val_base, val_idx) if val_idx.size else None
+    check_batches_fit(base.image_shape, resize, batch_size, len(train_idx), len(test_set))
     net, config = build_model(model, base, resize, used)
     parallel = None
     if ranks > 1:

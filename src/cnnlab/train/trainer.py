@@ -489,6 +489,8 @@ class Trainer:
                 self.interrupted = True
                 raise Aborted(f"{e}{self._abort_note()}") from None
             except KeyboardInterrupt:
+                if self._ranks() > 1:  # one rank alone cannot stop between steps: stop them all
+                    raise
                 if self._in_step:  # raised mid-step: the state is half-updated, not to be saved
                     self.interrupted = True
                     raise Aborted(f"interrupted in the middle of a step: stopped without saving"
