@@ -1,5 +1,6 @@
 """A property of the whole command line: whatever values it is given, every command either works or
-says what is wrong in one line with exit status 2 (3 for a diverging training), never a traceback.
+says what is wrong in one line with exit status 2 (3 for a diverging training, 1 for a machine
+that ran out), never a traceback nor an internal error (70).
 
 Hypothesis draws the argument values (numbers with nan, inf, huge and negative ones, strings, paths
 of every kind) and the environment (``CNNLAB_DATA``) for each command, which runs in this process
@@ -208,7 +209,8 @@ def test_every_command_works_or_says_what_is_wrong_in_one_line(command, data, as
                 code = e.code
         out, err = capfd.readouterr()
     assert "Traceback" not in out + err, (argv, err)
-    allowed = {"train": (0, 2, 3), "finetune": (0, 2, 3)}.get(command, (0, 2))
+    # 1: the machine ran out (memory, disk: one line too); 3: a drawn learning rate diverged
+    allowed = {"train": (0, 1, 2, 3), "finetune": (0, 1, 2, 3)}.get(command, (0, 1, 2))
     assert code in allowed, (argv, code, err)
     if code != 0:
         lines = err.strip().splitlines()
