@@ -246,5 +246,5 @@ def test_cli_rejects_a_bad_resize(resize, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:   # the parser's one line, exit status 2
         main(["train", "--dataset", "digits", "--resize", resize, "--out", str(tmp_path), "--no-progress"])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.strip().endswith(f"argument --resize: must be a positive int. "
-                                                    f"Received: {resize!r}")
+    assert capsys.readouterr().err.strip() == (f"cnnlab train: error: argument --resize: must be a positive "
+                                               f"int. Received: {resize!r} (see cnnlab train --help)")
