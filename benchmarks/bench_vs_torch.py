@@ -499,7 +499,7 @@ def _gemm_setup(size):
         a = rng.standard_normal((size, size)).astype(np.float32)
         b = rng.standard_normal((size, size)).astype(np.float32)
         if lib == "cnnlab":
-            from cnnlab.kernels.compiled._blas import threaded_matmul
+            from cnnlab.kernels.compiled.conv.machine import threaded_matmul
 
             out = np.empty((size, size), np.float32)
             return Runner(lambda: threaded_matmul(a, b, out), lambda: {"output": np.matmul(a, b)})
