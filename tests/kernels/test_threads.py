@@ -128,7 +128,7 @@ def test_a_bad_kernel_set_is_one_line_naming_the_variable(monkeypatch, value):
 @pytest.mark.parametrize("variable, value", [("CNNLAB_KERNELS", "bogus"), ("CNNLAB_KERNELS", ""),
                                              ("CNNLAB_KERNELS", "REFERENCE"), ("CNNLAB_NUM_THREADS", "abc"),
                                              ("CNNLAB_NUM_THREADS", "0"), ("CNNLAB_NUM_THREADS", "-1"),
-                                             ("CNNLAB_BLAS_THREADS", "all")])
+                                             ("CNNLAB_BLAS_THREADS", "all"), ("CNNLAB_MALLOC", "yes")])
 @pytest.mark.parametrize("command", [["arith", "--input", "28", "--kernel", "3"], ["summary", "lenet5"]])
 def test_the_command_reports_a_bad_setting_in_one_line(variable, value, command):
     env = dict(os.environ, **{variable: value})
@@ -170,3 +170,23 @@ def test_tbb_becomes_the_threading_layer_at_the_first_kernel_when_its_wheel_is_t
         pytest.skip("the tbb wheel is not installed")
     assert _threading_layer() == "tbb"
     assert _threading_layer(NUMBA_THREADING_LAYER="workqueue") == "workqueue"
+
+
+def test_malloc_keeps_freed_memory_only_when_asked(monkeypatch):
+    """The allocator setting is opt-in (``CNNLAB_MALLOC=keep``), applied at the first kernel."""
+    calls = []
+    monkeypatch.setattr(backend, "keep_freed_memory", lambda: calls.append("keep") or True)
+    monkeypatch.setattr(_numba, "load_tbb", lambda: None)
+    monkeypatch.setenv("CNNLAB_BLAS_THREADS", "keep")
+    monkeypatch.delenv("CNNLAB_MALLOC", raising=False)
+    monkeypatch.setattr(_numba, "_owned", False)
+    assert _numba.own_threads()["malloc"] is False and calls == []
+    monkeypatch.setenv("CNNLAB_MALLOC", "keep")
+    monkeypatch.setattr(_numba, "_owned", False)
+    assert _numba.own_threads()["malloc"] is True and calls == ["keep"]
+    assert _numba.own_threads() is None          # once per process
+
+
+def test_keep_freed_memory_steps_aside_for_the_users_malloc_variables(monkeypatch):
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    assert backend.keep_freed_memory() is False

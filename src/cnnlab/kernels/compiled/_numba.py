@@ -150,13 +150,15 @@ _owned = False
 
 def own_threads():
     """At the first compiled kernel, once per process: TBB as Numba's threading layer when the
-    ``tbb`` wheel is installed (``load_tbb``), and NumPy's BLAS on ``backend.blas_threads()``
-    threads (left alone when that is None, the user's choice). Returns what was done."""
+    ``tbb`` wheel is installed (``load_tbb``), NumPy's BLAS on ``backend.blas_threads()`` threads
+    (left alone when that is None, the user's choice), and glibc's malloc keeping freed memory when
+    the user asked for it (``CNNLAB_MALLOC=keep``). Returns what was done."""
     global _owned
     if _owned:
         return None
     _owned = True
-    done = {"tbb": load_tbb(), "blas_threads": backend.blas_threads()}
+    done = {"tbb": load_tbb(), "blas_threads": backend.blas_threads(),
+            "malloc": backend.malloc_setting() == "keep" and backend.keep_freed_memory()}
     if done["blas_threads"] is not None:
         try:
             from threadpoolctl import threadpool_limits
