@@ -34,9 +34,21 @@ def keep_freed_memory():
         libc.mallopt(option, value)
 
 
+def _die_with_parent():
+    """In a busy child: the kernel kills it when its parent ends, however that ends (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def busy_processes(count):
     """``count`` single-thread processes spinning beside the run (a browser, a notebook, a build)."""
-    return [subprocess.Popen([sys.executable, "-c", BUSY_CODE]) for _ in range(count)]
+    return [subprocess.Popen([sys.executable, "-c", BUSY_CODE], preexec_fn=_die_with_parent)
+            for _ in range(count)]
 
 
 def cnnlab_step(net, batch, seed=0):
