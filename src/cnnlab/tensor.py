@@ -140,6 +140,12 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return len(self._data)
 
+    def __iter__(self):
+        """The sub-tensors along dimension 0 (``for label in labels``), as PyTorch."""
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
+
     def __repr__(self):
         body = np.array2string(backend.asnumpy(self._data), separator=", ", prefix="tensor(")
         extra = f", dtype={self.dtype}" if self.dtype != backend.get_default_dtype() else ""
