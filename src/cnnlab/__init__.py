@@ -44,6 +44,10 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "Generator":      # torch.Generator().manual_seed(0): a seeded, saveable generator
+        from .data import Generator
+
+        return Generator
     from .pytorch_names import missing
 
     raise missing("torch", __name__, name)

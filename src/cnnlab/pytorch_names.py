@@ -21,7 +21,6 @@ TABLES = {
         "fft": ("why", "no Fourier transforms; numpy.fft works on t.numpy()"),
         "linalg": ("why", "no linear-algebra namespace; numpy.linalg works on t.numpy()"),
         "sparse": ("why", "cnnlab has dense tensors only"),
-        "Generator": ("use", "numpy.random.default_rng(seed) (cnnlab draws from NumPy generators)"),
         "concat": ("use", "cnnlab.cat"),
         "concatenate": ("use", "cnnlab.cat"),
         "clip": ("use", "cnnlab.clamp"),

@@ -351,12 +351,12 @@ class Tensor:
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         """Fill with normal samples from cnnlab's generator (or ``generator``)."""
-        rng = backend.get_rng() if generator is None else generator
+        rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
         return self.copy_(Tensor._wrap(rng.normal(mean, std, self.shape).astype(self.dtype)))
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         """Fill with uniform samples in [a, b) from cnnlab's generator (or ``generator``)."""
-        rng = backend.get_rng() if generator is None else generator
+        rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
         return self.copy_(Tensor._wrap(rng.uniform(a, b, self.shape).astype(self.dtype)))
 
     def masked_fill_(self, mask, value):
@@ -749,14 +749,14 @@ def ones(*shape, dtype=None, device=None, requires_grad=False):
 
 def randn(*shape, dtype=None, device=None, requires_grad=False, generator=None):
     """Standard-normal samples from cnnlab's seeded generator (or ``generator``)."""
-    rng = backend.get_rng() if generator is None else generator
+    rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
     return _factory(lambda s, dtype: rng.standard_normal(s).astype(dtype), shape, dtype,
                     requires_grad, device)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False, generator=None):
     """Uniform [0, 1) samples from cnnlab's seeded generator (or ``generator``)."""
-    rng = backend.get_rng() if generator is None else generator
+    rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
     return _factory(lambda s, dtype: rng.random(s).astype(dtype), shape, dtype, requires_grad,
                     device)
 
