@@ -1,4 +1,4 @@
-"""PyTorch names cnnlab does not have, each with its one-line answer: what to use instead, or why not.
+"""PyTorch names cnnlab does not have, each with its one-line answer: what to use instead, or why.
 
 A module's ``__getattr__`` (called only for names it lacks) looks the name up here, so a program
 written for PyTorch stops at the first such name with a sentence rather than a bare AttributeError.

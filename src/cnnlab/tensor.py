@@ -76,7 +76,7 @@ class Tensor:
     # ------------------------------------------------------------------ properties
     @property
     def data(self):
-        """This tensor's values as a tensor outside the graph, sharing memory (as PyTorch's ``.data``).
+        """This tensor's values as a tensor outside the graph, sharing memory (PyTorch's ``.data``).
 
         Writes through it (``p.data.mul_(0.5)``) change this tensor without autograd knowing. The
         raw array (NumPy or CuPy) that ops compute on is ``_data``.
@@ -169,7 +169,7 @@ class Tensor:
         return backend.asnumpy(self._data).tolist()
 
     def __dlpack__(self, *args, **kwargs):
-        """DLPack export, so ``torch.tensor(t)`` and ``torch.as_tensor(t)`` read the array at once."""
+        """DLPack export: ``torch.tensor(t)`` and ``torch.as_tensor(t)`` read the array at once."""
         data = self._data
         if not getattr(getattr(data, "flags", None), "writeable", True):
             data = data.copy()  # DLPack cannot mark memory read-only (broadcast views)
@@ -724,7 +724,7 @@ def _keep(keepdims, keepdim):
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None):
-    """Make a Tensor from array-like ``data`` (float32 for Python floats, int64 for ints, as PyTorch)."""
+    """A Tensor from array-like ``data`` (float32 for Python floats, int64 for ints, as PyTorch)."""
     t = Tensor(_as_array(data, dtype), requires_grad=requires_grad)
     return t if device is None else t.to(device)
 

@@ -77,7 +77,8 @@ def main():
 
     model = Net()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(train_loader))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
+                                                           T_max=epochs * len(train_loader))
     best_acc, best_state = -1.0, None
     for epoch in range(epochs):
         model.train()

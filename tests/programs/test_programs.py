@@ -34,7 +34,8 @@ def _run(program, args, lib, cwd, timeout=1500):
     env = dict(os.environ, PYTHONPATH=SRC, MPLBACKEND="Agg")
     done = subprocess.run([sys.executable, path, *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{program} on {lib} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, \
+        f"{program} on {lib} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     found = re.findall(r"^FINAL accuracy=([\d.]+)", done.stdout, re.M)
     assert found, f"{program} on {lib} printed no final accuracy:\n{done.stdout[-2000:]}"
     return float(found[-1]), done.stdout
@@ -54,10 +55,10 @@ def _on_torch(program, args, cwd, needs_torchvision=True):
     ("import torch.nn as nn", "import cnnlab.nn as nn"),
     ("import torch.nn.functional as F", "import cnnlab.nn.functional as F"),
     ("import torchvision", "import cnnlab.vision as torchvision"),
-    ("import torchvision.transforms as transforms", "import cnnlab.vision.transforms as transforms"),
+    ("import torchvision.transforms as T", "import cnnlab.vision.transforms as T"),
     ("import torch.optim", "import cnnlab.optim; import cnnlab as torch"),
     ("from torch.utils.data import DataLoader", "from cnnlab.utils.data import DataLoader"),
-    ("from torchvision import datasets, transforms", "from cnnlab.vision import datasets, transforms"),
+    ("from torchvision import datasets, models", "from cnnlab.vision import datasets, models"),
     ("from torch import nn, optim", "from cnnlab import nn, optim"),
     ("    import torch  # late", "    import cnnlab as torch  # late"),
     ("import os, torch", "import os; import cnnlab as torch"),

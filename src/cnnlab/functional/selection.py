@@ -27,7 +27,7 @@ def _dim(fn, input, dim):
 
 
 class TakeAlong(Function):
-    """Values at ``index`` along ``axis``; backward scatters the gradient back to those positions."""
+    """Values at ``index`` along ``axis``; backward scatters the gradient back to those places."""
 
     @staticmethod
     def forward(ctx, a, index=None, axis=0):
@@ -196,7 +196,8 @@ def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     """Standard deviation over ``dim``; ``unbiased`` (or ``correction=1``) divides by n - 1."""
     if correction is not None:
         if correction not in (0, 1):
-            raise ValueError(f"std: `correction` must be 0 or 1. Received: correction={correction!r}")
+            raise ValueError(f"std: `correction` must be 0 or 1. "
+                             f"Received: correction={correction!r}")
         unbiased = bool(correction)
     return elementwise.sqrt(reduce.var(input, dim, keepdim, unbiased))
 
@@ -236,7 +237,8 @@ def max(input, dim=None, keepdim=False, *, other=None):
 
 
 def min(input, dim=None, keepdim=False, *, other=None):
-    """PyTorch's ``torch.min``: ``min(x)``, ``min(x, dim)`` -> ``(values, indices)``, ``min(a, b)``."""
+    """PyTorch's ``torch.min``: ``min(x)``, ``min(x, dim)`` -> ``(values, indices)``, ``min(a, b)``.
+    """
     return _max_or_min("min", input, dim, keepdim, False, other)
 
 
