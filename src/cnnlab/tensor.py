@@ -789,5 +789,21 @@ from .functional import reduce as _R  # noqa: E402
 from .functional import shape as _S  # noqa: E402
 from .functional import broadcast as _B  # noqa: E402
 from .functional import extreme as _X  # noqa: E402
-from .functional import inplace as _I  # noqa: E402
-from .functional import selection as _Sel  # noqa: E402
+
+
+class _Lazy:
+    """A functional module imported at first use (in-place ops, topk/sort...), so that importing
+    cnnlab does not pay for ops a program may never call."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        import importlib
+
+        module = importlib.import_module(f"{__package__}.functional.{self._name}")
+        return getattr(module, attr)
+
+
+_I = _Lazy("inplace")
+_Sel = _Lazy("selection")

@@ -12,7 +12,8 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ..validation import is_int
-from . import elementwise, extreme, reduce
+from . import elementwise, reduce
+from .extreme import max, min  # noqa: F401  (torch.max and torch.min, re-exported)
 
 topk_result = namedtuple("topk", ("values", "indices"))
 sort_result = namedtuple("sort", ("values", "indices"))
@@ -215,31 +216,6 @@ def norm(input, p="fro", dim=None, keepdim=False):
     if p == 1:
         return reduce.sum(elementwise.abs(input), dim, keepdim)
     return reduce.sum(elementwise.abs(input) ** p, dim, keepdim) ** (1.0 / p)
-
-
-def _max_or_min(fn, input, dim, keepdim, largest, other):
-    if isinstance(dim, Tensor):            # max(a, b): elementwise
-        other, dim = dim, None
-    if other is not None:
-        return Maximum.apply(input, other, largest=largest)
-    if dim is None:
-        return (reduce.max if largest else reduce.min)(input, None, False)
-    return extreme.extreme_along(fn, input, dim, keepdim, largest=largest)
-
-
-def max(input, dim=None, keepdim=False, *, other=None):
-    """PyTorch's ``torch.max``: ``max(x)`` the largest value (a 0-d tensor); ``max(x, dim)`` the
-    pair ``(values, indices)`` along ``dim``; ``max(a, b)`` the elementwise maximum.
-
-    For the largest value over several dims at once use ``x.amax(dims)``.
-    """
-    return _max_or_min("max", input, dim, keepdim, True, other)
-
-
-def min(input, dim=None, keepdim=False, *, other=None):
-    """PyTorch's ``torch.min``: ``min(x)``, ``min(x, dim)`` -> ``(values, indices)``, ``min(a, b)``.
-    """
-    return _max_or_min("min", input, dim, keepdim, False, other)
 
 
 def equal(input, other):
