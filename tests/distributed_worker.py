@@ -153,6 +153,40 @@ def gradients(out):
     _write(out, {"local": dist.all_gather_json(local), "extra": summed.tolist(), "after": grads()})
 
 
+def ddp_gradients(out):
+    """As ``gradients`` through DistributedDataParallel with one bucket per parameter: each rank's
+    hooks find other parameters ready (rank 0 uses ``a``, the others ``b``), yet every rank must
+    start the buckets in one order."""
+    from cnnlab import distributed as dist
+    from cnnlab import nn
+    from cnnlab.nn.parallel import DistributedDataParallel
+    from cnnlab.tensor import Tensor
+
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.unused = nn.Linear(3, 2), nn.Linear(3, 2), nn.Linear(3, 2)
+
+        def forward(self, x, which):
+            return (self.a if which == "a" else self.b)(x)
+
+    dist.init_process_group("mpi")
+    r = dist.get_rank()
+    net = Two()
+    model = DistributedDataParallel(net, bucket_cap_mb=16 / 2**20)
+    x = Tensor(np.full((1, 3), r + 1.0, dtype=np.float32))
+    local = {}
+    hooks = [p.register_post_accumulate_grad_hook(
+        lambda p, k=k: local.__setitem__(k, p.grad.data.tolist()))   # before the average
+        for k, p in net.named_parameters()]
+    model(x, "a" if r == 0 else "b").sum().backward()
+    after = {k: None if p.grad is None else p.grad.data.tolist() for k, p in net.named_parameters()}
+    del hooks
+    local = {k: local.get(k) for k in after}
+    _write(out, {"local": dist.all_gather_json(local), "after": after,
+                 "buckets": len(model._buckets)})
+
+
 def cli_killed(out, *argv):
     """``cnnlab train ARGV`` where rank 1 kills itself with SIGKILL at the 3rd batch of epoch 2."""
     from cnnlab import cli

@@ -188,13 +188,13 @@ def one_epoch(tmp_path_factory):
     return out, args
 
 
-def _edited(one_epoch, tmp_path, edit):
+def _edited(one_epoch, tmp_path, edit, epochs=2):
     """A copy of the one-epoch run whose checkpoint ``edit`` changed; the resume command for it."""
     out, args = one_epoch
     state = load_checkpoint(out / "last.npz")
     edit(state)
     save_checkpoint(tmp_path / "last.npz", state)
-    return [*args[:-1], str(tmp_path), "--epochs", "2", "--resume"]
+    return [*args[:-1], str(tmp_path), "--epochs", str(epochs), "--resume"]
 
 
 def _set(path, value):
@@ -236,8 +236,7 @@ def test_resume_validates_every_scheduler_and_rng_field(one_epoch, tmp_path, cap
 
 def test_resume_prints_the_path_and_says_when_nothing_is_left_to_train(one_epoch, tmp_path,
                                                                       capsys):
-    args = _edited(one_epoch, tmp_path, lambda state: None)
-    args[args.index("--epochs") + 1] = "1"    # the run is complete: nothing left to train
+    args = _edited(one_epoch, tmp_path, lambda state: None, epochs=1)   # the run is complete
     capsys.readouterr()
     assert main(args) == 0
     out = capsys.readouterr().out

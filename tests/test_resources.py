@@ -167,3 +167,42 @@ def test_available_memory_is_positive_and_a_plan_beyond_it_is_refused():
     with pytest.raises(ValueError, match=r"^f: a huge plan needs 1.0 PiB, but .* of memory is "
                                          r"available; make it smaller$"):
         resources.check_fits_in_memory("f", 2 ** 50, "a huge plan", "make it smaller")
+
+
+# ---------------------------------------------------------------------- special files as outputs
+def _device(tmp_path):
+    """A character device node like /dev/null, inside the test's folder (needs root)."""
+    path = tmp_path / "null"
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except (PermissionError, AttributeError, OSError):
+        pytest.skip("cannot make a device node here (needs root)")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_an_atomic_write_never_replaces_a_special_file(tmp_path, kind):
+    path = tmp_path / "pipe" if kind == "fifo" else _device(tmp_path)
+    if kind == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(ValueError, match=r"^cannot write to '.*': it is a (FIFO \(named pipe\)|"
+                                         r"character device), not a regular file"):
+        cnnlab.save({"w": cnnlab.zeros(2)}, path)
+    with pytest.raises(ValueError, match="not a regular file"):
+        save_checkpoint(path, {"a": np.ones(2)})
+    mode = os.stat(path).st_mode
+    assert stat.S_ISFIFO(mode) if kind == "fifo" else stat.S_ISCHR(mode)
+    assert sorted(os.listdir(tmp_path)) == [path.name]
+
+
+def test_an_output_file_that_is_a_device_is_one_line(checkpoint, tmp_path, capsys):
+    from cnnlab.cli import main
+
+    null = _device(tmp_path)
+    for args in (["export", str(checkpoint), "--format", "safetensors", "--out", str(null)],
+                 ["report", str(checkpoint.parent), "--out", str(null)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.endswith(f"cannot write to {str(null)!r}: it is a character device, not a "
+                            "regular file") and len(err.splitlines()) == 1, err
+        assert stat.S_ISCHR(os.stat(null).st_mode)

@@ -124,6 +124,12 @@ def cmd_evaluate(args):
         raise UserError(f"evaluate: the checkpoint's model predicts {len(meta['classes'])} classes but dataset "
                         f"{args.dataset or meta['dataset']!r} has {len(ds.classes)}")
     result = evaluate(model, DataLoader(ds, batch_size=args.batch_size), nn.CrossEntropyLoss())
+    if meta.get("task", "classify") == "segment":
+        from .inspect.segmentation import format_segmentation
+
+        print(format_segmentation(result, ds.classes, f"{meta['model']} on {args.dataset or meta['dataset']} "
+                                                      f"test set ({len(ds):,} images)"))
+        return 0
     prf = precision_recall_f1(result["scores"], result["targets"], len(ds.classes))
     k = min(5, len(ds.classes))
     print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images)")
@@ -170,12 +176,33 @@ def cmd_predict(args):
     mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
     std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
     batch = np.stack([(load_image(p, c, (h, w)) - mean) / std for p in args.images])
+    if meta.get("task", "classify") == "segment":
+        return _predict_masks(model, meta, batch, args)
     with no_grad():
         probs = softmax(model(Tensor(batch)), 1).numpy()
     k = min(args.top, probs.shape[1])
     for path, p in zip(args.images, probs):
         top = np.argsort(-p)[:k]
         print(f"{path}: " + ", ".join(f"{meta['classes'][i]} {p[i] * 100:.1f}%" for i in top))
+    return 0
+
+
+def _predict_masks(model, meta, batch, args):
+    """``cnnlab predict`` for a segmentation model: each image's colour mask, and the classes it shows."""
+    from .inspect.segmentation import mask_picture, predict_masks, write_masks
+
+    if not args.out:
+        raise UserError(f"predict: {meta['model']} predicts a mask per image; give --out MASK.png")
+    outs = [args.out] if len(args.images) == 1 else [
+        f"{os.path.splitext(args.out)[0]}-{i}.png" for i in range(len(args.images))]
+    for out in outs:
+        _check_output_file(out, "predict")
+    masks = predict_masks(model, batch)
+    for path, out, mask in zip(args.images, outs, masks):
+        write_masks(out, mask_picture(mask))
+        counts = np.bincount(mask.ravel(), minlength=len(meta["classes"]))
+        seen = [f"{meta['classes'][c]} {counts[c]} px" for c in np.argsort(-counts) if c and counts[c]]
+        print(f"{path}: {', '.join(seen) or 'background only'} -> {out}")
     return 0
 
 
@@ -402,7 +429,8 @@ def build_parser():
                        "checkpoint every epoch (Ctrl-C saves one and stops; --resume continues).")
     p.add_argument("--model", default="fashion_cnn", help="zoo model name (see `cnnlab models`)")
     p.add_argument("--dataset", default="fashion-mnist",
-                   help="fashion-mnist, mnist, cifar10, digits or fashion-mnist-mini (bundled)")
+                   help="fashion-mnist, mnist, cifar10, digits, fashion-mnist-mini (bundled) or mnist-scenes "
+                   "(64x64 scenes of MNIST digits, for segmentation)")
     p.add_argument("--epochs", type=COUNT, default=10)
     p.add_argument("--batch-size", type=POSITIVE, default=64)
     p.add_argument("--lr", type=RATE, default=None, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
@@ -464,6 +492,8 @@ def build_parser():
     p.add_argument("checkpoint")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top", type=POSITIVE, default=3, help="how many classes to show per image")
+    p.add_argument("--out", default=None, metavar="PNG",
+                   help="segmentation models: the colour mask to write (several images: PNG-0.png, ...)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("filter", help="apply a classic filter (blur, edges, Gabor, ...) to an image",
@@ -622,7 +652,7 @@ def main(argv=None):
 
     try:
         check_settings()   # a bad CNNLAB_* variable is one line, exit 2, in every command
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), _file_size_limit_as_error():
             return args.func(args)
     except (UserError, ConfigError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
         if os.environ.get("CNNLAB_DEBUG"):
@@ -645,9 +675,14 @@ def main(argv=None):
             raise
         print(f"cnnlab {args.command}: error: {missing_package_message(e)}", file=sys.stderr)
         return 1
+    except (MemoryError, OSError) as e:  # the machine ran out (memory, disk): one line, a hint
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
+        print(f"cnnlab {args.command}: error: {resource_message(args, e)}", file=sys.stderr)
+        return EXIT_RESOURCES
     except Exception as e:  # anything else is a defect of cnnlab, not the user's mistake
-        if os.environ.get("CNNLAB_DEBUG") or isinstance(e, (OSError, MemoryError)):
-            raise   # the machine's resources (disk, memory, permissions) are not a defect
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
         return _internal_error(args.command, e)
 
 
@@ -682,6 +717,57 @@ def _internal_error(command, error):
           f"{type(error).__name__}: {first}; please report it with the command that failed and the "
           f"traceback that CNNLAB_DEBUG=1 prints", file=sys.stderr)
     return EXIT_SOFTWARE
+
+
+def resource_message(args, error):
+    """One line for running out of memory or disk: what ran out, where, and what to change."""
+    import errno
+
+    command = getattr(args, "command", "")
+    if isinstance(error, MemoryError) or getattr(error, "errno", None) == errno.ENOMEM:
+        detail = str(error).splitlines()[0] if str(error) else ""
+        detail = f" ({detail[:1].lower() + detail[1:]})" if detail else ""
+        knobs = [f"--{name.replace('_', '-')} (now {getattr(args, name)})"
+                 for name in ("batch_size", "resize") if getattr(args, name, None)]
+        change = f"lower {' or '.join(knobs)}" if knobs else "use smaller inputs"
+        return f"out of memory{detail}; {change}, or free memory for it"
+    where = f" writing {error.filename!r}" if getattr(error, "filename", None) else ""
+    out = "--out" if hasattr(args, "out") else "output path"
+    kept = ("; the last checkpoint written is intact" if command in ("train", "finetune")
+            else "; files already in place are intact")
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = ("no space left on the device" if error.errno == errno.ENOSPC
+                else "disk quota exceeded")
+        return f"{what}{where}: free some space there or choose another {out}{kept}"
+    if error.errno == errno.EFBIG:
+        return (f"file too large{where}: it exceeds the file-size limit (ulimit -f) or the file "
+                f"system's largest file; raise the limit or choose another {out}{kept}")
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"{reason[:1].lower() + reason[1:]}{where}"
+
+
+EXIT_RESOURCES = 1  # out of memory or disk: the machine ran out, not a mistake in what was given
+
+
+class _file_size_limit_as_error:
+    """While a command runs, a write beyond ``ulimit -f`` fails with EFBIG (one line) instead of
+    SIGXFSZ killing the process; the previous disposition is restored after."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.previous = None
+        if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGXFSZ, self.previous)
+        return False
 
 
 class _sigterm_as_interrupt:

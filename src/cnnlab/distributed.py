@@ -5,7 +5,11 @@ take the steps one process takes on the global batch.
 Without an MPI launch (a plain ``python`` or ``cnnlab`` process) the world has one rank, ``mpi4py``
 is never imported and every call here is a no-op. Under ``mpiexec -n N`` the launcher's
 environment (``PMI_SIZE``, ``PMI_RANK``; Open MPI's ``OMPI_COMM_WORLD_SIZE``) says so, and
-``init()`` joins the world.
+``init()`` joins the world (``cnnlab.collectives`` holds the world and the array collectives).
+
+PyTorch's names work too (``init_process_group("mpi")``, ``get_rank``, ``get_world_size``,
+``all_reduce``, ``broadcast``, ``barrier``, ``ReduceOp``), with
+``cnnlab.nn.parallel.DistributedDataParallel`` for the model.
 
 Example:
     >>> from cnnlab import distributed as dist
@@ -24,6 +28,7 @@ import contextlib
 import enum
 import hashlib
 import importlib.util
+import json
 import math
 import signal
 import sys
@@ -34,7 +39,7 @@ import numpy as np
 
 from . import backend, collectives
 from .autograd import Function
-from .collectives import (INSTALL_HINT, _world, abort, all_gather, all_gather_json, as_buffer,
+from .collectives import (INSTALL_HINT, _world, abort, all_gather_json,  # noqa: F401
                           buckets, init, launched_size, local_size, rank, world_size)
 from .nn.normalization import BatchNorm1d, BatchNorm2d, _BatchNorm
 from .tensor import Tensor
@@ -95,7 +100,7 @@ def _check_group(fn, value):
 
 
 def is_available():
-    """Whether several processes can train together: mpi4py is installed (one process always can)."""
+    """Whether several processes can train together: mpi4py is installed (one always can)."""
     return importlib.util.find_spec("mpi4py") is not None
 
 
@@ -257,6 +262,94 @@ def broadcast(tensor, src=0, group=None, async_op=False):
     if async_op:
         return Work()
     return array if tensor is array else None
+
+
+def _array_of(fn, tensor):
+    array = tensor._data if isinstance(tensor, Tensor) else tensor
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{fn}: `tensor` must be a cnnlab Tensor or a NumPy array on the CPU. "
+                        f"Received {type(tensor).__name__}")
+    return array
+
+
+def all_gather(tensor_list, tensor=None, group=None, async_op=False):
+    """Every rank's tensor, in two forms.
+
+    PyTorch's, ``all_gather(tensor_list, tensor)``: ``tensor_list`` holds one tensor per rank, of
+    ``tensor``'s shape, and receives rank i's ``tensor`` in ``tensor_list[i]`` (returns None).
+    cnnlab's, ``all_gather(array)``: every rank's array concatenated along axis 0 in rank order
+    (their lengths may differ; used to gather evaluation results).
+    """
+    if tensor is None:
+        return collectives.all_gather(tensor_list)
+    fn = "all_gather"
+    _check_group(fn, group)
+    array = _array_of(fn, tensor)
+    size = world_size()
+    if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != size:
+        got = len(tensor_list) if isinstance(tensor_list, (list, tuple)) else type(tensor_list)
+        raise ValueError(f"{fn}: `tensor_list` must be a list of {size} tensors, one per rank. "
+                         f"Received {got!r}")
+    targets = [_array_of(fn, t) for t in tensor_list]
+    if any(t.shape != array.shape for t in targets):
+        raise ValueError(f"{fn}: every tensor in `tensor_list` must have `tensor`'s shape "
+                         f"{array.shape}. Received shapes {[t.shape for t in targets]}")
+    gathered = collectives.all_gather(np.ascontiguousarray(array).reshape((1,) + array.shape))
+    for target, part in zip(targets, gathered):
+        target[...] = part
+    return Work() if async_op else None
+
+
+def all_gather_object(object_list, obj, group=None):
+    """Every rank's ``obj`` into ``object_list[i]`` (PyTorch's name). Objects travel as JSON, never
+    pickled: numbers, strings, None, lists, dicts with string keys (tuples come back as lists)."""
+    fn = "all_gather_object"
+    _check_group(fn, group)
+    if not isinstance(object_list, list) or len(object_list) != world_size():
+        raise ValueError(f"{fn}: `object_list` must be a list of {world_size()} items, one per "
+                         f"rank. Received {object_list!r}")
+    object_list[:] = all_gather_json(_json_only(fn, obj))
+
+
+def broadcast_object_list(object_list, src=0, group=None):
+    """Rank ``src``'s ``object_list`` items into every rank's, in place (PyTorch's name); JSON-able
+    objects only, as ``all_gather_object``."""
+    fn = "broadcast_object_list"
+    _check_group(fn, group)
+    if not isinstance(object_list, list):
+        raise TypeError(f"{fn}: `object_list` must be a list. Received "
+                        f"{type(object_list).__name__}")
+    size = world_size()
+    if isinstance(src, bool) or not isinstance(src, int) or not 0 <= src < size:
+        raise ValueError(f"{fn}: `src` must be a rank in [0, {size - 1}]. Received: src={src!r}")
+    mine = _json_only(fn, object_list) if rank() == src else None
+    object_list[:] = all_gather_json(mine)[src]
+
+
+def _json_only(fn, value):
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{fn}: cnnlab sends objects between ranks as JSON, never pickled; "
+                        f"{e}") from None
+    return value
+
+
+# torch.distributed names cnnlab leaves out, each answered in one line.
+_NOT_HERE = {name: "point-to-point messages are not supported; data-parallel training needs only "
+                   "the collectives" for name in ("send", "recv", "isend", "irecv")}
+_NOT_HERE.update({name: "cnnlab has one process group, the whole world (group=None everywhere)"
+                  for name in ("new_group", "new_subgroups", "get_process_group_ranks")})
+_NOT_HERE.update({name: "use all_reduce (every rank gets the result) or all_gather"
+                  for name in ("reduce", "gather", "scatter", "reduce_scatter", "all_to_all",
+                               "reduce_scatter_tensor", "all_gather_into_tensor",
+                               "gather_object", "scatter_object_list")})
+
+
+def __getattr__(name):
+    if name in _NOT_HERE:
+        raise AttributeError(f"cnnlab.distributed has no `{name}` ({_NOT_HERE[name]})")
+    raise AttributeError(f"module 'cnnlab.distributed' has no attribute {name!r}")
 
 
 def barrier(group=None, async_op=False, device_ids=None):
@@ -546,7 +639,7 @@ class _SyncBatchNormFn(Function):
         sum_gx = (g * xhat).sum(axis=axes, dtype=np.float64)       # (C,) this rank's = d weight
         gx = None
         if ctx.needs_input_grad[0]:
-            both = collectives.all_reduce(np.concatenate([sum_g, sum_gx]))     # the global batch's sums
+            both = collectives.all_reduce(np.concatenate([sum_g, sum_gx]))  # global batch's sums
             c = sum_g.size
             mean_g = (both[:c] / ctx.count).astype(g.dtype).reshape(shape)
             mean_gx = (both[c:] / ctx.count).astype(g.dtype).reshape(shape)
@@ -659,8 +752,8 @@ class Synchronizer:
         return float(total[0]), int(round(total[1])), int(round(total[2]))
 
     def agree_stop(self, stop=None):
-        """Share this rank's pending ``stop`` request with every rank (one all-reduce); returns the
-        agreed ``stop_reason`` (None if no rank asked). Every rank must call it at the same point."""
+        """Share this rank's pending ``stop`` request with every rank (one all-reduce); returns
+        the agreed ``stop_reason`` (None if no rank asked). All ranks call it at the same point."""
         if self.stop_reason is None:
             slots = np.asarray(self._stop_slots(stop), dtype=np.float64)
             self._read_stop_slots(collectives.all_reduce(slots))

@@ -39,11 +39,16 @@ def temp_path(path, prefix=TMP_PREFIX):
 def atomic_write(path, write, before_rename=None):
     """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over it.
 
-    A crash, a full disk or an exception leaves ``path`` as it was and no temporary file. An
+    A crash, a full disk or an exception leaves ``path`` as it was and no temporary file. A
+    FIFO or a device at ``path`` is refused (ValueError): the rename would replace it. An
     ``OSError`` while writing names ``path`` (a full disk's ENOSPC otherwise names no file).
     ``before_rename()``, if given, runs once the data is on disk but not yet in place (a test hook).
     """
     path = os.fspath(path)
+    kind = special_file_kind(path)
+    if kind is not None and kind != "a directory":  # (a directory: os.replace refuses it)
+        raise ValueError(f"cannot write to {path!r}: it is {kind}, not a regular file (a "
+                         "finished file is renamed into place, which would replace it)")
     for _ in range(100):  # O_EXCL: never write into a file someone else made under that name
         tmp = temp_path(path)
         try:

@@ -668,6 +668,9 @@ class Tensor:
         return _B.masked_fill(self, mask, value)
 
     def permute(self, *dims):
+        if not dims:
+            raise TypeError("permute: `dims` is required (one per dimension, as PyTorch). "
+                            "Received none")
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
         return _S.permute(self, dims)

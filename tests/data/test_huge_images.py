@@ -66,3 +66,19 @@ def test_read_image_and_cnnlab_filter_name_a_huge_png(tmp_path, side, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert err.startswith(f"cnnlab filter: error: filter: image {str(huge)!r} is too large")
+
+
+def test_a_folder_that_cannot_fit_in_memory_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import cnnlab.resources as resources
+
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / cls / f"{i}.png")
+    monkeypatch.setattr(resources, "available_memory", lambda: 10_000)  # bytes
+    assert len(ImageFolder(tmp_path)) == 6  # 2 x 6 x 64 bytes fit
+    with pytest.raises(ValueError, match=r"^ImageFolder: holding 6 images of 100x100x1 \(as "
+                                         r"'.*0\.png'\) needs 117\.2 KiB, but 9\.8 KiB of memory "
+                                         r"is available; pass a smaller size=\(H, W\), or use "
+                                         r"fewer images$"):
+        ImageFolder(tmp_path, size=100)

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import cnnlab
-from cnnlab.cli import main
 from cnnlab.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 MB = 2 ** 20

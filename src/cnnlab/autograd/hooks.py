@@ -55,7 +55,8 @@ def _add(table, tensor, hook):
 
 def register_hook(tensor, hook):
     """Call ``hook(grad)`` (a Tensor) whenever backward has computed ``tensor``'s gradient, before
-    it is used or, for a leaf, accumulated into ``.grad``; a returned Tensor or array replaces it."""
+    it is used or, for a leaf, accumulated into ``.grad``; a Tensor or array returned replaces
+    it."""
     if not tensor.requires_grad:
         raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
                            "require a gradient")

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from ..resources import check_regular_file
+from ..resources import check_fits_in_memory, check_regular_file
 from ..validation import is_int
 from .dataset import ArrayDataset
 
@@ -169,6 +169,11 @@ class ImageFolder(ArrayDataset):
                 raise ValueError(f"ImageFolder: image {path!r} is {arr.shape[0]}x{arr.shape[1]} (HxW) but "
                                  f"{samples[0][0]!r} is {images[0].shape[0]}x{images[0].shape[1]}; pass "
                                  f"size=(H, W) to resize every image")
+            if not images:  # all decoded images are held, then stacked: twice the data at once
+                check_fits_in_memory("ImageFolder", 2 * len(samples) * arr.nbytes,
+                                     f"holding {len(samples):,} images of "
+                                     f"{'x'.join(map(str, arr.shape))} (as {path!r})",
+                                     "pass a smaller size=(H, W), or use fewer images")
             images.append(arr)
         if channels is None and any(a.shape[2] == 3 for a in images):
             # Mixed folder: grayscale images repeat their one channel as R = G = B.

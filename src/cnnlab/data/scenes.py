@@ -208,6 +208,11 @@ class MNISTScenes(ArrayDataset):
         counts = (self.box_labels >= 0).sum(axis=1)
         super().__init__(scenes["images"], counts, CLASSES, transform, target_transform, normalize)
 
+    @property
+    def task(self):
+        """The task whose labels the samples carry (``"segment"``, ``"detect"`` or ``"caption"``)."""
+        return {v: k for k, v in TASK_TARGETS.items()}[self.target]
+
     def labels(self, indices):
         """The ``target`` labels of the scenes at ``indices`` as one batch array (see Shape)."""
         if self.target == "mask":
@@ -242,3 +247,31 @@ class MNISTScenes(ArrayDataset):
     def extra_repr(self):
         return (f"Split: {'Train' if self.train else 'Test'} digits (seed={self.seed}, "
                 f"target={self.target!r})\nFiles: {', '.join(self.paths)}")
+
+
+# What each task learns from a scene, and the scene datasets' names.
+TASK_TARGETS = {"segment": "mask", "detect": "boxes", "caption": "caption"}
+TASK_WORDS = {"classify": "classifies whole images (one class per image)",
+              "segment": "segments images (a class per pixel)",
+              "detect": "detects objects (boxes with classes)",
+              "caption": "captions images (a sequence of tokens)"}
+SCENE_DATASETS = ("mnist-scenes", "mnist_scenes")
+
+
+def labels_for(dataset, task, model="the model", fn="train"):
+    """Keyword arguments for ``get_dataset(dataset, ...)`` that give the labels ``task`` learns.
+
+    A classifier trains on any dataset but the scenes (they have no single class per image); the other
+    tasks need the scenes' masks, boxes or captions. A mismatch is a ValueError naming both.
+    """
+    scenes = isinstance(dataset, str) and dataset.lower() in SCENE_DATASETS
+    if task == "classify" and not scenes:
+        return {}
+    if task in TASK_TARGETS and scenes:
+        return {"target": TASK_TARGETS[task]}
+    if scenes:
+        raise ValueError(f"{fn}: {model} {TASK_WORDS.get(task, task)}, but {dataset} has no single class "
+                         f"per image (its scenes have masks, boxes and captions); train a segmentation "
+                         f"model on it (unet, fcn)")
+    raise ValueError(f"{fn}: {model} {TASK_WORDS.get(task, task)}, but {dataset} has one class per image; "
+                     f"use --dataset mnist-scenes")

@@ -139,6 +139,13 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 
+def _row_max(x, axis):
+    """The max along ``axis`` (kept as size 1); an empty tensor has none and needs none."""
+    if x.size == 0:
+        return x.sum(axis=axis, keepdims=True)
+    return x.max(axis=axis, keepdims=True)
+
+
 class Softmax(Function):
     """exp(x - max) / sum exp(x - max) along ``axis``; backward s * (g - sum(g * s))."""
 
@@ -148,7 +155,7 @@ class Softmax(Function):
         if dtype is not None:
             x = x.astype(dtype)
         xp = backend.get_array_module(x)
-        e = xp.exp(x - x.max(axis=axis, keepdims=True))  # subtracting the max keeps every exponent <= 0
+        e = xp.exp(x - _row_max(x, axis))  # subtracting the max keeps every exponent <= 0
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(e)
         ctx.axis = axis
@@ -171,7 +178,7 @@ class LogSoftmax(Function):
         if dtype is not None:
             x = x.astype(dtype)
         xp = backend.get_array_module(x)
-        shifted = x - x.max(axis=axis, keepdims=True)
+        shifted = x - _row_max(x, axis)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
         ctx.axis = axis

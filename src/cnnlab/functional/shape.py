@@ -5,7 +5,7 @@ import numbers
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ..validation import normalize_dim
+from ..validation import normalize_dim, normalize_dims
 from ._scatter import scatter_add
 
 
@@ -114,10 +114,12 @@ def permute(a, dims):
     if len(dims) != a.ndim:
         raise ValueError(f"permute: `dims` must name each of the tensor's {a.ndim} dimensions "
                          f"once. Received: dims={dims}")
-    dims = tuple(normalize_dim("permute", d, a.ndim) for d in dims)
-    if len(set(dims)) != len(dims):
-        raise ValueError(f"permute: duplicate dims are not allowed. Received: dims={dims}")
-    return Permute.apply(a, dims=dims)
+    seen = []
+    for d in dims:   # in order, as PyTorch: the first bad entry decides the error
+        seen.append(normalize_dim("permute", d, a.ndim))
+        if seen[-1] in seen[:-1]:
+            raise ValueError(f"permute: duplicate dims are not allowed. Received: dims={dims}")
+    return Permute.apply(a, dims=tuple(seen))
 
 
 def transpose(a, dim0, dim1):
@@ -154,8 +156,7 @@ def squeeze(input, dim=None):
     shape = input.shape
     if dim is None:
         return reshape(input, tuple(n for n in shape if n != 1))
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    drop = {normalize_dim("squeeze", d, input.ndim) for d in dims}
+    drop = set(normalize_dims("squeeze", dim, input.ndim))
     return reshape(input, tuple(n for i, n in enumerate(shape) if n != 1 or i not in drop))
 
 
@@ -192,6 +193,12 @@ def cat(tensors, dim=0):
         if t.ndim == 0:
             raise ValueError(f"cat: zero-dimensional tensor (at position {i}) cannot be "
                              f"concatenated")
+    # PyTorch's legacy rule: 1-D empty tensors (shape (0,)) join anything and are left out.
+    kept = [t for t in tensors if t.shape != (0,)]
+    if not kept:
+        return Cat.apply(*tensors, axis=0)
+    if len(kept) < len(tensors):
+        return cat(kept, dim)
     nd = tensors[0].ndim
     axis = normalize_dim("cat", dim, nd)
     ref = tensors[0].shape

@@ -36,7 +36,7 @@ FIRST_BUCKET_BYTES = 1 << 20
 
 class _Bucket:
     """Consecutive parameters of one dtype reduced in one flat buffer: their gradients, then one
-    "has a gradient" flag per parameter (a parameter no rank gave a gradient keeps ``grad=None``)."""
+    "has a gradient" flag per parameter (one that no rank gave a gradient keeps ``grad=None``)."""
 
     def __init__(self, params):
         self.params = params
@@ -92,8 +92,8 @@ def _make_buckets(params, cap_bytes, first_bytes):
 
 
 class DistributedDataParallel(Module):
-    """Keeps ``module``'s replicas on every rank equal: rank 0's parameters and buffers are copied to
-    every rank at construction (buffers again before each training forward) and the gradients are
+    """Keeps ``module``'s replicas on every rank equal: rank 0's parameters and buffers are copied
+    to every rank at construction (buffers again before each training forward) and the gradients are
     averaged over the ranks during every backward pass (``torch.nn.parallel``'s name and arguments).
 
     Args:

@@ -77,8 +77,11 @@ def _read_only_fs(path):
 def check_output_file(path, fn):
     """Check that file ``path`` can be written: its folder is created and probed (not a folder)."""
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise PathError(f"{fn}: cannot write to {path!r}: it is a directory, not a file")
+    kind = special_file_kind(path)
+    if kind is not None:  # a finished file is renamed over the target: that would replace it
+        raise PathError(f"{fn}: cannot write to {path!r}: it is {kind}, not a regular file")
     check_output_dir(os.path.dirname(os.path.abspath(path)), fn)
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise PathError(f"{fn}: cannot write to {path!r}: the file exists and is read-only")

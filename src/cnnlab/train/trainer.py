@@ -248,7 +248,9 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
     order, so every rank returns the whole set's numbers.
 
     Returns a dict with ``loss`` (mean over samples, if ``loss_fn``), ``accuracy``, ``per_class_accuracy``,
-    ``scores`` (N, C) logits and ``targets`` (N,).
+    ``scores`` (N, C) logits and ``targets`` (N,). A model that scores every pixel (N, C, H, W) gets
+    ``predictions`` (N, H, W) instead of ``scores`` (their C-fold size is not kept), pixel
+    ``accuracy``, the pixel ``confusion`` matrix, ``iou`` per class and ``mean_iou``.
     """
     was_training = model.training
     model.eval()
@@ -261,7 +263,9 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
                 if loss_fn is not None:
                     loss_sum += float(loss_fn(out, y).item()) * len(y)
                 count += len(y)
-                scores.append(backend.asnumpy(out._data))
+                num_classes = num_classes or out.shape[1]
+                data = backend.asnumpy(out._data)
+                scores.append(data.argmax(axis=1).astype(np.int16) if data.ndim > 2 else data)
                 targets.append(backend.asnumpy(y._data))
     finally:
         model.train(was_training)
@@ -271,6 +275,9 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
         scores, targets = parallel.gather(scores), parallel.gather(targets)
         loss_sum, count = parallel.sum(loss_sum, count)
     num_classes = num_classes or scores.shape[1]
+    if targets.ndim > 1:  # a class per pixel
+        loss = loss_sum / count if (loss_fn is not None and count) else None
+        return _dense_results(scores, targets, num_classes, loss)
     return {
         "loss": loss_sum / count if (loss_fn is not None and count) else None,
         "accuracy": metrics.accuracy(scores, targets),
@@ -278,6 +285,16 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
         "scores": scores,
         "targets": targets,
     }
+
+
+def _dense_results(predictions, targets, num_classes, loss):
+    """``evaluate``'s results for per-pixel predictions (N, H, W): pixel accuracy, IoU per class."""
+    cm = metrics.segmentation_confusion(predictions, targets, num_classes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(cm.sum(axis=1) > 0, np.diag(cm) / cm.sum(axis=1), 0.0)
+    return {"loss": loss, "accuracy": metrics.pixel_accuracy(cm), "per_class_accuracy": recall,
+            "confusion": cm, "iou": metrics.iou_per_class(cm), "mean_iou": metrics.mean_iou(cm),
+            "scores": None, "predictions": predictions, "targets": targets}
 
 
 class Trainer:
@@ -470,6 +487,8 @@ class Trainer:
                 self.interrupted = True
                 raise Aborted(f"{e}{self._abort_note()}") from None
             except KeyboardInterrupt:
+                if self._ranks() > 1:  # one rank alone cannot stop between steps: stop them all
+                    raise
                 if self._in_step:  # raised mid-step: the state is half-updated, not to be saved
                     self.interrupted = True
                     raise Aborted(f"interrupted in the middle of a step: stopped without saving"
@@ -583,7 +602,10 @@ class Trainer:
                     loss.backward()
                     n = len(y)
                     predictions = out._data.argmax(axis=1)
-                    batch_correct = int((predictions == y._data).sum())
+                    hits = predictions == y._data
+                    # A class per pixel (segmentation): each image counts its share of right pixels.
+                    batch_correct = (int(hits.sum()) if hits.ndim == 1
+                                     else float(hits.reshape(n, -1).mean(axis=1).sum()))
                     if self.parallel is not None:  # average the gradients; the global batch's numbers
                         batch_loss, batch_correct, n = self.parallel.after_backward(
                             batch_loss * n, batch_correct, n,
