@@ -47,7 +47,7 @@ class Slow(Samples):
 
 
 def batches(loader):
-    return [(b[0].data.copy(), b[1].data.copy()) for b in loader]
+    return [(b[0].numpy().copy(), b[1].numpy().copy()) for b in loader]
 
 
 # ---------------------------------------------------------------------- samplers

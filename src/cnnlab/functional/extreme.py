@@ -72,3 +72,32 @@ def arg_extreme(fn, input, dim=None, keepdim=False, largest=True):
     if data.ndim == 0:
         return Tensor._wrap(xp.zeros((), dtype=xp.int64))
     return Tensor._wrap(pick(axis=axis, keepdims=bool(keepdim)).astype(xp.int64, copy=False))
+
+
+def _max_or_min(fn, input, dim, keepdim, largest, other):
+    if isinstance(dim, Tensor):            # max(a, b): elementwise
+        other, dim = dim, None
+    if other is not None:
+        from .selection import Maximum
+
+        return Maximum.apply(input, other, largest=largest)
+    if dim is None:
+        from . import reduce
+
+        return (reduce.max if largest else reduce.min)(input, None, False)
+    return extreme_along(fn, input, dim, keepdim, largest=largest)
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """PyTorch's ``torch.max``: ``max(x)`` the largest value (a 0-d tensor); ``max(x, dim)`` the
+    pair ``(values, indices)`` along ``dim``; ``max(a, b)`` the elementwise maximum.
+
+    For the largest value over several dims at once use ``x.amax(dims)``.
+    """
+    return _max_or_min("max", input, dim, keepdim, True, other)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    """PyTorch's ``torch.min``: ``min(x)``, ``min(x, dim)`` -> ``(values, indices)``, ``min(a, b)``.
+    """
+    return _max_or_min("min", input, dim, keepdim, False, other)
