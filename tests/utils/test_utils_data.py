@@ -176,6 +176,26 @@ def test_abandoned_epoch_then_a_full_one():
     loader._shutdown_workers()
 
 
+def shared_blocks():
+    return {f for f in os.listdir("/dev/shm") if f.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
+
+
+def test_large_batches_cross_through_shared_memory_and_none_is_left_behind():
+    big = np.random.default_rng(0).random((96, 3, 32, 32)).astype(np.float32)      # 1.2 MB batches of 32
+    before = shared_blocks()
+    loader = cud.DataLoader(cud.TensorDataset(big, np.arange(96)), batch_size=32, num_workers=2)
+    it = iter(loader)
+    next(it)
+    it.close()                                                                        # batches still in flight
+    got = np.concatenate([b[0].data for b in loader])
+    np.testing.assert_array_equal(got, big)
+    arrays = cud.DataLoader(cud.TensorDataset(big, np.arange(96)), batch_size=32, num_workers=2,
+                            collate_fn=lambda s: np.stack([x.data for x, _ in s]))
+    first = next(iter(arrays))
+    assert isinstance(first, np.ndarray) and np.array_equal(first, big[:32])
+    assert shared_blocks() <= before
+
+
 def test_batch_sampler_unbatched_and_iterable_datasets():
     bs = cud.BatchSampler(cud.SequentialSampler(range(50)), 20, drop_last=False)
     loader = cud.DataLoader(cud.TensorDataset(X, Y), batch_sampler=bs)

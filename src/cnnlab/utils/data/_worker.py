@@ -38,18 +38,63 @@ def get_worker_info():
     return _worker_info
 
 
+SHARED_MIN_BYTES = 1 << 16  # larger arrays travel through shared memory rather than the pipe
+
+
 class _Packed:
-    """A Tensor's array in transit (a Tensor itself does not pickle its graph links)."""
+    """A Tensor's array in transit (a Tensor itself does not pickle its graph links).
 
-    __slots__ = ("array",)
+    A large array is copied once into a shared-memory block, and only the block's name crosses
+    the pipe; the main process copies it out and frees the block (``_unpack``).
+    """
 
-    def __init__(self, array):
-        self.array = array
+    __slots__ = ("array", "shm_name", "shape", "dtype", "tensor")
+
+    def __init__(self, array, tensor=True):
+        self.tensor = tensor
+        self.array = None
+        self.shm_name = None
+        if array.nbytes < SHARED_MIN_BYTES:
+            self.array = array
+            return
+        from multiprocessing import shared_memory
+
+        block = shared_memory.SharedMemory(create=True, size=array.nbytes)
+        np.ndarray(array.shape, array.dtype, buffer=block.buf)[...] = array
+        self.shm_name, self.shape, self.dtype = block.name, array.shape, array.dtype
+        block.close()
+
+    def take(self):
+        """The array (freeing its shared block, if any)."""
+        if self.shm_name is None:
+            return self.array
+        from multiprocessing import shared_memory
+
+        block = shared_memory.SharedMemory(name=self.shm_name)
+        try:
+            return np.ndarray(self.shape, self.dtype, buffer=block.buf).copy()
+        finally:
+            block.close()
+            block.unlink()
+
+
+def release(obj):
+    """Free the shared blocks of a result that will not be used (an abandoned epoch)."""
+    if isinstance(obj, _Packed):
+        obj.take()
+    elif isinstance(obj, (list, tuple)):
+        for x in obj:
+            release(x)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            release(x)
 
 
 def _pack(obj):
     if isinstance(obj, Tensor):
         return _Packed(backend.asnumpy(obj.data))
+    if isinstance(obj, np.ndarray) and obj.dtype != object:
+        return _Packed(obj, tensor=False)
     if isinstance(obj, (list, tuple)):
         return type(obj)(_pack(x) for x in obj) if type(obj) in (list, tuple) else [_pack(x) for x in obj]
     if isinstance(obj, dict):
@@ -59,7 +104,8 @@ def _pack(obj):
 
 def _unpack(obj):
     if isinstance(obj, _Packed):
-        return Tensor(obj.array)
+        array = obj.take()
+        return Tensor(array) if obj.tensor else array
     if isinstance(obj, (list, tuple)):
         return type(obj)(_unpack(x) for x in obj)
     if isinstance(obj, dict):

@@ -222,6 +222,10 @@ class _WorkerPool:
         self.loader = loader
         self.n = loader.num_workers
         ctx = _context(loader.multiprocessing_context)
+        # One resource tracker for all: started here, it is inherited by the workers, so the
+        # shared-memory blocks they create and this process frees are accounted in one place.
+        from multiprocessing import resource_tracker
+        resource_tracker.ensure_running()
         self.result_queue = ctx.Queue()
         self.index_queues = []
         self.workers = []
@@ -265,12 +269,16 @@ class _WorkerPool:
                         result.reraise()
                     if got_epoch == epoch_id:
                         pending[number] = result
+                    else:
+                        _worker.release(result)
                 result = pending.pop(received)
                 received += 1
                 if isinstance(result, _worker.WorkerError):
                     result.reraise()
                 yield _worker._unpack(result)
         finally:
+            for result in pending.values():
+                _worker.release(result)
             if not self.loader.persistent_workers or received < sent:
                 # an abandoned epoch leaves batches in flight: start afresh next time
                 self.shutdown()
@@ -311,6 +319,11 @@ class _WorkerPool:
             if w.is_alive():
                 w.terminate()
                 w.join(timeout=1.0)
+        while True:  # results nobody will read: free their shared-memory blocks
+            try:
+                _worker.release(self.result_queue.get(timeout=0.05)[2])
+            except (queue.Empty, OSError, ValueError, EOFError):
+                break
         for q in self.index_queues + [self.result_queue]:
             q.cancel_join_thread()
             q.close()
