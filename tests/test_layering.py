@@ -39,6 +39,7 @@ SAME_LEVEL = {
     ("cli", "bench"): "`cnnlab bench` (until the harness has left the package)",
     ("bench", "cnnlab"): "the benchmark harness uses the public API, as a user does",
     ("train", "distributed"): "the trainer all-reduces gradients when run under MPI",
+    ("utils", "distributed"): "torch.utils.data.distributed.DistributedSampler is cnnlab.distributed's",
 }
 EXCEPTIONS = {
     ("autograd+tensor", "functional"): "Tensor's operator methods call functional, as torch.Tensor does",

@@ -233,3 +233,9 @@ def test_random_split_and_subset_are_cnnlabs():
 def test_invalid_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         cud.DataLoader(cud.TensorDataset(X, Y), **kwargs)
+
+
+def test_distributed_sampler_is_reachable_under_torchs_name():
+    sampler = cud.distributed.DistributedSampler(range(10), num_replicas=2, rank=1, shuffle=False)
+    assert list(sampler) == [1, 3, 5, 7, 9]
+    assert len(cud.DataLoader(range(10), batch_size=2, sampler=sampler)) == 3

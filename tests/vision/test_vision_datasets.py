@@ -205,3 +205,13 @@ def test_image_folder_valid_files_and_errors(folder, tmp_path_factory):
     assert len(datasets.ImageFolder(str(empty), allow_empty=True)) == 1
     with pytest.raises(FileNotFoundError, match=r"ImageFolder: `root` .* is not a directory"):
         datasets.ImageFolder(str(empty / "nope"))
+
+
+def test_fake_data_repeats_per_index():
+    ds = datasets.FakeData(size=5, image_size=(3, 6, 4), num_classes=3, transform=transforms.ToTensor())
+    x, y = ds[2]
+    assert x.shape == (3, 6, 4) and 0 <= y < 3 and len(ds) == 5
+    np.testing.assert_array_equal(ds[2][0].data, x.data)
+    assert datasets.FakeData(size=2, image_size=(1, 5, 5))[0][0].mode == "L"
+    with pytest.raises(IndexError, match=r"FakeData: index 5 is out of range for 5 samples"):
+        ds[5]

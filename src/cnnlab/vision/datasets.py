@@ -21,7 +21,7 @@ from ..data.datasets import _find_cifar, _read_idx_pair
 from ..data.transforms import Compose, Normalize, ToTensor
 from ..tensor import Tensor
 
-__all__ = ["VisionDataset", "MNIST", "FashionMNIST", "CIFAR10", "DatasetFolder", "ImageFolder",
+__all__ = ["VisionDataset", "MNIST", "FashionMNIST", "CIFAR10", "FakeData", "DatasetFolder", "ImageFolder",
            "IMG_EXTENSIONS", "default_loader", "pil_loader"]
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -252,6 +252,50 @@ class CIFAR10(_ImageArrayDataset):
         self._labels = labels
         self.data = images
         self.targets = labels.tolist()
+
+
+class FakeData(VisionDataset):
+    """Random images with random labels, for trying a pipeline without data (torchvision's FakeData).
+
+    Sample ``i`` is drawn from ``numpy.random.default_rng(i + random_offset)``: the same every
+    time, and independent of the global generator. Images are uint8 Pillow images (their pixel
+    values differ from torchvision's, which come from ``torch.randn``).
+
+    Args:
+        size: number of samples. Default: 1000.
+        image_size: (C, H, W) with C 1 or 3. Default: (3, 224, 224).
+        num_classes: labels are in ``0..num_classes - 1``. Default: 10.
+        transform, target_transform: as for the other datasets.
+        random_offset: shifts every sample's seed.
+    """
+
+    def __init__(self, size=1000, image_size=(3, 224, 224), num_classes=10, transform=None, target_transform=None,
+                 random_offset=0):
+        super().__init__(None, transform, target_transform)
+        if len(image_size) != 3 or image_size[0] not in (1, 3):
+            raise ValueError(f"FakeData: `image_size` must be (C, H, W) with C 1 or 3. Received: "
+                             f"image_size={image_size!r}")
+        self.size, self.image_size, self.num_classes = int(size), tuple(image_size), int(num_classes)
+        self.random_offset = int(random_offset)
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, index):
+        from PIL import Image
+
+        if not 0 <= index < self.size:
+            raise IndexError(f"FakeData: index {index} is out of range for {self.size} samples")
+        rng = np.random.default_rng(int(index) + self.random_offset)
+        c, h, w = self.image_size
+        pixels = rng.integers(0, 256, (h, w, c), dtype=np.uint8)
+        target = int(rng.integers(0, self.num_classes))
+        img = Image.fromarray(pixels[:, :, 0] if c == 1 else pixels, mode="L" if c == 1 else "RGB")
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
 
 
 # ---------------------------------------------------------------------- folders of image files
