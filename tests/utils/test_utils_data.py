@@ -239,3 +239,23 @@ def test_distributed_sampler_is_reachable_under_torchs_name():
     sampler = cud.distributed.DistributedSampler(range(10), num_replicas=2, rank=1, shuffle=False)
     assert list(sampler) == [1, 3, 5, 7, 9]
     assert len(cud.DataLoader(range(10), batch_size=2, sampler=sampler)) == 3
+
+
+class Convolved(cud.Dataset):
+    """Each sample is a convolution: workers run ops too (after this process ran compiled kernels)."""
+
+    weight = np.random.default_rng(0).standard_normal((4, 3, 3, 3)).astype(np.float32)
+    inputs = np.random.default_rng(1).standard_normal((6, 3, 8, 8)).astype(np.float32)
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        return cnnlab.functional.conv2d(cnnlab.tensor(self.inputs[i:i + 1]), cnnlab.tensor(self.weight))[0]
+
+
+def test_workers_forked_after_compiled_kernels_ran_can_run_ops():
+    ds = Convolved()
+    expected = cnnlab.functional.conv2d(cnnlab.tensor(ds.inputs), cnnlab.tensor(ds.weight)).data  # compiled
+    got = np.concatenate([b.data for b in cud.DataLoader(ds, batch_size=3, num_workers=2, timeout=120)])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

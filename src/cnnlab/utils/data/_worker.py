@@ -145,6 +145,10 @@ def worker_loop(fetch, dataset, index_queue, result_queue, worker_id, num_worker
     global _worker_info
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
     _seed_worker(seed)
+    # A forked child must not start Numba's thread pool (GNU OpenMP aborts a child forked from a
+    # process that used it), so ops in a worker run on the NumPy reference kernels. PyTorch's
+    # workers likewise run single-threaded.
+    backend.set_kernels("reference")
     try:
         if worker_init_fn is not None:
             worker_init_fn(worker_id)

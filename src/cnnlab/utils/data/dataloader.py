@@ -5,7 +5,9 @@ per-sample transforms (``dataset.batchable``) are gathered with one fancy index 
 ``cnnlab.data.DataLoader``; other datasets go sample by sample through ``collate_fn``.
 
 Workers are processes, not threads: decoding and transforming images in Python holds the GIL,
-so threads do not overlap that work (see ``docs/pytorch.md`` for the measured figures).
+so threads do not overlap that work (see ``docs/pytorch.md`` for the measured figures). Ops
+called inside a worker run on the NumPy reference kernels: a process forked from one that used
+Numba's OpenMP thread pool must not start it again.
 """
 
 import itertools
