@@ -2,8 +2,9 @@
 
 The main process sends ``(epoch, batch number, indices)`` to worker ``number % N`` and collects the
 results in order, so batches come out as with ``num_workers=0``. Batches cross the process boundary
-as plain arrays (``_pack``/``_unpack``); an exception in a worker comes back as its traceback text and
-is raised in the main process; a worker that dies is noticed by polling, never waited on forever.
+as plain arrays (``_pack``/``_unpack``); an exception in a worker comes back as its traceback
+text and is raised in the main process; a worker that dies is noticed by polling, never waited
+on forever.
 """
 
 import os
@@ -22,7 +23,7 @@ POLL_S = 0.1  # how often a waiting side checks that the other is still alive
 
 @dataclass(frozen=True)
 class WorkerInfo:
-    """What ``get_worker_info()`` returns inside a worker: ``id``, ``num_workers``, ``seed``, ``dataset``."""
+    """``get_worker_info()`` in a worker: its ``id``, ``num_workers``, ``seed`` and ``dataset``."""
 
     id: int
     num_workers: int
@@ -34,7 +35,7 @@ _worker_info = None
 
 
 def get_worker_info():
-    """In a DataLoader worker process, its ``WorkerInfo``; in the main process, None (as PyTorch)."""
+    """In a DataLoader worker, its ``WorkerInfo``; in the main process, None (as PyTorch)."""
     return _worker_info
 
 
@@ -96,7 +97,8 @@ def _pack(obj):
     if isinstance(obj, np.ndarray) and obj.dtype != object:
         return _Packed(obj, tensor=False)
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_pack(x) for x in obj) if type(obj) in (list, tuple) else [_pack(x) for x in obj]
+        packed = [_pack(x) for x in obj]
+        return tuple(packed) if type(obj) is tuple else packed
     if isinstance(obj, dict):
         return {k: _pack(v) for k, v in obj.items()}
     return obj
@@ -114,7 +116,7 @@ def _unpack(obj):
 
 
 class WorkerError:
-    """An exception raised in a worker, carried back as text and re-raised as the same type if it can be."""
+    """An exception raised in a worker, carried back as text and re-raised as the same type."""
 
     def __init__(self, exc, worker_id, where):
         self.type = type(exc)
@@ -133,15 +135,15 @@ class WorkerError:
 
 
 def _seed_worker(seed):
-    """Seed every generator a dataset or transform may draw from, so each worker repeats run after run."""
+    """Seed every generator a dataset or transform may draw from: each worker repeats run to run."""
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
     backend.manual_seed(seed)
 
 
-def worker_loop(fetch, dataset, index_queue, result_queue, worker_id, num_workers, seed, worker_init_fn,
-                parent_pid):
-    """Body of one worker process: load the batches it is sent until it gets None or the parent dies."""
+def worker_loop(fetch, dataset, index_queue, result_queue, worker_id, num_workers, seed,
+                worker_init_fn, parent_pid):
+    """One worker process: load the batches it is sent until it gets None or the parent dies."""
     global _worker_info
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
     _seed_worker(seed)

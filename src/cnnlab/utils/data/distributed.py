@@ -1,4 +1,4 @@
-"""``torch.utils.data.distributed``: ``DistributedSampler`` is ``cnnlab.distributed.DistributedSampler``."""
+"""``torch.utils.data.distributed``: ``DistributedSampler`` is cnnlab.distributed's."""
 
 from ...distributed import DistributedSampler
 
