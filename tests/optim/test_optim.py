@@ -151,7 +151,7 @@ def test_matches_torch_step_for_step(name, options, dtype):
     ours, theirs, opt, ref = make(name, options, dtype)
     for step in range(STEPS):
         set_grads(ours, theirs, step, dtype)
-        grads_before = [o.grad.data.copy() for o in ours]
+        grads_before = [o.grad._data.copy() for o in ours]
         opt.step()
         ref.step()
         assert_params_close(ours, theirs, dtype, f"step {step + 1}")
@@ -217,7 +217,7 @@ def test_named_parameters_are_accepted_and_names_saved():
 def test_parameters_without_grad_and_frozen_parameters_stay_bit_identical(name, options):
     a, b, c = (cnnlab.tensor(x, requires_grad=True) for x in initial_arrays())
     opt = OURS[name]([a, b, c], **options)
-    before_b, before_c = b.data.copy(), c.data.copy()
+    before_b, before_c = b._data.copy(), c._data.copy()
     c.requires_grad = False  # a frozen layer that still holds a stale gradient
     for step in range(3):
         g = gradients(step)
@@ -307,7 +307,7 @@ def test_state_dict_round_trip_through_npz_and_json_resumes_exactly(name, option
             assert value == (list(expected) if isinstance(expected, tuple) else expected), key
 
     # Resume: fresh parameters with the step-5 values, a fresh optimizer built with defaults only.
-    copies = [cnnlab.tensor(o.data.copy(), requires_grad=True) for o in ours]
+    copies = [cnnlab.tensor(o._data.copy(), requires_grad=True) for o in ours]
     resumed = OURS[name](spec(copies, None if groups is None else [(idx, {}) for idx, _ in groups]))
     resumed.load_state_dict(npz_json_round_trip(saved))
     for group, saved_group in zip(resumed.param_groups, opt.param_groups):
@@ -316,7 +316,7 @@ def test_state_dict_round_trip_through_npz_and_json_resumes_exactly(name, option
     for step in range(5, STEPS):
         set_grads(ours, theirs, step, "float64")
         for c, o in zip(copies, ours):
-            c.grad = cnnlab.tensor(o.grad.data.copy())
+            c.grad = cnnlab.tensor(o.grad._data.copy())
         opt.step()
         resumed.step()
         for i, (c, o) in enumerate(zip(copies, ours)):

@@ -52,7 +52,7 @@ def test_idx_datasets_find_both_layouts_and_give_pil_images(tmp_path, cls, layou
     np.testing.assert_array_equal(np.asarray(img), images[2])
     assert target == labels[2]
     assert ds.data.dtype == np.uint8 and ds.data.shape == (6, 28, 28)
-    np.testing.assert_array_equal(ds.targets.data, labels)
+    np.testing.assert_array_equal(ds.targets.numpy(), labels)
     assert ds.class_to_idx[ds.classes[3]] == 3
 
 
@@ -149,8 +149,8 @@ def test_batches_of_tensor_pipelines_match_sample_by_sample(tmp_path):
     fast = [b for b in DataLoader(ds, batch_size=4)]
     slow = [b for b in DataLoader(ds, batch_size=4, collate_fn=cnnlab.utils.data.default_collate)]
     for (fx, fy), (sx, sy) in zip(fast, slow):
-        np.testing.assert_array_equal(fx.data, sx.data)
-        np.testing.assert_array_equal(fy.data, sy.data)
+        np.testing.assert_array_equal(fx.numpy(), sx.numpy())
+        np.testing.assert_array_equal(fy.numpy(), sy.numpy())
     assert not datasets.MNIST(str(tmp_path), transform=transforms.Compose(
         [transforms.RandomCrop(28, padding=2), transforms.ToTensor()])).batchable
 
@@ -211,7 +211,7 @@ def test_fake_data_repeats_per_index():
     ds = datasets.FakeData(size=5, image_size=(3, 6, 4), num_classes=3, transform=transforms.ToTensor())
     x, y = ds[2]
     assert x.shape == (3, 6, 4) and 0 <= y < 3 and len(ds) == 5
-    np.testing.assert_array_equal(ds[2][0].data, x.data)
+    np.testing.assert_array_equal(ds[2][0].numpy(), x.numpy())
     assert datasets.FakeData(size=2, image_size=(1, 5, 5))[0][0].mode == "L"
     with pytest.raises(IndexError, match=r"FakeData: index 5 is out of range for 5 samples"):
         ds[5]

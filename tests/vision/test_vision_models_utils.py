@@ -49,7 +49,7 @@ def test_weights_enums_and_pretrained_true():
 # ---------------------------------------------------------------------- make_grid, save_image
 def test_make_grid_layout_hand_worked():
     x = np.stack([np.full((1, 3, 3), k, np.float32) for k in range(5)])        # 5 one-channel 3x3 images
-    grid = utils.make_grid(cnnlab.tensor(x), nrow=2, padding=1, pad_value=0.5).data
+    grid = utils.make_grid(cnnlab.tensor(x), nrow=2, padding=1, pad_value=0.5).numpy()
     assert grid.shape == (3, 3 * 4 + 1, 2 * 4 + 1)                             # 3 rows, 2 columns, 3 channels
     for k in range(5):
         r, c = divmod(k, 2)
@@ -61,17 +61,17 @@ def test_make_grid_layout_hand_worked():
     assert np.all(grid[:, mask] == 0.5)                                         # padding, and the empty 6th cell
     assert utils.make_grid(cnnlab.tensor(x[:3]), padding=2).shape == (3, 7, 17)  # one row of 3: 3*(3+2)+2
     single = utils.make_grid(cnnlab.tensor(x[1]))
-    assert single.shape == (3, 3, 3) and np.all(single.data == 1)               # one image: no padding
+    assert single.shape == (3, 3, 3) and np.all(single.numpy() == 1)               # one image: no padding
     assert utils.make_grid([cnnlab.tensor(x[0]), cnnlab.tensor(x[1])], padding=0).shape == (3, 3, 6)
 
 
 def test_make_grid_normalize():
     x = np.array([[[[0.0, 2.0]]], [[[4.0, 8.0]]]], np.float32)                  # (2, 1, 1, 2)
-    whole = utils.make_grid(cnnlab.tensor(x), normalize=True, padding=0).data[0]
+    whole = utils.make_grid(cnnlab.tensor(x), normalize=True, padding=0).numpy()[0]
     np.testing.assert_allclose(whole, [[0.0, 0.25, 0.5, 1.0]])                  # by the min 0 and max 8
-    each = utils.make_grid(cnnlab.tensor(x), normalize=True, scale_each=True, padding=0).data[0]
+    each = utils.make_grid(cnnlab.tensor(x), normalize=True, scale_each=True, padding=0).numpy()[0]
     np.testing.assert_allclose(each, [[0.0, 1.0, 0.0, 1.0]])
-    ranged = utils.make_grid(cnnlab.tensor(x), normalize=True, value_range=(1.0, 5.0), padding=0).data[0]
+    ranged = utils.make_grid(cnnlab.tensor(x), normalize=True, value_range=(1.0, 5.0), padding=0).numpy()[0]
     np.testing.assert_allclose(ranged, [[0.0, 0.25, 0.75, 1.0]])                # clamped to [1, 5] first
     np.testing.assert_array_equal(x[0, 0, 0], [0.0, 2.0])                       # the input is untouched
     with pytest.raises(TypeError, match=r"make_grid: `value_range` must be a tuple \(min, max\)"):

@@ -39,11 +39,13 @@ def _accepting_weights(fn, name):
     return build
 
 
-def register_model(name, input_size=None, min_size=None):
+def register_model(name, input_size=None, min_size=None, task="classify"):
     """Decorator that registers a model builder under ``name`` with the input size it expects (C, H, W).
 
     ``min_size`` is the smallest square input side the model accepts (built with ``input_size=side``
     when the builder takes that argument): smaller inputs shrink to nothing in its convolutions and pools.
+    ``task`` is what the model predicts, and so which labels it trains on: ``"classify"`` (a class
+    per image), ``"segment"`` (a class per pixel), ``"detect"`` (boxes) or ``"caption"`` (tokens).
     """
 
     def decorate(fn):
@@ -53,6 +55,7 @@ def register_model(name, input_size=None, min_size=None):
         fn.model_name = name
         fn.input_size = input_size
         fn.min_size = min_size
+        fn.task = task
         _MODELS[name] = fn
         return fn
 
@@ -78,6 +81,11 @@ def get(name, **config):
 def input_size(name):
     """The (C, H, W) input a registered model expects by default."""
     return get_builder(name).input_size
+
+
+def task_of(name):
+    """What the registered model predicts: ``"classify"``, ``"segment"``, ``"detect"`` or ``"caption"``."""
+    return getattr(get_builder(name), "task", "classify")
 
 
 def min_input_size(name):

@@ -46,13 +46,13 @@ class Adadelta(Optimizer):
         for gi, group in enumerate(self.param_groups):
             for p, grad in self._params_with_grad(group, gi):
                 state = self.state[p]
-                xp = backend.get_array_module(p.data)
+                xp = backend.get_array_module(p._data)
                 if not state:
                     state["step"] = 0
-                    state["square_avg"] = xp.zeros_like(p.data)
-                    state["acc_delta"] = xp.zeros_like(p.data)
+                    state["square_avg"] = xp.zeros_like(p._data)
+                    state["acc_delta"] = xp.zeros_like(p._data)
                 state["step"] += 1
-                adadelta_update(p.data, grad, state["square_avg"], state["acc_delta"],
+                adadelta_update(p._data, grad, state["square_avg"], state["acc_delta"],
                                 lr=group["lr"], rho=group["rho"], eps=group["eps"],
                                 weight_decay=group["weight_decay"], maximize=group["maximize"])
         return loss

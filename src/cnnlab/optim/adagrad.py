@@ -41,12 +41,12 @@ class Adagrad(Optimizer):
         for gi, group in enumerate(self.param_groups):
             for p, grad in self._params_with_grad(group, gi):
                 state = self.state[p]
-                xp = backend.get_array_module(p.data)
+                xp = backend.get_array_module(p._data)
                 if not state:
                     state["step"] = 0
-                    state["sum"] = xp.full_like(p.data, group["initial_accumulator_value"])
+                    state["sum"] = xp.full_like(p._data, group["initial_accumulator_value"])
                 state["step"] += 1
-                adagrad_update(p.data, grad, state["sum"], state["step"], lr=group["lr"],
+                adagrad_update(p._data, grad, state["sum"], state["step"], lr=group["lr"],
                                lr_decay=group["lr_decay"], eps=group["eps"],
                                weight_decay=group["weight_decay"], maximize=group["maximize"])
         return loss

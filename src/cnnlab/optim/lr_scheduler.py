@@ -136,7 +136,49 @@ class LRScheduler:
         if not isinstance(state_dict, dict):
             raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict. "
                             f"Received an object of type {type(state_dict).__name__}")
+        own = self.state_dict()   # the saved form of each entry (MultiStepLR's milestones: a list)
+        for key, value in state_dict.items():
+            _check_saved(type(self).__name__, key, value, own.get(key, _UNKNOWN))
         self.__dict__.update(_plain(state_dict))
+
+
+_UNKNOWN = object()
+
+
+def _check_saved(owner, path, saved, current):
+    """Refuse a saved entry that the scheduler could not compute with (a crafted or edited state):
+    unknown names, another kind of value than the built scheduler holds, non-finite numbers, and a
+    count that was positive (or non-negative) when the scheduler was built but is not now
+    (``T_max=0`` would divide by zero)."""
+    def refuse(what):
+        return ValueError(f"{owner}.load_state_dict: `{path}` must be {what}. "
+                          f"Received: {path}={saved!r:.60}")
+
+    if current is _UNKNOWN:
+        raise refuse("one of the scheduler's own entries (it has no such entry)")
+    if callable(current) or current is None:
+        return
+    number = (int, float)
+    if isinstance(current, bool) or isinstance(current, str):
+        if type(saved) is not type(current):
+            raise refuse(f"a {type(current).__name__}")
+    elif isinstance(current, number):
+        if isinstance(saved, bool) or not isinstance(saved, number):
+            raise refuse("a number")
+        if isinstance(current, int) and not isinstance(saved, int):
+            raise refuse("an int")
+        if math.isnan(saved) or (math.isinf(saved) and not math.isinf(current)):
+            raise refuse("a finite number")
+        if isinstance(current, int) and current > 0 and not saved > 0:
+            raise refuse("a positive int")
+        if isinstance(current, int) and current == 0 and not saved >= 0:
+            raise refuse("a non-negative int")
+    elif isinstance(current, (list, tuple, dict)):
+        if not isinstance(saved, (list, tuple, dict)):
+            raise refuse("a list")
+        if isinstance(saved, (list, tuple)) and isinstance(current, (list, tuple)) and current:
+            for i, value in enumerate(saved):   # each entry like the built scheduler's first
+                _check_saved(owner, f"{path}[{i}]", value, current[0])
 
 
 def _plain(value):

@@ -59,15 +59,15 @@ class NAdam(Optimizer):
         for gi, group in enumerate(self.param_groups):
             for p, grad in self._params_with_grad(group, gi):
                 state = self.state[p]
-                xp = backend.get_array_module(p.data)
+                xp = backend.get_array_module(p._data)
                 if not state:
                     state["step"] = 0
                     state["mu_product"] = 1.0
-                    state["exp_avg"] = xp.zeros_like(p.data)
-                    state["exp_avg_sq"] = xp.zeros_like(p.data)
+                    state["exp_avg"] = xp.zeros_like(p._data)
+                    state["exp_avg_sq"] = xp.zeros_like(p._data)
                 state["step"] += 1
                 state["mu_product"] = nadam_update(
-                    p.data, grad, state["exp_avg"], state["exp_avg_sq"], state["mu_product"],
+                    p._data, grad, state["exp_avg"], state["exp_avg_sq"], state["mu_product"],
                     state["step"], lr=group["lr"], betas=group["betas"], eps=group["eps"],
                     weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
                     decoupled=group["decoupled_weight_decay"],

@@ -118,7 +118,7 @@ class _ImageArrayDataset(VisionDataset):
         images = self._images[np.asarray(indices)]
         if images.ndim == 3:
             images = images[..., None]                                  # (B, H, W) -> (B, H, W, 1)
-        x = ToTensor()(images).data                                     # -> (B, C, H, W)
+        x = ToTensor()(images)._data                                     # -> (B, C, H, W)
         steps = self.transform.transforms if isinstance(self.transform, Compose) else []
         for t in steps[1:]:
             x = t(x)

@@ -193,7 +193,7 @@ class Pad(_Dual):
         return _pil_pad(img, self.padding, self.fill, self.padding_mode)
 
     def _tensor(self, img):
-        x = img.data if isinstance(img, Tensor) else img
+        x = img._data if isinstance(img, Tensor) else img
         batch = x[None] if x.ndim == 3 else x                          # (C, H, W) -> (1, C, H, W)
         out = pad_batch("Pad", batch, self.padding, self.fill, self.padding_mode)
         out = out[0] if x.ndim == 3 else out
@@ -398,7 +398,7 @@ class Grayscale(_Dual):
         return Image.merge("RGB", (gray, gray, gray))
 
     def _tensor(self, img):
-        x = img.data if isinstance(img, Tensor) else img
+        x = img._data if isinstance(img, Tensor) else img
         batch = x[None] if x.ndim == 3 else x                        # (C, H, W) -> (1, C, H, W)
         gray = T.grayscale(batch)
         if self.num_output_channels == 3:
@@ -450,7 +450,7 @@ class ToPILImage:
     def __call__(self, pic):
         from PIL import Image
 
-        a = backend.asnumpy(pic.data if isinstance(pic, Tensor) else np.asarray(pic))
+        a = backend.asnumpy(pic._data if isinstance(pic, Tensor) else np.asarray(pic))
         if a.ndim == 2:
             a = a[None]
         if a.ndim != 3 or a.shape[0] not in (1, 2, 3, 4):

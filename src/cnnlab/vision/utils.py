@@ -15,7 +15,7 @@ def _array(tensor):
     if isinstance(tensor, (list, tuple)):
         return np.stack([_array(t) for t in tensor])
     if isinstance(tensor, Tensor):
-        return backend.asnumpy(tensor.data)
+        return backend.asnumpy(tensor._data)
     if isinstance(tensor, np.ndarray):
         return tensor
     raise TypeError(f"make_grid: `tensor` must be a Tensor (N, C, H, W) or (C, H, W), or a list "
@@ -88,7 +88,7 @@ def save_image(tensor, fp, format=None, **kwargs):
     """Write ``make_grid(tensor, **kwargs)`` as an 8-bit image ([0, 1] to 0..255, rounded)."""
     from PIL import Image
 
-    grid = make_grid(tensor, **kwargs).data
+    grid = make_grid(tensor, **kwargs)._data
     # torchvision: mul(255).add_(0.5).clamp_(0, 255) then a truncating cast, i.e. round half up
     pixels = np.clip(grid * 255 + 0.5, 0, 255).astype(np.uint8)
     pixels = pixels.transpose(1, 2, 0)                                  # (C, H, W) -> (H, W, C)

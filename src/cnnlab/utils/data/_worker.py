@@ -93,7 +93,7 @@ def release(obj):
 
 def _pack(obj):
     if isinstance(obj, Tensor):
-        return _Packed(backend.asnumpy(obj.data))
+        return _Packed(backend.asnumpy(obj._data))
     if isinstance(obj, np.ndarray) and obj.dtype != object:
         return _Packed(obj, tensor=False)
     if isinstance(obj, (list, tuple)):

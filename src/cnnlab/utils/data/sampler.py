@@ -9,6 +9,7 @@ another sampler's indices into lists. Random samplers draw from their ``generato
 import numpy as np
 
 from ... import backend
+from ...tensor import Tensor
 from ...validation import bool_arg, int_arg, is_int
 
 
@@ -115,8 +116,8 @@ class WeightedRandomSampler(Sampler):
     def __init__(self, weights, num_samples, replacement=True, generator=None):
         int_arg("WeightedRandomSampler", "num_samples", num_samples, minimum=1)
         bool_arg("WeightedRandomSampler", "replacement", replacement)
-        if hasattr(weights, "data") and not isinstance(weights, np.ndarray):
-            weights = weights.data                                          # a Tensor's array
+        if isinstance(weights, Tensor):
+            weights = backend.asnumpy(weights._data)
         w = np.asarray(weights, dtype=np.float64).reshape(-1)
         if w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError(f"WeightedRandomSampler: `weights` must be finite, non-negative "
