@@ -35,6 +35,7 @@ def one_line(err):
 
 # ---------------------------------------------------------------------------- numeric options
 TRAIN = ["train", *DIGITS]
+VISUALIZE = ["visualize", "ckpt.npz", "--what", "filters", "--out", "o"]
 NUMERIC_OPTIONS = [  # (command line before the option, option, a value refused, what is expected)
     (TRAIN, "--epochs", "-1", "a non-negative int"),
     (TRAIN, "--epochs", "1.5", "a non-negative int"),
@@ -57,12 +58,12 @@ NUMERIC_OPTIONS = [  # (command line before the option, option, a value refused,
     (TRAIN, "--resize", "x", "a positive int"),
     (["evaluate", "ckpt.npz"], "--batch-size", "0", "a positive int"),
     (["predict", "ckpt.npz", "a.png"], "--top", "0", "a positive int"),
-    (["visualize", "ckpt.npz", "--what", "filters", "--out", "o"], "--k", "0", "a positive int"),
-    (["visualize", "ckpt.npz", "--what", "filters", "--out", "o"], "--limit", "0", "a positive int"),
-    (["visualize", "ckpt.npz", "--what", "filters", "--out", "o"], "--target", "-1",
+    (VISUALIZE, "--k", "0", "a positive int"),
+    (VISUALIZE, "--limit", "0", "a positive int"),
+    (VISUALIZE, "--target", "-1",
      "a non-negative int"),
-    (["visualize", "ckpt.npz", "--what", "filters", "--out", "o"], "--patch", "0", "a positive int"),
-    (["visualize", "ckpt.npz", "--what", "filters", "--out", "o"], "--stride", "0",
+    (VISUALIZE, "--patch", "0", "a positive int"),
+    (VISUALIZE, "--stride", "0",
      "a positive int"),
     (["arith", "--kernel", "3"], "--input", "0", "a positive int"),
     (["arith", "--input", "7"], "--kernel", "nan", "a positive int"),
@@ -163,16 +164,16 @@ def test_an_internal_error_is_one_line_with_exit_70(defect, kind, capsys, monkey
 
 
 def test_errors_raised_on_purpose_stay_exit_2(capsys):
-    from cnnlab.validation import int_arg
+    from cnnlab.validation import int_arg, raised_on_purpose
 
     try:
         int_arg("conv2d", "stride", 0, minimum=1)
     except ValueError as e:
-        assert cli.raised_on_purpose(e)
+        assert raised_on_purpose(e)
     try:
         np.zeros(4).reshape(3)
     except ValueError as e:
-        assert not cli.raised_on_purpose(e)
+        assert not raised_on_purpose(e)
     assert main(["summary", "lenet5", "--input", "0x0"]) == 2
     assert one_line(capsys.readouterr().err).startswith("cnnlab summary: error: summary: --input")
 

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from .validation import cli_int, cli_real
+from .validation import cli_int, cli_real, raised_on_purpose
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3      # training stopped on a non-finite loss, gradient or statistic
@@ -413,7 +413,7 @@ def _check_output_file(path, fn):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with the CLI's one-line errors: ``cnnlab train: error: argument --lr: ...``, exit 2."""
+    """argparse with the CLI's one-line errors (``cnnlab train: error: argument --lr: ...``)."""
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -657,7 +657,7 @@ def main(argv=None):
     except (UserError, ConfigError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
         if os.environ.get("CNNLAB_DEBUG"):
             raise
-        if not raised_on_purpose(e):
+        if not (isinstance(e, (UserError, OSError)) or raised_on_purpose(e)):
             return _internal_error(args.command, e)
         print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -686,32 +686,8 @@ def main(argv=None):
         return _internal_error(args.command, e)
 
 
-def raised_on_purpose(error):
-    """Whether ``error`` reports a user's mistake: a ``raise`` statement in cnnlab's own code
-    raised it (its checks: ``validation``, a path, a checkpoint, a dataset), or it names a missing
-    file or a failed download. A ValueError or TypeError raised inside NumPy, Numba or Python
-    itself (a failed reshape, ``int('x')``, a call with the wrong arguments) is a defect instead."""
-    if isinstance(error, (UserError, FileNotFoundError, OSError)):
-        return True
-    tb = error.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return False
-    code = tb.tb_frame.f_code
-    if not os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR):
-        return False
-    import dis
-
-    return any(i.offset == tb.tb_lasti and i.opname == "RAISE_VARARGS"
-               for i in dis.get_instructions(code))
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
 def _internal_error(command, error):
-    """One line for a defect: what failed, where to report it; the traceback behind CNNLAB_DEBUG=1."""
+    """One line for a defect: what failed and where to report it (CNNLAB_DEBUG=1: traceback)."""
     first = str(error).splitlines()[0] if str(error) else ""
     print(f"cnnlab {command}: internal error (a bug in cnnlab, not in what was given): "
           f"{type(error).__name__}: {first}; please report it with the command that failed and the "

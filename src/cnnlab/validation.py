@@ -15,6 +15,7 @@ imports nothing from cnnlab, so any layer may use it. Tensor inputs are recognis
 
 import math
 import numbers
+import os
 
 REDUCTIONS = ("none", "mean", "sum")
 PADDING_STRINGS = ("valid", "same")
@@ -297,3 +298,29 @@ def cli_real(low=None, high=None, low_open=False, high_open=False):
 
     parse.__name__ = "float"
     return parse
+
+
+# ------------------------------------------------------------------------------ who raised it
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def raised_on_purpose(error):
+    """Whether ``error`` was raised by a ``raise`` statement in cnnlab's own code: one of its
+    checks (this module's, a path's, a checkpoint's, a dataset's) refusing what it was given.
+
+    An exception raised inside NumPy, Numba or Python itself (a failed reshape, ``int('x')``, a
+    call with the wrong arguments) is not: where it surfaces, it is a defect of cnnlab. The
+    innermost frame of the traceback decides: it must be cnnlab's, stopped at a ``raise``.
+    """
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    code = tb.tb_frame.f_code
+    if not os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR):
+        return False
+    import dis
+
+    return any(i.offset == tb.tb_lasti and i.opname == "RAISE_VARARGS"
+               for i in dis.get_instructions(code))

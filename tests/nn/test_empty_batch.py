@@ -1,4 +1,4 @@
-"""A batch of 0 samples in evaluation mode gives an empty output of the right shape, as in PyTorch."""
+"""A batch of 0 samples in evaluation mode gives an empty output of PyTorch's shape."""
 
 import numpy as np
 import pytest

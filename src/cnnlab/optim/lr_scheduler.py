@@ -145,7 +145,7 @@ class LRScheduler:
 _UNKNOWN = object()
 
 
-def _check_saved(owner, path, saved, current):
+def _check_saved(owner, path, saved, current, counts=True):
     """Refuse a saved entry that the scheduler could not compute with (a crafted or edited state):
     unknown names, another kind of value than the built scheduler holds, non-finite numbers, and a
     count that was positive (or non-negative) when the scheduler was built but is not now
@@ -165,20 +165,21 @@ def _check_saved(owner, path, saved, current):
     elif isinstance(current, number):
         if isinstance(saved, bool) or not isinstance(saved, number):
             raise refuse("a number")
-        if isinstance(current, int) and not isinstance(saved, int):
-            raise refuse("an int")
         if math.isnan(saved) or (math.isinf(saved) and not math.isinf(current)):
             raise refuse("a finite number")
-        if isinstance(current, int) and current > 0 and not saved > 0:
+        count = counts and isinstance(current, int)   # T_max, step_size, last_epoch, patience, ...
+        if count and not isinstance(saved, int):
+            raise refuse("an int")
+        if count and current > 0 and not saved > 0:
             raise refuse("a positive int")
-        if isinstance(current, int) and current == 0 and not saved >= 0:
+        if count and current == 0 and not saved >= 0:
             raise refuse("a non-negative int")
     elif isinstance(current, (list, tuple, dict)):
         if not isinstance(saved, (list, tuple, dict)):
             raise refuse("a list")
         if isinstance(saved, (list, tuple)) and isinstance(current, (list, tuple)) and current:
             for i, value in enumerate(saved):   # each entry like the built scheduler's first
-                _check_saved(owner, f"{path}[{i}]", value, current[0])
+                _check_saved(owner, f"{path}[{i}]", value, current[0], counts=False)
 
 
 def _plain(value):

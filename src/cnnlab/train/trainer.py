@@ -100,8 +100,8 @@ class EarlyStopping:
         best, wait = (state or {}).get("best"), (state or {}).get("wait")
         finite = best is None or (isinstance(best, (int, float)) and math.isfinite(best))
         if not finite or isinstance(best, bool) or not isinstance(wait, int) or wait < 0:
-            raise ValueError(f"EarlyStopping.load_state_dict: `best` must be None or a finite number "
-                             f"and `wait` a non-negative int. Received: {state!r:.80}")
+            raise ValueError(f"EarlyStopping.load_state_dict: `best` must be None or a finite "
+                             f"number and `wait` a non-negative int. Received: {state!r:.80}")
         self.best, self.wait = best, wait
 
 
@@ -155,7 +155,8 @@ def check_rng_state(field, state):
         raise bad(f"{field}.bit_generator", f"must name a NumPy bit generator. Received: "
                                             f"{state['bit_generator']!r:.60}")
     try:
-        kind().state = {k: (np.asarray(v, np.uint32) if k == "key" else v) for k, v in state.items()}
+        kind().state = {k: (np.asarray(v, np.uint32) if k == "key" else v)
+                        for k, v in state.items()}
     except (TypeError, ValueError, KeyError, OverflowError) as e:
         raise bad(field, f"is not a usable {state['bit_generator']} state ({e})") from None
 
@@ -218,8 +219,9 @@ def _check_training_state(state):
     # Every completed epoch appends one entry to each history list: the epoch must agree.
     lengths = {k: len(v) for k, v in state["history"].items()}
     if any(n != state["epoch"] for n in lengths.values()):
-        raise ValueError(f"resume: the checkpoint field epoch ({state['epoch']}) does not match its "
-                         f"history ({', '.join(f'{k}: {n}' for k, n in lengths.items())} epochs); "
+        raise ValueError(f"resume: the checkpoint field epoch ({state['epoch']}) does not match "
+                         f"its history ({', '.join(f'{k}: {n}' for k, n in lengths.items())} "
+                         f"epochs); "
                          f"the checkpoint was not written by cnnlab or was edited")
     loss_sum, correct, seen = state["partial"]
     if not (math.isfinite(loss_sum) and loss_sum >= 0 and 0 <= correct <= seen):
@@ -643,7 +645,8 @@ class Trainer:
                 "lr": float(self.optimizer.param_groups[0]["lr"]), "time": time.perf_counter() - start}
         if val_loader is not None:
             step = self._epoch * total + self._batch
-            result = evaluate(self.model, val_loader, self._checked_loss(step), parallel=self.parallel)
+            result = evaluate(self.model, val_loader, self._checked_loss(step),
+                              parallel=self.parallel)
             logs["val_loss"], logs["val_acc"] = result["loss"], result["accuracy"]
         for k in History.KEYS:
             self.history[k].append(logs[k])
