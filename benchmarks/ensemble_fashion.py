@@ -20,14 +20,12 @@ import time
 
 from results_md import write_section
 
-from cnnlab.backend import tune_process
 from cnnlab.train.ensemble import evaluate_ensemble
 from cnnlab.train.run import train_job
 
 
 
 def main():
-    tune_process()   # as the cnnlab command does: BLAS on one thread beside the kernels
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=2)

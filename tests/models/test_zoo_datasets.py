@@ -119,7 +119,7 @@ def train_once(name):
                 p.requires_grad = False
         trainable = [p for p in net.parameters() if p.requires_grad]
         watched = trainable[-1]                     # the classifier's last parameter
-        before = watched.data.copy()
+        before = watched._data.copy()
         loader = _Once(_batch(dataset, resize))
         history = Trainer(net, optim.SGD(trainable, lr=0.01), progress=False, log=None).fit(loader, epochs=1)
         net.eval()

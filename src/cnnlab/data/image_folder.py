@@ -1,9 +1,11 @@
 """``ImageFolder``: one sub-folder per class, images read with Pillow into one array in memory."""
 
 import os
+import warnings
 
 import numpy as np
 
+from ..resources import check_regular_file
 from ..validation import is_int
 from .dataset import ArrayDataset
 
@@ -52,10 +54,9 @@ def read_image_array(path, channels, size=None, fn="read_image"):
     decompression bomb (more pixels than ``PIL.Image.MAX_IMAGE_PIXELS``), is a ValueError naming
     the file.
     """
-    import warnings
-
     Image = _pillow()
     path = os.fspath(path)
+    check_regular_file(path, fn)  # a FIFO would block the open, a device never end
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -150,9 +151,15 @@ class ImageFolder(ArrayDataset):
 
         images = []
         for path, _ in samples:
+            check_regular_file(path, "ImageFolder")  # a FIFO would block the open
             try:
-                with Image.open(path) as img:
-                    gray = img.mode in _GRAY_MODES
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(path) as img:
+                        gray = img.mode in _GRAY_MODES
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise ValueError(f"ImageFolder: image {path!r} is too large to decode safely "
+                                 f"({exc})") from None
             except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
                 raise ValueError(f"ImageFolder: file {path!r} is not an image Pillow can read ({exc})") from None
             wanted = 1 if (channels == 1 or (channels is None and gray)) else 3

@@ -113,7 +113,7 @@ def masked_fill(input, mask, value):
     As PyTorch's out-of-place ``masked_fill``, the result has their common shape (a (2, 3) mask
     over a (3,) input gives (2, 3)); the input's gradient is summed back over the broadcast.
     """
-    mask_data = mask.data if isinstance(mask, Tensor) else mask
+    mask_data = mask._data if isinstance(mask, Tensor) else mask
     if getattr(mask_data, "dtype", None) is None or mask_data.dtype.kind != "b":
         kind = getattr(mask_data, "dtype", type(mask).__name__)
         raise TypeError(f"masked_fill: `mask` must be a boolean tensor. "

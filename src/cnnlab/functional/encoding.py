@@ -27,7 +27,7 @@ def one_hot(tensor, num_classes=-1):
         raise TypeError(f"{fn}: `tensor` must hold int64 class indices. "
                         f"Received dtype {tensor.dtype}")
     num_classes = int_arg(fn, "num_classes", num_classes, minimum=-1)  # -1: the largest index + 1
-    labels = tensor.data
+    labels = tensor._data
     xp = backend.get_array_module(labels)
     low = int(labels.min()) if labels.size else 0
     high = int(labels.max()) if labels.size else -1

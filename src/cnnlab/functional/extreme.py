@@ -59,7 +59,7 @@ def extreme_along(fn, input, dim, keepdim=False, largest=True):
 
 def arg_extreme(fn, input, dim=None, keepdim=False, largest=True):
     """Index of the max (``largest``) or min; with ``dim=None``, into the flattened tensor."""
-    data = input.data
+    data = input._data
     xp = backend.get_array_module(data)
     pick = data.argmax if largest else data.argmin
     if dim is None:

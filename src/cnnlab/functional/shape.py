@@ -99,7 +99,7 @@ def reshape(a, shape):
     """Same data, new shape; one entry may be -1."""
     shape = tuple(int(s) for s in shape)
     try:
-        return Reshape.apply(a, shape=tuple(a.data.reshape(shape).shape))
+        return Reshape.apply(a, shape=tuple(a._data.reshape(shape).shape))
     except ValueError:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.numel()} elements) "
                          f"into shape {shape}") from None
@@ -169,9 +169,9 @@ def unsqueeze(input, dim):
 def getitem(a, index):
     """``a[index]`` with basic or advanced indexing; repeated picks add their gradients."""
     if isinstance(index, Tensor):
-        index = index.data
+        index = index._data
     elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        index = tuple(i._data if isinstance(i, Tensor) else i for i in index)
     try:
         return GetItem.apply(a, index=index)
     except IndexError as e:

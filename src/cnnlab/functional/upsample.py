@@ -145,8 +145,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                              f"{out_size}; expected at least 1x1")
         if recompute_scale_factor:
             factors = (None, None)
-    xp = backend.get_array_module(input.data)
-    device = str(backend.device_of(input.data))
+    xp = backend.get_array_module(input._data)
+    device = str(backend.device_of(input._data))
     if mode != "bilinear":
         rows, cols = (_nearest_indices(n, o, f, exact=mode == "nearest-exact")
                       for n, o, f in zip(in_size, out_size, factors))

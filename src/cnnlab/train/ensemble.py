@@ -46,7 +46,7 @@ class Standardized(nn.Module):
 
     def forward(self, x):
         if self.stats is not None:
-            xp = backend.get_array_module(x.data)
+            xp = backend.get_array_module(x._data)
             mean, std = (xp.asarray(a, dtype=x.dtype) for a in self.stats)   # (C, 1, 1) each
             x = (x - mean) / std
         return self.model(x)
