@@ -120,7 +120,8 @@ def mean(a, axis=None, keepdims=False):
 
 def var(a, axis=None, keepdims=False, unbiased=True):
     """Variance over ``axis``; ``unbiased`` divides by n - 1 (PyTorch's default)."""
-    return Var.apply(a, axis=_normalize_axis(axis, a.ndim, "var", in_order=True), keepdims=keepdims, unbiased=unbiased)
+    axis = _normalize_axis(axis, a.ndim, "var", in_order=True)
+    return Var.apply(a, axis=axis, keepdims=keepdims, unbiased=unbiased)
 
 
 def _in_range(fn, axis, ndim):
