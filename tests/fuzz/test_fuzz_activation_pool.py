@@ -7,8 +7,9 @@ longer.
 """
 
 import pytest
+import torch
 from fuzz_harness import FUZZ, arrays, functional, same_as_torch, shapes
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 ACTIVATIONS = {
@@ -47,8 +48,16 @@ def test_pool(name, data, shape, seed):
         kwargs["dilation"] = data.draw(_pair(1, 2))
     else:
         kwargs["count_include_pad"] = data.draw(st.booleans())
-    same_as_torch(lambda m, x: getattr(functional(m), name)(x, **kwargs), [arrays(shape, seed)],
-                  seed=seed)
+    x = arrays(shape, seed)
+    if name == "max_pool2d":
+        # A dilated window that overhangs in ceil mode can miss every input pixel: PyTorch gives
+        # -inf there and then aborts the process in backward, so such draws are left out.
+        try:
+            out = torch.nn.functional.max_pool2d(torch.tensor(x), **kwargs)
+        except RuntimeError:
+            out = None
+        assume(out is None or not torch.isinf(out).any())
+    same_as_torch(lambda m, x: getattr(functional(m), name)(x, **kwargs), [x], seed=seed)
 
 
 @pytest.mark.parametrize("name", ["adaptive_avg_pool2d", "adaptive_max_pool2d"])
