@@ -7,6 +7,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ..validation import is_int, normalize_dim
+from .reduce import check_nonempty
 
 # The named pairs PyTorch returns (``torch.return_types.max``): unpack them or use the fields.
 max_result = namedtuple("max", ("values", "indices"))
@@ -51,9 +52,7 @@ def extreme_along(fn, input, dim, keepdim=False, largest=True):
         out = ExtremeAlong.apply(values, axis=0, keepdim=False, largest=largest)
         result = (out[0].reshape(()), out[1].reshape(()))
     else:
-        if input.shape[axis] == 0:
-            raise ValueError(f"{fn}: cannot reduce over dim {dim} of size 0 "
-                             f"(input shape {input.shape})")
+        check_nonempty(fn, input.shape, (axis,))
         result = ExtremeAlong.apply(input, axis=axis, keepdim=bool(keepdim), largest=largest)
     return (max_result if largest else min_result)(*result)
 
@@ -62,13 +61,16 @@ def arg_extreme(fn, input, dim=None, keepdim=False, largest=True):
     """Index of the max (``largest``) or min; with ``dim=None``, into the flattened tensor."""
     data = input._data
     xp = backend.get_array_module(data)
-    if data.size == 0:
-        raise ValueError(f"{fn}: cannot reduce an empty tensor (shape {input.shape})")
     pick = data.argmax if largest else data.argmin
     if dim is None:
+        if data.size == 0:   # PyTorch: an IndexError here, unlike max()
+            raise IndexError(f"{fn}: cannot reduce an empty tensor (shape {input.shape}); name "
+                             f"the dim to reduce")
         index = xp.asarray(pick())
         return Tensor._wrap(index.reshape((1,) * data.ndim) if keepdim else index)
     axis = _dim(fn, input, dim)
+    if data.ndim:
+        check_nonempty(fn, input.shape, (axis,))
     if data.ndim == 0:
         return Tensor._wrap(xp.zeros((), dtype=xp.int64))
     return Tensor._wrap(pick(axis=axis, keepdims=bool(keepdim)).astype(xp.int64, copy=False))

@@ -4,14 +4,13 @@ PyTorch's names and return types (``topk`` and ``sort`` give ``(values, indices)
 each gradient goes back to the positions the values were taken from.
 """
 
-import builtins
 import numbers
 from collections import namedtuple
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ..validation import is_int
+from ..validation import is_int, normalize_dim
 from . import elementwise, reduce
 from .extreme import max, min  # noqa: F401  (torch.max and torch.min, re-exported)
 
@@ -20,11 +19,7 @@ sort_result = namedtuple("sort", ("values", "indices"))
 
 
 def _dim(fn, input, dim):
-    nd = builtins.max(input.ndim, 1)
-    if not is_int(dim) or not -nd <= dim < nd:
-        raise IndexError(f"{fn}: `dim` must be an int in {-nd}..{nd - 1} for a tensor with "
-                         f"{input.ndim} dimensions. Received: dim={dim!r}")
-    return int(dim) % nd
+    return normalize_dim(fn, dim, input.ndim)
 
 
 class TakeAlong(Function):
