@@ -248,6 +248,76 @@ def cmd_retrieve(args):
     return 0
 
 
+def _standardised_image(path, meta):
+    """An image file as the checkpoint's model input (1, C, H, W), and as read, in [0, 1]."""
+    c, h, w = meta["input_size"]
+    mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
+    std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
+    raw = load_image(path, c, (h, w))
+    return ((raw - mean) / std)[None].astype(np.float32), raw
+
+
+def cmd_saliency(args):
+    """Simonyan et al. 2014's class saliency map of an image, drawn beside and over it."""
+    from .inspect.images import write_png
+    from .inspect.visualize import heatmap_picture, saliency
+    from .train.run import load_trained
+
+    _check_output_file(args.out, "saliency")
+    model, meta = load_trained(args.checkpoint)
+    if meta.get("task", "classify") != "classify":
+        raise UserError(f"saliency: {meta['model']} is not a classifier; the map is the gradient of a class score")
+    x, raw = _standardised_image(args.image, meta)
+    if args.target is not None and not 0 <= args.target < len(meta["classes"]):
+        raise UserError(f"saliency: --target must be a class index in 0..{len(meta['classes']) - 1}. "
+                        f"Received: {args.target}")
+    from . import Tensor, no_grad
+
+    with no_grad():
+        predicted = int(model(Tensor(x)).numpy()[0].argmax())
+    target = predicted if args.target is None else args.target
+    heat = saliency(model, x, target)
+    write_png(args.out, heatmap_picture(raw[None], heat))
+    print(f"{args.image}: predicted {meta['classes'][predicted]}; saliency of {meta['classes'][target]} "
+          f"(max over channels of |d score / d pixel|) -> {args.out}")
+    return 0
+
+
+def cmd_dream(args):
+    """DeepDream: amplify a layer's activations (or a class score) in an image, or in noise."""
+    from .inspect.dream import dream
+    from .inspect.images import fit_scale, to_rgb, upscale, write_png
+    from .train.run import load_trained
+
+    _check_output_file(args.out, "dream")
+    if (args.layer is None) == (args.target_class is None):
+        raise UserError("dream: give --layer NAME (amplify its activations) or --class N (a class score), "
+                        "exactly one")
+    for name in ("steps", "octaves"):
+        if getattr(args, name) < 1:
+            raise UserError(f"dream: --{name} must be a positive int. Received: {getattr(args, name)}")
+    model, meta = load_trained(args.checkpoint)
+    c, h, w = meta["input_size"]
+    mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
+    std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
+    if args.target_class is not None and not 0 <= args.target_class < len(meta["classes"]):
+        raise UserError(f"dream: --class must be a class index in 0..{len(meta['classes']) - 1}. "
+                        f"Received: {args.target_class}")
+    if args.image:
+        raw = load_image(args.image, c, (h, w))
+    else:  # grey noise
+        raw = np.clip(0.5 + 0.1 * np.random.default_rng(args.seed).standard_normal((c, h, w)), 0, 1)
+    start = ((raw - mean) / std).astype(np.float32)
+    result = dream(model, start, layer=args.layer, target=args.target_class, steps=args.steps,
+                   octaves=args.octaves, seed=args.seed)
+    picture = np.clip(result.image[0] * std + mean, 0, 1)
+    write_png(args.out, upscale(to_rgb(picture), fit_scale(max(h, w), 160)))
+    what = f"layer {args.layer}" if args.layer else f"class {meta['classes'][args.target_class]}"
+    print(f"{what}: objective {result.start:.4g} -> {result.end:.4g} after {len(result.objectives)} steps "
+          f"over {args.octaves} octave(s) -> {args.out}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- filter, visualize, report
 def cmd_filter(args):
     from .inspect import filters, images
@@ -545,6 +615,30 @@ def build_parser():
     p.add_argument("--out", default=None, metavar="PNG", help="grid picture of queries and neighbours")
     p.add_argument("--data-dir", default=None)
     p.set_defaults(func=cmd_retrieve)
+
+    p = sub.add_parser("saliency", help="class saliency map of an image (Simonyan et al. 2014)",
+                       description="Write the gradient of the top class score (or --target's) with respect to "
+                       "the input pixels, max over channels, beside and over the image.")
+    p.add_argument("checkpoint")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--out", required=True, metavar="PNG")
+    p.add_argument("--target", type=int, default=None, help="class index (default: the predicted class)")
+    p.set_defaults(func=cmd_saliency)
+
+    p = sub.add_parser("dream", help="DeepDream: amplify what a layer (or a class) sees in an image",
+                       description="Gradient ascent on the input (DeepDream's jitter, octaves and normalised "
+                       "steps) to raise the mean square of a layer's activations, or a class score; starts "
+                       "from --image or grey noise.")
+    p.add_argument("checkpoint")
+    p.add_argument("--layer", default=None, help="layer name, e.g. features.4")
+    p.add_argument("--class", dest="target_class", type=int, default=None, metavar="N",
+                   help="instead of --layer: raise class N's score")
+    p.add_argument("--image", default=None, help="start image (default: grey noise)")
+    p.add_argument("--steps", type=int, default=10, help="gradient steps per octave")
+    p.add_argument("--octaves", type=int, default=3, help="image scales, each 1.4 times the previous")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise and the jitter")
+    p.add_argument("--out", required=True, metavar="PNG")
+    p.set_defaults(func=cmd_dream)
 
     p = sub.add_parser("filter", help="apply a classic filter (blur, edges, Gabor, ...) to an image",
                        description="Convolve every channel of an image with a hand-made kernel (through the "

@@ -13,6 +13,7 @@ from .summary import LayerRow, Summary, count_parameters, summary
 from . import filters, images, plots
 from .filters import apply_filter, make_kernel
 from .report import build_report, write_report
+from .dream import Dream, dream
 from .retrieval import cosine_neighbours, penultimate_features, precision_at_k, retrieval_precision
 from .trace import ConvTrace, trace_conv2d
 from .visualize import (TopPatches, activation_maps, activations, heatmap_picture, occlusion_map, saliency,
@@ -22,4 +23,4 @@ __all__ = ["summary", "Summary", "LayerRow", "count_parameters", "receptive_fiel
            "filters", "images", "plots", "apply_filter", "make_kernel", "trace_conv2d", "ConvTrace",
            "show_filters", "activation_maps", "activations", "top_patches", "TopPatches", "occlusion_map",
            "saliency", "heatmap_picture", "build_report", "write_report",
-           "penultimate_features", "cosine_neighbours", "precision_at_k", "retrieval_precision"]
+           "dream", "Dream", "penultimate_features", "cosine_neighbours", "precision_at_k", "retrieval_precision"]
