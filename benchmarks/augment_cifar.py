@@ -102,7 +102,6 @@ def write_results(results, args):
 
 
 def main(argv=None):
-    cnnlab.backend.tune_process()   # as the cnnlab command does: BLAS on one thread beside the kernels
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--train-limit", type=int, default=5000)

@@ -16,10 +16,17 @@ Peak memory is measured in a fresh subprocess per case and library, the same way
 resident set's high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``) during one call
 after two warm-up calls, minus the resident set before the model was built (after the imports and
 one freed first run, which loads what each library compiles or builds on first use). Each
-library runs with its own default allocator settings: PyTorch with glibc's, cnnlab with the malloc
-tuning the ``cnnlab`` command applies (``cnnlab.backend.tune_process``: freed heap memory is kept
-for reuse, so fragmentation counts against cnnlab). For cnnlab the child also reports the peak of ``tracemalloc`` over one call (NumPy reports its
-array allocations to tracemalloc): the live arrays alone, as a cross-check.
+library runs as a user's script does, with no setup call and glibc's default allocator. For cnnlab
+the child also reports the peak of ``tracemalloc`` over one call (NumPy reports its array
+allocations to tracemalloc): the live arrays alone, as a cross-check.
+
+Two modes measure what a user's own process gets:
+
+- ``--script``: rows ``script-<net>-b<batch>`` time the same training steps in this process and in a
+  fresh plain script (``benchmarks/train_steps.py``: import cnnlab, train, no setup call),
+  interleaved; the ratio is the script's images/s over this process's (target: within 5%).
+- ``--busy N``: N single-thread busy processes (``python -c "while True: pass"``) run beside the whole
+  benchmark, as a browser or a notebook would; the noise limit is raised by their share of the cores.
 
 A program beside the package (not part of it), run from a checkout:
 
@@ -635,6 +642,54 @@ def time_case(case, rounds, threads, log=print, seed=0):
     return row
 
 
+# ================================================================================================ plain script
+SCRIPT_NETS = (("fashion_cnn", 64), ("lenet5", 128), ("resnet20", 128))
+SCRIPT_SECONDS = 4.0
+
+
+def _script_rate(net, batch, seconds):
+    """images/s of a fresh plain script (``train_steps.py``) training ``net``, with no setup call."""
+    cmd = [sys.executable, os.path.join(REPO, "benchmarks", "train_steps.py"), "--lib", "cnnlab", "--net", net,
+           "--batch", str(batch), "--seconds", str(seconds)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError((out.stderr.strip().splitlines() or ["failed"])[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])["images_per_s"]
+
+
+def time_script(net, batch, rounds, log=print):
+    """The same training steps in this process and in a plain script, interleaved; returns the row."""
+    from train_steps import measure
+
+    runner = _network_setup(net, batch, True)("cnnlab")
+    runner.run()
+    rates = {"in_process": [], "script": []}
+    for r in range(rounds):
+        for which in ("in_process", "script") if r % 2 == 0 else ("script", "in_process"):
+            if which == "script":
+                rates[which].append(_script_rate(net, batch, SCRIPT_SECONDS))
+            else:
+                rates[which].append(measure(runner.run, batch, SCRIPT_SECONDS)[0])
+    medians = {k: statistics.median(v) for k, v in rates.items()}
+    row = {"case": f"script-{net}-b{batch}", "net": net, "batch": batch, "rates": rates, **medians,
+           "ratio": medians["script"] / medians["in_process"]}
+    log(f"  plain script {medians['script']:,.0f} img/s, in-process {medians['in_process']:,.0f} img/s: "
+        f"ratio {row['ratio']:.2f}")
+    return row
+
+
+def script_table(rows):
+    lines = ["| case | in-process img/s | plain script img/s | **script / in-process** | rounds |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['case']} | | | n/a | {r['error']} |")
+            continue
+        lines.append(f"| {r['case']} | {r['in_process']:,.0f} | {r['script']:,.0f} | **{r['ratio']:.2f}** "
+                     f"| {len(r['rates']['script'])} |")
+    return "\n".join(lines)
+
+
 # ================================================================================================ memory
 def _status_mib(field):
     with open("/proc/self/status") as f:
@@ -665,8 +720,6 @@ def _memory_child(case_name, lib, threads):
         ctypes.CDLL("libc.so.6").malloc_trim(0)   # hand the warm-up's freed memory back
     except (OSError, AttributeError):
         pass
-    if lib == "cnnlab":
-        cnnlab.backend.tune_process()   # as the cnnlab command does
     base = _status_mib("VmRSS")
     runner = case.setup(lib, threads=threads)
     runner.run()
@@ -755,6 +808,14 @@ def markdown_section(report):
         "",
         markdown_table(report["rows"], ceiling),
     ]
+    if report.get("busy"):
+        text[2:2] = [f"**Busy machine**: {report['busy']} single-thread busy process(es) ran beside the whole "
+                     f"benchmark (`--busy`); rounds count as quiet below {report['noise_limit']:.0%} other CPU.  "]
+    if report.get("script_rows"):
+        text += ["", "**No setup call** (`--script`): the same training steps in a fresh plain script "
+                 "(`benchmarks/train_steps.py`: import cnnlab, build, train) and in this process, interleaved, "
+                 f"{SCRIPT_SECONDS:g} s each; target: the script within 5% of this process.", "",
+                 script_table(report["script_rows"])]
     return "\n".join(text)
 
 
@@ -775,6 +836,10 @@ def add_arguments(p):
     p.add_argument("--threads", type=int, default=None,
                    help="torch.set_num_threads (default: the thread count of NumPy's BLAS)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--script", action="store_true",
+                   help="add the no-setup-script rows: a plain script's training steps against this process's")
+    p.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="run N busy single-thread processes beside the whole benchmark")
     p.add_argument("--json", default=None, metavar="PATH", help="write the report as JSON (default: next to "
                    "the Markdown file; for --quick and --case runs, bench_vs_torch.json in the temporary directory)")
     p.add_argument("--markdown", default=None, metavar="PATH",
@@ -795,6 +860,10 @@ def command_line(args, prog="python benchmarks/bench_vs_torch.py"):
             parts += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     if args.no_memory:
         parts.append("--no-memory")
+    if getattr(args, "script", False):
+        parts.append("--script")
+    if getattr(args, "busy", 0):
+        parts += ["--busy", str(args.busy)]
     return " ".join(parts)
 
 
@@ -819,6 +888,20 @@ def run(args, log=print):
         names = [n for n, c in CASES.items() if not c.hidden and (c.quick or not args.quick)]
     rounds = args.rounds or (3 if args.quick else 7)
     threads = args.threads or blas_info()["threads"] or _cores()
+    global NOISE_LIMIT
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    if busy:     # the busy processes' share of the cores is expected, not noise
+        NOISE_LIMIT = min(0.95, NOISE_LIMIT + args.busy / _cores())
+        log(f"{args.busy} busy process(es) beside the benchmark; noise limit {NOISE_LIMIT:.0%}")
+    try:
+        return _run_cases(args, names, rounds, threads, log)
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+
+
+def _run_cases(args, names, rounds, threads, log):
     torch = _import_torch(threads)
     machine = machine_info(torch)
     log(f"{machine['cpu']}, {machine['cores']} cores; NumPy BLAS {machine['blas']['library']} "
@@ -828,7 +911,7 @@ def run(args, log=print):
     for name in names:
         case = CASES[name]
         if args.wait_quiet:
-            wait_quiet(args.wait_quiet, log=log)
+            wait_quiet(args.wait_quiet, limit=NOISE_LIMIT, log=log)
         log(f"{name}: {case.description}")
         try:
             row = time_case(case, rounds, threads, log=log)
@@ -850,8 +933,17 @@ def run(args, log=print):
             f"{mem_text}; {row['quiet_rounds']}/{row['rounds']} quiet rounds"
             f"{' (NOISY)' if row['noisy'] else ''}; max rel. error {row['max_rel_error']:.1e}"
             f"{'' if row['agree'] else ' (OUTPUTS DIFFER)'}")
+    script_rows = []
+    for net, batch in SCRIPT_NETS if args.script else ():
+        log(f"script-{net}-b{batch}: the same steps in a plain script (no setup call) and in this process")
+        try:
+            script_rows.append(time_script(net, batch, max(3, min(rounds, 5)), log=log))
+        except Exception as e:
+            log(f"  skipped: {type(e).__name__}: {e}")
+            script_rows.append({"case": f"script-{net}-b{batch}", "error": f"{type(e).__name__}: {e}"})
     report = {"command": command_line(args), "date": time.strftime("%Y-%m-%d %H:%M"),
-              "machine": machine, "ceiling_gflops": ceiling, "noise_limit": NOISE_LIMIT, "rows": rows}
+              "machine": machine, "ceiling_gflops": ceiling, "noise_limit": NOISE_LIMIT, "rows": rows,
+              "busy": args.busy, "script_rows": script_rows}
     for r in rows:
         if ceiling and r.get("cnnlab", {}).get("gflops"):
             r["cnnlab"]["fraction_of_ceiling"] = r["cnnlab"]["gflops"] / ceiling
@@ -879,9 +971,6 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="bench_vs_torch", description=__doc__.split("\n\n")[0])
     add_arguments(p)
     args = p.parse_args(argv)
-    import cnnlab
-
-    cnnlab.backend.tune_process()   # the benchmark is the whole process, as the cnnlab command is
     try:
         run(args)
     except ValueError as e:                 # a user's mistake: one line, exit status 2

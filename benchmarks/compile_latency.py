@@ -26,7 +26,6 @@ import numpy as np
 import cnnlab
 from cnnlab import nn, optim
 from cnnlab.models import fashion_cnn
-cnnlab.backend.tune_process()          # as the cnnlab command does before training
 t_import = time.perf_counter() - t0
 rng = np.random.default_rng(0)
 x = cnnlab.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
@@ -76,8 +75,8 @@ def markdown(rows):
     """The RESULTS.md section: the table, the command, the date and the load."""
     lines = ["## Compile latency: the first training step, cold and warm kernel cache", "",
              "Command: `python benchmarks/compile_latency.py --markdown benchmarks/RESULTS.md` "
-             f"({time.strftime('%Y-%m-%d %H:%M')}); fashion_cnn, Adam, batch 64, `backend.tune_process()` "
-             "as the cnnlab command calls it, a fresh process per run, "
+             f"({time.strftime('%Y-%m-%d %H:%M')}); fashion_cnn, Adam, batch 64, a plain script (no setup call), "
+             "a fresh process per run, "
              "the first run with an empty Numba cache, the second with the cache it wrote.", "",
              "| run | imports | step 1 | step 2 | steady step | process start to end of step 1 | "
              "other processes' CPU share |", "|---|---|---|---|---|---|---|"]

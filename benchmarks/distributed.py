@@ -31,7 +31,6 @@ def worker(args):
     from cnnlab import distributed as dist
     from cnnlab.tensor import Tensor
 
-    backend.tune_process()   # as the cnnlab command does: BLAS on one thread beside the kernels
     size, rank = dist.init(), dist.rank()
     backend.manual_seed(0)
     net = dist.convert_sync_batchnorm(models.get(args.model, num_classes=10))

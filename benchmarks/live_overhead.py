@@ -206,7 +206,6 @@ def one_round(live, train, test, batches, seed):
 
 
 def main():
-    cnnlab.backend.tune_process()   # as the cnnlab command does: BLAS on one thread beside the kernels
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--batches", type=int, default=150)

@@ -46,7 +46,6 @@ def run_cnnlab(args, data, weights, orders):
     import cnnlab
     from cnnlab import models, nn, optim
 
-    cnnlab.backend.tune_process()   # as the cnnlab command does: BLAS on one thread beside the kernels
     xtr, ytr, xte, yte = data
     model = models.fashion_cnn()
     model.load_state_dict(weights)
@@ -184,10 +183,7 @@ def side_by_side(args):
 
 
 def cli_defaults(args):
-    from cnnlab.backend import tune_process
     from cnnlab.train.run import train_job
-
-    tune_process()   # as the cnnlab command does before train_job
 
     start = time.perf_counter()
     result = train_job(progress=False, out=args.out)

@@ -41,6 +41,25 @@ def test_micro_case_runs_and_reports(bench, tmp_path):
     assert md.read_text().count(bench.MARK_START) == 1
 
 
+def test_busy_and_script_modes_are_recorded(bench, tmp_path, monkeypatch):
+    """``--busy 1`` runs a busy process beside the cases (and raises the noise limit by its share of the
+    cores); ``--script`` adds the no-setup-script rows (their timing stubbed out here)."""
+    monkeypatch.setattr(bench, "SCRIPT_NETS", (("fashion_cnn", 8),))
+    monkeypatch.setattr(bench, "_script_rate", lambda net, batch, seconds: 100.0)
+    monkeypatch.setattr(bench, "SCRIPT_SECONDS", 0.2)
+    monkeypatch.setattr(bench, "NOISE_LIMIT", bench.NOISE_LIMIT)
+    out, md = tmp_path / "bench.json", tmp_path / "RESULTS.md"
+    assert bench.main(["--case", "micro-relu", "--rounds", "1", "--no-memory", "--busy", "1", "--script",
+                       "--json", str(out), "--markdown", str(md)]) == 0
+    report = json.loads(out.read_text())
+    assert report["busy"] == 1 and report["noise_limit"] > 0.1
+    (row,) = report["script_rows"]
+    assert row["case"] == "script-fashion_cnn-b8" and row["script"] == 100.0 and row["ratio"] > 0
+    text = md.read_text()
+    assert "--busy 1" in text and "--script" in text and "**Busy machine**" in text
+    assert "script-fashion_cnn-b8" in text
+
+
 def test_networks_have_their_twins_in_the_test_suite(bench):
     """One set of PyTorch twins (tests/interop/torch_twins.py) serves tests and benchmark."""
     torch_twins = bench.__dict__.get("torch_twins") or __import__("torch_twins")

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from cnnlab import backend
+
 PROBE = r"""
 import ctypes, json, os, signal, sys
 at_fork, libraries = [], []
@@ -59,24 +61,60 @@ def test_importing_cnnlab_changes_nothing_process_wide():
     assert report["kernels"] in ("compiled", "reference")
 
 
-def test_tune_process_is_explicit_and_can_be_declined(monkeypatch):
-    """``backend.tune_process`` is what the CLI calls; it steps aside when the user set malloc variables."""
-    from cnnlab import backend
+BLAS_PROBE = r"""
+import json, sys
+import numpy as np
+import threadpoolctl
+import cnnlab
+from cnnlab import backend, kernels
 
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")   # the user's BLAS setting is left alone
-    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
-    assert backend.tune_process() == {"blas_one_thread": False, "malloc": False}
-    monkeypatch.delenv("MALLOC_ARENA_MAX")
-    monkeypatch.setenv("CNNLAB_MALLOC", "system")
-    assert backend.tune_process() == {"blas_one_thread": False, "malloc": False}
+def blas():
+    return {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"}
+
+before = blas()                                  # NumPy's (libraries loaded later are not ours to judge)
+backend.set_kernels(sys.argv[1])
+x = cnnlab.tensor(np.ones((2, 3), np.float32))
+cnnlab.functional.relu(x)                        # the first kernel call
+mine = np.ones((64, 64)) @ np.ones((64, 64))    # a user's own product afterwards
+after = blas()
+print(json.dumps(dict(before=list(before.values()), after=[after[path] for path in before],
+                      kernels=kernels.active())))
+"""
 
 
-@pytest.mark.parametrize("kernels, one_thread", [("compiled", True), ("reference", False)])
-def test_tune_process_puts_blas_on_one_thread_only_for_the_compiled_kernels(kernels, one_thread):
-    """In a fresh process (the setting is process-wide): NumPy's OpenBLAS drops to one thread when the
-    compiled kernels thread the work themselves, and keeps its threads for the reference kernels."""
-    code = ("import numpy, cnnlab; from cnnlab import backend; backend.set_kernels(%r); "
-            "print(backend.tune_process()['blas_one_thread'])" % kernels)
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == str(one_thread)
+def _blas_threads_around_first_kernel(kernels="compiled", **env_changes):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CNNLAB_BLAS_THREADS", "CNNLAB_KERNELS")}
+    env.update(env_changes)
+    out = subprocess.run([sys.executable, "-c", BLAS_PROBE, kernels], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_first_compiled_kernel_puts_numpys_blas_on_one_thread():
+    """Not the import: the first kernel call. The kernels thread their own work and call the GEMM from
+    each of their threads, so NumPy's BLAS pool would only spin beside them (README, "Threads")."""
+    report = _blas_threads_around_first_kernel(OPENBLAS_NUM_THREADS="2")   # the user's setting wins
+    assert report["after"] == report["before"]
+    report = _blas_threads_around_first_kernel()
+    if report["kernels"] != "compiled" or not report["before"]:
+        pytest.skip("no compiled kernels or no BLAS that threadpoolctl sees")
+    assert report["after"] and all(n == 1 for n in report["after"]), report
+
+
+@pytest.mark.parametrize("kernels, env", [("reference", {}), ("compiled", {"CNNLAB_BLAS_THREADS": "keep"})])
+def test_the_blas_keeps_its_threads_with_the_reference_kernels_or_when_asked(kernels, env):
+    report = _blas_threads_around_first_kernel(kernels, **env)
+    assert report["after"] == report["before"]
+
+
+def test_a_blas_thread_count_can_be_chosen(monkeypatch):
+    monkeypatch.setenv("CNNLAB_BLAS_THREADS", "3")
+    assert backend.blas_threads() == 3
+    monkeypatch.setenv("CNNLAB_BLAS_THREADS", "keep")
+    assert backend.blas_threads() is None
+    monkeypatch.delenv("CNNLAB_BLAS_THREADS")
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")
+    assert backend.blas_threads() is None
+

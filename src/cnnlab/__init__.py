@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 import numpy as _np
 
-from .backend import get_default_dtype, manual_seed, set_default_dtype
+from .backend import get_default_dtype, get_num_threads, manual_seed, set_default_dtype, set_num_threads
 from .tensor import Tensor, arange, ones, rand, randn, tensor, zeros
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import functional, nn, optim
@@ -13,6 +13,12 @@ from .backend import device
 from .functional.shape import cat, stack
 from .tensor import Size, from_numpy
 from .serialization import load, save
+from .creation import (empty, empty_like, eye, full, full_like, linspace, ones_like, rand_like,
+                       randint, randn_like, randperm, zeros_like)
+from .ops import (abs, argmax, argmin, argsort, clamp, cumsum, eq, equal, exp, flatten, ge, gt,
+                  is_tensor, le, log, lt, matmul, max, maximum, mean, min, minimum, ne, norm,
+                  numel, sort, sqrt, std, sum, topk, var, where)
+from . import accelerator, cuda
 
 # PyTorch's dtype names (cnnlab.float32 is numpy's float32 dtype); left out of __all__ so that
 # ``from cnnlab import *`` does not shadow the builtins float and bool.
@@ -25,3 +31,19 @@ __all__ = ["Tensor", "tensor", "zeros", "ones", "randn", "rand", "arange", "no_g
            "is_grad_enabled", "set_grad_enabled", "manual_seed", "get_default_dtype", "set_default_dtype",
            "functional", "nn", "optim",
            "inference_mode", "device", "cat", "stack", "Size", "from_numpy"]
+
+# Subpackages load on first use (``cnnlab.models``, ``cnnlab.vision``, ...), so ``import cnnlab``
+# stays quick; a PyTorch name cnnlab lacks answers with the alternative (cnnlab.pytorch_names).
+_SUBMODULES = ("autograd", "backend", "data", "distributed", "inspect", "interop", "kernels",
+               "metrics", "models", "runs", "train", "utils", "vision", "serialization",
+               "validation", "cli")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    from .pytorch_names import missing
+
+    raise missing("torch", __name__, name)

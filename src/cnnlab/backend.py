@@ -1,6 +1,5 @@
 """The one place that knows the array module (NumPy now, CuPy later), the default dtype and the RNG."""
 
-import ctypes
 import os
 import sys
 
@@ -157,6 +156,11 @@ def set_rng(generator):
     _rng = generator
 
 
+class ConfigError(ValueError):
+    """A bad cnnlab setting in the environment (``CNNLAB_*``): the user's to fix, in one line (the
+    ``cnnlab`` command exits with status 2)."""
+
+
 KERNEL_SETS = ("compiled", "reference")
 _kernels = None  # chosen lazily from CNNLAB_KERNELS so a bad value is reported where it is used
 
@@ -175,61 +179,78 @@ def get_kernels():
     if _kernels is None:
         env = os.environ.get("CNNLAB_KERNELS", "compiled")
         if env not in KERNEL_SETS:
-            raise ValueError(f"CNNLAB_KERNELS must be one of {', '.join(KERNEL_SETS)}. Received: {env!r}")
+            raise ConfigError(f"CNNLAB_KERNELS must be one of {', '.join(KERNEL_SETS)} (the kernels "
+                              f"NumPy arrays get). Received: CNNLAB_KERNELS={env!r}")
         set_kernels(env)
     return _kernels
 
 
-def _blas_set_num_threads():
-    """The ``set_num_threads`` of the OpenBLAS that NumPy loaded (found through /proc/self/maps and
-    called through ctypes), or None when it cannot be found."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
-        for path in sorted(paths):
-            lib = ctypes.CDLL(path)
-            for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                         "openblas_set_num_threads64_", "openblas_set_num_threads"):
-                setter = getattr(lib, name, None)
-                if setter is not None:
-                    setter.argtypes = [ctypes.c_int]
-                    return setter
-    except OSError:
-        pass
-    return None
+def _positive_int_env(name, meaning, also=()):
+    """The positive integer in environment variable ``name``, None when unset, or one of ``also``."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    value = raw.strip()
+    if value in also:
+        return value
+    if value.isascii() and value.isdigit() and 0 < int(value) < 1 << 16:
+        return int(value)
+    accepted = " or ".join(("a positive integer",) + tuple(repr(a) for a in also))
+    raise ConfigError(f"{name} must be {accepted} ({meaning}). Received: {name}={raw!r}")
 
 
-def tune_process():
-    """Opt-in process tuning for a training run (the ``cnnlab`` command calls it; importing cnnlab
-    never does). Returns a dict saying what was applied.
+_threads = None   # (setting,) once read from CNNLAB_NUM_THREADS or given to set_num_threads
 
-    - ``blas_one_thread``: NumPy's OpenBLAS runs on one thread. The compiled kernels spread their
-      own work over the cores; an idle OpenBLAS pool and the kernels' threads otherwise spin against
-      each other on the same cores between calls (measured on 2 cores: a fashion_cnn training step
-      185 -> 42 ms, resnet20 3.8 -> 1.1 s). Skipped with the reference kernels, which lean on BLAS,
-      or when ``OPENBLAS_NUM_THREADS`` is set.
-    - ``malloc``: glibc's malloc keeps freed memory for reuse instead of returning it at once.
-      A training step frees and allocates the same activation-sized arrays again and again; with
-      glibc's defaults the large ones are fresh ``mmap``s (or the heap is trimmed after each free),
-      so every step faults its pages in again. Serving every block from the heap (no ``mmap``),
-      keeping up to 1 GiB of free heap and growing it 64 MiB at a time avoids that. Skipped when
-      any ``MALLOC_*`` variable or ``CNNLAB_MALLOC=system`` is set, and off glibc.
-    """
-    applied = {"blas_one_thread": False, "malloc": False}
-    if get_kernels() == "compiled" and "OPENBLAS_NUM_THREADS" not in os.environ:
-        setter = _blas_set_num_threads()
-        if setter is not None:
-            setter(1)
-            applied["blas_one_thread"] = True
-    if os.environ.get("CNNLAB_MALLOC", "").lower() == "system" or any(k.startswith("MALLOC_") for k in os.environ):
-        return applied
-    if not sys.platform.startswith("linux"):
-        return applied
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4
-        applied["malloc"] = all(libc.mallopt(option, value) for option, value in
-                                ((m_mmap_max, 0), (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20)))
-    except (OSError, AttributeError):  # not glibc
-        pass
-    return applied
+
+def set_num_threads(n):
+    """Run the compiled kernels on ``n`` threads (at most one per core), as ``torch.set_num_threads``."""
+    global _threads
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"set_num_threads: `n` must be a positive int. Received: n={n!r}")
+    _threads = (int(n),)
+
+
+def _read_thread_setting():
+    return _positive_int_env("CNNLAB_NUM_THREADS", "the compiled kernels' thread count")
+
+
+def thread_setting():
+    """The compiled kernels' thread count asked for (``set_num_threads``, else ``CNNLAB_NUM_THREADS``,
+    read once), or None for one per core."""
+    global _threads
+    if _threads is None:
+        _threads = (_read_thread_setting(),)
+    return _threads[0]
+
+
+def get_num_threads():
+    """Threads the compiled kernels run on (the setting, at most Numba's pool of one per core)."""
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        pool = numba.config.NUMBA_NUM_THREADS
+    else:
+        pool = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    setting = thread_setting()
+    return pool if setting is None else min(setting, pool)
+
+
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def blas_threads():
+    """Threads NumPy's BLAS gets when the first compiled kernel runs: ``CNNLAB_BLAS_THREADS``
+    (a count, or ``keep`` to leave it alone), else 1; None (left alone) when the user set the BLAS's
+    own variable (``OPENBLAS_NUM_THREADS``, ...)."""
+    setting = _positive_int_env("CNNLAB_BLAS_THREADS", "NumPy's BLAS threads beside the compiled "
+                                "kernels", also=("keep",))
+    if setting == "keep" or setting is None and any(name in os.environ for name in BLAS_ENV):
+        return None
+    return 1 if setting is None else setting
+
+
+def check_settings():
+    """Read every ``CNNLAB_*`` setting now, so that a bad one is reported before any work starts
+    (the ``cnnlab`` command calls it first); raises ``ConfigError``."""
+    get_kernels()
+    _read_thread_setting()   # validated now, taken at the first kernel (MPI ranks set it before)
+    blas_threads()

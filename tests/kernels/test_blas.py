@@ -73,41 +73,6 @@ def test_the_gemm_source_is_named():
     assert _blas.gemm_source() in ("openblas", "compiled loops")
 
 
-ADVICE_PROBE = r"""
-import sys, warnings
-import numpy as np
-import cnnlab
-import cnnlab.functional as F
-if sys.argv[1] == "tuned":
-    cnnlab.backend.tune_process()
-warnings.simplefilter("always")
-with warnings.catch_warnings(record=True) as caught:
-    x = cnnlab.tensor(np.ones((2, 16, 6, 6), np.float32))
-    w = cnnlab.tensor(np.ones((16, 16, 3, 3), np.float32))
-    F.conv2d(x, w, padding=1)
-    F.conv2d(x, w, padding=1)
-print(sum("tune_process" in str(c.message) for c in caught))
-"""
-
-
-@pytest.mark.parametrize("mode,expected", [("plain", "1"), ("tuned", "0")])
-def test_a_busy_blas_pool_is_named_once_with_its_remedy(mode, expected):
-    """A script that never calls tune_process() is told once why its training is slow, and how to fix it."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "CNNLAB_KERNELS")}
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: BLAS and the kernels run one thread each")
-    out = subprocess.run([sys.executable, "-c", ADVICE_PROBE, mode], capture_output=True, text=True, env=env,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr
-    if _blas.gemm_source() != "openblas":
-        pytest.skip("NumPy brings no OpenBLAS here")
-    assert out.stdout.strip().splitlines()[-1] == expected
-
-
 @njit(cache=False)
 def _product(a, w, c):
     product(a, w, c)

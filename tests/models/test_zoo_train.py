@@ -53,7 +53,7 @@ def fill(model, full=True, seed=0):
     for p in model.parameters():
         if p.ndim < 2:
             continue
-        flat = p.data.reshape(-1)  # a view: parameters are contiguous
+        flat = p._data.reshape(-1)  # a view: parameters are contiguous
         end = flat.size if full or flat.size <= BIG else CHUNK
         for start in range(0, end, CHUNK):
             stop = min(start + CHUNK, end)

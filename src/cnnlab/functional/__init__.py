@@ -17,3 +17,11 @@ from .reduce import max, mean, min, sum, var
 from .shape import cat, concat, flatten, getitem, permute, reshape, stack, transpose, view
 from .activation import hardswish, silu
 from .stochastic_depth import stochastic_depth
+# max/min with PyTorch's meaning (``_, pred = F.max(out, 1)``); amax/amin reduce over several dims.
+from .selection import max, min
+
+
+def __getattr__(name):
+    from ..pytorch_names import missing
+
+    raise missing("torch.nn.functional", __name__, name)

@@ -173,7 +173,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     if input.ndim == 4 and input.shape[0] == 0:
         # An empty batch gives an empty (0, O, oH, oW) output, as PyTorch: convolve one zero image
         # and keep none of it; the zero-sized term connects `input` to its (empty) gradient.
-        xp = backend.get_array_module(input.data)
+        xp = backend.get_array_module(input._data)
         one = type(input)(xp.zeros((1, *input.shape[1:]), input.dtype))
         out = Conv2d.apply(one, weight, bias, stride=stride, pads=pads, dilation=dilation,
                            groups=groups, padding_mode=padding_mode)[:0]

@@ -6,7 +6,7 @@ from collections import namedtuple
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ..validation import is_int
+from ..validation import is_int, normalize_dim
 
 # The named pairs PyTorch returns (``torch.return_types.max``): unpack them or use the fields.
 max_result = namedtuple("max", ("values", "indices"))
@@ -40,11 +40,7 @@ def _dim(fn, input, dim):
     if not is_int(dim):
         raise TypeError(f"{fn}: `dim` must be an int (for several dims use amax/amin). "
                         f"Received: dim={dim!r}")
-    nd = builtins.max(input.ndim, 1)
-    if not -nd <= dim < nd:
-        raise IndexError(f"{fn}: `dim` {dim} is out of range for a tensor with {input.ndim} "
-                         f"dimensions (expected {-nd}..{nd - 1})")
-    return int(dim) % nd
+    return normalize_dim(fn, dim, input.ndim)
 
 
 def extreme_along(fn, input, dim, keepdim=False, largest=True):
@@ -64,7 +60,7 @@ def extreme_along(fn, input, dim, keepdim=False, largest=True):
 
 def arg_extreme(fn, input, dim=None, keepdim=False, largest=True):
     """Index of the max (``largest``) or min; with ``dim=None``, into the flattened tensor."""
-    data = input.data
+    data = input._data
     xp = backend.get_array_module(data)
     if data.size == 0:
         raise ValueError(f"{fn}: cannot reduce an empty tensor (shape {input.shape})")

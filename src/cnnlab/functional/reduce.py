@@ -4,19 +4,16 @@ import builtins
 
 from .. import backend
 from ..autograd import Function
+from ..validation import normalize_dims
 
 
 def _normalize_axis(axis, ndim, name):
+    """Sorted axes to reduce, or None for all of them (``dim=()`` too, and any dim of a 0-d
+    tensor, as PyTorch)."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
-    bound = builtins.max(ndim, 1)  # this module defines its own max/min/sum
-    for a in axes:
-        if not -ndim <= a < bound:
-            raise ValueError(f"{name}: `axis` {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % bound)
-    return tuple(sorted(set(out)))
+    axes = normalize_dims(name, axis, ndim)
+    return axes if axes and ndim else None
 
 
 def _expand(g, shape, axis, keepdims):

@@ -231,7 +231,7 @@ def apply_filter(image, kernel, padding_mode="replicate"):
         image (..., H, W) -> the same shape (float; integer images become the default float dtype).
     """
     k = make_kernel(kernel)
-    x = images.as_numpy(image) if not isinstance(image, Tensor) else image.data
+    x = images.as_numpy(image) if not isinstance(image, Tensor) else image._data
     if x.ndim not in (2, 3, 4):
         raise ValueError(f"apply_filter: `image` must be (H, W), (C, H, W) or (N, C, H, W). "
                          f"Received shape {tuple(x.shape)}")
@@ -242,7 +242,7 @@ def apply_filter(image, kernel, padding_mode="replicate"):
     c = x4.shape[1]
     weight = xp.asarray(np.broadcast_to(k, (c, 1) + k.shape), dtype=dtype)  # (C, 1, kH, kW), one per channel
     out = F.conv2d(Tensor(x4), Tensor(weight), padding="same", groups=c, padding_mode=padding_mode)
-    return backend.asnumpy(out.data).reshape(shape)
+    return backend.asnumpy(out._data).reshape(shape)
 
 
 def display_filtered(filtered, kernel):

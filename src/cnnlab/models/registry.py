@@ -1,6 +1,37 @@
-"""The model registry: ``get(name, **config)`` builds any zoo model by name; ``list_models()`` names them."""
+"""The model registry: ``get(name, **config)`` builds any zoo model by name; ``list_models()`` names them.
+
+Every registered builder also takes torchvision's ``weights=`` and ``pretrained=`` keywords: None or
+False build random weights; a weights name (``"IMAGENET1K_V1"``, ``"DEFAULT"``, ``pretrained=True``)
+is one error saying how to load a torchvision state-dict file instead, as cnnlab downloads no weights.
+"""
+
+import functools
 
 _MODELS = {}
+
+
+def check_weights(name, weights=None, pretrained=None):
+    """Raise unless ``weights``/``pretrained`` ask for random initial weights (None or False)."""
+    if weights in (None, False) and pretrained in (None, False):
+        return
+    label = getattr(weights, "name", weights) if weights not in (None, False) else "DEFAULT"
+    received = f"weights={label!r}" if weights not in (None, False) else f"pretrained={pretrained!r}"
+    raise ValueError(f"{name}: cnnlab does not download pretrained weights (received {received}); build the "
+                     f"model with weights=None and load a torchvision state dict saved as safetensors: "
+                     f"cnnlab.interop.load_torch_state_dict(model, '{name}.safetensors') (in PyTorch: "
+                     f"safetensors.torch.save_file(torchvision.models.{name}(weights={str(label)!r})"
+                     f".state_dict(), '{name}.safetensors'))")
+
+
+def _accepting_weights(fn, name):
+    """``fn`` that also takes ``weights``, ``pretrained`` and ``progress`` (torchvision's keywords)."""
+
+    @functools.wraps(fn)
+    def build(*args, weights=None, pretrained=None, progress=True, **config):
+        check_weights(name, weights, pretrained)
+        return fn(*args, **config)
+
+    return build
 
 
 def register_model(name, input_size=None, min_size=None, task="classify"):
@@ -15,6 +46,7 @@ def register_model(name, input_size=None, min_size=None, task="classify"):
     def decorate(fn):
         if name in _MODELS:
             raise ValueError(f"register_model: a model named {name!r} is already registered")
+        fn = _accepting_weights(fn, name)
         fn.model_name = name
         fn.input_size = input_size
         fn.min_size = min_size

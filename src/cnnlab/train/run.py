@@ -12,12 +12,14 @@ from contextlib import nullcontext
 import numpy as np
 
 from .. import __version__, backend, distributed, nn, optim
+from ..validation import int_arg
 from ..data import DATASETS, DataLoader, Subset, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..data.resized import ResizedDataset
 from ..data.scenes import TASK_WORDS, labels_for
 from ..models.registry import get_builder, task_of
 from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
+from .memory_plan import check_batches_fit
 from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
                      remove_orphaned_temp_files)
 from .saved import eval_dataset, load_trained, set_normalize  # re-exported: imported from here today
@@ -172,7 +174,8 @@ def _split(train_set, val_split, seed, train_limit, resume_meta, log):
             f"not --val-split {val_split:g}")
         val_split = recorded["val_split"]
     pool = np.arange(len(train_set))
-    if train_limit:
+    if train_limit is not None:   # 0 would train on nothing: refused, not read as "no limit"
+        int_arg("train", "train_limit", train_limit, minimum=1)
         pool = np.random.default_rng(seed).permutation(len(train_set))[:train_limit]
     train_idx, val_idx = stratified_split(train_set.targets[pool], val_split, seed)
     train_idx, val_idx = pool[train_idx], pool[val_idx]
@@ -262,6 +265,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         set_normalize(ds, mean, std)
     train_set = Subset(base, train_idx)
     val_set = Subset(val_base, val_idx) if val_idx.size else None
+    check_batches_fit(base.image_shape, resize, batch_size, len(train_idx), len(test_set))
     net, config = build_model(model, base, resize, used)
     parallel = None
     if ranks > 1:
@@ -347,6 +351,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
                                  f"{saved_ranks} rank(s); resume it with {saved_ranks} "
                                  f"(mpiexec -n {saved_ranks}), not {ranks}")
             start = resume_state(start, meta["recipe"], allow_changes, log)
+        trainer.resume_source = last if resume else None
         history = trainer.fit(train_loader, val_loader, epochs=epochs, resume=start)
     result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
               "parameters": n_params, "dataset": used, "model": net, "run_dir": out, "meta": meta,

@@ -13,7 +13,6 @@ same signature takes its place: correct, slower. ``gemm_source()`` says which on
 """
 
 import ctypes
-import warnings
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -21,7 +20,7 @@ import numba
 from numba import cfunc, carray, prange, types
 from numba.extending import intrinsic, overload
 
-from ._numba import kernel, threads
+from ._numba import kernel, num_threads
 
 __all__ = ["gemm", "gemm_source", "ready", "threaded_matmul"]
 
@@ -42,7 +41,6 @@ def _fallback(dtype):
     """A compiled row-major GEMM with cblas's signature, for a NumPy without OpenBLAS."""
     value = types.float32 if dtype == np.float32 else types.float64
 
-    @cfunc(_signature(value), nopython=True, fastmath=True, cache=True)
     def gemm_loops(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
         a_rows = m if trans_a == NO_TRANS else k
         b_rows = k if trans_b == NO_TRANS else n
@@ -61,12 +59,16 @@ def _fallback(dtype):
                     for j in range(n):
                         row[j] += aip * bv[j, p]
 
-    return gemm_loops.address
+    try:
+        compiled = cfunc(_signature(value), nopython=True, fastmath=True, cache=True)(gemm_loops)
+    except RuntimeError:     # nowhere writable to cache it: compile it for this process
+        compiled = cfunc(_signature(value), nopython=True, fastmath=True)(gemm_loops)
+    return compiled.address
 
 
 def _find_openblas():
-    """{dtype: address} of the ILP64 cblas GEMMs in the OpenBLAS this process loaded, plus its
-    thread-count getter under "threads" when it has one; {} when there is none."""
+    """{dtype: address} of the ILP64 cblas GEMMs in the OpenBLAS this process loaded; {} when there
+    is none."""
     try:
         with open("/proc/self/maps") as f:
             paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
@@ -85,13 +87,6 @@ def _find_openblas():
                     found[dtype] = ctypes.cast(fn, ctypes.c_void_p).value
                     break
         if len(found) == len(_BLAS_NAMES):
-            for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                         "openblas_get_num_threads"):
-                getter = getattr(lib, name, None)
-                if getter is not None:
-                    getter.restype = ctypes.c_int
-                    found["threads"] = getter
-                    break
             return found
     return {}
 
@@ -109,13 +104,6 @@ def ready():
         for dtype, symbol in _SYMBOLS.items():
             llvm.add_symbol(symbol, found[dtype] if found else _fallback(dtype))
         _SOURCE = "openblas" if found else "compiled loops"
-        blas_threads = found["threads"]() if "threads" in found else 1
-        if blas_threads > 1 and numba.config.NUMBA_NUM_THREADS > 1:
-            warnings.warn(
-                f"cnnlab: NumPy's OpenBLAS runs {blas_threads} threads of its own beside the compiled "
-                "kernels' threads, which call it from each of theirs: training runs several times "
-                "slower. Call cnnlab.backend.tune_process() first (the cnnlab command does), or set "
-                "OPENBLAS_NUM_THREADS=1.", RuntimeWarning, stacklevel=3)
     return _SOURCE
 
 
@@ -183,6 +171,5 @@ def threaded_matmul(a, b, out):
     """out = a @ b for 2-D C-contiguous arrays, one block of rows per thread: the product the
     convolutions run (the benchmark's GEMM ceiling)."""
     ready()
-    with threads():
-        _rows_product(a, b, out, numba.get_num_threads())
+    _rows_product(a, b, out, num_threads())
     return out

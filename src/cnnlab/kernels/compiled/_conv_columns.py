@@ -2,13 +2,12 @@
 for 16-64 float32 outputs, else threaded chunks of im2col columns times the kernel matrix through the
 GEMM (``conv``'s docstring has the whole picture)."""
 
-import numba
 import numpy as np
 from numba import prange
 
 from ._blas import gemm, ready
 from ._conv_layout import _as_rows, _nhwc, _padded_nhwc
-from ._numba import helper, kernel
+from ._numba import helper, kernel, num_threads
 from ._simd import product, product_transposed, tile_convolution, tile_weight_gradient
 
 
@@ -252,7 +251,7 @@ def _chunk_rows(row_values, itemsize):
 
 def _tasks(rows, chunk):
     """One run of rows per thread, unless there are fewer chunks than threads."""
-    return max(1, min(numba.get_num_threads(), -(-rows // chunk)))
+    return max(1, min(num_threads(), -(-rows // chunk)))
 
 
 PANEL_BLOCK = 16   # output channels moved together: one cache line of the panel per (tap, channel)

@@ -2,12 +2,11 @@
 (no product is large enough for BLAS). The kernels take one filter per channel; a channel multiplier M
 runs them once per filter k on the (..., C, M)[..., k] views (strided when M > 1, rare)."""
 
-import numba
 import numpy as np
 from numba import prange
 
 from ._conv_layout import _as_rows, _padded_nhwc, _padded_size
-from ._numba import kernel
+from ._numba import kernel, num_threads
 
 
 @kernel
@@ -107,7 +106,7 @@ def _depthwise_weight_grad(x, grad, weight_shape, pads, stride, dilation):
     n, c = x.shape[:2]
     o, _, kh, kw = weight_shape
     xp = _padded_nhwc(x, pads)
-    tasks = max(1, min(n, numba.get_num_threads()))
+    tasks = max(1, min(n, num_threads()))
     parts = np.empty((tasks, kh, kw, c, o // c), x.dtype)
     g = _depthwise_grad_rows(grad, c)
     for k in range(o // c):

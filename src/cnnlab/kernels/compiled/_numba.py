@@ -1,29 +1,47 @@
-"""What the compiled kernels share: Numba's settings, the disk cache's place, threads, stack tiles.
+"""The one path every compiled kernel takes: Numba's settings, threads, grain size, the disk cache.
 
-- Every kernel is ``@njit(parallel=True, fastmath=True, cache=True)`` (``kernel``): one parallel
-  region per call, run by Numba's threading layer. cnnlab leaves the layer to Numba (TBB, else
-  OpenMP, else its own workqueue; ``NUMBA_THREADING_LAYER`` picks one): OpenMP, the one installed
-  here, keeps its workers spinning briefly between regions, so back-to-back kernels start at once.
-- ``threads()`` runs a kernel on ``CNNLAB_NUM_THREADS`` threads (default: Numba's, one per core)
-  and puts the calling thread's Numba setting back afterwards.
-- The compiled machine code is cached on disk: beside the sources when their ``__pycache__`` is
-  writable (Numba's default), else under ``~/.cache/cnnlab/numba`` (``$XDG_CACHE_HOME`` honoured);
-  ``NUMBA_CACHE_DIR`` overrides both. Only cnnlab's own kernels are placed there.
-- ``stack_tile(n, dtype)``: scratch of n values on the stack. LLVM keeps a fixed-size stack array
-  whose every index is known after unrolling in registers; a heap array (``np.empty``) it cannot,
-  as it cannot prove the array is not also the input (measured: 80 vs 12 GFLOP/s).
+- ``@kernel`` compiles a function twice, lazily: a parallel variant (``parallel=True``, one parallel
+  region per call on Numba's threading layer) and a serial one (``prange`` run as ``range`` on the
+  calling thread). A call whose largest array holds fewer than ``GRAIN`` values, or any call when
+  cnnlab runs on one thread, takes the serial variant: opening a region costs microseconds when the
+  machine is quiet and a scheduler slice (milliseconds) when another process holds a core, more than
+  small work is worth (PyTorch keeps work under the same 32,768 elements on the calling thread).
+- Threads: ``backend.set_num_threads`` or ``CNNLAB_NUM_THREADS`` (at most Numba's pool), set on the
+  calling thread for the call and put back after; unset, Numba's own count (one per core, unless the
+  caller lowered it with ``numba.set_num_threads``). ``num_threads()`` is the count Python code
+  sizes its task lists by.
+- cnnlab owns its threads lazily: the first compiled kernel call puts NumPy's BLAS on
+  ``backend.blas_threads()`` threads (1 unless ``CNNLAB_BLAS_THREADS`` says otherwise), since the
+  kernels spread their own work over the cores and call the GEMM from each of their threads; a BLAS
+  pool spinning beside them on the same cores made a plain script's training steps 2-9x slower.
+- ``@helper``: a serial function inlined into the kernels that call it.
+- The machine code is cached on disk: beside the sources when their ``__pycache__`` is writable
+  (Numba's default), else under ``~/.cache/cnnlab/numba`` (``$XDG_CACHE_HOME`` honoured);
+  ``NUMBA_CACHE_DIR`` overrides both. Only cnnlab's own kernels are placed there. A corrupt or
+  unreadable entry is dropped and compiled afresh; with nowhere writable, kernels compile in memory
+  for the process and one line on stderr says why.
 """
 
+import functools
+import glob
 import os
+import sys
+import types as pytypes
 
 import numba
+import numpy as np
 from numba import njit, types
 from numba.core import caching, cgutils
 from numba.extending import intrinsic
 
+from ... import backend
+
+GRAIN = 32768   # values: below this, a kernel runs serially on the calling thread
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+# ------------------------------------------------------------------------------------------------ cache
 def cache_dir():
     """Where cnnlab's compiled kernels are cached when the package's own directory is read-only."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -52,47 +70,162 @@ def _install_cache_locator():
 
 
 _install_cache_locator()
+_noted = False
 
 
-def kernel(fn):
-    """A compiled kernel: one parallel region, fast maths, cached on disk."""
-    return njit(parallel=True, fastmath=True, cache=True, nogil=True)(fn)
+def _note_uncached(why):
+    """Say once per process, in one line, that kernels compile in memory, and why."""
+    global _noted
+    if not _noted:
+        _noted = True
+        where = os.environ.get("NUMBA_CACHE_DIR") or f"{_PACKAGE_DIR}/.../__pycache__, {cache_dir()}"
+        print(f"cnnlab: note: compiled kernels are not cached on disk ({why}; tried {where}): they "
+              f"compile in memory for this process. Set NUMBA_CACHE_DIR to a writable directory to keep "
+              f"them", file=sys.stderr)
 
 
-def helper(fn):
-    """A compiled serial helper, inlined into the kernels that call it."""
-    return njit(fastmath=True, cache=True, nogil=True, inline="always")(fn)
+class _HealingCache(caching.FunctionCache):
+    """Numba's cache of one function, that drops a corrupt or unreadable entry (a truncated write, a
+    file from another build) and compiles afresh instead of failing on every run."""
+
+    def load_overload(self, sig, target_context):
+        try:
+            return super().load_overload(sig, target_context)
+        except Exception:   # unpickling errors of every kind, truncated files, stale machine code
+            self._forget()
+            return None
+
+    def save_overload(self, sig, data):
+        try:
+            super().save_overload(sig, data)
+        except OSError as e:   # read-only or full: this process keeps its in-memory compilation
+            _note_uncached(f"{type(e).__name__}: {e.strerror or e}")
+        except Exception:      # an index unreadable as it was about to be extended: start it afresh
+            self._forget()
+            try:
+                super().save_overload(sig, data)
+            except Exception as e:
+                _note_uncached(f"{type(e).__name__}: {e}")
+
+    def _forget(self):
+        """Remove this function's index and data files (where that is allowed)."""
+        base = os.path.join(self._cache_path, self._impl.filename_base)
+        for path in [base + ".nbi"] + glob.glob(glob.escape(base) + ".*.nbc"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
+def _cache(dispatcher):
+    """Give ``dispatcher`` a healing disk cache, or none (and a note) when nowhere is writable."""
+    try:
+        dispatcher._cache = _HealingCache(dispatcher.py_func)
+    except RuntimeError as e:        # Numba found no writable place for this source file
+        _note_uncached("no writable cache directory" if "no locator" in str(e) else str(e))
+    return dispatcher
+
+
+def _renamed(fn, suffix):
+    """A copy of ``fn`` under another qualified name: Numba names cache files by function, not by
+    compile options, so a second variant of one function needs a name of its own."""
+    copy = pytypes.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix, fn.__defaults__,
+                                fn.__closure__)
+    copy.__qualname__ = fn.__qualname__ + suffix
+    copy.__module__, copy.__doc__ = fn.__module__, fn.__doc__
+    return copy
+
+
+# ------------------------------------------------------------------------------------------------ threads
 def num_threads():
-    """Threads a kernel runs on: ``CNNLAB_NUM_THREADS`` (at most Numba's pool), else Numba's pool."""
+    """Threads a parallel kernel runs on: cnnlab's setting (at most Numba's pool), else the pool."""
     pool = numba.config.NUMBA_NUM_THREADS
-    value = os.environ.get("CNNLAB_NUM_THREADS", "")
-    if value.isdigit() and int(value) > 0:
-        return min(int(value), pool)
-    return pool
+    wanted = backend.thread_setting()
+    return pool if wanted is None else min(wanted, pool)
 
 
-class threads:
-    """Context: the calling thread's Numba kernels run on ``num_threads()`` threads inside it."""
+_owned = False
 
-    def __enter__(self):
-        self.saved = numba.get_num_threads()
-        wanted = num_threads()
-        if wanted != self.saved:
-            numba.set_num_threads(wanted)
-        return self
 
-    def __exit__(self, *exc):
-        if numba.get_num_threads() != self.saved:
-            numba.set_num_threads(self.saved)
-        return False
+def own_threads():
+    """At the first compiled kernel: NumPy's BLAS on ``backend.blas_threads()`` threads (left alone
+    when that is None, the user's choice). Once per process; returns what was done."""
+    global _owned
+    if _owned:
+        return None
+    _owned = True
+    wanted = backend.blas_threads()
+    if wanted is None:
+        return None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:   # pragma: no cover - threadpoolctl is a dependency
+        return None
+    threadpool_limits(limits=wanted, user_api="blas")
+    return wanted
+
+
+# ------------------------------------------------------------------------------------------------ kernels
+def _largest(args):
+    work = 0
+    for a in args:
+        if isinstance(a, np.ndarray) and a.size > work:
+            work = a.size
+    return work
+
+
+class Kernel:
+    """A compiled kernel: ``parallel`` and ``serial`` Numba dispatchers of one function, and the
+    choice between them per call (``GRAIN``, ``num_threads()``)."""
+
+    def __init__(self, fn, fastmath=True, cache=True):
+        options = dict(fastmath=fastmath, nogil=True)
+        self.parallel = njit(parallel=True, **options)(fn)
+        self.serial = njit(**options)(_renamed(fn, "__serial"))
+        if cache:
+            _cache(self.parallel)
+            _cache(self.serial)
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args):
+        if not _owned:
+            own_threads()
+        setting = backend.thread_setting()
+        if setting == 1 or _largest(args) < GRAIN or numba.config.NUMBA_NUM_THREADS == 1:
+            return self.serial(*args)
+        if setting is None:            # one thread per core, or what the caller gave Numba itself
+            return self.parallel(*args)
+        threads, saved = min(setting, numba.config.NUMBA_NUM_THREADS), numba.get_num_threads()
+        if threads == saved:
+            return self.parallel(*args)
+        numba.set_num_threads(threads)
+        try:
+            return self.parallel(*args)
+        finally:
+            numba.set_num_threads(saved)
+
+
+def kernel(fn=None, *, fastmath=True, cache=True):
+    """Decorator: a compiled kernel (``Kernel``); ``fastmath`` as Numba's (True, False or a set of
+    LLVM flags: kernels that must keep NaN and infinity semantics pass a set without them)."""
+    if fn is None:
+        return lambda f: Kernel(f, fastmath=fastmath, cache=cache)
+    return Kernel(fn, fastmath=fastmath, cache=cache)
+
+
+def helper(fn=None, *, fastmath=True):
+    """Decorator: a compiled serial helper, inlined into the kernels that call it."""
+    if fn is None:
+        return lambda f: helper(f, fastmath=fastmath)
+    return _cache(njit(fastmath=fastmath, nogil=True, inline="always")(fn))
 
 
 @intrinsic
 def stack_tile(typingctx, size, dtype):
     """A pointer to ``size`` (a compile-time constant) uninitialised values of ``dtype`` on the stack;
-    wrap it with ``numba.carray(ptr, shape)``."""
+    wrap it with ``numba.carray(ptr, shape)``. LLVM keeps a fixed-size stack array whose every index
+    is known after unrolling in registers; a heap array (``np.empty``) it cannot, as it cannot prove
+    the array is not also the input (measured: 80 vs 12 GFLOP/s)."""
     if not isinstance(size, types.IntegerLiteral):
         return None
     n, value_type = size.literal_value, dtype.dtype

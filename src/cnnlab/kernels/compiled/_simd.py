@@ -2,7 +2,8 @@
 
 Why: convolutions with 16-32 output channels are products (pixels, K) @ (K, 16 or 32); OpenBLAS spends
 most of such a product packing the wide operand (86 and 125 GFLOP/s on 2 cores here), and Numba loops
-over 16-32 channels do not vectorise at all (KERNEL-NOTES: the vector loop must be 64 long).
+over 16-32 channels do not vectorise at all (kernels/README.md, "What the machine wants": the vector
+loop must be 64 long).
 
 How: ``tile_product`` computes R rows x 16V columns of the product in R*V vector registers of 16
 float32 lanes. For every k it loads V vectors of the kernel row once and, per output row, broadcasts

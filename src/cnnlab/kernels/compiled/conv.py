@@ -28,7 +28,6 @@ the others; every kernel reads either layout. float64 runs the same loops, excep
 all go to the GEMM (the register tiles are float32).
 """
 
-import numba
 import numpy as np
 from numba import prange
 
@@ -36,7 +35,7 @@ from ._conv_columns import _columns_forward, _columns_input_grad, _columns_weigh
 from ._conv_depthwise import _depthwise_forward, _depthwise_input_grad, _depthwise_weight_grad
 from ._conv_direct import _direct_forward, _direct_input_grad, _direct_weight_grad
 from ._conv_layout import _padded_size
-from ._numba import kernel, threads
+from ._numba import kernel, num_threads
 
 __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
 
@@ -110,22 +109,19 @@ FORMULATIONS = {
 def conv2d_forward(x, weight, bias, pads, stride, dilation, groups):
     """x (N, C, H, W), weight (O, C/G, kH, kW), bias (O,) or None -> (N, O, oH, oW)."""
     forward = FORMULATIONS[_plan("forward", x.shape, weight.shape, stride, groups)][0]
-    with threads():
-        return forward(x, weight, bias, pads, stride, dilation, groups)
+    return forward(x, weight, bias, pads, stride, dilation, groups)
 
 
 def conv2d_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
     """grad (N, O, oH, oW) -> d input (N, C, H, W)."""
     input_grad = FORMULATIONS[_plan("input_grad", input_shape, weight.shape, stride, groups)][1]
-    with threads():
-        return input_grad(grad, weight, input_shape, pads, stride, dilation, groups)
+    return input_grad(grad, weight, input_shape, pads, stride, dilation, groups)
 
 
 def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     """x (N, C, H, W), grad (N, O, oH, oW) -> d weight (O, C/G, kH, kW)."""
     weight_grad = FORMULATIONS[_plan("weight_grad", x.shape, weight_shape, stride, groups)][2]
-    with threads():
-        return weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)
+    return weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)
 
 
 @kernel
@@ -159,12 +155,11 @@ def _row_sums(rows, parts):
 def conv2d_bias_grad(grad):
     """grad (N, O, oH, oW) -> d bias (O,): the sum over batch and pixels."""
     n, c, h, w = grad.shape
-    with threads():
-        nhwc = grad.transpose(0, 2, 3, 1)
-        if nhwc.flags.c_contiguous and grad.size:
-            parts = np.empty((min(numba.get_num_threads(), n * h * w), c))    # float64 sums
-            _row_sums(nhwc.reshape(n * h * w, c), parts)
-            return parts.sum(axis=0).astype(grad.dtype)
-        out = np.empty(c, grad.dtype)
-        _channel_sums(grad, out)
+    nhwc = grad.transpose(0, 2, 3, 1)
+    if nhwc.flags.c_contiguous and grad.size:
+        parts = np.empty((min(num_threads(), n * h * w), c))    # float64 sums
+        _row_sums(nhwc.reshape(n * h * w, c), parts)
+        return parts.sum(axis=0).astype(grad.dtype)
+    out = np.empty(c, grad.dtype)
+    _channel_sums(grad, out)
     return out

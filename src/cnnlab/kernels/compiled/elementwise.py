@@ -6,35 +6,36 @@ layouts, broadcasting) goes to the reference.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ..reference import elementwise as _reference
 from ..reference._layout import empty, in_layout, is_channels_last
+from ._numba import kernel
 
 __all__ = ["relu_forward", "relu_backward", "add_relu_forward"]
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _relu(x, out):
     for i in prange(x.size):
         v = x[i]
         out[i] = 0 if v < 0 else v          # NaN stays NaN, as PyTorch
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _relu_grad(g, out, gx):
     for i in prange(g.size):
         gx[i] = 0 if out[i] <= 0 else g[i]     # a NaN output passes it, as PyTorch
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _add_relu(a, b, out):
     for i in prange(a.size):
         v = a[i] + b[i]
         out[i] = 0 if v < 0 else v
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _add_relu_mixed(a, b, out):
     """(N, C, H, W) of any two layouts into a channels-last ``out``, walked in its memory order."""
     n, c, h, w = out.shape

@@ -16,11 +16,11 @@ a = weight * inv_std, b = -a * inv_std * sum(g' xhat) / M, d = -b * mean - a * s
 evaluation has b = d = 0 (the statistics are constants).
 """
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ..reference._layout import in_layout, is_channels_last
+from ._numba import kernel, num_threads
 
 __all__ = ["batch_norm_forward", "batch_norm_backward"]
 
@@ -28,7 +28,7 @@ __all__ = ["batch_norm_forward", "batch_norm_backward"]
 _FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
-@njit(parallel=True, fastmath=_FAST, cache=True)
+@kernel(fastmath=_FAST)
 def _sums_rows(x, shift, blocks):
     """x (R, C) -> (blocks, 2, C) float64 partial sums of (x - shift) and (x - shift)^2."""
     r, c = x.shape
@@ -44,7 +44,7 @@ def _sums_rows(x, shift, blocks):
     return parts
 
 
-@njit(parallel=True, fastmath=_FAST, cache=True)
+@kernel(fastmath=_FAST)
 def _sums_planes(x, shift):
     """x (N, C, P) -> (2, C) float64 sums of (x - shift) and (x - shift)^2; one channel per task."""
     n, c, p = x.shape
@@ -63,7 +63,7 @@ def _sums_planes(x, shift):
     return out
 
 
-@njit(parallel=True, fastmath=_FAST, cache=True)
+@kernel(fastmath=_FAST)
 def _affine_rows(x, scale, shift, relu, out):
     """out = x * scale + shift per channel (then max(., 0) when ``relu``); x, out (R, C)."""
     r, c = x.shape
@@ -74,7 +74,7 @@ def _affine_rows(x, scale, shift, relu, out):
             o[ch] = 0 if relu and y < 0 else y
 
 
-@njit(parallel=True, fastmath=_FAST, cache=True)
+@kernel(fastmath=_FAST)
 def _affine_planes(x, scale, shift, relu, out):
     """As ``_affine_rows`` on (N, C, P) planes."""
     n, c, p = x.shape
@@ -87,7 +87,7 @@ def _affine_planes(x, scale, shift, relu, out):
             o[i] = 0 if relu and y < 0 else y
 
 
-@njit(parallel=True, fastmath=_FAST, cache=True)
+@kernel(fastmath=_FAST)
 def _grad_sums_rows(g, x, out, mean, relu, blocks):
     """(blocks, 2, C) partial sums of g' and g' * (x - mean); g' = 0 where out <= 0 when ``relu``."""
     r, c = x.shape
@@ -103,7 +103,7 @@ def _grad_sums_rows(g, x, out, mean, relu, blocks):
     return parts
 
 
-@njit(parallel=True, fastmath=_FAST, cache=True)
+@kernel(fastmath=_FAST)
 def _grad_sums_planes(g, x, out, mean, relu):
     """As ``_grad_sums_rows`` on (N, C, P) planes -> (2, C); one channel per task."""
     n, c, p = x.shape
@@ -123,7 +123,7 @@ def _grad_sums_planes(g, x, out, mean, relu):
     return sums
 
 
-@njit(parallel=True, fastmath=_FAST, cache=True)
+@kernel(fastmath=_FAST)
 def _grad_input_rows(g, x, out, a, bx, d, relu, gx):
     """gx = a * g' + bx * x + d per channel; all (R, C)."""
     r, c = x.shape
@@ -134,7 +134,7 @@ def _grad_input_rows(g, x, out, a, bx, d, relu, gx):
             dst[ch] = a[ch] * gv + bx[ch] * xr[ch] + d[ch]
 
 
-@njit(parallel=True, fastmath=_FAST, cache=True)
+@kernel(fastmath=_FAST)
 def _grad_input_planes(g, x, out, a, bx, d, relu, gx):
     """As ``_grad_input_rows`` on (N, C, P) planes."""
     n, c, p = x.shape
@@ -161,15 +161,17 @@ def _view(a):
         dense = a.transpose(0, 2, 3, 1) if a.ndim == 4 else np.ascontiguousarray(a)
         return "rows", dense.reshape(-1, c), new
 
+    planes = (n, c, int(np.prod(a.shape[2:])))   # explicit: -1 cannot be inferred for a batch of 0
+
     def new():
         arr = np.empty(a.shape, a.dtype)
-        return arr, arr.reshape(n, c, -1)
-    return "planes", np.ascontiguousarray(a).reshape(n, c, -1), new
+        return arr, arr.reshape(planes)
+    return "planes", np.ascontiguousarray(a).reshape(planes), new
 
 
 def _blocks(rows):
     """Row blocks for the partial sums: a few per thread, none tiny."""
-    return max(1, min(4 * numba.get_num_threads(), rows // 64))
+    return max(1, min(4 * num_threads(), rows // 64))
 
 
 def _channel_sums(kind, view, shift):

@@ -15,15 +15,16 @@ real element (padding never wins), as PyTorch. Windows larger than 256 taps use 
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ..reference import pool as _reference
 from ..reference._layout import in_layout, is_channels_last
+from ._numba import helper, kernel
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
 
 
-@njit(cache=True, inline="always")
+@helper(fastmath=False)
 def _first_inside(start, size, kernel, dilation):
     """The first tap index along one axis whose position start + t * dilation lies in [0, size)."""
     for t in range(kernel):
@@ -35,7 +36,7 @@ def _first_inside(start, size, kernel, dilation):
     return -1
 
 
-@njit(cache=True, inline="always")
+@helper(fastmath=False)
 def _tap_range(start, size, kernel, dilation):
     """Taps [lo, hi) along one axis whose positions start + t * dilation lie in [0, size)."""
     lo = 0
@@ -47,7 +48,7 @@ def _tap_range(start, size, kernel, dilation):
     return lo, hi
 
 
-@njit(cache=True, inline="always")
+@helper(fastmath=False)
 def _out_range(offset, size, stride, count):
     """Outputs [lo, hi) along one axis whose tap position j * stride + offset lies in [0, size)."""
     lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
@@ -55,7 +56,7 @@ def _out_range(offset, size, stride, count):
     return lo, max(hi, lo)
 
 
-@njit(cache=True, inline="always")
+@helper(fastmath=False)
 def _strided(row, start, step, count, buf):
     """row[start::step][:count] as a contiguous run: a slice for step 1, else gathered into ``buf``.
     The comparison loops then index a contiguous array from 0, which LLVM vectorises; a runtime step
@@ -67,7 +68,7 @@ def _strided(row, start, step, count, buf):
     return buf[:count]
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _max_forward_planes(x, kh, kw, sh, sw, ph, pw, dh, dw, out, taps):
     """x (P, H, W) planes -> out, taps (P, oH, oW): window maxima and the winning taps."""
     planes, h, w = x.shape
@@ -100,7 +101,7 @@ def _max_forward_planes(x, kh, kw, sh, sw, ph, pw, dh, dw, out, taps):
                         tt[j] = k if win else tt[j]
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _max_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, taps):
     """x (N, H, W, C) -> out, taps (N, oH, oW, C); one task per output row of an image."""
     n, h, w, c = x.shape
@@ -131,7 +132,7 @@ def _max_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, taps):
                             t[ch] = k
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _max_backward_planes(g, taps, kh, kw, sh, sw, ph, pw, dh, dw, gx):
     """g, taps (P, oH, oW) -> gx (P, H, W): each output's gradient added at its winning tap."""
     planes, h, w = gx.shape
@@ -148,7 +149,7 @@ def _max_backward_planes(g, taps, kh, kw, sh, sw, ph, pw, dh, dw, gx):
                     dst[y, z] += g[plane, i, j]
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _max_backward_nhwc(g, taps, kh, kw, sh, sw, ph, pw, dh, dw, gx):
     """g, taps (N, oH, oW, C) -> gx (N, H, W, C); one task per image (windows overlap within it).
     Per output and tap, a masked add over the channels: the channel loop stays vectorised."""
@@ -173,7 +174,7 @@ def _max_backward_nhwc(g, taps, kh, kw, sh, sw, ph, pw, dh, dw, gx):
                                 row[ch] += src[ch]
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _avg_forward_planes(x, kh, kw, sh, sw, ph, pw, inv_divisor, out):
     """x (P, H, W) -> out (P, oH, oW): window sums times 1 / divisor (oH, oW)."""
     planes, h, w = x.shape
@@ -198,7 +199,7 @@ def _avg_forward_planes(x, kh, kw, sh, sw, ph, pw, inv_divisor, out):
             o *= inv_divisor[i]
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _avg_forward_nhwc(x, kh, kw, sh, sw, ph, pw, inv_divisor, out):
     """x (N, H, W, C) -> out (N, oH, oW, C); one task per output row of an image."""
     n, h, w, c = x.shape
@@ -220,7 +221,7 @@ def _avg_forward_nhwc(x, kh, kw, sh, sw, ph, pw, inv_divisor, out):
             o *= inv_divisor[i, j]
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _avg_backward_planes(g, kh, kw, sh, sw, ph, pw, inv_divisor, gx):
     """g (P, oH, oW) -> gx (P, H, W): every element of a window receives g / divisor."""
     planes, h, w = gx.shape
@@ -240,7 +241,7 @@ def _avg_backward_planes(g, kh, kw, sh, sw, ph, pw, inv_divisor, gx):
                         row[j * sw + off] += g[plane, i, j] * inv_divisor[i, j]
 
 
-@njit(parallel=True, cache=True)
+@kernel(fastmath=False)
 def _avg_backward_nhwc(g, kh, kw, sh, sw, ph, pw, inv_divisor, gx):
     """g (N, oH, oW, C) -> gx (N, H, W, C); one task per image."""
     n, h, w, c = gx.shape

@@ -1,0 +1,139 @@
+"""The one path of every compiled kernel: serial below the grain size, cnnlab's thread count above it,
+and the settings behind both validated where they are read."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numba import prange
+
+from cnnlab import backend
+from cnnlab.kernels.compiled import _numba, conv, elementwise, norm, pool
+from cnnlab.kernels.compiled._numba import GRAIN, Kernel, kernel
+
+import numba
+
+
+@kernel(cache=False)
+def _thread_ids(out):
+    """out[i] = the Numba thread that ran iteration i."""
+    for i in prange(out.size):
+        out[i] = numba.get_thread_id()
+
+
+@pytest.fixture
+def threads_setting():
+    """Restore cnnlab's thread setting after a test that changes it."""
+    saved = backend._threads
+    yield
+    backend._threads = saved
+
+
+def test_pytorch_grain_size():
+    assert GRAIN == 32768
+
+
+def test_small_work_runs_on_the_calling_thread():
+    """Under the grain size no parallel region is opened: the serial variant runs every iteration on
+    the calling thread (thread 0), and the parallel variant is never compiled for the call."""
+    small = np.full(GRAIN - 1, -1, np.int64)
+    _thread_ids(small)
+    assert (small == 0).all()
+    assert _thread_ids.serial.signatures and not _thread_ids.parallel.signatures
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one core: nothing runs in parallel")
+def test_large_work_is_spread_over_the_threads():
+    large = np.full(64 * GRAIN, -1, np.int64)
+    _thread_ids(large)
+    assert _thread_ids.parallel.signatures
+    assert set(np.unique(large)) == set(range(numba.config.NUMBA_NUM_THREADS))
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one core: nothing runs in parallel")
+def test_one_thread_runs_everything_serially(threads_setting):
+    backend.set_num_threads(1)
+    large = np.full(64 * GRAIN, -1, np.int64)
+    _thread_ids(large)
+    assert (large == 0).all()
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one core: nothing runs in parallel")
+def test_the_thread_setting_is_at_most_the_pool_and_the_callers_setting_comes_back(threads_setting):
+    backend.set_num_threads(10_000)
+    assert _numba.num_threads() == numba.config.NUMBA_NUM_THREADS == backend.get_num_threads()
+    numba.set_num_threads(1)       # the caller's own Numba setting
+    try:
+        backend.set_num_threads(2)
+        large = np.full(64 * GRAIN, -1, np.int64)
+        _thread_ids(large)
+        assert set(np.unique(large)) == {0, 1}
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
+def test_every_compiled_kernel_takes_the_one_path():
+    """No module compiles a kernel of its own with bare ``@njit``: every parallel function of the
+    compiled set is a ``Kernel`` (serial below the grain size, cnnlab's thread count above)."""
+    from cnnlab.kernels.compiled import _blas, _conv_columns, _conv_depthwise, _conv_direct, _conv_layout
+
+    modules = (conv, elementwise, norm, pool, _blas, _conv_columns, _conv_depthwise, _conv_direct,
+               _conv_layout)
+    kernels, bare = [], []
+    for module in modules:
+        for name, value in vars(module).items():
+            if isinstance(value, Kernel):
+                kernels.append(name)
+            elif isinstance(value, numba.core.registry.CPUDispatcher) and value.targetoptions.get("parallel"):
+                bare.append(f"{module.__name__}.{name}")
+    assert bare == []
+    assert {"_relu", "_affine_rows", "_max_forward_nhwc", "_tiled_convolution", "_direct"} <= set(kernels)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "", "2.5", "\u0662"])
+def test_a_bad_thread_count_is_one_line_naming_the_variable(monkeypatch, threads_setting, value):
+    monkeypatch.setenv("CNNLAB_NUM_THREADS", value)
+    backend._threads = None
+    with pytest.raises(backend.ConfigError) as caught:
+        backend.thread_setting()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"CNNLAB_NUM_THREADS={value!r}" in message and "positive integer" in message
+
+
+def test_the_thread_count_is_read_from_the_environment(monkeypatch, threads_setting):
+    monkeypatch.setenv("CNNLAB_NUM_THREADS", "1")
+    backend._threads = None
+    assert backend.thread_setting() == 1 and backend.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, "2", True])
+def test_set_num_threads_checks_its_argument(value):
+    with pytest.raises(ValueError, match=r"set_num_threads: `n` must be a positive int\. Received: n="):
+        backend.set_num_threads(value)
+
+
+@pytest.mark.parametrize("value", ["bogus", "", "REFERENCE", " compiled"])
+def test_a_bad_kernel_set_is_one_line_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("CNNLAB_KERNELS", value)
+    monkeypatch.setattr(backend, "_kernels", None)
+    with pytest.raises(backend.ConfigError) as caught:
+        backend.get_kernels()
+    assert "\n" not in str(caught.value) and f"CNNLAB_KERNELS={value!r}" in str(caught.value)
+
+
+@pytest.mark.parametrize("variable, value", [("CNNLAB_KERNELS", "bogus"), ("CNNLAB_KERNELS", ""),
+                                             ("CNNLAB_KERNELS", "REFERENCE"), ("CNNLAB_NUM_THREADS", "abc"),
+                                             ("CNNLAB_NUM_THREADS", "0"), ("CNNLAB_NUM_THREADS", "-1"),
+                                             ("CNNLAB_BLAS_THREADS", "all")])
+@pytest.mark.parametrize("command", [["arith", "--input", "28", "--kernel", "3"], ["summary", "lenet5"]])
+def test_the_command_reports_a_bad_setting_in_one_line(variable, value, command):
+    env = dict(os.environ, **{variable: value})
+    out = subprocess.run([sys.executable, "-m", "cnnlab.cli", *command], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0] and repr(value) in lines[0], out.stderr
