@@ -40,6 +40,7 @@ STAND_INS = {
 }
 DATASETS = [d for d in STAND_INS if d in list_datasets()]
 REFUSED = {"alphago_policy"}  # not a classifier: it predicts one of 361 board points
+SEGMENT = {"unet", "fcn"}     # a class per pixel: refused on datasets of one class per image
 SLOW = {"resnet101", "resnet152", "wide_resnet50_2", "wide_resnet101_2", "wide_resnet", "densenet161"}
 BIG, CHUNK = 4_000_000, 1_000_003
 
@@ -152,6 +153,14 @@ SEGMENTATION = {"mnist-scenes"}   # scenes with a mask per image: tested with th
 
 def test_every_dataset_has_a_stand_in():
     assert set(list_datasets()) - SEGMENTATION <= set(STAND_INS)
+
+
+@pytest.mark.parametrize("name,dataset", [(m, d) for m in SEGMENT for d in DATASETS])
+def test_segmentation_models_are_refused_on_classification_datasets(name, dataset):
+    with pytest.raises(ValueError) as e:
+        build_model(name, stand_in(dataset), None, dataset)
+    assert str(e.value) == (f"train: {name} cannot be trained on {dataset}: it segments images (a class "
+                            f"per pixel), but {dataset} has one class per image; use --dataset mnist-scenes")
 
 
 @pytest.mark.parametrize("name,dataset", PAIRS)
