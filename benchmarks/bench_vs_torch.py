@@ -499,7 +499,7 @@ def _gemm_setup(size):
         a = rng.standard_normal((size, size)).astype(np.float32)
         b = rng.standard_normal((size, size)).astype(np.float32)
         if lib == "cnnlab":
-            from cnnlab.kernels.compiled._blas import threaded_matmul
+            from cnnlab.kernels.compiled.conv.machine import threaded_matmul
 
             out = np.empty((size, size), np.float32)
             return Runner(lambda: threaded_matmul(a, b, out), lambda: {"output": np.matmul(a, b)})
@@ -654,7 +654,8 @@ def _script_rate(net, batch, seconds):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
         raise RuntimeError((out.stderr.strip().splitlines() or ["failed"])[-1])
-    return json.loads(out.stdout.strip().splitlines()[-1])["images_per_s"]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["images_per_s"], result["cpu_ms_per_step"]
 
 
 def time_script(net, batch, rounds, log=print):
@@ -664,29 +665,36 @@ def time_script(net, batch, rounds, log=print):
     runner = _network_setup(net, batch, True)("cnnlab")
     runner.run()
     rates = {"in_process": [], "script": []}
+    cpu = {"in_process": [], "script": []}       # process CPU ms per step: robust to other load
     for r in range(rounds):
         for which in ("in_process", "script") if r % 2 == 0 else ("script", "in_process"):
             if which == "script":
-                rates[which].append(_script_rate(net, batch, SCRIPT_SECONDS))
+                rate, cpu_ms = _script_rate(net, batch, SCRIPT_SECONDS)
             else:
-                rates[which].append(measure(runner.run, batch, SCRIPT_SECONDS)[0])
+                blocks = []
+                rate = measure(runner.run, batch, SCRIPT_SECONDS, cpu=blocks)[0]
+                cpu_ms = 1e3 * statistics.median(blocks)
+            rates[which].append(rate)
+            cpu[which].append(cpu_ms)
     medians = {k: statistics.median(v) for k, v in rates.items()}
+    cpu_medians = {k: statistics.median(v) for k, v in cpu.items()}
     row = {"case": f"script-{net}-b{batch}", "net": net, "batch": batch, "rates": rates, **medians,
-           "ratio": medians["script"] / medians["in_process"]}
+           "ratio": medians["script"] / medians["in_process"], "cpu_ms": cpu,
+           "cpu_ratio": cpu_medians["in_process"] / cpu_medians["script"]}
     log(f"  plain script {medians['script']:,.0f} img/s, in-process {medians['in_process']:,.0f} img/s: "
-        f"ratio {row['ratio']:.2f}")
+        f"ratio {row['ratio']:.2f} (CPU per step: {row['cpu_ratio']:.2f})")
     return row
 
 
 def script_table(rows):
-    lines = ["| case | in-process img/s | plain script img/s | **script / in-process** | rounds |",
-             "|---|---|---|---|---|"]
+    lines = ["| case | in-process img/s | plain script img/s | **script / in-process** "
+             "| CPU per step, in-process / script | rounds |", "|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['case']} | | | n/a | {r['error']} |")
+            lines.append(f"| {r['case']} | | | n/a | | {r['error']} |")
             continue
         lines.append(f"| {r['case']} | {r['in_process']:,.0f} | {r['script']:,.0f} | **{r['ratio']:.2f}** "
-                     f"| {len(r['rates']['script'])} |")
+                     f"| {r.get('cpu_ratio', float('nan')):.2f} | {len(r['rates']['script'])} |")
     return "\n".join(lines)
 
 
@@ -889,7 +897,9 @@ def run(args, log=print):
     rounds = args.rounds or (3 if args.quick else 7)
     threads = args.threads or blas_info()["threads"] or _cores()
     global NOISE_LIMIT
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    from train_steps import busy_processes
+
+    busy = busy_processes(args.busy)
     if busy:     # the busy processes' share of the cores is expected, not noise
         NOISE_LIMIT = min(0.95, NOISE_LIMIT + args.busy / _cores())
         log(f"{args.busy} busy process(es) beside the benchmark; noise limit {NOISE_LIMIT:.0%}")

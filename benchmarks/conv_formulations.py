@@ -1,6 +1,6 @@
 """Each compiled convolution formulation against PyTorch, op by op, in single-thread CPU time.
 
-The measurements behind ``_plan`` in src/cnnlab/kernels/compiled/conv.py: forward, input gradient and
+The measurements behind ``plan.choose`` in src/cnnlab/kernels/compiled/conv/plan.py: forward, input gradient and
 weight gradient of the networks' convolution shapes through the direct kernel and through im2col +
 BLAS, beside PyTorch's (oneDNN). One thread everywhere and CPU time (``time.process_time``, best of 7)
 so that other processes on a shared machine matter less than they do to wall-clock time.
@@ -19,7 +19,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from cnnlab.kernels.compiled import conv as cc  # noqa: E402
+from cnnlab.kernels.compiled.conv import columns, direct, layout  # noqa: E402
 
 torch.set_num_threads(1)
 numba.set_num_threads(1)
@@ -52,16 +52,16 @@ def main(selected):
         x = rng.standard_normal((n, c, h, h)).astype(np.float32)
         w = rng.standard_normal((o, c, k, k)).astype(np.float32)
         pads, st, d = ((pad, pad), (pad, pad)), (s, s), (1, 1)
-        out_size = cc._out_size(x.shape, (k, k), pads, st, d)
+        out_size = layout._out_size(x.shape, (k, k), pads, st, d)
         g = rng.standard_normal((n, o) + out_size).astype(np.float32)
         r = {}
         if s == 1:
-            r["direct_fwd"] = cpu_ms(lambda: cc._direct_forward(x, w, None, pads, d, 1))
-            r["direct_igrad"] = cpu_ms(lambda: cc._direct_input_grad(g, w, x.shape, pads, d, 1))
-            r["direct_wgrad"] = cpu_ms(lambda: cc._direct_weight_grad(x, g, w.shape, pads, d, 1))
-        r["cols_fwd"] = cpu_ms(lambda: cc._columns_forward(x, w, None, pads, st, d, 1, out_size))
-        r["cols_igrad"] = cpu_ms(lambda: cc._columns_input_grad(g, w, x.shape, pads, st, d, 1))
-        r["cols_wgrad"] = cpu_ms(lambda: cc._columns_weight_grad(x, g, w.shape, pads, st, d, 1))
+            r["direct_fwd"] = cpu_ms(lambda: direct.forward(x, w, None, pads, st, d, 1))
+            r["direct_igrad"] = cpu_ms(lambda: direct.input_grad(g, w, x.shape, pads, st, d, 1))
+            r["direct_wgrad"] = cpu_ms(lambda: direct.weight_grad(x, g, w.shape, pads, st, d, 1))
+        r["cols_fwd"] = cpu_ms(lambda: columns.forward(x, w, None, pads, st, d, 1))
+        r["cols_igrad"] = cpu_ms(lambda: columns.input_grad(g, w, x.shape, pads, st, d, 1))
+        r["cols_wgrad"] = cpu_ms(lambda: columns.weight_grad(x, g, w.shape, pads, st, d, 1))
         xt, wt, gt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True), torch.tensor(g)
         back = torch.ops.aten.convolution_backward
         r["torch_fwd"] = cpu_ms(lambda: torch.nn.functional.conv2d(xt, wt, None, s, pad))

@@ -34,9 +34,21 @@ def keep_freed_memory():
         libc.mallopt(option, value)
 
 
+def _die_with_parent():
+    """In a busy child: the kernel kills it when its parent ends, however that ends (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def busy_processes(count):
     """``count`` single-thread processes spinning beside the run (a browser, a notebook, a build)."""
-    return [subprocess.Popen([sys.executable, "-c", BUSY_CODE]) for _ in range(count)]
+    return [subprocess.Popen([sys.executable, "-c", BUSY_CODE], preexec_fn=_die_with_parent)
+            for _ in range(count)]
 
 
 def cnnlab_step(net, batch, seed=0):
@@ -80,18 +92,21 @@ def torch_step(net, batch, seed=0):
     return step
 
 
-def measure(step, batch, seconds, block_s=0.5, warmup=3):
-    """Median images/s over blocks of about ``block_s`` seconds, for ``seconds`` in all."""
+def measure(step, batch, seconds, block_s=0.5, warmup=3, cpu=None):
+    """Median images/s over blocks of about ``block_s`` seconds, for ``seconds`` in all; with a list
+    ``cpu``, each block's process CPU seconds per step are appended to it (robust to other load)."""
     for _ in range(warmup):
         step()
     rates = []
     end = time.perf_counter() + seconds
     while time.perf_counter() < end or len(rates) < 3:
-        t0, steps = time.perf_counter(), 0
+        t0, c0, steps = time.perf_counter(), time.process_time(), 0
         while time.perf_counter() - t0 < block_s:
             step()
             steps += 1
         rates.append(batch * steps / (time.perf_counter() - t0))
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) / steps)
     return statistics.median(rates), rates
 
 
@@ -118,16 +133,21 @@ def main(argv=None):
     step = (cnnlab_step if args.lib == "cnnlab" else torch_step)(args.net, args.batch)
     busy = busy_processes(args.busy)
     try:
-        rate, rates = measure(step, args.batch, args.seconds)
+        cpu = []
+        rate, rates = measure(step, args.batch, args.seconds, cpu=cpu)
     finally:
         for proc in busy:
             proc.kill()
             proc.wait()
     info = {"lib": args.lib, "net": args.net, "batch": args.batch, "busy": args.busy, "malloc": args.malloc,
-            "chunksize": args.chunksize, "images_per_s": rate, "blocks": len(rates)}
+            "chunksize": args.chunksize, "images_per_s": rate, "blocks": len(rates),
+            "cpu_ms_per_step": 1e3 * statistics.median(cpu)}
     if args.lib == "cnnlab":
         import numba
-        info["threading_layer"] = numba.threading_layer() if rates else None
+        try:
+            info["threading_layer"] = numba.threading_layer()
+        except ValueError:      # no parallel region was opened (one thread): every kernel ran serially
+            info["threading_layer"] = None
     print(json.dumps(info))
     return 0
 

@@ -45,7 +45,7 @@ def test_busy_and_script_modes_are_recorded(bench, tmp_path, monkeypatch):
     """``--busy 1`` runs a busy process beside the cases (and raises the noise limit by its share of the
     cores); ``--script`` adds the no-setup-script rows (their timing stubbed out here)."""
     monkeypatch.setattr(bench, "SCRIPT_NETS", (("fashion_cnn", 8),))
-    monkeypatch.setattr(bench, "_script_rate", lambda net, batch, seconds: 100.0)
+    monkeypatch.setattr(bench, "_script_rate", lambda net, batch, seconds: (100.0, 5.0))
     monkeypatch.setattr(bench, "SCRIPT_SECONDS", 0.2)
     monkeypatch.setattr(bench, "NOISE_LIMIT", bench.NOISE_LIMIT)
     out, md = tmp_path / "bench.json", tmp_path / "RESULTS.md"

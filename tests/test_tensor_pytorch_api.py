@@ -159,7 +159,8 @@ def test_randint_randperm_ranges_and_dtypes():
 def test_factory_errors_name_the_argument():
     with pytest.raises(ValueError, match="randint: `low` must be below `high`"):
         cnnlab.randint(5, 5, (2,))
-    with pytest.raises(ValueError, match="randperm: `n` must be a non-negative int. Received: n=-1"):
+    with pytest.raises(ValueError, match="randperm: `n` must be a non-negative int. Received: n=-1"
+                       ):
         cnnlab.randperm(-1)
     with pytest.raises(ValueError, match="linspace: `steps`"):
         cnnlab.linspace(0, 1, 2.5)
@@ -181,7 +182,8 @@ def test_comparison_methods_and_functions(rng, name):
     x = rng.integers(0, 3, (4, 5)).astype(np.float64)
     y = rng.integers(0, 3, (4, 5)).astype(np.float64)
     expected = getattr(torch.tensor(x), name)(torch.tensor(y)).numpy()
-    np.testing.assert_array_equal(getattr(cnnlab.tensor(x), name)(cnnlab.tensor(y)).numpy(), expected)
+    ours = getattr(cnnlab.tensor(x), name)(cnnlab.tensor(y))
+    np.testing.assert_array_equal(ours.numpy(), expected)
     np.testing.assert_array_equal(getattr(cnnlab, name)(cnnlab.tensor(x), cnnlab.tensor(y)).numpy(),
                                   expected)
     np.testing.assert_array_equal(getattr(cnnlab.tensor(x), name)(1.0).numpy(),
@@ -197,7 +199,8 @@ def test_accuracy_idiom_with_eq_and_view_as(rng):
     assert correct == tpred.eq(torch.tensor(target).view_as(tpred)).sum().item()
 
 
-@pytest.mark.parametrize("k,dim,largest", [(3, -1, True), (1, 0, True), (2, 1, False), (4, -1, False)])
+@pytest.mark.parametrize("k,dim,largest", [(3, -1, True), (1, 0, True), (2, 1, False),
+                                           (4, -1, False)])
 def test_topk_values_indices_and_gradient(a, k, dim, largest):
     check_against_torch(lambda x: x.topk(k, dim, largest).values,
                         lambda x: x.topk(k, dim, largest).values, [a])
@@ -232,7 +235,8 @@ def test_sort_values_indices_and_gradient(a, dim, descending):
                                   torch.tensor(a).argsort(dim, descending).numpy())
 
 
-@pytest.mark.parametrize("dim,unbiased,keepdim", [(None, True, False), (1, False, False), (0, True, True)])
+@pytest.mark.parametrize("dim,unbiased,keepdim", [(None, True, False), (1, False, False),
+                                                  (0, True, True)])
 def test_std(a, dim, unbiased, keepdim):
     if dim is None:
         check_against_torch(lambda x: x.std(), lambda x: x.std(), [a])
@@ -251,7 +255,8 @@ def test_norm(a, p, dim):
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_cumsum(a, dim):
     check_against_torch(lambda x: x.cumsum(dim), lambda x: x.cumsum(dim), [a])
-    check_against_torch(lambda x: cnnlab.cumsum(x, dim=dim), lambda x: torch.cumsum(x, dim=dim), [a])
+    check_against_torch(lambda x: cnnlab.cumsum(x, dim=dim), lambda x: torch.cumsum(x, dim=dim),
+                        [a])
     ints = cnnlab.tensor(np.array([1, 2, 3], dtype=np.int32)).cumsum(0)
     assert ints.dtype == torch.tensor([1, 2, 3], dtype=torch.int32).cumsum(0).numpy().dtype
 

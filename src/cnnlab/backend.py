@@ -248,9 +248,44 @@ def blas_threads():
     return 1 if setting is None else setting
 
 
+MALLOC_SETTINGS = ("system", "keep")
+
+
+def malloc_setting():
+    """``CNNLAB_MALLOC``: ``"system"`` (the default: glibc's malloc as it is) or ``"keep"`` (the first
+    compiled kernel calls ``keep_freed_memory()``)."""
+    value = os.environ.get("CNNLAB_MALLOC", "system")
+    if value not in MALLOC_SETTINGS:
+        raise ConfigError(f"CNNLAB_MALLOC must be one of {', '.join(MALLOC_SETTINGS)} (whether glibc's "
+                          f"malloc keeps freed memory). Received: CNNLAB_MALLOC={value!r}")
+    return value
+
+
+def keep_freed_memory():
+    """Opt-in: glibc's malloc keeps freed memory for reuse instead of returning it at once. A training
+    step frees and allocates the same activation-sized arrays again and again; with glibc's defaults
+    the large ones are fresh ``mmap``s (or the heap is trimmed after each free), so every step faults
+    its pages in again. Serving every block from the heap (no ``mmap``), keeping up to 1 GiB of free
+    heap and growing it 64 MiB at a time avoids that, at the price of a resident set that does not
+    shrink. Process-wide, so never done unasked: call it, or set ``CNNLAB_MALLOC=keep``. Returns
+    True when applied (False off glibc, or when a ``MALLOC_*`` variable says the user tuned it)."""
+    if not sys.platform.startswith("linux") or any(k.startswith("MALLOC_") for k in os.environ):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4
+        return all(libc.mallopt(option, value) for option, value in
+                   ((m_mmap_max, 0), (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20)))
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
 def check_settings():
     """Read every ``CNNLAB_*`` setting now, so that a bad one is reported before any work starts
     (the ``cnnlab`` command calls it first); raises ``ConfigError``."""
     get_kernels()
     _read_thread_setting()   # validated now, taken at the first kernel (MPI ranks set it before)
     blas_threads()
+    malloc_setting()

@@ -123,6 +123,8 @@ def cmd_evaluate(args):
     if len(ds.classes) != len(meta["classes"]):
         raise UserError(f"evaluate: the checkpoint's model predicts {len(meta['classes'])} classes but dataset "
                         f"{args.dataset or meta['dataset']!r} has {len(ds.classes)}")
+    if args.retrieval:
+        return _evaluate_retrieval(model, meta, ds, args)
     result = evaluate(model, DataLoader(ds, batch_size=args.batch_size), nn.CrossEntropyLoss())
     if meta.get("task", "classify") == "segment":
         from .inspect.segmentation import format_segmentation
@@ -143,6 +145,24 @@ def cmd_evaluate(args):
     for avg in ("macro", "weighted"):
         m = prf[avg]
         print(f"{avg + ' avg':<{width}}  {'':8}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:.4f}")
+    return 0
+
+
+def _evaluate_retrieval(model, meta, ds, args):
+    """``cnnlab evaluate --retrieval``: precision@k of the test images' nearest test images, by the
+    model's penultimate features and by raw pixels."""
+    from .inspect.retrieval import retrieval_precision
+
+    if meta.get("task", "classify") != "classify":
+        raise UserError(f"evaluate: --retrieval compares images by a classifier's features; {meta['model']} "
+                        f"is not a classifier")
+    if not 1 <= args.k < len(ds):
+        raise UserError(f"evaluate: --k must be in 1..{len(ds) - 1} (the other test images). Received: {args.k}")
+    r = retrieval_precision(model, ds, args.k)
+    print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images, each querying "
+          f"the others; relevant = same class)")
+    print(f"retrieval precision@{args.k} {r['features'] * 100:.1f}% (penultimate features, {r['dims']:,} "
+          f"dimensions, cosine) | raw pixels {r['pixels'] * 100:.1f}%")
     return 0
 
 
@@ -203,6 +223,114 @@ def _predict_masks(model, meta, batch, args):
         counts = np.bincount(mask.ravel(), minlength=len(meta["classes"]))
         seen = [f"{meta['classes'][c]} {counts[c]} px" for c in np.argsort(-counts) if c and counts[c]]
         print(f"{path}: {', '.join(seen) or 'background only'} -> {out}")
+    return 0
+
+
+def cmd_retrieve(args):
+    """The training images nearest each query image by the penultimate layer's features."""
+    from .data import TensorDataset, get_dataset
+    from .data.resized import ResizedDataset
+    from .inspect.images import write_png
+    from .inspect.retrieval import cosine_neighbours, neighbours_picture, penultimate_features
+    from .train.run import load_trained, set_normalize
+
+    if args.out:
+        _check_output_file(args.out, "retrieve")
+    model, meta = load_trained(args.checkpoint)
+    if meta.get("task", "classify") != "classify":
+        raise UserError(f"retrieve: {meta['model']} is not a classifier; retrieval uses a classifier's features")
+    c, h, w = meta["input_size"]
+    mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
+    std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
+    raw = np.stack([load_image(p, c, (h, w)) for p in args.images])
+    gallery = get_dataset(meta["dataset"], root=args.data_dir, train=True)
+    if not 1 <= args.k <= len(gallery):
+        raise UserError(f"retrieve: --k must be in 1..{len(gallery)}. Received: {args.k}")
+    set_normalize(gallery, meta["normalize"]["mean"], meta["normalize"]["std"])
+    shown = gallery
+    if meta.get("resize"):
+        gallery = ResizedDataset(gallery, meta["resize"])
+    queries = TensorDataset(((raw - mean) / std).astype(np.float32), np.zeros(len(raw), np.int64))
+    index, distance = cosine_neighbours(penultimate_features(model, queries),
+                                        penultimate_features(model, gallery), args.k)
+    for path, row, dist in zip(args.images, index, distance):
+        print(f"{path}: " + ", ".join(f"#{i} {meta['classes'][shown.targets[i]]} {d:.3f}"
+                                      for i, d in zip(row, dist)))
+    if args.out:
+        pictures = [[shown.data[i] / shown.max_value for i in row] for row in index]
+        write_png(args.out, neighbours_picture(list(raw), [[np.asarray(p, np.float32) for p in r]
+                                                           for r in pictures]))
+        print(f"{args.out}: each query (left) and its {args.k} nearest training images")
+    return 0
+
+
+def _standardised_image(path, meta):
+    """An image file as the checkpoint's model input (1, C, H, W), and as read, in [0, 1]."""
+    c, h, w = meta["input_size"]
+    mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
+    std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
+    raw = load_image(path, c, (h, w))
+    return ((raw - mean) / std)[None].astype(np.float32), raw
+
+
+def cmd_saliency(args):
+    """Simonyan et al. 2014's class saliency map of an image, drawn beside and over it."""
+    from .inspect.images import write_png
+    from .inspect.visualize import heatmap_picture, saliency
+    from .train.run import load_trained
+
+    _check_output_file(args.out, "saliency")
+    model, meta = load_trained(args.checkpoint)
+    if meta.get("task", "classify") != "classify":
+        raise UserError(f"saliency: {meta['model']} is not a classifier; the map is the gradient of a class score")
+    x, raw = _standardised_image(args.image, meta)
+    if args.target is not None and not 0 <= args.target < len(meta["classes"]):
+        raise UserError(f"saliency: --target must be a class index in 0..{len(meta['classes']) - 1}. "
+                        f"Received: {args.target}")
+    from . import Tensor, no_grad
+
+    with no_grad():
+        predicted = int(model(Tensor(x)).numpy()[0].argmax())
+    target = predicted if args.target is None else args.target
+    heat = saliency(model, x, target)
+    write_png(args.out, heatmap_picture(raw[None], heat))
+    print(f"{args.image}: predicted {meta['classes'][predicted]}; saliency of {meta['classes'][target]} "
+          f"(max over channels of |d score / d pixel|) -> {args.out}")
+    return 0
+
+
+def cmd_dream(args):
+    """DeepDream: amplify a layer's activations (or a class score) in an image, or in noise."""
+    from .inspect.dream import dream
+    from .inspect.images import fit_scale, to_rgb, upscale, write_png
+    from .train.run import load_trained
+
+    _check_output_file(args.out, "dream")
+    if (args.layer is None) == (args.target_class is None):
+        raise UserError("dream: give --layer NAME (amplify its activations) or --class N (a class score), "
+                        "exactly one")
+    for name in ("steps", "octaves"):
+        if getattr(args, name) < 1:
+            raise UserError(f"dream: --{name} must be a positive int. Received: {getattr(args, name)}")
+    model, meta = load_trained(args.checkpoint)
+    c, h, w = meta["input_size"]
+    mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
+    std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
+    if args.target_class is not None and not 0 <= args.target_class < len(meta["classes"]):
+        raise UserError(f"dream: --class must be a class index in 0..{len(meta['classes']) - 1}. "
+                        f"Received: {args.target_class}")
+    if args.image:
+        raw = load_image(args.image, c, (h, w))
+    else:  # grey noise
+        raw = np.clip(0.5 + 0.1 * np.random.default_rng(args.seed).standard_normal((c, h, w)), 0, 1)
+    start = ((raw - mean) / std).astype(np.float32)
+    result = dream(model, start, layer=args.layer, target=args.target_class, steps=args.steps,
+                   octaves=args.octaves, seed=args.seed)
+    picture = np.clip(result.image[0] * std + mean, 0, 1)
+    write_png(args.out, upscale(to_rgb(picture), fit_scale(max(h, w), 160)))
+    what = f"layer {args.layer}" if args.layer else f"class {meta['classes'][args.target_class]}"
+    print(f"{what}: objective {result.start:.4g} -> {result.end:.4g} after {len(result.objectives)} steps "
+          f"over {args.octaves} octave(s) -> {args.out}")
     return 0
 
 
@@ -484,6 +612,10 @@ def build_parser():
     p.add_argument("--dataset", default=None, help="dataset to evaluate on (default: the one it was trained on)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--batch-size", type=POSITIVE, default=500)
+    p.add_argument("--retrieval", action="store_true",
+                   help="image retrieval instead: precision@K of each test image's K nearest other test "
+                   "images by the penultimate layer's features (cosine), beside raw pixels")
+    p.add_argument("--k", type=int, default=8, help="--retrieval: neighbours per query (default 8)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify image files with a checkpoint",
@@ -495,6 +627,41 @@ def build_parser():
     p.add_argument("--out", default=None, metavar="PNG",
                    help="segmentation models: the colour mask to write (several images: PNG-0.png, ...)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("retrieve", help="the training images nearest image files by a model's features",
+                       description="Print, for each image, the K training images whose penultimate-layer "
+                       "features are nearest (cosine distance), with index, class and distance; --out writes "
+                       "a grid of each query and its neighbours (Krizhevsky et al. 2012, Figure 4).")
+    p.add_argument("checkpoint")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--k", type=int, default=8, help="neighbours per image (default 8)")
+    p.add_argument("--out", default=None, metavar="PNG", help="grid picture of queries and neighbours")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=cmd_retrieve)
+
+    p = sub.add_parser("saliency", help="class saliency map of an image (Simonyan et al. 2014)",
+                       description="Write the gradient of the top class score (or --target's) with respect to "
+                       "the input pixels, max over channels, beside and over the image.")
+    p.add_argument("checkpoint")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--out", required=True, metavar="PNG")
+    p.add_argument("--target", type=int, default=None, help="class index (default: the predicted class)")
+    p.set_defaults(func=cmd_saliency)
+
+    p = sub.add_parser("dream", help="DeepDream: amplify what a layer (or a class) sees in an image",
+                       description="Gradient ascent on the input (DeepDream's jitter, octaves and normalised "
+                       "steps) to raise the mean square of a layer's activations, or a class score; starts "
+                       "from --image or grey noise.")
+    p.add_argument("checkpoint")
+    p.add_argument("--layer", default=None, help="layer name, e.g. features.4")
+    p.add_argument("--class", dest="target_class", type=int, default=None, metavar="N",
+                   help="instead of --layer: raise class N's score")
+    p.add_argument("--image", default=None, help="start image (default: grey noise)")
+    p.add_argument("--steps", type=int, default=10, help="gradient steps per octave")
+    p.add_argument("--octaves", type=int, default=3, help="image scales, each 1.4 times the previous")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise and the jitter")
+    p.add_argument("--out", required=True, metavar="PNG")
+    p.set_defaults(func=cmd_dream)
 
     p = sub.add_parser("filter", help="apply a classic filter (blur, edges, Gabor, ...) to an image",
                        description="Convolve every channel of an image with a hand-made kernel (through the "

@@ -10,6 +10,14 @@ from . import backend
 from .tensor import Tensor, _dtype_arg
 
 
+def _rng(generator):
+    """The NumPy generator to draw from: ``generator`` (a NumPy one, or ``cnnlab.Generator``, whose
+    ``rng`` it is), else cnnlab's global one."""
+    if generator is None:
+        return backend.get_rng()
+    return getattr(generator, "rng", generator)
+
+
 def _finish(fn, array, dtype, device, requires_grad):
     t = Tensor._wrap(array)
     if device is not None:
@@ -114,7 +122,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
     if not low < high:
         raise ValueError(f"randint: `low` must be below `high`. Received: low={low}, high={high}")
-    rng = backend.get_rng() if generator is None else generator
+    rng = _rng(generator)
     dtype = _dtype("randint", dtype, np.int64)
     array = rng.integers(low, high, size=_shape("randint", tuple(size))).astype(dtype)
     return _finish("randint", array, dtype, device, requires_grad)
@@ -124,7 +132,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     """A random permutation of ``0..n-1`` (int64)."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
         raise ValueError(f"randperm: `n` must be a non-negative int. Received: n={n!r}")
-    rng = backend.get_rng() if generator is None else generator
+    rng = _rng(generator)
     dtype = _dtype("randperm", dtype, np.int64)
     return _finish("randperm", rng.permutation(int(n)).astype(dtype), dtype, device,
                    requires_grad)

@@ -1,4 +1,4 @@
-"""PyTorch names cnnlab does not have, each with its one-line answer: what to use instead, or why not.
+"""PyTorch names cnnlab does not have, each with its one-line answer: what to use instead, or why.
 
 A module's ``__getattr__`` (called only for names it lacks) looks the name up here, so a program
 written for PyTorch stops at the first such name with a sentence rather than a bare AttributeError.
@@ -21,7 +21,6 @@ TABLES = {
         "fft": ("why", "no Fourier transforms; numpy.fft works on t.numpy()"),
         "linalg": ("why", "no linear-algebra namespace; numpy.linalg works on t.numpy()"),
         "sparse": ("why", "cnnlab has dense tensors only"),
-        "Generator": ("use", "numpy.random.default_rng(seed) (cnnlab draws from NumPy generators)"),
         "concat": ("use", "cnnlab.cat"),
         "concatenate": ("use", "cnnlab.cat"),
         "clip": ("use", "cnnlab.clamp"),

@@ -76,7 +76,7 @@ class Tensor:
     # ------------------------------------------------------------------ properties
     @property
     def data(self):
-        """This tensor's values as a tensor outside the graph, sharing memory (as PyTorch's ``.data``).
+        """This tensor's values as a tensor outside the graph, sharing memory (PyTorch's ``.data``).
 
         Writes through it (``p.data.mul_(0.5)``) change this tensor without autograd knowing. The
         raw array (NumPy or CuPy) that ops compute on is ``_data``.
@@ -140,6 +140,12 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return len(self._data)
 
+    def __iter__(self):
+        """The sub-tensors along dimension 0 (``for label in labels``), as PyTorch."""
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
+
     def __repr__(self):
         body = np.array2string(backend.asnumpy(self._data), separator=", ", prefix="tensor(")
         extra = f", dtype={self.dtype}" if self.dtype != backend.get_default_dtype() else ""
@@ -163,7 +169,7 @@ class Tensor:
         return backend.asnumpy(self._data).tolist()
 
     def __dlpack__(self, *args, **kwargs):
-        """DLPack export, so ``torch.tensor(t)`` and ``torch.as_tensor(t)`` read the array at once."""
+        """DLPack export: ``torch.tensor(t)`` and ``torch.as_tensor(t)`` read the array at once."""
         data = self._data
         if not getattr(getattr(data, "flags", None), "writeable", True):
             data = data.copy()  # DLPack cannot mark memory read-only (broadcast views)
@@ -345,12 +351,12 @@ class Tensor:
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         """Fill with normal samples from cnnlab's generator (or ``generator``)."""
-        rng = backend.get_rng() if generator is None else generator
+        rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
         return self.copy_(Tensor._wrap(rng.normal(mean, std, self.shape).astype(self.dtype)))
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         """Fill with uniform samples in [a, b) from cnnlab's generator (or ``generator``)."""
-        rng = backend.get_rng() if generator is None else generator
+        rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
         return self.copy_(Tensor._wrap(rng.uniform(a, b, self.shape).astype(self.dtype)))
 
     def masked_fill_(self, mask, value):
@@ -721,7 +727,7 @@ def _keep(keepdims, keepdim):
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None):
-    """Make a Tensor from array-like ``data`` (float32 for Python floats, int64 for ints, as PyTorch)."""
+    """A Tensor from array-like ``data`` (float32 for Python floats, int64 for ints, as PyTorch)."""
     t = Tensor(_as_array(data, dtype), requires_grad=requires_grad)
     return t if device is None else t.to(device)
 
@@ -746,14 +752,14 @@ def ones(*shape, dtype=None, device=None, requires_grad=False):
 
 def randn(*shape, dtype=None, device=None, requires_grad=False, generator=None):
     """Standard-normal samples from cnnlab's seeded generator (or ``generator``)."""
-    rng = backend.get_rng() if generator is None else generator
+    rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
     return _factory(lambda s, dtype: rng.standard_normal(s).astype(dtype), shape, dtype,
                     requires_grad, device)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False, generator=None):
     """Uniform [0, 1) samples from cnnlab's seeded generator (or ``generator``)."""
-    rng = backend.get_rng() if generator is None else generator
+    rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
     return _factory(lambda s, dtype: rng.random(s).astype(dtype), shape, dtype, requires_grad,
                     device)
 
@@ -786,5 +792,21 @@ from .functional import reduce as _R  # noqa: E402
 from .functional import shape as _S  # noqa: E402
 from .functional import broadcast as _B  # noqa: E402
 from .functional import extreme as _X  # noqa: E402
-from .functional import inplace as _I  # noqa: E402
-from .functional import selection as _Sel  # noqa: E402
+
+
+class _Lazy:
+    """A functional module imported at first use (in-place ops, topk/sort...), so that importing
+    cnnlab does not pay for ops a program may never call."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        import importlib
+
+        module = importlib.import_module(f"{__package__}.functional.{self._name}")
+        return getattr(module, attr)
+
+
+_I = _Lazy("inplace")
+_Sel = _Lazy("selection")

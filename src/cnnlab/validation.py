@@ -236,16 +236,22 @@ def normalize_dim(fn, dim, ndim):
     return int(dim) % bound
 
 
-def normalize_dims(fn, dims, ndim):
+def normalize_dims(fn, dims, ndim, in_order=False):
     """A tuple of dims (or one int) as sorted indices in [0, ndim); each checked by
-    :func:`normalize_dim`, and none repeated (``ValueError``, where PyTorch raises)."""
+    :func:`normalize_dim`, and none repeated (``ValueError``, where PyTorch raises).
+
+    Where a list has both faults, PyTorch reports the range first for most ops (sum, mean, amax)
+    and the first faulty entry for others (var, permute): ``in_order=True`` gives the latter.
+    """
     items = (dims,) if is_int(dims) else dims
     if not isinstance(items, (tuple, list)):
         raise TypeError(f"{fn}: `dim` must be an int or a tuple of ints. Received: dim={dims!r}")
-    out = [normalize_dim(fn, d, ndim) for d in items]
-    for d in set(out):
-        if out.count(d) > 1:
-            raise ValueError(f"{fn}: dim {d} appears multiple times in the list of dims. "
+    out = [] if in_order else [normalize_dim(fn, d, ndim) for d in items]
+    for i, d in enumerate(items):
+        if in_order:
+            out.append(normalize_dim(fn, d, ndim))
+        if out[i] in out[:i]:
+            raise ValueError(f"{fn}: dim {out[i]} appears multiple times in the list of dims. "
                              f"Received: dim={dims!r}")
     return tuple(sorted(out))
 

@@ -62,8 +62,8 @@ def dim_for(ndim, extra=0):
 
 def arrays(shape, seed, ties=False):
     """float64 values for ``shape``; ``ties`` rounds them so that equal values (ties) are common."""
-    a = np.random.default_rng(seed).standard_normal(shape)
-    return np.round(a) if ties else a
+    a = np.asarray(np.random.default_rng(seed).standard_normal(shape))   # 0-d stays an array
+    return np.asarray(np.round(a)) if ties else a
 
 
 # -------------------------------------------------------------------------------------- the oracle

@@ -1,4 +1,4 @@
-"""The GEMM compiled kernels call from inside their parallel regions: NumPy's OpenBLAS, or the compiled
+"""The GEMM the convolution calls from inside its parallel regions: NumPy's OpenBLAS, or the compiled
 fallback of the same C signature, against NumPy's matmul."""
 
 import ctypes
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from numba import njit
 
-from cnnlab.kernels.compiled import _blas
-from cnnlab.kernels.compiled._simd import product, product_transposed
+from cnnlab.kernels.compiled.conv.machine import blas as _blas
+from cnnlab.kernels.compiled.conv.machine.simd import product, product_transposed
 from helpers import assert_close
 
 

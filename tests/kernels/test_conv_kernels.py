@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import cnnlab
 from cnnlab.kernels import reference
 from cnnlab.kernels.compiled import conv as compiled
+from cnnlab.kernels.compiled.conv import plan
 from helpers import assert_close, check_against_torch
 
 EXAMPLES = 12
@@ -69,7 +70,8 @@ def _check(form, case, dtype):
     x, w, g = (_layout(a.astype(dtype), case["channels_last"]) for a in (x, w.astype(dtype), g))
     w = np.ascontiguousarray(w)
     b = None if b is None else b.astype(dtype)
-    forward, input_grad, weight_grad = compiled.FORMULATIONS[form]
+    module = compiled.FORMULATIONS[form]        # one signature per op, whichever formulation
+    forward, input_grad, weight_grad = module.forward, module.input_grad, module.weight_grad
     ours = (forward(x, w, b, *args), input_grad(g, w, x.shape, *args), weight_grad(x, g, w.shape, *args))
     theirs = (ref.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())
     lecture = (reference.conv2d_forward(x, w, b, *args), reference.conv2d_input_grad(g, w, x.shape, *args),
@@ -148,7 +150,7 @@ def test_conv2d_padding_modes_with_compiled_kernels(mode, data):
 def test_dispatch_per_op_and_shape(x_shape, w_shape, stride, groups, plans):
     """One dispatch point chooses per op and shape (the measured choices in the module)."""
     ops = ("forward", "input_grad", "weight_grad")
-    assert tuple(compiled._plan(op, x_shape, w_shape, stride, groups) for op in ops) == plans
+    assert tuple(plan.choose(op, x_shape, w_shape, stride, groups).formulation for op in ops) == plans
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

@@ -78,10 +78,10 @@ def test_the_thread_setting_is_at_most_the_pool_and_the_callers_setting_comes_ba
 def test_every_compiled_kernel_takes_the_one_path():
     """No module compiles a kernel of its own with bare ``@njit``: every parallel function of the
     compiled set is a ``Kernel`` (serial below the grain size, cnnlab's thread count above)."""
-    from cnnlab.kernels.compiled import _blas, _conv_columns, _conv_depthwise, _conv_direct, _conv_layout
+    from cnnlab.kernels.compiled.conv import columns, depthwise, direct, layout
+    from cnnlab.kernels.compiled.conv.machine import blas
 
-    modules = (conv, elementwise, norm, pool, _blas, _conv_columns, _conv_depthwise, _conv_direct,
-               _conv_layout)
+    modules = (conv, elementwise, norm, pool, blas, columns, depthwise, direct, layout)
     kernels, bare = [], []
     for module in modules:
         for name, value in vars(module).items():
@@ -128,7 +128,7 @@ def test_a_bad_kernel_set_is_one_line_naming_the_variable(monkeypatch, value):
 @pytest.mark.parametrize("variable, value", [("CNNLAB_KERNELS", "bogus"), ("CNNLAB_KERNELS", ""),
                                              ("CNNLAB_KERNELS", "REFERENCE"), ("CNNLAB_NUM_THREADS", "abc"),
                                              ("CNNLAB_NUM_THREADS", "0"), ("CNNLAB_NUM_THREADS", "-1"),
-                                             ("CNNLAB_BLAS_THREADS", "all")])
+                                             ("CNNLAB_BLAS_THREADS", "all"), ("CNNLAB_MALLOC", "yes")])
 @pytest.mark.parametrize("command", [["arith", "--input", "28", "--kernel", "3"], ["summary", "lenet5"]])
 def test_the_command_reports_a_bad_setting_in_one_line(variable, value, command):
     env = dict(os.environ, **{variable: value})
@@ -137,3 +137,56 @@ def test_the_command_reports_a_bad_setting_in_one_line(variable, value, command)
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and variable in lines[0] and repr(value) in lines[0], out.stderr
+
+
+LAYER_PROBE = r"""
+import numpy as np, numba
+import cnnlab
+from cnnlab.kernels.compiled import elementwise
+elementwise.relu_forward(np.ones(1 << 20, np.float32))     # a parallel region
+print(numba.threading_layer())
+"""
+
+
+def _threading_layer(**env_changes):
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_THREADING_LAYER", "CNNLAB_KERNELS")}
+    env.update(env_changes)
+    out = subprocess.run([sys.executable, "-c", LAYER_PROBE], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_tbb_becomes_the_threading_layer_at_the_first_kernel_when_its_wheel_is_there():
+    """The tbb wheel's library is loaded by path at the first kernel (never at import), so that Numba's
+    default order picks TBB; a layer the user chose stays."""
+    from importlib import metadata
+
+    try:
+        has_tbb = any(f.name == "libtbb.so.12" for f in metadata.files("tbb") or ())
+    except metadata.PackageNotFoundError:
+        has_tbb = False
+    if not has_tbb:
+        pytest.skip("the tbb wheel is not installed")
+    assert _threading_layer() == "tbb"
+    assert _threading_layer(NUMBA_THREADING_LAYER="workqueue") == "workqueue"
+
+
+def test_malloc_keeps_freed_memory_only_when_asked(monkeypatch):
+    """The allocator setting is opt-in (``CNNLAB_MALLOC=keep``), applied at the first kernel."""
+    calls = []
+    monkeypatch.setattr(backend, "keep_freed_memory", lambda: calls.append("keep") or True)
+    monkeypatch.setattr(_numba, "load_tbb", lambda: None)
+    monkeypatch.setenv("CNNLAB_BLAS_THREADS", "keep")
+    monkeypatch.delenv("CNNLAB_MALLOC", raising=False)
+    monkeypatch.setattr(_numba, "_owned", False)
+    assert _numba.own_threads()["malloc"] is False and calls == []
+    monkeypatch.setenv("CNNLAB_MALLOC", "keep")
+    monkeypatch.setattr(_numba, "_owned", False)
+    assert _numba.own_threads()["malloc"] is True and calls == ["keep"]
+    assert _numba.own_threads() is None          # once per process
+
+
+def test_keep_freed_memory_steps_aside_for_the_users_malloc_variables(monkeypatch):
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    assert backend.keep_freed_memory() is False

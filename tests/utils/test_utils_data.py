@@ -47,7 +47,7 @@ class Slow(Samples):
 
 
 def batches(loader):
-    return [(b[0].data.copy(), b[1].data.copy()) for b in loader]
+    return [(b[0].numpy().copy(), b[1].numpy().copy()) for b in loader]
 
 
 # ---------------------------------------------------------------------- samplers
@@ -103,8 +103,8 @@ def test_batches_match_torch_dataloader():
     theirs = tud.DataLoader(tud.TensorDataset(torch.tensor(X), torch.tensor(Y)), batch_size=8, drop_last=True)
     assert len(ours) == len(theirs) == 6 and len(ours.sampler) == len(theirs.sampler) == 50
     for (ox, oy), (tx, ty) in zip(ours, theirs):
-        np.testing.assert_array_equal(ox.data, tx.numpy())
-        np.testing.assert_array_equal(oy.data, ty.numpy())
+        np.testing.assert_array_equal(ox.numpy(), tx.numpy())
+        np.testing.assert_array_equal(oy.numpy(), ty.numpy())
         assert oy.dtype == np.int64
 
 
@@ -117,13 +117,13 @@ def test_workers_give_the_same_batches_in_the_same_order(num_workers, persistent
     plain = loader(0)
     ours = loader(num_workers, persistent_workers=persistent, pin_memory=True, prefetch_factor=3)
     for epoch in range(2):
-        expected = [(x.data, y.data) for x, y, _ in plain]
+        expected = [(x.numpy(), y.numpy()) for x, y, _ in plain]
         got = list(ours)
         assert len(got) == len(expected) == 13
         for (ex, ey), (x, y, who) in zip(expected, got):
-            np.testing.assert_array_equal(x.data, ex)
-            np.testing.assert_array_equal(y.data, ey)
-        assert set(np.concatenate([b[2].data for b in got]).tolist()) == set(range(num_workers))
+            np.testing.assert_array_equal(x.numpy(), ex)
+            np.testing.assert_array_equal(y.numpy(), ey)
+        assert set(np.concatenate([b[2].numpy() for b in got]).tolist()) == set(range(num_workers))
     assert (ours._pool is not None) == persistent
     ours._shutdown_workers()
 
@@ -172,14 +172,34 @@ def test_abandoned_epoch_then_a_full_one():
     it = iter(loader)
     next(it)
     it.close()
-    assert [b[1].data.tolist() for b in loader] == [Y[i:i + 5].tolist() for i in range(0, 50, 5)]
+    assert [b[1].numpy().tolist() for b in loader] == [Y[i:i + 5].tolist() for i in range(0, 50, 5)]
     loader._shutdown_workers()
+
+
+def shared_blocks():
+    return {f for f in os.listdir("/dev/shm") if f.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
+
+
+def test_large_batches_cross_through_shared_memory_and_none_is_left_behind():
+    big = np.random.default_rng(0).random((96, 3, 32, 32)).astype(np.float32)      # 1.2 MB batches of 32
+    before = shared_blocks()
+    loader = cud.DataLoader(cud.TensorDataset(big, np.arange(96)), batch_size=32, num_workers=2)
+    it = iter(loader)
+    next(it)
+    it.close()                                                                        # batches still in flight
+    got = np.concatenate([b[0].numpy() for b in loader])
+    np.testing.assert_array_equal(got, big)
+    arrays = cud.DataLoader(cud.TensorDataset(big, np.arange(96)), batch_size=32, num_workers=2,
+                            collate_fn=lambda s: np.stack([x.numpy() for x, _ in s]))
+    first = next(iter(arrays))
+    assert isinstance(first, np.ndarray) and np.array_equal(first, big[:32])
+    assert shared_blocks() <= before
 
 
 def test_batch_sampler_unbatched_and_iterable_datasets():
     bs = cud.BatchSampler(cud.SequentialSampler(range(50)), 20, drop_last=False)
     loader = cud.DataLoader(cud.TensorDataset(X, Y), batch_sampler=bs)
-    assert [len(b[1].data) for b in loader] == [20, 20, 10] and len(loader) == 3
+    assert [len(b[1].numpy()) for b in loader] == [20, 20, 10] and len(loader) == 3
     single = list(cud.DataLoader(cud.TensorDataset(X, Y), batch_size=None))
     assert len(single) == 50 and single[3][0].shape == (3,)
 
@@ -187,8 +207,8 @@ def test_batch_sampler_unbatched_and_iterable_datasets():
         def __iter__(self):
             return iter(range(7))
 
-    assert [b.data.tolist() for b in cud.DataLoader(Stream(), batch_size=3)] == [[0, 1, 2], [3, 4, 5], [6]]
-    assert [b.data.tolist() for b in cud.DataLoader(Stream(), batch_size=3, drop_last=True)] == [[0, 1, 2],
+    assert [b.numpy().tolist() for b in cud.DataLoader(Stream(), batch_size=3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert [b.numpy().tolist() for b in cud.DataLoader(Stream(), batch_size=3, drop_last=True)] == [[0, 1, 2],
                                                                                                  [3, 4, 5]]
 
 
@@ -213,3 +233,29 @@ def test_random_split_and_subset_are_cnnlabs():
 def test_invalid_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         cud.DataLoader(cud.TensorDataset(X, Y), **kwargs)
+
+
+def test_distributed_sampler_is_reachable_under_torchs_name():
+    sampler = cud.distributed.DistributedSampler(range(10), num_replicas=2, rank=1, shuffle=False)
+    assert list(sampler) == [1, 3, 5, 7, 9]
+    assert len(cud.DataLoader(range(10), batch_size=2, sampler=sampler)) == 3
+
+
+class Convolved(cud.Dataset):
+    """Each sample is a convolution: workers run ops too (after this process ran compiled kernels)."""
+
+    weight = np.random.default_rng(0).standard_normal((4, 3, 3, 3)).astype(np.float32)
+    inputs = np.random.default_rng(1).standard_normal((6, 3, 8, 8)).astype(np.float32)
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        return cnnlab.functional.conv2d(cnnlab.tensor(self.inputs[i:i + 1]), cnnlab.tensor(self.weight))[0]
+
+
+def test_workers_forked_after_compiled_kernels_ran_can_run_ops():
+    ds = Convolved()
+    expected = cnnlab.functional.conv2d(cnnlab.tensor(ds.inputs), cnnlab.tensor(ds.weight)).numpy()  # compiled
+    got = np.concatenate([b.numpy() for b in cud.DataLoader(ds, batch_size=3, num_workers=2, timeout=120)])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

@@ -59,6 +59,9 @@ class MaskedFill(Function):
 
 
 def _sizes(fn, sizes):
+    if not sizes:
+        raise TypeError(f"{fn}: `sizes` is required (one per dimension, as PyTorch). "
+                        f"Received none")
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     if not all(is_int(n) for n in sizes):

@@ -31,14 +31,14 @@ def output_size(size, kernel, stride, dilation, padding_total, ceil_mode=False):
     """
     span = dilation * (kernel - 1) + 1
     room = size + padding_total - span
-    if room < 0:
-        return 0
-    if ceil_mode:
+    if ceil_mode:   # a window may overhang the right end, even when the kernel exceeds the input
         out = -(-room // stride) + 1
         left = padding_total // 2
         if (out - 1) * stride >= size + left:
             out -= 1
-        return out
+        return max(out, 0)
+    if room < 0:
+        return 0
     return room // stride + 1
 
 

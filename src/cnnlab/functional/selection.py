@@ -4,30 +4,26 @@ PyTorch's names and return types (``topk`` and ``sort`` give ``(values, indices)
 each gradient goes back to the positions the values were taken from.
 """
 
-import builtins
 import numbers
 from collections import namedtuple
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ..validation import is_int
-from . import elementwise, extreme, reduce
+from ..validation import is_int, normalize_dim
+from . import elementwise, reduce
+from .extreme import max, min  # noqa: F401  (torch.max and torch.min, re-exported)
 
 topk_result = namedtuple("topk", ("values", "indices"))
 sort_result = namedtuple("sort", ("values", "indices"))
 
 
 def _dim(fn, input, dim):
-    nd = builtins.max(input.ndim, 1)
-    if not is_int(dim) or not -nd <= dim < nd:
-        raise IndexError(f"{fn}: `dim` must be an int in {-nd}..{nd - 1} for a tensor with "
-                         f"{input.ndim} dimensions. Received: dim={dim!r}")
-    return int(dim) % nd
+    return normalize_dim(fn, dim, input.ndim)
 
 
 class TakeAlong(Function):
-    """Values at ``index`` along ``axis``; backward scatters the gradient back to those positions."""
+    """Values at ``index`` along ``axis``; backward scatters the gradient back to those places."""
 
     @staticmethod
     def forward(ctx, a, index=None, axis=0):
@@ -196,7 +192,8 @@ def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     """Standard deviation over ``dim``; ``unbiased`` (or ``correction=1``) divides by n - 1."""
     if correction is not None:
         if correction not in (0, 1):
-            raise ValueError(f"std: `correction` must be 0 or 1. Received: correction={correction!r}")
+            raise ValueError(f"std: `correction` must be 0 or 1. "
+                             f"Received: correction={correction!r}")
         unbiased = bool(correction)
     return elementwise.sqrt(reduce.var(input, dim, keepdim, unbiased))
 
@@ -214,30 +211,6 @@ def norm(input, p="fro", dim=None, keepdim=False):
     if p == 1:
         return reduce.sum(elementwise.abs(input), dim, keepdim)
     return reduce.sum(elementwise.abs(input) ** p, dim, keepdim) ** (1.0 / p)
-
-
-def _max_or_min(fn, input, dim, keepdim, largest, other):
-    if isinstance(dim, Tensor):            # max(a, b): elementwise
-        other, dim = dim, None
-    if other is not None:
-        return Maximum.apply(input, other, largest=largest)
-    if dim is None:
-        return (reduce.max if largest else reduce.min)(input, None, False)
-    return extreme.extreme_along(fn, input, dim, keepdim, largest=largest)
-
-
-def max(input, dim=None, keepdim=False, *, other=None):
-    """PyTorch's ``torch.max``: ``max(x)`` the largest value (a 0-d tensor); ``max(x, dim)`` the
-    pair ``(values, indices)`` along ``dim``; ``max(a, b)`` the elementwise maximum.
-
-    For the largest value over several dims at once use ``x.amax(dims)``.
-    """
-    return _max_or_min("max", input, dim, keepdim, True, other)
-
-
-def min(input, dim=None, keepdim=False, *, other=None):
-    """PyTorch's ``torch.min``: ``min(x)``, ``min(x, dim)`` -> ``(values, indices)``, ``min(a, b)``."""
-    return _max_or_min("min", input, dim, keepdim, False, other)
 
 
 def equal(input, other):

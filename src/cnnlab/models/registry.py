@@ -2,7 +2,8 @@
 
 Every registered builder also takes torchvision's ``weights=`` and ``pretrained=`` keywords: None or
 False build random weights; a weights name (``"IMAGENET1K_V1"``, ``"DEFAULT"``, ``pretrained=True``)
-is one error saying how to load a torchvision state-dict file instead, as cnnlab downloads no weights.
+is one error saying how to load a torchvision state-dict file instead (cnnlab downloads no
+weights).
 """
 
 import functools
@@ -15,16 +16,20 @@ def check_weights(name, weights=None, pretrained=None):
     if weights in (None, False) and pretrained in (None, False):
         return
     label = getattr(weights, "name", weights) if weights not in (None, False) else "DEFAULT"
-    received = f"weights={label!r}" if weights not in (None, False) else f"pretrained={pretrained!r}"
-    raise ValueError(f"{name}: cnnlab does not download pretrained weights (received {received}); build the "
-                     f"model with weights=None and load a torchvision state dict saved as safetensors: "
-                     f"cnnlab.interop.load_torch_state_dict(model, '{name}.safetensors') (in PyTorch: "
-                     f"safetensors.torch.save_file(torchvision.models.{name}(weights={str(label)!r})"
+    if weights not in (None, False):
+        received = f"weights={label!r}"
+    else:
+        received = f"pretrained={pretrained!r}"
+    raise ValueError(f"{name}: cnnlab does not download pretrained weights (received {received}); "
+                     f"build the model with weights=None and load a torchvision state dict saved as "
+                     f"safetensors: cnnlab.interop.load_torch_state_dict(model, "
+                     f"'{name}.safetensors') (in PyTorch: safetensors.torch.save_file("
+                     f"torchvision.models.{name}(weights={str(label)!r})"
                      f".state_dict(), '{name}.safetensors'))")
 
 
 def _accepting_weights(fn, name):
-    """``fn`` that also takes ``weights``, ``pretrained`` and ``progress`` (torchvision's keywords)."""
+    """``fn`` also taking ``weights``, ``pretrained`` and ``progress`` (torchvision's keywords)."""
 
     @functools.wraps(fn)
     def build(*args, weights=None, pretrained=None, progress=True, **config):

@@ -27,9 +27,10 @@ class Adadelta(Optimizer):
     parameter's dtype.
     """
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
-                 maximize=False, differentiable=False):
-        defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay, "maximize": maximize}
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
+        defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
+                    "maximize": maximize}
         super().__init__(params, defaults)
 
     def _check_options(self, options):
@@ -51,14 +52,14 @@ class Adadelta(Optimizer):
                     state["square_avg"] = xp.zeros_like(p._data)
                     state["acc_delta"] = xp.zeros_like(p._data)
                 state["step"] += 1
-                adadelta_update(p._data, grad, state["square_avg"], state["acc_delta"], lr=group["lr"],
-                                rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"],
-                                maximize=group["maximize"])
+                adadelta_update(p._data, grad, state["square_avg"], state["acc_delta"],
+                                lr=group["lr"], rho=group["rho"], eps=group["eps"],
+                                weight_decay=group["weight_decay"], maximize=group["maximize"])
         return loss
 
 
 def adadelta_update(param, grad, square_avg, acc_delta, *, lr, rho, eps, weight_decay, maximize):
-    """One Adadelta step on raw arrays; updates param and both averages in place. ``grad`` is only read."""
+    """One Adadelta step on raw arrays; updates param and both averages in place, reads ``grad``."""
     xp = backend.get_array_module(param)
     d, _ = decayed_grad(xp, param, grad, weight_decay, maximize)
     tmp = xp.multiply(d, 1 - rho)

@@ -25,8 +25,8 @@ class Adagrad(Optimizer):
     State per parameter: ``step`` (int), ``sum`` (s), an array in the parameter's dtype.
     """
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
-                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "maximize": maximize}
         super().__init__(params, defaults)
@@ -47,8 +47,8 @@ class Adagrad(Optimizer):
                     state["sum"] = xp.full_like(p._data, group["initial_accumulator_value"])
                 state["step"] += 1
                 adagrad_update(p._data, grad, state["sum"], state["step"], lr=group["lr"],
-                               lr_decay=group["lr_decay"], eps=group["eps"], weight_decay=group["weight_decay"],
-                               maximize=group["maximize"])
+                               lr_decay=group["lr_decay"], eps=group["eps"],
+                               weight_decay=group["weight_decay"], maximize=group["maximize"])
         return loss
 
 

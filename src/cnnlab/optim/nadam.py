@@ -20,7 +20,8 @@ class NAdam(Optimizer):
     Args:
         params: iterable of Tensors or of parameter-group dicts (see ``Optimizer``).
         lr: learning rate. Default: 2e-3.
-        betas: decay rates ``(beta1, beta2)`` of the first and second moments. Default: (0.9, 0.999).
+        betas: decay rates ``(beta1, beta2)`` of the first and second moments.
+            Default: (0.9, 0.999).
         eps: added to the denominator for numerical stability. Default: 1e-8.
         weight_decay: L2 penalty ``wd``. Default: 0.
         momentum_decay: how fast ``mu_t`` warms up. Default: 4e-3.
@@ -34,12 +35,12 @@ class NAdam(Optimizer):
     here it is a Python float, so float64 runs match PyTorch's float64 mode.
     """
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False):
-        defaults = {"lr": lr, "betas": _pair("NAdam", betas), "eps": eps, "weight_decay": weight_decay,
-                    "momentum_decay": momentum_decay, "decoupled_weight_decay": decoupled_weight_decay,
-                    "maximize": maximize}
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None, maximize=False,
+                 capturable=False, differentiable=False):
+        defaults = {"lr": lr, "betas": _pair("NAdam", betas), "eps": eps,
+                    "weight_decay": weight_decay, "momentum_decay": momentum_decay,
+                    "decoupled_weight_decay": decoupled_weight_decay, "maximize": maximize}
         super().__init__(params, defaults)
 
     def _check_options(self, options):
@@ -49,7 +50,8 @@ class NAdam(Optimizer):
         for i, beta in enumerate(betas):
             check_number("NAdam", f"betas[{i}]", beta)
             if beta >= 1:
-                raise ValueError(f"NAdam: `betas[{i}]` must be in [0, 1). Received: betas={betas!r}")
+                raise ValueError(f"NAdam: `betas[{i}]` must be in [0, 1). "
+                                 f"Received: betas={betas!r}")
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
@@ -65,15 +67,16 @@ class NAdam(Optimizer):
                     state["exp_avg_sq"] = xp.zeros_like(p._data)
                 state["step"] += 1
                 state["mu_product"] = nadam_update(
-                    p._data, grad, state["exp_avg"], state["exp_avg_sq"], state["mu_product"], state["step"],
-                    lr=group["lr"], betas=group["betas"], eps=group["eps"], weight_decay=group["weight_decay"],
-                    momentum_decay=group["momentum_decay"], decoupled=group["decoupled_weight_decay"],
+                    p._data, grad, state["exp_avg"], state["exp_avg_sq"], state["mu_product"],
+                    state["step"], lr=group["lr"], betas=group["betas"], eps=group["eps"],
+                    weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
+                    decoupled=group["decoupled_weight_decay"],
                     maximize=group["maximize"])
         return loss
 
 
-def nadam_update(param, grad, exp_avg, exp_avg_sq, mu_product, step, *, lr, betas, eps, weight_decay,
-                 momentum_decay, decoupled, maximize):
+def nadam_update(param, grad, exp_avg, exp_avg_sq, mu_product, step, *, lr, betas, eps,
+                 weight_decay, momentum_decay, decoupled, maximize):
     """One NAdam step on raw arrays, ``step`` counting from 1; returns the new ``mu_product``."""
     xp = backend.get_array_module(param)
     beta1, beta2 = betas

@@ -1,4 +1,4 @@
-"""``cnnlab.vision``: torchvision's names over cnnlab: ``datasets``, ``transforms``, ``models``, ``utils``.
+"""``cnnlab.vision``: torchvision's ``datasets``, ``transforms``, ``models`` and ``utils`` names.
 
 ``from torchvision import datasets, transforms, models`` becomes
 ``from cnnlab.vision import datasets, transforms, models``. The sub-modules load on first use.
@@ -14,8 +14,8 @@ __all__ = list(_SUBMODULES)
 def __getattr__(name):
     if name in _SUBMODULES:
         return _importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"cnnlab.vision has no `{name}`; it has {', '.join(_SUBMODULES)} (torchvision's io, ops "
-                         f"and tv_tensors are not supported)")
+    raise AttributeError(f"cnnlab.vision has no `{name}`; it has {', '.join(_SUBMODULES)} "
+                         f"(torchvision's io, ops and tv_tensors are not supported)")
 
 
 def __dir__():

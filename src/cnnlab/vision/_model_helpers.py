@@ -6,7 +6,7 @@ from ..models import registry as _registry
 
 
 def list_models(module=None, include=None, exclude=None):
-    """Architecture names, sorted; ``include``/``exclude`` are fnmatch patterns (or lists of them)."""
+    """Architecture names, sorted; ``include``/``exclude``: fnmatch patterns or lists of them."""
     names = _registry.list_models()
     if include is not None:
         patterns = [include] if isinstance(include, str) else list(include)

@@ -1,4 +1,4 @@
-"""torchvision's datasets: MNIST, FashionMNIST, CIFAR10 and a lazy ImageFolder, as a PyTorch program uses them.
+"""torchvision's datasets: MNIST, FashionMNIST, CIFAR10 and a lazy ImageFolder, as in PyTorch.
 
 Samples are ``(PIL image, int label)`` until a ``transform`` turns the image into a Tensor, as in
 torchvision. The files are found in torchvision's layout under ``root`` (``root/MNIST/raw``,
@@ -21,8 +21,8 @@ from ..data.datasets import _find_cifar, _read_idx_pair
 from ..data.transforms import Compose, Normalize, ToTensor
 from ..tensor import Tensor
 
-__all__ = ["VisionDataset", "MNIST", "FashionMNIST", "CIFAR10", "DatasetFolder", "ImageFolder",
-           "IMG_EXTENSIONS", "default_loader", "pil_loader"]
+__all__ = ["VisionDataset", "MNIST", "FashionMNIST", "CIFAR10", "FakeData", "DatasetFolder",
+           "ImageFolder", "IMG_EXTENSIONS", "default_loader", "pil_loader"]
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -31,8 +31,8 @@ def _root(name, root):
     if root is None:
         return dl.default_data_dir()
     if not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"{name}: `root` must be a path (str or os.PathLike). Received an object of type "
-                        f"{type(root).__name__}")
+        raise TypeError(f"{name}: `root` must be a path (str or os.PathLike). Received an object "
+                        f"of type {type(root).__name__}")
     return os.path.expanduser(os.fspath(root))
 
 
@@ -46,7 +46,7 @@ def _bases(root):
 
 
 def _tensor_only_pipeline(transform):
-    """Whether ``transform`` is ToTensor, optionally followed by Normalize steps (a batchable pipeline)."""
+    """Whether ``transform`` is ToTensor, then optionally Normalize steps (a batchable pipeline)."""
     steps = transform.transforms if isinstance(transform, Compose) else [transform]
     return (bool(steps) and type(steps[0]) is ToTensor
             and all(type(t) is Normalize for t in steps[1:]))
@@ -60,7 +60,8 @@ class VisionDataset(Dataset):
         self.root = _root(name, root)
         for what, fn in (("transform", transform), ("target_transform", target_transform)):
             if fn is not None and not callable(fn):
-                raise TypeError(f"{name}: `{what}` must be callable or None. Received {type(fn).__name__}")
+                raise TypeError(f"{name}: `{what}` must be callable or None. "
+                                f"Received {type(fn).__name__}")
         self.transform = transform
         self.target_transform = target_transform
 
@@ -113,10 +114,12 @@ class _ImageArrayDataset(VisionDataset):
                 and _tensor_only_pipeline(self.transform))
 
     def get_batch(self, indices):
-        """``[images (B, C, H, W), labels (B,)]`` for ``indices``, equal to the per-sample transform's."""
+        """``[images (B, C, H, W), labels (B,)]`` for ``indices``, as sample by sample."""
         images = self._images[np.asarray(indices)]
-        x = ToTensor()(images if images.ndim == 4 else images[..., None])._data  # (B, H, W, C) -> (B, C, H, W)
-        steps = self.transform.transforms if isinstance(self.transform, Compose) else [self.transform]
+        if images.ndim == 3:
+            images = images[..., None]                                  # (B, H, W) -> (B, H, W, 1)
+        x = ToTensor()(images)._data                                     # -> (B, C, H, W)
+        steps = self.transform.transforms if isinstance(self.transform, Compose) else []
         for t in steps[1:]:
             x = t(x)
         return [x, self._labels[np.asarray(indices)]]
@@ -129,8 +132,8 @@ class MNIST(_ImageArrayDataset):
     """MNIST as ``torchvision.datasets.MNIST``: 60000 train / 10000 test 28x28 grayscale digits.
 
     Args:
-        root: the data directory; files are found in ``root/MNIST/raw`` (torchvision), ``root/mnist``
-            or ``root`` (cnnlab), and then under ``$CNNLAB_DATA`` the same way.
+        root: the data directory; files are found in ``root/MNIST/raw`` (torchvision),
+            ``root/mnist`` or ``root`` (cnnlab), and then under ``$CNNLAB_DATA`` the same way.
         train: the training split (True) or the test split.
         transform: applied to the Pillow image (mode ``L``), e.g. ``transforms.ToTensor()``.
         target_transform: applied to the int label.
@@ -146,15 +149,16 @@ class MNIST(_ImageArrayDataset):
     _resources = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                   False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
-    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=False):
+    def __init__(self, root=None, train=True, transform=None, target_transform=None,
+                 download=False):
         super().__init__(root, transform, target_transform)
         name = type(self).__name__
         self.train = bool(train)
         raw = os.path.join(self.root, name, "raw")
         dirs = []
         for base in _bases(self.root):
-            dirs += [os.path.join(base, name, "raw"), os.path.join(base, name), os.path.join(base, self._folder),
-                     base]
+            dirs += [os.path.join(base, name, "raw"), os.path.join(base, name),
+                     os.path.join(base, self._folder), base]
         dirs += list(dl.SYSTEM_DIRS.get(self._folder, ()))
         stems = self._resources[self.train]
         paths = [self._find(dirs, stem) for stem in stems]
@@ -179,7 +183,7 @@ class MNIST(_ImageArrayDataset):
 
     @staticmethod
     def _find(dirs, stem):
-        """The first of ``stem``, ``stem.gz`` over ``dirs`` (torchvision keeps the uncompressed file)."""
+        """The first of ``stem``, ``stem.gz`` over ``dirs`` (torchvision keeps both)."""
         for d in dirs:
             for name in (stem, stem + ".gz"):
                 path = os.path.join(d, name)
@@ -189,8 +193,8 @@ class MNIST(_ImageArrayDataset):
 
 
 class FashionMNIST(MNIST):
-    """Fashion-MNIST as ``torchvision.datasets.FashionMNIST``; same arguments and layout as ``MNIST``
-    (``root/FashionMNIST/raw``, cnnlab's ``root/fashion-mnist``)."""
+    """Fashion-MNIST as ``torchvision.datasets.FashionMNIST``; same arguments and layout as
+    ``MNIST`` (``root/FashionMNIST/raw``, cnnlab's ``root/fashion-mnist``)."""
 
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -211,10 +215,12 @@ class CIFAR10(_ImageArrayDataset):
     ``data`` is a uint8 array (N, 32, 32, 3), ``targets`` a list of ints, as in torchvision.
     """
 
-    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+               "truck"]
     _mode = "RGB"
 
-    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=False):
+    def __init__(self, root=None, train=True, transform=None, target_transform=None,
+                 download=False):
         super().__init__(root, transform, target_transform)
         name = type(self).__name__
         self.train = bool(train)
@@ -232,17 +238,20 @@ class CIFAR10(_ImageArrayDataset):
             wanted = ", ".join(TRAIN_BATCHES) if self.train else TEST_BATCH
             expected = [f"cifar-10-batches-bin/{wanted} (the binary version, plain or .gz)",
                         f"or the official archive {ARCHIVE}"]
-            pickled = [p for d in dirs for p in (os.path.join(d, "cifar-10-batches-py"),
-                                                 os.path.join(d, "cifar-10-python.tar.gz")) if os.path.exists(p)]
+            pickled = [os.path.join(d, f) for d in dirs
+                       for f in ("cifar-10-batches-py", "cifar-10-python.tar.gz")
+                       if os.path.exists(os.path.join(d, f))]
             hint = None
             if pickled:
-                hint = (f"Found the pickled python version ({pickled[0]}), which cnnlab never reads (unpickling "
-                        f"runs code): download=True fetches the binary version, {ARCHIVE}, into {self.root}")
+                hint = (f"Found the pickled python version ({pickled[0]}), which cnnlab never "
+                        f"reads (unpickling runs code): download=True fetches the binary version, "
+                        f"{ARCHIVE}, into {self.root}")
             raise dl.not_found_error(name, dirs, expected, reason, hint)
         kind, where = found
         if kind == "tar":
             self.paths = [where]
-            images, labels = read_cifar_tar(where, list(TRAIN_BATCHES) if self.train else [TEST_BATCH])
+            members = list(TRAIN_BATCHES) if self.train else [TEST_BATCH]
+            images, labels = read_cifar_tar(where, members)
         else:
             self.paths = where
             parts = [read_cifar_bin(p) for p in where]
@@ -252,6 +261,51 @@ class CIFAR10(_ImageArrayDataset):
         self._labels = labels
         self.data = images
         self.targets = labels.tolist()
+
+
+class FakeData(VisionDataset):
+    """Random images with random labels, to try a pipeline without data (torchvision's FakeData).
+
+    Sample ``i`` is drawn from ``numpy.random.default_rng(i + random_offset)``: the same every
+    time, and independent of the global generator. Images are uint8 Pillow images (their pixel
+    values differ from torchvision's, which come from ``torch.randn``).
+
+    Args:
+        size: number of samples. Default: 1000.
+        image_size: (C, H, W) with C 1 or 3. Default: (3, 224, 224).
+        num_classes: labels are in ``0..num_classes - 1``. Default: 10.
+        transform, target_transform: as for the other datasets.
+        random_offset: shifts every sample's seed.
+    """
+
+    def __init__(self, size=1000, image_size=(3, 224, 224), num_classes=10, transform=None,
+                 target_transform=None, random_offset=0):
+        super().__init__(None, transform, target_transform)
+        if len(image_size) != 3 or image_size[0] not in (1, 3):
+            raise ValueError(f"FakeData: `image_size` must be (C, H, W) with C 1 or 3. Received: "
+                             f"image_size={image_size!r}")
+        self.size, self.image_size = int(size), tuple(image_size)
+        self.num_classes = int(num_classes)
+        self.random_offset = int(random_offset)
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, index):
+        from PIL import Image
+
+        if not 0 <= index < self.size:
+            raise IndexError(f"FakeData: index {index} is out of range for {self.size} samples")
+        rng = np.random.default_rng(int(index) + self.random_offset)
+        c, h, w = self.image_size
+        pixels = rng.integers(0, 256, (h, w, c), dtype=np.uint8)
+        target = int(rng.integers(0, self.num_classes))
+        img = Image.fromarray(pixels[:, :, 0] if c == 1 else pixels, mode="L" if c == 1 else "RGB")
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
 
 
 # ---------------------------------------------------------------------- folders of image files
@@ -269,15 +323,16 @@ default_loader = pil_loader
 
 def find_classes(directory):
     """Class names (the sorted sub-folders of ``directory``) and their indices."""
-    classes = sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith("."))
+    classes = sorted(e.name for e in os.scandir(directory)
+                     if e.is_dir() and not e.name.startswith("."))
     if not classes:
-        raise FileNotFoundError(f"ImageFolder: no class folders in {directory!r}; expected one sub-folder per "
-                                f"class")
+        raise FileNotFoundError(f"ImageFolder: no class folders in {directory!r}; expected one "
+                                f"sub-folder per class")
     return classes, {c: i for i, c in enumerate(classes)}
 
 
 def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None, allow_empty=False):
-    """``(path, class index)`` of every valid file, class by class, files sorted (torchvision's order)."""
+    """``(path, class index)`` of every valid file, class by class, files sorted (torchvision)."""
     if (extensions is None) == (is_valid_file is None):
         raise ValueError("ImageFolder: give exactly one of `extensions` and `is_valid_file`")
     if is_valid_file is None:
@@ -299,9 +354,10 @@ def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None, a
         if count == 0:
             empty.append(cls)
     if empty and not allow_empty:
-        kinds = f"Supported extensions are: {', '.join(extensions)}" if extensions else "(is_valid_file)"
-        raise FileNotFoundError(f"ImageFolder: found no valid file for the classes {', '.join(empty)} in "
-                                f"{directory!r}. {kinds}")
+        kinds = (f"Supported extensions are: {', '.join(extensions)}" if extensions
+                 else "(is_valid_file)")
+        raise FileNotFoundError(f"ImageFolder: found no valid file for the classes "
+                                f"{', '.join(empty)} in {directory!r}. {kinds}")
     return samples
 
 
@@ -312,16 +368,18 @@ class DatasetFolder(VisionDataset):
     different sizes (a transform such as ``RandomResizedCrop`` makes batches of one size).
     """
 
-    def __init__(self, root, loader, extensions=None, transform=None, target_transform=None, is_valid_file=None,
-                 allow_empty=False):
+    def __init__(self, root, loader, extensions=None, transform=None, target_transform=None,
+                 is_valid_file=None, allow_empty=False):
         super().__init__(root, transform, target_transform)
         if not os.path.isdir(self.root):
-            raise FileNotFoundError(f"{type(self).__name__}: `root` {self.root!r} is not a directory; expected a "
-                                    f"folder with one sub-folder per class")
+            raise FileNotFoundError(f"{type(self).__name__}: `root` {self.root!r} is not a "
+                                    f"directory; expected a folder with one sub-folder per class")
         if not callable(loader):
-            raise TypeError(f"{type(self).__name__}: `loader` must be callable. Received {type(loader).__name__}")
+            raise TypeError(f"{type(self).__name__}: `loader` must be callable. "
+                            f"Received {type(loader).__name__}")
         self.classes, self.class_to_idx = find_classes(self.root)
-        self.samples = make_dataset(self.root, self.class_to_idx, extensions, is_valid_file, allow_empty)
+        self.samples = make_dataset(self.root, self.class_to_idx, extensions, is_valid_file,
+                                    allow_empty)
         self.loader = loader
         self.extensions = extensions
         self.targets = [s[1] for s in self.samples]
@@ -340,11 +398,12 @@ class DatasetFolder(VisionDataset):
 
 
 class ImageFolder(DatasetFolder):
-    """``torchvision.datasets.ImageFolder``: images in ``root/<class>/``, decoded lazily as RGB Pillow images.
+    """``torchvision.datasets.ImageFolder``: ``root/<class>/`` images, decoded lazily as RGB.
 
     Args:
         root: the folder with one sub-folder per class (sorted names give the labels).
-        transform: applied to each Pillow image (e.g. ``Compose([RandomResizedCrop(224), ToTensor()])``).
+        transform: applied to each Pillow image, e.g.
+            ``Compose([RandomResizedCrop(224), ToTensor()])``.
         target_transform: applied to each int label.
         loader: opens one file (default: Pillow, converted to RGB).
         is_valid_file: picks the files to use instead of the image extensions.
@@ -356,6 +415,7 @@ class ImageFolder(DatasetFolder):
 
     def __init__(self, root, transform=None, target_transform=None, loader=None, is_valid_file=None,
                  allow_empty=False):
-        super().__init__(root, loader or default_loader, None if is_valid_file else IMG_EXTENSIONS, transform,
-                         target_transform, is_valid_file, allow_empty)
+        extensions = None if is_valid_file else IMG_EXTENSIONS
+        super().__init__(root, loader or default_loader, extensions, transform, target_transform,
+                         is_valid_file, allow_empty)
         self.imgs = self.samples

@@ -1,12 +1,12 @@
-"""torchvision.models' names: every cnnlab zoo architecture as a builder taking ``weights=``/``pretrained=``.
+"""torchvision.models' names: every cnnlab zoo architecture, taking ``weights=``/``pretrained=``.
 
 The module's namespace holds the architectures only, so the usual listing
-``sorted(n for n in models.__dict__ if n.islower() and not n.startswith("__") and callable(models.__dict__[n]))``
-names models and nothing else; the helpers (``list_models``, ``get_model``, ``get_model_builder``,
-``get_weight``) and the ``*_Weights`` names are served by the module's ``__getattr__``.
+``sorted(n for n in models.__dict__ if n.islower() and not n.startswith("__")
+and callable(models.__dict__[n]))`` names models and nothing else; the helpers
+(``list_models``, ``get_model``, ``get_model_builder``, ``get_weight``) and the ``*_Weights`` names are served by the module's ``__getattr__``.
 
-``weights=None`` (or ``pretrained=False``) builds random weights. cnnlab downloads no weights: a weights
-name is one error saying how to load a torchvision state dict saved as safetensors through
+``weights=None`` (or ``pretrained=False``) builds random weights. cnnlab downloads no weights: a
+weights name is one error saying how to load a torchvision state dict saved as safetensors through
 ``cnnlab.interop.load_torch_state_dict``.
 """
 
@@ -19,15 +19,16 @@ del _name
 
 
 class _WeightName(str):
-    """A torchvision weights name such as ``ResNet18_Weights.IMAGENET1K_V1``; builders refuse it in one line."""
+    """A torchvision weights name (``ResNet18_Weights.IMAGENET1K_V1``); builders refuse it."""
 
     @property
     def name(self):
         return self.split(".", 1)[-1]
 
     def transforms(self, *args, **kwargs):
-        raise ValueError(f"{self}: cnnlab has no pretrained weights, so no weights' transforms; build the "
-                         f"preprocessing with cnnlab.vision.transforms (Resize, CenterCrop, ToTensor, Normalize)")
+        raise ValueError(f"{self}: cnnlab has no pretrained weights, so no weights' transforms; "
+                         f"build the preprocessing with cnnlab.vision.transforms (Resize, "
+                         f"CenterCrop, ToTensor, Normalize)")
 
 
 class _WeightsEnum:

@@ -7,8 +7,9 @@ A Pillow image goes through Pillow's own operations (as torchvision's PIL path d
 
 Example (the CIFAR-10 tutorial's pipeline):
     >>> from cnnlab.vision import transforms
-    >>> t = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
-    ...                         transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+    >>> t = transforms.Compose([transforms.RandomCrop(32, padding=4),
+    ...                         transforms.RandomHorizontalFlip(), transforms.ToTensor(),
+    ...                         transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
 """
 
 import numbers
@@ -26,13 +27,14 @@ Lambda = T.Lambda
 ToTensor = T.ToTensor
 Normalize = T.Normalize
 
-__all__ = ["Compose", "Lambda", "ToTensor", "PILToTensor", "ToPILImage", "Normalize", "Resize", "CenterCrop",
-           "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "ColorJitter",
+__all__ = ["Compose", "Lambda", "ToTensor", "PILToTensor", "ToPILImage", "Normalize", "Resize",
+           "CenterCrop", "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip",
+           "RandomVerticalFlip", "ColorJitter",
            "RandomRotation", "Grayscale", "RandomGrayscale", "Pad", "InterpolationMode"]
 
 
 class InterpolationMode:
-    """torchvision's interpolation names. Pillow images take every one; Tensors bilinear and nearest."""
+    """torchvision's interpolation names. Pillow images take all; Tensors bilinear and nearest."""
 
     NEAREST = "nearest"
     NEAREST_EXACT = "nearest-exact"
@@ -43,8 +45,8 @@ class InterpolationMode:
     LANCZOS = "lanczos"
 
 
-_PIL_FILTERS = {"nearest": "NEAREST", "nearest-exact": "NEAREST", "bilinear": "BILINEAR", "bicubic": "BICUBIC",
-                "box": "BOX", "hamming": "HAMMING", "lanczos": "LANCZOS"}
+_PIL_FILTERS = {"nearest": "NEAREST", "nearest-exact": "NEAREST", "bilinear": "BILINEAR",
+                "bicubic": "BICUBIC", "box": "BOX", "hamming": "HAMMING", "lanczos": "LANCZOS"}
 
 
 def _mode(name, interpolation):
@@ -99,7 +101,7 @@ def _pil_fill(img, fill):
 
 
 class _Dual:
-    """Pillow images take ``_pil``; Tensors and arrays take the cnnlab transform ``self._tensor``."""
+    """Pillow images take ``_pil``; Tensors and arrays the cnnlab transform ``self._tensor``."""
 
     _tensor = None
 
@@ -107,7 +109,8 @@ class _Dual:
         if _is_pil(img):
             return self._pil(img)
         if self._tensor is None:
-            raise TypeError(f"{type(self).__name__}: expected a Pillow image. Received {type(img).__name__}")
+            raise TypeError(f"{type(self).__name__}: expected a Pillow image. "
+                            f"Received {type(img).__name__}")
         return self._tensor(img)
 
     def __repr__(self):
@@ -118,16 +121,18 @@ class _Dual:
 
 
 class Resize(_Dual):
-    """Resize to ``size``: an int sets the shorter side (the longer keeps the aspect ratio, rounded down).
+    """Resize to ``size``: an int sets the shorter side (the longer keeps the aspect, rounded down).
 
     Args:
         size: an int or (h, w).
         interpolation: an ``InterpolationMode``. Default: bilinear.
         max_size: with an int ``size``, the longer side's cap.
-        antialias: Pillow always antialiases; on Tensors, widen the filter when shrinking. Default: True.
+        antialias: Pillow always antialiases; on Tensors, widen the filter when shrinking.
+            Default: True.
     """
 
-    def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
+    def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
+                 antialias=True):
         self.size = size
         self.interpolation = _mode("Resize", interpolation)
         self.max_size = max_size
@@ -151,8 +156,8 @@ def _center_crop_pil(img, size):
     th, tw = size
     w, h = img.size
     if th > h or tw > w:  # zero-pad to at least the crop (torchvision's split of the odd pixel)
-        img = _pil_pad(img, ((tw - w) // 2 if tw > w else 0, (th - h) // 2 if th > h else 0,
-                             (tw - w + 1) // 2 if tw > w else 0, (th - h + 1) // 2 if th > h else 0))
+        dw, dh = max(tw - w, 0), max(th - h, 0)
+        img = _pil_pad(img, (dw // 2, dh // 2, (dw + 1) // 2, (dh + 1) // 2))
         w, h = img.size
     top = int(round((h - th) / 2.0))
     left = int(round((w - tw) / 2.0))
@@ -160,7 +165,7 @@ def _center_crop_pil(img, size):
 
 
 class CenterCrop(_Dual):
-    """The central ``size`` window; corner at ``round((H - h) / 2)``, images smaller than it zero-padded."""
+    """The central ``size`` window; corner at ``round((H - h) / 2)``; small images zero-padded."""
 
     def __init__(self, size):
         self.size = size_pair("CenterCrop", size)
@@ -174,13 +179,13 @@ class CenterCrop(_Dual):
 
 
 class Pad(_Dual):
-    """Pad by ``padding`` (int, (left/right, top/bottom) or (left, top, right, bottom)) with ``fill``."""
+    """Pad by ``padding`` (int, (left/right, top/bottom) or (left, top, right, bottom))."""
 
     def __init__(self, padding, fill=0, padding_mode="constant"):
         self.padding = _padding_ltrb("Pad", padding)
         if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
-            raise ValueError(f"Pad: `padding_mode` must be 'constant', 'edge', 'reflect' or 'symmetric'. "
-                             f"Received: padding_mode={padding_mode!r}")
+            raise ValueError(f"Pad: `padding_mode` must be 'constant', 'edge', 'reflect' or "
+                             f"'symmetric'. Received: padding_mode={padding_mode!r}")
         self.fill = fill
         self.padding_mode = padding_mode
 
@@ -189,7 +194,8 @@ class Pad(_Dual):
 
     def _tensor(self, img):
         x = img._data if isinstance(img, Tensor) else img
-        out = pad_batch("Pad", x[None] if x.ndim == 3 else x, self.padding, self.fill, self.padding_mode)
+        batch = x[None] if x.ndim == 3 else x                          # (C, H, W) -> (1, C, H, W)
+        out = pad_batch("Pad", batch, self.padding, self.fill, self.padding_mode)
         out = out[0] if x.ndim == 3 else out
         return Tensor(out) if isinstance(img, Tensor) else out
 
@@ -198,7 +204,7 @@ class Pad(_Dual):
 
 
 class RandomCrop(_Dual):
-    """A random ``size`` window, after ``padding`` (the CIFAR recipe: ``RandomCrop(32, padding=4)``).
+    """A random ``size`` window after ``padding`` (the CIFAR recipe: ``RandomCrop(32, padding=4)``).
 
     Args:
         size: an int or (h, w).
@@ -226,8 +232,8 @@ class RandomCrop(_Dual):
             img = _pil_pad(img, (0, th - h, 0, th - h), self.fill, self.padding_mode)
         w, h = img.size
         if h < th or w < tw:
-            raise ValueError(f"RandomCrop: the crop size {self.size} is larger than the (padded) image, "
-                             f"{h}x{w} (HxW); pass pad_if_needed=True or a larger padding")
+            raise ValueError(f"RandomCrop: the crop size {self.size} is larger than the (padded) "
+                             f"image, {h}x{w} (HxW); pass pad_if_needed=True or a larger padding")
         top = int(_rng().integers(0, h - th + 1))
         left = int(_rng().integers(0, w - tw + 1))
         return img.crop((left, top, left + tw, top + th))
@@ -250,13 +256,14 @@ class RandomResizedCrop(_Dual):
 
     def _pil(self, img):
         w, h = img.size
-        top, left, ch, cw = (int(v[0]) for v in
-                             T.RandomResizedCrop.get_params(_rng(), 1, h, w, self.scale, self.ratio))
+        params = T.RandomResizedCrop.get_params(_rng(), 1, h, w, self.scale, self.ratio)
+        top, left, ch, cw = (int(v[0]) for v in params)
         crop = img.crop((left, top, left + cw, top + ch))
         return crop.resize((self.size[1], self.size[0]), _pil_filter(self.interpolation))
 
     def extra_repr(self):
-        return f"size={self.size}, scale={self.scale}, ratio={self.ratio}, interpolation={self.interpolation}"
+        return (f"size={self.size}, scale={self.scale}, ratio={self.ratio}, "
+                f"interpolation={self.interpolation}")
 
 
 class RandomHorizontalFlip(_Dual):
@@ -286,7 +293,7 @@ class RandomVerticalFlip(RandomHorizontalFlip):
 
 
 def _adjust_hue_pil(img, factor):
-    """torchvision's PIL hue shift: rotate the H band of HSV by ``factor`` turns (8-bit wrap-around)."""
+    """torchvision's PIL hue shift: rotate the H band of HSV by ``factor`` turns (8-bit wrap)."""
     from PIL import Image
 
     if img.mode in ("L", "1", "I", "F"):
@@ -299,7 +306,7 @@ def _adjust_hue_pil(img, factor):
 
 
 class ColorJitter(_Dual):
-    """Random brightness, contrast, saturation and hue, applied in a random order (torchvision's rules).
+    """Random brightness, contrast, saturation and hue, in a random order (torchvision's rules).
 
     Args:
         brightness, contrast, saturation: b for a factor in [max(0, 1 - b), 1 + b], or (min, max).
@@ -326,12 +333,15 @@ class ColorJitter(_Dual):
         for k in order:
             if factors[k] is None:
                 continue
-            img = _adjust_hue_pil(img, factors[k]) if k == 3 else enhancers[k](img).enhance(factors[k])
+            if k == 3:
+                img = _adjust_hue_pil(img, factors[k])
+            else:
+                img = enhancers[k](img).enhance(factors[k])
         return img
 
     def extra_repr(self):
-        return (f"brightness={self.brightness}, contrast={self.contrast}, saturation={self.saturation}, "
-                f"hue={self.hue}")
+        return (f"brightness={self.brightness}, contrast={self.contrast}, "
+                f"saturation={self.saturation}, hue={self.hue}")
 
 
 class RandomRotation(_Dual):
@@ -345,11 +355,12 @@ class RandomRotation(_Dual):
         fill: value of the area outside the rotated image.
     """
 
-    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=0):
+    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False, center=None,
+                 fill=0):
         if isinstance(degrees, numbers.Real):
             if degrees < 0:
-                raise ValueError(f"RandomRotation: `degrees` must be non-negative when it is a single number. "
-                                 f"Received: degrees={degrees!r}")
+                raise ValueError(f"RandomRotation: `degrees` must be non-negative when it is a "
+                                 f"single number. Received: degrees={degrees!r}")
             degrees = (-degrees, degrees)
         self.degrees = value_range("RandomRotation", "degrees", degrees, center=0.0,
                                    bound=(-float("inf"), float("inf")), clip_first=False)
@@ -370,7 +381,7 @@ class RandomRotation(_Dual):
 
 
 class Grayscale(_Dual):
-    """Luma ``0.299 R + 0.587 G + 0.114 B`` in 1 channel, or repeated in 3 (``num_output_channels``)."""
+    """Luma ``0.299 R + 0.587 G + 0.114 B`` in 1 channel, or repeated in 3."""
 
     def __init__(self, num_output_channels=1):
         if num_output_channels not in (1, 3):
@@ -388,7 +399,7 @@ class Grayscale(_Dual):
 
     def _tensor(self, img):
         x = img._data if isinstance(img, Tensor) else img
-        batch = x[None] if x.ndim == 3 else x                                   # (C, H, W) -> (1, C, H, W)
+        batch = x[None] if x.ndim == 3 else x                        # (C, H, W) -> (1, C, H, W)
         gray = T.grayscale(batch)
         if self.num_output_channels == 3:
             gray = np.repeat(gray, 3, axis=1)
@@ -424,14 +435,14 @@ class PILToTensor:
             raise TypeError(f"PILToTensor: expected a Pillow image. Received {type(pic).__name__}")
         a = np.asarray(pic)
         a = a[:, :, None] if a.ndim == 2 else a
-        return Tensor(np.ascontiguousarray(a.transpose(2, 0, 1)))                # (H, W, C) -> (C, H, W)
+        return Tensor(np.ascontiguousarray(a.transpose(2, 0, 1)))    # (H, W, C) -> (C, H, W)
 
     def __repr__(self):
         return "PILToTensor()"
 
 
 class ToPILImage:
-    """A Tensor or array (C, H, W) -- floats in [0, 1] or uint8 -- as a Pillow image (L, RGB or RGBA)."""
+    """A Tensor or array (C, H, W), floats in [0, 1] or uint8, as a Pillow image (L, RGB, RGBA)."""
 
     def __init__(self, mode=None):
         self.mode = mode
@@ -447,7 +458,7 @@ class ToPILImage:
                              f"Received shape {a.shape}")
         if a.dtype.kind == "f":
             a = (a * 255).astype(np.uint8)  # torchvision truncates (pic.mul(255).byte())
-        a = a.transpose(1, 2, 0)                                                  # (C, H, W) -> (H, W, C)
+        a = a.transpose(1, 2, 0)                                     # (C, H, W) -> (H, W, C)
         modes = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
         mode = self.mode or modes[a.shape[2]]
         return Image.fromarray(a[:, :, 0] if a.shape[2] == 1 else a, mode=mode)

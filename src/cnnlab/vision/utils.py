@@ -1,4 +1,4 @@
-"""torchvision.utils' ``make_grid`` and ``save_image``: a batch of images laid out as one picture."""
+"""torchvision.utils' ``make_grid`` and ``save_image``: a batch of images laid out as one."""
 
 import math
 import os
@@ -18,19 +18,20 @@ def _array(tensor):
         return backend.asnumpy(tensor._data)
     if isinstance(tensor, np.ndarray):
         return tensor
-    raise TypeError(f"make_grid: `tensor` must be a Tensor (N, C, H, W) or (C, H, W), or a list of Tensors. "
-                    f"Received an object of type {type(tensor).__name__}")
+    raise TypeError(f"make_grid: `tensor` must be a Tensor (N, C, H, W) or (C, H, W), or a list "
+                    f"of Tensors. Received an object of type {type(tensor).__name__}")
 
 
-def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scale_each=False, pad_value=0.0):
-    """Tile a batch of images into one image (C, H', W'), ``nrow`` images per row (torchvision's rules).
+def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scale_each=False,
+              pad_value=0.0):
+    """Tile a batch of images into one image (C, H', W'), ``nrow`` per row (torchvision's rules).
 
     Args:
-        tensor: a batch (N, C, H, W), one image (C, H, W) or (H, W), or a list of images of one size.
+        tensor: a batch (N, C, H, W), one image (C, H, W) or (H, W), or a list of equal images.
             One-channel images are repeated into three channels.
         nrow: images per row; the grid has ``ceil(N / nrow)`` rows.
         padding: pixels between images and around the border.
-        normalize: shift and scale to [0, 1] by ``value_range`` (clamped first) or by the min and max.
+        normalize: shift and scale to [0, 1] by ``value_range`` (clamped first) or min and max.
         value_range: ``(low, high)`` for ``normalize``.
         scale_each: with ``normalize``, use each image's own min and max.
         pad_value: the value of the padding.
@@ -45,19 +46,21 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
     if x.ndim == 3:
         if x.shape[0] == 1:
             x = np.concatenate([x, x, x], axis=0)                         # (1, H, W) -> (3, H, W)
-        x = x[None]                                                       # (C, H, W) -> (1, C, H, W)
+        x = x[None]                                             # (C, H, W) -> (1, C, H, W)
     if x.ndim != 4:
-        raise ValueError(f"make_grid: expected images (N, C, H, W), (C, H, W) or (H, W). Received shape {x.shape}")
+        raise ValueError(f"make_grid: expected images (N, C, H, W), (C, H, W) or (H, W). "
+                         f"Received shape {x.shape}")
     if x.shape[1] == 1:
-        x = np.concatenate([x, x, x], axis=1)                             # (N, 1, H, W) -> (N, 3, H, W)
+        x = np.concatenate([x, x, x], axis=1)                   # (N, 1, H, W) -> (N, 3, H, W)
     if normalize:
-        if value_range is not None and not (isinstance(value_range, tuple) and len(value_range) == 2):
+        pair = isinstance(value_range, tuple) and len(value_range) == 2
+        if value_range is not None and not pair:
             raise TypeError(f"make_grid: `value_range` must be a tuple (min, max). Received: "
                             f"value_range={value_range!r}")
         x = x.astype(x.dtype if x.dtype.kind == "f" else backend.get_default_dtype(), copy=True)
 
         def norm(img):
-            low, high = value_range if value_range is not None else (float(img.min()), float(img.max()))
+            low, high = value_range or (float(img.min()), float(img.max()))
             np.clip(img, low, high, out=img)
             img -= low
             img /= max(high - low, 1e-5)
@@ -82,12 +85,14 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
 
 
 def save_image(tensor, fp, format=None, **kwargs):
-    """Write ``make_grid(tensor, **kwargs)`` as an 8-bit image file (values in [0, 1] map to 0..255, rounded)."""
+    """Write ``make_grid(tensor, **kwargs)`` as an 8-bit image ([0, 1] to 0..255, rounded)."""
     from PIL import Image
 
     grid = make_grid(tensor, **kwargs)._data
     # torchvision: mul(255).add_(0.5).clamp_(0, 255) then a truncating cast, i.e. round half up
-    pixels = np.clip(grid * 255 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)   # (C, H, W) -> (H, W, C)
+    pixels = np.clip(grid * 255 + 0.5, 0, 255).astype(np.uint8)
+    pixels = pixels.transpose(1, 2, 0)                                  # (C, H, W) -> (H, W, C)
     if pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
-    Image.fromarray(pixels).save(os.fspath(fp) if isinstance(fp, os.PathLike) else fp, format=format)
+    target = os.fspath(fp) if isinstance(fp, os.PathLike) else fp
+    Image.fromarray(pixels).save(target, format=format)

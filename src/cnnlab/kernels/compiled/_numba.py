@@ -10,10 +10,11 @@
   calling thread for the call and put back after; unset, Numba's own count (one per core, unless the
   caller lowered it with ``numba.set_num_threads``). ``num_threads()`` is the count Python code
   sizes its task lists by.
-- cnnlab owns its threads lazily: the first compiled kernel call puts NumPy's BLAS on
-  ``backend.blas_threads()`` threads (1 unless ``CNNLAB_BLAS_THREADS`` says otherwise), since the
-  kernels spread their own work over the cores and call the GEMM from each of their threads; a BLAS
-  pool spinning beside them on the same cores made a plain script's training steps 2-9x slower.
+- cnnlab owns its threads lazily: the first compiled kernel call makes TBB Numba's threading layer
+  when the ``tbb`` wheel is there (``load_tbb``) and puts NumPy's BLAS on ``backend.blas_threads()``
+  threads (1 unless ``CNNLAB_BLAS_THREADS`` says otherwise), since the kernels spread their own work
+  over the cores and call the GEMM from each of their threads; a BLAS pool spinning beside them on
+  the same cores made a plain script's training steps 2-9x slower.
 - ``@helper``: a serial function inlined into the kernels that call it.
 - The machine code is cached on disk: beside the sources when their ``__pycache__`` is writable
   (Numba's default), else under ``~/.cache/cnnlab/numba`` (``$XDG_CACHE_HOME`` honoured);
@@ -22,6 +23,7 @@
   for the process and one line on stderr says why.
 """
 
+import ctypes
 import functools
 import glob
 import os
@@ -30,9 +32,8 @@ import types as pytypes
 
 import numba
 import numpy as np
-from numba import njit, types
-from numba.core import caching, cgutils
-from numba.extending import intrinsic
+from numba import njit
+from numba.core import caching
 
 from ... import backend
 
@@ -41,7 +42,7 @@ GRAIN = 32768   # values: below this, a kernel runs serially on the calling thre
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-# ------------------------------------------------------------------------------------------------ cache
+# ------------------------------------------------------------------------------------------- cache
 def cache_dir():
     """Where cnnlab's compiled kernels are cached when the package's own directory is read-only."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -79,9 +80,9 @@ def _note_uncached(why):
     if not _noted:
         _noted = True
         where = os.environ.get("NUMBA_CACHE_DIR") or f"{_PACKAGE_DIR}/.../__pycache__, {cache_dir()}"
-        print(f"cnnlab: note: compiled kernels are not cached on disk ({why}; tried {where}): they "
-              f"compile in memory for this process. Set NUMBA_CACHE_DIR to a writable directory to keep "
-              f"them", file=sys.stderr)
+        print(f"cnnlab: note: compiled kernels are not cached on disk ({why}; tried {where}): "
+              f"they compile in memory for this process. Set NUMBA_CACHE_DIR to a writable "
+              f"directory to keep them", file=sys.stderr)
 
 
 class _HealingCache(caching.FunctionCache):
@@ -136,7 +137,7 @@ def _renamed(fn, suffix):
     return copy
 
 
-# ------------------------------------------------------------------------------------------------ threads
+# ----------------------------------------------------------------------------------------- threads
 def num_threads():
     """Threads a parallel kernel runs on: cnnlab's setting (at most Numba's pool), else the pool."""
     pool = numba.config.NUMBA_NUM_THREADS
@@ -148,24 +149,58 @@ _owned = False
 
 
 def own_threads():
-    """At the first compiled kernel: NumPy's BLAS on ``backend.blas_threads()`` threads (left alone
-    when that is None, the user's choice). Once per process; returns what was done."""
+    """At the first compiled kernel, once per process: TBB as Numba's threading layer when the
+    ``tbb`` wheel is installed (``load_tbb``), NumPy's BLAS on ``backend.blas_threads()`` threads
+    (left alone when that is None, the user's choice), and glibc's malloc keeping freed memory when
+    the user asked for it (``CNNLAB_MALLOC=keep``). Returns what was done."""
     global _owned
     if _owned:
         return None
     _owned = True
-    wanted = backend.blas_threads()
-    if wanted is None:
+    done = {"tbb": load_tbb(), "blas_threads": backend.blas_threads(),
+            "malloc": backend.malloc_setting() == "keep" and backend.keep_freed_memory()}
+    if done["blas_threads"] is not None:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:   # pragma: no cover - threadpoolctl is a dependency
+            done["blas_threads"] = None
+        else:
+            threadpool_limits(limits=done["blas_threads"], user_api="blas")
+    return done
+
+
+def load_tbb():
+    """Make TBB Numba's threading layer: load the ``tbb`` wheel's ``libtbb.so.12`` by path, which
+    the loader does not search (it sits in the environment's ``lib/``), so that Numba's default
+    order (TBB, OpenMP, workqueue) finds it. TBB shares busy cores best: beside a busy process, training
+    kept several times the throughput it keeps on GNU OpenMP, whose threads wait a scheduler slice
+    for each other at every region (benchmarks/RESULTS.md, issue 21); Numba's own workqueue keeps as
+    much but ends the process when two threads launch kernels at once. Skipped when the user chose
+    a layer (``NUMBA_THREADING_LAYER``), when Numba already started one, or without the wheel.
+    Returns the library's path, or None."""
+    from numba.np.ufunc import parallel
+
+    if os.environ.get("NUMBA_THREADING_LAYER") or numba.config.THREADING_LAYER != "default" \
+            or parallel._is_initialized:
         return None
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:   # pragma: no cover - threadpoolctl is a dependency
+        from importlib import metadata
+
+        files = metadata.files("tbb") or ()
+    except Exception:      # no tbb distribution (PackageNotFoundError), or unreadable metadata
         return None
-    threadpool_limits(limits=wanted, user_api="blas")
-    return wanted
+    for entry in files:
+        if entry.name == "libtbb.so.12":
+            path = str(entry.locate())
+            try:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                return None
+            return path
+    return None
 
 
-# ------------------------------------------------------------------------------------------------ kernels
+# ----------------------------------------------------------------------------------------- kernels
 def _largest(args):
     work = 0
     for a in args:
@@ -219,18 +254,3 @@ def helper(fn=None, *, fastmath=True):
         return lambda f: helper(f, fastmath=fastmath)
     return _cache(njit(fastmath=fastmath, nogil=True, inline="always")(fn))
 
-
-@intrinsic
-def stack_tile(typingctx, size, dtype):
-    """A pointer to ``size`` (a compile-time constant) uninitialised values of ``dtype`` on the stack;
-    wrap it with ``numba.carray(ptr, shape)``. LLVM keeps a fixed-size stack array whose every index
-    is known after unrolling in registers; a heap array (``np.empty``) it cannot, as it cannot prove
-    the array is not also the input (measured: 80 vs 12 GFLOP/s)."""
-    if not isinstance(size, types.IntegerLiteral):
-        return None
-    n, value_type = size.literal_value, dtype.dtype
-
-    def codegen(context, builder, signature, args):
-        return cgutils.alloca_once(builder, context.get_data_type(value_type), size=n)
-
-    return types.CPointer(value_type)(size, dtype), codegen

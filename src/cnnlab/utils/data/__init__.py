@@ -7,6 +7,7 @@ PyTorch's arguments (samplers, ``num_workers`` worker processes, ``persistent_wo
 
 from ...data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from ...data.loader import default_collate
+from . import distributed
 from ._worker import WorkerInfo, get_worker_info
 from .dataloader import DataLoader, IterableDataset, default_convert
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
@@ -14,5 +15,6 @@ from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, S
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
            "DataLoader", "default_collate", "default_convert", "get_worker_info", "WorkerInfo",
-           "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
-           "BatchSampler"]
+           "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+           "WeightedRandomSampler",
+           "BatchSampler", "distributed"]

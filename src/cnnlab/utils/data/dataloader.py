@@ -5,7 +5,9 @@ per-sample transforms (``dataset.batchable``) are gathered with one fancy index 
 ``cnnlab.data.DataLoader``; other datasets go sample by sample through ``collate_fn``.
 
 Workers are processes, not threads: decoding and transforming images in Python holds the GIL,
-so threads do not overlap that work (see ``docs/pytorch.md`` for the measured figures).
+so threads do not overlap that work (see ``docs/pytorch.md`` for the measured figures). Ops
+called inside a worker run on the NumPy reference kernels: a process forked from one that used
+Numba's OpenMP thread pool must not start it again.
 """
 
 import itertools
@@ -26,7 +28,7 @@ from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
 class IterableDataset:
-    """A dataset read as a stream (``__iter__``) rather than by index; loaded with ``num_workers=0``."""
+    """A dataset read as a stream (``__iter__``), not by index; loaded with ``num_workers=0``."""
 
     def __iter__(self):
         raise NotImplementedError(f"{type(self).__name__} must define __iter__")
@@ -84,8 +86,8 @@ class DataLoader:
         drop_last: drop the last batch when it is smaller than ``batch_size``.
         timeout: seconds to wait for one batch from the workers before raising (0: no limit).
         worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker after seeding.
-        multiprocessing_context: ``"fork"``, ``"spawn"``, ``"forkserver"`` or a context; default fork
-            on Linux, else spawn (which needs a picklable dataset).
+        multiprocessing_context: ``"fork"``, ``"spawn"``, ``"forkserver"`` or a context;
+            default fork on Linux, else spawn (which needs a picklable dataset).
         generator: a NumPy ``Generator`` or ``cnnlab.data.Generator`` for the shuffling and the
             workers' seeds; None draws from ``cnnlab.backend.get_rng()`` (``cnnlab.manual_seed``).
         prefetch_factor: batches each worker loads ahead. Default: 2 with workers.
@@ -98,18 +100,21 @@ class DataLoader:
         (60000, 938)
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
-                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
-                 multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
-                 pin_memory_device="", in_order=True):
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor=None, persistent_workers=False, pin_memory_device="",
+                 in_order=True):
         if not is_int(num_workers) or num_workers < 0:
             raise ValueError(f"DataLoader: `num_workers` must be a non-negative int. Received: "
                              f"num_workers={num_workers!r}")
         if not isinstance(timeout, (int, float)) or timeout < 0:
-            raise ValueError(f"DataLoader: `timeout` must be a non-negative number. Received: timeout={timeout!r}")
+            raise ValueError(f"DataLoader: `timeout` must be a non-negative number. "
+                             f"Received: timeout={timeout!r}")
         if num_workers == 0 and prefetch_factor is not None:
-            raise ValueError("DataLoader: `prefetch_factor` needs num_workers > 0 (it counts batches each worker "
-                             f"loads ahead). Received: prefetch_factor={prefetch_factor!r}, num_workers=0")
+            raise ValueError("DataLoader: `prefetch_factor` needs num_workers > 0 (it counts "
+                             f"batches each worker loads ahead). Received: "
+                             f"prefetch_factor={prefetch_factor!r}, num_workers=0")
         if prefetch_factor is not None and (not is_int(prefetch_factor) or prefetch_factor < 1):
             raise ValueError(f"DataLoader: `prefetch_factor` must be a positive int. Received: "
                              f"prefetch_factor={prefetch_factor!r}")
@@ -117,33 +122,38 @@ class DataLoader:
             raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
         for name, fn in (("collate_fn", collate_fn), ("worker_init_fn", worker_init_fn)):
             if fn is not None and not callable(fn):
-                raise TypeError(f"DataLoader: `{name}` must be callable or None. Received {type(fn).__name__}")
+                raise TypeError(f"DataLoader: `{name}` must be callable or None. "
+                                f"Received {type(fn).__name__}")
         iterable = isinstance(dataset, IterableDataset)
-        if not iterable and (not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__")):
+        map_style = hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")
+        if not iterable and not map_style:
             raise TypeError(f"DataLoader: `dataset` must define __len__ and __getitem__ (or be an "
-                            f"IterableDataset). Received an object of type {type(dataset).__name__}")
+                            f"IterableDataset). Received an object of type "
+                            f"{type(dataset).__name__}")
         if iterable:
             if shuffle or sampler is not None or batch_sampler is not None:
-                raise ValueError("DataLoader: an IterableDataset gives its own order; `shuffle`, `sampler` and "
-                                 "`batch_sampler` must be left unset")
+                raise ValueError("DataLoader: an IterableDataset gives its own order; `shuffle`, "
+                                 "`sampler` and `batch_sampler` must be left unset")
             if num_workers:
-                raise ValueError("DataLoader: an IterableDataset is loaded with num_workers=0 in cnnlab. "
-                                 f"Received: num_workers={num_workers}")
+                raise ValueError("DataLoader: an IterableDataset is loaded with num_workers=0 in "
+                                 f"cnnlab. Received: num_workers={num_workers}")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("DataLoader: `batch_sampler` gives whole batches; it excludes `batch_size`, "
-                                 "`shuffle`, `sampler` and `drop_last`")
+                raise ValueError("DataLoader: `batch_sampler` gives whole batches; it excludes "
+                                 "`batch_size`, `shuffle`, `sampler` and `drop_last`")
             batch_size = None
         elif batch_size is None:
             if drop_last:
-                raise ValueError("DataLoader: batch_size=None (no batching) excludes drop_last=True")
+                raise ValueError("DataLoader: batch_size=None (no batching) excludes "
+                                 "drop_last=True")
         elif not is_int(batch_size) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"DataLoader: `batch_size` must be a positive int or None. Received: "
                              f"batch_size={batch_size!r}")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: `sampler` gives the order; it excludes shuffle=True")
         if sampler is None and not iterable:
-            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+            sampler = (RandomSampler(dataset, generator=generator) if shuffle
+                       else SequentialSampler(dataset))
         if batch_sampler is None and batch_size is not None and not iterable:
             batch_sampler = BatchSampler(sampler, batch_size, bool(drop_last))
         self.dataset = dataset
@@ -158,7 +168,9 @@ class DataLoader:
         self.worker_init_fn = worker_init_fn
         self.multiprocessing_context = multiprocessing_context
         self.generator = generator
-        self.prefetch_factor = prefetch_factor if prefetch_factor is not None else (2 if num_workers else None)
+        if prefetch_factor is None and num_workers:
+            prefetch_factor = 2
+        self.prefetch_factor = prefetch_factor
         self.persistent_workers = bool(persistent_workers)
         self._iterable = iterable
         self._pool = None
@@ -222,15 +234,20 @@ class _WorkerPool:
         self.loader = loader
         self.n = loader.num_workers
         ctx = _context(loader.multiprocessing_context)
+        # One resource tracker for all: started here, it is inherited by the workers, so the
+        # shared-memory blocks they create and this process frees are accounted in one place.
+        from multiprocessing import resource_tracker
+        resource_tracker.ensure_running()
         self.result_queue = ctx.Queue()
         self.index_queues = []
         self.workers = []
         self.epoch_id = 0
         for worker_id in range(self.n):
             index_queue = ctx.Queue()
-            process = ctx.Process(target=_worker.worker_loop, daemon=True, name=f"cnnlab-DataLoader-{worker_id}",
-                                  args=(fetch, loader.dataset, index_queue, self.result_queue, worker_id, self.n,
-                                        base_seed + worker_id, loader.worker_init_fn, os.getpid()))
+            args = (fetch, loader.dataset, index_queue, self.result_queue, worker_id, self.n,
+                    base_seed + worker_id, loader.worker_init_fn, os.getpid())
+            process = ctx.Process(target=_worker.worker_loop, args=args, daemon=True,
+                                  name=f"cnnlab-DataLoader-{worker_id}")
             process.start()
             self.index_queues.append(index_queue)
             self.workers.append(process)
@@ -240,7 +257,7 @@ class _WorkerPool:
         return not self.closed and all(w.is_alive() for w in self.workers)
 
     def epoch(self, batches):
-        """Yield this epoch's batches in order, keeping ``prefetch_factor`` batches per worker in flight."""
+        """Yield this epoch's batches in order, ``prefetch_factor`` per worker in flight."""
         self.epoch_id += 1
         epoch_id = self.epoch_id
         pending = {}
@@ -265,12 +282,16 @@ class _WorkerPool:
                         result.reraise()
                     if got_epoch == epoch_id:
                         pending[number] = result
+                    else:
+                        _worker.release(result)
                 result = pending.pop(received)
                 received += 1
                 if isinstance(result, _worker.WorkerError):
                     result.reraise()
                 yield _worker._unpack(result)
         finally:
+            for result in pending.values():
+                _worker.release(result)
             if not self.loader.persistent_workers or received < sent:
                 # an abandoned epoch leaves batches in flight: start afresh next time
                 self.shutdown()
@@ -288,13 +309,13 @@ class _WorkerPool:
             if dead:
                 codes = ", ".join(f"pid {w.pid} exit code {w.exitcode}" for w in dead)
                 self.shutdown()
-                raise RuntimeError(f"DataLoader: worker process(es) exited unexpectedly ({codes}); a negative exit "
-                                   f"code is the signal that killed it (-9: out of memory?). Run with "
-                                   f"num_workers=0 to see the error in this process")
+                raise RuntimeError(f"DataLoader: worker process(es) exited unexpectedly ({codes}); "
+                                   f"a negative exit code is the signal that killed it (-9: often "
+                                   f"out of memory). Run with num_workers=0 to see the error here")
             if timeout and time.monotonic() - start > timeout:
                 self.shutdown()
-                raise RuntimeError(f"DataLoader: timed out after {timeout} seconds waiting for a batch from "
-                                   f"the workers")
+                raise RuntimeError(f"DataLoader: timed out after {timeout} seconds waiting for a "
+                                   f"batch from the workers")
 
     def shutdown(self):
         if self.closed:
@@ -311,6 +332,11 @@ class _WorkerPool:
             if w.is_alive():
                 w.terminate()
                 w.join(timeout=1.0)
+        while True:  # results nobody will read: free their shared-memory blocks
+            try:
+                _worker.release(self.result_queue.get(timeout=0.05)[2])
+            except (queue.Empty, OSError, ValueError, EOFError):
+                break
         for q in self.index_queues + [self.result_queue]:
             q.cancel_join_thread()
             q.close()

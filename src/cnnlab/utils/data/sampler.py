@@ -9,17 +9,19 @@ another sampler's indices into lists. Random samplers draw from their ``generato
 import numpy as np
 
 from ... import backend
+from ...tensor import Tensor
 from ...validation import bool_arg, int_arg, is_int
 
 
 def _rng(generator):
-    """The NumPy Generator behind ``generator`` (None: a fresh one seeded from cnnlab's global RNG)."""
+    """The NumPy Generator behind ``generator`` (None: a fresh one seeded from cnnlab's RNG)."""
     if generator is None:
         return np.random.default_rng(int(backend.get_rng().integers(0, 2 ** 63 - 1)))
     rng = getattr(generator, "rng", generator)
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"sampler: `generator` must be a numpy.random.Generator or a cnnlab.data.Generator. "
-                        f"Received an object of type {type(generator).__name__}")
+        raise TypeError(f"sampler: `generator` must be a numpy.random.Generator or a "
+                        f"cnnlab.data.Generator. Received an object of type "
+                        f"{type(generator).__name__}")
     return rng
 
 
@@ -101,7 +103,7 @@ class SubsetRandomSampler(Sampler):
 
 
 class WeightedRandomSampler(Sampler):
-    """``num_samples`` indices drawn with probability proportional to ``weights`` (e.g. to balance classes).
+    """``num_samples`` indices drawn with probability proportional to ``weights`` (class balance).
 
     Args:
         weights: one non-negative weight per index (need not sum to 1).
@@ -114,14 +116,17 @@ class WeightedRandomSampler(Sampler):
     def __init__(self, weights, num_samples, replacement=True, generator=None):
         int_arg("WeightedRandomSampler", "num_samples", num_samples, minimum=1)
         bool_arg("WeightedRandomSampler", "replacement", replacement)
-        w = np.asarray(weights.data if hasattr(weights, "data") and not isinstance(weights, np.ndarray)
-                       else weights, dtype=np.float64).reshape(-1)
+        if isinstance(weights, Tensor):
+            weights = backend.asnumpy(weights._data)
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
         if w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ValueError(f"WeightedRandomSampler: `weights` must be finite, non-negative and not all zero. "
-                             f"Received {w.size} weights, min {w.min(initial=np.inf)}, sum {w.sum()}")
+            raise ValueError(f"WeightedRandomSampler: `weights` must be finite, non-negative "
+                             f"and not all zero. Received {w.size} weights, min {w.min(initial=np.inf)}, "
+                             f"sum {w.sum()}")
         if not replacement and num_samples > np.count_nonzero(w):
-            raise ValueError(f"WeightedRandomSampler: without replacement, `num_samples` must not exceed the "
-                             f"{np.count_nonzero(w)} positive weights. Received: num_samples={num_samples}")
+            raise ValueError(f"WeightedRandomSampler: without replacement, `num_samples` must not "
+                             f"exceed the {np.count_nonzero(w)} positive weights. "
+                             f"Received: num_samples={num_samples}")
         self.weights = w
         self.num_samples = num_samples
         self.replacement = replacement
@@ -129,7 +134,8 @@ class WeightedRandomSampler(Sampler):
 
     def __iter__(self):
         p = self.weights / self.weights.sum()
-        draws = _rng(self.generator).choice(p.size, size=self.num_samples, replace=self.replacement, p=p)
+        draws = _rng(self.generator).choice(p.size, size=self.num_samples,
+                                            replace=self.replacement, p=p)
         return iter(draws.tolist())
 
     def __len__(self):
@@ -137,7 +143,7 @@ class WeightedRandomSampler(Sampler):
 
 
 class BatchSampler(Sampler):
-    """Group the indices of ``sampler`` into lists of ``batch_size`` (the last one shorter unless ``drop_last``).
+    """Group the indices of ``sampler`` into lists of ``batch_size`` (the last may be shorter).
 
     Example:
         >>> list(BatchSampler(SequentialSampler(range(5)), batch_size=2, drop_last=False))
@@ -146,7 +152,8 @@ class BatchSampler(Sampler):
 
     def __init__(self, sampler, batch_size, drop_last):
         if not is_int(batch_size) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"BatchSampler: `batch_size` must be a positive int. Received: batch_size={batch_size!r}")
+            raise ValueError(f"BatchSampler: `batch_size` must be a positive int. "
+                             f"Received: batch_size={batch_size!r}")
         bool_arg("BatchSampler", "drop_last", drop_last)
         self.sampler = sampler
         self.batch_size = int(batch_size)

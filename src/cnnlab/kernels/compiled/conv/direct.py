@@ -1,15 +1,16 @@
-"""Direct convolution for stride 1 on NCHW rows laid end to end (``conv``'s docstring has the layout):
-a register tile of 4 output channels x 64 positions on the stack, for narrow outputs and first layers."""
+"""Direct convolution for stride 1 on NCHW rows laid end to end (the package's docstring has the
+layout): a register tile of DIRECT_BLOCK output channels x DIRECT_TILE positions on the stack, for
+narrow outputs and first layers. ``forward``, ``input_grad`` and ``weight_grad`` take the package's
+shared signatures; ``stride`` is (1, 1) (``plan.choose`` sees to it)."""
 
 import numba
 import numpy as np
 from numba import prange
 
-from ._numba import kernel, stack_tile
+from .._numba import kernel
+from .machine import stack_tile
+from .plan import DIRECT_BLOCK as BLOCK, DIRECT_TILE as TILE
 
-
-TILE = 64          # output positions per register tile: the vector loop's length
-BLOCK = 4          # output channels per register tile
 TILE_VALUES = TILE * BLOCK
 
 
@@ -72,7 +73,7 @@ def _direct(xf, w, bias, out, wp, dh, dw, groups):
                     out[img, chans[k], i, j] = acc[k, t]
 
 
-def _direct_forward(x, weight, bias, pads, dilation, groups):
+def forward(x, weight, bias, pads, stride, dilation, groups):
     """Stride-1 correlation through ``_direct``; ``pads`` may be negative (crop)."""
     n, c, h, w = x.shape
     o, _, kh, kw = weight.shape
@@ -94,7 +95,7 @@ def _rotated(weight, groups):
     return np.ascontiguousarray(w.transpose(0, 2, 1, 3, 4)).reshape(groups * cg, o // groups, kh, kw)
 
 
-def _direct_input_grad(grad, weight, input_shape, pads, dilation, groups):
+def input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
     """Stride 1: the full correlation of the gradient with the rotated kernel, computed only over
     the unpadded input: padded by the reach minus the forward padding in front (a crop if negative)."""
     _, _, kh, kw = weight.shape
@@ -103,7 +104,7 @@ def _direct_input_grad(grad, weight, input_shape, pads, dilation, groups):
     reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
     oh, ow = grad.shape[2:]
     gpads = ((reach[0] - top, h + top - oh), (reach[1] - left, w + left - ow))
-    return _direct_forward(grad, _rotated(weight, groups), None, gpads, dilation, groups)
+    return forward(grad, _rotated(weight, groups), None, gpads, stride, dilation, groups)
 
 
 @kernel
@@ -147,7 +148,7 @@ def _direct_wgrad(xf, gf, wp, dh, dw, groups, gw):
                     gw[chans[k], c, p, q] = s
 
 
-def _direct_weight_grad(x, grad, weight_shape, pads, dilation, groups):
+def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     """Stride 1: gradient^T @ columns without building the columns (``_direct_wgrad``)."""
     n, c, h, w = x.shape
     (top, bottom), (left, right) = pads

@@ -1,12 +1,13 @@
 """Depthwise convolution (groups = channels): channels-last loops whose inner loop runs over the channels
 (no product is large enough for BLAS). The kernels take one filter per channel; a channel multiplier M
-runs them once per filter k on the (..., C, M)[..., k] views (strided when M > 1, rare)."""
+runs them once per filter k on the (..., C, M)[..., k] views (strided when M > 1, rare). ``forward``,
+``input_grad`` and ``weight_grad`` take the package's shared signatures (``groups`` = channels)."""
 
 import numpy as np
 from numba import prange
 
-from ._conv_layout import _as_rows, _padded_nhwc, _padded_size
-from ._numba import kernel, num_threads
+from .layout import _as_rows, _out_size, _padded_nhwc, _padded_size
+from .._numba import kernel, num_threads
 
 
 @kernel
@@ -73,8 +74,9 @@ def _dw_taps(weight, c):
     return np.ascontiguousarray(weight.reshape(c, o // c, kh, kw).transpose(2, 3, 0, 1))
 
 
-def _depthwise_forward(x, weight, bias, pads, stride, dilation, out_size):
+def forward(x, weight, bias, pads, stride, dilation, groups):
     n, c = x.shape[:2]
+    out_size = _out_size(x.shape, weight.shape[2:], pads, stride, dilation)
     o = weight.shape[0]
     xp = _padded_nhwc(x, pads)
     b = np.zeros((c, o // c), x.dtype) if bias is None else bias.reshape(c, o // c)
@@ -91,7 +93,7 @@ def _depthwise_grad_rows(grad, c):
     return _as_rows(grad).reshape(n, oh, ow, c, o // c)
 
 
-def _depthwise_input_grad(grad, weight, input_shape, pads, stride, dilation):
+def input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
     n, c, h, w = input_shape
     hp, wp = _padded_size(input_shape, pads)
     gxp = np.zeros((n, hp, wp, c), grad.dtype)
@@ -102,7 +104,7 @@ def _depthwise_input_grad(grad, weight, input_shape, pads, stride, dilation):
     return gxp[:, top:top + h, left:left + w].transpose(0, 3, 1, 2)
 
 
-def _depthwise_weight_grad(x, grad, weight_shape, pads, stride, dilation):
+def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     n, c = x.shape[:2]
     o, _, kh, kw = weight_shape
     xp = _padded_nhwc(x, pads)

@@ -4,7 +4,7 @@ from either memory layout, each one parallel pass."""
 import numpy as np
 from numba import prange
 
-from ._numba import helper, kernel
+from .._numba import helper, kernel
 
 
 @helper
@@ -98,3 +98,10 @@ def _padded_nhwc(x, pads):
 
 def _padded_size(shape, pads):
     return shape[-2] + sum(pads[0]), shape[-1] + sum(pads[1])
+
+
+def _out_size(shape, kernel_size, pads, stride, dilation):
+    """(oH, oW) of a convolution of an input of ``shape`` padded by ``pads``."""
+    hp, wp = _padded_size(shape, pads)
+    return ((hp - dilation[0] * (kernel_size[0] - 1) - 1) // stride[0] + 1,
+            (wp - dilation[1] * (kernel_size[1] - 1) - 1) // stride[1] + 1)

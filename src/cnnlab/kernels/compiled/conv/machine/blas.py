@@ -20,7 +20,7 @@ import numba
 from numba import cfunc, carray, prange, types
 from numba.extending import intrinsic, overload
 
-from ._numba import kernel, num_threads
+from ..._numba import kernel, num_threads
 
 __all__ = ["gemm", "gemm_source", "ready", "threaded_matmul"]
 

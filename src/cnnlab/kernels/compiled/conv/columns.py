@@ -1,19 +1,25 @@
 """The columns' formulation of convolution: register tiles straight from the padded channels-last input
 for 16-64 float32 outputs, else threaded chunks of im2col columns times the kernel matrix through the
-GEMM (``conv``'s docstring has the whole picture)."""
+GEMM (the package's docstring has the whole picture; ``plan`` holds every tile and threshold).
+``forward``, ``input_grad`` and ``weight_grad`` take the package's shared signatures."""
 
 import numpy as np
 from numba import prange
 
-from ._blas import gemm, ready
-from ._conv_layout import _as_rows, _nhwc, _padded_nhwc
-from ._numba import helper, kernel, num_threads
-from ._simd import product, product_transposed, tile_convolution, tile_weight_gradient
+from .._numba import helper, kernel, num_threads
+from .layout import _as_rows, _nhwc, _out_size, _padded_nhwc
+from .machine import (gemm, product, product_transposed, ready, tile_convolution,
+                      tile_weight_gradient)
+from .plan import (COLUMN_BYTES, MIN_ROWS, MIN_TILED_ROWS, PANEL_BLOCK, TILE_GROUP,
+                   TILED_PANEL_BYTES, TILES, WGRAD_PIXELS, WGRAD_TILES, tiled, wgrad_tiled)
 
-
-TILED_PANEL_BYTES = 256 << 10   # a block of the kernel panel (taps x C x 64 float32) stays in L2
-COLUMN_BYTES = 1 << 20   # im2col columns a thread builds and multiplies at a time (in its cache)
-MIN_ROWS = 128
+# The register tiles as compile-time constants (rows R, vectors V) per output width.
+R16, V16 = TILES[16]
+R32, V32 = TILES[32]
+R64, V64 = TILES[64]
+WR16, WV16 = WGRAD_TILES[16]
+WR32, WV32 = WGRAD_TILES[32]
+WR64, WV64 = WGRAD_TILES[64]
 
 
 def _tap_offsets(kh, kw, dilation, wp, channels):
@@ -21,13 +27,6 @@ def _tap_offsets(kh, kw, dilation, wp, channels):
     return np.array([(p * dilation[0] * wp + q * dilation[1]) * channels for p in range(kh) for q in range(kw)],
                     np.int64)
 
-
-def _tiled(width):
-    """True when a float32 product into ``width`` outputs runs in register tiles straight from the
-    input: 16, 32 or 64 outputs. Wider products go to the threaded BLAS, as fast or faster there
-    (measured at 128 and 256 channels: forward 193-211 vs 211-225 GFLOP/s, weight gradient 168-212
-    vs 221-251)."""
-    return width in (16, 32, 64)
 
 @helper
 def _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols):
@@ -99,40 +98,38 @@ def _tile_offsets(r0, count, hp, wp, cin, sh, sw, oh, ow, offsets):
         offsets[r] = ((b * hp + i * sh) * wp + j * sw) * cin
 
 
-TILE_GROUP = 168   # output rows that share one block of the kernel panel (12-28 register tiles)
-
-
 @helper
 def _convolution_tiles(xflat, offsets, taps, w, target, at, accumulate):
     """One register tile of ``_tiled_convolution`` for w's width (16, 32 or 64 columns)."""
     width = w.shape[1]
     if width == 16:
         if accumulate:
-            tile_convolution(xflat, offsets, taps, w, target, at, 14, 1, True)
+            tile_convolution(xflat, offsets, taps, w, target, at, R16, V16, True)
         else:
-            tile_convolution(xflat, offsets, taps, w, target, at, 14, 1, False)
+            tile_convolution(xflat, offsets, taps, w, target, at, R16, V16, False)
     elif width == 32:
         if accumulate:
-            tile_convolution(xflat, offsets, taps, w, target, at, 7, 2, True)
+            tile_convolution(xflat, offsets, taps, w, target, at, R32, V32, True)
         else:
-            tile_convolution(xflat, offsets, taps, w, target, at, 7, 2, False)
+            tile_convolution(xflat, offsets, taps, w, target, at, R32, V32, False)
     else:
         if accumulate:
-            tile_convolution(xflat, offsets, taps, w, target, at, 6, 4, True)
+            tile_convolution(xflat, offsets, taps, w, target, at, R64, V64, True)
         else:
-            tile_convolution(xflat, offsets, taps, w, target, at, 6, 4, False)
+            tile_convolution(xflat, offsets, taps, w, target, at, R64, V64, False)
 
 
 @kernel
 def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks, taps_per_block, out):
     """out (N*oH*oW, O) = the convolution of the padded channels-last input (flattened) with the
-    kernel matrix wm (taps*C, O), register tile by register tile, no columns built: 14 rows x 16
-    channels, 7 x 32, or 6 x 64 per block of 64 channels (O a multiple of 64). A task takes a run of
+    kernel matrix wm (taps*C, O), register tile by register tile, no columns built
+    (``plan.TILES``: 14 rows x 16 channels, 7 x 32, or 6 x 64 per block of 64 channels, O a
+    multiple of 64). A task takes a run of
     output rows, TILE_GROUP at a time; each group runs over the kernel panel a block (64 columns x
     ``taps_per_block`` taps, sized to stay in L2) at a time, adding block after block into its rows.
     A ragged last tile is computed in scratch and its valid rows copied."""
     rows, o = out.shape
-    tile = 14 if o == 16 else (7 if o == 32 else 6)
+    tile = R16 if o == 16 else (R32 if o == 32 else R64)
     block = o if o <= 32 else 64
     n_taps = taps.size
     for t in prange(tasks):
@@ -158,14 +155,6 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks
                     dst[k] = src[k] + bias[k]
 
 
-WGRAD_PIXELS = 256   # output pixels whose gradient rows a weight-gradient tile streams (in L1/L2)
-
-
-def _wgrad_tile(width):
-    """(rows R, vectors V) of the weight gradient's register tile for ``width`` output channels."""
-    return (16, 1) if width == 16 else ((8, 2) if width == 32 else (4, 4))
-
-
 @kernel
 def _tiled_weight_gradient(xflat, hp, wp, cin, taps, g_rows, sh, sw, oh, ow, parts):
     """parts[t] (taps*C, O) = task t's sum over its run of output pixels of input value x gradient,
@@ -184,16 +173,18 @@ def _tiled_weight_gradient(xflat, hp, wp, cin, taps, g_rows, sh, sw, oh, ow, par
             grads = g_rows[p0:p0 + count]
             for tap in range(taps.size):
                 if o == 16:
-                    for c0 in range(0, cin, 16):
-                        tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part, tap * cin + c0, 16, 1)
+                    for c0 in range(0, cin, WR16):
+                        tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part,
+                                             tap * cin + c0, WR16, WV16)
                 elif o == 32:
-                    for c0 in range(0, cin, 8):
-                        tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part, tap * cin + c0, 8, 2)
+                    for c0 in range(0, cin, WR32):
+                        tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part,
+                                             tap * cin + c0, WR32, WV32)
                 else:
                     for k0 in range(0, o, 64):
-                        for c0 in range(0, cin, 4):
+                        for c0 in range(0, cin, WR64):
                             tile_weight_gradient(xflat, offs, taps[tap] + c0, grads[:, k0:k0 + 64],
-                                                 part[:, k0:k0 + 64], tap * cin + c0, 4, 4)
+                                                 part[:, k0:k0 + 64], tap * cin + c0, WR64, WV64)
 
 
 @kernel
@@ -244,17 +235,14 @@ def _col2im_product(g_rows, wm, top, left, sh, sw, dh, dw, kh, kw, oh, ow, chunk
 def _chunk_rows(row_values, itemsize):
     """Rows of columns built and multiplied at a time: about COLUMN_BYTES, at least MIN_ROWS (a
     product of fewer rows spends its time packing the kernel matrix), a multiple of 14 (whole
-    register tiles of ``_simd.product``)."""
+    register tiles of ``machine.product``)."""
     rows = max(MIN_ROWS, COLUMN_BYTES // max(1, row_values * itemsize))
-    return -(-rows // 14) * 14
+    return -(-rows // R16) * R16
 
 
 def _tasks(rows, chunk):
     """One run of rows per thread, unless there are fewer chunks than threads."""
     return max(1, min(num_threads(), -(-rows // chunk)))
-
-
-PANEL_BLOCK = 16   # output channels moved together: one cache line of the panel per (tap, channel)
 
 
 @kernel
@@ -313,14 +301,15 @@ def _rotated_kernel_matrix(weight, groups):
     _rotated_panel(weight, groups, panel)
     return panel
 
-def _columns_forward(x, weight, bias, pads, stride, dilation, groups, out_size):
+def forward(x, weight, bias, pads, stride, dilation, groups):
     """Columns (pixels, K) @ kernels (K, O) -> rows of (N, oH, oW, O), one product per chunk."""
+    out_size = _out_size(x.shape, weight.shape[2:], pads, stride, dilation)
     return _columns_with_panel(x, _kernel_matrix(weight, groups), weight.shape[2:], bias, pads, stride,
                                dilation, out_size)
 
 
 def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_size):
-    """``_columns_forward`` with its kernel matrix wm (G, kH*kW*C/G, O/G) given."""
+    """``forward`` with its kernel matrix wm (G, kH*kW*C/G, O/G) given."""
     ready()
     n = x.shape[0]
     groups, _, og = wm.shape
@@ -331,23 +320,23 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
     rows = out.reshape(n * oh * ow, o)
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
-    if groups == 1 and x.dtype == np.float32 and _tiled(o):
+    if tiled(o, x.dtype, groups):
         # register tiles read the padded input directly (no columns at all)
         xp = _padded_nhwc(x, pads)
         hp, wp = xp.shape[1:3]
         block = o if o <= 32 else 64
         taps_per_block = max(1, TILED_PANEL_BYTES // (cg * block * 4))
         _tiled_convolution(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), wm[0], b,
-                           *stride, oh, ow, _tasks(rows.shape[0], 14 * 64), taps_per_block, rows)
+                           *stride, oh, ow, _tasks(rows.shape[0], MIN_TILED_ROWS), taps_per_block, rows)
         return out.transpose(0, 3, 1, 2)
     _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, b, *stride, *dilation, kh, kw, oh, ow,
                      _tasks(rows.shape[0], chunk), chunk, rows)
     return out.transpose(0, 3, 1, 2)
 
 
-def _columns_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
+def input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
     """Stride 1: the full correlation of the gradient with the rotated kernel through the same
-    product as the forward (``_direct_input_grad``'s padding). Strides > 1: col2im."""
+    product as the forward (``direct.input_grad``'s padding). Strides > 1: col2im."""
     ready()
     if stride == (1, 1):
         (top, _), (left, _) = pads
@@ -368,14 +357,14 @@ def _columns_input_grad(grad, weight, input_shape, pads, stride, dilation, group
     return gx.transpose(0, 3, 1, 2)
 
 
-def _columns_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
+def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     """Sum over every thread's rows of columns^T @ gradient rows, (G, K, O/G) -> (O, C/G, kH, kW)."""
     ready()
     o, cg, kh, kw = weight_shape
     og = o // groups
     oh, ow = grad.shape[2:]
     g_rows = _as_rows(grad)
-    if groups == 1 and x.dtype == np.float32 and _tiled(o) and cg % _wgrad_tile(o)[0] == 0:
+    if wgrad_tiled(o, cg, x.dtype, groups):
         xp = _padded_nhwc(x, pads)
         hp, wp = xp.shape[1:3]
         parts = np.empty((_tasks(g_rows.shape[0], WGRAD_PIXELS), kh * kw * cg, o), x.dtype)

@@ -1,0 +1,111 @@
+"""Convolution compiled with Numba: the reference's sums, computed as loops made fast.
+
+The package, one job per module:
+
+- ``plan``: the one table of formulations, tile shapes and thresholds; ``plan.choose`` returns the
+  plan of an op for a shape, the one dispatch point.
+- ``direct``, ``columns``, ``depthwise``: the formulations. Each offers ``forward(x, weight, bias,
+  pads, stride, dilation, groups)``, ``input_grad(grad, weight, input_shape, pads, stride, dilation,
+  groups)`` and ``weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)``: the public
+  functions' signatures, so the plan's formulation is called as it is, with no adapter.
+- ``layout``: the channels-last copies the formulations share.
+- ``machine``: what the convolution asks of the machine (register and stack tiles, the in-kernel
+  GEMM), used by no other kernel.
+
+The formulations, from measured training-step timings (benchmarks/RESULTS.md):
+
+- ``direct`` (stride 1, any groups and dilation). The padded input's rows are laid end to end per
+  channel, (N, C, Hp*Wp); output position l = i*Wp + j then reads input l + p*dH*Wp + q*dW for tap
+  (p, q), so a tile of TILE = 64 consecutive positions is one contiguous slice for every tap. A
+  register tile of BLOCK = 4 output channels x 64 positions (16 AVX-512 registers in float32) lives
+  on the stack and accumulates over every (channel, tap); positions j >= oW of a row are computed
+  and dropped. The inner loop is 64 long because LLVM vectorises 16 lanes x 4 and leaves shorter
+  loops scalar. Bias is added in the output write. The input gradient for stride 1 is the same kernel on
+  the gradient padded by the kernel's reach, with the rotated kernel (the lectures' derivation); the
+  weight gradient of the first layers (1-4 input channels) sums gradient x shifted input tap by tap.
+- ``columns`` (16+ outputs, any stride): the product of im2col columns and the kernel matrix. For
+  float32 with 16, 32 or 64 outputs (and no groups) the columns are never built: register tiles
+  (``machine.simd``) read the padded channels-last input through one offset per output pixel and one
+  per tap, forward, stride-1 input gradient and weight gradient alike. Otherwise each thread builds
+  a cache-sized chunk of columns from the channels-last input (the padding written as zeros) and calls
+  the GEMM on it from inside the parallel region (``machine.blas``); the input gradient for strides
+  > 1 is col2im (gradient @ kernels^T, added back tap by tap, one image per task).
+- ``depthwise`` (groups = channels): no product is large enough for BLAS; channels-last loops whose
+  inner loop runs over the channels, forward and both gradients.
+
+Outputs are (N, O, oH, oW)-shaped: NCHW memory from ``direct``, a view of channels-last memory from
+the others; every kernel reads either layout. float64 runs the same loops, except that its products
+all go to the GEMM (the register tiles are float32).
+"""
+
+import numpy as np
+from numba import prange
+
+from .._numba import kernel, num_threads
+from . import columns, depthwise, direct
+from .plan import choose
+
+__all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
+
+FORMULATIONS = {"direct": direct, "columns": columns, "depthwise": depthwise}
+
+
+def conv2d_forward(x, weight, bias, pads, stride, dilation, groups):
+    """x (N, C, H, W), weight (O, C/G, kH, kW), bias (O,) or None -> (N, O, oH, oW)."""
+    plan = choose("forward", x.shape, weight.shape, stride, groups, x.dtype)
+    return FORMULATIONS[plan.formulation].forward(x, weight, bias, pads, stride, dilation, groups)
+
+
+def conv2d_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
+    """grad (N, O, oH, oW) -> d input (N, C, H, W)."""
+    plan = choose("input_grad", input_shape, weight.shape, stride, groups, grad.dtype)
+    formulation = FORMULATIONS[plan.formulation]
+    return formulation.input_grad(grad, weight, input_shape, pads, stride, dilation, groups)
+
+
+def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
+    """x (N, C, H, W), grad (N, O, oH, oW) -> d weight (O, C/G, kH, kW)."""
+    plan = choose("weight_grad", x.shape, weight_shape, stride, groups, x.dtype)
+    formulation = FORMULATIONS[plan.formulation]
+    return formulation.weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)
+
+
+@kernel
+def _channel_sums(a, out):
+    """out[c] = sum of a[:, c, :, :] for NCHW memory, one task per channel."""
+    n, c, h, w = a.shape
+    for ch in prange(c):
+        s = 0.0
+        for b in range(n):
+            for i in range(h):
+                for j in range(w):
+                    s += a[b, ch, i, j]
+        out[ch] = s
+
+
+@kernel
+def _row_sums(rows, parts):
+    """parts[t] = the column sums of task t's run of rows (P, C): channels-last memory, whose inner
+    loop runs over the channels (a vector loop) instead of striding through them."""
+    tasks = parts.shape[0]
+    p = rows.shape[0]
+    for t in prange(tasks):
+        acc = parts[t]
+        acc[:] = 0
+        for r in range(p * t // tasks, p * (t + 1) // tasks):
+            row = rows[r]
+            for ch in range(acc.size):
+                acc[ch] += row[ch]
+
+
+def conv2d_bias_grad(grad):
+    """grad (N, O, oH, oW) -> d bias (O,): the sum over batch and pixels."""
+    n, c, h, w = grad.shape
+    nhwc = grad.transpose(0, 2, 3, 1)
+    if nhwc.flags.c_contiguous and grad.size:
+        parts = np.empty((min(num_threads(), n * h * w), c))    # float64 sums
+        _row_sums(nhwc.reshape(n * h * w, c), parts)
+        return parts.sum(axis=0).astype(grad.dtype)
+    out = np.empty(c, grad.dtype)
+    _channel_sums(grad, out)
+    return out

@@ -1,0 +1,82 @@
+"""The convolution's one table: which formulation computes an op for a shape, with which tiles.
+
+Every number the formulations are tuned by lives here, each with the measurement behind it
+(benchmarks/RESULTS.md, benchmarks/NOTES.md); ``choose`` reads the table and returns one ``Plan``.
+
+Formulations (modules of this package, one shared signature per op, see ``__init__``):
+
+- ``direct`` (stride 1): register tile of ``DIRECT_BLOCK`` output channels x ``DIRECT_TILE``
+  positions on padded rows laid end to end; narrow outputs (LeNet's 6 channels), a first layer's
+  input gradient, and the weight gradient of layers with few input channels.
+- ``columns`` (16+ outputs, any stride): register tiles read straight from the padded channels-last
+  input for float32 with 16, 32 or 64 outputs (``TILES``), else cache-sized chunks of im2col columns
+  times the kernel matrix through the in-kernel GEMM.
+- ``depthwise`` (groups = channels, one filter per group): channels-last loops.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+# -------------------------------------------------------------------------------- thresholds
+DIRECT_WGRAD_MAX_CHANNELS = 4   # the direct weight gradient up to this many input channels a group
+COLUMNS_MIN_WIDTH = 16          # the columns' formulation wants 16+ outputs (measured, RESULTS.md)
+
+# -------------------------------------------------------------------------------- tiles
+DIRECT_TILE = 64     # output positions per direct register tile: the vector loop's length
+DIRECT_BLOCK = 4     # output channels per direct register tile (4 x 64 float32: 16 registers)
+
+# Register tiles of the columns' products, (rows R, vectors V of 16 float32) per output width: R*V
+# accumulators plus V kernel vectors and a broadcast stay within 32 vector registers.
+TILES = {16: (14, 1), 32: (7, 2), 64: (6, 4)}
+# The weight gradient's tiles (R input channels of one tap x 16V outputs), per output width.
+WGRAD_TILES = {16: (16, 1), 32: (8, 2), 64: (4, 4)}
+TILE_GROUP = 168              # output rows sharing one block of the kernel panel (12-28 tiles)
+TILED_PANEL_BYTES = 256 << 10  # a block of the kernel panel (taps x C x 64 float32) stays in L2
+WGRAD_PIXELS = 256            # output pixels whose gradient rows a weight-gradient tile streams
+COLUMN_BYTES = 1 << 20        # im2col columns a thread builds and multiplies at a time (its cache)
+MIN_ROWS = 128                # fewer rows per product spend their time packing the kernel matrix
+PANEL_BLOCK = 16              # output channels a kernel-matrix copy moves together (a cache line)
+
+MIN_TILED_ROWS = 14 * 64       # output rows per thread, at least, for the register-tiled forward
+
+Plan = namedtuple("Plan", "formulation path")
+Plan.__doc__ = """One op's plan: the formulation (a module of this package) and its path in it:
+"direct", "depthwise", "tiles" (register tiles straight from the input), "gemm" (im2col chunks
+through the in-kernel GEMM) or "col2im" (the strided input gradient)."""
+
+
+def tiled(width, dtype, groups):
+    """True when a product into ``width`` outputs runs in register tiles straight from the input:
+    float32, no groups, 16, 32 or 64 outputs. Wider products go to the threaded GEMM, as fast or
+    faster there (measured at 128 and 256 channels: forward 193-211 vs 211-225 GFLOP/s, weight
+    gradient 168-212 vs 221-251)."""
+    return groups == 1 and np.dtype(dtype) == np.float32 and width in TILES
+
+
+def wgrad_tiled(width, channels, dtype, groups):
+    """``tiled`` for the weight gradient, whose tile takes R input channels at a time."""
+    return tiled(width, dtype, groups) and channels % WGRAD_TILES[width][0] == 0
+
+
+def choose(op, x_shape, weight_shape, stride, groups, dtype=np.float32):
+    """The plan of ``op`` ("forward", "input_grad", "weight_grad") for a shape. Chosen from
+    training-step timings of every formulation (benchmarks/RESULTS.md): the columns' formulation
+    wins wherever the product has 16+ outputs, even from one input channel; the direct kernel keeps
+    narrower outputs (LeNet's 6 channels, a first layer's input gradient) and the weight gradient of
+    the first layers."""
+    c, o = x_shape[1], weight_shape[0]
+    if groups == c and weight_shape[1] == 1 and groups > 1:
+        return Plan("depthwise", "depthwise")
+    if stride == (1, 1):
+        if op == "weight_grad" and c // groups <= DIRECT_WGRAD_MAX_CHANNELS:
+            return Plan("direct", "direct")
+        width = o // groups if op == "forward" else c // groups
+        if op != "weight_grad" and width < COLUMNS_MIN_WIDTH:
+            return Plan("direct", "direct")
+    if op == "forward" or op == "input_grad" and stride == (1, 1):
+        width = o if op == "forward" else c          # the stride-1 input gradient: the same product
+        return Plan("columns", "tiles" if tiled(width, dtype, groups) else "gemm")
+    if op == "input_grad":
+        return Plan("columns", "col2im")
+    return Plan("columns", "tiles" if wgrad_tiled(o, c, dtype, groups) else "gemm")
