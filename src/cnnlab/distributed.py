@@ -43,7 +43,7 @@ from .collectives import (INSTALL_HINT, _world, abort, all_gather_json,  # noqa:
                           buckets, init, launched_size, local_size, rank, world_size)
 from .nn.normalization import BatchNorm1d, BatchNorm2d, _BatchNorm
 from .tensor import Tensor
-from .validation import int_arg
+from .validation import int_arg, raised_on_purpose
 
 BUCKET_BYTES = 32 << 20  # gradients travel in flat buffers of up to this size (a few per step)
 _buckets = buckets
@@ -491,7 +491,9 @@ def abort_on_error(prefix="cnnlab"):
                   f"all ranks", file=sys.stderr, flush=True)
             sys.stdout.flush()
             _world.comm.Abort(130)
-        user = isinstance(e, (ValueError, TypeError, FileNotFoundError))
+        # The user's mistake only where cnnlab's own checks raised it (as the CLI decides): a
+        # ValueError from inside NumPy is a defect, and exits 1 with its traceback.
+        user = isinstance(e, (ValueError, TypeError, FileNotFoundError)) and raised_on_purpose(e)
         if not user and not isinstance(e, (KeyboardInterrupt, SystemExit)):
             traceback.print_exc(file=sys.stderr)
         print(f"{prefix}: error on rank {rank()} of {world_size()}: {type(e).__name__}: {e}; "
