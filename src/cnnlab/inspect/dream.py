@@ -61,7 +61,7 @@ def _objective_and_gradient(model, x, module, target, size):
     finally:
         if handle is not None:
             handle.remove()
-    grad = inp.grad.data if isinstance(inp.grad, Tensor) else inp.grad
+    grad = inp.grad._data if isinstance(inp.grad, Tensor) else inp.grad
     return float(objective.item()), backend.asnumpy(grad)
 
 
@@ -89,7 +89,7 @@ def dream(model, image, layer=None, target=None, steps=10, step_size=1.5 / 255 *
         raise ValueError("dream: give `layer` (amplify its activations) or `target` (a class score), "
                          f"exactly one. Received: layer={layer!r}, target={target!r}")
     module = get_layer(model, layer, "dream")[1] if layer is not None else None
-    base = np.asarray(backend.asnumpy(getattr(image, "data", image)), np.float32)
+    base = np.asarray(backend.asnumpy(getattr(image, "_data", image)), np.float32)
     base = base.reshape((1,) * (4 - base.ndim) + base.shape)
     rng = np.random.default_rng(seed)
     h, w = base.shape[2:]

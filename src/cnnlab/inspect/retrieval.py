@@ -25,7 +25,8 @@ def penultimate_features(model, dataset, batch_size=500):
     captured = []
 
     def keep(module, args):
-        captured.append(backend.asnumpy(args[0].data).reshape(len(args[0].data), -1).astype(np.float32))
+        a = backend.asnumpy(args[0]._data)
+        captured.append(a.reshape(len(a), -1).astype(np.float32))
 
     handle = linears[-1].register_forward_pre_hook(keep)
     was_training = model.training
@@ -88,7 +89,7 @@ def retrieval_precision(model, dataset, k=8):
     """``{"features": p, "pixels": p, "dims": D}``: precision@k over ``dataset`` (each image queries
     all the others) by ``model``'s penultimate features and by the raw (standardised) pixels."""
     feats = penultimate_features(model, dataset)
-    batches = [(backend.asnumpy(getattr(x, "data", x)), backend.asnumpy(getattr(y, "data", y)))
+    batches = [(backend.asnumpy(getattr(x, "_data", x)), backend.asnumpy(getattr(y, "_data", y)))
                for x, y in DataLoader(dataset, batch_size=1000)]
     images = np.concatenate([x for x, _ in batches])
     labels = np.concatenate([y for _, y in batches])

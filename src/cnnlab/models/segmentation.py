@@ -18,6 +18,8 @@ The widths are a table, like the zoo's classifiers; the defaults are small enoug
 import numpy as np
 
 from .. import nn
+from ..autograd import no_grad
+from ..tensor import Tensor
 from ..functional import cat
 from ._common import check_positive_int
 from .registry import register_model
@@ -130,8 +132,9 @@ class FCN(nn.Module):
         self.score_skip = nn.ModuleList([nn.Conv2d(c, num_classes, 1) for c in reversed(pooled[:-1])])
         self.upscore = nn.ModuleList([nn.ConvTranspose2d(num_classes, num_classes, 4, stride=2, padding=1,
                                                          bias=False) for _ in pooled])
-        for up in self.upscore:   # start as bilinear interpolation; learnt from there
-            up.weight.data[...] = bilinear_kernel(num_classes, 4).astype(up.weight.data.dtype)
+        with no_grad():
+            for up in self.upscore:   # start as bilinear interpolation; learnt from there
+                up.weight.copy_(Tensor(bilinear_kernel(num_classes, 4).astype(up.weight.dtype)))
 
     def forward(self, x):
         size = x.shape[2:]
