@@ -91,6 +91,8 @@ def test_exhaustive_axis_grid_matches_torch(mode, align):
     (lambda: nn.Upsample(scale_factor=3, mode="bilinear", align_corners=True),
      lambda: torch.nn.Upsample(scale_factor=3, mode="bilinear", align_corners=True)),
     (lambda: nn.UpsamplingNearest2d(size=5), lambda: torch.nn.UpsamplingNearest2d(size=5)),
+    (lambda: nn.Upsample(scale_factor=1.7, mode="nearest-exact"),
+     lambda: torch.nn.Upsample(scale_factor=1.7, mode="nearest-exact")),
     (lambda: nn.UpsamplingBilinear2d(scale_factor=2),
      lambda: torch.nn.UpsamplingBilinear2d(scale_factor=2)),
 ])
