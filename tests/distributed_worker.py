@@ -20,22 +20,38 @@ def _write(out, result):
 
 
 def equivalence(out, model_name, steps="20", global_batch="64", dtype="float32",
-                bucket_bytes=str(32 << 20)):
+                bucket_bytes=str(32 << 20), mode="all_reduce_gradients"):
     """Train ``steps`` SGD steps on fixed random data: N ranks x B/N under the distributed API,
     or one process x B with a plain DataLoader; save the weights and whether the ranks agreed bit
-    for bit after every step."""
+    for bit after every step.
+
+    ``mode``: ``all_reduce_gradients`` after each backward; ``ddp``, the model wrapped in
+    DistributedDataParallel (PyTorch's API from start to end, buckets of ``bucket_bytes``);
+    ``ddp_no_overlap``, the same with every all-reduce after backward; ``ddp_accumulate``, each
+    step as two half batches of half the loss, the first under ``no_sync()``."""
     from cnnlab import backend, models, nn, optim
     from cnnlab import distributed as dist
     from cnnlab.data import DataLoader, TensorDataset
+    from cnnlab.nn.parallel import DistributedDataParallel
 
     steps, global_batch = int(steps), int(global_batch)
-    size = dist.init()
+    ddp = mode.startswith("ddp")
+    if ddp:
+        dist.init_process_group("mpi")
+        size = dist.get_world_size()
+    else:
+        size = dist.init()
     backend.manual_seed(0)
     backend.set_default_dtype(dtype)
     net = models.get(model_name, num_classes=10)
     if size > 1:
         net = dist.convert_sync_batchnorm(net)
-    dist.broadcast_parameters(net)
+    if ddp:
+        model = DistributedDataParallel(net, bucket_cap_mb=int(bucket_bytes) / 2**20)
+        model.overlap = mode != "ddp_no_overlap"
+    else:
+        model = net
+        dist.broadcast_parameters(net)
     rng = np.random.default_rng(1)
     n = global_batch * 10                      # 10 steps an epoch: 20 steps cross an epoch boundary
     x = rng.standard_normal((n, 1, 28, 28)).astype(dtype)
@@ -54,9 +70,16 @@ def equivalence(out, model_name, steps="20", global_batch="64", dtype="float32",
             sampler.set_epoch(epoch)
         for xb, yb in loader:
             opt.zero_grad()
-            loss = loss_fn(net(xb), yb)
+            if mode == "ddp_accumulate":
+                half = len(yb) // 2
+                with model.no_sync():
+                    (loss_fn(model(xb[:half]), yb[:half]) * 0.5).backward()
+                loss = loss_fn(model(xb[half:]), yb[half:]) * 0.5
+            else:
+                loss = loss_fn(model(xb), yb)
             loss.backward()
-            dist.all_reduce_gradients(net, bucket_bytes=int(bucket_bytes))
+            if not ddp:
+                dist.all_reduce_gradients(net, bucket_bytes=int(bucket_bytes))
             opt.step()
             step += 1
             losses.append(float(loss.item()))
@@ -69,7 +92,12 @@ def equivalence(out, model_name, steps="20", global_batch="64", dtype="float32",
     if dist.is_main():
         np.savez(os.path.join(out, "weights.npz"),
                  **{k: backend.asnumpy(v.data) for k, v in net.state_dict().items()})
-    _write(out, {"ranks": size, "steps": step, "disagreements": disagreements, "losses": losses})
+    _write(out, {"ranks": size, "steps": step, "disagreements": disagreements, "losses": losses,
+                 "buckets": len(model._buckets) if ddp else None,
+                 "started_early": model.buckets_started_early if ddp else None,
+                 "state_dict_keys": list(model.state_dict())})
+    if ddp:
+        dist.destroy_process_group()
 
 
 def shards(out, length="100", test_length="101"):
@@ -125,6 +153,40 @@ def gradients(out):
     _write(out, {"local": dist.all_gather_json(local), "extra": summed.tolist(), "after": grads()})
 
 
+def ddp_gradients(out):
+    """As ``gradients`` through DistributedDataParallel with one bucket per parameter: each rank's
+    hooks find other parameters ready (rank 0 uses ``a``, the others ``b``), yet every rank must
+    start the buckets in one order."""
+    from cnnlab import distributed as dist
+    from cnnlab import nn
+    from cnnlab.nn.parallel import DistributedDataParallel
+    from cnnlab.tensor import Tensor
+
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.unused = nn.Linear(3, 2), nn.Linear(3, 2), nn.Linear(3, 2)
+
+        def forward(self, x, which):
+            return (self.a if which == "a" else self.b)(x)
+
+    dist.init_process_group("mpi")
+    r = dist.get_rank()
+    net = Two()
+    model = DistributedDataParallel(net, bucket_cap_mb=16 / 2**20)
+    x = Tensor(np.full((1, 3), r + 1.0, dtype=np.float32))
+    local = {}
+    hooks = [p.register_post_accumulate_grad_hook(
+        lambda p, k=k: local.__setitem__(k, p.grad.data.tolist()))   # before the average
+        for k, p in net.named_parameters()]
+    model(x, "a" if r == 0 else "b").sum().backward()
+    after = {k: None if p.grad is None else p.grad.data.tolist() for k, p in net.named_parameters()}
+    del hooks
+    local = {k: local.get(k) for k in after}
+    _write(out, {"local": dist.all_gather_json(local), "after": after,
+                 "buckets": len(model._buckets)})
+
+
 def cli_killed(out, *argv):
     """``cnnlab train ARGV`` where rank 1 kills itself with SIGKILL at the 3rd batch of epoch 2."""
     from cnnlab import cli
@@ -146,6 +208,41 @@ def cli_killed(out, *argv):
 
     trainer.Trainer.__init__ = init
     sys.exit(cli.main(list(argv)))
+
+
+def cli_signal(out, *argv):
+    """``cnnlab ARGV`` where every rank writes ``ready.<rank>`` (its pid) after the 3rd batch of
+    epoch 2 and from then on waits 0.2 s after each batch, so that a signal sent once the file is
+    there lands in the middle of the epoch; each rank writes ``status.<rank>``, its exit status."""
+    import time
+
+    from cnnlab import cli
+    from cnnlab import distributed as dist
+    from cnnlab.train import trainer
+
+    def put(name, text):
+        path = os.path.join(out, f"{name}.{dist.rank()}")
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+
+    class Slow:
+        def on_batch_end(self, t, batch, logs):
+            if t._epoch == 1 and batch >= 2:
+                if batch == 2:
+                    put("ready", str(os.getpid()))
+                time.sleep(0.2)
+
+    original = trainer.Trainer.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.callbacks.append(Slow())
+
+    trainer.Trainer.__init__ = init
+    status = cli.main(list(argv))
+    put("status", str(status))
+    sys.exit(status)
 
 
 def raises(out):

@@ -24,13 +24,15 @@ SRC = os.path.join(os.path.dirname(__file__), "..", "src", "cnnlab")
 # Top first. A unit is a name, or several names that form one unit (they may import each other).
 LEVELS = [
     ("cnnlab", "cli", "live", "bench"),              # `import cnnlab` (the public API), commands, views
-    ("train", "inspect", "interop", "distributed"),
+    ("train", "inspect", "interop", "distributed", "utils", "vision"),  # utils, vision: PyTorch's names
     ("models",),
-    ("nn", "optim", "data"),
-    ("functional", "metrics", "serialization"),      # serialization: cnnlab.save/load of tensors
-    ("autograd+tensor", "kernels"),                  # Tensor records on the graph; the engine makes Tensors
-    ("backend", "cuda"),
-    ("validation",),                                 # argument checks: imports nothing from cnnlab
+    ("nn", "optim", "data", "ops", "creation"),     # ops, creation: torch.max, torch.full, ...
+    ("functional", "metrics", "serialization",       # serialization: cnnlab.save/load of tensors
+     "collectives"),                                 # the MPI world under distributed, nn.parallel
+    ("autograd+tensor", "kernels", "cuda", "accelerator"),  # Tensor and the engine; torch.cuda
+    ("backend",),
+    ("validation", "resources", "pytorch_names"),    # argument checks; file names, special files and
+                                                     # memory; PyTorch's names: import nothing
 ]
 SAME_LEVEL = {
     ("inspect", "train"): "reports and visualisations read a training run (checkpoint, saved model)",
@@ -39,6 +41,7 @@ SAME_LEVEL = {
     ("cli", "bench"): "`cnnlab bench` (until the harness has left the package)",
     ("bench", "cnnlab"): "the benchmark harness uses the public API, as a user does",
     ("train", "distributed"): "the trainer all-reduces gradients when run under MPI",
+    ("utils", "distributed"): "torch.utils.data.distributed's DistributedSampler is cnnlab's",
 }
 EXCEPTIONS = {
     ("autograd+tensor", "functional"): "Tensor's operator methods call functional, as torch.Tensor does",

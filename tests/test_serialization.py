@@ -151,6 +151,35 @@ def test_map_location(tmp_path):
         cnnlab.load(tmp_path / "s.npz", map_location="cuda")
 
 
+def test_load_accepts_torchs_map_location_forms_and_weights_only(tmp_path):
+    cnnlab.save({"w": cnnlab.ones(2)}, tmp_path / "s.npz")
+    for where in ({"cuda:0": "cpu"}, lambda storage, location: storage, cnnlab.device("cpu")):
+        state = cnnlab.load(tmp_path / "s.npz", map_location=where, weights_only=True)
+        assert state["w"].device == "cpu" and state["w"].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("name", ["checkpoint.pth.tar", "checkpoint.safetensors"])
+def test_a_training_checkpoint_as_pytorch_programs_write_it(tmp_path, name):
+    """The ImageNet example's checkpoint: epoch, arch, state dicts, best accuracy as a 0-d tensor."""
+    net = _small_net()
+    opt = cnnlab.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    net(cnnlab.randn(2, 1, 6, 6)).sum().backward()
+    opt.step()
+    state = {"epoch": 3, "arch": "small", "state_dict": net.state_dict(),
+             "best_acc1": cnnlab.tensor(71.5), "optimizer": opt.state_dict(),
+             "history": [{"loss": 0.5, "top5": (90.0, 91.0)}, None]}
+    cnnlab.save(state, tmp_path / name)
+    back = cnnlab.load(tmp_path / name, map_location="cpu", weights_only=True)
+    assert back["epoch"] == 3 and back["arch"] == "small" and back["history"] == state["history"]
+    assert f"{back['best_acc1']:.1f}" == "71.5"
+    other = _small_net()
+    other.load_state_dict(back["state_dict"])
+    opt2 = cnnlab.optim.SGD(other.parameters(), lr=0.1, momentum=0.9)
+    opt2.load_state_dict(back["optimizer"])
+    for (k, a), (_, b) in zip(net.state_dict().items(), other.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+
+
 def _safetensors_bytes(header):
     import json
     import struct

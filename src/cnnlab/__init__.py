@@ -25,3 +25,34 @@ __all__ = ["Tensor", "tensor", "zeros", "ones", "randn", "rand", "arange", "no_g
            "is_grad_enabled", "set_grad_enabled", "manual_seed", "get_default_dtype", "set_default_dtype",
            "functional", "nn", "optim",
            "inference_mode", "device", "cat", "stack", "Size", "from_numpy"]
+
+# Subpackages, PyTorch's top-level functions (cnnlab.ops), factories (cnnlab.creation) and
+# torch.cuda's questions load on first use, so ``import cnnlab`` stays as quick as it was; a
+# PyTorch name cnnlab lacks answers with the alternative (cnnlab.pytorch_names).
+_SUBMODULES = ("autograd", "backend", "data", "distributed", "inspect", "interop", "kernels",
+               "metrics", "models", "runs", "train", "utils", "vision", "serialization",
+               "validation", "cli", "cuda", "accelerator", "ops", "creation")
+_LAZY = dict.fromkeys("empty empty_like eye full full_like linspace ones_like rand_like randint "
+                      "randn_like randperm zeros_like".split(), "creation")
+_LAZY.update(dict.fromkeys("abs argmax argmin argsort clamp cumsum eq equal exp flatten ge gt "
+                           "is_tensor le log lt matmul max maximum mean min minimum ne norm numel "
+                           "sort sqrt std sum topk var where".split(), "ops"))
+_LAZY["Generator"] = "data"  # torch.Generator().manual_seed(0): a seeded, saveable generator
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value      # later look-ups find it directly
+        return value
+    from .pytorch_names import missing
+
+    raise missing("torch", __name__, name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_LAZY))

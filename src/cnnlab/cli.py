@@ -10,13 +10,26 @@ import sys
 
 import numpy as np
 
+from .validation import cli_int, cli_real, raised_on_purpose
+
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3      # training stopped on a non-finite loss, gradient or statistic
 EXIT_INTERRUPTED = 130  # as a shell reports a program stopped by Ctrl-C
+EXIT_SOFTWARE = 70     # an internal error, a defect of cnnlab (BSD sysexits' EX_SOFTWARE)
 
 
 class UserError(Exception):
     """A problem with the command's input: reported in one line, exit status 2."""
+
+
+# The command line's numbers, checked as they are parsed: finite, in range, one line each.
+COUNT = cli_int(0)                             # --epochs: 0 trains nothing, and says so
+POSITIVE = cli_int(1)                          # sizes, limits, steps, counts of things shown
+NON_NEGATIVE = cli_int(0)                      # padding, a class index
+SEED = cli_int(0)                              # NumPy's generators take non-negative seeds
+PORT = cli_int(0, 65535)                       # --live: 0 picks a free port
+RATE = cli_real(0)                             # learning rate, momentum, weight decay
+FRACTION = cli_real(0, 1, high_open=True)      # --val-split
 
 
 # ---------------------------------------------------------------------------- train
@@ -34,7 +47,8 @@ def _share_cores_between_ranks():
 
 def _data_parallel(command):
     """Run ``command`` as one rank of an MPI job when launched by ``mpiexec``: the cores are shared
-    between the ranks, and an error on one rank stops them all (``distributed.abort_on_error``)."""
+    between the ranks, an error on one rank stops them all (``distributed.abort_on_error``), and
+    the ranks return together (after rank 0's last write) with the same status."""
 
     def run(args):
         from . import distributed
@@ -42,7 +56,9 @@ def _data_parallel(command):
         _share_cores_between_ranks()
         distributed.init()   # several ranks without mpi4py: an ImportError naming the pip command
         with distributed.abort_on_error(f"cnnlab {args.command}"):
-            return command(args)
+            status = command(args)
+            distributed.barrier()
+            return status
 
     run.__doc__, run.__name__ = command.__doc__, command.__name__
     return run
@@ -107,7 +123,15 @@ def cmd_evaluate(args):
     if len(ds.classes) != len(meta["classes"]):
         raise UserError(f"evaluate: the checkpoint's model predicts {len(meta['classes'])} classes but dataset "
                         f"{args.dataset or meta['dataset']!r} has {len(ds.classes)}")
+    if args.retrieval:
+        return _evaluate_retrieval(model, meta, ds, args)
     result = evaluate(model, DataLoader(ds, batch_size=args.batch_size), nn.CrossEntropyLoss())
+    if meta.get("task", "classify") == "segment":
+        from .inspect.segmentation import format_segmentation
+
+        print(format_segmentation(result, ds.classes, f"{meta['model']} on {args.dataset or meta['dataset']} "
+                                                      f"test set ({len(ds):,} images)"))
+        return 0
     prf = precision_recall_f1(result["scores"], result["targets"], len(ds.classes))
     k = min(5, len(ds.classes))
     print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images)")
@@ -121,6 +145,24 @@ def cmd_evaluate(args):
     for avg in ("macro", "weighted"):
         m = prf[avg]
         print(f"{avg + ' avg':<{width}}  {'':8}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:.4f}")
+    return 0
+
+
+def _evaluate_retrieval(model, meta, ds, args):
+    """``cnnlab evaluate --retrieval``: precision@k of the test images' nearest test images, by the
+    model's penultimate features and by raw pixels."""
+    from .inspect.retrieval import retrieval_precision
+
+    if meta.get("task", "classify") != "classify":
+        raise UserError(f"evaluate: --retrieval compares images by a classifier's features; {meta['model']} "
+                        f"is not a classifier")
+    if not 1 <= args.k < len(ds):
+        raise UserError(f"evaluate: --k must be in 1..{len(ds) - 1} (the other test images). Received: {args.k}")
+    r = retrieval_precision(model, ds, args.k)
+    print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images, each querying "
+          f"the others; relevant = same class)")
+    print(f"retrieval precision@{args.k} {r['features'] * 100:.1f}% (penultimate features, {r['dims']:,} "
+          f"dimensions, cosine) | raw pixels {r['pixels'] * 100:.1f}%")
     return 0
 
 
@@ -154,12 +196,141 @@ def cmd_predict(args):
     mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
     std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
     batch = np.stack([(load_image(p, c, (h, w)) - mean) / std for p in args.images])
+    if meta.get("task", "classify") == "segment":
+        return _predict_masks(model, meta, batch, args)
     with no_grad():
         probs = softmax(model(Tensor(batch)), 1).numpy()
     k = min(args.top, probs.shape[1])
     for path, p in zip(args.images, probs):
         top = np.argsort(-p)[:k]
         print(f"{path}: " + ", ".join(f"{meta['classes'][i]} {p[i] * 100:.1f}%" for i in top))
+    return 0
+
+
+def _predict_masks(model, meta, batch, args):
+    """``cnnlab predict`` for a segmentation model: each image's colour mask, and the classes it shows."""
+    from .inspect.segmentation import mask_picture, predict_masks, write_masks
+
+    if not args.out:
+        raise UserError(f"predict: {meta['model']} predicts a mask per image; give --out MASK.png")
+    outs = [args.out] if len(args.images) == 1 else [
+        f"{os.path.splitext(args.out)[0]}-{i}.png" for i in range(len(args.images))]
+    for out in outs:
+        _check_output_file(out, "predict")
+    masks = predict_masks(model, batch)
+    for path, out, mask in zip(args.images, outs, masks):
+        write_masks(out, mask_picture(mask))
+        counts = np.bincount(mask.ravel(), minlength=len(meta["classes"]))
+        seen = [f"{meta['classes'][c]} {counts[c]} px" for c in np.argsort(-counts) if c and counts[c]]
+        print(f"{path}: {', '.join(seen) or 'background only'} -> {out}")
+    return 0
+
+
+def cmd_retrieve(args):
+    """The training images nearest each query image by the penultimate layer's features."""
+    from .data import TensorDataset, get_dataset
+    from .data.resized import ResizedDataset
+    from .inspect.images import write_png
+    from .inspect.retrieval import cosine_neighbours, neighbours_picture, penultimate_features
+    from .train.run import load_trained, set_normalize
+
+    if args.out:
+        _check_output_file(args.out, "retrieve")
+    model, meta = load_trained(args.checkpoint)
+    if meta.get("task", "classify") != "classify":
+        raise UserError(f"retrieve: {meta['model']} is not a classifier; retrieval uses a classifier's features")
+    c, h, w = meta["input_size"]
+    mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
+    std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
+    raw = np.stack([load_image(p, c, (h, w)) for p in args.images])
+    gallery = get_dataset(meta["dataset"], root=args.data_dir, train=True)
+    if not 1 <= args.k <= len(gallery):
+        raise UserError(f"retrieve: --k must be in 1..{len(gallery)}. Received: {args.k}")
+    set_normalize(gallery, meta["normalize"]["mean"], meta["normalize"]["std"])
+    shown = gallery
+    if meta.get("resize"):
+        gallery = ResizedDataset(gallery, meta["resize"])
+    queries = TensorDataset(((raw - mean) / std).astype(np.float32), np.zeros(len(raw), np.int64))
+    index, distance = cosine_neighbours(penultimate_features(model, queries),
+                                        penultimate_features(model, gallery), args.k)
+    for path, row, dist in zip(args.images, index, distance):
+        print(f"{path}: " + ", ".join(f"#{i} {meta['classes'][shown.targets[i]]} {d:.3f}"
+                                      for i, d in zip(row, dist)))
+    if args.out:
+        pictures = [[shown.data[i] / shown.max_value for i in row] for row in index]
+        write_png(args.out, neighbours_picture(list(raw), [[np.asarray(p, np.float32) for p in r]
+                                                           for r in pictures]))
+        print(f"{args.out}: each query (left) and its {args.k} nearest training images")
+    return 0
+
+
+def _standardised_image(path, meta):
+    """An image file as the checkpoint's model input (1, C, H, W), and as read, in [0, 1]."""
+    c, h, w = meta["input_size"]
+    mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
+    std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
+    raw = load_image(path, c, (h, w))
+    return ((raw - mean) / std)[None].astype(np.float32), raw
+
+
+def cmd_saliency(args):
+    """Simonyan et al. 2014's class saliency map of an image, drawn beside and over it."""
+    from .inspect.images import write_png
+    from .inspect.visualize import heatmap_picture, saliency
+    from .train.run import load_trained
+
+    _check_output_file(args.out, "saliency")
+    model, meta = load_trained(args.checkpoint)
+    if meta.get("task", "classify") != "classify":
+        raise UserError(f"saliency: {meta['model']} is not a classifier; the map is the gradient of a class score")
+    x, raw = _standardised_image(args.image, meta)
+    if args.target is not None and not 0 <= args.target < len(meta["classes"]):
+        raise UserError(f"saliency: --target must be a class index in 0..{len(meta['classes']) - 1}. "
+                        f"Received: {args.target}")
+    from . import Tensor, no_grad
+
+    with no_grad():
+        predicted = int(model(Tensor(x)).numpy()[0].argmax())
+    target = predicted if args.target is None else args.target
+    heat = saliency(model, x, target)
+    write_png(args.out, heatmap_picture(raw[None], heat))
+    print(f"{args.image}: predicted {meta['classes'][predicted]}; saliency of {meta['classes'][target]} "
+          f"(max over channels of |d score / d pixel|) -> {args.out}")
+    return 0
+
+
+def cmd_dream(args):
+    """DeepDream: amplify a layer's activations (or a class score) in an image, or in noise."""
+    from .inspect.dream import dream
+    from .inspect.images import fit_scale, to_rgb, upscale, write_png
+    from .train.run import load_trained
+
+    _check_output_file(args.out, "dream")
+    if (args.layer is None) == (args.target_class is None):
+        raise UserError("dream: give --layer NAME (amplify its activations) or --class N (a class score), "
+                        "exactly one")
+    for name in ("steps", "octaves"):
+        if getattr(args, name) < 1:
+            raise UserError(f"dream: --{name} must be a positive int. Received: {getattr(args, name)}")
+    model, meta = load_trained(args.checkpoint)
+    c, h, w = meta["input_size"]
+    mean = np.asarray(meta["normalize"]["mean"], np.float32).reshape(-1, 1, 1)
+    std = np.asarray(meta["normalize"]["std"], np.float32).reshape(-1, 1, 1)
+    if args.target_class is not None and not 0 <= args.target_class < len(meta["classes"]):
+        raise UserError(f"dream: --class must be a class index in 0..{len(meta['classes']) - 1}. "
+                        f"Received: {args.target_class}")
+    if args.image:
+        raw = load_image(args.image, c, (h, w))
+    else:  # grey noise
+        raw = np.clip(0.5 + 0.1 * np.random.default_rng(args.seed).standard_normal((c, h, w)), 0, 1)
+    start = ((raw - mean) / std).astype(np.float32)
+    result = dream(model, start, layer=args.layer, target=args.target_class, steps=args.steps,
+                   octaves=args.octaves, seed=args.seed)
+    picture = np.clip(result.image[0] * std + mean, 0, 1)
+    write_png(args.out, upscale(to_rgb(picture), fit_scale(max(h, w), 160)))
+    what = f"layer {args.layer}" if args.layer else f"class {meta['classes'][args.target_class]}"
+    print(f"{what}: objective {result.start:.4g} -> {result.end:.4g} after {len(result.objectives)} steps "
+          f"over {args.octaves} octave(s) -> {args.out}")
     return 0
 
 
@@ -369,8 +540,15 @@ def _check_output_file(path, fn):
     check_output_file(path, fn)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors (``cnnlab train: error: argument --lr: ...``)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="cnnlab", description="Convolutional neural networks from first "
+    parser = _Parser(prog="cnnlab", description="Convolutional neural networks from first "
                                      "principles: train, evaluate, inspect.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -379,16 +557,17 @@ def build_parser():
                        "checkpoint every epoch (Ctrl-C saves one and stops; --resume continues).")
     p.add_argument("--model", default="fashion_cnn", help="zoo model name (see `cnnlab models`)")
     p.add_argument("--dataset", default="fashion-mnist",
-                   help="fashion-mnist, mnist, cifar10, digits or fashion-mnist-mini (bundled)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
+                   help="fashion-mnist, mnist, cifar10, digits, fashion-mnist-mini (bundled) or mnist-scenes "
+                   "(64x64 scenes of MNIST digits, for segmentation)")
+    p.add_argument("--epochs", type=COUNT, default=10)
+    p.add_argument("--batch-size", type=POSITIVE, default=64)
+    p.add_argument("--lr", type=RATE, default=None, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
     p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "adamw", "rmsprop"])
-    p.add_argument("--momentum", type=float, default=0.9, help="momentum for sgd and rmsprop")
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--momentum", type=RATE, default=0.9, help="momentum for sgd and rmsprop")
+    p.add_argument("--weight-decay", type=RATE, default=0.0)
     p.add_argument("--schedule", default="cosine", choices=["cosine", "plateau", "none"],
                    help="learning-rate schedule over the epochs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--data-dir", default=None, help="dataset directory (default: $CNNLAB_DATA, else ~/.cache/cnnlab)")
     p.add_argument("--out", default=None, help="run directory for checkpoints (default: runs/MODEL-DATASET)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
@@ -401,25 +580,25 @@ def build_parser():
     p.add_argument("--no-fallback", action="store_true",
                    help="fail instead of training on the bundled fashion-mnist-mini when the dataset "
                    "is unavailable")
-    p.add_argument("--train-limit", type=int, default=None, metavar="N",
+    p.add_argument("--train-limit", type=POSITIVE, default=None, metavar="N",
                    help="train on N training images drawn at random (quick runs and tests)")
     from .data.transforms.recipes import describe_augmentations
 
     p.add_argument("--augment", default=None, metavar="NAMES",
                    help="training augmentations, comma-separated, each NAME or NAME:VALUE (e.g. flip,crop:4,pca): "
                    + describe_augmentations())
-    p.add_argument("--live", type=int, nargs="?", const=8765, default=None, metavar="PORT",
+    p.add_argument("--live", type=PORT, nargs="?", const=8765, default=None, metavar="PORT",
                    help="serve a live view of the training at http://127.0.0.1:PORT/ (default port 8765; "
                    "0 picks a free one): curves, learning rate, filters, activation maps, confusion matrix")
     p.add_argument("--live-host", default="127.0.0.1", metavar="HOST",
                    help="address the live view binds to (default 127.0.0.1: this machine only)")
-    p.add_argument("--val-split", type=float, default=0.1, metavar="FRACTION",
+    p.add_argument("--val-split", type=FRACTION, default=0.1, metavar="FRACTION",
                    help="share of the training set held out, class-balanced and drawn with --seed, as the "
                    "validation set that picks best.npz, drives --schedule plateau and --early-stop; the test "
                    "set is evaluated once, after training (default 0.1; 0: train on everything, no selection)")
-    p.add_argument("--early-stop", type=int, default=None, metavar="N",
+    p.add_argument("--early-stop", type=POSITIVE, default=None, metavar="N",
                    help="stop after N epochs without a better validation accuracy")
-    p.add_argument("--resize", type=int, default=None, metavar="N",
+    p.add_argument("--resize", type=POSITIVE, default=None, metavar="N",
                    help="resize every image to NxN as it is read, for models that need larger inputs than the "
                    "dataset's (e.g. --model alexnet --dataset mnist --resize 67)")
     p.set_defaults(func=cmd_train)
@@ -432,7 +611,11 @@ def build_parser():
                    help="how several checkpoints are combined: mean of softmax outputs or majority vote")
     p.add_argument("--dataset", default=None, help="dataset to evaluate on (default: the one it was trained on)")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-size", type=POSITIVE, default=500)
+    p.add_argument("--retrieval", action="store_true",
+                   help="image retrieval instead: precision@K of each test image's K nearest other test "
+                   "images by the penultimate layer's features (cosine), beside raw pixels")
+    p.add_argument("--k", type=int, default=8, help="--retrieval: neighbours per query (default 8)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify image files with a checkpoint",
@@ -440,8 +623,45 @@ def build_parser():
                        "model's channels and size and standardised as in training.")
     p.add_argument("checkpoint")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--top", type=int, default=3, help="how many classes to show per image")
+    p.add_argument("--top", type=POSITIVE, default=3, help="how many classes to show per image")
+    p.add_argument("--out", default=None, metavar="PNG",
+                   help="segmentation models: the colour mask to write (several images: PNG-0.png, ...)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("retrieve", help="the training images nearest image files by a model's features",
+                       description="Print, for each image, the K training images whose penultimate-layer "
+                       "features are nearest (cosine distance), with index, class and distance; --out writes "
+                       "a grid of each query and its neighbours (Krizhevsky et al. 2012, Figure 4).")
+    p.add_argument("checkpoint")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--k", type=int, default=8, help="neighbours per image (default 8)")
+    p.add_argument("--out", default=None, metavar="PNG", help="grid picture of queries and neighbours")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=cmd_retrieve)
+
+    p = sub.add_parser("saliency", help="class saliency map of an image (Simonyan et al. 2014)",
+                       description="Write the gradient of the top class score (or --target's) with respect to "
+                       "the input pixels, max over channels, beside and over the image.")
+    p.add_argument("checkpoint")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--out", required=True, metavar="PNG")
+    p.add_argument("--target", type=int, default=None, help="class index (default: the predicted class)")
+    p.set_defaults(func=cmd_saliency)
+
+    p = sub.add_parser("dream", help="DeepDream: amplify what a layer (or a class) sees in an image",
+                       description="Gradient ascent on the input (DeepDream's jitter, octaves and normalised "
+                       "steps) to raise the mean square of a layer's activations, or a class score; starts "
+                       "from --image or grey noise.")
+    p.add_argument("checkpoint")
+    p.add_argument("--layer", default=None, help="layer name, e.g. features.4")
+    p.add_argument("--class", dest="target_class", type=int, default=None, metavar="N",
+                   help="instead of --layer: raise class N's score")
+    p.add_argument("--image", default=None, help="start image (default: grey noise)")
+    p.add_argument("--steps", type=int, default=10, help="gradient steps per octave")
+    p.add_argument("--octaves", type=int, default=3, help="image scales, each 1.4 times the previous")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise and the jitter")
+    p.add_argument("--out", required=True, metavar="PNG")
+    p.set_defaults(func=cmd_dream)
 
     p = sub.add_parser("filter", help="apply a classic filter (blur, edges, Gabor, ...) to an image",
                        description="Convolve every channel of an image with a hand-made kernel (through the "
@@ -467,11 +687,11 @@ def build_parser():
     p.add_argument("--layer", default=None, help="layer name, e.g. features.4 (default: the first convolution)")
     p.add_argument("--channel", default=None,
                    help="top-patches: channels like 5, 0-7 or 1,4,9 (default: every channel)")
-    p.add_argument("--k", type=int, default=9, help="top-patches: patches per channel")
-    p.add_argument("--limit", type=int, default=None, help="top-patches: scan at most this many test images")
-    p.add_argument("--target", type=int, default=None, help="occlusion, saliency: class index (default: predicted)")
-    p.add_argument("--patch", type=int, default=None, help="occlusion: square side in pixels (default: side/4)")
-    p.add_argument("--stride", type=int, default=None, help="occlusion: step in pixels (default: side/8)")
+    p.add_argument("--k", type=POSITIVE, default=9, help="top-patches: patches per channel")
+    p.add_argument("--limit", type=POSITIVE, default=None, help="top-patches: scan at most this many test images")
+    p.add_argument("--target", type=NON_NEGATIVE, default=None, help="occlusion, saliency: class index (default: predicted)")
+    p.add_argument("--patch", type=POSITIVE, default=None, help="occlusion: square side in pixels (default: side/4)")
+    p.add_argument("--stride", type=POSITIVE, default=None, help="occlusion: step in pixels (default: side/8)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", required=True, help="folder for the PNG files")
     p.set_defaults(func=cmd_visualize)
@@ -497,11 +717,11 @@ def build_parser():
     p = sub.add_parser("arith", help="output size of a convolution or pooling, with the formula",
                        description="Print floor((W - D(F-1) - 1 + 2P) / S) + 1 with the numbers filled in and "
                        "whether the windows tile the input exactly.")
-    p.add_argument("--input", type=int, required=True, help="input width W")
-    p.add_argument("--kernel", type=int, required=True, help="kernel size F")
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--padding", type=int, default=0)
-    p.add_argument("--dilation", type=int, default=1)
+    p.add_argument("--input", type=POSITIVE, required=True, help="input width W")
+    p.add_argument("--kernel", type=POSITIVE, required=True, help="kernel size F")
+    p.add_argument("--stride", type=POSITIVE, default=1)
+    p.add_argument("--padding", type=NON_NEGATIVE, default=0)
+    p.add_argument("--dilation", type=POSITIVE, default=1)
     p.add_argument("--trace", action="store_true",
                    help="also print every window: its values, the products with the kernel and their sum")
     p.add_argument("--trace-input", default=None, metavar="ROWS",
@@ -509,7 +729,7 @@ def build_parser():
     p.add_argument("--trace-kernel", default=None, metavar="ROWS",
                    help="kernel values for --trace, e.g. '1 0 -1; 2 0 -2; 1 0 -1' (default: random -1..1)")
     p.add_argument("--trace-out", default=None, metavar="PNG", help="also draw the trace, one frame per window")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random trace input and kernel")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the random trace input and kernel")
     p.set_defaults(func=cmd_arith)
 
     # Every argument, options included, is the benchmark's: none are parsed here (prefix "+").
@@ -526,7 +746,7 @@ def build_parser():
     p.add_argument("model", help="zoo model name (see `cnnlab models`)")
     p.add_argument("--input", default=None, help="input size CxHxW (default: the model's, e.g. 3x224x224)")
     p.add_argument("--format", default="table", choices=["table", "markdown", "json"])
-    p.add_argument("--batch-size", type=int, default=1, help="images in the traced batch (totals are per image)")
+    p.add_argument("--batch-size", type=POSITIVE, default=1, help="images in the traced batch (totals are per image)")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("finetune", help="fine-tune a trained model on another dataset (transfer learning)",
@@ -542,19 +762,19 @@ def build_parser():
                    help="per-layer learning-rate multipliers, e.g. 'features.*=0.01,classifier.0=0.1'")
     p.add_argument("--new-head", action="store_true",
                    help="replace the classifier even when the class count is unchanged")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.01, help="base learning rate (a multiplier of 1)")
+    p.add_argument("--epochs", type=COUNT, default=5)
+    p.add_argument("--batch-size", type=POSITIVE, default=64)
+    p.add_argument("--lr", type=RATE, default=0.01, help="base learning rate (a multiplier of 1)")
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw", "rmsprop"])
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--momentum", type=RATE, default=0.9)
+    p.add_argument("--weight-decay", type=RATE, default=0.0)
     p.add_argument("--augment", default=None, metavar="NAMES", help="as for `cnnlab train --augment`")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL-DATASET-finetune)")
     p.add_argument("--force", action="store_true",
                    help="take over OUT's lock file even if another training seems to hold it")
-    p.add_argument("--val-split", type=float, default=0.1, metavar="FRACTION",
+    p.add_argument("--val-split", type=FRACTION, default=0.1, metavar="FRACTION",
                    help="as for `cnnlab train`: the held-out validation share (the test set is evaluated once)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_finetune)
@@ -565,7 +785,7 @@ def build_parser():
     p.add_argument("checkpoint")
     p.add_argument("--format", default="onnx", choices=["onnx", "safetensors", "pt"])
     p.add_argument("--out", default=None, help="output file (default: the checkpoint's name with the format's suffix)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset version")
+    p.add_argument("--opset", type=POSITIVE, default=17, help="ONNX opset version")
     p.set_defaults(func=cmd_export)
     return parser
 
@@ -585,7 +805,11 @@ PIP_NAMES = {"sklearn": "scikit-learn", "PIL": "Pillow"}
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:   # said by the command's parser: "cnnlab train: error: unrecognized arguments: ..."
+        commands = parser._subparsers._group_actions[0].choices
+        commands.get(getattr(args, "command", None), parser).error(
+            f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
@@ -595,11 +819,13 @@ def main(argv=None):
 
     try:
         check_settings()   # a bad CNNLAB_* variable is one line, exit 2, in every command
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), _file_size_limit_as_error():
             return args.func(args)
     except (UserError, ConfigError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
         if os.environ.get("CNNLAB_DEBUG"):
             raise
+        if not (isinstance(e, (UserError, OSError)) or raised_on_purpose(e)):
+            return _internal_error(args.command, e)
         print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingDiverged as e:
@@ -616,6 +842,75 @@ def main(argv=None):
             raise
         print(f"cnnlab {args.command}: error: {missing_package_message(e)}", file=sys.stderr)
         return 1
+    except (MemoryError, OSError) as e:  # the machine ran out (memory, disk): one line, a hint
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
+        print(f"cnnlab {args.command}: error: {resource_message(args, e)}", file=sys.stderr)
+        return EXIT_RESOURCES
+    except Exception as e:  # anything else is a defect of cnnlab, not the user's mistake
+        if os.environ.get("CNNLAB_DEBUG"):
+            raise
+        return _internal_error(args.command, e)
+
+
+def _internal_error(command, error):
+    """One line for a defect: what failed and where to report it (CNNLAB_DEBUG=1: traceback)."""
+    first = str(error).splitlines()[0] if str(error) else ""
+    print(f"cnnlab {command}: internal error (a bug in cnnlab, not in what was given): "
+          f"{type(error).__name__}: {first}; please report it with the command that failed and the "
+          f"traceback that CNNLAB_DEBUG=1 prints", file=sys.stderr)
+    return EXIT_SOFTWARE
+
+
+def resource_message(args, error):
+    """One line for running out of memory or disk: what ran out, where, and what to change."""
+    import errno
+
+    command = getattr(args, "command", "")
+    if isinstance(error, MemoryError) or getattr(error, "errno", None) == errno.ENOMEM:
+        detail = str(error).splitlines()[0] if str(error) else ""
+        detail = f" ({detail[:1].lower() + detail[1:]})" if detail else ""
+        knobs = [f"--{name.replace('_', '-')} (now {getattr(args, name)})"
+                 for name in ("batch_size", "resize") if getattr(args, name, None)]
+        change = f"lower {' or '.join(knobs)}" if knobs else "use smaller inputs"
+        return f"out of memory{detail}; {change}, or free memory for it"
+    where = f" writing {error.filename!r}" if getattr(error, "filename", None) else ""
+    out = "--out" if hasattr(args, "out") else "output path"
+    kept = ("; the last checkpoint written is intact" if command in ("train", "finetune")
+            else "; files already in place are intact")
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = ("no space left on the device" if error.errno == errno.ENOSPC
+                else "disk quota exceeded")
+        return f"{what}{where}: free some space there or choose another {out}{kept}"
+    if error.errno == errno.EFBIG:
+        return (f"file too large{where}: it exceeds the file-size limit (ulimit -f) or the file "
+                f"system's largest file; raise the limit or choose another {out}{kept}")
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"{reason[:1].lower() + reason[1:]}{where}"
+
+
+EXIT_RESOURCES = 1  # out of memory or disk: the machine ran out, not a mistake in what was given
+
+
+class _file_size_limit_as_error:
+    """While a command runs, a write beyond ``ulimit -f`` fails with EFBIG (one line) instead of
+    SIGXFSZ killing the process; the previous disposition is restored after."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.previous = None
+        if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGXFSZ, self.previous)
+        return False
 
 
 class _sigterm_as_interrupt:

@@ -5,7 +5,11 @@ take the steps one process takes on the global batch.
 Without an MPI launch (a plain ``python`` or ``cnnlab`` process) the world has one rank, ``mpi4py``
 is never imported and every call here is a no-op. Under ``mpiexec -n N`` the launcher's
 environment (``PMI_SIZE``, ``PMI_RANK``; Open MPI's ``OMPI_COMM_WORLD_SIZE``) says so, and
-``init()`` joins the world.
+``init()`` joins the world (``cnnlab.collectives`` holds the world and the array collectives).
+
+PyTorch's names work too (``init_process_group("mpi")``, ``get_rank``, ``get_world_size``,
+``all_reduce``, ``broadcast``, ``barrier``, ``ReduceOp``), with
+``cnnlab.nn.parallel.DistributedDataParallel`` for the model.
 
 Example:
     >>> from cnnlab import distributed as dist
@@ -21,88 +25,35 @@ Example:
 """
 
 import contextlib
+import enum
 import hashlib
+import importlib.util
 import json
 import math
-import os
+import signal
 import sys
 import time
 import traceback
 
 import numpy as np
 
-from . import backend
+from . import backend, collectives
 from .autograd import Function
+from .collectives import (INSTALL_HINT, _world, abort, all_gather_json,  # noqa: F401
+                          buckets, init, launched_size, local_size, rank, world_size)
 from .nn.normalization import BatchNorm1d, BatchNorm2d, _BatchNorm
 from .tensor import Tensor
 from .validation import int_arg
 
-# What MPI launchers set to the world size: MPICH/Intel MPI (PMI), Open MPI, MVAPICH.
-_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
-INSTALL_HINT = "pip install cnnlab[mpi]"
 BUCKET_BYTES = 32 << 20  # gradients travel in flat buffers of up to this size (a few per step)
+_buckets = buckets
 
 
 class RankMismatchError(ValueError):
     """Ranks started with different settings (``check_consistent``); raised on every rank."""
 
 
-class _World:
-    comm = None        # mpi4py's COMM_WORLD when size > 1
-    mpi = None         # the mpi4py.MPI module when size > 1
-    rank = 0
-    size = 1
-    initialized = False
-
-
-_world = _World()
-
-
-def launched_size(environ=None):
-    """The world size an MPI launcher put in the environment (1 without a launcher)."""
-    environ = os.environ if environ is None else environ
-    for name in _SIZE_VARS:
-        value = environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return 1
-
-
-def init():
-    """Join the MPI world when started by ``mpiexec -n N`` with N > 1; returns the world size.
-
-    A single process (no launcher, or ``-n 1``) stays world size 1 without importing mpi4py. Calling
-    it again does nothing. Raises ImportError naming the pip command when a multi-process launch
-    finds no mpi4py.
-    """
-    if _world.initialized:
-        return _world.size
-    size = launched_size()
-    if size > 1:
-        try:
-            from mpi4py import MPI
-        except ImportError:
-            raise ImportError(f"distributed.init: this process was started by an MPI launcher as "
-                              f"one of {size} ranks but mpi4py is not installed: {INSTALL_HINT}",
-                              name="mpi4py") from None
-        _world.mpi, _world.comm = MPI, MPI.COMM_WORLD
-        _world.rank, _world.size = _world.comm.Get_rank(), _world.comm.Get_size()
-    _world.initialized = True
-    return _world.size
-
-
-def rank():
-    """This process's rank, 0 .. world_size() - 1."""
-    init()
-    return _world.rank
-
-
 _this_rank = rank   # for functions whose PyTorch signature has an argument named ``rank``
-
-
-def world_size():
-    """How many processes train together (1 without an MPI launch)."""
-    return init()
 
 
 def is_main():
@@ -110,96 +61,302 @@ def is_main():
     return rank() == 0
 
 
-def local_size(environ=None):
-    """Ranks on this machine (MPICH's ``MPI_LOCALNRANKS``, Open MPI's ``..._LOCAL_SIZE``)."""
-    environ = os.environ if environ is None else environ
-    for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "MV2_COMM_WORLD_LOCAL_SIZE"):
-        value = environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return launched_size(environ)
+# ---------------------------------------------------------------------------- PyTorch's API
+# ``torch.distributed``'s names over the same MPI world, so a data-parallel PyTorch program runs
+# with its imports renamed. The world is the launcher's (``mpiexec -n N``): ``init_process_group``
+# records that the program asked for it, and the collectives also work without it (cnnlab's own
+# calls above never needed it).
+_BACKENDS = ("mpi", "gloo", "cpu:gloo")   # gloo: PyTorch's CPU backend; cnnlab runs it on MPI
 
 
-def barrier():
-    """Wait until every rank gets here."""
-    if world_size() > 1:
-        _world.comm.Barrier()
+class _ProcessGroup:
+    _initialized = False
+    backend = None
 
 
-def abort(code=1):
-    """Stop every rank now (``MPI_Abort``); with one process, exit with ``code``."""
-    if world_size() > 1:
-        _world.comm.Abort(code)
-    raise SystemExit(code)
+class ReduceOp(enum.Enum):
+    """How ``all_reduce`` combines the ranks' tensors (``torch.distributed.ReduceOp``)."""
+
+    SUM = "sum"
+    AVG = "avg"
+    PRODUCT = "product"
+    MIN = "min"
+    MAX = "max"
+    BAND = "band"
+    BOR = "bor"
+    BXOR = "bxor"
 
 
-# ---------------------------------------------------------------------------- collectives on arrays
-def _as_buffer(a):
-    if backend.get_array_module(a) is not np:
-        raise TypeError(f"distributed: arrays must be on the CPU (NumPy) for MPI. "
-                        f"Received {type(a).__name__}")
-    return a
+class group:
+    """``torch.distributed.group``: cnnlab has one process group, the whole world."""
+
+    WORLD = "WORLD"
 
 
-def all_reduce(array, op="sum"):
-    """Sum (``op="sum"``), max or min of ``array`` across ranks, in place; returns it."""
-    if op not in ("sum", "max", "min"):
-        raise ValueError(f"all_reduce: `op` must be 'sum', 'max' or 'min'. Received: op={op!r}")
-    if world_size() == 1:
-        return array
-    mpi = _world.mpi
-    ops = {"sum": mpi.SUM, "max": mpi.MAX, "min": mpi.MIN}
-    buf = np.ascontiguousarray(_as_buffer(array))
-    _world.comm.Allreduce(mpi.IN_PLACE, buf, op=ops[op])
-    if buf is not array:
-        array[...] = buf
+def _check_group(fn, value):
+    if value is not None and value != group.WORLD:
+        raise ValueError(f"{fn}: cnnlab has one process group, the whole world; pass group=None "
+                         f"(new_group is not supported). Received: group={value!r}")
+
+
+def is_available():
+    """Whether several processes can train together: mpi4py is installed (one always can)."""
+    return importlib.util.find_spec("mpi4py") is not None
+
+
+def is_mpi_available():
+    """Whether the ``"mpi"`` backend can join several ranks (mpi4py is installed)."""
+    return is_available()
+
+
+def is_gloo_available():
+    """False: ``"gloo"`` is accepted by ``init_process_group`` as a name for cnnlab's MPI engine."""
+    return False
+
+
+def is_nccl_available():
+    """False: cnnlab has no GPU collectives."""
+    return False
+
+
+def is_initialized():
+    """Whether ``init_process_group`` was called (and not undone by ``destroy_process_group``)."""
+    return _ProcessGroup._initialized
+
+
+def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1,
+                       store=None, group_name="", pg_options=None, device_id=None):
+    """Join the processes ``mpiexec -n N`` started (``torch.distributed.init_process_group``).
+
+    ``backend`` is ``"mpi"`` (or None). ``"gloo"``, PyTorch's CPU backend, is accepted as a name
+    for the same thing, so a CPU program runs unchanged; ``"nccl"`` (GPU) is refused. The world
+    comes from the MPI launcher, so ``init_method`` and ``store`` (rendezvous for ``torchrun``) are
+    not used; ``world_size`` and ``rank``, when given, must match what the launcher started.
+
+    Example:
+        >>> dist.init_process_group("mpi")      # mpiexec -n 2 python train.py
+        >>> dist.get_rank(), dist.get_world_size()
+        (0, 2)
+    """
+    fn = "init_process_group"
+    if _ProcessGroup._initialized:
+        raise RuntimeError(f"{fn}: the default process group is already initialized; call "
+                           f"destroy_process_group() first to initialize it again")
+    name = "mpi" if backend is None else backend
+    if not isinstance(name, str) or name.lower() not in _BACKENDS:
+        raise ValueError(f"{fn}: cnnlab's processes communicate through MPI: use backend='mpi' "
+                         f"(programs written for 'gloo' run as they are; 'nccl' needs GPUs cnnlab "
+                         f"does not drive). Received: backend={backend!r}")
+    size = init()
+    for arg, value, actual in (("world_size", world_size, size), ("rank", rank, _world.rank)):
+        if value is None or value == -1:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value != actual:
+            raise ValueError(f"{fn}: {arg}={value!r} but this process was started as rank "
+                             f"{_world.rank} of {size}; cnnlab's ranks meet through MPI: start "
+                             f"them with mpiexec -n N python program.py")
+    _ProcessGroup._initialized, _ProcessGroup.backend = True, name.lower()
+
+
+def destroy_process_group(group=None):
+    """Leave the default process group (MPI itself stays up until the process exits)."""
+    _check_group("destroy_process_group", group)
+    _ProcessGroup._initialized, _ProcessGroup.backend = False, None
+
+
+def get_backend(group=None):
+    """The backend name given to ``init_process_group`` (``"mpi"`` or ``"gloo"``)."""
+    _check_group("get_backend", group)
+    if not _ProcessGroup._initialized:
+        raise ValueError("get_backend: the default process group has not been initialized; "
+                         "call init_process_group('mpi') first")
+    return _ProcessGroup.backend
+
+
+def get_rank(group=None):
+    """This process's rank (``torch.distributed.get_rank``)."""
+    _check_group("get_rank", group)
+    return rank()
+
+
+def get_world_size(group=None):
+    """The number of ranks (``torch.distributed.get_world_size``)."""
+    _check_group("get_world_size", group)
+    return world_size()
+
+
+class Work:
+    """A collective started with ``async_op=True``: ``wait()`` finishes it (``torch``'s Work)."""
+
+    def __init__(self, request=None, then=None):
+        self._request, self._then = request, then
+
+    def is_completed(self):
+        if self._request is not None and self._request.test():
+            self.wait()
+        return self._request is None
+
+    def wait(self, timeout=None):
+        if self._request is not None:
+            self._request.wait()
+            self._request = None
+            if self._then is not None:
+                self._then()
+        return True
+
+
+def _reduce_op(fn, op):
+    """``op`` (a ReduceOp or its lower-case name) as a ReduceOp; one line naming ``fn`` if not."""
+    if isinstance(op, ReduceOp):
+        return op
+    try:
+        return ReduceOp(op)
+    except ValueError:
+        names = ", ".join(f"ReduceOp.{o.name}" for o in ReduceOp)
+        raise ValueError(f"{fn}: `op` must be one of {names} (or its lower-case name). "
+                         f"Received: op={op!r}") from None
+
+
+def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
+    """Combine ``tensor`` across the ranks in place (``torch.distributed.all_reduce``).
+
+    ``tensor`` is a cnnlab Tensor (its data is replaced in place; returns None, or a ``Work`` with
+    ``async_op=True``) or a NumPy array (returned, as cnnlab's own callers use it). ``op`` is a
+    ``ReduceOp``: ``AVG`` divides the sum by the world size.
+    """
+    fn = "all_reduce"
+    op = _reduce_op(fn, op)
+    _check_group(fn, group)
+    array = tensor._data if isinstance(tensor, Tensor) else tensor
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{fn}: `tensor` must be a cnnlab Tensor or a NumPy array on the CPU. "
+                        f"Received {type(tensor).__name__}")
+    if op is ReduceOp.AVG and array.dtype.kind not in "fc":
+        raise TypeError(f"{fn}: ReduceOp.AVG needs a floating-point tensor. "
+                        f"Received dtype {array.dtype}")
+    mpi_op = "sum" if op is ReduceOp.AVG else op.value
+
+    def average():
+        if op is ReduceOp.AVG:
+            array[...] /= world_size()
+
+    if async_op:
+        return Work(collectives.iall_reduce(array, mpi_op), then=average)
+    collectives.all_reduce(array, mpi_op)
+    average()
+    return array if tensor is array else None
+
+
+def broadcast(tensor, src=0, group=None, async_op=False):
+    """Rank ``src``'s ``tensor`` into every rank's, in place (``torch.distributed.broadcast``)."""
+    fn = "broadcast"
+    _check_group(fn, group)
+    size = world_size()
+    if isinstance(src, bool) or not isinstance(src, int) or not 0 <= src < size:
+        raise ValueError(f"{fn}: `src` must be a rank in [0, {size - 1}]. Received: src={src!r}")
+    array = tensor._data if isinstance(tensor, Tensor) else tensor
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{fn}: `tensor` must be a cnnlab Tensor or a NumPy array on the CPU. "
+                        f"Received {type(tensor).__name__}")
+    collectives.broadcast(array, src)
+    if async_op:
+        return Work()
+    return array if tensor is array else None
+
+
+def _array_of(fn, tensor):
+    array = tensor._data if isinstance(tensor, Tensor) else tensor
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{fn}: `tensor` must be a cnnlab Tensor or a NumPy array on the CPU. "
+                        f"Received {type(tensor).__name__}")
     return array
 
 
-def _gather_counts(n):
-    """Every rank's integer ``n``, an int64 array in rank order (a plain buffer, not pickled)."""
-    counts = np.empty(world_size(), dtype=np.int64)
-    _world.comm.Allgather(np.array([n], dtype=np.int64), counts)
-    return counts
+def all_gather(tensor_list, tensor=None, group=None, async_op=False):
+    """Every rank's tensor, in two forms.
 
-
-def all_gather(array):
-    """Every rank's ``array`` concatenated along axis 0 in rank order (their lengths may differ).
-
-    A rank with no rows (an empty evaluation shard) may hold any trailing shape and dtype; the
-    others must agree on theirs.
+    PyTorch's, ``all_gather(tensor_list, tensor)``: ``tensor_list`` holds one tensor per rank, of
+    ``tensor``'s shape, and receives rank i's ``tensor`` in ``tensor_list[i]`` (returns None).
+    cnnlab's, ``all_gather(array)``: every rank's array concatenated along axis 0 in rank order
+    (their lengths may differ; used to gather evaluation results).
     """
-    array = np.ascontiguousarray(_as_buffer(array))
-    if world_size() == 1:
-        return array
-    if array.ndim == 0:
-        array = array.reshape(1)
-    shapes = all_gather_json([list(array.shape), array.dtype.str])
-    filled = [(tuple(shape[1:]), dtype) for shape, dtype in shapes if shape[0] > 0]
-    if len(set(filled)) > 1:
-        raise ValueError(f"all_gather: ranks hold arrays of different trailing shapes or dtypes: "
-                         f"{[(list(shape), dtype) for shape, dtype in shapes]}")
-    trailing, dtype = filled[0] if filled else (array.shape[1:], array.dtype.str)
-    if array.shape[0] == 0:
-        array = np.zeros((0,) + trailing, dtype=dtype)
-    rows = [shape[0] for shape, _ in shapes]
-    out = np.empty((sum(rows),) + trailing, dtype=dtype)
-    counts = np.array(rows, dtype=np.int64) * int(np.prod(trailing, dtype=np.int64))
-    displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    _world.comm.Allgatherv(array.reshape(-1), [out.reshape(-1), (counts.tolist(), displs.tolist())])
-    return out
+    if tensor is None:
+        return collectives.all_gather(tensor_list)
+    fn = "all_gather"
+    _check_group(fn, group)
+    array = _array_of(fn, tensor)
+    size = world_size()
+    if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != size:
+        got = len(tensor_list) if isinstance(tensor_list, (list, tuple)) else type(tensor_list)
+        raise ValueError(f"{fn}: `tensor_list` must be a list of {size} tensors, one per rank. "
+                         f"Received {got!r}")
+    targets = [_array_of(fn, t) for t in tensor_list]
+    if any(t.shape != array.shape for t in targets):
+        raise ValueError(f"{fn}: every tensor in `tensor_list` must have `tensor`'s shape "
+                         f"{array.shape}. Received shapes {[t.shape for t in targets]}")
+    gathered = collectives.all_gather(np.ascontiguousarray(array).reshape((1,) + array.shape))
+    for target, part in zip(targets, gathered):
+        target[...] = part
+    return Work() if async_op else None
 
 
-def all_gather_json(value):
-    """Every rank's JSON-able ``value`` as a list in rank order (sent as UTF-8, never pickled)."""
-    if world_size() == 1:
-        return [value]
-    data = np.frombuffer(json.dumps(value, sort_keys=True).encode("utf-8"), dtype=np.uint8)
-    counts = _gather_counts(data.size)
-    out = np.empty(int(counts.sum()), dtype=np.uint8)
-    displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    _world.comm.Allgatherv(data, [out, (counts.tolist(), displs.tolist())])
-    return [json.loads(out[o:o + c].tobytes().decode("utf-8")) for o, c in zip(displs, counts)]
+def all_gather_object(object_list, obj, group=None):
+    """Every rank's ``obj`` into ``object_list[i]`` (PyTorch's name). Objects travel as JSON, never
+    pickled: numbers, strings, None, lists, dicts with string keys (tuples come back as lists)."""
+    fn = "all_gather_object"
+    _check_group(fn, group)
+    if not isinstance(object_list, list) or len(object_list) != world_size():
+        raise ValueError(f"{fn}: `object_list` must be a list of {world_size()} items, one per "
+                         f"rank. Received {object_list!r}")
+    object_list[:] = all_gather_json(_json_only(fn, obj))
+
+
+def broadcast_object_list(object_list, src=0, group=None):
+    """Rank ``src``'s ``object_list`` items into every rank's, in place (PyTorch's name); JSON-able
+    objects only, as ``all_gather_object``."""
+    fn = "broadcast_object_list"
+    _check_group(fn, group)
+    if not isinstance(object_list, list):
+        raise TypeError(f"{fn}: `object_list` must be a list. Received "
+                        f"{type(object_list).__name__}")
+    size = world_size()
+    if isinstance(src, bool) or not isinstance(src, int) or not 0 <= src < size:
+        raise ValueError(f"{fn}: `src` must be a rank in [0, {size - 1}]. Received: src={src!r}")
+    mine = _json_only(fn, object_list) if rank() == src else None
+    object_list[:] = all_gather_json(mine)[src]
+
+
+def _json_only(fn, value):
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{fn}: cnnlab sends objects between ranks as JSON, never pickled; "
+                        f"{e}") from None
+    return value
+
+
+# torch.distributed names cnnlab leaves out, each answered in one line.
+_NOT_HERE = {name: "point-to-point messages are not supported; data-parallel training needs only "
+                   "the collectives" for name in ("send", "recv", "isend", "irecv")}
+_NOT_HERE.update({name: "cnnlab has one process group, the whole world (group=None everywhere)"
+                  for name in ("new_group", "new_subgroups", "get_process_group_ranks")})
+_NOT_HERE.update({name: "use all_reduce (every rank gets the result) or all_gather"
+                  for name in ("reduce", "gather", "scatter", "reduce_scatter", "all_to_all",
+                               "reduce_scatter_tensor", "all_gather_into_tensor",
+                               "gather_object", "scatter_object_list")})
+
+
+def __getattr__(name):
+    if name in _NOT_HERE:
+        raise AttributeError(f"cnnlab.distributed has no `{name}` ({_NOT_HERE[name]})")
+    raise AttributeError(f"module 'cnnlab.distributed' has no attribute {name!r}")
+
+
+def barrier(group=None, async_op=False, device_ids=None):
+    """Wait until every rank gets here (``torch.distributed.barrier``)."""
+    _check_group("barrier", group)
+    collectives.barrier()
+    return Work() if async_op else None
 
 
 # ---------------------------------------------------------------------------- model state
@@ -208,27 +365,8 @@ def broadcast_parameters(model, root=0):
     if world_size() == 1:
         return model
     for t in list(model.parameters()) + list(model.buffers()):
-        buf = np.ascontiguousarray(_as_buffer(t.data))
-        _world.comm.Bcast(buf, root=root)
-        if buf is not t.data:
-            t.data[...] = buf
+        collectives.broadcast(t._data, root)
     return model
-
-
-def _buckets(params, bucket_bytes):
-    """Consecutive parameters of one dtype in buckets of at most ``bucket_bytes`` (or one each)."""
-    buckets, current, size, dtype = [], [], 0, None
-    for p in params:
-        nbytes = p.data.size * p.data.dtype.itemsize
-        if current and (p.data.dtype != dtype or size + nbytes > bucket_bytes):
-            buckets.append(current)
-            current, size = [], 0
-        current.append(p)
-        size += nbytes
-        dtype = p.data.dtype
-    if current:
-        buckets.append(current)
-    return buckets
 
 
 def all_reduce_gradients(model, bucket_bytes=BUCKET_BYTES, extra=None):
@@ -245,23 +383,23 @@ def all_reduce_gradients(model, bucket_bytes=BUCKET_BYTES, extra=None):
     if world_size() == 1:
         return extra
     if not params:
-        return None if extra is None else all_reduce(extra.copy())
+        return None if extra is None else collectives.all_reduce(extra.copy())
     size = world_size()
     buckets = _buckets(params, bucket_bytes)
     averaged = []   # one view per parameter into its bucket, in the order of ``params``
     for k, bucket in enumerate(buckets):
-        dtype = bucket[0].data.dtype
+        dtype = bucket[0]._data.dtype
         last = k == len(buckets) - 1
         # The last bucket also carries a "has a gradient" flag per parameter, then ``extra``.
         tail = (len(params) + (0 if extra is None else extra.size)) if last else 0
-        flat = np.empty(sum(p.data.size for p in bucket) + tail, dtype=dtype)
+        flat = np.empty(sum(p._data.size for p in bucket) + tail, dtype=dtype)
         offset = 0
         for p in bucket:
-            n = p.data.size
+            n = p._data.size
             if p.grad is None:
                 flat[offset:offset + n] = 0
             else:
-                flat[offset:offset + n] = backend.asnumpy(p.grad.data).reshape(-1)
+                flat[offset:offset + n] = backend.asnumpy(p.grad._data).reshape(-1)
             offset += n
         if last:
             flat[offset:offset + len(params)] = [p.grad is not None for p in params]
@@ -275,15 +413,15 @@ def all_reduce_gradients(model, bucket_bytes=BUCKET_BYTES, extra=None):
         flat[:flat.size - tail] /= size
         offset = 0
         for p in bucket:
-            averaged.append(flat[offset:offset + p.data.size].reshape(p.data.shape))
-            offset += p.data.size
+            averaged.append(flat[offset:offset + p._data.size].reshape(p._data.shape))
+            offset += p._data.size
     for p, avg, has in zip(params, averaged, has_grad):
         if not has:
             p.grad = None
         elif p.grad is None:
             p.grad = Tensor(avg.copy())
         else:
-            p.grad.data[...] = avg
+            p.grad._data[...] = avg
     return extra
 
 
@@ -333,8 +471,10 @@ def abort_on_error(prefix="cnnlab"):
 
     The failing rank prints one line naming itself and the error (and the traceback for errors that
     are not the user's) and calls ``MPI_Abort``: the other ranks would otherwise wait forever in
-    the next all-reduce. A ``RankMismatchError`` is raised on every rank at once, so rank 0 alone
-    reports it and the others exit with status 2. With one process the exception propagates.
+    the next all-reduce. An interrupt that escapes training's step boundaries (during start-up or
+    the final test) stops every rank with status 130. A ``RankMismatchError`` is raised on every
+    rank at once, so rank 0 alone reports it and the others exit with status 2. With one process
+    the exception propagates.
     """
     try:
         yield
@@ -345,6 +485,12 @@ def abort_on_error(prefix="cnnlab"):
     except BaseException as e:
         if world_size() == 1 or (isinstance(e, SystemExit) and not e.code):
             raise
+        if isinstance(e, KeyboardInterrupt):  # an interrupt outside training's step boundaries
+            detail = f" ({e})" if str(e) else ""
+            print(f"{prefix}: interrupted on rank {rank()} of {world_size()}{detail}; stopping "
+                  f"all ranks", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            _world.comm.Abort(130)
         user = isinstance(e, (ValueError, TypeError, FileNotFoundError))
         if not user and not isinstance(e, (KeyboardInterrupt, SystemExit)):
             traceback.print_exc(file=sys.stderr)
@@ -464,7 +610,7 @@ class _SyncBatchNormFn(Function):
         x64 = x.astype(np.float64)
         stats = np.concatenate([x64.sum(axis=axes), (x64 * x64).sum(axis=axes),
                                 [x.size // x.shape[1]]])   # (2C + 1,)
-        all_reduce(stats)
+        collectives.all_reduce(stats)
         c = x.shape[1]
         count = stats[-1]
         mean = stats[:c] / count
@@ -493,7 +639,7 @@ class _SyncBatchNormFn(Function):
         sum_gx = (g * xhat).sum(axis=axes, dtype=np.float64)       # (C,) this rank's = d weight
         gx = None
         if ctx.needs_input_grad[0]:
-            both = all_reduce(np.concatenate([sum_g, sum_gx]))     # the global batch's sums
+            both = collectives.all_reduce(np.concatenate([sum_g, sum_gx]))  # global batch's sums
             c = sum_g.size
             mean_g = (both[:c] / ctx.count).astype(g.dtype).reshape(shape)
             mean_gx = (both[c:] / ctx.count).astype(g.dtype).reshape(shape)
@@ -528,12 +674,12 @@ class SyncBatchNorm(_BatchNorm):
         factor = 0.0 if self.momentum is None else self.momentum
         track = self.track_running_stats and self.running_mean is not None
         if track:
-            self.num_batches_tracked.data[...] += 1
+            self.num_batches_tracked._data[...] += 1
             if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked._data)
         return _SyncBatchNormFn.apply(input, self.weight, self.bias,
-                                      running_mean=self.running_mean.data if track else None,
-                                      running_var=self.running_var.data if track else None,
+                                      running_mean=self.running_mean._data if track else None,
+                                      running_var=self.running_var._data if track else None,
                                       momentum=factor, eps=self.eps)
 
     @classmethod
@@ -574,6 +720,11 @@ class Synchronizer:
     (and sums the batch's loss, correct count and size, so every rank logs the global batch's
     numbers), and gathers evaluation results. ``epoch_report`` gives the all-reduce's share of the
     step time.
+
+    A stop request (SIGINT, SIGTERM) on any rank travels in the same all-reduce, one number per
+    rank, so every rank learns of it after the same step and stops there: ``stop_reason`` is then
+    set on every rank (``"SIGTERM on rank 1"``). A request that arrives after the last step is
+    agreed on by ``agree_stop``, one more small all-reduce when training ends.
     """
 
     def __init__(self, model, bucket_bytes=BUCKET_BYTES):
@@ -582,19 +733,57 @@ class Synchronizer:
         self.rank, self.size = rank(), world_size()
         self.is_main = self.rank == 0
         self.comm_seconds, self.steps = 0.0, 0
-        self.bytes_per_step = sum(p.data.nbytes for p in model.parameters() if p.requires_grad)
+        self.bytes_per_step = sum(p._data.nbytes for p in model.parameters() if p.requires_grad)
+        self.stop_reason = None
         broadcast_parameters(model)
 
-    def after_backward(self, loss_sum, correct, count):
-        """Average the gradients; return the global batch's (loss sum, correct, count)."""
+    def after_backward(self, loss_sum, correct, count, stop=None):
+        """Average the gradients; return the global batch's (loss sum, correct, count).
+
+        ``stop``: this rank's pending stop request (a signal name such as ``"SIGTERM"``, or None);
+        if any rank has one, ``stop_reason`` is set on every rank.
+        """
         start = time.perf_counter()
-        total = all_reduce_gradients(self.model, self.bucket_bytes, [loss_sum, correct, count])
+        extra = [loss_sum, correct, count] + self._stop_slots(stop)
+        total = all_reduce_gradients(self.model, self.bucket_bytes, extra)
         self.comm_seconds += time.perf_counter() - start
         self.steps += 1
+        self._read_stop_slots(total[3:])
         return float(total[0]), int(round(total[1])), int(round(total[2]))
 
+    def agree_stop(self, stop=None):
+        """Share this rank's pending ``stop`` request with every rank (one all-reduce); returns
+        the agreed ``stop_reason`` (None if no rank asked). All ranks call it at the same point."""
+        if self.stop_reason is None:
+            slots = np.asarray(self._stop_slots(stop), dtype=np.float64)
+            self._read_stop_slots(collectives.all_reduce(slots))
+        return self.stop_reason
+
+    def _stop_slots(self, stop):
+        """One number per rank, this rank's filled in: the signal number of its request, 255 for
+        a request that is not a signal; 0 for none. Summed, every rank sees every rank's request."""
+        slots = [0.0] * self.size
+        if stop is not None:
+            number = getattr(signal.Signals, stop, None) if isinstance(stop, str) else None
+            slots[self.rank] = float(number.value if number is not None else 255)
+        return slots
+
+    def _read_stop_slots(self, slots):
+        if self.stop_reason is not None:
+            return
+        asked = [(r, int(round(v))) for r, v in enumerate(slots) if v > 0]
+        if asked:
+            names = []
+            for r, number in asked:
+                try:
+                    what = "a stop request" if number == 255 else signal.Signals(number).name
+                except ValueError:
+                    what = "a stop request"
+                names.append(f"{what} on rank {r}")
+            self.stop_reason = ", ".join(names)
+
     def sum(self, *values):
-        return tuple(all_reduce(np.asarray(values, dtype=np.float64)).tolist())
+        return tuple(collectives.all_reduce(np.asarray(values, dtype=np.float64)).tolist())
 
     def gather(self, array):
         return all_gather(array)

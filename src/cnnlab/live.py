@@ -11,7 +11,10 @@ or comes twice changes nothing for the training.
 """
 
 import http.server
+import ipaddress
 import json
+import re
+import socket
 import socketserver
 import threading
 import urllib.parse
@@ -22,17 +25,81 @@ DEFAULT_PORT = 8765
 PICTURES = ("filters", "activations", "probe")  # left out of answers to a page that has them
 
 
+MAX_CONNECTIONS = 32   # connections served at once; more are answered 503 and closed
+TIMEOUT = 10.0         # seconds a connection may stay silent before it is closed
+_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only, below 10**18 (int() takes more)
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+_BUSY_BODY = b'{"error": "too many connections to the live view; try again soon"}'
+_BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
+
+
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """One thread per connection, at most ``max_connections`` at once: a connection over the bound
+    gets a short 503 from the accepting thread and is closed, so no client can exhaust threads."""
+
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the listen backlog: a burst of connections is accepted, not retried
+
+    def __init__(self, address, handler, max_connections=MAX_CONNECTIONS):
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(0.5)
+                request.sendall(_BUSY)  # a few bytes: they fit in the socket's buffer
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def handle_error(self, request, client_address):
         """A failed request never prints a traceback on the training's terminal."""
 
 
+def _host_allowed(header, bound, port):
+    """Whether a request's ``Host`` header names this server: its bound address or a loopback
+    name, with our port if it gives one. A page of another site whose name was rebound to this
+    machine (DNS rebinding) sends its own name and is refused. Bound to every interface, any
+    address literal and this machine's own names are accepted too (none an attacker can choose)."""
+    header = (header or "").strip()
+    if not header or len(header) > 255:
+        return False
+    match = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^:\[\]]+)(?::([0-9]{1,5}))?", header)
+    if match is None:
+        return False
+    name, given_port = match.group(1).strip("[]").lower().rstrip("."), match.group(2)
+    if given_port is not None and int(given_port) != port:
+        return False
+    if name in (bound.lower(), *_LOOPBACK):
+        return True
+    if bound in ("", "0.0.0.0", "::"):
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return name in (socket.gethostname().lower(), socket.getfqdn().lower())
+    return False
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "cnnlab-live"
     live = None  # the LiveServer, set per server class
+    timeout = TIMEOUT  # set on the connection's socket: a silent client is dropped
 
     def log_message(self, format, *args):  # no per-request lines on the training's terminal
         pass
@@ -57,6 +124,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
+        if not _host_allowed(self.headers.get("Host"), self.live.host, self.live.port):
+            return self._error(421, f"this is the live view of {self.live.host}:"
+                                    f"{self.live.port}; a request for host "
+                                    f"{str(self.headers.get('Host'))[:80]!r} is refused")
         url = urllib.parse.urlsplit(self.path)
         try:
             query = urllib.parse.parse_qs(
@@ -76,9 +147,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             numbers = {}
             for name in ("since", "images"):
                 values = query.get(name, ["0"])
-                if len(values) != 1 or not values[0].isdigit():
+                if len(values) != 1 or not _NUMBER.fullmatch(values[0]):
+                    shown = repr(values)[:40] + ("..." if len(repr(values)) > 40 else "")
                     return self._error(
-                        400, f"`{name}` must be a non-negative integer. Received: {values!r}"
+                        400, f"`{name}` must be a non-negative integer. Received: {shown} "
+                             "(expected 1 to 18 ASCII digits)"
                     )
                 numbers[name] = int(values[0])
             try:
@@ -101,14 +174,20 @@ class LiveServer:
         feed: the ``LiveFeed`` the trainer publishes into.
         port: TCP port; 0 picks a free one (``self.port`` tells which).
         host: address to bind. Default: 127.0.0.1 (this machine only).
+        timeout: seconds a connection may stay silent before it is closed.
+        max_connections: connections served at once; more get a 503 and are closed.
+
+    Requests must name this server in their ``Host`` header (its address or ``localhost``; 421
+    otherwise, against DNS rebinding); query numbers are ASCII digits only (400 otherwise).
     """
 
-    def __init__(self, feed, port=DEFAULT_PORT, host="127.0.0.1"):
+    def __init__(self, feed, port=DEFAULT_PORT, host="127.0.0.1", timeout=TIMEOUT,
+                 max_connections=MAX_CONNECTIONS):
         self.feed = feed
-        handler = type("Handler", (_Handler,), {"live": self})
+        handler = type("Handler", (_Handler,), {"live": self, "timeout": timeout})
         self._cache = {}
         self._lock = threading.Lock()
-        self.httpd = _Server((host, port), handler)
+        self.httpd = _Server((host, port), handler, max_connections)
         self.host, self.port = self.httpd.server_address[:2]
         self.thread = threading.Thread(
             target=self.httpd.serve_forever,
@@ -209,13 +288,33 @@ function bytes(b64) {
   return a;
 }
 
+// Everything drawn is built as elements with text and attributes: data never becomes markup.
+var SVG = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs, text) {
+  var e = document.createElement(tag);
+  Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+  if (text !== undefined) e.textContent = String(text);
+  return e;
+}
+
+function svgEl(tag, attrs, text) {
+  var e = document.createElementNS(SVG, tag);
+  Object.keys(attrs).forEach(function (k) { e.setAttribute(k, String(attrs[k])); });
+  if (text !== undefined) e.textContent = String(text);
+  return e;
+}
+
 function plot(id, xs, series, fixedMax) {
   var svg = document.getElementById(id), W = 360, H = 170, L = 38, B = 16, T = 6, R = 6;
   var all = [];
+  xs = xs.map(Number);
+  series = series.map(function (ys) {
+    return ys.map(function (y) { return y === null ? null : Number(y); });
+  });
   series.forEach(function (ys) { ys.forEach(function (y) { if (y !== null) all.push(y); }); });
-  var html = '<line class="axis" x1="' + L + '" y1="' + (H - B) + '" x2="' + (W - R) +
-             '" y2="' + (H - B) + '"/><line class="axis" x1="' + L + '" y1="' + T + '" x2="' + L +
-             '" y2="' + (H - B) + '"/>';
+  svg.replaceChildren(svgEl("line", {"class": "axis", x1: L, y1: H - B, x2: W - R, y2: H - B}),
+                      svgEl("line", {"class": "axis", x1: L, y1: T, x2: L, y2: H - B}));
   if (all.length && xs.length) {
     var lo = fixedMax === undefined ? Math.min.apply(null, all) : 0;
     var hi = fixedMax === undefined ? Math.max.apply(null, all) : fixedMax;
@@ -229,15 +328,13 @@ function plot(id, xs, series, fixedMax) {
         var py = H - B - (y - lo) / (hi - lo) * (H - B - T);
         pts.push(px.toFixed(1) + "," + py.toFixed(1));
       });
-      html += '<polyline fill="none" stroke="' + COLORS[k] + '" stroke-width="1.3" data-points="' +
-              pts.length +
-              '" points="' + pts.join(" ") + '"/>';
+      svg.appendChild(svgEl("polyline", {fill: "none", stroke: COLORS[k], "stroke-width": 1.3,
+                                         "data-points": pts.length, points: pts.join(" ")}));
     });
-    html += '<text x="2" y="' + (T + 8) + '">' + hi.toPrecision(3) + '</text><text x="2" y="' +
-            (H - B) + '">' + lo.toPrecision(3) + '</text><text x="' + (W - R - 40) + '" y="' +
-            (H - 3) + '">' + x1 + '</text>';
+    svg.appendChild(svgEl("text", {x: 2, y: T + 8}, hi.toPrecision(3)));
+    svg.appendChild(svgEl("text", {x: 2, y: H - B}, lo.toPrecision(3)));
+    svg.appendChild(svgEl("text", {x: W - R - 40, y: H - 3}, x1));
   }
-  svg.innerHTML = html;
 }
 
 function grey(canvas, data, offset, h, w, scale) {
@@ -257,7 +354,7 @@ function drawFilters(f) {
   if (!f) { box.textContent = "the model has no convolution"; return; }
   var o = f.shape[0], c = f.shape[1], h = f.shape[2], w = f.shape[3], data = bytes(f.data);
   var scale = Math.max(2, Math.floor(40 / Math.max(h, w))), shown = Math.min(o, 64);
-  box.innerHTML = "";
+  box.replaceChildren();
   box.setAttribute("data-drawn", shown);
   for (var k = 0; k < shown; k++) {
     var canvas = document.createElement("canvas");
@@ -280,7 +377,7 @@ function drawFilters(f) {
 
 function drawActivations(layers, probe) {
   var box = document.getElementById("activations");
-  box.innerHTML = "";
+  box.replaceChildren();
   if (probe) {
     var div = document.createElement("div"); div.className = "layer";
     var canvas = document.createElement("canvas"), s = probe.shape;
@@ -308,19 +405,23 @@ function drawActivations(layers, probe) {
 function drawConfusion(m, classes) {
   var box = document.getElementById("confusion");
   if (!m) { box.textContent = "after the first batch"; return; }
-  var max = 1, html = '<table class="cm"><tr><th>true \\ pred</th>';
+  var max = 1, table = el("table", {"class": "cm"}), head = el("tr");
   m.forEach(function (row) { row.forEach(function (v) { if (v > max) max = v; }); });
-  m.forEach(function (_, j) { html += "<th>" + j + "</th>"; });
-  html += "</tr>";
+  head.appendChild(el("th", {}, "true \\ pred"));
+  m.forEach(function (_, j) { head.appendChild(el("th", {}, j)); });
+  table.appendChild(head);
   m.forEach(function (row, i) {
-    html += "<tr><th>" + (classes[i] !== undefined ? classes[i] : i) + "</th>";
+    var tr = el("tr");
+    tr.appendChild(el("th", {}, classes[i] !== undefined ? classes[i] : i));  // text, not HTML
     row.forEach(function (v, j) {
-      var a = Math.sqrt(v / max).toFixed(2), col = i === j ? "31,119,180" : "214,39,40";
-      html += '<td style="background:rgba(' + col + ',' + a + ')">' + v + "</td>";
+      var a = Math.sqrt(Number(v) / max).toFixed(2), col = i === j ? "31,119,180" : "214,39,40";
+      var td = el("td", {}, v);
+      td.style.background = "rgba(" + col + "," + a + ")";
+      tr.appendChild(td);
     });
-    html += "</tr>";
+    table.appendChild(tr);
   });
-  box.innerHTML = html + "</table>";
+  box.replaceChildren(table);
 }
 
 function draw(s) {
@@ -328,11 +429,11 @@ function draw(s) {
   document.body.setAttribute("data-batches", s.batches_seen);
   document.getElementById("title").textContent = s.model + " on " + s.dataset;
   var epochs = s.epochs ? "/" + s.epochs : "";
-  document.getElementById("status").innerHTML = "<b>" + s.status + "</b> | epoch " +
-    Math.min(s.epoch + 1, s.epochs || s.epoch + 1) + epochs + ", batch " + s.batch +
-    (s.batches_per_epoch ? "/" + s.batches_per_epoch : "") + " | learning rate <b>" +
-    s.lr.toPrecision(3) +
-    "</b> | " + s.batches_seen + " batches in " + s.elapsed.toFixed(0) + " s";
+  document.getElementById("status").replaceChildren(
+    el("b", {}, s.status), " | epoch " + Math.min(s.epoch + 1, s.epochs || s.epoch + 1) + epochs +
+    ", batch " + s.batch + (s.batches_per_epoch ? "/" + s.batches_per_epoch : "") +
+    " | learning rate ", el("b", {}, Number(s.lr).toPrecision(3)),
+    " | " + s.batches_seen + " batches in " + Number(s.elapsed).toFixed(0) + " s");
   var bc = s.batch_curve, ec = s.epoch_curve;
   var ep = ec.train_loss.map(function (_, i) { return i + 1; });
   plot("batch-loss", bc.step, [bc.loss]);
@@ -358,10 +459,8 @@ function poll() {
     })
     .catch(function () {
       failures += 1;
-      var st = document.getElementById("status");
-      st.innerHTML = '<span class="err">the training process is not answering ' +
-                     '(finished or stopped); ' +
-                     'showing its last state</span>';
+      document.getElementById("status").replaceChildren(el("span", {"class": "err"},
+        "the training process is not answering (finished or stopped); showing its last state"));
       setTimeout(poll, Math.min(5000, 1000 * failures));
     });
 }

@@ -1,4 +1,5 @@
-"""Classification metrics from logits or predicted labels: accuracy, top-k, confusion matrix, precision/recall/F1.
+"""Classification metrics from logits or predicted labels: accuracy, top-k, confusion matrix, precision/recall/F1;
+and segmentation's: the pixel confusion matrix, per-class IoU, mean IoU and pixel accuracy.
 
 One place for ``train`` and ``inspect`` (``cnnlab.train.metrics`` re-exports them).
 
@@ -106,5 +107,65 @@ def per_class_accuracy(y_pred, y_true, num_classes=None):
     return precision_recall_f1(y_pred, y_true, num_classes)["recall"]
 
 
+# ---------------------------------------------------------------------------- segmentation
+def _dense_labels(values, name):
+    """Per-pixel labels (N, H, W) from labels (N, H, W) or scores (N, C, H, W) (arg-max over C)."""
+    a = backend.asnumpy(getattr(values, "data", values))
+    if a.dtype.kind == "f" and a.ndim == 4:
+        return a.argmax(axis=1)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"segmentation metrics: `{name}` must be integer labels (N, H, W) or scores "
+                        f"(N, C, H, W). Received dtype {a.dtype}, shape {a.shape}")
+    return a.astype(np.int64, copy=False)
+
+
+def segmentation_confusion(y_pred, y_true, num_classes, ignore_index=None):
+    """Pixel counts ``C[i, j]`` of true class i predicted as j, over every pixel of every image.
+
+    Args:
+        y_pred: predicted labels (N, H, W) or scores (N, C, H, W).
+        y_true: true labels (N, H, W); pixels equal to ``ignore_index`` are not counted.
+        num_classes: C, background included.
+    """
+    if not is_int(num_classes) or num_classes < 1:
+        raise ValueError(f"segmentation_confusion: `num_classes` must be a positive int. "
+                         f"Received: num_classes={num_classes!r}")
+    pred, true = _dense_labels(y_pred, "y_pred"), _dense_labels(y_true, "y_true")
+    if pred.shape != true.shape:
+        raise ValueError(f"segmentation_confusion: `y_pred` gives labels of shape {pred.shape} but "
+                         f"`y_true` has shape {true.shape}; expected the same")
+    keep = true != ignore_index if ignore_index is not None else np.ones(true.shape, bool)
+    pred, true = pred[keep], true[keep]
+    both = np.concatenate([true, pred])
+    bad = both[(both < 0) | (both >= num_classes)]
+    if bad.size:
+        raise ValueError(f"segmentation_confusion: labels must lie in 0..{num_classes - 1}; found "
+                         f"{sorted(set(bad.tolist()))[:5]}")
+    return np.bincount(true * num_classes + pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def iou_per_class(confusion):
+    """Intersection over union of each class: TP / (TP + FP + FN); NaN for a class absent from both
+    the prediction and the truth (its union is empty)."""
+    cm = np.asarray(confusion, dtype=np.float64)
+    tp = np.diag(cm)
+    union = cm.sum(axis=0) + cm.sum(axis=1) - tp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, tp / union, np.nan)
+
+
+def mean_iou(confusion):
+    """Mean of the per-class IoUs over the classes present (background included, as PASCAL VOC)."""
+    iou = iou_per_class(confusion)
+    return float(np.nanmean(iou)) if np.isfinite(iou).any() else 0.0
+
+
+def pixel_accuracy(confusion):
+    """Share of pixels whose predicted class is the true one."""
+    cm = np.asarray(confusion)
+    total = cm.sum()
+    return float(np.trace(cm) / total) if total else 0.0
+
+
 __all__ = ["accuracy", "top_k_accuracy", "top_k_error", "confusion_matrix", "precision_recall_f1",
-           "per_class_accuracy"]
+           "per_class_accuracy", "segmentation_confusion", "iou_per_class", "mean_iou", "pixel_accuracy"]

@@ -17,12 +17,11 @@ of tensors. Files are written to a temporary file beside the target and renamed 
 import json
 import os
 import struct
-import tempfile
 import zipfile
 
 import numpy as np
 
-from . import backend
+from . import backend, resources
 from .tensor import Tensor
 
 FORMAT = "cnnlab-save/1"
@@ -48,7 +47,7 @@ def _path(fn, f):
 def _split(obj, arrays, where):
     """``obj`` as JSON-able data in which every array is a reference into ``arrays``."""
     if isinstance(obj, Tensor):
-        arrays.append(backend.asnumpy(obj.data))
+        arrays.append(backend.asnumpy(obj._data))
         return {"__tensor__": len(arrays) - 1, "requires_grad": bool(obj.requires_grad)}
     if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
         arrays.append(backend.asnumpy(obj))
@@ -90,19 +89,104 @@ def _join(obj, arrays):
 
 
 def _atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over it
+    (the temporary name stays within the file system's name limit)."""
+    resources.atomic_write(path, write)
+
+
+# ---------------------------------------------------------------------- archive checks
+# What an .npz member may be, checked from the zip directory and the .npy header before any data
+# is decompressed: a crafted 3 MB archive must not inflate to gigabytes.
+MAX_TOTAL_BYTES = 16 * 2 ** 30  # all arrays of one archive together
+MAX_RATIO = 100                 # how much a member may expand when decompressed (float data: ~1.1)
+_ANY_RATIO_BELOW = 2 ** 20      # ... unless it is this small anyway
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what np.savez(_compressed) writes
+NUMERIC_KINDS = "biuf"          # booleans, integers, floats
+
+
+class NeedsPickle(ValueError):
+    """An archive member of Python objects (reading it would unpickle)."""
+
+
+def npz_members(zf, max_total=MAX_TOTAL_BYTES):
+    """``{name: (shape, dtype, nbytes)}`` of an open ``.npz`` zip, read from each member's ``.npy``
+    header alone; raises ``ValueError(reason)`` before anything large is read or allocated.
+
+    Each member must be a numeric ``.npy`` array, stored or deflated, whose uncompressed size is
+    exactly its header plus shape x itemsize, that expands at most ``MAX_RATIO`` times when
+    decompressed, and all of them together at most ``max_total`` bytes.
+    """
+    members, total = {}, 0
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy"):
+            raise ValueError(f"unexpected member {info.filename!r} (only .npy arrays belong in it)")
+        name = info.filename[:-4]
+        if name in members:
+            raise ValueError(f"array {name!r} is stored twice")
+        if info.compress_type not in _METHODS or info.flag_bits & 0x1:
+            raise ValueError(f"array {name!r} is encrypted or compressed with method "
+                             f"{info.compress_type} (expected stored or deflated, as NumPy writes)")
+        stored = info.compress_type == zipfile.ZIP_STORED
+        if (stored and info.compress_size != info.file_size) or (
+                info.file_size > max(_ANY_RATIO_BELOW, MAX_RATIO * info.compress_size)):
+            raise ValueError(f"array {name!r} would expand from {info.compress_size:,} to "
+                             f"{info.file_size:,} bytes (at most {MAX_RATIO} times is accepted: a "
+                             f"zip bomb?)")
+        with zf.open(info) as f:
+            try:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"unsupported .npy version {version}")
+            except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as e:
+                why = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise ValueError(f"array {name!r} has an unreadable header ({why})") from None
+            header_bytes = f.tell()
+        if dtype.hasobject:
+            raise NeedsPickle(f"array {name!r} has dtype {dtype}: Python objects, which need "
+                              "unpickling")
+        if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None:
+            raise ValueError(f"array {name!r} has dtype {dtype}; only numbers belong in it")
+        if any(not isinstance(d, int) or d < 0 for d in shape):
+            raise ValueError(f"array {name!r} has an invalid shape {shape}")
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if header_bytes + nbytes != info.file_size:
+            raise ValueError(f"array {name!r} claims shape {tuple(shape)} ({nbytes:,} bytes) but "
+                             f"its member holds {info.file_size - header_bytes:,} bytes of data")
+        total += nbytes
+        if total > max_total:
+            raise ValueError(f"its arrays exceed {max_total:,} bytes")
+        members[name] = (tuple(shape), dtype, nbytes)
+    return members
+
+
+def _check_references(path, value, count):
+    """Every ``__tensor__``/``__array__`` index of a structure is one of the ``count`` arrays, and
+    every array is named (walked without recursion: a crafted header may nest deeply)."""
+    named, stack = set(), [(value, 1)]
+    while stack:
+        obj, depth = stack.pop()
+        if depth > 64:
+            raise ValueError(f"load: {path!r} has a header nested deeper than 64 levels")
+        if isinstance(obj, dict):
+            for key in ("__tensor__", "__array__"):
+                if key in obj:
+                    index = obj[key]
+                    if isinstance(index, bool) or not isinstance(index, int) or not (
+                            0 <= index < count):
+                        raise ValueError(f"load: {path!r} refers to array {index!r}, which it "
+                                         f"does not hold")
+                    named.add(index)
+            stack.extend((v, depth + 1) for v in obj.values())
+        elif isinstance(obj, list):
+            stack.extend((v, depth + 1) for v in obj)
+    if len(named) != count:
+        unnamed = sorted(set(range(count)) - named)
+        raise ValueError(f"load: {path!r} holds array(s) its header never names "
+                         f"({', '.join(map(str, unnamed[:5]))}); a cnnlab file holds no others")
 
 
 # ---------------------------------------------------------------------- save
@@ -154,12 +238,15 @@ def load(f, map_location=None, weights_only=None):
     Tensors come back as Tensors (on ``map_location``'s device when given), arrays as NumPy arrays.
     A file that needs unpickling (a PyTorch ``.pt`` pickle, an ``.npz`` with object arrays) is
     refused with a message. ``weights_only`` is accepted for PyTorch's signature: nothing but data
-    is ever loaded.
+    is ever loaded. ``map_location`` may be a device (``"cpu"``, ``cnnlab.device("cuda")``), or,
+    as in PyTorch, a dict or a function of (storage, location): the file records no devices, so
+    those load onto the CPU.
     """
     path = _path("load", f)
+    resources.check_regular_file(path, "load")  # a FIFO would block the open
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such file: {path!r}")
-    device = None if map_location is None else backend.require_device("load", map_location)
+    device = _map_location(map_location)
     with open(path, "rb") as fh:
         head = fh.read(9)
     length = struct.unpack("<Q", head[:8])[0] if len(head) == 9 else -1
@@ -176,12 +263,38 @@ def load(f, map_location=None, weights_only=None):
     return value if device is None else _to_device(value, device)
 
 
+def _map_location(map_location):
+    """The device to move tensors to (None: leave them on the CPU, where they are read)."""
+    if map_location is None or callable(map_location) or isinstance(map_location, dict):
+        return None
+    return backend.require_device("load", map_location)
+
+
 def _load_npz(path):
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-    if any(n.endswith(".pkl") for n in names):
-        raise ValueError(f"load: {path!r} is a PyTorch zip of pickles (torch.save); {_NO_PICKLE}. "
-                         f"{_CONVERT}")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            if any(n.endswith(".pkl") for n in names):
+                raise ValueError(f"load: {path!r} is a PyTorch zip of pickles (torch.save); "
+                                 f"{_NO_PICKLE}. {_CONVERT}")
+            try:
+                members = npz_members(z)
+            except NeedsPickle:
+                raise ValueError(f"load: {path!r} holds object arrays, which need unpickling; "
+                                 f"{_NO_PICKLE}. Save numeric arrays only") from None
+            except ValueError as e:
+                raise ValueError(f"load: {path!r} cannot be read safely: {e}") from None
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"load: {path!r} is not a readable .npz archive ({e})") from None
+    total, free = sum(m[2] for m in members.values()), resources.available_memory()
+    if free is not None and total > free:
+        raise ValueError(f"load: {path!r} holds {resources.format_bytes(total)} of arrays, more "
+                         f"than the {resources.format_bytes(free)} of memory available")
+    if _STRUCTURE_KEY in members:  # the structure, at most 64 MiB of UTF-8 text
+        shape, dtype, nbytes = members.pop(_STRUCTURE_KEY)
+        if dtype != np.uint8 or len(shape) != 1 or nbytes > 64 * 2 ** 20:
+            raise ValueError(f"load: {path!r} has a damaged cnnlab header (dtype {dtype}, shape "
+                             f"{shape})")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
@@ -195,6 +308,9 @@ def _load_npz(path):
     if _STRUCTURE_KEY not in arrays:
         return {k: Tensor(a) for k, a in arrays.items()}
     structure = _structure(path, bytes(arrays.pop(_STRUCTURE_KEY)).decode("utf-8", "replace"))
+    if sorted(arrays) != sorted(map(str, range(len(arrays)))):
+        raise ValueError(f"load: {path!r} holds arrays other than the ones its header names")
+    _check_references(path, structure.get("value"), len(arrays))
     return _join(structure["value"], [arrays[str(i)] for i in range(len(arrays))])
 
 

@@ -6,12 +6,13 @@ import numpy as np
 
 from . import backend, validation
 from .autograd import engine, grad_mode
+from .autograd import hooks as _hooks
 
 
 def _as_array(data, dtype=None):
     """Turn ``data`` into an array; Python floats become the default dtype, like PyTorch."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     xp = backend.get_array_module(data) if hasattr(data, "__array__") or hasattr(data, "__cuda_array_interface__") else np
     if dtype is not None:
         return xp.asarray(data, dtype=np.dtype(dtype))
@@ -42,23 +43,30 @@ class Tensor:
         array([[2., 4.]], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_node", "_retains_grad", "_version",
+                 "_consumers", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False, dtype=None):
-        self.data = _as_array(data, dtype)
+        if dtype is None and isinstance(data, (list, tuple)):
+            # NOTE: as torch.Tensor(list), the values take the default float dtype; cnnlab.tensor()
+            # infers int64 for integers. Arrays keep their dtype (torch.Tensor would make them float).
+            dtype = backend.get_default_dtype()
+        self._data = _as_array(data, dtype)
+        self._version = self._consumers = 0
         self.grad = None
         self._node = None
         self._retains_grad = False
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"Tensor: only floating tensors can require gradients. Received dtype {self.data.dtype}")
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"Tensor: only floating tensors can require gradients. Received dtype {self._data.dtype}")
         self.requires_grad = bool(requires_grad)
 
     @classmethod
     def _wrap(cls, array):
         """Wrap an array without copying or checking (for op outputs)."""
         t = object.__new__(Tensor)
-        t.data = array
+        t._data = array
+        t._version = t._consumers = 0
         t.grad = None
         t.requires_grad = False
         t._node = None
@@ -67,16 +75,29 @@ class Tensor:
 
     # ------------------------------------------------------------------ properties
     @property
+    def data(self):
+        """This tensor's values as a tensor outside the graph, sharing memory (PyTorch's ``.data``).
+
+        Writes through it (``p.data.mul_(0.5)``) change this tensor without autograd knowing. The
+        raw array (NumPy or CuPy) that ops compute on is ``_data``.
+        """
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else value
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     def size(self, dim=None):
         """The shape as a ``Size`` (a tuple), or the length of dimension ``dim``, as PyTorch.
@@ -84,26 +105,23 @@ class Tensor:
         The element count is ``numel()``.
         """
         if dim is None:
-            return Size(self.data.shape)
-        nd = self.data.ndim
+            return Size(self._data.shape)
+        nd = self._data.ndim
         if nd == 0:
             raise IndexError(f"size: a 0-d tensor has no dimension to measure. "
                              f"Received: dim={dim!r}")
-        if not validation.is_int(dim) or not -nd <= dim < nd:
-            raise IndexError(f"size: `dim` must be an int in {-nd}..{nd - 1} for a tensor with "
-                             f"{nd} dimensions. Received: dim={dim!r}")
-        return int(self.data.shape[dim])
+        return int(self._data.shape[validation.normalize_dim("size", dim, nd)])
 
     def numel(self):
-        return int(self.data.size)
+        return int(self._data.size)
 
     @property
     def device(self):
         """Where the data lives: ``device(type='cpu')`` or ``device(type='cuda', index=N)``."""
-        return backend.device_of(self.data)
+        return backend.device_of(self._data)
 
     def dim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def is_leaf(self):
@@ -118,10 +136,18 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
     def __len__(self):
-        return len(self.data)
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def __iter__(self):
+        """The sub-tensors along dimension 0 (``for label in labels``), as PyTorch."""
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
 
     def __repr__(self):
-        body = np.array2string(backend.asnumpy(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(backend.asnumpy(self._data), separator=", ", prefix="tensor(")
         extra = f", dtype={self.dtype}" if self.dtype != backend.get_default_dtype() else ""
         if self._node is not None:
             extra += f", grad_fn={self._node.name()}"
@@ -132,18 +158,28 @@ class Tensor:
     # ------------------------------------------------------------------ conversion
     def numpy(self):
         """The data as a NumPy array (shares memory on the CPU)."""
-        return backend.asnumpy(self.data)
+        return backend.asnumpy(self._data)
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only a one-element tensor converts to a Python number. Received shape {self.shape}")
-        return self.data.reshape(-1)[0].item()
+        return self._data.reshape(-1)[0].item()
 
     def tolist(self):
-        return backend.asnumpy(self.data).tolist()
+        return backend.asnumpy(self._data).tolist()
+
+    def __dlpack__(self, *args, **kwargs):
+        """DLPack export: ``torch.tensor(t)`` and ``torch.as_tensor(t)`` read the array at once."""
+        data = self._data
+        if not getattr(getattr(data, "flags", None), "writeable", True):
+            data = data.copy()  # DLPack cannot mark memory read-only (broadcast views)
+        return data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
 
     def __array__(self, dtype=None, copy=None):
-        a = backend.asnumpy(self.data)
+        a = backend.asnumpy(self._data)
         return a if dtype is None else a.astype(dtype)
 
     def __float__(self):
@@ -152,14 +188,30 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """A one-element integer tensor indexes like an int (``classes[labels[j]]``), as PyTorch."""
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError(f"__index__: only integer tensors of a single element can be converted "
+                            f"to an index. Received a {self.dtype} tensor of shape {self.shape}")
+        return int(self.item())
+
+    def __format__(self, spec):
+        """A 0-d tensor formats as its number (``f"{loss:.3f}"``); others as their repr."""
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"__format__: format spec {spec!r} applies to 0-d tensors only. "
+                            f"Received a tensor of shape {self.shape}")
+        return repr(self)
+
     def __bool__(self):
-        if self.data.size != 1:
-            raise ValueError(f"bool: the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data.reshape(-1)[0])
+        if self._data.size != 1:
+            raise ValueError(f"bool: the truth value of a tensor with {self._data.size} elements is ambiguous")
+        return bool(self._data.reshape(-1)[0])
 
     def detach(self):
         """A tensor sharing the data but cut from the graph."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self._data)
 
     def clone(self):
         from .functional import elementwise
@@ -167,7 +219,7 @@ class Tensor:
         return elementwise.clone(self)
 
     def astype(self, dtype):
-        return Tensor._wrap(self.data.astype(dtype))
+        return Tensor._wrap(self._data.astype(dtype))
 
     def float(self):
         """float32, differentiable; the tensor itself if it already is (as PyTorch)."""
@@ -217,8 +269,28 @@ class Tensor:
         """The tensor on the CPU (itself if it is there already)."""
         return self.to("cpu")
 
+    def cuda(self, device=None, non_blocking=False):
+        """The tensor on the GPU (``to("cuda")``); a clear error where there is none."""
+        return self.to("cuda" if device is None else device)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    def contiguous(self):
+        """The tensor itself: cnnlab's ops take any memory layout."""
+        return self
+
+    def __getattr__(self, name):
+        # Called only for names Tensor lacks: a PyTorch name gets its one-line answer.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from .pytorch_names import missing
+
+        raise missing("torch.Tensor", None, name)
+
     def requires_grad_(self, mode=True):
-        if mode and self.data.dtype.kind != "f":
+        if mode and self._data.dtype.kind != "f":
             raise TypeError(f"requires_grad_: only floating tensors can require gradients. Received dtype {self.dtype}")
         self.requires_grad = bool(mode)
         return self
@@ -228,9 +300,80 @@ class Tensor:
         self._retains_grad = True
         return self
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when backward computes this tensor's gradient; a returned Tensor
+        replaces it. Returns a handle whose ``remove()`` takes the hook off."""
+        return _hooks.register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` after each backward pass has accumulated into this leaf's ``.grad``
+        (data-parallel training starts the gradient's all-reduce there)."""
+        return _hooks.register_post_accumulate_grad_hook(self, hook)
+
+
+    # ------------------------------------------------------------------ in place
+    # Each runs the op out of place and writes the result into this tensor's own array, with
+    # PyTorch's autograd rules (functional/inplace.py): leaves that require grad refuse outside
+    # no_grad, and the version check catches a change to a tensor an op saved for backward.
     def zero_(self):
-        self.data[...] = 0
-        return self
+        return self.fill_(0)
+
+    def fill_(self, value):
+        def direct(a):
+            a[...] = value.item() if isinstance(value, Tensor) else value
+
+        return _I.apply(self, "fill_", lambda t: _I.fill_value(t, value), value, direct=direct)
+
+    def add_(self, other, alpha=1):
+        return _I.apply(self, "add_", lambda t: t + _scaled(other, alpha), other)
+
+    def sub_(self, other, alpha=1):
+        return _I.apply(self, "sub_", lambda t: t - _scaled(other, alpha), other)
+
+    def mul_(self, other):
+        return _I.apply(self, "mul_", lambda t: t * other, other)
+
+    def div_(self, other):
+        return _I.apply(self, "div_", lambda t: t / other, other)
+
+    def clamp_(self, min=None, max=None):
+        return _I.apply(self, "clamp_", lambda t: _E.clamp(t, min, max), min, max)
+
+    def copy_(self, src, non_blocking=False):
+        """Copy ``src``'s values (broadcast to this shape, cast to this dtype) into this tensor."""
+        def compute(t):
+            s = src if isinstance(src, Tensor) else Tensor(backend.to_device(
+                _as_array(src, self.dtype), str(self.device)))
+            s = s.to(self.dtype) if s.dtype != self.dtype else s
+            return _B.expand(s, *self.shape) if s.shape != self.shape else s + 0
+
+        return _I.apply(self, "copy_", compute, src)
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        """Fill with normal samples from cnnlab's generator (or ``generator``)."""
+        rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
+        return self.copy_(Tensor._wrap(rng.normal(mean, std, self.shape).astype(self.dtype)))
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        """Fill with uniform samples in [a, b) from cnnlab's generator (or ``generator``)."""
+        rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
+        return self.copy_(Tensor._wrap(rng.uniform(a, b, self.shape).astype(self.dtype)))
+
+    def masked_fill_(self, mask, value):
+        return _I.apply(self, "masked_fill_", lambda t: _B.masked_fill(t, mask, value), value)
+
+    def __setitem__(self, index, value):
+        index = _I.raw_index(index)
+
+        def direct(a):
+            a[index] = value._data if isinstance(value, Tensor) else value
+
+        def compute(t):
+            v = value if isinstance(value, Tensor) else \
+                backend.get_array_module(t._data).asarray(value, dtype=t.dtype)
+            return _I.SetItem.apply(t, v, index=index)
+
+        _I.apply(self, "__setitem__", compute, value, direct=direct)
 
     # ------------------------------------------------------------------ autograd
     def backward(self, gradient=None, retain_graph=False):
@@ -241,12 +384,12 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                                "(did you build it inside no_grad(), or from tensors without requires_grad=True?)")
-        xp = backend.get_array_module(self.data)
+        xp = backend.get_array_module(self._data)
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(f"backward: `gradient` can be omitted only for a one-element output. "
                                    f"Received an output of shape {self.shape}")
-            g = xp.ones_like(self.data)
+            g = xp.ones_like(self._data)
         else:
             # on self's device, so a NumPy gradient also serves a CuPy graph
             g = backend.to_device(_as_array(gradient, self.dtype), str(self.device))
@@ -302,8 +445,8 @@ class Tensor:
 
     # Comparisons give plain boolean tensors (no gradient), as in PyTorch.
     def _compare(self, other, op):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(op(self.data, other))
+        other = other._data if isinstance(other, Tensor) else other
+        return Tensor._wrap(op(self._data, other))
 
     def __eq__(self, other):
         return self._compare(other, lambda a, b: a == b)
@@ -325,7 +468,47 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def equal(self, other):
+        """True if ``other`` has this shape and these values (a Python bool)."""
+        return _Sel.equal(self, other)
+
     # ------------------------------------------------------------------ math
+    def add(self, other, alpha=1):
+        return _E.add(self, _scaled(other, alpha))
+
+    def sub(self, other, alpha=1):
+        return _E.sub(self, _scaled(other, alpha))
+
+    def mul(self, other):
+        return _E.mul(self, other)
+
+    def div(self, other):
+        return _E.div(self, other)
+
+    def pow(self, exponent):
+        return _E.pow(self, exponent)
+
+    def matmul(self, other):
+        return _E.matmul(self, other)
+
     def exp(self):
         return _E.exp(self)
 
@@ -340,6 +523,26 @@ class Tensor:
 
     def clamp(self, min=None, max=None):
         return _E.clamp(self, min, max)
+
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        return _Sel.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        return _Sel.norm(self, p, dim, keepdim)
+
+    def cumsum(self, dim, dtype=None):
+        return _Sel.cumsum(self, dim, dtype)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The ``k`` largest (or smallest) values along ``dim``: the pair ``(values, indices)``."""
+        return _Sel.topk(self, k, dim, largest, sorted)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """Values sorted along ``dim``: the pair ``(values, indices)``."""
+        return _Sel.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return _Sel.argsort(self, dim, descending, stable)
 
     def relu(self):
         from .functional import activation
@@ -381,6 +584,8 @@ class Tensor:
         ``max(dim)``: the named pair ``(values, indices)`` along ``dim``, as PyTorch; the gradient
         goes to the returned index. For several dims at once use ``amax``.
         """
+        if isinstance(dim, Tensor):
+            return _Sel.maximum(self, dim)            # x.max(other): elementwise, as PyTorch
         dim, keepdim = _axis(dim, axis), _keep(keepdim, keepdims)
         if dim is None:
             return _R.max(self, None, False)
@@ -388,6 +593,8 @@ class Tensor:
 
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """``min()``: the smallest value as a 0-d tensor; ``min(dim)``: ``(values, indices)``."""
+        if isinstance(dim, Tensor):
+            return _Sel.minimum(self, dim)
         dim, keepdim = _axis(dim, axis), _keep(keepdim, keepdims)
         if dim is None:
             return _R.min(self, None, False)
@@ -419,16 +626,19 @@ class Tensor:
 
     view = reshape
 
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
     def flatten(self, start_dim=0, end_dim=-1):
         return _S.flatten(self, start_dim, end_dim)
 
     def transpose(self, *axes):
         """``t.transpose(d0, d1)`` swaps two axes as in PyTorch; ``t.transpose()`` reverses all of them."""
         if len(axes) == 2 and all(isinstance(a, numbers.Integral) for a in axes):
-            perm = list(range(self.ndim))
-            d0, d1 = (a % self.ndim for a in axes)
-            perm[d0], perm[d1] = perm[d1], perm[d0]
-            return _S.permute(self, tuple(perm))
+            return _S.transpose(self, *axes)
         if not axes:
             return _S.permute(self, tuple(reversed(range(self.ndim))))
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -458,22 +668,18 @@ class Tensor:
         return _B.masked_fill(self, mask, value)
 
     def permute(self, *dims):
+        if not dims:
+            raise TypeError("permute: `dims` is required (one per dimension, as PyTorch). "
+                            "Received none")
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
         return _S.permute(self, dims)
 
     def squeeze(self, dim=None):
-        shape = self.shape
-        if dim is None:
-            new = tuple(n for n in shape if n != 1)
-        else:
-            d = dim % self.ndim
-            new = shape[:d] + shape[d + 1:] if shape[d] == 1 else shape
-        return _S.reshape(self, new)
+        return _S.squeeze(self, dim)
 
     def unsqueeze(self, dim):
-        d = dim % (self.ndim + 1)
-        return _S.reshape(self, self.shape[:d] + (1,) + self.shape[d:])
+        return _S.unsqueeze(self, dim)
 
     def __getitem__(self, index):
         return _S.getitem(self, index)
@@ -481,6 +687,10 @@ class Tensor:
 
 def _axis(axis, dim):
     return dim if dim is not None else axis
+
+
+def _scaled(other, alpha):
+    return other if alpha == 1 else other * alpha
 
 
 class Size(tuple):
@@ -516,40 +726,52 @@ def _keep(keepdims, keepdim):
     return keepdim if keepdim is not None else keepdims
 
 
-def tensor(data, requires_grad=False, dtype=None):
-    """Make a Tensor from array-like ``data`` (float32 for Python floats, as PyTorch)."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+def tensor(data, requires_grad=False, dtype=None, device=None):
+    """A Tensor from array-like ``data`` (float32 for Python floats, int64 for ints, as PyTorch)."""
+    t = Tensor(_as_array(data, dtype), requires_grad=requires_grad)
+    return t if device is None else t.to(device)
 
 
-def _factory(fill, shape, dtype, requires_grad):
+def _factory(fill, shape, dtype, requires_grad, device=None):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     dtype = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-    return Tensor(fill(shape, dtype=dtype), requires_grad=requires_grad)
+    t = Tensor(fill(shape, dtype=dtype))
+    if device is not None:
+        t = t.to(device)
+    return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-def zeros(*shape, dtype=None, requires_grad=False):
-    return _factory(np.zeros, shape, dtype, requires_grad)
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    return _factory(np.zeros, shape, dtype, requires_grad, device)
 
 
-def ones(*shape, dtype=None, requires_grad=False):
-    return _factory(np.ones, shape, dtype, requires_grad)
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    return _factory(np.ones, shape, dtype, requires_grad, device)
 
 
-def randn(*shape, dtype=None, requires_grad=False):
-    """Standard-normal samples from cnnlab's seeded generator."""
-    rng = backend.get_rng()
-    return _factory(lambda s, dtype: rng.standard_normal(s).astype(dtype), shape, dtype, requires_grad)
+def randn(*shape, dtype=None, device=None, requires_grad=False, generator=None):
+    """Standard-normal samples from cnnlab's seeded generator (or ``generator``)."""
+    rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
+    return _factory(lambda s, dtype: rng.standard_normal(s).astype(dtype), shape, dtype,
+                    requires_grad, device)
 
 
-def rand(*shape, dtype=None, requires_grad=False):
-    """Uniform [0, 1) samples from cnnlab's seeded generator."""
-    rng = backend.get_rng()
-    return _factory(lambda s, dtype: rng.random(s).astype(dtype), shape, dtype, requires_grad)
+def rand(*shape, dtype=None, device=None, requires_grad=False, generator=None):
+    """Uniform [0, 1) samples from cnnlab's seeded generator (or ``generator``)."""
+    rng = backend.get_rng() if generator is None else getattr(generator, "rng", generator)
+    return _factory(lambda s, dtype: rng.random(s).astype(dtype), shape, dtype, requires_grad,
+                    device)
 
 
-def arange(*args, dtype=None):
-    return Tensor(np.arange(*args, dtype=dtype))
+def arange(*args, dtype=None, device=None, requires_grad=False):
+    """``arange(end)``, ``arange(start, end[, step])``: int64 for ints, else the default dtype."""
+    t = Tensor(np.arange(*args, dtype=dtype))
+    if dtype is None and t.dtype.kind == "f":
+        t = Tensor._wrap(t._data.astype(backend.get_default_dtype()))
+    if device is not None:
+        t = t.to(device)
+    return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def from_numpy(array):
@@ -570,3 +792,21 @@ from .functional import reduce as _R  # noqa: E402
 from .functional import shape as _S  # noqa: E402
 from .functional import broadcast as _B  # noqa: E402
 from .functional import extreme as _X  # noqa: E402
+
+
+class _Lazy:
+    """A functional module imported at first use (in-place ops, topk/sort...), so that importing
+    cnnlab does not pay for ops a program may never call."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        import importlib
+
+        module = importlib.import_module(f"{__package__}.functional.{self._name}")
+        return getattr(module, attr)
+
+
+_I = _Lazy("inplace")
+_Sel = _Lazy("selection")

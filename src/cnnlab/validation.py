@@ -15,6 +15,7 @@ imports nothing from cnnlab, so any layer may use it. Tensor inputs are recognis
 
 import math
 import numbers
+import os
 
 REDUCTIONS = ("none", "mean", "sum")
 PADDING_STRINGS = ("valid", "same")
@@ -200,8 +201,132 @@ def tensor_arg(fn, name, value, ndim=None, shape_hint=None):
 
 
 def floating(fn, name, t):
-    """``t``, checking its dtype is a floating one (float32 or float64)."""
+    """``t``, checking its dtype is one cnnlab computes in: float32 or float64.
+
+    float16 (and longer floats) can be held and converted but not computed with: the kernels are
+    compiled for float32 and float64 only, so the op refuses them here in one line instead of
+    failing deep inside Numba.
+    """
     if t.dtype.kind != "f":
         raise TypeError(f"{fn}: `{name}` must be a floating tensor (float32 or float64). "
                         f"Received dtype {t.dtype}")
+    if t.dtype.itemsize not in (4, 8):
+        raise TypeError(f"{fn}: `{name}` must be a floating tensor (float32 or float64). "
+                        f"Received dtype {t.dtype} (cnnlab computes in float32 and float64 only; "
+                        f"convert with .float())")
     return t
+
+
+# ------------------------------------------------------------------------------------- dimensions
+def normalize_dim(fn, dim, ndim):
+    """``dim`` as an index in [0, ndim), checking it lies in [-ndim, ndim - 1] as PyTorch does.
+
+    A 0-d tensor takes 0 and -1 (PyTorch treats it as having one dimension for this check). Ops
+    that insert a dimension (``unsqueeze``, ``stack``) pass ``ndim + 1``. Out of range is an
+    ``IndexError`` with PyTorch's message::
+
+        IndexError: cat: Dimension out of range (expected to be in range of [-2, 1], but got 2)
+    """
+    if not is_int(dim):
+        raise TypeError(f"{fn}: `dim` must be an int. Received: dim={dim!r}")
+    bound = max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(f"{fn}: Dimension out of range (expected to be in range of "
+                         f"[{-bound}, {bound - 1}], but got {dim})")
+    return int(dim) % bound
+
+
+def normalize_dims(fn, dims, ndim, in_order=False):
+    """A tuple of dims (or one int) as sorted indices in [0, ndim); each checked by
+    :func:`normalize_dim`, and none repeated (``ValueError``, where PyTorch raises).
+
+    Where a list has both faults, PyTorch reports the range first for most ops (sum, mean, amax)
+    and the first faulty entry for others (var, permute): ``in_order=True`` gives the latter.
+    """
+    items = (dims,) if is_int(dims) else dims
+    if not isinstance(items, (tuple, list)):
+        raise TypeError(f"{fn}: `dim` must be an int or a tuple of ints. Received: dim={dims!r}")
+    out = [] if in_order else [normalize_dim(fn, d, ndim) for d in items]
+    for i, d in enumerate(items):
+        if in_order:
+            out.append(normalize_dim(fn, d, ndim))
+        if out[i] in out[:i]:
+            raise ValueError(f"{fn}: dim {out[i]} appears multiple times in the list of dims. "
+                             f"Received: dim={dims!r}")
+    return tuple(sorted(out))
+
+
+# ----------------------------------------------------------------------------- command-line values
+# argparse ``type=`` functions: the command line's numbers are checked where they are parsed, all
+# in one vocabulary, so every option answers a bad value with one line (argparse prefixes the
+# option's name): ``cnnlab train: error: argument --lr: must be a finite number >= 0.
+# Received: 'inf'``. Ints are capped at the largest int64, so no count overflows an array index.
+INT64_MAX = 2 ** 63 - 1
+
+
+def cli_int(minimum=None, maximum=INT64_MAX):
+    """An argparse ``type=``: the text as an int in [minimum, maximum]."""
+    import argparse
+
+    kind = _int_kind(minimum, None if maximum == INT64_MAX else maximum)
+
+    def parse(text):
+        try:
+            value = int(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"must be {kind}. Received: {text!r}") from None
+        too_large = maximum is not None and value > maximum
+        if (minimum is not None and value < minimum) or too_large:
+            largest = f" (at most {maximum})" if too_large and maximum == INT64_MAX else ""
+            raise argparse.ArgumentTypeError(f"must be {kind}{largest}. Received: {text!r}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def cli_real(low=None, high=None, low_open=False, high_open=False):
+    """An argparse ``type=``: the text as a finite float in the interval (see :func:`interval`)."""
+    import argparse
+
+    words = "a finite number" + (f" {interval(low, high, low_open, high_open)}"
+                                 if low is not None or high is not None else "")
+
+    def parse(text):
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"must be {words}. Received: {text!r}") from None
+        try:
+            return real_arg("", "", value, low, high, low_open, high_open, finite=True)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {words}. Received: {text!r}") from None
+
+    parse.__name__ = "float"
+    return parse
+
+
+# ------------------------------------------------------------------------------ who raised it
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def raised_on_purpose(error):
+    """Whether ``error`` was raised by a ``raise`` statement in cnnlab's own code: one of its
+    checks (this module's, a path's, a checkpoint's, a dataset's) refusing what it was given.
+
+    An exception raised inside NumPy, Numba or Python itself (a failed reshape, ``int('x')``, a
+    call with the wrong arguments) is not: where it surfaces, it is a defect of cnnlab. The
+    innermost frame of the traceback decides: it must be cnnlab's, stopped at a ``raise``.
+    """
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    code = tb.tb_frame.f_code
+    if not os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR):
+        return False
+    import dis
+
+    return any(i.offset == tb.tb_lasti and i.opname == "RAISE_VARARGS"
+               for i in dis.get_instructions(code))

@@ -51,9 +51,9 @@ def test_env_var_finds_the_shared_data(data_dir, monkeypatch):
 
 
 def test_get_dataset_registry():
-    assert list_datasets() == ["mnist", "fashion-mnist", "cifar10", "digits", "fashion-mnist-mini"]
+    assert list_datasets() == ["mnist", "fashion-mnist", "cifar10", "digits", "fashion-mnist-mini", "mnist-scenes"]
     with pytest.raises(ValueError, match=r"get_dataset: unknown dataset 'imagenet'. Expected one of: mnist, "
-                                         r"fashion-mnist, cifar10, digits, fashion-mnist-mini"):
+                                         r"fashion-mnist, cifar10, digits, fashion-mnist-mini, mnist-scenes"):
         get_dataset("imagenet")
     with pytest.raises(TypeError, match=r"get_dataset: `name` must be a string"):
         get_dataset(3)

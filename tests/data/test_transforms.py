@@ -415,8 +415,12 @@ def test_parse_augment_builds_the_named_pipeline_and_rejects_unknown_names():
     assert T.parse_augment("", ds) is None
     with pytest.raises(ValueError, match="parse_augment: unknown augmentation 'spin'.*Known augmentations: flip"):
         T.parse_augment("flip,spin", ds)
-    with pytest.raises(ValueError, match="parse_augment: the value of 'crop' must be a int"):
+    with pytest.raises(ValueError, match=r"parse_augment: the value of 'crop' must be an int in \[0, 8\]"):
         T.parse_augment("crop:x", ds)
+    for spec in ("rotate:nan", "rotate:inf", "rotate:-1", "crop:9", "erase:1.5", "jitter:1e400",
+                 "resized-crop:0"):   # every value finite and in range, one line naming the item
+        with pytest.raises(ValueError, match=f"parse_augment: the value of .* Received '{spec}'"):
+            T.parse_augment(spec, ds)
     with pytest.raises(ValueError, match="parse_augment: 'flip' takes no value"):
         T.parse_augment("flip:2", ds)
 

@@ -48,10 +48,12 @@ def test_one_hot_errors():
     with pytest.raises(ValueError, match=r"one_hot: class indices must be non-negative. Received a "
                                          r"minimum of -1"):
         F.one_hot(cnnlab.tensor([-1, 2]))
-    with pytest.raises(TypeError, match=r"one_hot: `tensor` must hold integer class indices "
-                                        r"\(int64\). Received "
-                                        r"dtype float32"):
+    with pytest.raises(TypeError, match=r"one_hot: `tensor` must hold int64 class indices. "
+                                        r"Received dtype float32"):
         F.one_hot(cnnlab.tensor([0.0, 1.0]))
+    with pytest.raises(TypeError, match=r"one_hot: `tensor` must hold int64 class indices. "
+                                        r"Received dtype int32"):   # PyTorch refuses it too
+        F.one_hot(cnnlab.tensor(np.array([0, 1], np.int32)))
     with pytest.raises(TypeError, match=r"one_hot: `tensor` must be a Tensor of int64 class "
                                         r"indices. Received an "
                                         r"object of type list"):
@@ -61,3 +63,7 @@ def test_one_hot_errors():
         F.one_hot(cnnlab.tensor([0]), -2)
     with pytest.raises(ValueError, match=r"one_hot: cannot infer num_classes from an empty tensor"):
         F.one_hot(cnnlab.tensor(np.zeros(0, np.int64)))
+    with pytest.raises(ValueError, match=r"one_hot: cannot infer num_classes from an empty tensor; "
+                                         r"pass a positive num_classes. Received: num_classes=0"):
+        F.one_hot(cnnlab.tensor(np.zeros((2, 0), np.int64)), 0)
+    assert F.one_hot(cnnlab.tensor(np.zeros(0, np.int64)), 3).shape == (0, 3)

@@ -51,7 +51,7 @@ def test_relu_matches_torch(name, layout, dtype, rng):
     np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
     assert_close(xs.grad.numpy(), xt.grad.numpy(), dtype)
     if layout != "strided":
-        assert out.data.strides == xs.data.strides
+        assert out._data.strides == xs._data.strides
 
 
 @pytest.mark.parametrize("name", KERNEL_SETS)
@@ -70,7 +70,7 @@ def test_add_relu_matches_torch(name, layout, dtype, rng):
     np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
     assert_close(sa.grad.numpy(), ta.grad.numpy(), dtype)
     assert_close(sb.grad.numpy(), tb.grad.numpy(), dtype)
-    assert out.data.strides == sa.data.strides
+    assert out._data.strides == sa._data.strides
 
 
 def test_add_relu_rejects_mismatched_inputs():
@@ -101,4 +101,4 @@ def test_add_relu_of_mixed_layouts(name, layouts, dtype, rng):
     assert_close(sa.grad.numpy(), ta.grad.numpy(), dtype)
     assert_close(sb.grad.numpy(), tb.grad.numpy(), dtype)
     if name == "compiled":
-        assert out.data.transpose(0, 2, 3, 1).flags.c_contiguous
+        assert out._data.transpose(0, 2, 3, 1).flags.c_contiguous

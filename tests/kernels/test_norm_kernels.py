@@ -78,7 +78,7 @@ def test_batch_norm_kernels_match_torch(shape, training, affine, relu, momentum,
         if affine:
             assert_close(ws.grad.numpy(), tw.grad.numpy(), dtype, f"{name} weight gradient")
             assert_close(bs.grad.numpy(), tb.grad.numpy(), dtype, f"{name} bias gradient")
-        assert out.data.strides == xs.data.strides, f"{name}: output layout is not the input's"
+        assert out._data.strides == xs._data.strides, f"{name}: output layout is not the input's"
 
 
 @pytest.mark.parametrize("name", KERNEL_SETS)

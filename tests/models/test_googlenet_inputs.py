@@ -57,7 +57,7 @@ def test_factorized_inception_with_any_n_matches_pytorch(n):
 
     def run(seq, t):  # every convolution keeps H and W: PyTorch's own padding="same" is the oracle
         for layer in seq:
-            w, b = torch.from_numpy(layer.conv.weight.data), torch.from_numpy(layer.conv.bias.data)
+            w, b = torch.from_numpy(layer.conv.weight.numpy()), torch.from_numpy(layer.conv.bias.numpy())
             t = torch.relu(TF.conv2d(t, w, b, padding="same"))
         return t
 

@@ -35,6 +35,7 @@ CASES = {
     "alphago_policy": (None, 2, {}),
     "inception_v3": (75, 2, {"aux_logits": False}),  # 75x75 is the smallest input; the aux head needs ~299
     **{f"efficientnet_b{i}": (32 if i < 4 else 8, 2, {}) for i in range(8)},  # B4-B7: time goes to depth
+    "unet": (32, 2, {}), "fcn": (32, 2, {}),     # segmentation: a class per pixel
 }
 
 
@@ -52,7 +53,7 @@ def fill(model, full=True, seed=0):
     for p in model.parameters():
         if p.ndim < 2:
             continue
-        flat = p.data.reshape(-1)  # a view: parameters are contiguous
+        flat = p._data.reshape(-1)  # a view: parameters are contiguous
         end = flat.size if full or flat.size <= BIG else CHUNK
         for start in range(0, end, CHUNK):
             stop = min(start + CHUNK, end)
@@ -80,11 +81,12 @@ def test_forward_backward_step(name):
         h = w = side
     rng = np.random.default_rng(1)
     x = Tensor(rng.standard_normal((batch, c, h, w)).astype(np.float32))
-    target = Tensor(rng.integers(0, classes, size=batch))
+    dense = models.task_of(name) == "segment"    # a class per pixel
+    target = Tensor(rng.integers(0, classes, size=(batch, h, w) if dense else batch))
     model.train()
     out = model(x)
     logits = out.logits if isinstance(out, GoogLeNetOutputs) else out
-    assert logits.shape == (batch, classes)
+    assert logits.shape == ((batch, classes, h, w) if dense else (batch, classes))
     loss = googlenet_loss(out, target, nn.CrossEntropyLoss())
     assert np.isfinite(loss.item())
     loss.backward()

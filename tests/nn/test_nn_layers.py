@@ -342,7 +342,7 @@ def test_batchnorm_train_steps_then_eval_match_torch(build, shape, dtype):
     # Evaluation: running statistics (or batch statistics when none are tracked); gradients too.
     ours.zero_grad()
     theirs.zero_grad()
-    ours_state = {k: v.copy() for k, v in ours.state_dict().items()}
+    ours_state = {k: v.clone() for k, v in ours.state_dict().items()}
     theirs.eval()
     x_eval = randn(*shape, seed=9)
     xs, txs = cnnlab.tensor(x_eval.astype(dtype), requires_grad=True), torch.tensor(x_eval.astype(dtype),

@@ -52,7 +52,7 @@ def test_parameter_defaults_and_repr():
     assert repr(p).startswith("Parameter containing:\ntensor(")
     assert not nn.Parameter(np.zeros(2), requires_grad=False).requires_grad
     arr = np.zeros(3)
-    assert nn.Parameter(arr).data is arr  # shares memory, as torch.nn.Parameter does
+    assert nn.Parameter(arr)._data is arr  # shares memory, as torch.nn.Parameter does
     empty = nn.Parameter()
     assert empty.shape == (0,) and empty.dtype == cnnlab.get_default_dtype()
 
@@ -285,7 +285,7 @@ def test_state_dict_keys_shapes_dtypes_match_torch():
     assert "1.num_batches_tracked" in sd
     for key in sd:
         assert sd[key].shape == tuple(tsd[key].shape), key
-        assert isinstance(sd[key], np.ndarray)
+        assert isinstance(sd[key], cnnlab.Tensor) and not sd[key].requires_grad   # as torch
     assert sd["1.num_batches_tracked"].dtype == np.int64
     assert sd["0.weight"].dtype == np.float32
     # Custom module with persistent and non-persistent buffers.

@@ -1,6 +1,7 @@
 """Learning-rate schedules against torch.optim.lr_scheduler: the same rates, epoch for epoch."""
 
 import json
+import types
 import warnings
 
 import numpy as np
@@ -51,6 +52,8 @@ SCHEDULES = [
     ("OneCycleLR", dict(max_lr=[1.0, 0.1], epochs=4, steps_per_epoch=10, anneal_strategy="linear",
                         three_phase=True, pct_start=0.25, base_momentum=[0.8, 0.7], max_momentum=0.9)),
     ("OneCycleLR", dict(max_lr=0.5, total_steps=45, cycle_momentum=False, div_factor=10.0, final_div_factor=100.0)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=7)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.001)),
 ]
 SCHEDULE_IDS = [f"{name}-{i}" for i, (name, _) in enumerate(SCHEDULES)]
 
@@ -172,6 +175,7 @@ ROUND_TRIPS = [
     ("LambdaLR", dict(lr_lambda=Halving())),
     ("OneCycleLR", dict(max_lr=0.5, total_steps=30, three_phase=True)),
     ("ReduceLROnPlateau", dict(mode="max", patience=1, cooldown=1)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=4, T_mult=2, eta_min=0.001)),
 ]
 
 
@@ -387,3 +391,106 @@ def test_rmsprop_is_accepted_by_one_cycle():
     sched = lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10)
     assert opt.param_groups[0]["momentum"] == pytest.approx(0.95)
     assert sched.get_last_lr() == [pytest.approx(0.1 / 25)]
+
+
+# ---------------------------------------------------------------------- warm restarts, sequences
+def test_warm_restarts_with_fractional_epochs_match_torch():
+    _, _, opt, ref = build("SGD")
+    sched = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.01)
+    ref_sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(ref, T_0=3, T_mult=2, eta_min=0.01)
+    iters = 4
+    for epoch in range(12):
+        for i in range(iters):
+            opt.step()
+            ref.step()
+            sched.step(epoch + i / iters)
+            ref_sched.step(epoch + i / iters)
+            assert sched.get_last_lr() == pytest.approx(ref_sched.get_last_lr(), rel=1e-12), (epoch, i)
+            assert (sched.T_i, sched.last_epoch) == (ref_sched.T_i, ref_sched.last_epoch)
+
+
+def sequences(module, opt):
+    """Three SequentialLR set-ups: warm-up then cosine, three phases, and a nested sequence."""
+    s = module
+    return [
+        (s.SequentialLR(opt, [s.LinearLR(opt, start_factor=0.1, total_iters=5),
+                              s.CosineAnnealingLR(opt, T_max=20, eta_min=0.001)], milestones=[5])),
+        (s.SequentialLR(opt, [s.LambdaLR(opt, lambda e: 0.5 if e < 3 else 1.0),
+                              s.ExponentialLR(opt, gamma=0.9), s.StepLR(opt, step_size=4, gamma=0.5)],
+                        milestones=[6, 15])),
+        (s.SequentialLR(opt, [s.MultiStepLR(opt, milestones=[2, 4], gamma=0.5),
+                              s.CosineAnnealingWarmRestarts(opt, T_0=5)], milestones=[8])),
+    ]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_sequential_matches_torch(which):
+    _, _, opt, ref = build("SGD")
+    ours = sequences(lr_scheduler, opt)[which]
+    ref_module = types.SimpleNamespace(**{n: getattr(torch.optim.lr_scheduler, n) for n in
+                                          ("SequentialLR", "LinearLR", "CosineAnnealingLR", "LambdaLR",
+                                           "ExponentialLR", "StepLR", "MultiStepLR",
+                                           "CosineAnnealingWarmRestarts")})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = sequences(ref_module, ref)[which]
+    assert_same_lrs(ours, theirs, opt, ref, "epoch 0")
+    for epoch in range(1, EPOCHS):
+        opt.step()
+        ref.step()
+        ours.step()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about the milestone's step(0)
+            theirs.step()
+        assert ours.last_epoch == theirs.last_epoch == epoch
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12), f"epoch {epoch}"
+        assert group_values(opt, "lr") == pytest.approx(group_values(ref, "lr"), rel=1e-12), f"epoch {epoch}"
+
+
+def test_sequential_state_dict_round_trip_through_json_resumes_exactly():
+    _, _, opt, _ = build("SGD")
+    sched = sequences(lr_scheduler, opt)[0]
+    for _ in range(7):
+        opt.step()
+        sched.step()
+    saved = json.loads(json.dumps({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}))
+    assert len(saved["scheduler"]["_schedulers"]) == 2
+    expected = []
+    for _ in range(15):
+        opt.step()
+        sched.step()
+        expected.append(sched.get_last_lr())
+
+    _, _, resumed_opt, _ = build("SGD", lrs=(1.0, 1.0))
+    resumed = sequences(lr_scheduler, resumed_opt)[0]
+    resumed_opt.load_state_dict(saved["optimizer"])
+    resumed.load_state_dict(saved["scheduler"])
+    got = []
+    for _ in range(15):
+        resumed_opt.step()
+        resumed.step()
+        got.append(resumed.get_last_lr())
+    assert got == expected
+
+
+@pytest.mark.parametrize("make_sched, error, message", [
+    (lambda opt: lr_scheduler.SequentialLR(opt, [], []), ValueError,
+     r"SequentialLR: `schedulers` must hold at least one scheduler"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.StepLR(opt, 2)], [3]), ValueError,
+     r"SequentialLR: `milestones` must have one entry fewer than `schedulers` \(1\). Received: milestones=\[3\]"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.ReduceLROnPlateau(opt)], []), ValueError,
+     r"SequentialLR: schedulers\[0\] is a ReduceLROnPlateau"),
+    (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.StepLR(build("SGD")[2], 2)], []), ValueError,
+     r"SequentialLR: every scheduler must wrap the same optimizer; schedulers\[0\] \(StepLR\)"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=0), ValueError,
+     r"CosineAnnealingWarmRestarts: `T_0` must be a positive int. Received: T_0=0"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=1.5), TypeError,
+     r"CosineAnnealingWarmRestarts: `T_mult` must be an int. Received: T_mult=1.5"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2).step(-1) if opt.step() is None else 0,
+     ValueError,
+     r"CosineAnnealingWarmRestarts.step: `epoch` must be >= 0. Received: epoch=-1"),
+])
+def test_sequence_and_restart_errors(make_sched, error, message):
+    _, _, opt, _ = build("SGD")
+    with pytest.raises(error, match=message):
+        make_sched(opt)

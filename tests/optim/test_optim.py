@@ -8,13 +8,15 @@ import pytest
 import torch
 
 import cnnlab
-from cnnlab.optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from cnnlab.optim import SGD, Adadelta, Adagrad, Adam, AdamW, NAdam, Optimizer, RMSprop
 
 SHAPES = [(3, 4), (5,), (2, 3, 2)]
 STEPS = 20
-OURS = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop}
+OURS = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adadelta": Adadelta,
+        "Adagrad": Adagrad, "NAdam": NAdam}
 THEIRS = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW,
-          "RMSprop": torch.optim.RMSprop}
+          "RMSprop": torch.optim.RMSprop, "Adadelta": torch.optim.Adadelta, "Adagrad": torch.optim.Adagrad,
+          "NAdam": torch.optim.NAdam}
 TOL = {"float64": dict(rtol=1e-10, atol=1e-12), "float32": dict(rtol=1e-5, atol=1e-6)}
 
 CONFIGS = [
@@ -41,6 +43,15 @@ CONFIGS = [
     ("RMSprop", {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.1}),
     ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "maximize": True, "eps": 1e-4}),
     ("RMSprop", {"lr": 0.001, "alpha": 0.3, "centered": True, "weight_decay": 0.01}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4, "weight_decay": 0.1}),
+    ("Adadelta", {"rho": 0.3, "weight_decay": 0.05, "maximize": True}),
+    ("Adagrad", {}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1, "initial_accumulator_value": 0.5}),
+    ("Adagrad", {"lr": 0.05, "eps": 1e-3, "maximize": True}),
+    ("NAdam", {}),
+    ("NAdam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1, "momentum_decay": 0.01}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
 ]
 CONFIG_IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in opts.items()) or 'defaults'}" for name, opts in CONFIGS]
 
@@ -66,6 +77,15 @@ def set_grads(ours, theirs, step, dtype):
     for o, t, g in zip(ours, theirs, gradients(step)):
         o.grad = cnnlab.tensor(g.astype(dtype))
         t.grad = torch.tensor(g.astype(dtype))
+
+
+@pytest.fixture(autouse=True)
+def torch_float64_scalars():
+    """PyTorch keeps NAdam's ``mu_product`` in its default dtype; float64 makes it a float64 like ours."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def make(name, options, dtype, groups=None):
@@ -131,7 +151,7 @@ def test_matches_torch_step_for_step(name, options, dtype):
     ours, theirs, opt, ref = make(name, options, dtype)
     for step in range(STEPS):
         set_grads(ours, theirs, step, dtype)
-        grads_before = [o.grad.data.copy() for o in ours]
+        grads_before = [o.grad._data.copy() for o in ours]
         opt.step()
         ref.step()
         assert_params_close(ours, theirs, dtype, f"step {step + 1}")
@@ -197,7 +217,7 @@ def test_named_parameters_are_accepted_and_names_saved():
 def test_parameters_without_grad_and_frozen_parameters_stay_bit_identical(name, options):
     a, b, c = (cnnlab.tensor(x, requires_grad=True) for x in initial_arrays())
     opt = OURS[name]([a, b, c], **options)
-    before_b, before_c = b.data.copy(), c.data.copy()
+    before_b, before_c = b._data.copy(), c._data.copy()
     c.requires_grad = False  # a frozen layer that still holds a stale gradient
     for step in range(3):
         g = gradients(step)
@@ -259,6 +279,9 @@ def test_step_with_closure_returns_its_loss():
     ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}, [([0, 1], {}), ([2], {"lr": 0.001})]),
     ("AdamW", {"lr": 0.01, "betas": (0.8, 0.95)}, [([0], {"weight_decay": 0.5}), ([1, 2], {})]),
     ("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True}, [([0, 2], {"lr": 0.02}), ([1], {})]),
+    ("Adadelta", {"rho": 0.8, "weight_decay": 0.01}, [([0, 1], {}), ([2], {"lr": 0.5})]),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1}, None),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.01}, [([0], {"momentum_decay": 0.01}), ([1, 2], {})]),
 ])
 def test_state_dict_round_trip_through_npz_and_json_resumes_exactly(name, options, groups):
     ours, theirs, opt, ref = make(name, options, "float64", groups)
@@ -284,7 +307,7 @@ def test_state_dict_round_trip_through_npz_and_json_resumes_exactly(name, option
             assert value == (list(expected) if isinstance(expected, tuple) else expected), key
 
     # Resume: fresh parameters with the step-5 values, a fresh optimizer built with defaults only.
-    copies = [cnnlab.tensor(o.data.copy(), requires_grad=True) for o in ours]
+    copies = [cnnlab.tensor(o._data.copy(), requires_grad=True) for o in ours]
     resumed = OURS[name](spec(copies, None if groups is None else [(idx, {}) for idx, _ in groups]))
     resumed.load_state_dict(npz_json_round_trip(saved))
     for group, saved_group in zip(resumed.param_groups, opt.param_groups):
@@ -293,7 +316,7 @@ def test_state_dict_round_trip_through_npz_and_json_resumes_exactly(name, option
     for step in range(5, STEPS):
         set_grads(ours, theirs, step, "float64")
         for c, o in zip(copies, ours):
-            c.grad = cnnlab.tensor(o.grad.data.copy())
+            c.grad = cnnlab.tensor(o.grad._data.copy())
         opt.step()
         resumed.step()
         for i, (c, o) in enumerate(zip(copies, ours)):
@@ -386,6 +409,13 @@ def param():
     (lambda: RMSprop([param()], eps=-1.0), ValueError, r"RMSprop: `eps` must be >= 0"),
     (lambda: RMSprop([param()], momentum=-0.9), ValueError, r"RMSprop: `momentum` must be >= 0"),
     (lambda: RMSprop([param()], weight_decay=-0.9), ValueError, r"RMSprop: `weight_decay` must be >= 0"),
+    (lambda: Adadelta([param()], rho=1.5), ValueError, r"Adadelta: `rho` must be in \[0, 1\]. Received: rho=1.5"),
+    (lambda: Adadelta([param()], lr=-1.0), ValueError, r"Adadelta: `lr` must be >= 0. Received: lr=-1.0"),
+    (lambda: Adagrad([param()], lr_decay=-0.1), ValueError, r"Adagrad: `lr_decay` must be >= 0"),
+    (lambda: Adagrad([param()], initial_accumulator_value=-1), ValueError,
+     r"Adagrad: `initial_accumulator_value` must be >= 0. Received: initial_accumulator_value=-1"),
+    (lambda: NAdam([param()], momentum_decay=-1), ValueError, r"NAdam: `momentum_decay` must be >= 0"),
+    (lambda: NAdam([param()], betas=(0.9, 1.0)), ValueError, r"NAdam: `betas\[1\]` must be in \[0, 1\)"),
     (lambda: SGD(param()), TypeError, r"SGD: `params` must be an iterable of Tensors or of dicts .* single Tensor"),
     (lambda: SGD({"params": [param()]}), TypeError, r"SGD: `params` .* Received a dict"),
     (lambda: SGD(3), TypeError, r"SGD: `params` must be an iterable .* Received an object of type int"),

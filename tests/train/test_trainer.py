@@ -58,7 +58,7 @@ class _InterruptAt:
 def test_interrupted_then_resumed_run_ends_with_the_same_weights(tmp_path, augment):
     model, opt, sched, loader = _setup(augment=augment)
     Trainer(model, opt, scheduler=sched, progress=False, log=None).fit(loader, epochs=3)
-    reference = {k: v.copy() for k, v in model.state_dict().items()}
+    reference = {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
     model, opt, sched, loader = _setup(augment=augment)
     trainer = Trainer(model, opt, scheduler=sched, callbacks=[_InterruptAt(1, 5)], checkpoint_dir=tmp_path,
@@ -74,7 +74,7 @@ def test_interrupted_then_resumed_run_ends_with_the_same_weights(tmp_path, augme
     history = trainer.fit(loader, epochs=3, resume=tmp_path / "last.npz")
     assert history.epochs == 3
     for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v, reference[k], err_msg=k)
+        np.testing.assert_array_equal(v.numpy(), reference[k], err_msg=k)
 
 
 def test_early_stopping_stops_when_the_metric_stalls():

@@ -22,7 +22,7 @@ def fashion():
 
 
 def snapshot(model):
-    return {n: p.data.copy() for n, p in model.named_parameters()}
+    return {n: p._data.copy() for n, p in model.named_parameters()}
 
 
 # ------------------------------------------------------------------------------------------------ selection

@@ -2,7 +2,8 @@
 
 from .engine import backward, unbroadcast
 from .function import Context, Function, Node
+from .hooks import queue_callback
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
 __all__ = ["Function", "Context", "Node", "backward", "unbroadcast", "no_grad", "enable_grad", "inference_mode",
-           "is_grad_enabled", "set_grad_enabled"]
+           "is_grad_enabled", "set_grad_enabled", "queue_callback"]

@@ -1,5 +1,7 @@
 """``Function``: one differentiable op, its forward and backward side by side on raw arrays."""
 
+import weakref
+
 from . import grad_mode
 from .. import tensor as _tensor  # partially initialised while tensor.py imports autograd; used at call time
 
@@ -59,7 +61,7 @@ class Function:
         any_grad = False
         for a in inputs:
             if isinstance(a, Tensor):
-                raw.append(a.data)
+                raw.append(a._data)
                 rg = a.requires_grad
                 needs.append(rg)
                 any_grad = any_grad or rg
@@ -75,8 +77,32 @@ class Function:
         result = Tensor._wrap(out)
         if any_grad and grad_mode._enabled:
             result.requires_grad = True
-            result._node = Node(cls, ctx, tuple(a if n else None for a, n in zip(inputs, needs)))
+            recorded = tuple(a if n else None for a, n in zip(inputs, needs))
+            result._node = Node(cls, ctx, recorded)
+            for a in recorded:
+                if a is not None:
+                    a._consumers += 1   # in-place changes check it (functional/inplace.py)
+            ctx.saved_versions = _saved_versions(ctx, inputs, result)
         if extras:
             return (result,) + tuple(Tensor._wrap(e) for e in extras)
         return result
 
+
+
+def _saved_versions(ctx, inputs, result):
+    """``(weakref to tensor, version)`` for each input or output whose very array ``ctx`` kept.
+
+    Backward compares the versions again: an in-place change to a tensor after an op saved it
+    (``y = x.exp(); y.add_(1)``) would silently give a wrong gradient, so it is an error, as in
+    PyTorch. Arrays an op derived (masks, copies) are not affected by such a change.
+    """
+    Tensor = _tensor.Tensor
+    owners = {id(a._data): a for a in inputs if isinstance(a, Tensor)}
+    owners[id(result._data)] = result
+    found = []
+    for value in ctx.__dict__.values():
+        for array in value if isinstance(value, tuple) else (value,):
+            t = owners.get(id(array))
+            if t is not None:
+                found.append((weakref.ref(t), t._version))
+    return found

@@ -9,7 +9,7 @@ def is_grad_enabled():
     return _enabled
 
 
-def set_grad_enabled(mode):
+def _set_enabled(mode):
     global _enabled
     _enabled = bool(mode)
 
@@ -19,11 +19,11 @@ class _GradMode:
 
     def __enter__(self):
         self._prev = _enabled
-        set_grad_enabled(self.mode)
+        _set_enabled(self.mode)
         return self
 
     def __exit__(self, *exc):
-        set_grad_enabled(self._prev)
+        _set_enabled(self._prev)
         return False
 
     def __call__(self, fn):
@@ -66,7 +66,7 @@ class inference_mode(_GradMode):
     def __enter__(self):
         self._prev = _enabled
         if self.enabled:
-            set_grad_enabled(False)
+            _set_enabled(False)
         return self
 
     def __call__(self, fn):
@@ -75,6 +75,35 @@ class inference_mode(_GradMode):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with inference_mode(enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class set_grad_enabled(_GradMode):
+    """Turn graph recording on or off, as PyTorch's ``set_grad_enabled``.
+
+    Called, it switches at once and stays switched: ``set_grad_enabled(False)``. As a context
+    manager, ``with set_grad_enabled(phase == "train"):`` switches for the block and restores the
+    mode from before the call on exit. As a decorator, it applies ``mode`` inside the function only.
+    """
+
+    def __init__(self, mode):
+        self._prev = _enabled
+        self.mode = bool(mode)
+        _set_enabled(self.mode)
+
+    def __enter__(self):
+        _set_enabled(self.mode)
+        return self
+
+    def __call__(self, fn):
+        _set_enabled(self._prev)  # used as a decorator: the switch applies inside fn only
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
                 return fn(*args, **kwargs)
 
         return wrapper

@@ -18,12 +18,13 @@ from .idx import read_idx, write_idx
 from .image_folder import ImageFolder
 from .loader import DataLoader, Generator, default_collate
 from .mini import FashionMNISTMini
+from .scenes import MNISTScenes
 from .split import stratified_split
 
 __all__ = [
     "Dataset", "TensorDataset", "Subset", "ConcatDataset", "ArrayDataset", "random_split",
     "DataLoader", "Generator", "default_collate",
-    "MNIST", "FashionMNIST", "FashionMNISTMini", "CIFAR10", "Digits", "ImageFolder", "get_dataset", "list_datasets", "DATASETS",
+    "MNIST", "MNISTScenes", "FashionMNIST", "FashionMNISTMini", "CIFAR10", "Digits", "ImageFolder", "get_dataset", "list_datasets", "DATASETS",
     "read_idx", "write_idx", "read_cifar_bin", "read_cifar_tar", "write_cifar_bin", "parse_cifar_records",
     "DatasetNotFoundError", "DownloadError", "ChecksumError", "default_data_dir", "resolve_data_dir",
     "search_dirs", "download_url", "stratified_split",

@@ -64,7 +64,7 @@ class TensorDataset(Dataset):
             raise ValueError("TensorDataset: needs at least one tensor. Received none")
         arrays = []
         for i, t in enumerate(tensors):
-            a = t.data if isinstance(t, Tensor) else np.asarray(t)
+            a = t._data if isinstance(t, Tensor) else np.asarray(t)
             if a.ndim == 0:
                 raise ValueError(f"TensorDataset: tensor {i} is a scalar; expected at least 1 dimension")
             arrays.append(a)
@@ -327,7 +327,7 @@ class ArrayDataset(Dataset):
         if self.transform is not None:
             image = self.transform(Tensor(image))
         if self.normalize is not None:
-            x = image.data if isinstance(image, Tensor) else np.asarray(image)
+            x = image._data if isinstance(image, Tensor) else np.asarray(image)
             image = self._standardise(x)
         if not isinstance(image, Tensor) and isinstance(image, np.ndarray):
             image = Tensor(image)

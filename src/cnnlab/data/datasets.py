@@ -207,6 +207,11 @@ def _digits(**kwargs):
     return Digits(**kwargs)
 
 
+def _mnist_scenes(**kwargs):
+    from .scenes import MNISTScenes
+    return MNISTScenes(**kwargs)
+
+
 def _fashion_mnist_mini(**kwargs):
     from .mini import FashionMNISTMini
     return FashionMNISTMini(**kwargs)
@@ -219,9 +224,11 @@ DATASETS = {
     "cifar10": CIFAR10,
     "digits": _digits,
     "fashion-mnist-mini": _fashion_mnist_mini,
+    "mnist-scenes": _mnist_scenes,
 }
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10",
-            "cifar_10": "cifar10", "fashion_mnist_mini": "fashion-mnist-mini"}
+            "cifar_10": "cifar10", "fashion_mnist_mini": "fashion-mnist-mini",
+            "mnist_scenes": "mnist-scenes"}
 
 
 def list_datasets():
@@ -230,8 +237,8 @@ def list_datasets():
 
 
 def get_dataset(name, root=None, train=True, download=True, **kwargs):
-    """Build a dataset by name: ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"digits"`` or
-    ``"fashion-mnist-mini"`` (bundled with the package).
+    """Build a dataset by name: ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"digits"``,
+    ``"fashion-mnist-mini"`` (bundled with the package) or ``"mnist-scenes"`` (built from MNIST).
 
     Args:
         name: the dataset's name (case-insensitive; ``fashion_mnist`` and ``cifar-10`` also work).

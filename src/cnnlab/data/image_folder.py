@@ -1,9 +1,11 @@
 """``ImageFolder``: one sub-folder per class, images read with Pillow into one array in memory."""
 
 import os
+import warnings
 
 import numpy as np
 
+from ..resources import check_fits_in_memory, check_regular_file
 from ..validation import is_int
 from .dataset import ArrayDataset
 
@@ -52,10 +54,9 @@ def read_image_array(path, channels, size=None, fn="read_image"):
     decompression bomb (more pixels than ``PIL.Image.MAX_IMAGE_PIXELS``), is a ValueError naming
     the file.
     """
-    import warnings
-
     Image = _pillow()
     path = os.fspath(path)
+    check_regular_file(path, fn)  # a FIFO would block the open, a device never end
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -150,9 +151,15 @@ class ImageFolder(ArrayDataset):
 
         images = []
         for path, _ in samples:
+            check_regular_file(path, "ImageFolder")  # a FIFO would block the open
             try:
-                with Image.open(path) as img:
-                    gray = img.mode in _GRAY_MODES
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(path) as img:
+                        gray = img.mode in _GRAY_MODES
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise ValueError(f"ImageFolder: image {path!r} is too large to decode safely "
+                                 f"({exc})") from None
             except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
                 raise ValueError(f"ImageFolder: file {path!r} is not an image Pillow can read ({exc})") from None
             wanted = 1 if (channels == 1 or (channels is None and gray)) else 3
@@ -162,6 +169,11 @@ class ImageFolder(ArrayDataset):
                 raise ValueError(f"ImageFolder: image {path!r} is {arr.shape[0]}x{arr.shape[1]} (HxW) but "
                                  f"{samples[0][0]!r} is {images[0].shape[0]}x{images[0].shape[1]}; pass "
                                  f"size=(H, W) to resize every image")
+            if not images:  # all decoded images are held, then stacked: twice the data at once
+                check_fits_in_memory("ImageFolder", 2 * len(samples) * arr.nbytes,
+                                     f"holding {len(samples):,} images of "
+                                     f"{'x'.join(map(str, arr.shape))} (as {path!r})",
+                                     "pass a smaller size=(H, W), or use fewer images")
             images.append(arr)
         if channels is None and any(a.shape[2] == 3 for a in images):
             # Mixed folder: grayscale images repeat their one channel as R = G = B.

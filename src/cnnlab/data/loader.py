@@ -92,7 +92,7 @@ class Generator:
 
 def _stack(items):
     if isinstance(items[0], Tensor):
-        return Tensor(np.stack([t.data for t in items]))
+        return Tensor(np.stack([t._data for t in items]))
     return Tensor(np.stack([np.asarray(t) for t in items]))
 
 
@@ -281,9 +281,9 @@ class DataLoader:
     def _apply_batch_transform(self, batch):
         if isinstance(batch, (list, tuple)):
             first = batch[0]
-            x = self.batch_transform(first.data if isinstance(first, Tensor) else first)
+            x = self.batch_transform(first._data if isinstance(first, Tensor) else first)
             return type(batch)([x if isinstance(x, Tensor) else Tensor(x), *batch[1:]])
-        x = self.batch_transform(batch.data if isinstance(batch, Tensor) else batch)
+        x = self.batch_transform(batch._data if isinstance(batch, Tensor) else batch)
         return x if isinstance(x, Tensor) else Tensor(x)
 
     def __iter__(self):

@@ -17,3 +17,15 @@ from .reduce import max, mean, min, sum, var
 from .shape import cat, concat, flatten, getitem, permute, reshape, stack, transpose, view
 from .activation import hardswish, silu
 from .stochastic_depth import stochastic_depth
+# max/min with PyTorch's meaning (``_, pred = F.max(out, 1)``); amax/amin reduce over several dims.
+from .extreme import max, min
+
+
+def __getattr__(name):
+    import os
+
+    if os.path.isfile(os.path.join(os.path.dirname(__file__), name + ".py")):
+        raise AttributeError(name)   # a submodule being imported (``from . import inplace``)
+    from ..pytorch_names import missing
+
+    raise missing("torch.nn.functional", __name__, name)

@@ -13,20 +13,11 @@ import numpy as np
 
 from .. import backend, kernels
 from ..autograd import Function
-from ..validation import floating, is_int, real_arg, tensor_arg
+from ..validation import floating, normalize_dim, real_arg, tensor_arg
 
 
 def _input(fn, input):
     return floating(fn, "input", tensor_arg(fn, "input", input))
-
-
-def _dim(fn, dim, ndim):
-    """Check ``dim`` indexes an axis of an ``ndim``-D tensor (0-D tensors accept 0 and -1, as PyTorch)."""
-    bound = max(ndim, 1)
-    if not is_int(dim) or not -bound <= dim < bound:
-        raise ValueError(f"{fn}: `dim` must be an int in [{-bound}, {bound - 1}] for a {ndim}-D input. "
-                         f"Received: dim={dim!r}")
-    return int(dim) % bound
 
 
 # ---------------------------------------------------------------------------------------------- piecewise linear
@@ -148,6 +139,13 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 
+def _row_max(x, axis):
+    """The max along ``axis`` (kept as size 1); an empty tensor has none and needs none."""
+    if x.size == 0:
+        return x.sum(axis=axis, keepdims=True)
+    return x.max(axis=axis, keepdims=True)
+
+
 class Softmax(Function):
     """exp(x - max) / sum exp(x - max) along ``axis``; backward s * (g - sum(g * s))."""
 
@@ -157,7 +155,7 @@ class Softmax(Function):
         if dtype is not None:
             x = x.astype(dtype)
         xp = backend.get_array_module(x)
-        e = xp.exp(x - x.max(axis=axis, keepdims=True))  # subtracting the max keeps every exponent <= 0
+        e = xp.exp(x - _row_max(x, axis))  # subtracting the max keeps every exponent <= 0
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(e)
         ctx.axis = axis
@@ -180,7 +178,7 @@ class LogSoftmax(Function):
         if dtype is not None:
             x = x.astype(dtype)
         xp = backend.get_array_module(x)
-        shifted = x - x.max(axis=axis, keepdims=True)
+        shifted = x - _row_max(x, axis)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
         ctx.axis = axis
@@ -287,7 +285,7 @@ def _softmax_args(fn, input, dim, dtype):
         dim = 0 if input.ndim in (0, 1, 3) else 1
         warnings.warn(f"{fn}: implicit dimension choice is deprecated; pass `dim` explicitly "
                       f"(using dim={dim} for a {input.ndim}-D input)", UserWarning, stacklevel=3)
-    axis = _dim(fn, dim, input.ndim)
+    axis = normalize_dim(fn, dim, input.ndim)
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype.kind != "f":

@@ -135,7 +135,7 @@ def dropout(input, p=0.5, training=True, inplace=False, *, generator=None):
     p = _check_p("dropout", p, training)
     if not training or p == 0:
         return Identity.apply(input)
-    return Dropout.apply(input, mask=_mask(input.data, input.shape, p, generator))
+    return Dropout.apply(input, mask=_mask(input._data, input.shape, p, generator))
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False, *, generator=None):
@@ -159,7 +159,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False, *, generator=None):
     if not training or p == 0:
         return Identity.apply(input)
     shape = input.shape[:2] + (1,) * (input.ndim - 2)
-    return Dropout.apply(input, mask=_mask(input.data, shape, p, generator))
+    return Dropout.apply(input, mask=_mask(input._data, shape, p, generator))
 
 
 def identity(input):

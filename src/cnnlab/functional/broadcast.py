@@ -59,6 +59,9 @@ class MaskedFill(Function):
 
 
 def _sizes(fn, sizes):
+    if not sizes:
+        raise TypeError(f"{fn}: `sizes` is required (one per dimension, as PyTorch). "
+                        f"Received none")
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     if not all(is_int(n) for n in sizes):
@@ -105,20 +108,22 @@ def repeat(input, *sizes):
 
 
 def masked_fill(input, mask, value):
-    """``value`` where the boolean ``mask`` (broadcast to ``input``'s shape) is True, else input."""
-    mask_data = mask.data if isinstance(mask, Tensor) else mask
+    """``value`` where the boolean ``mask`` is True, else input; mask and input broadcast together.
+
+    As PyTorch's out-of-place ``masked_fill``, the result has their common shape (a (2, 3) mask
+    over a (3,) input gives (2, 3)); the input's gradient is summed back over the broadcast.
+    """
+    mask_data = mask._data if isinstance(mask, Tensor) else mask
     if getattr(mask_data, "dtype", None) is None or mask_data.dtype.kind != "b":
         kind = getattr(mask_data, "dtype", type(mask).__name__)
         raise TypeError(f"masked_fill: `mask` must be a boolean tensor. "
                         f"Received a mask of dtype {kind}")
     try:
         # shape arithmetic only, so NumPy's helper serves CuPy masks too
-        fits = np.broadcast_shapes(mask_data.shape, input.shape) == input.shape
+        shape = np.broadcast_shapes(mask_data.shape, input.shape)
     except ValueError:
-        fits = False
-    if not fits:
         raise ValueError(f"masked_fill: `mask` of shape {tuple(mask_data.shape)} does not "
-                         f"broadcast to the input's shape {input.shape}")
+                         f"broadcast with the input's shape {input.shape}") from None
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise ValueError(f"masked_fill: a tensor `value` must be 0-dimensional. "
@@ -126,4 +131,6 @@ def masked_fill(input, mask, value):
     elif not isinstance(value, numbers.Number):
         raise TypeError(f"masked_fill: `value` must be a number or a 0-d tensor. "
                         f"Received: value={value!r}")
+    if shape != input.shape:
+        input = expand(input, *shape)
     return MaskedFill.apply(input, value, mask=mask_data)

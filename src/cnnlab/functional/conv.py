@@ -31,14 +31,14 @@ def output_size(size, kernel, stride, dilation, padding_total, ceil_mode=False):
     """
     span = dilation * (kernel - 1) + 1
     room = size + padding_total - span
-    if room < 0:
-        return 0
-    if ceil_mode:
+    if ceil_mode:   # a window may overhang the right end, even when the kernel exceeds the input
         out = -(-room // stride) + 1
         left = padding_total // 2
         if (out - 1) * stride >= size + left:
             out -= 1
-        return out
+        return max(out, 0)
+    if room < 0:
+        return 0
     return room // stride + 1
 
 
@@ -173,7 +173,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     if input.ndim == 4 and input.shape[0] == 0:
         # An empty batch gives an empty (0, O, oH, oW) output, as PyTorch: convolve one zero image
         # and keep none of it; the zero-sized term connects `input` to its (empty) gradient.
-        xp = backend.get_array_module(input.data)
+        xp = backend.get_array_module(input._data)
         one = type(input)(xp.zeros((1, *input.shape[1:]), input.dtype))
         out = Conv2d.apply(one, weight, bias, stride=stride, pads=pads, dilation=dilation,
                            groups=groups, padding_mode=padding_mode)[:0]

@@ -26,14 +26,14 @@ def convert(a, dtype=None, device=None, copy=False):
     A conversion to a non-floating dtype cuts the graph (an integer tensor has no gradient).
     """
     same_dtype = dtype is None or dtype == a.dtype
-    same_device = device is None or device == backend.device_of(a.data)
+    same_device = device is None or device == backend.device_of(a._data)
     if same_dtype and same_device and not copy:
         return a
     dtype = None if same_dtype else dtype
     device = None if same_device else device
     if dtype is not None and dtype.kind != "f":
-        return Tensor._wrap(Convert.forward(Context(), a.data, dtype, device))
+        return Tensor._wrap(Convert.forward(Context(), a._data, dtype, device))
     out = Convert.apply(a, dtype=dtype, device=device)
     if dtype is None and device is None:  # copy=True: a fresh array, still differentiable
-        out.data = out.data.copy()
+        out._data = out._data.copy()
     return out

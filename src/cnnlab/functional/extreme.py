@@ -6,7 +6,8 @@ from collections import namedtuple
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ..validation import is_int
+from ..validation import is_int, normalize_dim
+from .reduce import check_nonempty
 
 # The named pairs PyTorch returns (``torch.return_types.max``): unpack them or use the fields.
 max_result = namedtuple("max", ("values", "indices"))
@@ -40,11 +41,7 @@ def _dim(fn, input, dim):
     if not is_int(dim):
         raise TypeError(f"{fn}: `dim` must be an int (for several dims use amax/amin). "
                         f"Received: dim={dim!r}")
-    nd = builtins.max(input.ndim, 1)
-    if not -nd <= dim < nd:
-        raise IndexError(f"{fn}: `dim` {dim} is out of range for a tensor with {input.ndim} "
-                         f"dimensions (expected {-nd}..{nd - 1})")
-    return int(dim) % nd
+    return normalize_dim(fn, dim, input.ndim)
 
 
 def extreme_along(fn, input, dim, keepdim=False, largest=True):
@@ -55,24 +52,54 @@ def extreme_along(fn, input, dim, keepdim=False, largest=True):
         out = ExtremeAlong.apply(values, axis=0, keepdim=False, largest=largest)
         result = (out[0].reshape(()), out[1].reshape(()))
     else:
-        if input.shape[axis] == 0:
-            raise ValueError(f"{fn}: cannot reduce over dim {dim} of size 0 "
-                             f"(input shape {input.shape})")
+        check_nonempty(fn, input.shape, (axis,))
         result = ExtremeAlong.apply(input, axis=axis, keepdim=bool(keepdim), largest=largest)
     return (max_result if largest else min_result)(*result)
 
 
 def arg_extreme(fn, input, dim=None, keepdim=False, largest=True):
     """Index of the max (``largest``) or min; with ``dim=None``, into the flattened tensor."""
-    data = input.data
+    data = input._data
     xp = backend.get_array_module(data)
-    if data.size == 0:
-        raise ValueError(f"{fn}: cannot reduce an empty tensor (shape {input.shape})")
     pick = data.argmax if largest else data.argmin
     if dim is None:
+        if data.size == 0:   # PyTorch: an IndexError here, unlike max()
+            raise IndexError(f"{fn}: cannot reduce an empty tensor (shape {input.shape}); name "
+                             f"the dim to reduce")
         index = xp.asarray(pick())
         return Tensor._wrap(index.reshape((1,) * data.ndim) if keepdim else index)
     axis = _dim(fn, input, dim)
+    if data.ndim:
+        check_nonempty(fn, input.shape, (axis,))
     if data.ndim == 0:
         return Tensor._wrap(xp.zeros((), dtype=xp.int64))
     return Tensor._wrap(pick(axis=axis, keepdims=bool(keepdim)).astype(xp.int64, copy=False))
+
+
+def _max_or_min(fn, input, dim, keepdim, largest, other):
+    if isinstance(dim, Tensor):            # max(a, b): elementwise
+        other, dim = dim, None
+    if other is not None:
+        from .selection import Maximum
+
+        return Maximum.apply(input, other, largest=largest)
+    if dim is None:
+        from . import reduce
+
+        return (reduce.max if largest else reduce.min)(input, None, False)
+    return extreme_along(fn, input, dim, keepdim, largest=largest)
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """PyTorch's ``torch.max``: ``max(x)`` the largest value (a 0-d tensor); ``max(x, dim)`` the
+    pair ``(values, indices)`` along ``dim``; ``max(a, b)`` the elementwise maximum.
+
+    For the largest value over several dims at once use ``x.amax(dims)``.
+    """
+    return _max_or_min("max", input, dim, keepdim, True, other)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    """PyTorch's ``torch.min``: ``min(x)``, ``min(x, dim)`` -> ``(values, indices)``, ``min(a, b)``.
+    """
+    return _max_or_min("min", input, dim, keepdim, False, other)

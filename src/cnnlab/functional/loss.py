@@ -70,7 +70,7 @@ def _constant(fn, name, value, dtype, shape=None, shape_text=None):
         raise TypeError(f"{fn}: `{name}` must be a numeric tensor. Received dtype {value.dtype}")
     if shape is not None and value.shape != shape:
         raise ValueError(f"{fn}: `{name}` must have shape {shape_text or shape}. Received {name} shape {value.shape}")
-    data = value.data.astype(dtype, copy=False)
+    data = value._data.astype(dtype, copy=False)
     _check_finite(fn, f"`{name}`", data)
     return data
 
@@ -339,7 +339,7 @@ def _class_targets(fn, input, target, ignore_index):
                              f"{target.shape[0]} (input shape {input.shape}, target shape {target.shape})")
         raise ValueError(f"{fn}: `target` must have shape {expected} for input shape {input.shape}. "
                          f"Received target shape {target.shape}")
-    y = target.data
+    y = target._data
     classes = input.shape[1]
     if y.size and (int(y.min()) < 0 or int(y.max()) >= classes):
         bad = y[((y < 0) | (y >= classes)) & (y != ignore_index)]
@@ -393,20 +393,20 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if input.ndim == 0:
         raise ValueError(f"{fn}: `input` must hold class scores: (C,), (N, C) or (N, C, d1, ...). "
                          f"Received a 0-D tensor")
-    _check_finite(fn, "input", input.data)
+    _check_finite(fn, "input", input._data)
     batched_input, unbatched = _as_batched(input)
     weight = _class_weight(fn, weight, batched_input)
     if target.dtype.kind == "f" and target.shape == input.shape:
         if ignore_index != -100:
             raise ValueError(f"{fn}: `ignore_index` is not supported for class-probability targets. "
                              f"Received: ignore_index={ignore_index}")
-        _check_finite(fn, "target", target.data)
+        _check_finite(fn, "target", target._data)
         batched_target = target.reshape(1, *target.shape) if unbatched else target
         out = CrossEntropyProbs.apply(batched_input, batched_target, weight=weight, reduction=reduction,
                                       label_smoothing=float(label_smoothing))
     else:
         if unbatched and target.ndim == 0:
-            target = Tensor._wrap(target.data.reshape(1))
+            target = Tensor._wrap(target._data.reshape(1))
         elif unbatched:
             raise ValueError(f"{fn}: an unbatched input of shape {input.shape} needs a 0-D class-index target "
                              f"or a probability target of shape {input.shape}. Received target shape "
@@ -439,13 +439,13 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if input.ndim == 0:
         raise ValueError(f"{fn}: `input` must hold class log-probabilities: (C,), (N, C) or (N, C, d1, ...). "
                          f"Received a 0-D tensor")
-    _check_log_probs(fn, "input", input.data)
+    _check_log_probs(fn, "input", input._data)
     batched_input, unbatched = _as_batched(input)
     if unbatched:
         if target.ndim != 0:
             raise ValueError(f"{fn}: an unbatched input of shape {input.shape} needs a 0-D target. "
                              f"Received target shape {target.shape}")
-        target = Tensor._wrap(target.data.reshape(1))
+        target = Tensor._wrap(target._data.reshape(1))
     weight = _class_weight(fn, weight, batched_input)
     y = _class_targets(fn, batched_input, target, ignore_index)
     out = NLLLoss.apply(batched_input, target=y, weight=weight, reduction=reduction, ignore_index=int(ignore_index))
@@ -477,8 +477,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
                              f"{input.shape}; expected the input's shape") from None
         warnings.warn(f"{fn}: target shape {target.shape} differs from input shape {input.shape}; they are "
                       f"broadcast, which is rarely what is meant", UserWarning, stacklevel=2)
-    _check_finite(fn, "input", input.data)
-    _check_finite(fn, "target", target.data)
+    _check_finite(fn, "input", input._data)
+    _check_finite(fn, "target", target._data)
     weight = _constant(fn, "weight", weight, input.dtype, input.shape, f"{input.shape}, the input's shape")
     return MSELoss.apply(input, target, weight=weight, reduction=reduction)
 
@@ -521,8 +521,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     input, target = _input(fn, input), _target(fn, target)
     reduction = _reduction(fn, size_average, reduce, reduction)
     _same_shape_target(fn, input, target)
-    _check_finite(fn, "target", target.data)
-    x = input.data
+    _check_finite(fn, "target", target._data)
+    x = input._data
     if x.size:
         lo, hi = float(x.min()), float(x.max())
         if not (0 <= lo and hi <= 1):  # also catches NaN
@@ -553,8 +553,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     input, target = _input(fn, input), _target(fn, target)
     reduction = _reduction(fn, size_average, reduce, reduction)
     _same_shape_target(fn, input, target)
-    _check_finite(fn, "input", input.data)
-    _check_finite(fn, "target", target.data)
+    _check_finite(fn, "input", input._data)
+    _check_finite(fn, "target", target._data)
     weight = _broadcast_constant(fn, "weight", weight, input)
     pos_weight = _broadcast_constant(fn, "pos_weight", pos_weight, input)
     return BinaryCrossEntropyWithLogits.apply(input, target, weight=weight, pos_weight=pos_weight,

@@ -107,8 +107,8 @@ def _batch_norm(fn, input, running_mean, running_var, weight, bias, training, mo
                          f"(training=False). Received: running_mean="
                          f"{'None' if running_mean is None else 'tensor'}, "
                          f"running_var={'None' if running_var is None else 'tensor'}")
-    stats = dict(running_mean=None if running_mean is None else running_mean.data,
-                 running_var=None if running_var is None else running_var.data,
+    stats = dict(running_mean=None if running_mean is None else running_mean._data,
+                 running_var=None if running_var is None else running_var._data,
                  training=bool(training), momentum=float(momentum), eps=float(eps), relu=relu)
     if weight is None:
         if bias is None:

@@ -674,7 +674,7 @@ def stochastic_pool2d(input, kernel_size, stride=None, training=True, generator=
     elif not isinstance(generator, np.random.Generator):
         raise TypeError(f"{fn}: `generator` must be None or a numpy.random.Generator. "
                         f"Received an object of type {type(generator).__name__}")
-    lowest = float(input.data.min()) if input.numel() else 0.0
+    lowest = float(input._data.min()) if input.numel() else 0.0
     if not lowest >= 0:  # also catches NaN
         raise ValueError(f"{fn}: `input` must be non-negative (stochastic pooling samples in proportion to "
                          f"the activations, e.g. after a ReLU). Received a tensor with minimum {lowest}")
@@ -787,7 +787,7 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
     if _random_samples is None:
         samples = backend.get_rng().random((n, c, 2), dtype=dtype.type)
     else:
-        samples = backend.asnumpy(_random_samples.data if isinstance(_random_samples, Tensor) else _random_samples)
+        samples = backend.asnumpy(_random_samples._data if isinstance(_random_samples, Tensor) else _random_samples)
         if samples.ndim != 3 or samples.shape[0] < n or samples.shape[1:] != (c, 2):
             raise ValueError(f"{fn}: `_random_samples` must have shape (N, C, 2) = {(n, c, 2)} (or more rows). "
                              f"Received shape {samples.shape}")

@@ -2,21 +2,20 @@
 
 import builtins
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
+from ..validation import normalize_dim, normalize_dims
 
 
-def _normalize_axis(axis, ndim, name):
+def _normalize_axis(axis, ndim, name, in_order=False):
+    """Sorted axes to reduce, or None for all of them (``dim=()`` too, and any dim of a 0-d
+    tensor, as PyTorch)."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
-    bound = builtins.max(ndim, 1)  # this module defines its own max/min/sum
-    for a in axes:
-        if not -ndim <= a < bound:
-            raise ValueError(f"{name}: `axis` {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % bound)
-    return tuple(sorted(set(out)))
+    axes = normalize_dims(name, axis, ndim, in_order)
+    return axes if axes and ndim else None
 
 
 def _expand(g, shape, axis, keepdims):
@@ -62,12 +61,14 @@ class Var(Function):
         ctx.denom = builtins.max(n - 1, 0) if unbiased else n
         centered = a - a.mean(axis=axis, keepdims=True)
         ctx.save_for_backward(centered)
-        return (centered * centered).sum(axis=axis, keepdims=keepdims) / ctx.denom
+        with np.errstate(divide="ignore", invalid="ignore"):   # one value: NaN, as PyTorch
+            return (centered * centered).sum(axis=axis, keepdims=keepdims) / ctx.denom
 
     @staticmethod
     def backward(ctx, g):
         (centered,) = ctx.saved_tensors
-        return _expand(g, centered.shape, ctx.axis, ctx.keepdims) * (2.0 / ctx.denom) * centered
+        with np.errstate(divide="ignore", invalid="ignore"):   # one value: NaN, as PyTorch
+            return _expand(g, centered.shape, ctx.axis, ctx.keepdims) * 2.0 * centered / ctx.denom
 
 
 class _Extreme(Function):
@@ -119,18 +120,41 @@ def mean(a, axis=None, keepdims=False):
 
 def var(a, axis=None, keepdims=False, unbiased=True):
     """Variance over ``axis``; ``unbiased`` divides by n - 1 (PyTorch's default)."""
-    return Var.apply(a, axis=_normalize_axis(axis, a.ndim, "var"), keepdims=keepdims, unbiased=unbiased)
+    axis = _normalize_axis(axis, a.ndim, "var", in_order=True)
+    return Var.apply(a, axis=axis, keepdims=keepdims, unbiased=unbiased)
+
+
+def _in_range(fn, axis, ndim):
+    """The dims in ``axis`` checked for range only (repeats come later, as in PyTorch); None for
+    all of them."""
+    if axis is None or axis == () or axis == [] or ndim == 0:
+        return None
+    return [normalize_dim(fn, d, ndim) for d in ((axis,) if isinstance(axis, int) else axis)]
+
+
+def check_nonempty(fn, shape, axes):
+    """An extreme needs one value per slice: refuse reducing over a dim of size 0, as PyTorch
+    (an IndexError naming the dim; a ValueError when no dim is named and the tensor is empty)."""
+    if axes is None:
+        if 0 in shape:
+            raise ValueError(f"{fn}: cannot reduce an empty tensor (shape {tuple(shape)}); name "
+                             f"the dim to reduce")
+        return
+    for d in axes:
+        if shape[d] == 0:
+            raise IndexError(f"{fn}: Expected reduction dim {d} to have non-zero size (input "
+                             f"shape {tuple(shape)})")
 
 
 def max(a, axis=None, keepdims=False):
     """Largest value over ``axis``; the gradient goes to the maxima (split equally among ties)."""
-    if a.numel() == 0:
-        raise ValueError(f"max: cannot reduce an empty tensor (shape {a.shape})")
-    return Max.apply(a, axis=_normalize_axis(axis, a.ndim, "max"), keepdims=keepdims)
+    check_nonempty("max", a.shape, _in_range("max", axis, a.ndim))
+    axis = _normalize_axis(axis, a.ndim, "max")
+    return Max.apply(a, axis=axis, keepdims=keepdims)
 
 
 def min(a, axis=None, keepdims=False):
     """Smallest value over ``axis``; the gradient goes to the minima (split equally among ties)."""
-    if a.numel() == 0:
-        raise ValueError(f"min: cannot reduce an empty tensor (shape {a.shape})")
-    return Min.apply(a, axis=_normalize_axis(axis, a.ndim, "min"), keepdims=keepdims)
+    check_nonempty("min", a.shape, _in_range("min", axis, a.ndim))
+    axis = _normalize_axis(axis, a.ndim, "min")
+    return Min.apply(a, axis=axis, keepdims=keepdims)

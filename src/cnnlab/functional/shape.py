@@ -5,6 +5,7 @@ import numbers
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from ..validation import normalize_dim, normalize_dims
 from ._scatter import scatter_add
 
 
@@ -98,7 +99,7 @@ def reshape(a, shape):
     """Same data, new shape; one entry may be -1."""
     shape = tuple(int(s) for s in shape)
     try:
-        return Reshape.apply(a, shape=tuple(a.data.reshape(shape).shape))
+        return Reshape.apply(a, shape=tuple(a._data.reshape(shape).shape))
     except ValueError:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.numel()} elements) "
                          f"into shape {shape}") from None
@@ -109,16 +110,25 @@ view = reshape
 
 def permute(a, dims):
     """Reorder the axes: output axis i is input axis ``dims[i]``."""
-    dims = tuple(int(d) % max(a.ndim, 1) for d in dims)
-    if sorted(dims) != list(range(a.ndim)):
-        raise ValueError(f"permute: `dims` must be a permutation of {tuple(range(a.ndim))}. Received: dims={dims}")
-    return Permute.apply(a, dims=dims)
+    dims = tuple(dims)
+    if len(dims) != a.ndim:
+        raise ValueError(f"permute: `dims` must name each of the tensor's {a.ndim} dimensions "
+                         f"once. Received: dims={dims}")
+    seen = []
+    for d in dims:   # in order, as PyTorch: the first bad entry decides the error
+        seen.append(normalize_dim("permute", d, a.ndim))
+        if seen[-1] in seen[:-1]:
+            raise ValueError(f"permute: duplicate dims are not allowed. Received: dims={dims}")
+    return Permute.apply(a, dims=tuple(seen))
 
 
 def transpose(a, dim0, dim1):
     """Swap two axes."""
+    d0, d1 = (normalize_dim("transpose", d, a.ndim) for d in (dim0, dim1))
+    if a.ndim == 0:
+        return permute(a, ())
     perm = list(range(a.ndim))
-    perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+    perm[d0], perm[d1] = perm[d1], perm[d0]
     return permute(a, perm)
 
 
@@ -128,9 +138,9 @@ def flatten(input, start_dim=1, end_dim=-1):
     Shape: ``(N, C, H, W) -> (N, C*H*W)`` with the defaults.
     """
     nd = input.ndim
+    s, e = (normalize_dim("flatten", d, nd) for d in (start_dim, end_dim))
     if nd == 0:
         return reshape(input, (1,))
-    s, e = start_dim % nd, end_dim % nd
     if s > e:
         raise ValueError(f"flatten: `start_dim` ({start_dim}) must not come after `end_dim` ({end_dim}) "
                          f"for a tensor of shape {input.shape}")
@@ -141,12 +151,27 @@ def flatten(input, start_dim=1, end_dim=-1):
     return reshape(input, shape[:s] + (merged,) + shape[e + 1:])
 
 
+def squeeze(input, dim=None):
+    """Drop size-1 dimensions: all of them, or ``dim`` (an int or a tuple) where its size is 1."""
+    shape = input.shape
+    if dim is None:
+        return reshape(input, tuple(n for n in shape if n != 1))
+    drop = set(normalize_dims("squeeze", dim, input.ndim))
+    return reshape(input, tuple(n for i, n in enumerate(shape) if n != 1 or i not in drop))
+
+
+def unsqueeze(input, dim):
+    """Insert a size-1 dimension at ``dim`` (in [-ndim - 1, ndim])."""
+    d = normalize_dim("unsqueeze", dim, input.ndim + 1)
+    return reshape(input, input.shape[:d] + (1,) + input.shape[d:])
+
+
 def getitem(a, index):
     """``a[index]`` with basic or advanced indexing; repeated picks add their gradients."""
     if isinstance(index, Tensor):
-        index = index.data
+        index = index._data
     elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        index = tuple(i._data if isinstance(i, Tensor) else i for i in index)
     try:
         return GetItem.apply(a, index=index)
     except IndexError as e:
@@ -164,8 +189,18 @@ def _check_sequence(name, tensors, axis):
 def cat(tensors, dim=0):
     """Join tensors along an existing axis ``dim`` (DenseNet's concatenation, Inception's branches)."""
     tensors = _check_sequence("cat", tensors, dim)
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise ValueError(f"cat: zero-dimensional tensor (at position {i}) cannot be "
+                             f"concatenated")
+    # PyTorch's legacy rule: 1-D empty tensors (shape (0,)) join anything and are left out.
+    kept = [t for t in tensors if t.shape != (0,)]
+    if not kept:
+        return Cat.apply(*tensors, axis=0)
+    if len(kept) < len(tensors):
+        return cat(kept, dim)
     nd = tensors[0].ndim
-    axis = dim % nd
+    axis = normalize_dim("cat", dim, nd)
     ref = tensors[0].shape
     for i, t in enumerate(tensors):
         if t.ndim != nd or t.shape[:axis] != ref[:axis] or t.shape[axis + 1:] != ref[axis + 1:]:
@@ -181,7 +216,8 @@ def stack(tensors, dim=0):
     """Join same-shape tensors along a new axis ``dim``."""
     tensors = _check_sequence("stack", tensors, dim)
     ref = tensors[0].shape
+    axis = normalize_dim("stack", dim, len(ref) + 1)
     for i, t in enumerate(tensors):
         if t.shape != ref:
             raise ValueError(f"stack: every tensor must have shape {ref}. Received shape {t.shape} for tensor {i}")
-    return Stack.apply(*tensors, axis=dim % (len(ref) + 1))
+    return Stack.apply(*tensors, axis=axis)

@@ -39,4 +39,4 @@ def stochastic_depth(input, p, mode, training=True, *, generator=None):
             f"{fn}: `input` must have a batch dimension (N, ...). Received a 0-D tensor"
         )
     shape = ((input.shape[0],) if mode == "row" else (1,)) + (1,) * (input.ndim - 1)
-    return Dropout.apply(input, mask=_mask(input.data, shape, p, generator))
+    return Dropout.apply(input, mask=_mask(input._data, shape, p, generator))

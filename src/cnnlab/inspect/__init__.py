@@ -4,7 +4,8 @@
 ``receptive_field(model, input_size)`` -> receptive field size, jump and start per layer;
 ``filters`` (classic kernels through conv2d), ``trace_conv2d`` (a convolution window by window),
 ``show_filters``, ``activation_maps``, ``top_patches``, ``occlusion_map``, ``saliency`` (pictures of a
-trained network), ``plots`` (training curves, confusion matrix) and ``write_report`` (report.html).
+trained network), ``plots`` (training curves, confusion matrix), ``write_report`` (report.html) and
+retrieval by a network's features (``penultimate_features``, ``cosine_neighbours``, ``precision_at_k``).
 """
 
 from .receptive_field import ReceptiveField, RFRow, receptive_field
@@ -12,6 +13,8 @@ from .summary import LayerRow, Summary, count_parameters, summary
 from . import filters, images, plots
 from .filters import apply_filter, make_kernel
 from .report import build_report, write_report
+from .dream import Dream, dream
+from .retrieval import cosine_neighbours, penultimate_features, precision_at_k, retrieval_precision
 from .trace import ConvTrace, trace_conv2d
 from .visualize import (TopPatches, activation_maps, activations, heatmap_picture, occlusion_map, saliency,
                         show_filters, top_patches)
@@ -19,4 +22,5 @@ from .visualize import (TopPatches, activation_maps, activations, heatmap_pictur
 __all__ = ["summary", "Summary", "LayerRow", "count_parameters", "receptive_field", "ReceptiveField", "RFRow",
            "filters", "images", "plots", "apply_filter", "make_kernel", "trace_conv2d", "ConvTrace",
            "show_filters", "activation_maps", "activations", "top_patches", "TopPatches", "occlusion_map",
-           "saliency", "heatmap_picture", "build_report", "write_report"]
+           "saliency", "heatmap_picture", "build_report", "write_report",
+           "dream", "Dream", "penultimate_features", "cosine_neighbours", "precision_at_k", "retrieval_precision"]

@@ -20,8 +20,12 @@ from ..validation import is_real
 from . import images
 
 
+# The largest kernel side: a picture filter, not an allocation of terabytes (gaussian:1e6).
+MAX_SIZE = 1001
+
+
 def _positive(fn, name, value, integer=False):
-    ok = is_real(value) and value > 0
+    ok = is_real(value) and math.isfinite(value) and value > 0
     if integer:
         ok = ok and float(value) == int(value)
     if not ok:
@@ -30,10 +34,13 @@ def _positive(fn, name, value, integer=False):
     return int(value) if integer else float(value)
 
 
-def _odd_size(fn, size):
+def _odd_size(fn, size, why=""):
     size = _positive(fn, "size", size, integer=True)
     if size % 2 == 0:
         raise ValueError(f"{fn}: `size` must be odd so the kernel has a centre pixel. Received: size={size}")
+    if size > MAX_SIZE:
+        raise ValueError(f"{fn}: the kernel side must be at most {MAX_SIZE} pixels. Received: "
+                         f"size={size}{why}")
     return size
 
 
@@ -65,7 +72,9 @@ def gaussian_kernel(sigma=1.0, size=None):
         size: odd side of the kernel; default 2*ceil(3*sigma) + 1 (covers 99.7% of the weight per axis).
     """
     sigma = _positive("gaussian_kernel", "sigma", sigma)
-    size = 2 * math.ceil(3 * sigma) + 1 if size is None else _odd_size("gaussian_kernel", size)
+    if size is None:
+        size = _odd_size("gaussian_kernel", 2 * math.ceil(3 * sigma) + 1, f" (from sigma={sigma:g})")
+    size = _odd_size("gaussian_kernel", size)
     y, x = _grid(size)
     k = np.exp(-(x ** 2 + y ** 2) / (2 * sigma ** 2))
     return k / k.sum()
@@ -123,9 +132,13 @@ def gabor_kernel(theta=0.0, wavelength=4.0, sigma=2.0, phase=0.0, aspect=0.5, si
     sigma = _positive(fn, "sigma", sigma)
     aspect = _positive(fn, "aspect", aspect)
     for name, value in (("theta", theta), ("phase", phase)):
-        if not is_real(value):
-            raise ValueError(f"{fn}: `{name}` must be a number of degrees. Received: {name}={value!r}")
-    size = 2 * math.ceil(3 * sigma / min(aspect, 1.0)) + 1 if size is None else _odd_size(fn, size)
+        if not is_real(value) or not math.isfinite(value):
+            raise ValueError(f"{fn}: `{name}` must be a finite number of degrees. "
+                             f"Received: {name}={value!r}")
+    if size is None:
+        size = _odd_size(fn, 2 * math.ceil(3 * sigma / min(aspect, 1.0)) + 1,
+                         f" (from sigma={sigma:g}, aspect={aspect:g})")
+    size = _odd_size(fn, size)
     y, x = _grid(size)
     t, psi = math.radians(theta), math.radians(phase)
     xr = x * math.cos(t) + y * math.sin(t)
@@ -153,9 +166,12 @@ _INT_ARGS = {"size"}
 
 def _parse_number(spec, text, fn="make_kernel"):
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise ValueError(f"{fn}: {text!r} in {spec!r} is not a number") from None
+        value = None
+    if value is None or not math.isfinite(value):
+        raise ValueError(f"{fn}: {text!r} in {spec!r} is not a finite number")
+    return value
 
 
 def parse_matrix(text, fn="make_kernel"):
@@ -231,7 +247,7 @@ def apply_filter(image, kernel, padding_mode="replicate"):
         image (..., H, W) -> the same shape (float; integer images become the default float dtype).
     """
     k = make_kernel(kernel)
-    x = images.as_numpy(image) if not isinstance(image, Tensor) else image.data
+    x = images.as_numpy(image) if not isinstance(image, Tensor) else image._data
     if x.ndim not in (2, 3, 4):
         raise ValueError(f"apply_filter: `image` must be (H, W), (C, H, W) or (N, C, H, W). "
                          f"Received shape {tuple(x.shape)}")
@@ -242,7 +258,7 @@ def apply_filter(image, kernel, padding_mode="replicate"):
     c = x4.shape[1]
     weight = xp.asarray(np.broadcast_to(k, (c, 1) + k.shape), dtype=dtype)  # (C, 1, kH, kW), one per channel
     out = F.conv2d(Tensor(x4), Tensor(weight), padding="same", groups=c, padding_mode=padding_mode)
-    return backend.asnumpy(out.data).reshape(shape)
+    return backend.asnumpy(out._data).reshape(shape)
 
 
 def display_filtered(filtered, kernel):

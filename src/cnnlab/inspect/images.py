@@ -9,11 +9,13 @@ files (any format) uses Pillow.
 import base64
 import os
 import struct
+import warnings
 import zlib
 
 import numpy as np
 
 from .. import backend
+from ..resources import check_regular_file
 
 # Colour maps as 17 evenly spaced anchor colours (sampled from matplotlib's maps of the same names),
 # linearly interpolated in between: perceptually ordered (viridis, inferno) and diverging (coolwarm).
@@ -247,15 +249,21 @@ def read_image(path, channels=None, size=None, fn="read_image"):
     if channels not in (None, 1, 3):
         raise ValueError(f"{fn}: `channels` must be 1, 3 or None. Received: channels={channels!r}")
     path = os.fspath(path)
+    check_regular_file(path, fn)  # a FIFO would block the open, a device never end
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{fn}: no such image file: {path!r}")
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             if channels is None:
                 channels = 1 if im.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
             im = im.convert("L" if channels == 1 else "RGB")
             if size is not None and im.size != (size[1], size[0]):
                 im = im.resize((size[1], size[0]), Image.BILINEAR)
             return np.asarray(im, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ValueError(f"{fn}: image {path!r} is too large to decode safely ({e})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise ValueError(f"{fn}: cannot read {path!r} as an image ({e})") from None

@@ -327,7 +327,7 @@ def receptive_field(model, input_size):
     try:
         model.eval()
         first = next(iter(model.parameters()), None)
-        xp = backend.get_array_module(first.data) if first is not None else np
+        xp = backend.get_array_module(first._data) if first is not None else np
         x = Tensor(xp.zeros((1,) + input_size, dtype=first.dtype if first is not None else np.float32),
                    requires_grad=True)
         known[id(x)] = (x, _Info((1.0, 1.0), (1.0, 1.0), (0.5, 0.5)))

@@ -361,5 +361,7 @@ def report_for_job(result, log=print):
     """
     if result.get("interrupted") or "evaluation" not in result:
         return None
+    if (result.get("meta") or {}).get("task", "classify") != "classify":
+        return None  # the report's pages (confusion matrix, mistakes) are a classifier's
     return report_after_training(result["run_dir"], result["model"], result["meta"], result["history"],
                                  result["test_set"], result["evaluation"], log=log)

@@ -269,7 +269,7 @@ def _tensors(output):
 def _macs(module, inputs, out):
     """Multiply-adds of one call for the whole batch (see the module docstring)."""
     x = inputs[0] if inputs and isinstance(inputs[0], Tensor) else None
-    n_out = int(out.data.size)
+    n_out = int(out._data.size)
     if isinstance(module, nn.Conv2d):
         kh, kw = module.kernel_size
         return n_out * (module.in_channels // module.groups) * kh * kw
@@ -284,13 +284,13 @@ def _macs(module, inputs, out):
         kh, kw = k if isinstance(k, (tuple, list)) else (k, k)
         return n_out * kh * kw
     if isinstance(module, nn.AdaptiveAvgPool2d) and x is not None:
-        return 0 if tuple(x.shape) == tuple(out.shape) else int(x.data.size)
+        return 0 if tuple(x.shape) == tuple(out.shape) else int(x._data.size)
     return 0
 
 
 def _memory_kind(module, inputs, out):
     x = inputs[0] if inputs and isinstance(inputs[0], Tensor) else None
-    if x is not None and (out is x or backend.get_array_module(out.data).may_share_memory(out.data, x.data)):
+    if x is not None and (out is x or backend.get_array_module(out._data).may_share_memory(out._data, x._data)):
         return "view"
     if isinstance(module, IN_PLACE_TYPES):
         return "in place"
@@ -378,7 +378,7 @@ def summary(model, input_size, batch_size=1, dtype="float32"):
         if calls[name] > 1:
             name = f"{name} ({calls[name]})"
         for t in outs:
-            if t.data.size == 0:
+            if t._data.size == 0:
                 raise _TraceError(f"{fn}: input {'x'.join(map(str, input_size))} is too small for {model_name}: the "
                                   f"volume becomes empty at layer {name!r} ({type(module).__name__}), which received "
                                   f"a volume of {_volume(args[0].shape) if args else '?'} and returned shape "
@@ -393,8 +393,8 @@ def summary(model, input_size, batch_size=1, dtype="float32"):
         rows.append(LayerRow(
             name=name, type=type(module).__name__, input_shape=in_shape, output_shape=out_shape,
             params=params, trainable=trainable, frozen=params - trainable,
-            activations=sum(int(t.data.size) for t in outs),
-            activation_bytes=sum(int(t.data.nbytes) for t in outs),
+            activations=sum(int(t._data.size) for t in outs),
+            activation_bytes=sum(int(t._data.nbytes) for t in outs),
             macs=_macs(module, args, main) if main is not None else 0,
             memory=_memory_kind(module, args, main) if main is not None else "new"))
 
@@ -406,7 +406,7 @@ def summary(model, input_size, batch_size=1, dtype="float32"):
     data = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     first = next(iter(model.parameters()), None)
     # The input lives where the model's parameters do (a GPU model gets a GPU input).
-    x = Tensor(backend.get_array_module(first.data).asarray(data) if first is not None else data)
+    x = Tensor(backend.get_array_module(first._data).asarray(data) if first is not None else data)
     try:
         model.eval()
         with no_grad():
@@ -429,6 +429,6 @@ def summary(model, input_size, batch_size=1, dtype="float32"):
     all_params = list(model.parameters())
     total = sum(p.numel() for p in all_params)
     trainable = sum(p.numel() for p in all_params if p.requires_grad)
-    param_bytes = sum(int(p.data.nbytes) for p in all_params)
+    param_bytes = sum(int(p._data.nbytes) for p in all_params)
     unused = sum(p.numel() for p in all_params if id(p) not in seen_params)
-    return Summary(model_name, shape, dtype, rows, total, trainable, param_bytes, unused, int(x.data.nbytes))
+    return Summary(model_name, shape, dtype, rows, total, trainable, param_bytes, unused, int(x._data.nbytes))

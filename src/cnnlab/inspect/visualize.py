@@ -110,13 +110,13 @@ def _forward_to(model, x, module):
     if "out" not in box:
         raise ValueError(f"the layer {type(module).__name__} did not run in the model's forward pass")
     out = box["out"]
-    return out.data if isinstance(out, Tensor) else out
+    return out._data if isinstance(out, Tensor) else out
 
 
 def _batch(model, image, fn):
     """A model-ready image as a float (1, C, H, W) array; 1 <-> 3 channels are converted for the model."""
     if isinstance(image, Tensor):
-        a = image.data
+        a = image._data
     elif hasattr(image, "shape") and hasattr(image, "dtype"):    # a NumPy or CuPy array
         a = image
     else:
@@ -161,7 +161,7 @@ def _weight_of(layer, fn):
     if hasattr(layer, "named_modules") and not _is_conv(layer):
         _, layer = first_conv(layer, fn)
     w = getattr(layer, "weight", layer)
-    w = backend.asnumpy(w.data if isinstance(w, Tensor) else w)
+    w = backend.asnumpy(w._data if isinstance(w, Tensor) else w)
     w = np.asarray(w, dtype=np.float32)
     if w.ndim != 4:
         raise ValueError(f"{fn}: expected a convolution layer or a weight (O, C, kH, kW). Received shape {w.shape}")
@@ -483,7 +483,7 @@ def occlusion_map(model, image, target=None, patch=8, stride=4, fill=0.0, batch_
     patch = int_arg(fn, "patch", patch, minimum=1, maximum=min(h, w))
     stride = int_arg(fn, "stride", stride, minimum=1)
     with no_grad(), _eval_mode(model):
-        base = _softmax(backend.asnumpy(model(Tensor(x)).data).astype(np.float64))
+        base = _softmax(backend.asnumpy(model(Tensor(x))._data).astype(np.float64))
         t = _target(fn, target, base.shape[1], base[0])
         tops = sorted(set(list(range(0, h - patch + 1, stride)) + [h - patch]))
         lefts = sorted(set(list(range(0, w - patch + 1, stride)) + [w - patch]))
@@ -496,7 +496,7 @@ def occlusion_map(model, image, target=None, patch=8, stride=4, fill=0.0, batch_
         for s in range(0, len(ys), batch_size):
             m = xp.asarray(masks[s:s + batch_size])[:, None]                       # (B, 1, H, W)
             occluded = xp.where(m, xp.asarray(fill, dtype=x.dtype), x)              # (B, C, H, W)
-            probs = _softmax(backend.asnumpy(model(Tensor(occluded)).data).astype(np.float64))
+            probs = _softmax(backend.asnumpy(model(Tensor(occluded))._data).astype(np.float64))
             drops[s:s + batch_size] = base[0, t] - probs[:, t]
     covered = masks.sum(axis=0)                                                      # (H, W)
     total = np.tensordot(drops, masks.astype(np.float64), axes=(0, 0))               # (H, W)
@@ -526,18 +526,18 @@ def saliency(model, image, target=None, normalize=True):
     try:
         with _eval_mode(model):
             scores = model(inp)
-            s = backend.asnumpy(scores.data)
+            s = backend.asnumpy(scores._data)
             if s.ndim != 2:
                 raise ValueError(f"{fn}: the model must return (N, classes) scores. Received shape {s.shape}")
             t = _target(fn, target, s.shape[1], s[0])
-            xp = backend.get_array_module(scores.data)
-            onehot = xp.zeros(scores.shape, dtype=scores.data.dtype)
+            xp = backend.get_array_module(scores._data)
+            onehot = xp.zeros(scores.shape, dtype=scores._data.dtype)
             onehot[0, t] = 1
             scores.backward(onehot)
     finally:
         for p, g in zip(params, saved):
             p.grad = g
-    grad = np.abs(backend.asnumpy(inp.grad.data if isinstance(inp.grad, Tensor) else inp.grad))[0].max(axis=0)
+    grad = np.abs(backend.asnumpy(inp.grad._data if isinstance(inp.grad, Tensor) else inp.grad))[0].max(axis=0)
     if normalize:
         top = grad.max()
         grad = grad / top if top > 0 else grad
@@ -561,7 +561,7 @@ def heatmap_picture(image, heat, signed=False, alpha=0.6, scale=None):
 
 
 def _batch_any(image):
-    a = image.data if isinstance(image, Tensor) else image
+    a = image._data if isinstance(image, Tensor) else image
     a = backend.asnumpy(a)
     return a.reshape((1,) * (4 - a.ndim) + a.shape) if a.ndim < 4 else a
 
@@ -676,7 +676,7 @@ def visualize_checkpoint(checkpoint, what, out, image=None, layer=None, channel=
             heat = saliency(model, x, target)
             picture = heatmap_picture(x, heat)
         with no_grad(), _eval_mode(model):
-            scores = backend.asnumpy(model(Tensor(_batch(model, x, "visualize"))).data)[0]
+            scores = backend.asnumpy(model(Tensor(_batch(model, x, "visualize")))._data)[0]
         t = _target("visualize", target, scores.shape[0], scores)
         label = classes[t] if t < len(classes) else str(t)
         log(f"{what} for class {label!r} (predicted {classes[int(scores.argmax())] if classes else scores.argmax()})")

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from .. import backend
+from .. import backend, resources
 from ..autograd import no_grad
 from ..autograd.function import Function
 from ..functional import activation as _act
@@ -106,10 +106,10 @@ class _Graph:
         self.param_names = {}      # id(Tensor) or id(array) -> state-dict name
         for name, t in model._state_entries():
             self.param_names.setdefault(id(t), name)
-            self.param_names.setdefault(id(t.data), name)
+            self.param_names.setdefault(id(t._data), name)
         for name, t in model.named_parameters():
             self.param_names.setdefault(id(t), name)
-            self.param_names.setdefault(id(t.data), name)
+            self.param_names.setdefault(id(t._data), name)
         self.initialized = {}      # state-dict name -> initializer name (each written once)
         self.constants = 0
 
@@ -133,7 +133,7 @@ class _Graph:
     def state(self, obj, record, what):
         """The initializer of a parameter/buffer (Tensor or raw array), or a constant for anything else."""
         key = self.param_names.get(id(obj))
-        data = obj.data if isinstance(obj, Tensor) else obj
+        data = obj._data if isinstance(obj, Tensor) else obj
         if key is None:
             return self.const(np.asarray(backend.asnumpy(data)), f"{record.layer or 'graph'}/{what}")
         if key not in self.initialized:
@@ -533,10 +533,8 @@ def export_onnx(model, path, input_shape, opset=DEFAULT_OPSET, input_name="input
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(proto.SerializeToString())
-    os.replace(tmp, path)
+    data = proto.SerializeToString()
+    resources.atomic_write(path, lambda f: f.write(data))  # a temp name within NAME_MAX
     return path
 
 

@@ -223,7 +223,7 @@ def to_torch_state_dict(model, as_torch=None):
         except ImportError:
             as_torch = False
     if not as_torch:
-        return state
+        return OrderedDict((k, backend.asnumpy(v._data)) for k, v in state.items())
     torch = _import_torch("to_torch_state_dict(as_torch=True)")
     return OrderedDict((k, torch.from_numpy(np.asarray(v, order="C"))) for k, v in state.items())
 

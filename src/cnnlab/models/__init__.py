@@ -10,9 +10,10 @@ from .ensemble import Ensemble
 from .googlenet import GoogLeNetOutputs, googlenet, googlenet_loss, inception_module
 from .inception import Inception3, InceptionOutputs, inception_v3
 from .mobilenet import mobilenet_v1
-from .registry import get, input_size, list_models, min_input_size, register_model
+from .registry import get, input_size, list_models, min_input_size, register_model, task_of
 from .resnet import (cifar_resnet, preact_resnet, resnet, resnet18, resnet20, resnet32, resnet34, resnet44, resnet50,
                      resnet56, resnet101, resnet110, resnet152, wide_resnet, wide_resnet50_2, wide_resnet101_2)
+from .segmentation import FCN, UNet, fcn, unet
 from .small import fashion_cnn, lenet5
 from .squeezenet import squeezenet1_0, squeezenet1_1
 from .vgg import (vgg, vgg11, vgg11_bn, vgg11_lrn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg16_c, vgg16_c_bn, vgg19,
@@ -33,3 +34,4 @@ __all__ = [
 __all__ += ["inception_v3", "Inception3", "InceptionOutputs"]
 __all__ += ["efficientnet"] + [f"efficientnet_b{i}" for i in range(8)]
 __all__ += ["Ensemble"]
+__all__ += ["unet", "fcn", "UNet", "FCN", "task_of"]

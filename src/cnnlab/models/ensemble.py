@@ -70,13 +70,13 @@ class Ensemble(nn.Module):
         averaged = mean(probs, axis=0)  # (N, C)
         if self.mode == "mean":
             return log(averaged)
-        p = probs.data
+        p = probs._data
         xp = backend.get_array_module(p)
         k, n, c = p.shape
         votes = xp.zeros((n, c), dtype=p.dtype)
         for member in p.argmax(axis=2):  # (N,) each
             votes[xp.arange(n), member] += 1
-        return Tensor(votes + 0.5 * averaged.data)
+        return Tensor(votes + 0.5 * averaged._data)
 
     def extra_repr(self):
         return f"mode={self.mode!r}"

@@ -1,21 +1,61 @@
-"""The model registry: ``get(name, **config)`` builds any zoo model by name; ``list_models()`` names them."""
+"""The model registry: ``get(name, **config)`` builds any zoo model by name; ``list_models()`` names them.
+
+Every registered builder also takes torchvision's ``weights=`` and ``pretrained=`` keywords: None or
+False build random weights; a weights name (``"IMAGENET1K_V1"``, ``"DEFAULT"``, ``pretrained=True``)
+is one error saying how to load a torchvision state-dict file instead (cnnlab downloads no
+weights).
+"""
+
+import functools
 
 _MODELS = {}
 
 
-def register_model(name, input_size=None, min_size=None):
+def check_weights(name, weights=None, pretrained=None):
+    """Raise unless ``weights``/``pretrained`` ask for random initial weights (None or False)."""
+    if weights in (None, False) and pretrained in (None, False):
+        return
+    label = getattr(weights, "name", weights) if weights not in (None, False) else "DEFAULT"
+    if weights not in (None, False):
+        received = f"weights={label!r}"
+    else:
+        received = f"pretrained={pretrained!r}"
+    raise ValueError(f"{name}: cnnlab does not download pretrained weights (received {received}); "
+                     f"build the model with weights=None and load a torchvision state dict saved as "
+                     f"safetensors: cnnlab.interop.load_torch_state_dict(model, "
+                     f"'{name}.safetensors') (in PyTorch: safetensors.torch.save_file("
+                     f"torchvision.models.{name}(weights={str(label)!r})"
+                     f".state_dict(), '{name}.safetensors'))")
+
+
+def _accepting_weights(fn, name):
+    """``fn`` also taking ``weights``, ``pretrained`` and ``progress`` (torchvision's keywords)."""
+
+    @functools.wraps(fn)
+    def build(*args, weights=None, pretrained=None, progress=True, **config):
+        check_weights(name, weights, pretrained)
+        return fn(*args, **config)
+
+    return build
+
+
+def register_model(name, input_size=None, min_size=None, task="classify"):
     """Decorator that registers a model builder under ``name`` with the input size it expects (C, H, W).
 
     ``min_size`` is the smallest square input side the model accepts (built with ``input_size=side``
     when the builder takes that argument): smaller inputs shrink to nothing in its convolutions and pools.
+    ``task`` is what the model predicts, and so which labels it trains on: ``"classify"`` (a class
+    per image), ``"segment"`` (a class per pixel), ``"detect"`` (boxes) or ``"caption"`` (tokens).
     """
 
     def decorate(fn):
         if name in _MODELS:
             raise ValueError(f"register_model: a model named {name!r} is already registered")
+        fn = _accepting_weights(fn, name)
         fn.model_name = name
         fn.input_size = input_size
         fn.min_size = min_size
+        fn.task = task
         _MODELS[name] = fn
         return fn
 
@@ -41,6 +81,11 @@ def get(name, **config):
 def input_size(name):
     """The (C, H, W) input a registered model expects by default."""
     return get_builder(name).input_size
+
+
+def task_of(name):
+    """What the registered model predicts: ``"classify"``, ``"segment"``, ``"detect"`` or ``"caption"``."""
+    return getattr(get_builder(name), "task", "classify")
 
 
 def min_input_size(name):

@@ -4,7 +4,13 @@ Names, arguments, attribute names and default initialisation follow ``torch.nn``
 the same and its ``state_dict`` keys map one to one.
 """
 
+import sys as _sys
+
 from . import init, utils
+from .. import functional
+
+# ``import cnnlab.nn.functional as F`` gives ``cnnlab.functional`` itself, as torch.nn.functional.
+_sys.modules[__name__ + ".functional"] = functional
 from .activation import ELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
 from .container import Identity, ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
@@ -35,3 +41,16 @@ __all__ = [
     "utils", "GELU", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
 ]
 __all__ += ["SiLU", "Hardswish", "StochasticDepth"]
+from . import parallel  # noqa: E402  (nn.parallel.DistributedDataParallel, as torch.nn.parallel)
+
+__all__ += ["parallel"]
+
+
+def __getattr__(name):
+    import importlib.util
+
+    if importlib.util.find_spec(f"{__name__}.{name}") is not None:   # e.g. cnnlab.nn.parallel
+        return importlib.import_module(f"{__name__}.{name}")
+    from ..pytorch_names import missing
+
+    raise missing("torch.nn", __name__, name)

@@ -26,7 +26,7 @@ _NONLINEARITIES = _LINEAR + ("sigmoid", "tanh", "relu", "leaky_relu", "selu")
 
 def _array(fn, tensor):
     if isinstance(tensor, Tensor):
-        return tensor.data
+        return tensor._data
     if isinstance(tensor, np.ndarray) or hasattr(tensor, "__cuda_array_interface__"):
         return tensor
     raise TypeError(f"{fn}: `tensor` must be a Tensor or Parameter. Received an object of type "

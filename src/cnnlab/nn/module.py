@@ -84,7 +84,7 @@ def _check_name(fn, kind, name, module):
 def _state_array(fn, key, value):
     """The array inside a state-dict value: a Tensor, a NumPy/CuPy array, or anything with ``__array__``."""
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
         return value
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a PyTorch tensor, possibly requiring grad
@@ -453,10 +453,10 @@ class Module:
                 continue
             if set_to_none:
                 p.grad = None
-            elif p.grad.data.flags.writeable:
-                p.grad.data[...] = 0
+            elif p.grad._data.flags.writeable:
+                p.grad._data[...] = 0
             else:
-                p.grad.data = backend.get_array_module(p.grad.data).zeros_like(p.grad.data)
+                p.grad._data = backend.get_array_module(p.grad._data).zeros_like(p.grad._data)
 
     def apply(self, fn):
         """Call ``fn`` on every descendant (children first) and then on this module; returns self."""
@@ -474,9 +474,9 @@ class Module:
                 if t is None or id(t) in seen:
                     continue
                 seen.add(id(t))
-                t.data = convert(t.data)
+                t._data = convert(t._data)
                 if t.grad is not None:
-                    t.grad.data = convert(t.grad.data)
+                    t.grad._data = convert(t.grad._data)
         return self
 
     def to(self, *args, device=None, dtype=None):
@@ -546,15 +546,17 @@ class Module:
         return entries
 
     def state_dict(self, *, destination=None, prefix="", keep_vars=False):
-        """An OrderedDict of dotted name -> NumPy array copy, for every parameter and persistent buffer.
+        """An OrderedDict of dotted name -> tensor, for every parameter and persistent buffer.
 
         Keys follow PyTorch (``features.0.weight``, ``bn.running_mean``, ``bn.num_batches_tracked``).
+        NOTE: the values are copies outside the graph (PyTorch's share the module's memory), so a
+        state dict kept as "the best weights so far" stays as it was while training goes on.
         With ``keep_vars=True`` the values are the Parameter/Tensor objects themselves.
         """
         if destination is None:
             destination = OrderedDict()
         for name, t in self._state_entries(prefix):
-            destination[name] = t if keep_vars else backend.asnumpy(t.data).copy()
+            destination[name] = t if keep_vars else Tensor._wrap(t._data.copy())
         return destination
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
@@ -600,12 +602,12 @@ class Module:
         for name, t in targets:
             if name not in arrays:
                 continue
-            xp = backend.get_array_module(t.data)
+            xp = backend.get_array_module(t._data)
             value = xp.asarray(arrays[name]).astype(t.dtype)  # a copy, cast to the model's dtype
-            if assign or not t.data.flags.writeable:
-                t.data = value
+            if assign or not t._data.flags.writeable:
+                t._data = value
             else:
-                t.data[...] = value
+                t._data[...] = value
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ printing

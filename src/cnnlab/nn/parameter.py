@@ -29,7 +29,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty((0,), dtype=backend.get_default_dtype())
         elif isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
@@ -38,7 +38,7 @@ class Parameter(Tensor):
     def __reduce_ex__(self, protocol):
         # Pickle/deepcopy as a Parameter holding a copy of the array (the default would lose the class
         # invariants of the slots-only base).
-        return (_rebuild_parameter, (self.data, self.requires_grad, self.grad))
+        return (_rebuild_parameter, (self._data, self.requires_grad, self.grad))
 
 
 def _rebuild_parameter(data, requires_grad, grad):

@@ -52,8 +52,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = real_arg(fn, "norm_type", norm_type, low=0, low_open=True)  # inf allowed
     if not grads:
         return Tensor(0.0)
-    xp = backend.get_array_module(grads[0].data)
-    norms = xp.stack([_norm(xp, g.data, norm_type) for g in grads])   # one norm per parameter
+    xp = backend.get_array_module(grads[0]._data)
+    norms = xp.stack([_norm(xp, g._data, norm_type) for g in grads])   # one norm per parameter
     total = _norm(xp, norms, norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"{fn}: the total norm of order {norm_type} of the gradients is "
@@ -62,7 +62,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     coef = min(max_norm / (float(total) + 1e-6), 1.0)
     with np.errstate(invalid="ignore"):  # an infinite norm: coef 0 and inf * 0 = nan, as PyTorch
         for g in grads:
-            g.data *= g.data.dtype.type(coef)
+            g._data *= g._data.dtype.type(coef)
     return Tensor._wrap(xp.asarray(total))
 
 
@@ -72,5 +72,5 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     grads = _grads(fn, parameters)
     clip_value = real_arg(fn, "clip_value", clip_value, low=0)
     for g in grads:
-        xp = backend.get_array_module(g.data)
-        xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        xp = backend.get_array_module(g._data)
+        xp.clip(g._data, -clip_value, clip_value, out=g._data)

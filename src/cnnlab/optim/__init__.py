@@ -1,9 +1,14 @@
-"""Optimizers (SGD, Adam, AdamW, RMSprop) and learning-rate schedules, as ``torch.optim``."""
+"""Optimizers (SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, NAdam) and learning-rate schedules,
+as ``torch.optim``."""
 
 from . import lr_scheduler
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .nadam import NAdam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad", "NAdam",
+           "lr_scheduler"]

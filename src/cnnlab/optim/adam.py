@@ -59,17 +59,17 @@ class Adam(Optimizer):
             beta1, beta2 = group["betas"]
             for p, grad in self._params_with_grad(group, gi):
                 state = self.state[p]
-                xp = backend.get_array_module(p.data)
+                xp = backend.get_array_module(p._data)
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = xp.zeros_like(p.data)
-                    state["exp_avg_sq"] = xp.zeros_like(p.data)
+                    state["exp_avg"] = xp.zeros_like(p._data)
+                    state["exp_avg_sq"] = xp.zeros_like(p._data)
                     if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+                        state["max_exp_avg_sq"] = xp.zeros_like(p._data)
                 if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+                    state["max_exp_avg_sq"] = xp.zeros_like(p._data)
                 state["step"] += 1
-                adam_update(p.data, grad, state["exp_avg"], state["exp_avg_sq"],
+                adam_update(p._data, grad, state["exp_avg"], state["exp_avg_sq"],
                             state["max_exp_avg_sq"] if group["amsgrad"] else None, state["step"],
                             lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
                             weight_decay=group["weight_decay"], maximize=group["maximize"],

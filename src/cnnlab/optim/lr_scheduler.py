@@ -15,7 +15,7 @@ from ..validation import int_arg, is_int, real_arg
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "CosineAnnealingLR",
-           "OneCycleLR", "ReduceLROnPlateau"]
+           "CosineAnnealingWarmRestarts", "OneCycleLR", "SequentialLR", "ReduceLROnPlateau"]
 
 _EPOCH_DEPRECATED = ("scheduler.step(epoch) is deprecated (as in PyTorch): call scheduler.step() without an epoch. "
                      "With an epoch, the closed-form schedule is used where one exists.")
@@ -91,16 +91,25 @@ class LRScheduler:
 
         ``epoch`` is deprecated (as in PyTorch); it jumps to that epoch using the closed form.
         """
+        self._count_step()
+        if epoch is not None:
+            warnings.warn(_EPOCH_DEPRECATED, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
+
+    def _count_step(self):
+        """Count a ``step()`` call; warn if the first real one comes before ``optimizer.step()``."""
         if self._step_count == 1 and getattr(self.optimizer, "_step_calls", 1) == 0:
             warnings.warn(f"{type(self).__name__}.step() was called before optimizer.step(): call "
                           f"optimizer.step() first, or the schedule's first value is skipped", UserWarning,
-                          stacklevel=2)
+                          stacklevel=3)
         self._step_count += 1
+
+    def _update_lr(self, epoch=None):
+        """Advance one epoch, or jump to ``epoch`` by the closed form where one exists; set the rates."""
         if epoch is None:
             self.last_epoch += 1
             values = self.get_lr()
         else:
-            warnings.warn(_EPOCH_DEPRECATED, UserWarning, stacklevel=2)
             self.last_epoch = epoch
             closed_form = getattr(self, "_get_closed_form_lr", None)
             values = closed_form() if closed_form is not None else self.get_lr()
@@ -127,7 +136,50 @@ class LRScheduler:
         if not isinstance(state_dict, dict):
             raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict. "
                             f"Received an object of type {type(state_dict).__name__}")
+        own = self.state_dict()   # the saved form of each entry (MultiStepLR's milestones: a list)
+        for key, value in state_dict.items():
+            _check_saved(type(self).__name__, key, value, own.get(key, _UNKNOWN))
         self.__dict__.update(_plain(state_dict))
+
+
+_UNKNOWN = object()
+
+
+def _check_saved(owner, path, saved, current, counts=True):
+    """Refuse a saved entry that the scheduler could not compute with (a crafted or edited state):
+    unknown names, another kind of value than the built scheduler holds, non-finite numbers, and a
+    count that was positive (or non-negative) when the scheduler was built but is not now
+    (``T_max=0`` would divide by zero)."""
+    def refuse(what):
+        return ValueError(f"{owner}.load_state_dict: `{path}` must be {what}. "
+                          f"Received: {path}={saved!r:.60}")
+
+    if current is _UNKNOWN:
+        raise refuse("one of the scheduler's own entries (it has no such entry)")
+    if callable(current) or current is None:
+        return
+    number = (int, float)
+    if isinstance(current, bool) or isinstance(current, str):
+        if type(saved) is not type(current):
+            raise refuse(f"a {type(current).__name__}")
+    elif isinstance(current, number):
+        if isinstance(saved, bool) or not isinstance(saved, number):
+            raise refuse("a number")
+        if math.isnan(saved) or (math.isinf(saved) and not math.isinf(current)):
+            raise refuse("a finite number")
+        count = counts and isinstance(current, int)   # T_max, step_size, last_epoch, patience, ...
+        if count and not isinstance(saved, int):
+            raise refuse("an int")
+        if count and current > 0 and not saved > 0:
+            raise refuse("a positive int")
+        if count and current == 0 and not saved >= 0:
+            raise refuse("a non-negative int")
+    elif isinstance(current, (list, tuple, dict)):
+        if not isinstance(saved, (list, tuple, dict)):
+            raise refuse("a list")
+        if isinstance(saved, (list, tuple)) and isinstance(current, (list, tuple)) and current:
+            for i, value in enumerate(saved):   # each entry like the built scheduler's first
+                _check_saved(owner, f"{path}[{i}]", value, current[0], counts=False)
 
 
 def _plain(value):
@@ -362,6 +414,149 @@ class CosineAnnealingLR(LRScheduler):
     def _get_closed_form_lr(self):
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
                 for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing restarted every ``T_i`` epochs, each period ``T_mult`` times the last (SGDR).
+
+    ``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2``, where ``T_cur``
+    counts epochs since the last restart; ``T_i`` starts at ``T_0``. ``step(epoch)`` takes a
+    fractional epoch (``epoch + i / iters`` per batch), as in PyTorch, without a warning.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        T_0: epochs before the first restart, a positive int.
+        T_mult: growth factor of the period after each restart, an int >= 1. Default: 1.
+        eta_min: lowest learning rate. Default: 0.
+        last_epoch: index of the last epoch. Default: -1.
+    """
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        int_arg("CosineAnnealingWarmRestarts", "T_0", T_0, minimum=1)
+        int_arg("CosineAnnealingWarmRestarts", "T_mult", T_mult, minimum=1)
+        real_arg("CosineAnnealingWarmRestarts", "eta_min", eta_min)
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch=None):
+        """Advance one epoch, or go to ``epoch`` (may be fractional); call after ``optimizer.step()``."""
+        self._count_step()
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur %= self.T_i
+                self.T_i *= self.T_mult
+        else:
+            real_arg("CosineAnnealingWarmRestarts.step", "epoch", epoch, low=0)
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    # restarts so far: the largest n with T_0 * (T_mult^n - 1) / (T_mult - 1) <= epoch
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        self._set_lrs(self.get_lr())
+
+
+class SequentialLR(LRScheduler):
+    """Run ``schedulers[i]`` between ``milestones[i - 1]`` and ``milestones[i]`` (e.g. warm-up, then decay).
+
+    At each milestone the next schedule starts from its own epoch 0. PyTorch's semantics: building
+    the inner schedulers stepped each once; that step is undone and only the first one's epoch 0
+    is applied.
+
+    Args:
+        optimizer: the wrapped optimizer (every scheduler must wrap it).
+        schedulers: the schedules, in order.
+        milestones: the epochs at which the next schedule takes over; one fewer than schedulers.
+        last_epoch: index of the last epoch. Default: -1.
+    """
+
+    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
+        _check_optimizer("SequentialLR", optimizer)
+        schedulers = list(schedulers)
+        milestones = list(milestones)
+        if not schedulers:
+            raise ValueError("SequentialLR: `schedulers` must hold at least one scheduler. Received: []")
+        for i, sched in enumerate(schedulers):
+            if isinstance(sched, ReduceLROnPlateau):
+                raise ValueError(f"SequentialLR: schedulers[{i}] is a ReduceLROnPlateau, whose step() needs the "
+                                 f"metric; it cannot run inside SequentialLR")
+            if getattr(sched, "optimizer", None) is not optimizer:
+                raise ValueError(f"SequentialLR: every scheduler must wrap the same optimizer; schedulers[{i}] "
+                                 f"({type(sched).__name__}) wraps another")
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"SequentialLR: `milestones` must have one entry fewer than `schedulers` "
+                             f"({len(schedulers)}). Received: milestones={milestones!r}")
+        self._schedulers = schedulers
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        self._step_count = 0
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        self._undo_steps(self)
+        first = self._schedulers[bisect_right(self._milestones, 0)]
+        first._initial_step()
+        self._last_lr = first.get_last_lr()
+
+    @classmethod
+    def _undo_steps(cls, sched):
+        """Take back the step each inner scheduler made when it was built (recursively)."""
+        if hasattr(sched, "_schedulers"):
+            for inner in sched._schedulers:
+                cls._undo_steps(inner)
+        elif hasattr(sched, "last_epoch"):
+            sched.last_epoch -= 1
+
+    def step(self):
+        """Advance one epoch in whichever schedule owns it; a schedule starts at its milestone."""
+        self._step_count += 1
+        self.last_epoch += 1
+        idx = bisect_right(self._milestones, self.last_epoch)
+        sched = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            sched._update_lr(0)
+        else:
+            sched.step()
+        self._last_lr = sched.get_last_lr()
+
+    def state_dict(self):
+        """This scheduler's counters plus each inner scheduler's state, under ``_schedulers``."""
+        state = {key: _plain(value) for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [sched.state_dict() for sched in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict):
+        """Restore a state saved by ``state_dict()``, the inner schedulers' included."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"SequentialLR.load_state_dict: expected a dict. "
+                            f"Received an object of type {type(state_dict).__name__}")
+        state = dict(state_dict)
+        inner = state.pop("_schedulers", [])
+        if len(inner) != len(self._schedulers):
+            raise ValueError(f"SequentialLR.load_state_dict: the saved state has {len(inner)} schedulers "
+                             f"but this one has {len(self._schedulers)}")
+        self.__dict__.update(_plain(state))
+        for sched, saved in zip(self._schedulers, inner):
+            sched.load_state_dict(saved)
 
 
 class OneCycleLR(LRScheduler):

@@ -193,7 +193,7 @@ class Optimizer:
                     if set_to_none:
                         p.grad = None
                     else:
-                        p.grad.data[...] = 0
+                        p.grad._data[...] = 0
 
     def step(self, closure=None):
         """Update the parameters once from their ``.grad``; ``closure`` recomputes and returns the loss."""
@@ -218,10 +218,10 @@ class Optimizer:
         for i, p in enumerate(group["params"]):
             if p.grad is None or not p.requires_grad:
                 continue
-            grad = p.grad.data if isinstance(p.grad, Tensor) else p.grad
-            if grad.shape != p.data.shape:
+            grad = p.grad._data if isinstance(p.grad, Tensor) else p.grad
+            if grad.shape != p._data.shape:
                 raise ValueError(f"{type(self).__name__}.step: parameter {i} of group {group_index} has shape "
-                                 f"{p.data.shape} but its gradient has shape {grad.shape}")
+                                 f"{p._data.shape} but its gradient has shape {grad.shape}")
             yield p, grad
 
     # ------------------------------------------------------------------ state dict
@@ -305,12 +305,12 @@ class Optimizer:
             return int(value.item() if hasattr(value, "item") else value)
         if not _is_array(value) or isinstance(value, (str, bytes)):
             return copy.deepcopy(value)
-        xp = backend.get_array_module(p.data)
+        xp = backend.get_array_module(p._data)
         host = backend.asnumpy(value) if not isinstance(value, np.ndarray) else value
-        array = xp.array(host, dtype=p.data.dtype, copy=True)
-        if array.shape != p.data.shape:
+        array = xp.array(host, dtype=p._data.dtype, copy=True)
+        if array.shape != p._data.shape:
             raise ValueError(f"{name}: state '{field}' of parameter {index} has shape {array.shape} "
-                             f"but the parameter has shape {p.data.shape}")
+                             f"but the parameter has shape {p._data.shape}")
         return array
 
 

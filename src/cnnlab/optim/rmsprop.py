@@ -46,20 +46,20 @@ class RMSprop(Optimizer):
         for gi, group in enumerate(self.param_groups):
             for p, grad in self._params_with_grad(group, gi):
                 state = self.state[p]
-                xp = backend.get_array_module(p.data)
+                xp = backend.get_array_module(p._data)
                 if not state:
                     state["step"] = 0
-                    state["square_avg"] = xp.zeros_like(p.data)
+                    state["square_avg"] = xp.zeros_like(p._data)
                     if group["momentum"] > 0:
-                        state["momentum_buffer"] = xp.zeros_like(p.data)
+                        state["momentum_buffer"] = xp.zeros_like(p._data)
                     if group["centered"]:
-                        state["grad_avg"] = xp.zeros_like(p.data)
+                        state["grad_avg"] = xp.zeros_like(p._data)
                 if group["momentum"] > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = xp.zeros_like(p.data)
+                    state["momentum_buffer"] = xp.zeros_like(p._data)
                 if group["centered"] and "grad_avg" not in state:
-                    state["grad_avg"] = xp.zeros_like(p.data)
+                    state["grad_avg"] = xp.zeros_like(p._data)
                 state["step"] += 1
-                rmsprop_update(p.data, grad, state["square_avg"], state.get("grad_avg") if group["centered"] else None,
+                rmsprop_update(p._data, grad, state["square_avg"], state.get("grad_avg") if group["centered"] else None,
                                state.get("momentum_buffer") if group["momentum"] > 0 else None,
                                lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
                                weight_decay=group["weight_decay"], momentum=group["momentum"],

@@ -54,7 +54,7 @@ class SGD(Optimizer):
             momentum = group["momentum"]
             for p, grad in self._params_with_grad(group, gi):
                 state = self.state[p] if momentum != 0 else None
-                buf = sgd_update(p.data, grad, state.get("momentum_buffer") if state is not None else None,
+                buf = sgd_update(p._data, grad, state.get("momentum_buffer") if state is not None else None,
                                  lr=group["lr"], momentum=momentum, dampening=group["dampening"],
                                  weight_decay=group["weight_decay"], nesterov=group["nesterov"],
                                  maximize=group["maximize"])

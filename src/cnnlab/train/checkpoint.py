@@ -8,12 +8,12 @@ same directory and renamed into place, so a crash never leaves a half-written ch
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
-from .. import __version__, backend
+from .. import __version__, backend, resources
+from ..serialization import npz_members
 
 FORMAT = "cnnlab-checkpoint/1"
 _META_KEY = "__meta__.json"
@@ -26,7 +26,7 @@ def _split(obj, arrays, prefix):
         arrays[key] = backend.asnumpy(obj)
         return {"__array__": key}
     if hasattr(obj, "data") and hasattr(obj, "requires_grad"):  # a Tensor
-        return _split(obj.data, arrays, prefix)
+        return _split(obj._data, arrays, prefix)
     if isinstance(obj, dict):
         return {"__dict__": [[_key(k), _split(v, arrays, f"{prefix}/{k}")] for k, v in obj.items()]}
     if isinstance(obj, (list, tuple)):
@@ -57,27 +57,16 @@ def _join(obj, arrays):
 
 
 def atomic_write(path, write, before_rename=None):
-    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``.
+    """Call ``write(file_object)`` on a temp file beside ``path``, then rename it over ``path``
+    (``resources.atomic_write``: a temporary name within the file system's name limit, and an
+    ``OSError`` such as a full disk naming ``path``).
 
     ``before_rename()``, if given, runs once the data is on disk but not yet in place (a test
     hook: an exception there leaves ``path`` as it was and removes the temp file).
     """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if before_rename is not None:
-            before_rename()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    resources.atomic_write(path, write, before_rename)
 
 
 def save_checkpoint(path, state, before_rename=None):
@@ -93,7 +82,6 @@ def save_checkpoint(path, state, before_rename=None):
 MAX_TOTAL_BYTES = 16 * 2 ** 30   # all arrays together
 MAX_HEADER_BYTES = 64 * 2 ** 20  # the JSON header
 MAX_DEPTH = 64                   # nesting of the JSON header
-NUMERIC_KINDS = "biuf"           # booleans, integers, floats: all that a checkpoint ever holds
 
 
 class CheckpointError(ValueError):
@@ -106,43 +94,25 @@ def _refuse(path, why):
 
 
 def _member_headers(path, zf):
-    """Each member's (name, shape, dtype) from its .npy header alone, with the size checks."""
-    headers, total = {}, 0
-    for info in zf.infolist():
-        if not info.filename.endswith(".npy"):
-            raise _refuse(path, f"unexpected member {info.filename!r} (only .npy arrays belong "
-                                "in it)")
-        name = info.filename[:-4]
-        with zf.open(info) as f:
-            try:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-                elif version == (2, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-                else:
-                    raise ValueError(f"unsupported .npy version {version}")
-            except (ValueError, OSError, EOFError, SyntaxError, TypeError) as e:
-                why = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise _refuse(path, f"array {name!r} has an unreadable header ({why})") from None
-        if dtype.hasobject or dtype.kind not in NUMERIC_KINDS or dtype.fields is not None:
-            raise _refuse(path, f"array {name!r} has dtype {dtype}; checkpoints hold numbers only")
-        if any(not isinstance(d, int) or d < 0 for d in shape):
-            raise _refuse(path, f"array {name!r} has an invalid shape {shape}")
-        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        if nbytes > info.file_size:
-            raise _refuse(path, f"array {name!r} claims shape {tuple(shape)} ({nbytes:,} bytes) "
-                                f"but its member holds {info.file_size:,} bytes")
-        total += nbytes
-        if total > MAX_TOTAL_BYTES:
-            raise _refuse(path, f"its arrays exceed {MAX_TOTAL_BYTES:,} bytes (MAX_TOTAL_BYTES)")
-        headers[name] = (tuple(shape), dtype)
-    return headers
+    """Each member's (shape, dtype) from its .npy header alone, with the size checks of
+    ``serialization.npz_members`` (exact sizes, no zip bomb, ``MAX_TOTAL_BYTES``) and the memory
+    available now."""
+    try:
+        members = npz_members(zf, MAX_TOTAL_BYTES)
+    except ValueError as e:
+        raise _refuse(path, str(e)) from None
+    total, free = sum(m[2] for m in members.values()), resources.available_memory()
+    if free is not None and total > free:
+        raise _refuse(path, f"its arrays need {resources.format_bytes(total)}, more than the "
+                            f"{resources.format_bytes(free)} of memory available")
+    return {name: (shape, dtype) for name, (shape, dtype, _) in members.items()}
 
 
 def _check_header(path, node, arrays):
-    """Walk the JSON header without recursion: the schema of references and dicts, and the depth."""
-    stack = [(node, 1)]
+    """Walk the JSON header without recursion: the schema of references and dicts, and the depth;
+    every array of the archive must be referenced (an archive holds nothing its header does not
+    name)."""
+    stack, named = [(node, 1)], set()
     while stack:
         obj, depth = stack.pop()
         if depth > MAX_DEPTH:
@@ -155,6 +125,7 @@ def _check_header(path, node, arrays):
                 if key not in arrays:
                     raise _refuse(path, f"the header refers to array {key!r}, which the file does "
                                         "not hold")
+                named.add(key)
                 continue
             entries = obj.get("__dict__")
             if len(obj) != 1 or not isinstance(entries, list):
@@ -167,6 +138,10 @@ def _check_header(path, node, arrays):
                 stack.append((entry[1], depth + 1))
         elif isinstance(obj, list):
             stack.extend((v, depth + 1) for v in obj)
+    unnamed = sorted(set(arrays) - named)
+    if unnamed:
+        shown = ", ".join(repr(k) for k in unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
+        raise _refuse(path, f"it holds {len(unnamed)} array(s) its header never names ({shown})")
 
 
 def load_checkpoint(path):
@@ -179,6 +154,7 @@ def load_checkpoint(path):
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CheckpointError(f"load_checkpoint: {path!r} is a directory, not a checkpoint file")
+    resources.check_regular_file(path, "load_checkpoint")  # a FIFO would block the open
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_checkpoint: no checkpoint file at {path!r}")
     if not zipfile.is_zipfile(path):  # np.load would otherwise try (and refuse) to unpickle it

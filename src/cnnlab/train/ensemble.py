@@ -1,11 +1,15 @@
 """Evaluate several trained checkpoints alone and as an ensemble (``cnnlab evaluate CKPT1 CKPT2
-...``)."""
+...``).
+
+Members read the same raw test images and each standardises them with its own training
+statistics: runs that differ in seed (hence in validation split and statistics) ensemble.
+"""
 
 import os
 
 import numpy as np
 
-from .. import nn
+from .. import backend, nn
 from ..data import DataLoader
 from ..models import Ensemble
 from .run import eval_dataset, load_trained
@@ -13,18 +17,39 @@ from .trainer import evaluate
 
 
 def _check_members(paths, metas):
+    """Members must agree on what matters to combine them: the classes they predict and the
+    images they read (input size, resizing). Their normalisation may differ: each applies its own."""
     first = metas[0]
     for path, meta in zip(paths[1:], metas[1:]):
         for key, what in (
             ("classes", "classes"),
             ("input_size", "input size"),
-            ("normalize", "input scaling"),
+            ("resize", "resizing"),
         ):
             if meta.get(key) != first.get(key):
                 raise ValueError(
                     f"evaluate: {path!r} was trained with other {what} than {paths[0]!r} "
                     f"({meta.get(key)!r} vs {first.get(key)!r}); ensemble members must share them"
                 )
+
+
+class Standardized(nn.Module):
+    """``model`` fed with ``(x - mean) / std`` per channel: a member's own input scaling, applied
+    to raw images (the same arithmetic as a dataset standardising them for that model alone)."""
+
+    def __init__(self, model, normalize):
+        super().__init__()
+        self.model = model
+        dtype = backend.get_default_dtype()
+        self.stats = None if not normalize else tuple(
+            np.asarray(normalize[k], dtype).reshape(-1, 1, 1) for k in ("mean", "std"))
+
+    def forward(self, x):
+        if self.stats is not None:
+            xp = backend.get_array_module(x._data)
+            mean, std = (xp.asarray(a, dtype=x.dtype) for a in self.stats)   # (C, 1, 1) each
+            x = (x - mean) / std
+        return self.model(x)
 
 
 def evaluate_ensemble(paths, mode="mean", dataset=None, data_dir=None, batch_size=500):
@@ -42,16 +67,18 @@ def evaluate_ensemble(paths, mode="mean", dataset=None, data_dir=None, batch_siz
     loaded = [load_trained(os.fspath(p)) for p in paths]
     metas = [meta for _, meta in loaded]
     _check_members([os.fspath(p) for p in paths], metas)
-    ds = eval_dataset(metas[0], dataset, data_dir)
+    # the raw images, as they are before any member's standardisation
+    ds = eval_dataset(dict(metas[0], normalize=None), dataset, data_dir)
     if len(ds.classes) != len(metas[0]["classes"]):
         raise ValueError(
             f"evaluate: the checkpoints predict {len(metas[0]['classes'])} classes but dataset "
             f"{dataset or metas[0]['dataset']!r} has {len(ds.classes)}"
         )
     loader = DataLoader(ds, batch_size=batch_size)
+    nets = [Standardized(model, meta.get("normalize")).eval() for model, meta in loaded]
     members = []
-    for path, (model, meta) in zip(paths, loaded):
-        r = evaluate(model, loader, nn.CrossEntropyLoss())
+    for path, net, (_, meta) in zip(paths, nets, loaded):
+        r = evaluate(net, loader, nn.CrossEntropyLoss())
         members.append(
             {
                 "path": os.fspath(path),
@@ -60,7 +87,7 @@ def evaluate_ensemble(paths, mode="mean", dataset=None, data_dir=None, batch_siz
                 "loss": r["loss"],
             }
         )
-    ensemble = Ensemble([model for model, _ in loaded], mode=mode).eval()
+    ensemble = Ensemble(nets, mode=mode).eval()
     r = evaluate(ensemble, loader, nn.CrossEntropyLoss() if mode == "mean" else None)
     accuracies = [m["accuracy"] for m in members]
     return {

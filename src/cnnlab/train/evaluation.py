@@ -22,7 +22,7 @@ def average_crop_predictions(model, crops, softmax=False):
     Returns:
         Tensor (N, K) (or (K,) for the crops of one image).
     """
-    arr = crops.data if isinstance(crops, Tensor) else crops
+    arr = crops._data if isinstance(crops, Tensor) else crops
     if arr.ndim not in (4, 5):
         raise ValueError(f"average_crop_predictions: `crops` must be (N, crops, C, h, w) or (crops, C, h, w). "
                          f"Received a {arr.ndim}-D array of shape {tuple(arr.shape)}")
@@ -34,5 +34,5 @@ def average_crop_predictions(model, crops, softmax=False):
         out = model(Tensor(arr.reshape((n * k,) + arr.shape[2:])))            # (N*crops, K)
         if softmax:
             out = _softmax(out, 1)
-    scores = out.data.reshape(n, k, -1).mean(axis=1)                             # (N, K)
+    scores = out._data.reshape(n, k, -1).mean(axis=1)                             # (N, K)
     return Tensor(scores[0] if single else scores)

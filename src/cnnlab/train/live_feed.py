@@ -139,7 +139,7 @@ class LiveFeed:
         conv = self._first_conv
         if conv is None:
             return None
-        w = backend.asnumpy(conv.weight.data)  # (O, C, kH, kW)
+        w = backend.asnumpy(conv.weight._data)  # (O, C, kH, kW)
         return {"shape": list(w.shape), "data": _pixels(w)}
 
     def _activations(self, model):
@@ -151,7 +151,7 @@ class LiveFeed:
 
             def keep(module, args, out, name=name):
                 if isinstance(out, Tensor) and out.ndim == 4 and len(seen) < MAX_LAYERS:
-                    seen.append((name, backend.asnumpy(out.data[0, :MAX_CHANNELS])))
+                    seen.append((name, backend.asnumpy(out._data[0, :MAX_CHANNELS])))
 
             handles.append(m.register_forward_hook(keep))
         was_training = model.training

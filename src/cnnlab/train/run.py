@@ -12,11 +12,14 @@ from contextlib import nullcontext
 import numpy as np
 
 from .. import __version__, backend, distributed, nn, optim
+from ..validation import int_arg
 from ..data import DATASETS, DataLoader, Subset, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..data.resized import ResizedDataset
-from ..models.registry import get_builder
+from ..data.scenes import TASK_WORDS, labels_for
+from ..models.registry import get_builder, task_of
 from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
+from .memory_plan import check_batches_fit
 from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
                      remove_orphaned_temp_files)
 from .saved import eval_dataset, load_trained, set_normalize  # re-exported: imported from here today
@@ -29,12 +32,18 @@ DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.01, "rmsprop": 1e-3}
 FALLBACK_DATASET = "fashion-mnist-mini"
 
 
-def _datasets(name, data_dir, log, fallback):
-    """Train and test sets of ``name``; the bundled Fashion-MNIST subset instead when ``name`` cannot be had."""
+def _datasets(name, data_dir, log, fallback, labels=None):
+    """Train and test sets of ``name``; the bundled Fashion-MNIST subset instead when ``name`` cannot be had.
+
+    ``labels``: keyword arguments choosing the labels (``labels_for``); a dataset chosen for them
+    has no stand-in.
+    """
+    labels = labels or {}
     try:
-        return name, get_dataset(name, root=data_dir, train=True), get_dataset(name, root=data_dir, train=False)
+        return (name, get_dataset(name, root=data_dir, train=True, **labels),
+                get_dataset(name, root=data_dir, train=False, **labels))
     except (DatasetNotFoundError, DownloadError) as e:
-        if not fallback or name == FALLBACK_DATASET:
+        if not fallback or name == FALLBACK_DATASET or labels:
             raise
         log(fallback_message(name, e, data_dir))
         return (FALLBACK_DATASET, get_dataset(FALLBACK_DATASET, train=True),
@@ -88,6 +97,12 @@ def build_model(name, dataset, resize=None, dataset_name=None):
     """
     builder = get_builder(name)
     label = dataset_name or "the dataset"
+    task, offered = getattr(builder, "task", "classify"), getattr(dataset, "task", "classify")
+    if task != offered:
+        what = ("has one class per image; use --dataset mnist-scenes" if offered == "classify"
+                else "has no single class per image; train a segmentation model on it (unet, fcn)")
+        raise ValueError(f"train: {name} cannot be trained on {label}: it {TASK_WORDS[task]}, but "
+                         f"{label} {what}")
     params = inspect.signature(builder).parameters
     if "num_classes" not in params:
         what = (builder.__doc__ or "").strip().split(":")[0].splitlines()[0].rstrip(".")
@@ -159,7 +174,8 @@ def _split(train_set, val_split, seed, train_limit, resume_meta, log):
             f"not --val-split {val_split:g}")
         val_split = recorded["val_split"]
     pool = np.arange(len(train_set))
-    if train_limit:
+    if train_limit is not None:   # 0 would train on nothing: refused, not read as "no limit"
+        int_arg("train", "train_limit", train_limit, minimum=1)
         pool = np.random.default_rng(seed).permutation(len(train_set))[:train_limit]
     train_idx, val_idx = stratified_split(train_set.targets[pool], val_split, seed)
     train_idx, val_idx = pool[train_idx], pool[val_idx]
@@ -230,8 +246,13 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     if resize is not None and (isinstance(resize, bool) or not isinstance(resize, int) or resize < 1):
         raise ValueError(f"train: --resize must be a positive number of pixels. Received: {resize!r}")
     want = check_monitor("train", monitor)
+    task = task_of(model)
+    labels = labels_for(dataset, task, model)
+    if augment and task != "classify":
+        raise ValueError(f"train: --augment transforms the images only, so {model}'s per-pixel or box labels "
+                         f"would no longer match them; train {model} without --augment")
     backend.manual_seed(seed)
-    used, base, test_set = _datasets(dataset, data_dir, log, fallback)
+    used, base, test_set = _datasets(dataset, data_dir, log, fallback, labels)
     last = os.path.join(out or os.path.join("runs", f"{model}-{used}"), "last.npz")
     # A resumed run draws the checkpoint's split again (the checkpoint is fully checked below).
     saved_meta = load_checkpoint(last).get("meta") if resume and os.path.isfile(last) else None
@@ -244,6 +265,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         set_normalize(ds, mean, std)
     train_set = Subset(base, train_idx)
     val_set = Subset(val_base, val_idx) if val_idx.size else None
+    check_batches_fit(base.image_shape, resize, batch_size, len(train_idx), len(test_set))
     net, config = build_model(model, base, resize, used)
     parallel = None
     if ranks > 1:
@@ -273,7 +295,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     if distributed.is_main():  # rank 0 alone writes there (and clears stale temp files, probes included)
         check_output_dir(out, "train")
     input_size = list(base.image_shape[:1]) + [resize, resize] if resize else list(base.image_shape)
-    meta = {"model": model, "config": config, "dataset": used, "classes": list(base.classes),
+    meta = {"model": model, "task": task, "config": config, "dataset": used, "classes": list(base.classes),
             "input_size": input_size, "resize": resize, "normalize": {"mean": mean, "std": std}, "split": split,
             "recipe": {"optimizer": optimizer, "lr": opt.param_groups[0]["lr"], "batch_size": batch_size,
                        "epochs": epochs, "weight_decay": weight_decay, "schedule": schedule, "seed": seed,
@@ -329,6 +351,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
                                  f"{saved_ranks} rank(s); resume it with {saved_ranks} "
                                  f"(mpiexec -n {saved_ranks}), not {ranks}")
             start = resume_state(start, meta["recipe"], allow_changes, log)
+        trainer.resume_source = last if resume else None
         history = trainer.fit(train_loader, val_loader, epochs=epochs, resume=start)
     result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
               "parameters": n_params, "dataset": used, "model": net, "run_dir": out, "meta": meta,
@@ -337,8 +360,13 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
         tested = _select_best(trainer, net, out, log) if val_set is not None else "the last epoch's model"
         final = evaluate(net, test_loader, nn.CrossEntropyLoss(), parallel=parallel)
         result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], evaluation=final, tested=tested)
-        log(f"test accuracy {final['accuracy'] * 100:.2f}% (evaluated once, after training; loss "
-            f"{final['loss']:.4f}) of {tested} | checkpoint: {last}")
+        if task == "segment":
+            result["test_miou"] = final["mean_iou"]
+            log(f"test mIoU {final['mean_iou'] * 100:.1f}% | pixel accuracy {final['accuracy'] * 100:.2f}% "
+                f"(evaluated once, after training; loss {final['loss']:.4f}) of {tested} | checkpoint: {last}")
+        else:
+            log(f"test accuracy {final['accuracy'] * 100:.2f}% (evaluated once, after training; loss "
+                f"{final['loss']:.4f}) of {tested} | checkpoint: {last}")
     return result
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend, models
 from ..data import get_dataset
+from ..data.scenes import labels_for
 from ..data.resized import ResizedDataset
 from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
 
@@ -36,7 +37,8 @@ def load_trained(path):
 def eval_dataset(meta, dataset=None, data_dir=None):
     """The test split of the checkpoint's dataset (or ``dataset``), standardised as in training."""
     name = dataset or meta["dataset"]
-    ds = get_dataset(name, root=data_dir, train=False)
+    ds = get_dataset(name, root=data_dir, train=False,
+                     **labels_for(name, meta.get("task", "classify"), meta.get("model", "the model"), "evaluate"))
     norm = meta.get("normalize")
     if norm:
         set_normalize(ds, norm["mean"], norm["std"])

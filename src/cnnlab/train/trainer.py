@@ -10,6 +10,7 @@ A non-finite loss, gradient norm or batch-norm statistic stops training with ``T
 a checkpoint holding non-finite values is never written.
 """
 
+import math
 import os
 import time
 
@@ -96,7 +97,12 @@ class EarlyStopping:
         return {"best": self.best, "wait": self.wait}
 
     def load_state_dict(self, state):
-        self.best, self.wait = state["best"], state["wait"]
+        best, wait = (state or {}).get("best"), (state or {}).get("wait")
+        finite = best is None or (isinstance(best, (int, float)) and math.isfinite(best))
+        if not finite or isinstance(best, bool) or not isinstance(wait, int) or wait < 0:
+            raise ValueError(f"EarlyStopping.load_state_dict: `best` must be None or a finite "
+                             f"number and `wait` a non-negative int. Received: {state!r:.80}")
+        self.best, self.wait = best, wait
 
 
 def _progress(total, desc, enabled):
@@ -115,11 +121,44 @@ def _generator_state(gen):
 
 def _set_generator_state(gen, state):
     if state is not None and isinstance(gen, np.random.Generator):
-        try:
-            gen.bit_generator.state = state
-        except (TypeError, ValueError, KeyError) as e:
-            raise ValueError(f"resume: the checkpoint's random generator state is unusable "
-                             f"({e})") from None
+        check_rng_state("rng_state", state)
+        gen.bit_generator.state = state
+
+
+def check_rng_state(field, state):
+    """Refuse a saved bit-generator state that NumPy could not take, naming the checkpoint field:
+    its numbers must be non-negative ints below 2**128, and a scratch generator of its kind must
+    accept it (checked before anything is restored)."""
+    def bad(path, why):
+        return ValueError(f"resume: the checkpoint field {path} {why}; the checkpoint was not "
+                          f"written by cnnlab or was edited")
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{path}[{i}]")
+        elif isinstance(value, str):
+            if not path.endswith(".bit_generator"):
+                raise bad(path, f"must be a number. Received: {value!r:.60}")
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2 ** 128:
+            raise bad(path, f"must be an int in [0, 2**128). Received: {value!r:.60}")
+
+    if not isinstance(state, dict) or not isinstance(state.get("bit_generator"), str):
+        raise bad(field, f"must be a random generator's state (a dict naming its bit_generator). "
+                         f"Received: {state!r:.80}")
+    walk(state, field)
+    kind = getattr(np.random, state["bit_generator"], None)
+    if not (isinstance(kind, type) and issubclass(kind, np.random.BitGenerator)):
+        raise bad(f"{field}.bit_generator", f"must name a NumPy bit generator. Received: "
+                                            f"{state['bit_generator']!r:.60}")
+    try:
+        kind().state = {k: (np.asarray(v, np.uint32) if k == "key" else v)
+                        for k, v in state.items()}
+    except (TypeError, ValueError, KeyError, OverflowError) as e:
+        raise bad(field, f"is not a usable {state['bit_generator']} state ({e})") from None
 
 
 def _grad_norm(params):
@@ -177,6 +216,26 @@ def _check_training_state(state):
     if bad:
         raise ValueError(f"resume: these entries of the checkpoint have the wrong type: "
                          f"{', '.join(bad)}")
+    # Every completed epoch appends one entry to each history list: the epoch must agree.
+    lengths = {k: len(v) for k, v in state["history"].items()}
+    if any(n != state["epoch"] for n in lengths.values()):
+        raise ValueError(f"resume: the checkpoint field epoch ({state['epoch']}) does not match "
+                         f"its history ({', '.join(f'{k}: {n}' for k, n in lengths.items())} "
+                         f"epochs); "
+                         f"the checkpoint was not written by cnnlab or was edited")
+    loss_sum, correct, seen = state["partial"]
+    if not (math.isfinite(loss_sum) and loss_sum >= 0 and 0 <= correct <= seen):
+        raise ValueError(f"resume: the checkpoint field partial (loss sum, correct, seen) must be "
+                         f"finite with 0 <= correct <= seen. Received: {state['partial']!r:.80}")
+    if state.get("rng_state") is not None:
+        check_rng_state("rng_state", state["rng_state"])
+    loader = state.get("loader_state")
+    if loader is not None:
+        generator = loader.get("generator") if isinstance(loader, dict) else None
+        if not isinstance(generator, dict):
+            raise ValueError(f"resume: the checkpoint field loader_state must hold the data "
+                             f"order's generator. Received: {loader!r:.80}")
+        check_rng_state("loader_state.generator.bit_generator", generator.get("bit_generator"))
 
 
 def _as_tensor(x):
@@ -191,7 +250,9 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
     order, so every rank returns the whole set's numbers.
 
     Returns a dict with ``loss`` (mean over samples, if ``loss_fn``), ``accuracy``, ``per_class_accuracy``,
-    ``scores`` (N, C) logits and ``targets`` (N,).
+    ``scores`` (N, C) logits and ``targets`` (N,). A model that scores every pixel (N, C, H, W) gets
+    ``predictions`` (N, H, W) instead of ``scores`` (their C-fold size is not kept), pixel
+    ``accuracy``, the pixel ``confusion`` matrix, ``iou`` per class and ``mean_iou``.
     """
     was_training = model.training
     model.eval()
@@ -204,8 +265,10 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
                 if loss_fn is not None:
                     loss_sum += float(loss_fn(out, y).item()) * len(y)
                 count += len(y)
-                scores.append(backend.asnumpy(out.data))
-                targets.append(backend.asnumpy(y.data))
+                num_classes = num_classes or out.shape[1]
+                data = backend.asnumpy(out._data)
+                scores.append(data.argmax(axis=1).astype(np.int16) if data.ndim > 2 else data)
+                targets.append(backend.asnumpy(y._data))
     finally:
         model.train(was_training)
     scores = np.concatenate(scores) if scores else np.zeros((0, num_classes or 0))
@@ -214,6 +277,9 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
         scores, targets = parallel.gather(scores), parallel.gather(targets)
         loss_sum, count = parallel.sum(loss_sum, count)
     num_classes = num_classes or scores.shape[1]
+    if targets.ndim > 1:  # a class per pixel
+        loss = loss_sum / count if (loss_fn is not None and count) else None
+        return _dense_results(scores, targets, num_classes, loss)
     return {
         "loss": loss_sum / count if (loss_fn is not None and count) else None,
         "accuracy": metrics.accuracy(scores, targets),
@@ -221,6 +287,16 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
         "scores": scores,
         "targets": targets,
     }
+
+
+def _dense_results(predictions, targets, num_classes, loss):
+    """``evaluate``'s results for per-pixel predictions (N, H, W): pixel accuracy, IoU per class."""
+    cm = metrics.segmentation_confusion(predictions, targets, num_classes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(cm.sum(axis=1) > 0, np.diag(cm) / cm.sum(axis=1), 0.0)
+    return {"loss": loss, "accuracy": metrics.pixel_accuracy(cm), "per_class_accuracy": recall,
+            "confusion": cm, "iou": metrics.iou_per_class(cm), "mean_iou": metrics.mean_iou(cm),
+            "scores": None, "predictions": predictions, "targets": targets}
 
 
 class Trainer:
@@ -274,6 +350,7 @@ class Trainer:
         self.phase_hook = None     # callable(phase, trainer): load, forward, backward, checkpoint
         self._stop = None          # the active StopRequest while fit runs
         self._in_step = False      # True between the first and the last change a step makes
+        self.resume_source = None  # the file a state given to fit(resume=...) was read from
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -347,7 +424,11 @@ class Trainer:
                 raise ValueError(f"resume: the checkpoint's optimizer state does not fit {kind} "
                                  f"(no {e}); {advice}") from None
         if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+            try:
+                self.scheduler.load_state_dict(state["scheduler"])
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"resume: the checkpoint field scheduler does not fit "
+                                 f"{type(self.scheduler).__name__}: {e}") from None
         for c, s in zip(self.callbacks, state.get("callbacks") or []):
             if s is not None and hasattr(c, "load_state_dict"):
                 c.load_state_dict(s)
@@ -383,7 +464,12 @@ class Trainer:
         """
         if resume is not None:
             self.load(resume)
-            self.log(f"Resumed from {resume} at epoch {self._epoch + 1}, batch {self._batch}")
+            source = (resume if isinstance(resume, (str, os.PathLike))
+                      else self.resume_source or "the given state")
+            self.log(f"Resumed from {source} at epoch {self._epoch + 1}, batch {self._batch}")
+            if self._epoch >= epochs:
+                self.log(f"nothing to train: the checkpoint is at epoch {self._epoch} of {epochs} "
+                         f"(ask for more epochs to continue)")
         self.stop_training = False
         self.interrupted = False
         for c in self.callbacks:
@@ -392,14 +478,19 @@ class Trainer:
         with StopRequest(self.handle_signals) as stop:
             self._stop = stop
             try:
-                while self._epoch < epochs and not self.stop_training and stop.requested is None:
+                while self._epoch < epochs and not self.stop_training and not self._stop_requested():
                     self._run_epoch(train_loader, val_loader, epochs)
-                if stop.requested is not None:
-                    self._interrupted(stop.requested)
+                reason = stop.requested
+                if self._ranks() > 1:  # a request after the last step: every rank hears of it
+                    reason = self.parallel.agree_stop(stop.requested)
+                if reason is not None:
+                    self._interrupted(reason)
             except Aborted as e:
                 self.interrupted = True
                 raise Aborted(f"{e}{self._abort_note()}") from None
             except KeyboardInterrupt:
+                if self._ranks() > 1:  # one rank alone cannot stop between steps: stop them all
+                    raise
                 if self._in_step:  # raised mid-step: the state is half-updated, not to be saved
                     self.interrupted = True
                     raise Aborted(f"interrupted in the middle of a step: stopped without saving"
@@ -424,7 +515,12 @@ class Trainer:
             return f"; the last checkpoint, {path}, is intact"
         return "; no checkpoint had been written yet"
 
+    def _ranks(self):
+        return getattr(self.parallel, "size", 1) if self.parallel is not None else 1
+
     def _stop_requested(self):
+        if self._ranks() > 1:  # under MPI, only a request the ranks agreed on in a step's all-reduce
+            return self.parallel.stop_reason is not None
         return self._stop is not None and self._stop.requested is not None
 
     def _check_finite(self, what, value, step):
@@ -434,9 +530,27 @@ class Trainer:
                                    f"{self._batch + 1}): the {what} is {value}{self._kept_note()}; "
                                    f"{self._lr_advice()}")
 
+    def _check_output(self, out, step, what="model output"):
+        """Divergence, not bad input: non-finite logits stop the run before a loss refuses them."""
+        for t in (out if isinstance(out, tuple) else (out,)):
+            if t is None:
+                continue
+            data = backend.asnumpy(t._data)
+            if data.size and not np.isfinite(data.sum()):   # one sum decides; the cheap case
+                bad = data[~np.isfinite(data)]
+                if bad.size:
+                    self._check_finite(what, float(bad[0]), step)
+
+    def _checked_loss(self, step):
+        """The loss function for validation, refusing a non-finite output as divergence."""
+        def loss(out, y):
+            self._check_output(out, step, "model output on the validation set")
+            return self.loss_fn(out, y)
+        return loss
+
     def _check_buffers(self, buffers, step):
         for name, b in buffers:
-            data = backend.asnumpy(b.data)
+            data = backend.asnumpy(b._data)
             if not np.isfinite(data).all():
                 first = float(data[~np.isfinite(data)][0])
                 self._check_finite(f"batch-norm statistic {name}", first, step)
@@ -479,6 +593,7 @@ class Trainer:
                     self.optimizer.zero_grad()
                     self._phase("forward")
                     out = self.model(x)
+                    self._check_output(out, step)   # before the loss, which refuses nan input
                     loss = self._loss(out, y)
                     if isinstance(out, tuple):
                         out = out[0]  # main logits; the rest are auxiliary heads
@@ -488,11 +603,15 @@ class Trainer:
                     self._phase("backward")
                     loss.backward()
                     n = len(y)
-                    predictions = out.data.argmax(axis=1)
-                    batch_correct = int((predictions == y.data).sum())
+                    predictions = out._data.argmax(axis=1)
+                    hits = predictions == y._data
+                    # A class per pixel (segmentation): each image counts its share of right pixels.
+                    batch_correct = (int(hits.sum()) if hits.ndim == 1
+                                     else float(hits.reshape(n, -1).mean(axis=1).sum()))
                     if self.parallel is not None:  # average the gradients; the global batch's numbers
                         batch_loss, batch_correct, n = self.parallel.after_backward(
-                            batch_loss * n, batch_correct, n)
+                            batch_loss * n, batch_correct, n,
+                            stop=self._stop.requested if self._stop is not None else None)
                         batch_loss /= n
                     self._check_finite("gradient norm", _grad_norm(params), step)
                     self.optimizer.step()
@@ -508,7 +627,7 @@ class Trainer:
                 for c in self.callbacks:
                     if hasattr(c, "on_batch_end"):
                         c.on_batch_end(self, i, {"loss": batch_loss, "predictions": predictions,
-                                                 "targets": y.data})
+                                                 "targets": y._data})
         finally:
             close = getattr(batches, "close", None)
             if close is not None:
@@ -517,11 +636,17 @@ class Trainer:
                 bar.close()
         if self._stop_requested():
             return
-        logs = {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+        if seen == 0:
+            raise ValueError(f"fit: the training data gave no batch in epoch {self._epoch + 1} "
+                             f"(an empty dataset, or fewer samples than a batch with "
+                             f"drop_last); there is nothing to train on")
+        logs = {"train_loss": loss_sum / seen, "train_acc": correct / seen,
                 "val_loss": None, "val_acc": None,
                 "lr": float(self.optimizer.param_groups[0]["lr"]), "time": time.perf_counter() - start}
         if val_loader is not None:
-            result = evaluate(self.model, val_loader, self.loss_fn, parallel=self.parallel)
+            step = self._epoch * total + self._batch
+            result = evaluate(self.model, val_loader, self._checked_loss(step),
+                              parallel=self.parallel)
             logs["val_loss"], logs["val_acc"] = result["loss"], result["accuracy"]
         for k in History.KEYS:
             self.history[k].append(logs[k])

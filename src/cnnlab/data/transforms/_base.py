@@ -37,7 +37,7 @@ def unpack(name, img):
     image or batch)."""
     is_tensor = isinstance(img, Tensor)
     if is_tensor:
-        x = img.data
+        x = img._data
     elif isinstance(img, np.ndarray) or hasattr(img, "__cuda_array_interface__"):
         x = img
     else:
@@ -209,7 +209,7 @@ class RandomApply(Transform):
         out = x.copy()
         index = xp.asarray(chosen)
         part = self.transforms(x[index])
-        out[index] = part.data if isinstance(part, Tensor) else part
+        out[index] = part._data if isinstance(part, Tensor) else part
         return out
 
     def extra_repr(self):

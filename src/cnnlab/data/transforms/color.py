@@ -99,7 +99,7 @@ def _dataset_images(name, dataset):
     if hasattr(dataset, "data") and hasattr(dataset, "max_value"):
         return np.asarray(dataset.data), float(dataset.max_value), True
     if isinstance(dataset, (np.ndarray, Tensor)):
-        arr = dataset.data if isinstance(dataset, Tensor) else dataset
+        arr = dataset._data if isinstance(dataset, Tensor) else dataset
         if arr.ndim != 4:
             raise ValueError(f"{name}: expected images (N, C, H, W). Received {describe(dataset)}")
         return backend.asnumpy(arr), 1.0, False
@@ -129,7 +129,7 @@ class SubtractMean(Transform):
     """
 
     def __init__(self, mean):
-        self.mean = np.asarray(mean.data if isinstance(mean, Tensor) else backend.asnumpy(mean), dtype=np.float64)
+        self.mean = np.asarray(mean._data if isinstance(mean, Tensor) else backend.asnumpy(mean), dtype=np.float64)
 
     @classmethod
     def from_dataset(cls, dataset):

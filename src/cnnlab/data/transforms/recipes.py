@@ -1,7 +1,10 @@
 """Augmentation pipelines named in a short text, as ``cnnlab train --augment flip,crop:4,pca`` takes them."""
 
+import math
+
 import numpy as np
 
+from ...validation import interval
 from ._base import Compose
 from .color import ColorJitter, Normalize, PCALighting, RandomErasing
 from .geometric import (ElasticTransform, RandomAffine, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
@@ -20,6 +23,37 @@ AUGMENTATIONS = {
     "pca": ("AlexNet's PCA colour noise, alpha std S (default 0.1), from the training set", 0.1),
     "erase": ("erase a random rectangle with probability P (default 0.5)", 0.5),
 }
+
+
+# name -> (low, high, low_open) of its value: every value is finite and in range (rotate:nan and
+# crop:-1 are one line, not an OverflowError inside a transform).
+VALUE_RANGES = {
+    "crop": (0, None, False), "resized-crop": (0, 1, True), "rotate": (0, 360, False),
+    "affine": (0, 360, False), "elastic": (0, None, False), "jitter": (0, None, False),
+    "pca": (0, None, False), "erase": (0, 1, False),
+}
+
+
+def _value(name, arg, item, size):
+    """The checked value of ``name:arg`` (the default when no value is given)."""
+    default = AUGMENTATIONS[name][1]
+    if not arg:
+        return default
+    low, high, low_open = VALUE_RANGES[name]
+    if name == "crop" and size is not None:
+        high = max(size)   # padding beyond the image side crops mostly padding
+    kind = "an int" if isinstance(default, int) else "a finite number"
+    try:
+        value = type(default)(arg)
+    except ValueError:
+        value = None
+    if value is not None and math.isfinite(value):
+        too_low = value <= low if low_open else value < low
+        if not too_low and (high is None or value <= high):
+            return value
+    where = interval(low, high, low_open)
+    raise ValueError(f"parse_augment: the value of {name!r} must be {kind} {where}. "
+                     f"Received {item!r}")
 
 
 def describe_augmentations():
@@ -61,14 +95,9 @@ def parse_augment(spec, dataset=None, generator=None):
         if name not in AUGMENTATIONS:
             raise ValueError(f"parse_augment: unknown augmentation {name!r} in {spec!r}. "
                              f"Known augmentations: {', '.join(AUGMENTATIONS)}")
-        default = AUGMENTATIONS[name][1]
-        if arg and default is None:
+        if arg and AUGMENTATIONS[name][1] is None:
             raise ValueError(f"parse_augment: {name!r} takes no value. Received {item!r}")
-        try:
-            value = type(default)(arg) if arg else default
-        except ValueError:
-            raise ValueError(f"parse_augment: the value of {name!r} must be a {type(default).__name__}. "
-                             f"Received {item!r}") from None
+        value = _value(name, arg.strip(), item, size)
         if name in ("crop", "resized-crop", "pca") and (size is None and name != "pca" or
                                                         name == "pca" and dataset is None):
             raise ValueError(f"parse_augment: {name!r} needs the training dataset (for the image size or the "

@@ -161,10 +161,12 @@ def _view(a):
         dense = a.transpose(0, 2, 3, 1) if a.ndim == 4 else np.ascontiguousarray(a)
         return "rows", dense.reshape(-1, c), new
 
+    planes = (n, c, int(np.prod(a.shape[2:])))   # explicit: -1 cannot be inferred for a batch of 0
+
     def new():
         arr = np.empty(a.shape, a.dtype)
-        return arr, arr.reshape(n, c, -1)
-    return "planes", np.ascontiguousarray(a).reshape(n, c, -1), new
+        return arr, arr.reshape(planes)
+    return "planes", np.ascontiguousarray(a).reshape(planes), new
 
 
 def _blocks(rows):
