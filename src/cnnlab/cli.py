@@ -824,7 +824,7 @@ def main(argv=None):
     except (UserError, ConfigError, ValueError, TypeError, FileNotFoundError, DownloadError) as e:
         if os.environ.get("CNNLAB_DEBUG"):
             raise
-        if not (isinstance(e, (UserError, OSError)) or raised_on_purpose(e)):
+        if not (isinstance(e, (UserError, ConfigError, OSError)) or raised_on_purpose(e)):
             return _internal_error(args.command, e)
         print(f"cnnlab {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -49,7 +49,15 @@ def test_large_work_is_spread_over_the_threads():
     large = np.full(64 * GRAIN, -1, np.int64)
     _thread_ids(large)
     assert _thread_ids.parallel.signatures
-    assert set(np.unique(large)) == set(range(numba.config.NUMBA_NUM_THREADS))
+    _assert_spread(large, numba.config.NUMBA_NUM_THREADS)
+
+
+def _assert_spread(ids, threads):
+    """Every iteration ran on one of ``threads`` threads, and (with static scheduling: OpenMP,
+    workqueue) on each of them; TBB's work stealing may leave a thread of a busy machine out."""
+    assert ids.min() >= 0 and ids.max() < threads
+    if numba.threading_layer() != "tbb":
+        assert set(np.unique(ids)) == set(range(threads))
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one core: nothing runs in parallel")
@@ -69,7 +77,7 @@ def test_the_thread_setting_is_at_most_the_pool_and_the_callers_setting_comes_ba
         backend.set_num_threads(2)
         large = np.full(64 * GRAIN, -1, np.int64)
         _thread_ids(large)
-        assert set(np.unique(large)) == {0, 1}
+        _assert_spread(large, 2)
         assert numba.get_num_threads() == 1
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)

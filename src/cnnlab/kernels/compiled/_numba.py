@@ -28,6 +28,7 @@ import functools
 import glob
 import os
 import sys
+import threading
 import types as pytypes
 
 import numba
@@ -146,6 +147,7 @@ def num_threads():
 
 
 _owned = False
+_owning = threading.Lock()
 
 
 def own_threads():
@@ -154,28 +156,29 @@ def own_threads():
     (left alone when that is None, the user's choice), and glibc's malloc keeping freed memory when
     the user asked for it (``CNNLAB_MALLOC=keep``). Returns what was done."""
     global _owned
-    if _owned:
-        return None
-    _owned = True
-    done = {"tbb": load_tbb(), "blas_threads": backend.blas_threads(),
-            "malloc": backend.malloc_setting() == "keep" and backend.keep_freed_memory()}
-    if done["blas_threads"] is not None:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:   # pragma: no cover - threadpoolctl is a dependency
-            done["blas_threads"] = None
-        else:
-            threadpool_limits(limits=done["blas_threads"], user_api="blas")
-    return done
+    with _owning:        # a second thread's first kernel waits until the layer is chosen
+        if _owned:
+            return None
+        done = {"tbb": load_tbb(), "blas_threads": backend.blas_threads(),
+                "malloc": backend.malloc_setting() == "keep" and backend.keep_freed_memory()}
+        if done["blas_threads"] is not None:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:   # pragma: no cover - threadpoolctl is a dependency
+                done["blas_threads"] = None
+            else:
+                threadpool_limits(limits=done["blas_threads"], user_api="blas")
+        _owned = True
+        return done
 
 
 def load_tbb():
     """Make TBB Numba's threading layer: load the ``tbb`` wheel's ``libtbb.so.12`` by path, which
     the loader does not search (it sits in the environment's ``lib/``), so that Numba's default
-    order (TBB, OpenMP, workqueue) finds it. TBB shares busy cores best: beside a busy process, training
-    kept several times the throughput it keeps on GNU OpenMP, whose threads wait a scheduler slice
-    for each other at every region (benchmarks/RESULTS.md, issue 21); Numba's own workqueue keeps as
-    much but ends the process when two threads launch kernels at once. Skipped when the user chose
+    order (TBB, OpenMP, workqueue) finds it. TBB shares busy cores best: on a loaded machine,
+    training kept several times the throughput it keeps on GNU OpenMP, whose threads spin and wait
+    for each other at every region (benchmarks/RESULTS.md, issue 21); Numba's own workqueue keeps
+    as much but ends the process when two threads launch kernels at once. Skipped when the user chose
     a layer (``NUMBA_THREADING_LAYER``), when Numba already started one, or without the wheel.
     Returns the library's path, or None."""
     from numba.np.ufunc import parallel
