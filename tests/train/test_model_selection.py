@@ -218,8 +218,6 @@ def test_resume_draws_the_checkpoints_split_again(job, tmp_path):
 
 
 @pytest.mark.parametrize("args,expected", [
-    (["--val-split", "1"], "train: --val-split must be a fraction in [0, 1), e.g. 0.1. Received: 1.0"),
-    (["--early-stop", "0"], "train: --early-stop must be a positive number of epochs. Received: 0"),
     (["--val-split", "0", "--early-stop", "3"],
      "train: --early-stop needs a validation set to watch, but --val-split is 0; give --val-split (e.g. 0.1) "
      "or drop --early-stop"),
@@ -229,6 +227,19 @@ def test_cli_rejects_bad_validation_options(args, expected, capsys, tmp_path):
 
     assert main(["train", "--dataset", "digits", "--out", str(tmp_path), "--no-progress"] + args) == 2
     assert capsys.readouterr().err.strip() == f"cnnlab train: error: {expected}"
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--val-split", "1"], "argument --val-split: must be a finite number in [0, 1). Received: '1'"),
+    (["--early-stop", "0"], "argument --early-stop: must be a positive int. Received: '0'"),
+])
+def test_cli_parser_refuses_bad_validation_numbers(args, expected, capsys, tmp_path):
+    from cnnlab.cli import main
+
+    with pytest.raises(SystemExit) as exit_:   # the parser's one line, exit status 2
+        main(["train", "--dataset", "digits", "--out", str(tmp_path), "--no-progress"] + args)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == f"cnnlab train: error: {expected} (see cnnlab train --help)"
 
 
 def test_finetune_validates_on_a_held_out_split_and_tests_once(tmp_path, monkeypatch):
