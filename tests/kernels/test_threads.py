@@ -180,6 +180,16 @@ def test_tbb_becomes_the_threading_layer_at_the_first_kernel_when_its_wheel_is_t
     assert _threading_layer(NUMBA_THREADING_LAYER="workqueue") == "workqueue"
 
 
+def test_an_address_space_limit_keeps_tbb_out():
+    """Under ``ulimit -v`` TBB would end the process when a worker thread cannot start; OpenMP runs."""
+    probe = "import resource\nresource.setrlimit(resource.RLIMIT_AS, (16 << 30, resource.RLIM_INFINITY))\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_THREADING_LAYER", "CNNLAB_KERNELS")}
+    out = subprocess.run([sys.executable, "-c", probe + LAYER_PROBE], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "omp"
+
+
 def test_malloc_keeps_freed_memory_only_when_asked(monkeypatch):
     """The allocator setting is opt-in (``CNNLAB_MALLOC=keep``), applied at the first kernel."""
     calls = []

@@ -179,12 +179,17 @@ def load_tbb():
     training kept several times the throughput it keeps on GNU OpenMP, whose threads spin and wait
     for each other at every region (benchmarks/RESULTS.md, issue 21); Numba's own workqueue keeps
     as much but ends the process when two threads launch kernels at once. Skipped when the user chose
-    a layer (``NUMBA_THREADING_LAYER``), when Numba already started one, or without the wheel.
+    a layer (``NUMBA_THREADING_LAYER``), when Numba already started one, without the wheel, and under
+    an address-space limit (``ulimit -v``): TBB ends the whole process (``std::terminate``) when it
+    cannot start a worker thread, which such a limit causes, where OpenMP carries on.
     Returns the library's path, or None."""
     from numba.np.ufunc import parallel
 
     if os.environ.get("NUMBA_THREADING_LAYER") or numba.config.THREADING_LAYER != "default" \
             or parallel._is_initialized:
+        return None
+    if _address_space_limited():   # Numba would find TBB by itself where the loader sees the wheel
+        numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
         return None
     try:
         from importlib import metadata
@@ -201,6 +206,16 @@ def load_tbb():
                 return None
             return path
     return None
+
+
+def _address_space_limited():
+    """Whether this process runs under an address-space limit (``RLIMIT_AS``, set by ``ulimit -v``)."""
+    try:
+        import resource
+
+        return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+    except (ImportError, AttributeError, ValueError, OSError):   # not POSIX
+        return False
 
 
 # ----------------------------------------------------------------------------------------- kernels
