@@ -121,7 +121,7 @@ def alexnet_owt(num_classes=1000, in_channels=3, dropout=0.5):
     return AlexNet(features, channels, num_classes, dropout)
 
 
-@register_model("zfnet", input_size=(3, 224, 224), min_size=63)
+@register_model("zfnet", input_size=(3, 224, 224), min_size=47)
 def zfnet(num_classes=1000, in_channels=3, dropout=0.5):
     """ZFNet (Zeiler & Fergus 2013): AlexNet with CONV1 7x7 stride 2 and 512-1024-512 filters in CONV3-5.
 

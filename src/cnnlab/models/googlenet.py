@@ -302,7 +302,7 @@ class GoogLeNet(nn.Module):
         return logits
 
 
-@register_model("googlenet", input_size=(3, 224, 224), min_size=47)
+@register_model("googlenet", input_size=(3, 224, 224), min_size=31)
 def googlenet(num_classes=1000, in_channels=3, aux_logits=True, variant="paper", dropout=None, dropout_aux=0.7,
               init_weights=True, input_size=None):
     """GoogLeNet (Inception v1), 22 layers deep, as in Szegedy et al. 2014.

@@ -89,13 +89,13 @@ class SqueezeNet(nn.Module):
         return flatten(self.classifier(self.features(x)), 1)
 
 
-@register_model("squeezenet1_0", input_size=(3, 224, 224), min_size=29)
+@register_model("squeezenet1_0", input_size=(3, 224, 224), min_size=21)
 def squeezenet1_0(num_classes=1000, in_channels=3, dropout=0.5):
     """SqueezeNet 1.0 (Iandola et al. 2016, Table 1): 1,248,424 parameters."""
     return SqueezeNet("1_0", num_classes, in_channels, dropout)
 
 
-@register_model("squeezenet1_1", input_size=(3, 224, 224), min_size=25)
+@register_model("squeezenet1_1", input_size=(3, 224, 224), min_size=17)
 def squeezenet1_1(num_classes=1000, in_channels=3, dropout=0.5):
     """SqueezeNet 1.1: 3x3 first convolution and earlier pools; 1,235,496 parameters, 2.4x fewer multiply-adds."""
     return SqueezeNet("1_1", num_classes, in_channels, dropout)
