@@ -13,6 +13,8 @@ from cnnlab.optim import lr_scheduler
 
 PRESENT = {
     cnnlab: "tensor zeros ones randn rand arange from_numpy cat stack no_grad enable_grad "
+            "softmax log_softmax relu sigmoid tanh reshape transpose permute squeeze unsqueeze "
+            "concat concatenate clip mm bmm "
             "set_grad_enabled "
             "is_grad_enabled inference_mode manual_seed set_default_dtype get_default_dtype save "
             "load device "
@@ -77,7 +79,7 @@ PRESENT = {
 }
 
 MISSING = {
-    cnnlab: "concat bfloat16 compile jit hub prod",
+    cnnlab: "bfloat16 compile jit hub prod",
     cnnlab.Tensor: "half type prod",
     F: "conv1d conv3d unfold fold softplus mish prelu selu layer_norm group_norm instance_norm "
        "l1_loss "

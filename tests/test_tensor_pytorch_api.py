@@ -475,7 +475,7 @@ def test_namespaces():
 
 @pytest.mark.parametrize("owner,name,text", [
     (cnnlab, "compile", "cnnlab has no `torch.compile` (not supported: "),
-    (cnnlab, "concat", "cnnlab has no `torch.concat`; use cnnlab.cat"),
+    (cnnlab, "prod", "cnnlab has no `torch.prod` (not supported: "),
     (cnnlab.nn, "LSTM", "cnnlab has no `torch.nn.LSTM` (not supported: "),
     (cnnlab.nn, "DataParallel", "cnnlab has no `torch.nn.DataParallel`; use "),
     (F, "conv1d", "cnnlab has no `torch.nn.functional.conv1d` (not supported: "),

@@ -36,7 +36,9 @@ _LAZY = dict.fromkeys("empty empty_like eye full full_like linspace ones_like ra
                       "randn_like randperm zeros_like".split(), "creation")
 _LAZY.update(dict.fromkeys("abs argmax argmin argsort clamp cumsum eq equal exp flatten ge gt "
                            "is_tensor le log lt matmul max maximum mean min minimum ne norm numel "
-                           "sort sqrt std sum topk var where".split(), "ops"))
+                           "sort sqrt std sum topk var where softmax log_softmax relu sigmoid tanh "
+                           "reshape transpose permute squeeze unsqueeze concat concatenate clip mm "
+                           "bmm".split(), "ops"))
 _LAZY["Generator"] = "data"  # torch.Generator().manual_seed(0): a seeded, saveable generator
 
 

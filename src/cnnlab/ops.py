@@ -93,3 +93,78 @@ def numel(input):
 
 def is_tensor(obj):
     return isinstance(obj, Tensor)
+
+
+# ------------------------------------------------------------------- PyTorch's other top-level names
+# torch.softmax(x, 1), torch.sigmoid(x), torch.reshape(x, s), torch.mm(a, b), ...: the same ops as
+# nn.functional's and the tensor methods', so a program calling them runs with its imports renamed.
+def softmax(input, dim, dtype=None):
+    return F.softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim, dtype=None):
+    return F.log_softmax(input, dim, dtype=dtype)
+
+
+def relu(input):
+    return F.relu(input)
+
+
+def sigmoid(input):
+    return F.sigmoid(input)
+
+
+def tanh(input):
+    return F.tanh(input)
+
+
+def reshape(input, shape):
+    return input.reshape(shape)
+
+
+def transpose(input, dim0, dim1):
+    return shape.transpose(input, dim0, dim1)
+
+
+def permute(input, dims):
+    return input.permute(dims)
+
+
+def squeeze(input, dim=None):
+    return shape.squeeze(input, dim)
+
+
+def unsqueeze(input, dim):
+    return shape.unsqueeze(input, dim)
+
+
+def concat(tensors, dim=0):
+    return shape.cat(tensors, dim)
+
+
+concatenate = concat
+
+
+def clip(input, min=None, max=None):
+    return F.clamp(input, min, max)
+
+
+def mm(input, mat2):
+    """Matrix product of two 2-D tensors (``matmul`` broadcasts; ``mm`` insists on matrices)."""
+    _expect_dims("mm", input, mat2, 2)
+    return F.matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    """Batched matrix product of two 3-D tensors, (B, n, m) @ (B, m, p) -> (B, n, p)."""
+    _expect_dims("bmm", input, mat2, 3)
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm: the batch sizes differ: {input.shape[0]} and {mat2.shape[0]} "
+                           f"(shapes {tuple(input.shape)} and {tuple(mat2.shape)})")
+    return F.matmul(input, mat2)
+
+
+def _expect_dims(fn, a, b, ndim):
+    if a.ndim != ndim or b.ndim != ndim:
+        raise RuntimeError(f"{fn}: expects two {ndim}-D tensors. Received shapes {tuple(a.shape)} "
+                           f"and {tuple(b.shape)}")
