@@ -21,6 +21,19 @@ def data_dir():
     return path
 
 
+@pytest.fixture(scope="session")
+def digits_checkpoint(tmp_path_factory):
+    """One small trained checkpoint (fashion_cnn on 64 Digits images, 1 epoch) for the tests that
+    read, copy or craft from it; none writes to it."""
+    pytest.importorskip("sklearn")
+    from cnnlab.train.run import train_job
+
+    out = tmp_path_factory.mktemp("digits-run")
+    train_job(dataset="digits", epochs=1, train_limit=64, schedule="none", out=str(out),
+              progress=False, log=lambda *a: None)
+    return out / "last.npz"
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
     """No test touches the network: a download attempt fails as it would on an offline machine."""

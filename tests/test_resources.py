@@ -110,14 +110,8 @@ def test_special_file_kinds(tmp_path, fifo):
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    pytest.importorskip("sklearn")
-    from cnnlab.train.run import train_job
-
-    out = tmp_path_factory.mktemp("run")
-    train_job(dataset="digits", epochs=1, train_limit=64, schedule="none", out=str(out),
-              progress=False, log=lambda *a: None)
-    return out / "last.npz"
+def checkpoint(digits_checkpoint):
+    return digits_checkpoint
 
 
 def test_predict_on_a_fifo_is_refused_by_name(checkpoint, fifo, capsys):

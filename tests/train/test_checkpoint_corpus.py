@@ -15,14 +15,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory):
-    pytest.importorskip("sklearn")
-    from cnnlab.train.run import train_job
-
-    out = tmp_path_factory.mktemp("good")
-    train_job(dataset="digits", epochs=1, train_limit=64, schedule="none", out=str(out),
-              progress=False, log=lambda *a: None)
-    return out / "last.npz"
+def good(digits_checkpoint):
+    return digits_checkpoint
 
 
 PICKLE = b"cos\nsystem\n(S'echo hi'\ntR."  # what a pickle that runs a command looks like
