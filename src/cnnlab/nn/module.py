@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from .parameter import Parameter
+from .parameter import Parameter, _floating_dtype
 
 
 class LoadStateDictError(ValueError, RuntimeError):
@@ -60,6 +60,19 @@ class RemovableHandle:
     def __exit__(self, *exc):
         self.remove()
         return False
+
+
+def _add_hook(fn, hook, hooks, with_kwargs_ids, prepend, with_kwargs):
+    """Put ``hook`` in the ordered dict ``hooks`` (first if ``prepend``) and return its handle."""
+    if not callable(hook):
+        raise TypeError(f"{fn}: `hook` must be callable. Received an object of type {type(hook).__name__}")
+    handle = RemovableHandle(hooks, with_kwargs_ids)
+    hooks[handle.id] = hook
+    if with_kwargs:
+        with_kwargs_ids[handle.id] = True
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
 
 
 def _addindent(text, spaces):
@@ -167,16 +180,8 @@ class Module:
         With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs, output)``. Returns a handle
         whose ``remove()`` takes the hook off.
         """
-        if not callable(hook):
-            raise TypeError(f"register_forward_hook: `hook` must be callable. Received an object of type "
-                            f"{type(hook).__name__}")
-        handle = RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs)
-        self._forward_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook("register_forward_hook", hook, self._forward_hooks, self._forward_hooks_with_kwargs,
+                         prepend, with_kwargs)
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """Call ``hook(module, args)`` before every forward; a non-None return replaces the positional inputs.
@@ -184,16 +189,8 @@ class Module:
         With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs)`` and may return ``(args, kwargs)``.
         Returns a handle whose ``remove()`` takes the hook off.
         """
-        if not callable(hook):
-            raise TypeError(f"register_forward_pre_hook: `hook` must be callable. Received an object of type "
-                            f"{type(hook).__name__}")
-        handle = RemovableHandle(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
-        self._forward_pre_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_pre_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook("register_forward_pre_hook", hook, self._forward_pre_hooks,
+                         self._forward_pre_hooks_with_kwargs, prepend, with_kwargs)
 
     # ------------------------------------------------------------------ registration
     def _require_init(self, what):
@@ -493,13 +490,7 @@ class Module:
         if device is not None:
             device = str(backend.require_device("Module.to", device))
         if dtype is not None:
-            try:
-                dtype = np.dtype(dtype)
-            except TypeError:
-                raise TypeError(f"Module.to: `dtype` must be a floating dtype such as float32 or float64. "
-                                f"Received: dtype={dtype!r}") from None
-            if dtype.kind != "f":
-                raise TypeError(f"Module.to: only floating dtypes are accepted. Received: dtype={dtype}")
+            dtype = _floating_dtype("Module.to", dtype)
 
         def convert(a):
             if device is not None:
