@@ -1,5 +1,5 @@
-"""Data: datasets (MNIST, Fashion-MNIST and its bundled subset, CIFAR-10, Digits, image folders), DataLoader,
-file readers, downloads.
+"""Data: datasets (MNIST, Fashion-MNIST and its bundled subset, CIFAR-10, Digits, image folders),
+DataLoader, file readers, downloads. May import functional, tensor, autograd, kernels, backend and below.
 
 Example:
     >>> from cnnlab.data import FashionMNIST, DataLoader

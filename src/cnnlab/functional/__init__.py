@@ -1,4 +1,6 @@
-"""Pure differentiable ops, used as ``import cnnlab.functional as F``."""
+"""Pure differentiable ops (validation, shapes, forward and backward), as ``import cnnlab.functional as F``.
+May import tensor, autograd, kernels, backend, validation; nothing of nn or above.
+"""
 
 from .activation import add_relu, elu, hardtanh, leaky_relu, log_softmax, relu, relu6, sigmoid, softmax, tanh
 from .basic import dropout, dropout2d, identity, linear
