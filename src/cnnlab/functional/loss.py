@@ -334,6 +334,13 @@ def _target(fn, target):
     return tensor_arg(fn, "target", target)
 
 
+def _class_input(fn, input, ignore_index, holds):
+    """Check ``ignore_index`` and that ``input`` has a class axis (it ``holds`` one value per class)."""
+    int_arg(fn, "ignore_index", ignore_index)
+    if input.ndim == 0:
+        raise ValueError(f"{fn}: `input` must hold {holds}: (C,), (N, C) or (N, C, d1, ...). Received a 0-D tensor")
+
+
 def _class_targets(fn, input, target, ignore_index):
     """Check class-index targets against ``input`` (N, C, *): integer dtype, matching shape, labels in range."""
     if target.dtype.kind not in "iu":
@@ -397,10 +404,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             or not 0 <= label_smoothing <= 1:
         raise ValueError(f"{fn}: `label_smoothing` must be a number in [0, 1]. "
                          f"Received: label_smoothing={label_smoothing!r}")
-    int_arg(fn, "ignore_index", ignore_index)
-    if input.ndim == 0:
-        raise ValueError(f"{fn}: `input` must hold class scores: (C,), (N, C) or (N, C, d1, ...). "
-                         f"Received a 0-D tensor")
+    _class_input(fn, input, ignore_index, "class scores")
     _check_finite(fn, "input", input._data)
     batched_input, unbatched = _as_batched(input)
     weight = _class_weight(fn, weight, batched_input)
@@ -442,10 +446,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """
     fn = "nll_loss"
     input, target, reduction = _loss_args(fn, input, target, size_average, reduce, reduction)
-    int_arg(fn, "ignore_index", ignore_index)
-    if input.ndim == 0:
-        raise ValueError(f"{fn}: `input` must hold class log-probabilities: (C,), (N, C) or (N, C, d1, ...). "
-                         f"Received a 0-D tensor")
+    _class_input(fn, input, ignore_index, "class log-probabilities")
     _check_log_probs(fn, "input", input._data)
     batched_input, unbatched = _as_batched(input)
     if unbatched:

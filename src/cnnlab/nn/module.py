@@ -255,6 +255,13 @@ class Module:
                 return d[registry][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
+    def _clear_slot(self, table, name, value, kind, expected):
+        """Set the registered ``kind`` ``name`` in ``table`` to None; any other value is a TypeError."""
+        if value is not None:
+            raise TypeError(f"cannot assign an object of type {type(value).__name__} as {kind} {name!r} "
+                            f"of {type(self).__name__} ({expected} or None expected)")
+        table[name] = None
+
     def __setattr__(self, name, value):
         d = self.__dict__
 
@@ -273,10 +280,7 @@ class Module:
             self.register_parameter(name, value)
             return
         if params is not None and name in params:
-            if value is not None:
-                raise TypeError(f"cannot assign an object of type {type(value).__name__} as parameter {name!r} "
-                                f"of {type(self).__name__} (cnnlab.nn.Parameter or None expected)")
-            params[name] = None
+            self._clear_slot(params, name, value, "parameter", "cnnlab.nn.Parameter")
             return
         modules = d.get("_modules")
         if isinstance(value, Module):
@@ -285,10 +289,7 @@ class Module:
             modules[name] = value
             return
         if modules is not None and name in modules:
-            if value is not None:
-                raise TypeError(f"cannot assign an object of type {type(value).__name__} as child module "
-                                f"{name!r} of {type(self).__name__} (cnnlab.nn.Module or None expected)")
-            modules[name] = None
+            self._clear_slot(modules, name, value, "child module", "cnnlab.nn.Module")
             return
         buffers = d.get("_buffers")
         if buffers is not None and name in buffers:
