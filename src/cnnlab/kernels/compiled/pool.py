@@ -82,8 +82,7 @@ def _pool_kernels(is_max):
     def forward_planes(x, kh, kw, sh, sw, ph, pw, dh, dw, inv_divisor, out, taps):
         """x (P, H, W) planes -> out (P, oH, oW): window maxima and their winning taps (P, oH, oW), or
         window sums times 1 / divisor."""
-        if not is_max:
-            dh = dw = 1   # a constant: average pooling has no dilation
+        dh, dw = (dh, dw) if is_max else (1, 1)   # average pooling: no dilation, a constant for LLVM
         planes, h, w = x.shape
         oh, ow = out.shape[1], out.shape[2]
         for plane in prange(planes):
@@ -125,8 +124,7 @@ def _pool_kernels(is_max):
 
     def forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, inv_divisor, out, taps):
         """x (N, H, W, C) -> out (N, oH, oW, C) (and taps, for max); one task per output row of an image."""
-        if not is_max:
-            dh = dw = 1   # a constant: average pooling has no dilation
+        dh, dw = (dh, dw) if is_max else (1, 1)   # average pooling: no dilation, a constant for LLVM
         n, h, w, c = x.shape
         oh, ow = out.shape[1], out.shape[2]
         for task in prange(n * oh):
@@ -166,8 +164,7 @@ def _pool_kernels(is_max):
     def backward_planes(g, taps, kh, kw, sh, sw, ph, pw, dh, dw, inv_divisor, gx):
         """g (P, oH, oW) -> gx (P, H, W): each output's gradient added at its winning tap (max), or
         times 1 / divisor at every element of its window."""
-        if not is_max:
-            dh = dw = 1   # a constant: average pooling has no dilation
+        dh, dw = (dh, dw) if is_max else (1, 1)   # average pooling: no dilation, a constant for LLVM
         planes, h, w = gx.shape
         oh, ow = g.shape[1], g.shape[2]
         for plane in prange(planes):
@@ -195,8 +192,7 @@ def _pool_kernels(is_max):
     def backward_nhwc(g, taps, kh, kw, sh, sw, ph, pw, dh, dw, inv_divisor, gx):
         """g (N, oH, oW, C) -> gx (N, H, W, C); one task per image (windows overlap within it). For
         max, per output and tap a masked add over the channels: the channel loop stays vectorised."""
-        if not is_max:
-            dh = dw = 1   # a constant: average pooling has no dilation
+        dh, dw = (dh, dw) if is_max else (1, 1)   # average pooling: no dilation, a constant for LLVM
         n, h, w, c = gx.shape
         oh, ow = g.shape[1], g.shape[2]
         for b in prange(n):
