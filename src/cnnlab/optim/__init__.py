@@ -1,4 +1,4 @@
-"""Optimizers (SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, NAdam) and learning-rate schedules, as ``torch.optim``.
+"""Optimizers (SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, NAdam), learning-rate schedules: ``torch.optim``.
 May import functional, tensor, autograd, backend, validation; not nn, data, models or above.
 """
 
