@@ -75,6 +75,17 @@ def _add_hook(fn, hook, hooks, with_kwargs_ids, prepend, with_kwargs):
     return handle
 
 
+def _buffer_value(value, name, prefix, owner):
+    """``value`` as buffer ``name``: a Tensor or None as it is, an array wrapped, anything else a TypeError
+    (its message starts with ``prefix`` and names the buffer's ``owner``)."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
+        return Tensor(value)
+    raise TypeError(f"{prefix}cannot assign an object of type {type(value).__name__} as buffer {name!r}{owner} "
+                    f"(cnnlab.Tensor, an array or None expected)")
+
+
 def _addindent(text, spaces):
     """Indent every line but the first (nested module reprs, as PyTorch prints them)."""
     lines = text.split("\n")
@@ -222,13 +233,7 @@ class Module:
         if isinstance(tensor, Parameter):
             raise TypeError(f"register_buffer: cannot register the Parameter {name!r} as a buffer "
                             f"(use register_parameter)")
-        if tensor is not None and not isinstance(tensor, Tensor):
-            if isinstance(tensor, np.ndarray) or hasattr(tensor, "__cuda_array_interface__"):
-                tensor = Tensor(tensor)
-            else:
-                raise TypeError(f"register_buffer: cannot assign an object of type {type(tensor).__name__} as "
-                                f"buffer {name!r} (cnnlab.Tensor, an array or None expected)")
-        self._buffers[name] = tensor
+        self._buffers[name] = _buffer_value(tensor, name, "register_buffer: ", "")
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -293,13 +298,7 @@ class Module:
             return
         buffers = d.get("_buffers")
         if buffers is not None and name in buffers:
-            if value is not None and not isinstance(value, Tensor):
-                if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
-                    value = Tensor(value)
-                else:
-                    raise TypeError(f"cannot assign an object of type {type(value).__name__} as buffer {name!r} "
-                                    f"of {type(self).__name__} (cnnlab.Tensor, an array or None expected)")
-            buffers[name] = value
+            buffers[name] = _buffer_value(value, name, "", f" of {type(self).__name__}")
             return
         object.__setattr__(self, name, value)
 
