@@ -246,6 +246,7 @@ def test_finetune_validates_on_a_held_out_split_and_tests_once(tmp_path, monkeyp
     pytest.importorskip("sklearn")
     from cnnlab import models
     from cnnlab.data import get_dataset
+    from cnnlab.runs import evaluation as evaluation_module
     from cnnlab.train import trainer as trainer_module
     from cnnlab.train.transfer import finetune_job
     from cnnlab.train.checkpoint import save_checkpoint
@@ -261,7 +262,8 @@ def test_finetune_validates_on_a_held_out_split_and_tests_once(tmp_path, monkeyp
         sizes.append(len(loader.dataset))
         return real(model, loader, *args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "evaluate", counting)
+    monkeypatch.setattr(trainer_module, "evaluate", counting)       # validation
+    monkeypatch.setattr(evaluation_module, "evaluate", counting)    # the test set
     lines = []
     result = finetune_job(source, dataset="digits", epochs=2, out=str(tmp_path / "ft"), progress=False,
                           log=lines.append)

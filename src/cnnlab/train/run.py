@@ -11,19 +11,21 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .. import __version__, backend, distributed, nn, optim
+from .. import __version__, backend, distributed, optim
 from ..validation import int_arg
 from ..data import DATASETS, DataLoader, Subset, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..data.resized import ResizedDataset
 from ..data.scenes import TASK_WORDS, labels_for
 from ..models.registry import get_builder, task_of
+from ..runs.tasks import get_task
 from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
 from .memory_plan import check_batches_fit
 from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
                      remove_orphaned_temp_files)
 from .saved import eval_dataset, load_trained, set_normalize  # re-exported: imported from here today
-from .trainer import EarlyStopping, Trainer, check_monitor, evaluate
+from ..runs.evaluation import evaluate
+from .trainer import EarlyStopping, Trainer, check_monitor
 
 # The default recipe: Adam with a cosine-annealed learning rate and inputs standardised by the
 # training set's mean and std (see benchmarks/RESULTS.md for the accuracy it reaches).
@@ -328,8 +330,10 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
     callbacks = list(callbacks)
     if early_stop:
         callbacks.append(EarlyStopping(monitor, patience=early_stop))
-    trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, callbacks, checkpoint_dir=out, meta=meta,
-                      progress=progress, log=log, parallel=parallel, monitor=monitor)
+    job_task = get_task(task)
+    loss_fn = job_task.make_loss(net)
+    trainer = Trainer(net, opt, loss_fn, scheduler, callbacks, checkpoint_dir=out, meta=meta,
+                      progress=progress, log=log, parallel=parallel, monitor=monitor, task=job_task)
     last = os.path.join(out, "last.npz")
     # Under mpiexec rank 0 alone writes into ``out``, so it alone holds the lock.
     lock = RunLock(out, "train", force=force, log=log) if distributed.is_main() else nullcontext()
@@ -358,15 +362,11 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
               "test_set": test_set, "split": split}
     if not trainer.interrupted:
         tested = _select_best(trainer, net, out, log) if val_set is not None else "the last epoch's model"
-        final = evaluate(net, test_loader, nn.CrossEntropyLoss(), parallel=parallel)
+        final = evaluate(net, test_loader, loss_fn, parallel=parallel, task=job_task)
         result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], evaluation=final, tested=tested)
-        if task == "segment":
-            result["test_miou"] = final["mean_iou"]
-            log(f"test mIoU {final['mean_iou'] * 100:.1f}% | pixel accuracy {final['accuracy'] * 100:.2f}% "
-                f"(evaluated once, after training; loss {final['loss']:.4f}) of {tested} | checkpoint: {last}")
-        else:
-            log(f"test accuracy {final['accuracy'] * 100:.2f}% (evaluated once, after training; loss "
-                f"{final['loss']:.4f}) of {tested} | checkpoint: {last}")
+        result.update({key: final[source] for key, source in job_task.result_keys})
+        log(f"{job_task.headline(final)} (evaluated once, after training; loss {final['loss']:.4f}) "
+            f"of {tested} | checkpoint: {last}")
     return result
 
 

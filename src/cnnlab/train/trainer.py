@@ -17,10 +17,9 @@ import time
 import numpy as np
 
 from .. import backend
-from ..autograd import no_grad
 from ..optim.lr_scheduler import ReduceLROnPlateau
-from ..tensor import Tensor
-from .. import metrics
+from ..runs.evaluation import as_tensor, evaluate
+from ..runs.tasks import get_task
 from .checkpoint import load_checkpoint, save_checkpoint
 from .interrupt import Aborted, StopRequest
 
@@ -238,67 +237,6 @@ def _check_training_state(state):
         check_rng_state("loader_state.generator.bit_generator", generator.get("bit_generator"))
 
 
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
-    """Run ``model`` over ``loader`` without gradients; return loss, accuracy and per-sample outputs.
-
-    With ``parallel`` (a ``cnnlab.distributed.Synchronizer``) each rank evaluates its own shard of
-    the data (``loader`` over ``distributed.shard_indices``) and the results are gathered in rank
-    order, so every rank returns the whole set's numbers.
-
-    Returns a dict with ``loss`` (mean over samples, if ``loss_fn``), ``accuracy``, ``per_class_accuracy``,
-    ``scores`` (N, C) logits and ``targets`` (N,). A model that scores every pixel (N, C, H, W) gets
-    ``predictions`` (N, H, W) instead of ``scores`` (their C-fold size is not kept), pixel
-    ``accuracy``, the pixel ``confusion`` matrix, ``iou`` per class and ``mean_iou``.
-    """
-    was_training = model.training
-    model.eval()
-    scores, targets, loss_sum, count = [], [], 0.0, 0
-    try:
-        with no_grad():
-            for x, y in loader:
-                out = model(_as_tensor(x))
-                y = _as_tensor(y)
-                if loss_fn is not None:
-                    loss_sum += float(loss_fn(out, y).item()) * len(y)
-                count += len(y)
-                num_classes = num_classes or out.shape[1]
-                data = backend.asnumpy(out._data)
-                scores.append(data.argmax(axis=1).astype(np.int16) if data.ndim > 2 else data)
-                targets.append(backend.asnumpy(y._data))
-    finally:
-        model.train(was_training)
-    scores = np.concatenate(scores) if scores else np.zeros((0, num_classes or 0))
-    targets = np.concatenate(targets) if targets else np.zeros(0, np.int64)
-    if parallel is not None:
-        scores, targets = parallel.gather(scores), parallel.gather(targets)
-        loss_sum, count = parallel.sum(loss_sum, count)
-    num_classes = num_classes or scores.shape[1]
-    if targets.ndim > 1:  # a class per pixel
-        loss = loss_sum / count if (loss_fn is not None and count) else None
-        return _dense_results(scores, targets, num_classes, loss)
-    return {
-        "loss": loss_sum / count if (loss_fn is not None and count) else None,
-        "accuracy": metrics.accuracy(scores, targets),
-        "per_class_accuracy": metrics.per_class_accuracy(scores, targets, num_classes),
-        "scores": scores,
-        "targets": targets,
-    }
-
-
-def _dense_results(predictions, targets, num_classes, loss):
-    """``evaluate``'s results for per-pixel predictions (N, H, W): pixel accuracy, IoU per class."""
-    cm = metrics.segmentation_confusion(predictions, targets, num_classes)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = np.where(cm.sum(axis=1) > 0, np.diag(cm) / cm.sum(axis=1), 0.0)
-    return {"loss": loss, "accuracy": metrics.pixel_accuracy(cm), "per_class_accuracy": recall,
-            "confusion": cm, "iou": metrics.iou_per_class(cm), "mean_iou": metrics.mean_iou(cm),
-            "scores": None, "predictions": predictions, "targets": targets}
-
-
 class Trainer:
     """Trains ``model`` with ``optimizer`` on a classification loss, keeping history and checkpoints.
 
@@ -323,10 +261,12 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, callbacks=(), checkpoint_dir=None,
-                 meta=None, progress=True, log=print, handle_signals=True, parallel=None, monitor=None):
+                 meta=None, progress=True, log=print, handle_signals=True, parallel=None, monitor=None,
+                 task="classify"):
         if loss_fn is None:
             from ..functional.loss import cross_entropy as loss_fn
         self.model, self.optimizer, self.loss_fn, self.scheduler = model, optimizer, loss_fn, scheduler
+        self.task = get_task(task)
         self.callbacks = list(callbacks)
         self.checkpoint_dir = checkpoint_dir
         self.meta = dict(meta or {})
@@ -586,13 +526,13 @@ class Trainer:
                 if self._stop_requested():
                     break  # the batch was only loaded: discarding it leaves the state untouched
                 i, step = self._batch, self._epoch * total + self._batch + 1
-                x, y = _as_tensor(x), _as_tensor(y)
+                x, y = as_tensor(x), as_tensor(y)
                 self._in_step = True
                 # Overflow is checked explicitly (and stops the run) instead of warned about.
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     self.optimizer.zero_grad()
                     self._phase("forward")
-                    out = self.model(x)
+                    out = self.task.forward(self.model, x, y)
                     self._check_output(out, step)   # before the loss, which refuses nan input
                     loss = self._loss(out, y)
                     if isinstance(out, tuple):
@@ -603,11 +543,7 @@ class Trainer:
                     self._phase("backward")
                     loss.backward()
                     n = len(y)
-                    predictions = out._data.argmax(axis=1)
-                    hits = predictions == y._data
-                    # A class per pixel (segmentation): each image counts its share of right pixels.
-                    batch_correct = (int(hits.sum()) if hits.ndim == 1
-                                     else float(hits.reshape(n, -1).mean(axis=1).sum()))
+                    batch_correct, predictions = self.task.hits(out, y)
                     if self.parallel is not None:  # average the gradients; the global batch's numbers
                         batch_loss, batch_correct, n = self.parallel.after_backward(
                             batch_loss * n, batch_correct, n,
@@ -646,7 +582,7 @@ class Trainer:
         if val_loader is not None:
             step = self._epoch * total + self._batch
             result = evaluate(self.model, val_loader, self._checked_loss(step),
-                              parallel=self.parallel)
+                              parallel=self.parallel, task=self.task)
             logs["val_loss"], logs["val_acc"] = result["loss"], result["accuracy"]
         for k in History.KEYS:
             self.history[k].append(logs[k])
