@@ -24,7 +24,6 @@ from .memory_plan import check_batches_fit
 from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
                      remove_orphaned_temp_files)
 from .saved import eval_dataset, load_trained, set_normalize  # re-exported: imported from here today
-from ..runs.evaluation import evaluate
 from .trainer import EarlyStopping, Trainer, check_monitor
 
 # The default recipe: Adam with a cosine-annealed learning rate and inputs standardised by the
@@ -362,7 +361,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_siz
               "test_set": test_set, "split": split}
     if not trainer.interrupted:
         tested = _select_best(trainer, net, out, log) if val_set is not None else "the last epoch's model"
-        final = evaluate(net, test_loader, loss_fn, parallel=parallel, task=job_task)
+        final = job_task.evaluate(net, test_loader, loss_fn, parallel)
         result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], evaluation=final, tested=tested)
         result.update({key: final[source] for key, source in job_task.result_keys})
         log(f"{job_task.headline(final)} (evaluated once, after training; loss {final['loss']:.4f}) "

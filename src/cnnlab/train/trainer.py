@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend
 from ..optim.lr_scheduler import ReduceLROnPlateau
-from ..runs.evaluation import as_tensor, evaluate
+from ..runs.evaluation import as_tensor
 from ..runs.tasks import get_task
 from .checkpoint import load_checkpoint, save_checkpoint
 from .interrupt import Aborted, StopRequest
@@ -581,8 +581,7 @@ class Trainer:
                 "lr": float(self.optimizer.param_groups[0]["lr"]), "time": time.perf_counter() - start}
         if val_loader is not None:
             step = self._epoch * total + self._batch
-            result = evaluate(self.model, val_loader, self._checked_loss(step),
-                              parallel=self.parallel, task=self.task)
+            result = self.task.evaluate(self.model, val_loader, self._checked_loss(step), self.parallel)
             logs["val_loss"], logs["val_acc"] = result["loss"], result["accuracy"]
         for k in History.KEYS:
             self.history[k].append(logs[k])
