@@ -151,16 +151,27 @@ def test_without_validation_the_plateau_follows_the_training_metric_and_no_best_
 def job(monkeypatch):
     """``train_job`` on the bundled digits, quiet, with every test-set evaluation counted."""
     pytest.importorskip("sklearn")
-    from cnnlab.train import run
+    import dataclasses
+
+    from cnnlab.runs.tasks import TASKS
+    from cnnlab.train import run, trainer
 
     calls, lines = [], []
-    real = run.evaluate
+    classify = TASKS["classify"]
 
     def counting(model, loader, *args, **kwargs):
         calls.append(len(loader.dataset))
-        return real(model, loader, *args, **kwargs)
+        return classify.evaluate(model, loader, *args, **kwargs)
 
-    monkeypatch.setattr(run, "evaluate", counting)
+    monkeypatch.setitem(TASKS, "classify", dataclasses.replace(classify, evaluate=counting))
+    validating = trainer.Trainer._run_epoch
+
+    def epoch_without_counting(self, *args):    # validation's evaluations are not counted
+        before = len(calls)
+        validating(self, *args)
+        del calls[before:]
+
+    monkeypatch.setattr(trainer.Trainer, "_run_epoch", epoch_without_counting)
 
     def call(**kwargs):
         kwargs = dict(dict(model="fashion_cnn", dataset="digits", epochs=2, progress=False, log=lines.append),
@@ -247,7 +258,7 @@ def test_finetune_validates_on_a_held_out_split_and_tests_once(tmp_path, monkeyp
     from cnnlab import models
     from cnnlab.data import get_dataset
     from cnnlab.runs import evaluation as evaluation_module
-    from cnnlab.train import trainer as trainer_module
+    from cnnlab.runs import task as task_module
     from cnnlab.train.transfer import finetune_job
     from cnnlab.train.checkpoint import save_checkpoint
 
@@ -256,13 +267,13 @@ def test_finetune_validates_on_a_held_out_split_and_tests_once(tmp_path, monkeyp
             "input_size": [1, 8, 8], "classes": [str(i) for i in range(10)],
             "normalize": {"mean": [0.5], "std": [0.25]}}
     source = save_checkpoint(tmp_path / "src.npz", {"meta": meta, "model": dict(net.state_dict())})
-    sizes, real = [], trainer_module.evaluate
+    sizes, real = [], evaluation_module.evaluate
 
     def counting(model, loader, *args, **kwargs):
         sizes.append(len(loader.dataset))
         return real(model, loader, *args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "evaluate", counting)       # validation
+    monkeypatch.setattr(task_module, "evaluate", counting)          # validation
     monkeypatch.setattr(evaluation_module, "evaluate", counting)    # the test set
     lines = []
     result = finetune_job(source, dataset="digits", epochs=2, out=str(tmp_path / "ft"), progress=False,
