@@ -19,6 +19,8 @@ import os
 
 REDUCTIONS = ("none", "mean", "sum")
 PADDING_STRINGS = ("valid", "same")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")   # a convolution's padding_mode
+INTERPOLATE_MODES = ("nearest", "nearest-exact", "bilinear")
 
 _TENSOR = []   # [Tensor], filled by cnnlab.tensor; validation sits below it and cannot import it
 
@@ -110,6 +112,11 @@ def choice(fn, name, value, options):
 def reduction_arg(fn, reduction):
     """A loss's ``reduction``: 'none', 'mean' or 'sum'."""
     return choice(fn, "reduction", reduction, REDUCTIONS)
+
+
+def padding_mode_arg(fn, padding_mode):
+    """A convolution's ``padding_mode``: 'zeros', 'reflect', 'replicate' or 'circular'."""
+    return choice(fn, "padding_mode", padding_mode, PADDING_MODES)
 
 
 # -------------------------------------------------------------------------------------------- pairs
