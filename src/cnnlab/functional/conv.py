@@ -271,47 +271,64 @@ def explain_fit(size, kernel_size, stride=1, padding=0, dilation=1):
     fits = all(a[0] for a in axes)
     outputs = tuple(a[1] for a in axes)
     leftovers = tuple(a[2] for a in axes)
+    text = f"{_fit_header(size, kernel, stride, padding, totals, dilation)}: {_fit_verdict(axes, totals)}"
+    text += _skipped_note(kernel, stride, dilation, outputs)
+    if is_pair:
+        return FitReport(fits, outputs, leftovers, text)
+    return FitReport(fits, outputs[0], leftovers[0], text)
 
-    def show(v):
-        return f"{v[0]}" if v[0] == v[1] else f"({v[0]}, {v[1]})"
 
-    header = f"{size[0]}x{size[1]} input, {kernel[0]}x{kernel[1]} kernel, stride {show(stride)}"
+def _show(v):
+    """A pair as one number when both axes agree: 3, else (3, 2)."""
+    return f"{v[0]}" if v[0] == v[1] else f"({v[0]}, {v[1]})"
+
+
+def _fit_header(size, kernel, stride, padding, totals, dilation):
+    header = f"{size[0]}x{size[1]} input, {kernel[0]}x{kernel[1]} kernel, stride {_show(stride)}"
     if totals != (0, 0):
-        header += f", padding {show(padding)}"
+        header += f", padding {_show(padding)}"
     if dilation != (1, 1):
-        header += f", dilation {show(dilation)}"
+        header += f", dilation {_show(dilation)}"
+    return header
 
-    def uncovered(axis, unit):
-        _, _, leftover, _, pad_cells = axes[axis]
-        if leftover == 0:
-            return None
-        text = f"the last {leftover} {unit}(s)"
-        if pad_cells == leftover:
-            text += " (all padding: no input pixel is lost)"
-        elif pad_cells:
-            text += f" ({pad_cells} of them padding)"
-        return text
 
+def _uncovered(axis, unit):
+    """'the last 2 row(s) (1 of them padding)' for one axis' ``_explain_axis`` tuple, None if all covered."""
+    _, _, leftover, _, pad_cells = axis
+    if leftover == 0:
+        return None
+    text = f"the last {leftover} {unit}(s)"
+    if pad_cells == leftover:
+        text += " (all padding: no input pixel is lost)"
+    elif pad_cells:
+        text += f" ({pad_cells} of them padding)"
+    return text
+
+
+def _fit_verdict(axes, totals):
+    """'fits: ...' or 'does not fit: ...', with the formula of each axis and what is left over."""
+    outputs = tuple(a[1] for a in axes)
     same_axes = axes[0] == axes[1] and totals[0] == totals[1]
     detail = axes[0][3] if same_axes else f"height: {axes[0][3]}; width: {axes[1][3]}"
-    if any(a[1] == 0 for a in axes):
-        text = f"{header}: does not fit: {detail}; there is no output."
-    elif fits:
-        text = (f"{header}: fits: {detail}, so the output is {outputs[0]}x{outputs[1]} and the last window ends "
+    if any(o == 0 for o in outputs):
+        return f"does not fit: {detail}; there is no output."
+    if all(a[0] for a in axes):
+        return (f"fits: {detail}, so the output is {outputs[0]}x{outputs[1]} and the last window ends "
                 f"exactly on the last row and column.")
-    else:
-        parts = [p for p in (uncovered(0, "row"), uncovered(1, "column")) if p]
-        where = "padded input" if totals != (0, 0) else "input"
-        text = (f"{header}: does not fit: {detail}, so the output is {outputs[0]}x{outputs[1]} (rounded down) and "
-                f"{' and '.join(parts)} of the {where} are never covered by any window.")
+    parts = [p for p in (_uncovered(axes[0], "row"), _uncovered(axes[1], "column")) if p]
+    where = "padded input" if totals != (0, 0) else "input"
+    return (f"does not fit: {detail}, so the output is {outputs[0]}x{outputs[1]} (rounded down) and "
+            f"{' and '.join(parts)} of the {where} are never covered by any window.")
+
+
+def _skipped_note(kernel, stride, dilation, outputs):
+    """A sentence on the rows/columns between windows when the stride exceeds the kernel span, else ''."""
     skipped = []
     for axis, unit in ((0, "row"), (1, "column")):
         span = dilation[axis] * (kernel[axis] - 1) + 1
         if stride[axis] > span and outputs[axis] > 1:
             skipped.append(f"{stride[axis] - span} {unit}(s)")
-    if skipped:
-        text += (f" Note: the stride is larger than the kernel span, so {' and '.join(skipped)} between "
-                 f"neighbouring windows are skipped too.")
-    if is_pair:
-        return FitReport(fits, outputs, leftovers, text)
-    return FitReport(fits, outputs[0], leftovers[0], text)
+    if not skipped:
+        return ""
+    return (f" Note: the stride is larger than the kernel span, so {' and '.join(skipped)} between "
+            f"neighbouring windows are skipped too.")
