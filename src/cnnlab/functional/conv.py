@@ -1,8 +1,8 @@
 """2-D convolution (cross-correlation, as in every deep learning library) and its shape arithmetic.
 
-``conv2d`` validates its arguments and works out the padding; ``Conv2d`` keeps forward and backward
-side by side; the sums themselves are computed by ``kernels`` (the lectures' im2col form in
-``kernels.reference.conv``, Numba loops in ``kernels.compiled.conv``):
+``conv2d`` has its arguments checked and the padding worked out (``_checks.conv2d_args``); ``Conv2d``
+keeps forward and backward side by side; the sums themselves are computed by ``kernels`` (the
+lectures' im2col form in ``kernels.reference.conv``, Numba loops in ``kernels.compiled.conv``):
     forward     = im2col columns of the zero-padded input @ kernels (+ bias);
     grad input  = "full" correlation of the stride-dilated output gradient with the 180-degree
                   rotated kernel (in/out channels swapped), cropped to the input;
