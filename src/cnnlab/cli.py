@@ -66,8 +66,12 @@ def _data_parallel(command):
 
 @_data_parallel
 def cmd_train(args):
-    from .train.run import train_job
+    from . import distributed
+    from .train.run import recipe_settings, train_job
 
+    # The model's recipe fills what was not given, here already: an error message names the value used.
+    args.epochs, args.batch_size, args.lr = recipe_settings(args.model, args.epochs, args.batch_size, args.lr,
+                                                            log=print if distributed.is_main() else None)
     callbacks, server = [], None
     if args.live is not None:
         feed, server = _start_live(args.live, args.live_host)
@@ -84,13 +88,11 @@ def cmd_train(args):
     finally:
         if server is not None:
             server.close()
-    from . import distributed
-
     if distributed.is_main():  # under mpiexec, rank 0 alone writes the report
         from .inspect.report import report_for_job  # never raises: a report problem is logged
 
-        result["report"] = report_for_job(result)
-    return EXIT_INTERRUPTED if result["interrupted"] else 0
+        result.report = report_for_job(result)
+    return EXIT_INTERRUPTED if result.interrupted else 0
 
 
 def _start_live(port, host):
