@@ -205,33 +205,26 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=None, batch_s
               monitor="val_acc", resize=None, callbacks=()):
     """Train zoo model ``model`` on ``dataset``; return a ``TrainResult`` (accuracy, paths, history).
 
-    The recipe, step by step: the data, the model, the loaders, resume, fit, test (one function
-    each, below). The report (``cnnlab.inspect.report.report_for_job``) is written by the caller,
-    ``cnnlab train``: ``train`` sits below ``inspect`` and never imports it.
-
+    The recipe: data, model, loaders, resume, fit, test (a function each, below). ``cnnlab train`` writes
+    the report (``inspect.report.report_for_job``): ``train`` sits below ``inspect``.
     ``epochs``, ``batch_size`` and ``lr`` left None take the model's recipe
     (``models.registry.default_recipe``), else 10 epochs, batches of 64 and the optimizer's rate.
-    Checkpoints go to ``out`` (default ``runs/<model>-<dataset>``) after every epoch; ``resume=True``
-    continues from ``out/last.npz``. ``train_limit`` trains on the first N shuffled samples only (tests).
-    ``augment`` names the training augmentations, e.g. ``"flip,crop:4,pca"`` (see
-    ``cnnlab.data.transforms.parse_augment``). ``callbacks`` go to the ``Trainer`` (e.g. a ``LiveFeed``).
 
-    Before any data is read, ``out`` is created and probed for writing and locked against a second
-    training (``force`` takes over a lock). ``resume`` compares the checkpoint's recorded recipe
-    with the given one and refuses differences unless ``allow_changes``. Raises
-    ``TrainingDiverged`` when the loss, a gradient or a statistic stops being finite.
+    Checkpoints go to ``out`` (default ``runs/<model>-<dataset>``) after every epoch; ``resume=True``
+    continues from ``out/last.npz``, refusing a recorded recipe that differs unless ``allow_changes``.
+    ``out`` is created, probed and locked before training (``force`` takes over a lock).
+    ``train_limit`` trains on N shuffled samples only (tests); ``augment`` names the training
+    augmentations (``"flip,crop:4,pca"``, see ``data.transforms.parse_augment``); ``resize`` (a side in
+    pixels) resizes images as read; ``callbacks`` go to the ``Trainer`` (e.g. a ``LiveFeed``).
+    Raises ``TrainingDiverged`` when the loss, a gradient or a statistic stops being finite.
 
     Under ``mpiexec -n N`` the job trains data-parallel (``cnnlab.train.strategy``): ``batch_size``
     stays the global batch, each rank takes ``batch_size / N`` of it, rank 0 alone logs and writes.
 
     Honest evaluation: ``val_split`` of the training set (class-balanced, drawn with ``seed``) is held
-    out as the validation set, on which ``monitor`` (``"val_acc"`` or ``"val_loss"``) chooses
-    ``best.npz``, drives the plateau schedule and ``early_stop`` (stop after that many epochs without
-    improvement). The test set is evaluated once, after training, on the best checkpoint's weights.
-    ``val_split=0`` trains on every training image and selects nothing: the last epoch is tested.
-
-    ``resize`` (a side in pixels) resizes every image as it is read, for models that need larger inputs
-    than the dataset's (``build_model`` says which).
+    out; on it ``monitor`` (``"val_acc"`` or ``"val_loss"``) chooses ``best.npz`` and drives the plateau
+    schedule and ``early_stop`` (epochs without improvement). The test set is evaluated once, after
+    training, on the best checkpoint's weights (``val_split=0``: no selection, the last epoch's).
     """
     job = SimpleNamespace(**locals())   # the arguments, by name, for the steps below
     strategy = choose_strategy()
@@ -250,14 +243,10 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=None, batch_s
     job.out = out or os.path.join("runs", f"{model}-{data.name}")
     strategy.check_output_dir(job.out)  # rank 0 alone writes there (stale temp files cleared)
     meta = _meta(job, data, config, opt, strategy)
-    loaders = _loaders(job, data, strategy, meta)
+    loaders = _loaders(job, data, strategy)
     task = get_task(job.task)
     trainer = _trainer(job, net, opt, scheduler, task, meta, strategy)
-    with strategy.lock(job.out, force, job.log):
-        strategy.tidy(job.out, job.log)
-        start = _resume(job, net, data, config, meta, strategy)
-        trainer.resume_source = trainer.last_path if resume else None
-        history = trainer.fit(loaders.train, loaders.val, epochs=job.epochs, resume=start)
+    history = _fit(job, trainer, loaders, strategy, data, config, meta)
     result = TrainResult(checkpoint=trainer.last_path, history=dict(history),
                          interrupted=trainer.interrupted, parameters=data.parameters,
                          dataset=data.name, model=net, run_dir=job.out, meta=meta,
@@ -389,7 +378,7 @@ def _meta(job, data, config, opt, strategy):
     return meta
 
 
-def _loaders(job, data, strategy, meta):
+def _loaders(job, data, strategy):
     """The loaders step: augmentation of each training batch, images resized as read, the strategy's
     loaders (``.train``, ``.val`` or None, ``.test``)."""
     batch_transform = None
@@ -414,6 +403,15 @@ def _trainer(job, net, opt, scheduler, task, meta, strategy):
     return Trainer(net, opt, task.make_loss(net), scheduler, callbacks, checkpoint_dir=job.out, meta=meta,
                    progress=job.progress, log=job.log, parallel=strategy.parallel, monitor=job.monitor,
                    task=task)
+
+
+def _fit(job, trainer, loaders, strategy, data, config, meta):
+    """The fit step: inside the run directory's lock, resume (when asked) and train; the ``History``."""
+    with strategy.lock(job.out, job.force, job.log):
+        strategy.tidy(job.out, job.log)
+        start = _resume(job, trainer.model, data, config, meta, strategy)
+        trainer.resume_source = trainer.last_path if job.resume else None
+        return trainer.fit(loaders.train, loaders.val, epochs=job.epochs, resume=start)
 
 
 def _resume(job, net, data, config, meta, strategy):
