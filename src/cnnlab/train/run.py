@@ -238,7 +238,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=None, batch_s
         return TrainResult()
     job.task = task_of(model)
     data = _data(job)
-    net, config = _model(job, data, strategy, want)
+    net, config, parameters = _model(job, data, strategy, want)
     opt, scheduler = _optimization(job, net, want)
     job.out = out or os.path.join("runs", f"{model}-{data.name}")
     strategy.check_output_dir(job.out)  # rank 0 alone writes there (stale temp files cleared)
@@ -248,7 +248,7 @@ def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=None, batch_s
     trainer = _trainer(job, net, opt, scheduler, task, meta, strategy)
     history = _fit(job, trainer, loaders, strategy, data, config, meta)
     result = TrainResult(checkpoint=trainer.last_path, history=dict(history),
-                         interrupted=trainer.interrupted, parameters=data.parameters,
+                         interrupted=trainer.interrupted, parameters=parameters,
                          dataset=data.name, model=net, run_dir=job.out, meta=meta,
                          test_set=data.test_set, split=data.split)
     if not trainer.interrupted:
@@ -304,7 +304,6 @@ class _Data:
     split: dict
     mean: list
     std: list
-    parameters: int = None
 
 
 def _data(job):
@@ -332,21 +331,22 @@ def _data(job):
 
 
 def _model(job, data, strategy, want):
-    """The model step: the zoo model fitted to the data, made ready for the strategy; says its size."""
+    """The model step: the zoo model fitted to the data, made ready for the strategy; says its size.
+    Returns ``(model, its config, its parameter count)``."""
     net, config = build_model(job.model, data.base, job.resize, data.name)
     net = strategy.prepare(net, {
         "model": job.model, "seed": job.seed, "dataset": data.name, "train_length": len(data.train_set),
         "test_length": len(data.test_set), "batch_size": job.batch_size, "epochs": job.epochs,
         "optimizer": job.optimizer, "lr": job.lr, "augment": job.augment, "resume": bool(job.resume)})
-    data.parameters = sum(p.numel() for p in net.parameters())
+    parameters = sum(p.numel() for p in net.parameters())
     val = len(data.val_set) if data.val_set is not None else 0
     sizes = f"{len(data.train_set):,} train / {val:,} validation / {len(data.test_set):,} test images"
-    job.log(f"{job.model}: {data.parameters:,} parameters | {data.name}: {sizes}")
+    job.log(f"{job.model}: {parameters:,} parameters | {data.name}: {sizes}")
     if data.val_set is None:
         job.log("--val-split 0: no validation set, so no model selection (no best checkpoint, no early "
                 "stopping; a plateau schedule follows the training " + ("loss" if want == "min" else "accuracy")
                 + "); the last epoch's model is tested")
-    return net, config
+    return net, config, parameters
 
 
 def _optimization(job, net, want):
