@@ -1,10 +1,8 @@
 """``Conv2d``: 2-D convolution (cross-correlation) over an NCHW input, with learned kernels and bias."""
 
 from ..functional import conv as Fconv
-from ..validation import int_arg, is_int, pair
+from ..validation import int_arg, is_int, padding_mode_arg, pair
 from .weighted import _WeightAndBias
-
-_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _padding_arg(fn, padding):
@@ -76,9 +74,7 @@ class Conv2d(_WeightAndBias):
         if padding == "same" and stride != (1, 1):
             raise ValueError(f"{fn}: padding='same' is not supported for strided convolutions. "
                              f"Received: stride={stride}")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"{fn}: `padding_mode` must be one of {', '.join(map(repr, _PADDING_MODES))}. "
-                             f"Received: padding_mode={padding_mode!r}")
+        padding_mode_arg(fn, padding_mode)   # the check conv2d makes, here at construction
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size

@@ -1,6 +1,7 @@
 """``ConvTranspose2d``: learned upsampling, the transpose (adjoint) of a strided ``Conv2d``."""
 
 from ..functional import conv_transpose as Fct
+from ..functional.sizes import conv_transpose_output_size
 from ..validation import int_arg, pair
 from .weighted import _WeightAndBias
 
@@ -63,7 +64,7 @@ class ConvTranspose2d(_WeightAndBias):
         if output_size is None:
             return self.output_padding
         size = tuple(int(n) for n in output_size)[-2:]
-        low = tuple(Fct.conv_transpose_output_size(n, k, s, p, 0, d) for n, k, s, p, d in
+        low = tuple(conv_transpose_output_size(n, k, s, p, 0, d) for n, k, s, p, d in
                     zip(input.shape[-2:], self.kernel_size, self.stride, self.padding,
                         self.dilation))
         high = tuple(n + s - 1 for n, s in zip(low, self.stride))
