@@ -210,5 +210,5 @@ def test_relative_imports_resolve_to_the_right_unit():
     for source, target, where in import_edges():
         by_module.setdefault(where.split(" line ")[0], set()).add(target)
     assert "backend" in by_module["cnnlab.tensor"]                 # from . import backend
-    assert "models" in by_module["cnnlab.train.saved"]             # from .. import backend, models
+    assert "models" in by_module["cnnlab.runs.saved"]             # from .. import backend, models
     assert "cnnlab.validation" not in by_module                    # it imports nothing from cnnlab

@@ -1,9 +1,9 @@
-"""Training, evaluation, checkpoints and metrics."""
+"""Training: the recipe (``train_job``), the fit loop (``Trainer``, ``fit``), callbacks and interrupts.
 
-from . import metrics
-from .checkpoint import load_checkpoint, save_checkpoint
-from ..runs.evaluation import evaluate
+Reads and writes runs through ``cnnlab.runs`` (checkpoints, the run lock, evaluation); imports
+``runs``, ``distributed``, ``live`` and the parts below them. ``inspect`` never imports it.
+"""
+
 from .trainer import EarlyStopping, History, Trainer, fit
 
-__all__ = ["Trainer", "fit", "evaluate", "History", "EarlyStopping", "save_checkpoint", "load_checkpoint",
-           "metrics"]
+__all__ = ["Trainer", "fit", "History", "EarlyStopping"]
