@@ -95,7 +95,7 @@ def cmd_train(args):
 
 def _start_live(port, host):
     """The live view's feed and server (``cnnlab train --live``); prints the page's address."""
-    from .live import start_live
+    from .live.server import start_live
 
     if not 0 <= port <= 65535:
         raise UserError(f"train: --live PORT must be in 0..65535 (0 picks a free port). Received: {port}")
@@ -522,7 +522,8 @@ def cmd_finetune(args):
     weights = None
     if os.path.splitext(str(args.checkpoint))[1].lower() in STATE_DICT_SUFFIXES:
         weights = _state_dict_weights(args.checkpoint, args.model)
-    result = finetune_job(args.checkpoint, weights=weights, dataset=args.dataset, model=args.model, epochs=args.epochs,
+    result = finetune_job(args.checkpoint, weights=weights, dataset=args.dataset, model=args.model,
+                          epochs=args.epochs,
                           batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                           weight_decay=args.weight_decay, freeze=args.freeze, lr_mult=args.lr_mult,
                           new_head=True if args.new_head else None, augment=args.augment, seed=args.seed,

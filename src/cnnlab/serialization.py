@@ -68,7 +68,8 @@ def encode(obj, arrays, where="", fn="save", typed=True):
         return {"__dict__": [[_key(k, where, fn), encode(v, arrays, f"{where}/{k}", fn, typed)]
                              for k, v in obj.items()]}
     if isinstance(obj, tuple) and typed:
-        return {"__tuple__": [encode(v, arrays, f"{where}/{i}", fn, typed) for i, v in enumerate(obj)]}
+        items = enumerate(obj)
+        return {"__tuple__": [encode(v, arrays, f"{where}/{i}", fn, typed) for i, v in items]}
     if isinstance(obj, (list, tuple)):
         return [encode(v, arrays, f"{where}/{i}", fn, typed) for i, v in enumerate(obj)]
     if isinstance(obj, np.generic):
@@ -198,8 +199,9 @@ def check_references(node, names, refuse):
             kind = next((k for k in _REFERENCES if k in obj), None)
             if kind is not None:
                 ref = obj[kind]
+                flag = obj.get("requires_grad", False)
                 if (set(obj) != _REFERENCES[kind] or isinstance(ref, bool)
-                        or not isinstance(ref, (int, str)) or not isinstance(obj.get("requires_grad", True), bool)):
+                        or not isinstance(ref, (int, str)) or not isinstance(flag, bool)):
                     raise refuse(f"malformed array reference {json.dumps(obj)[:80]}")
                 if str(ref) not in names:
                     raise refuse(f"its header refers to array {ref!r}, which the file does not hold")
@@ -273,7 +275,8 @@ def save(obj, f):
     structure = {"format": FORMAT, "value": encode(obj, arrays)}
     text = json.dumps(structure)
     if path.endswith(".safetensors"):
-        resources.atomic_write(path, lambda out: _write_safetensors(out, list(arrays.values()), text))
+        tensors = list(arrays.values())
+        resources.atomic_write(path, lambda out: _write_safetensors(out, tensors, text))
     else:
         arrays[_STRUCTURE_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
         resources.atomic_write(path, lambda out: np.savez(out, **arrays))

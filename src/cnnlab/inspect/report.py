@@ -219,7 +219,9 @@ def build_report(model, meta, history=None, dataset=None, evaluation=None, title
                              else _note("the checkpoint does not record the input size"))
     body["Training curves"] = _history_section(history)
     if dataset is not None:
-        result = evaluation if evaluation is not None and "scores" in evaluation else evaluate_trained(model, meta, dataset)
+        result = evaluation
+        if result is None or "scores" not in result:
+            result = evaluate_trained(model, meta, dataset)
         if not classes:
             classes = [str(i) for i in range(result["scores"].shape[1])]
         body["Final metrics"], _ = _metrics_section(result, classes)

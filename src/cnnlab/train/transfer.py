@@ -7,7 +7,7 @@ middle ones).
 
 Example:
     >>> model = models.get("resnet18")
-    >>> load_torch_state_dict(model, "resnet18.pth")          # weights trained elsewhere (cnnlab.interop)
+    >>> load_torch_state_dict(model, "resnet18.pth")          # cnnlab.interop: weights from elsewhere
     >>> replace_head(model, num_classes=10)                   # ['fc']: a new Linear(512, 10)
     >>> model.freeze("layer[1-3].*")                          # or freeze(model, ["conv1", "bn1"])
     >>> groups = param_groups_with_lr_mult(model, 0.01, {"layer4.*": 0.1, "fc.*": 1.0})
@@ -26,7 +26,8 @@ from ..data import transforms as T
 from ..nn import init
 from ..nn.freeze import _matches, freeze, select_parameters, unfreeze  # re-exported here
 from ..runs import evaluation
-from ..runs.rundir import RunLock, check_output_dir, check_output_dir_creatable, remove_orphaned_temp_files
+from ..runs.rundir import (RunLock, check_output_dir, check_output_dir_creatable,
+                           remove_orphaned_temp_files)
 from ..runs.saved import load_trained, set_normalize
 from ..validation import is_int, is_real
 from .run import _check_val_split, _datasets, _split, channel_stats, make_optimizer
@@ -211,7 +212,8 @@ def replace_head(model, num_classes):
 
 
 # ------------------------------------------------------------------------------------------------ fine-tuning job
-STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")  # files the CLI reads through cnnlab.interop
+# State-dict files: the CLI reads them through cnnlab.interop and hands finetune_job their arrays.
+STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 
 
 def load_pretrained(checkpoint, model=None, weights=None):
