@@ -164,7 +164,7 @@ def _evaluate_retrieval(model, meta, ds, args):
 
 
 def _evaluate_ensemble(args):
-    from .train.ensemble import evaluate_ensemble, format_ensemble
+    from .runs.ensemble import evaluate_ensemble, format_ensemble
 
     print(format_ensemble(evaluate_ensemble(args.checkpoint, args.mode, args.dataset, args.data_dir,
                                             args.batch_size)))

@@ -226,6 +226,10 @@ def load_pretrained(checkpoint, model=None, weights=None):
         weights: ``{name: array}`` under the model's own names (the CLI reads a PyTorch or safetensors
             file through ``cnnlab.interop``, so training never imports interop).
     """
+    if weights is None and os.path.splitext(str(checkpoint))[1].lower() in STATE_DICT_SUFFIXES:
+        raise ValueError(f"finetune: {os.fspath(checkpoint)!r} is a state dict; read it with "
+                         f"cnnlab.interop.load_torch_state_dict and pass its arrays as `weights` "
+                         f"(as cnnlab finetune does)")
     if weights is None:
         net, meta = load_trained(checkpoint)
         return net, dict(meta)
