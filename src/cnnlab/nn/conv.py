@@ -3,12 +3,10 @@
 import math
 
 from ..functional import conv as Fconv
-from ..validation import bool_arg, int_arg, is_int, pair
+from ..validation import bool_arg, int_arg, is_int, padding_mode_arg, pair
 from . import init
 from .module import Module
 from .parameter import _empty_parameter
-
-_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _padding_arg(fn, padding):
@@ -80,9 +78,7 @@ class Conv2d(Module):
         if padding == "same" and stride != (1, 1):
             raise ValueError(f"{fn}: padding='same' is not supported for strided convolutions. "
                              f"Received: stride={stride}")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"{fn}: `padding_mode` must be one of {', '.join(map(repr, _PADDING_MODES))}. "
-                             f"Received: padding_mode={padding_mode!r}")
+        padding_mode_arg(fn, padding_mode)   # the check conv2d makes, here at construction
         bool_arg(fn, "bias", bias)
         self.in_channels = in_channels
         self.out_channels = out_channels

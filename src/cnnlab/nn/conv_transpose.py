@@ -3,6 +3,7 @@
 import math
 
 from ..functional import conv_transpose as Fct
+from ..functional.sizes import conv_transpose_output_size
 from ..validation import bool_arg, int_arg, pair
 from . import init
 from .module import Module
@@ -81,7 +82,7 @@ class ConvTranspose2d(Module):
         if output_size is None:
             return self.output_padding
         size = tuple(int(n) for n in output_size)[-2:]
-        low = tuple(Fct.conv_transpose_output_size(n, k, s, p, 0, d) for n, k, s, p, d in
+        low = tuple(conv_transpose_output_size(n, k, s, p, 0, d) for n, k, s, p, d in
                     zip(input.shape[-2:], self.kernel_size, self.stride, self.padding,
                         self.dilation))
         high = tuple(n + s - 1 for n, s in zip(low, self.stride))

@@ -7,6 +7,7 @@ can be walked (``named_parameters``), saved (``state_dict``), restored (``load_s
 ``torch.nn.Module`` so state dicts map one to one (``features.0.weight``, ``bn.running_mean``).
 """
 
+import fnmatch
 import itertools
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
@@ -437,14 +438,12 @@ class Module:
 
     def freeze(self, pattern=None):
         """Freeze the parameters matching ``pattern`` (a name glob such as ``"features.*"``, a submodule, a list;
-        None for all); returns their names. See ``cnnlab.nn.freeze.freeze``."""
-        from .freeze import freeze
-        return freeze(self, pattern)
+        None for all); returns their names. See :func:`select_parameters`."""
+        return set_requires_grad(self, pattern, False, "freeze")
 
     def unfreeze(self, pattern=None):
         """Train the parameters matching ``pattern`` again; returns their names."""
-        from .freeze import unfreeze
-        return unfreeze(self, pattern)
+        return set_requires_grad(self, pattern, True, "unfreeze")
 
     def zero_grad(self, set_to_none=True):
         """Clear the gradients of every parameter: drop them (default) or fill them with zeros."""
@@ -630,3 +629,68 @@ class Module:
             else:
                 text += "\n  " + "\n  ".join(lines) + "\n"
         return text + ")"
+
+
+# ------------------------------------------------------------------ choosing parameters by name
+def _prefixes(name):
+    """``"layer1.0.conv1.weight"`` -> ``["layer1", "layer1.0", "layer1.0.conv1", "layer1.0.conv1.weight"]``."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _matches(name, pattern):
+    """A parameter matches a glob when its full name or the name of a module holding it matches."""
+    return any(fnmatch.fnmatchcase(p, pattern) for p in _prefixes(name))
+
+
+def select_parameters(model, pattern=None, fn="select_parameters"):
+    """``[(name, Parameter)]`` of ``model`` chosen by ``pattern``.
+
+    Args:
+        pattern: None (every parameter); a glob over dotted names, matched against each parameter's name
+            and the names of the modules that hold it (``"features"``, ``"features.*"``, ``"layer[12]"``,
+            ``"*.bn*"``); a submodule of ``model``; or a list of these.
+
+    Raises:
+        ValueError when a glob or module selects nothing (a typo would otherwise freeze nothing), naming
+        the model's top-level modules.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"{fn}: `model` must be a cnnlab.nn.Module. Received an object of type {type(model).__name__}")
+    named = list(model.named_parameters())
+    if pattern is None:
+        return named
+    patterns = list(pattern) if isinstance(pattern, (list, tuple)) else [pattern]
+    chosen = {}
+    module_names = {id(m): n for n, m in model.named_modules()}
+    for pat in patterns:
+        if isinstance(pat, Module):
+            if id(pat) not in module_names:
+                raise ValueError(f"{fn}: the module {type(pat).__name__} given as `pattern` is not part of the model")
+            ids = {id(p) for p in pat.parameters()}
+            hits = [(n, p) for n, p in named if id(p) in ids]
+            what = f"module {module_names[id(pat)] or '<root>'!r}"
+        elif isinstance(pat, str):
+            hits = [(n, p) for n, p in named if _matches(n, pat)]
+            what = f"pattern {pat!r}"
+        else:
+            raise TypeError(f"{fn}: `pattern` must be a glob string, a submodule, a list of them, or None. "
+                            f"Received an object of type {type(pat).__name__}")
+        if not hits:
+            top = ", ".join(n for n, _ in model.named_children())
+            raise ValueError(f"{fn}: {what} matches no parameter of {type(model).__name__}. "
+                             f"Its top-level modules are: {top}")
+        for n, p in hits:
+            chosen[n] = p
+    return [(n, p) for n, p in named if n in chosen]
+
+
+def set_requires_grad(model, pattern, requires_grad, fn):
+    """Set ``requires_grad`` on the parameters ``pattern`` selects (frozen ones lose their gradient);
+    returns their names. What ``freeze`` and ``unfreeze`` (and the ``Module`` methods) do."""
+    chosen = select_parameters(model, pattern, fn)
+    for _, p in chosen:
+        p.requires_grad_(requires_grad)
+        if not requires_grad:
+            p.grad = None
+    return [n for n, _ in chosen]

@@ -13,6 +13,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .. import backend
+from ..autograd import enable_grad
 from ..tensor import Tensor
 from ..validation import real_arg
 
@@ -203,8 +204,6 @@ class Optimizer:
         """Run the optional closure (with gradients on) and return its loss."""
         loss = None
         if closure is not None:
-            from ..autograd import enable_grad
-
             with enable_grad():
                 loss = closure()
         return loss

@@ -24,7 +24,8 @@ from .. import backend, models, nn
 from ..data import DataLoader, Subset
 from ..data import transforms as T
 from ..nn import init
-from ..nn.freeze import _matches, freeze, select_parameters, unfreeze  # re-exported here
+from ..nn.freeze import freeze, unfreeze  # re-exported here
+from ..nn.module import _matches, select_parameters  # select_parameters re-exported here
 from ..runs import evaluation
 from ..runs.rundir import (RunLock, check_output_dir, check_output_dir_creatable,
                            remove_orphaned_temp_files)
