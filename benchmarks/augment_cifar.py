@@ -23,8 +23,10 @@ import cnnlab
 from cnnlab import nn, optim
 from cnnlab.data import DataLoader, Subset, get_dataset
 from cnnlab.data.transforms import training_pipeline
-from cnnlab.train import Trainer, evaluate
-from cnnlab.train.run import channel_stats, set_normalize
+from cnnlab.train import Trainer
+from cnnlab.runs.evaluation import evaluate
+from cnnlab.runs.saved import set_normalize
+from cnnlab.train.run import channel_stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # (out_channels per stage); each stage is CONV3x3-BN-ReLU then 2x2 max pooling: 32 -> 16 -> 8 -> 4.

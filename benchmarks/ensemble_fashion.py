@@ -20,7 +20,7 @@ import time
 
 from results_md import write_section
 
-from cnnlab.train.ensemble import evaluate_ensemble
+from cnnlab.runs.ensemble import evaluate_ensemble
 from cnnlab.train.run import train_job
 
 
@@ -82,7 +82,7 @@ def report(args, mean, vote, times):
             f"training in all. {args.members} fashion_cnn trained with `cnnlab train`'s recipe "
             f"(Adam lr 1e-3, cosine over {args.epochs} epochs, batch 64) on {images} 60,000 "
             f"training images, seeds 0-{args.members - 1}; tested on the 10,000 test images "
-            "(`train.ensemble.evaluate_ensemble`, what `cnnlab evaluate CKPT1 CKPT2 ...` prints).",
+            "(`runs.ensemble.evaluate_ensemble`, what `cnnlab evaluate CKPT1 CKPT2 ...` prints).",
             "",
             "| model | test accuracy | test loss |",
             "|---|---|---|",

@@ -31,10 +31,10 @@ import numpy as np
 import cnnlab
 from cnnlab import models, optim
 from cnnlab.data import DataLoader, Subset, get_dataset
-from cnnlab.live import LiveServer
+from cnnlab.live import LiveFeed, LiveServer
 from cnnlab.train import Trainer
-from cnnlab.train.live_feed import LiveFeed
-from cnnlab.train.run import channel_stats, set_normalize
+from cnnlab.runs.saved import set_normalize
+from cnnlab.train.run import channel_stats
 from results_md import write_section
 
 # Training starts once the page has polled this many times (about 10 s): Chromium's start-up, which

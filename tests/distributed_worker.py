@@ -106,7 +106,7 @@ def shards(out, length="100", test_length="101"):
     from cnnlab import distributed as dist
     from cnnlab import nn
     from cnnlab.data import DataLoader, Subset, TensorDataset
-    from cnnlab.train import evaluate
+    from cnnlab.runs.evaluation import evaluate
 
     length, test_length = int(length), int(test_length)
     dist.init()

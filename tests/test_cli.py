@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cnnlab.cli import build_parser, main
-from cnnlab.train.checkpoint import load_checkpoint, save_checkpoint
+from cnnlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")

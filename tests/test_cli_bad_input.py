@@ -11,7 +11,7 @@ import pytest
 
 import cnnlab.cli as cli
 from cnnlab.cli import main
-from cnnlab.train.checkpoint import load_checkpoint, save_checkpoint
+from cnnlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

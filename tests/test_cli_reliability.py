@@ -10,7 +10,7 @@ import pytest
 
 from cnnlab.cli import main
 from cnnlab.train import Trainer
-from cnnlab.train.checkpoint import load_checkpoint
+from cnnlab.runs.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -182,7 +182,7 @@ def test_train_bad_out_fails_at_once_in_one_line(tmp_path, capsys, monkeypatch, 
 
 
 def test_read_only_directory_is_refused_before_training(tmp_path, monkeypatch):
-    from cnnlab.train.rundir import PathError, check_output_dir, check_output_dir_creatable
+    from cnnlab.runs.rundir import PathError, check_output_dir, check_output_dir_creatable
 
     monkeypatch.setattr(os, "access", lambda *a, **k: False)
     with pytest.raises(PathError, match=r"train: cannot write to '.*': permission denied"):
@@ -303,7 +303,7 @@ def test_every_write_path_fails_at_once_in_one_line(digits_checkpoint, tmp_path,
                                                     monkeypatch, name, kind):
     import tempfile
 
-    import cnnlab.train.rundir as rundir
+    import cnnlab.runs.rundir as rundir
 
     a_file = tmp_path / "a-file"
     a_file.write_text("x")

@@ -367,7 +367,7 @@ def test_cli_ranks_started_with_different_seeds_are_named(tmp_path):
 
 @needs_mpi
 def test_cli_a_killed_rank_ends_the_job_and_resume_finishes_on_fresh_ranks(tmp_path):
-    from cnnlab.train import load_checkpoint
+    from cnnlab.runs.checkpoint import load_checkpoint
 
     args = ["train", "--model", "fashion_cnn", "--dataset", "digits", "--epochs", "2",
             "--batch-size", "64", "--no-progress", "--out", str(tmp_path)]
@@ -481,7 +481,7 @@ def test_cli_sigterm_to_one_rank_stops_every_rank_at_one_step_and_resume_finishe
     checkpoint, and both ranks exit with status 130 (as one process does) within seconds.
     ``--resume`` on 2 ranks then finishes the run. Ctrl-C at the terminal (SIGINT to ``mpiexec``,
     which passes it to every rank) stops the same way."""
-    from cnnlab.train import load_checkpoint
+    from cnnlab.runs.checkpoint import load_checkpoint
 
     run = tmp_path / "run"
     args = ["train", "--model", "fashion_cnn", "--dataset", "digits", "--epochs", "3",

@@ -1,49 +1,39 @@
 """The package's layers import only downward: every import in src/cnnlab, read with ``ast``, is checked.
 
 Each top-level name under ``cnnlab`` (a module or a package) has a level; a module may import its own
-unit and any unit on a lower level. Imports inside functions count too (they run, just later). Two
-kinds of import cross the rule on purpose and are listed with their reason:
-
-- ``SAME_LEVEL``: one-way imports between units of one level. ``inspect -> train`` is allowed (a report
-  or a visualisation reads a training run: its checkpoint and saved model); ``train -> inspect`` is not
-  (``cnnlab train`` writes the report from the CLI), so the two never form a cycle.
-- ``EXCEPTIONS``: ``tensor -> functional``, ``Tensor``'s operator methods calling the ops, as
-  ``torch.Tensor`` does.
+unit and any unit on a lower level, never a unit of its own level or above. Imports inside functions
+count too (they run, just later). One kind of import crosses the rule on purpose and is listed with
+its reason in ``EXCEPTIONS``: ``tensor -> functional``, ``Tensor``'s operator methods calling the ops,
+as ``torch.Tensor`` does.
 
 No cycle is allowed between units in any case. A new top-level module fails this test until it is given
-a level below.
+a level below. The same picture is drawn in the design (``../shared/DESIGN.md``, "Levels" under
+"Layout"); when that file is present the two must agree.
 """
 
 import ast
 import os
+import re
 
 import pytest
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "src", "cnnlab")
+DESIGN = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "DESIGN.md")
 
 # Top first. A unit is a name, or several names that form one unit (they may import each other).
 LEVELS = [
-    ("cnnlab", "cli", "live", "bench"),              # `import cnnlab` (the public API), commands, views
-    ("train", "inspect", "interop", "distributed", "utils", "vision"),  # utils, vision: PyTorch's names
-    ("runs",),                                        # a finished run as data: tasks, evaluation
+    ("cnnlab", "cli"),                                  # `import cnnlab` (the public API), commands
+    ("train", "inspect", "interop", "utils", "vision"),  # the recipe; reading models; PyTorch's names
+    ("runs", "live", "distributed"),                    # a finished run as data; the live view; MPI
     ("models",),
-    ("nn", "optim", "data", "ops", "creation"),     # ops, creation: torch.max, torch.full, ...
-    ("functional", "metrics", "serialization",       # serialization: cnnlab.save/load of tensors
-     "collectives"),                                 # the MPI world under distributed, nn.parallel
+    ("nn", "optim", "data", "ops", "creation"),         # ops, creation: torch.max, torch.full, ...
+    ("functional", "metrics", "serialization",          # serialization: the one npz+JSON format
+     "collectives"),                                    # the MPI world under distributed, nn.parallel
     ("autograd+tensor", "kernels", "cuda", "accelerator"),  # Tensor and the engine; torch.cuda
     ("backend",),
-    ("validation", "resources", "pytorch_names"),    # argument checks; file names, special files and
-                                                     # memory; PyTorch's names: import nothing
+    ("validation", "resources", "pytorch_names"),       # argument checks; file names, special files and
+                                                        # memory; PyTorch's names: import nothing
 ]
-SAME_LEVEL = {
-    ("inspect", "train"): "reports and visualisations read a training run (checkpoint, saved model)",
-    ("train", "interop"): "fine-tuning starts from a PyTorch or safetensors state dict",
-    ("cli", "live"): "`cnnlab train --live` starts the live view",
-    ("cli", "bench"): "`cnnlab bench` (until the harness has left the package)",
-    ("bench", "cnnlab"): "the benchmark harness uses the public API, as a user does",
-    ("train", "distributed"): "the trainer all-reduces gradients when run under MPI",
-    ("utils", "distributed"): "torch.utils.data.distributed's DistributedSampler is cnnlab's",
-}
 EXCEPTIONS = {
     ("autograd+tensor", "functional"): "Tensor's operator methods call functional, as torch.Tensor does",
 }
@@ -139,7 +129,7 @@ def import_edges():
 
 
 def violations(edges):
-    """Messages for unknown names, upward imports, undeclared same-level imports and cycles."""
+    """Messages for unknown names, upward imports, imports within a level and cycles."""
     problems = []
     graph = {}
     for source, target, where in edges:
@@ -156,8 +146,8 @@ def violations(edges):
         la, lb = level_of(a), level_of(b)
         if la > lb:
             problems.append(f"{where}: upward import, {a} (level {la}) imports {b} (level {lb})")
-        elif la == lb and (a, b) not in SAME_LEVEL:
-            problems.append(f"{where}: {a} and {b} share a level and {a} -> {b} is not in SAME_LEVEL")
+        elif la == lb:
+            problems.append(f"{where}: {a} and {b} share a level (level {la}); neither may import the other")
     state = {}
 
     def visit(unit, path):
@@ -192,7 +182,10 @@ def test_every_top_level_module_has_a_level():
 @pytest.mark.parametrize("edges,expected", [
     ([("nn", "train", "nn/module.py line 3: imports cnnlab.train.transfer")],
      "nn/module.py line 3: imports cnnlab.train.transfer: upward import, nn (level 4) imports train (level 1)"),
-    ([("train", "inspect", "w")], "w: train and inspect share a level and train -> inspect is not in SAME_LEVEL"),
+    ([("train", "inspect", "w")], "w: train and inspect share a level (level 1); neither may import the other"),
+    ([("inspect", "train", "w")], "w: inspect and train share a level (level 1); neither may import the other"),
+    ([("train", "interop", "w")], "w: train and interop share a level (level 1); neither may import the other"),
+    ([("inspect", "runs", "w"), ("train", "live", "w"), ("cli", "train", "w")], None),
     ([("shiny", "nn", "w")], "w: 'shiny' has no level; add it to LEVELS in tests/test_layering.py"),
     ([("tensor", "functional", "t"), ("functional", "tensor", "f")], None),
     ([("inspect", "train", "a"), ("train", "inspect", "b")], "import cycle: inspect -> train -> inspect"),
@@ -210,5 +203,29 @@ def test_relative_imports_resolve_to_the_right_unit():
     for source, target, where in import_edges():
         by_module.setdefault(where.split(" line ")[0], set()).add(target)
     assert "backend" in by_module["cnnlab.tensor"]                 # from . import backend
-    assert "models" in by_module["cnnlab.train.saved"]             # from .. import backend, models
+    assert "models" in by_module["cnnlab.runs.saved"]             # from .. import backend, models
     assert "cnnlab.validation" not in by_module                    # it imports nothing from cnnlab
+
+
+def design_levels(text):
+    """The level picture of DESIGN.md: the first fenced block after a "Levels" heading, one level a
+    line (top first), units separated by spaces, ``#`` starting a comment."""
+    match = re.search(r"^#+ *Levels\b.*?^```[^\n]*\n(.*?)^```", text, re.M | re.S)
+    if match is None:
+        return None
+    lines = (line.split("#")[0].split() for line in match.group(1).splitlines())
+    return [tuple(units) for units in lines if units]
+
+
+def test_the_design_draws_the_same_levels():
+    if not os.path.isfile(DESIGN):
+        pytest.skip("../shared/DESIGN.md is not beside this checkout")
+    drawn = design_levels(open(DESIGN, encoding="utf-8").read())
+    assert drawn is not None, "DESIGN.md has no Levels block (a heading 'Levels', then a fenced block)"
+    assert drawn == [tuple(level) for level in LEVELS]
+
+
+def test_the_design_picture_is_read_line_by_line():
+    text = "## Layout\n\n### Levels\n\n```text\ncli   # top\ntrain inspect\n\nautograd+tensor\n```\n"
+    assert design_levels(text) == [("cli",), ("train", "inspect"), ("autograd+tensor",)]
+    assert design_levels("## Layout\nno picture\n") is None

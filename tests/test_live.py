@@ -14,9 +14,9 @@ import urllib.request
 import numpy as np
 import pytest
 
-import cnnlab.live as live
+import cnnlab.live.server as live
 from cnnlab.cli import main
-from cnnlab.train.live_feed import LiveFeed, _downsample
+from cnnlab.live.feed import LiveFeed, _downsample
 
 WAIT = 300  # a guard against a hung run, not a timing: every wait below ends on an event
 

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-import cnnlab.live as live
-from cnnlab.train.live_feed import LiveFeed
+import cnnlab.live.server as live
+from cnnlab.live.feed import LiveFeed
 
 EVIL = '<img src=x onerror="document.title=\'pwned\'">'
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from cnnlab.cli import EXIT_RESOURCES, main, resource_message
-from cnnlab.train.checkpoint import load_checkpoint
+from cnnlab.runs.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -9,7 +9,7 @@ import pytest
 
 import cnnlab
 from cnnlab import resources
-from cnnlab.train.checkpoint import load_checkpoint, save_checkpoint
+from cnnlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 # ---------------------------------------------------------------------- temporary names
@@ -37,7 +37,7 @@ def test_save_to_a_250_character_name_works(tmp_path, suffix):
 
 
 def test_a_checkpoint_and_a_report_to_255_character_names(tmp_path):
-    from cnnlab.train.checkpoint import atomic_write
+    from cnnlab.runs.checkpoint import atomic_write
 
     limit = os.pathconf(tmp_path, "PC_NAME_MAX")
     path = tmp_path / ("c" * (limit - 4) + ".npz")

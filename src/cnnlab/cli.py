@@ -97,7 +97,7 @@ def cmd_train(args):
 
 def _start_live(port, host):
     """The live view's feed and server (``cnnlab train --live``); prints the page's address."""
-    from .live import start_live
+    from .live.server import start_live
 
     if not 0 <= port <= 65535:
         raise UserError(f"train: --live PORT must be in 0..65535 (0 picks a free port). Received: {port}")
@@ -112,11 +112,8 @@ def _start_live(port, host):
 
 # ---------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args):
-    from . import nn
-    from .data import DataLoader
-    from .train import evaluate
     from .metrics import precision_recall_f1, top_k_accuracy
-    from .train.run import eval_dataset, load_trained
+    from .runs.saved import eval_dataset, evaluate_trained, load_trained
 
     if len(args.checkpoint) > 1:
         return _evaluate_ensemble(args)
@@ -127,7 +124,7 @@ def cmd_evaluate(args):
                         f"{args.dataset or meta['dataset']!r} has {len(ds.classes)}")
     if args.retrieval:
         return _evaluate_retrieval(model, meta, ds, args)
-    result = evaluate(model, DataLoader(ds, batch_size=args.batch_size), nn.CrossEntropyLoss())
+    result = evaluate_trained(model, meta, ds, args.batch_size)
     if meta.get("task", "classify") == "segment":
         from .inspect.segmentation import format_segmentation
 
@@ -169,7 +166,7 @@ def _evaluate_retrieval(model, meta, ds, args):
 
 
 def _evaluate_ensemble(args):
-    from .train.ensemble import evaluate_ensemble, format_ensemble
+    from .runs.ensemble import evaluate_ensemble, format_ensemble
 
     print(format_ensemble(evaluate_ensemble(args.checkpoint, args.mode, args.dataset, args.data_dir,
                                             args.batch_size)))
@@ -191,7 +188,7 @@ def load_image(path, channels, size):
 def cmd_predict(args):
     from . import Tensor, no_grad
     from .functional.activation import softmax
-    from .train.run import load_trained
+    from .runs.saved import load_trained
 
     model, meta = load_trained(args.checkpoint)
     c, h, w = meta["input_size"]
@@ -234,7 +231,7 @@ def cmd_retrieve(args):
     from .data.resized import ResizedDataset
     from .inspect.images import write_png
     from .inspect.retrieval import cosine_neighbours, neighbours_picture, penultimate_features
-    from .train.run import load_trained, set_normalize
+    from .runs.saved import load_trained, set_normalize
 
     if args.out:
         _check_output_file(args.out, "retrieve")
@@ -279,7 +276,7 @@ def cmd_saliency(args):
     """Simonyan et al. 2014's class saliency map of an image, drawn beside and over it."""
     from .inspect.images import write_png
     from .inspect.visualize import heatmap_picture, saliency
-    from .train.run import load_trained
+    from .runs.saved import load_trained
 
     _check_output_file(args.out, "saliency")
     model, meta = load_trained(args.checkpoint)
@@ -305,7 +302,7 @@ def cmd_dream(args):
     """DeepDream: amplify a layer's activations (or a class score) in an image, or in noise."""
     from .inspect.dream import dream
     from .inspect.images import fit_scale, to_rgb, upscale, write_png
-    from .train.run import load_trained
+    from .runs.saved import load_trained
 
     _check_output_file(args.out, "dream")
     if (args.layer is None) == (args.target_class is None):
@@ -354,7 +351,7 @@ def cmd_filter(args):
 
 def cmd_visualize(args):
     from .inspect.visualize import visualize_checkpoint
-    from .train.rundir import check_output_dir
+    from .runs.rundir import check_output_dir
 
     check_output_dir(args.out, "visualize")
     try:
@@ -370,7 +367,7 @@ def cmd_visualize(args):
 
 def cmd_report(args):
     from .inspect.report import write_report
-    from .train.rundir import check_output_dir
+    from .runs.rundir import check_output_dir
 
     if args.png is not None:
         check_output_dir(args.png, "report")
@@ -507,10 +504,28 @@ def cmd_bench(args):
 
 # ---------------------------------------------------------------------------- parser
 # ---------------------------------------------------------------------------- finetune, export
-def cmd_finetune(args):
-    from .train.transfer import finetune_job
+def _state_dict_weights(path, model):
+    """The weights of a PyTorch or safetensors state-dict file as ``{name: array}`` under zoo model
+    ``model``'s names (read and checked by ``cnnlab.interop``; training only sees arrays)."""
+    from . import backend, models
+    from .interop import load_torch_state_dict
 
-    result = finetune_job(args.checkpoint, dataset=args.dataset, model=args.model, epochs=args.epochs,
+    if model is None:
+        raise UserError(f"finetune: {path!r} is a state dict; name the architecture with --model "
+                        f"(one of {', '.join(models.list_models())})")
+    net = models.get(model)
+    load_torch_state_dict(net, path)
+    return {k: backend.asnumpy(v._data) for k, v in net.state_dict().items()}
+
+
+def cmd_finetune(args):
+    from .train.transfer import STATE_DICT_SUFFIXES, finetune_job
+
+    weights = None
+    if os.path.splitext(str(args.checkpoint))[1].lower() in STATE_DICT_SUFFIXES:
+        weights = _state_dict_weights(args.checkpoint, args.model)
+    result = finetune_job(args.checkpoint, weights=weights, dataset=args.dataset, model=args.model,
+                          epochs=args.epochs,
                           batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
                           weight_decay=args.weight_decay, freeze=args.freeze, lr_mult=args.lr_mult,
                           new_head=True if args.new_head else None, augment=args.augment, seed=args.seed,
@@ -521,7 +536,7 @@ def cmd_finetune(args):
 
 def cmd_export(args):
     from .interop import export_onnx, save_torch_state_dict
-    from .train.run import load_trained
+    from .runs.saved import load_trained
 
     stem = os.path.splitext(args.checkpoint)[0]
     out = args.out or stem + "." + args.format
@@ -537,7 +552,7 @@ def cmd_export(args):
 
 def _check_output_file(path, fn):
     """One line (exit 2) now, not a traceback after the work, when ``path`` cannot be written."""
-    from .train.rundir import check_output_file
+    from .runs.rundir import check_output_file
 
     check_output_file(path, fn)
 

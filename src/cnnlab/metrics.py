@@ -1,7 +1,7 @@
 """Classification metrics from logits or predicted labels: accuracy, top-k, confusion matrix, precision/recall/F1;
 and segmentation's: the pixel confusion matrix, per-class IoU, mean IoU and pixel accuracy.
 
-One place for ``train`` and ``inspect`` (``cnnlab.train.metrics`` re-exports them).
+One place for ``train``, ``runs`` and ``inspect``: import them from here only.
 
 Every function takes predictions as labels (N,) or scores (N, C) (logits or probabilities: the arg-max is
 the prediction) and targets as labels (N,). Results agree with scikit-learn's ``accuracy_score``,

@@ -12,6 +12,12 @@ strings), in one of two containers:
 
 A plain ``.npz`` or ``.safetensors`` of arrays (from NumPy, PyTorch's safetensors) loads as a dict
 of tensors. Files are written to a temporary file beside the target and renamed into place.
+
+This is cnnlab's one npz+JSON format: ``encode``/``decode`` (structure <-> JSON + arrays),
+``check_references`` and ``read_npz`` (an archive checked before anything is allocated) also
+serve the training checkpoints of ``cnnlab.runs.checkpoint``. The format sits here, on the level
+of the ops, because ``cnnlab.save`` of tensors must not import models or runs; the run directory
+(checkpoints with their metadata, the lock, trained models) builds on it from ``runs/``.
 """
 
 import json
@@ -44,54 +50,63 @@ def _path(fn, f):
 
 
 # ---------------------------------------------------------------------- structure <-> JSON + arrays
-def _split(obj, arrays, where):
-    """``obj`` as JSON-able data in which every array is a reference into ``arrays``."""
+def encode(obj, arrays, where="", fn="save", typed=True):
+    """``obj`` as JSON-able data in which every array is a reference into ``arrays`` (name -> array).
+
+    ``typed`` (``cnnlab.save``): arrays are named by their index, a Tensor keeps its
+    ``requires_grad`` and a tuple stays a tuple. Otherwise (training checkpoints) arrays are named by
+    their path in ``obj`` (``/model/fc.weight``), Tensors are stored as arrays and tuples as lists.
+    """
     if isinstance(obj, Tensor):
-        arrays.append(backend.asnumpy(obj._data))
-        return {"__tensor__": len(arrays) - 1, "requires_grad": bool(obj.requires_grad)}
+        if not typed:
+            return encode(obj._data, arrays, where, fn, typed)
+        return {"__tensor__": _put(arrays, obj._data, where, typed),
+                "requires_grad": bool(obj.requires_grad)}
     if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
-        arrays.append(backend.asnumpy(obj))
-        return {"__array__": len(arrays) - 1}
+        return {"__array__": _put(arrays, obj, where, typed)}
     if isinstance(obj, dict):
-        return {"__dict__": [[_key(k, where), _split(v, arrays, f"{where}/{k}")]
+        return {"__dict__": [[_key(k, where, fn), encode(v, arrays, f"{where}/{k}", fn, typed)]
                              for k, v in obj.items()]}
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_split(v, arrays, f"{where}/{i}") for i, v in enumerate(obj)]}
-    if isinstance(obj, list):
-        return [_split(v, arrays, f"{where}/{i}") for i, v in enumerate(obj)]
+    if isinstance(obj, tuple) and typed:
+        items = enumerate(obj)
+        return {"__tuple__": [encode(v, arrays, f"{where}/{i}", fn, typed) for i, v in items]}
+    if isinstance(obj, (list, tuple)):
+        return [encode(v, arrays, f"{where}/{i}", fn, typed) for i, v in enumerate(obj)]
     if isinstance(obj, np.generic):
         return obj.item()
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
-    raise TypeError(f"save: cannot store a value of type {type(obj).__name__} at {where or '/'!r}; "
+    raise TypeError(f"{fn}: cannot store a value of type {type(obj).__name__} at {where or '/'!r}; "
                     f"expected tensors, arrays, numbers, strings, None, and dicts, lists or tuples "
                     f"of them")
 
 
-def _key(k, where):
+def _put(arrays, array, where, typed):
+    """Store ``array`` in ``arrays``; its reference: the index (typed) or the path in the structure."""
+    ref = len(arrays) if typed else (where or "value")
+    arrays[str(ref)] = backend.asnumpy(array)
+    return ref
+
+
+def _key(k, where, fn):
     if isinstance(k, (str, int)) and not isinstance(k, bool):
         return k
-    raise TypeError(f"save: dict keys must be str or int. Received key {k!r} at {where or '/'!r}")
+    raise TypeError(f"{fn}: dict keys must be str or int. Received key {k!r} at {where or '/'!r}")
 
 
-def _join(obj, arrays):
+def decode(obj, arrays):
+    """The structure ``encode`` wrote, with its references replaced by ``arrays`` (name -> array)."""
     if isinstance(obj, dict):
         if "__tensor__" in obj:
-            return Tensor(arrays[obj["__tensor__"]], requires_grad=obj["requires_grad"])
+            return Tensor(arrays[str(obj["__tensor__"])], requires_grad=obj["requires_grad"])
         if "__array__" in obj:
-            return arrays[obj["__array__"]]
+            return arrays[str(obj["__array__"])]
         if "__tuple__" in obj:
-            return tuple(_join(v, arrays) for v in obj["__tuple__"])
-        return {k: _join(v, arrays) for k, v in obj["__dict__"]}
+            return tuple(decode(v, arrays) for v in obj["__tuple__"])
+        return {k: decode(v, arrays) for k, v in obj["__dict__"]}
     if isinstance(obj, list):
-        return [_join(v, arrays) for v in obj]
+        return [decode(v, arrays) for v in obj]
     return obj
-
-
-def _atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it over it
-    (the temporary name stays within the file system's name limit)."""
-    resources.atomic_write(path, write)
 
 
 # ---------------------------------------------------------------------- archive checks
@@ -163,30 +178,83 @@ def npz_members(zf, max_total=MAX_TOTAL_BYTES):
     return members
 
 
-def _check_references(path, value, count):
-    """Every ``__tensor__``/``__array__`` index of a structure is one of the ``count`` arrays, and
-    every array is named (walked without recursion: a crafted header may nest deeply)."""
-    named, stack = set(), [(value, 1)]
+MAX_DEPTH = 64                  # nesting of a JSON header
+MAX_HEADER_BYTES = 64 * 2 ** 20  # the JSON header itself
+_REFERENCES = {"__array__": {"__array__"}, "__tensor__": {"__tensor__", "requires_grad"}}
+
+
+def check_references(node, names, refuse):
+    """Check a decoded JSON structure before ``decode`` reads it: each node is a JSON value, a list,
+    or one of ``encode``'s dicts; every reference names one of ``names`` and every name is referenced
+    (an archive holds nothing its header does not name). Walked without recursion (a crafted header
+    may nest deeply); a problem raises ``refuse(why)``."""
+    stack, named = [(node, 1)], set()
     while stack:
         obj, depth = stack.pop()
-        if depth > 64:
-            raise ValueError(f"load: {path!r} has a header nested deeper than 64 levels")
-        if isinstance(obj, dict):
-            for key in ("__tensor__", "__array__"):
-                if key in obj:
-                    index = obj[key]
-                    if isinstance(index, bool) or not isinstance(index, int) or not (
-                            0 <= index < count):
-                        raise ValueError(f"load: {path!r} refers to array {index!r}, which it "
-                                         f"does not hold")
-                    named.add(index)
-            stack.extend((v, depth + 1) for v in obj.values())
-        elif isinstance(obj, list):
+        if depth > MAX_DEPTH:
+            raise refuse(f"its header is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(obj, list):
             stack.extend((v, depth + 1) for v in obj)
-    if len(named) != count:
-        unnamed = sorted(set(range(count)) - named)
-        raise ValueError(f"load: {path!r} holds array(s) its header never names "
-                         f"({', '.join(map(str, unnamed[:5]))}); a cnnlab file holds no others")
+        elif isinstance(obj, dict):
+            kind = next((k for k in _REFERENCES if k in obj), None)
+            if kind is not None:
+                ref = obj[kind]
+                flag = obj.get("requires_grad", False)
+                if (set(obj) != _REFERENCES[kind] or isinstance(ref, bool)
+                        or not isinstance(ref, (int, str)) or not isinstance(flag, bool)):
+                    raise refuse(f"malformed array reference {json.dumps(obj)[:80]}")
+                if str(ref) not in names:
+                    raise refuse(f"its header refers to array {ref!r}, which the file does not hold")
+                named.add(str(ref))
+                continue
+            entries = obj.get("__tuple__", obj.get("__dict__"))
+            if len(obj) != 1 or not isinstance(entries, list):
+                raise refuse(f"malformed dictionary {json.dumps(obj)[:80]} (expected "
+                             "{'__dict__': [...]})")
+            if "__tuple__" in obj:
+                stack.extend((v, depth + 1) for v in entries)
+                continue
+            for entry in entries:
+                if (not isinstance(entry, list) or len(entry) != 2 or isinstance(entry[0], bool)
+                        or not isinstance(entry[0], (str, int))):
+                    raise refuse(f"malformed dictionary entry {json.dumps(entry)[:80]}")
+                stack.append((entry[1], depth + 1))
+    unnamed = sorted(set(names) - named)
+    if unnamed:
+        shown = ", ".join(repr(k) for k in unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
+        raise refuse(f"it holds {len(unnamed)} array(s) its header never names ({shown})")
+
+
+def read_npz(path, header_key, max_total=MAX_TOTAL_BYTES):
+    """``(header text or None, {name: array})`` of the ``.npz`` archive at ``path``, its JSON header
+    the uint8 member ``header_key``; nothing is unpickled.
+
+    The members are checked from the zip directory and their ``.npy`` headers first
+    (``npz_members``), then against the memory available now, and the header must be at most
+    ``MAX_HEADER_BYTES`` of uint8 UTF-8 text. Raises ``NeedsPickle`` or ``ValueError(reason)``.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = npz_members(zf, max_total)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"it is not a readable .npz archive ({e})") from None
+    total, free = sum(m[2] for m in members.values()), resources.available_memory()
+    if free is not None and total > free:
+        raise ValueError(f"its arrays need {resources.format_bytes(total)}, more than the "
+                         f"{resources.format_bytes(free)} of memory available")
+    header = members.pop(header_key, None)
+    if header is not None:
+        shape, dtype, nbytes = header
+        if dtype != np.uint8 or len(shape) != 1 or nbytes > MAX_HEADER_BYTES:
+            raise ValueError(f"its header {header_key} must be at most {MAX_HEADER_BYTES:,} bytes "
+                             f"of uint8; it is {dtype} of shape {shape}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            text = None if header is None else archive[header_key].tobytes().decode("utf-8")
+            return text, {k: archive[k] for k in members}
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, UnicodeDecodeError) as e:
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"it is not a readable .npz archive ({why})") from None
 
 
 # ---------------------------------------------------------------------- save
@@ -203,15 +271,15 @@ def save(obj, f):
     path = _path("save", f)
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise FileNotFoundError(f"save: the directory of {path!r} does not exist")
-    arrays = []
-    structure = {"format": FORMAT, "value": _split(obj, arrays, "")}
+    arrays = {}
+    structure = {"format": FORMAT, "value": encode(obj, arrays)}
     text = json.dumps(structure)
     if path.endswith(".safetensors"):
-        _atomic_write(path, lambda out: _write_safetensors(out, arrays, text))
+        tensors = list(arrays.values())
+        resources.atomic_write(path, lambda out: _write_safetensors(out, tensors, text))
     else:
-        named = {str(i): a for i, a in enumerate(arrays)}
-        named[_STRUCTURE_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-        _atomic_write(path, lambda out: np.savez(out, **named))
+        arrays[_STRUCTURE_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        resources.atomic_write(path, lambda out: np.savez(out, **arrays))
 
 
 def _write_safetensors(out, arrays, text):
@@ -273,45 +341,33 @@ def _map_location(map_location):
 def _load_npz(path):
     try:
         with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-            if any(n.endswith(".pkl") for n in names):
-                raise ValueError(f"load: {path!r} is a PyTorch zip of pickles (torch.save); "
-                                 f"{_NO_PICKLE}. {_CONVERT}")
-            try:
-                members = npz_members(z)
-            except NeedsPickle:
-                raise ValueError(f"load: {path!r} holds object arrays, which need unpickling; "
-                                 f"{_NO_PICKLE}. Save numeric arrays only") from None
-            except ValueError as e:
-                raise ValueError(f"load: {path!r} cannot be read safely: {e}") from None
+            pickles = any(n.endswith(".pkl") for n in z.namelist())
     except (zipfile.BadZipFile, OSError) as e:
         raise ValueError(f"load: {path!r} is not a readable .npz archive ({e})") from None
-    total, free = sum(m[2] for m in members.values()), resources.available_memory()
-    if free is not None and total > free:
-        raise ValueError(f"load: {path!r} holds {resources.format_bytes(total)} of arrays, more "
-                         f"than the {resources.format_bytes(free)} of memory available")
-    if _STRUCTURE_KEY in members:  # the structure, at most 64 MiB of UTF-8 text
-        shape, dtype, nbytes = members.pop(_STRUCTURE_KEY)
-        if dtype != np.uint8 or len(shape) != 1 or nbytes > 64 * 2 ** 20:
-            raise ValueError(f"load: {path!r} has a damaged cnnlab header (dtype {dtype}, shape "
-                             f"{shape})")
+    if pickles:
+        raise ValueError(f"load: {path!r} is a PyTorch zip of pickles (torch.save); "
+                         f"{_NO_PICKLE}. {_CONVERT}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {k: archive[k] for k in archive.files}
+        text, arrays = read_npz(path, _STRUCTURE_KEY)
+    except NeedsPickle:
+        raise ValueError(f"load: {path!r} holds object arrays, which need unpickling; "
+                         f"{_NO_PICKLE}. Save numeric arrays only") from None
     except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise ValueError(f"load: {path!r} holds object arrays, which need unpickling; "
-                             f"{_NO_PICKLE}. Save numeric arrays only") from None
-        raise ValueError(f"load: {path!r} is not a readable .npz archive ({e})") from None
-    except (zipfile.BadZipFile, OSError) as e:
-        raise ValueError(f"load: {path!r} is not a readable .npz archive ({e})") from None
-    if _STRUCTURE_KEY not in arrays:
+        raise _unsafe(path, str(e)) from None
+    if text is None:
         return {k: Tensor(a) for k, a in arrays.items()}
-    structure = _structure(path, bytes(arrays.pop(_STRUCTURE_KEY)).decode("utf-8", "replace"))
-    if sorted(arrays) != sorted(map(str, range(len(arrays)))):
-        raise ValueError(f"load: {path!r} holds arrays other than the ones its header names")
-    _check_references(path, structure.get("value"), len(arrays))
-    return _join(structure["value"], [arrays[str(i)] for i in range(len(arrays))])
+    return _decoded(path, text, arrays)
+
+
+def _unsafe(path, why):
+    return ValueError(f"load: {path!r} cannot be read safely: {why}")
+
+
+def _decoded(path, text, arrays):
+    """The value of a cnnlab header ``text`` over ``arrays``, its references checked first."""
+    structure = _structure(path, text)
+    check_references(structure.get("value"), arrays, lambda why: _unsafe(path, why))
+    return decode(structure["value"], arrays)
 
 
 def _structure(path, text):
@@ -348,8 +404,7 @@ def _load_safetensors(path, length):
         arrays[name] = raw.reshape(info["shape"]).astype(np.dtype(dtype).newbyteorder("="))
     if "cnnlab" not in meta:
         return {k: Tensor(a) for k, a in arrays.items()}
-    structure = _structure(path, meta["cnnlab"])
-    return _join(structure["value"], [arrays[str(i)] for i in range(len(arrays))])
+    return _decoded(path, meta["cnnlab"], arrays)
 
 
 def _to_device(obj, device):

@@ -7,7 +7,7 @@ pytest.importorskip("matplotlib")
 Image = pytest.importorskip("PIL.Image")
 
 from cnnlab.inspect import plots  # noqa: E402
-from cnnlab.train import metrics  # noqa: E402
+from cnnlab import metrics  # noqa: E402
 
 
 def _check(pic, path, size):

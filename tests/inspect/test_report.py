@@ -11,7 +11,7 @@ import pytest
 
 from cnnlab.cli import main
 from cnnlab.inspect import report
-from cnnlab.train import metrics
+from cnnlab import metrics
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,8 @@ def test_report_is_self_contained(run):
 def test_report_metrics_are_the_evaluate_metrics(run):
     from cnnlab import nn
     from cnnlab.data import DataLoader
-    from cnnlab.train import evaluate
-    from cnnlab.train.run import eval_dataset, load_trained
+    from cnnlab.runs.evaluation import evaluate
+    from cnnlab.runs.saved import eval_dataset, load_trained
 
     model, meta = load_trained(str(run[0] / "last.npz"))
     result = evaluate(model, DataLoader(eval_dataset(meta), batch_size=500), nn.CrossEntropyLoss())
@@ -102,7 +102,7 @@ def test_report_command_writes_the_plots_as_png(run, tmp_path, capsys):
 
 
 def test_without_matplotlib_the_numbers_stay_and_plots_are_noted(run, monkeypatch):
-    from cnnlab.train.run import eval_dataset, load_trained
+    from cnnlab.runs.saved import eval_dataset, load_trained
 
     monkeypatch.setattr(report, "_have_matplotlib", lambda: False)
     model, meta = load_trained(str(run[0] / "last.npz"))

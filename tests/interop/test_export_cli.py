@@ -7,7 +7,7 @@ import pytest
 
 from cnnlab import models
 from cnnlab.cli import main
-from cnnlab.train.checkpoint import save_checkpoint
+from cnnlab.runs.checkpoint import save_checkpoint
 
 
 @pytest.fixture

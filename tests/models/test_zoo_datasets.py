@@ -237,7 +237,7 @@ def test_cli_refuses_a_model_too_big_for_the_images_and_names_resize(capsys, tmp
 def test_cli_trains_with_resize_and_evaluates_the_checkpoint_at_that_size(capsys, tmp_path):
     pytest.importorskip("sklearn")
     from cnnlab.cli import main
-    from cnnlab.train import load_checkpoint
+    from cnnlab.runs.checkpoint import load_checkpoint
 
     assert main(["train", "--model", "lenet5", "--dataset", "digits", "--resize", "16", "--epochs", "1",
                  "--out", str(tmp_path), "--no-progress"]) == 0

@@ -4,7 +4,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from cnnlab.train.checkpoint import load_checkpoint, save_checkpoint
+from cnnlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 def test_round_trip_keeps_arrays_numbers_and_int_keys(tmp_path):

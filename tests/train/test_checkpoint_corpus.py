@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cnnlab.cli import main
-from cnnlab.train.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from cnnlab.runs.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -5,10 +5,11 @@ import pytest
 
 from cnnlab.cli import main
 from cnnlab.data import DataLoader
-from cnnlab.train import evaluate
-from cnnlab.train.checkpoint import load_checkpoint, save_checkpoint
-from cnnlab.train.ensemble import evaluate_ensemble
-from cnnlab.train.run import eval_dataset, load_trained, train_job
+from cnnlab.runs.evaluation import evaluate
+from cnnlab.runs.checkpoint import load_checkpoint, save_checkpoint
+from cnnlab.runs.ensemble import evaluate_ensemble
+from cnnlab.runs.saved import eval_dataset, load_trained
+from cnnlab.train.run import train_job
 
 
 @pytest.fixture(scope="module")

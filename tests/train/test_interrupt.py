@@ -149,7 +149,7 @@ def test_keyboard_interrupt_from_a_callback_between_steps_saves(tmp_path):
 
 KILL_DURING_SECOND_WRITE = """
 import os, signal, sys
-import cnnlab.train.checkpoint as ck
+import cnnlab.runs.checkpoint as ck
 from cnnlab.train.run import train_job
 
 original, writes = ck.atomic_write, []
@@ -172,7 +172,7 @@ def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one_and_resume_fini
     import sys
 
     pytest.importorskip("sklearn")
-    from cnnlab.train.checkpoint import load_checkpoint
+    from cnnlab.runs.checkpoint import load_checkpoint
     from cnnlab.train.run import train_job
 
     common = dict(dataset="digits", epochs=3, train_limit=128, schedule="none", progress=False)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import cnnlab
-from cnnlab.train import metrics as M
+from cnnlab import metrics as M
 
 sk = pytest.importorskip("sklearn.metrics")
 

@@ -7,7 +7,8 @@ import pytest
 import cnnlab
 from cnnlab import nn, optim
 from cnnlab.data import DataLoader, TensorDataset, stratified_split
-from cnnlab.train import EarlyStopping, Trainer, fit, load_checkpoint
+from cnnlab.train import EarlyStopping, Trainer, fit
+from cnnlab.runs.checkpoint import load_checkpoint
 
 
 # ---------------------------------------------------------------------------- the split
@@ -260,7 +261,7 @@ def test_finetune_validates_on_a_held_out_split_and_tests_once(tmp_path, monkeyp
     from cnnlab.runs import evaluation as evaluation_module
     from cnnlab.runs import task as task_module
     from cnnlab.train.transfer import finetune_job
-    from cnnlab.train.checkpoint import save_checkpoint
+    from cnnlab.runs.checkpoint import save_checkpoint
 
     net = models.get("fashion_cnn", num_classes=10, in_channels=1, input_size=8)
     meta = {"model": "fashion_cnn", "config": {"num_classes": 10, "in_channels": 1, "input_size": 8},

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from cnnlab.cli import main
-from cnnlab.train.rundir import PathError, RunLock
+from cnnlab.runs.rundir import PathError, RunLock
 
 
 def _dead_pid():
@@ -68,7 +68,7 @@ def test_two_processes_race_for_a_stale_lock(tmp_path):
     exactly one holds it."""
     _stale_lock(tmp_path)
     script = ("import sys, time\n"
-              "from cnnlab.train.rundir import RunLock, PathError\n"
+              "from cnnlab.runs.rundir import RunLock, PathError\n"
               "sys.stdin.readline()\n"
               "try:\n"
               "    lock = RunLock(sys.argv[1]).acquire()\n"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnlab import metrics as M
-from cnnlab.train import evaluate
+from cnnlab.runs.evaluation import evaluate
 
 
 def test_hand_worked_two_images():

@@ -4,7 +4,9 @@ import pytest
 import cnnlab
 from cnnlab import nn, optim
 from cnnlab.data import DataLoader, TensorDataset
-from cnnlab.train import EarlyStopping, Trainer, evaluate, fit, load_checkpoint
+from cnnlab.train import EarlyStopping, Trainer, fit
+from cnnlab.runs.evaluation import evaluate
+from cnnlab.runs.checkpoint import load_checkpoint
 
 
 def _blobs(n=240, seed=0):

@@ -200,7 +200,7 @@ def test_replace_head_appends_a_classifier_to_alphago_and_checks_arguments():
 # ------------------------------------------------------------------------------------------------ commands
 def test_train_with_augment_then_finetune_frozen_then_export(tmp_path, capsys):
     from cnnlab.cli import main
-    from cnnlab.train.checkpoint import load_checkpoint
+    from cnnlab.runs.checkpoint import load_checkpoint
 
     run, ft = tmp_path / "run", tmp_path / "ft"
     assert main(["train", "--dataset", "digits", "--epochs", "1", "--out", str(run), "--no-progress",
@@ -233,7 +233,17 @@ def test_train_with_an_unknown_augmentation_is_a_one_line_error(tmp_path, capsys
     assert "unknown augmentation 'twist'" in capsys.readouterr().err
 
 
-def test_finetune_from_a_state_dict_file(tmp_path, data_dir):
+def _state_dict_weights(path, model):
+    """What ``cnnlab finetune`` hands the job for a state-dict file: the weights read by interop, as arrays."""
+    from cnnlab.interop import load_torch_state_dict
+
+    net = models.get(model)
+    load_torch_state_dict(net, path)
+    return {k: v.numpy() for k, v in net.state_dict().items()}
+
+
+def test_finetune_from_a_state_dict_file(tmp_path, data_dir, capsys):
+    from cnnlab.cli import main
     from cnnlab.interop import save_torch_state_dict
     from cnnlab.train.transfer import finetune_job
 
@@ -241,15 +251,19 @@ def test_finetune_from_a_state_dict_file(tmp_path, data_dir):
     save_torch_state_dict(source, tmp_path / "w.safetensors")
     logs = []
     result = finetune_job(tmp_path / "w.safetensors", dataset="mnist", model="lenet5", epochs=2, freeze="features",
-                          batch_size=16, lr=0.05,
+                          batch_size=16, lr=0.05, weights=_state_dict_weights(tmp_path / "w.safetensors", "lenet5"),
                           lr_mult={"classifier.1": 0.1}, train_limit=256, data_dir=data_dir, out=str(tmp_path / "ft"),
                           progress=False, log=logs.append)
     assert result["replaced"] == [] and result["frozen"][0] == "features.0.weight"
     tuned = result["model"]
     assert np.array_equal(tuned.features[0].weight.data, source.features[0].weight.data)
     assert result["test_accuracy"] > 0.25                  # chance is 0.11: the new head learned
-    with pytest.raises(ValueError, match="finetune: .*w.safetensors' is a state dict; name the architecture"):
-        finetune_job(tmp_path / "w.safetensors", dataset="mnist", data_dir=data_dir)
+    assert main(["finetune", str(tmp_path / "w.safetensors"), "--dataset", "mnist"]) == 2
+    err = capsys.readouterr().err
+    assert "finetune: " in err and "w.safetensors' is a state dict; name the architecture" in err, err
+    with pytest.raises(ValueError, match="finetune: .*w.safetensors' is a state dict; read it with "):
+        finetune_job(tmp_path / "w.safetensors", model="lenet5", dataset="mnist", data_dir=data_dir)
     save_torch_state_dict(models.get("resnet20"), tmp_path / "r.safetensors")
     with pytest.raises(ValueError, match="finetune: resnet20 takes 3-channel images but mnist has 1 channels"):
-        finetune_job(tmp_path / "r.safetensors", model="resnet20", dataset="mnist", data_dir=data_dir)
+        finetune_job(tmp_path / "r.safetensors", model="resnet20", dataset="mnist", data_dir=data_dir,
+                     weights=_state_dict_weights(tmp_path / "r.safetensors", "resnet20"))

@@ -1,7 +1,7 @@
 """A training run as one self-contained HTML page: open ``report.html`` in any browser, offline.
 
 Sections: the model summary table, training curves, final test metrics (the same
-``train.metrics.precision_recall_f1`` that ``cnnlab evaluate`` prints), the confusion matrix,
+``metrics.precision_recall_f1`` that ``cnnlab evaluate`` prints), the confusion matrix,
 misclassified test images with their top-3 predictions, the first-layer filters and activation maps
 for a few test images. Every picture is a PNG embedded as a ``data:`` URI, so the file needs nothing
 else: no network, no folder of images. Plots need matplotlib (the ``[plot]`` extra); without it their
@@ -14,8 +14,9 @@ import os
 
 import numpy as np
 
-from .. import backend
-from .. import metrics
+from .. import backend, metrics
+from ..runs.checkpoint import atomic_write, load_checkpoint
+from ..runs.saved import eval_dataset, evaluate_trained, load_trained
 from . import images, visualize
 
 SECTIONS = ("Model summary", "Training curves", "Final metrics", "Confusion matrix", "Misclassified examples",
@@ -190,14 +191,6 @@ def _activations_section(model, dataset, count):
     return "".join(parts)
 
 
-def _evaluate(model, dataset, batch_size=500):
-    from .. import nn
-    from ..data import DataLoader
-    from ..train import evaluate
-
-    return evaluate(model, DataLoader(dataset, batch_size=batch_size), nn.CrossEntropyLoss())
-
-
 def build_report(model, meta, history=None, dataset=None, evaluation=None, title=None, misclassified=16,
                  activation_images=3):
     """The report page as an HTML string.
@@ -208,7 +201,7 @@ def build_report(model, meta, history=None, dataset=None, evaluation=None, title
         history: per-epoch lists (``History`` or dict) for the curves.
         dataset: the (standardised) test set for metrics, mistakes and activation maps; without it those
             sections say the test set was not available.
-        evaluation: ``train.evaluate``'s result on ``dataset`` if already computed (``scores``, ``targets``,
+        evaluation: ``runs.evaluation.evaluate``'s result on ``dataset`` if already computed (``scores``, ``targets``,
             ``loss``); otherwise it is computed here.
         title: page title (default "<model> on <dataset>").
         misclassified: how many misclassified examples to show.
@@ -226,7 +219,9 @@ def build_report(model, meta, history=None, dataset=None, evaluation=None, title
                              else _note("the checkpoint does not record the input size"))
     body["Training curves"] = _history_section(history)
     if dataset is not None:
-        result = evaluation if evaluation is not None and "scores" in evaluation else _evaluate(model, dataset)
+        result = evaluation
+        if result is None or "scores" not in result:
+            result = evaluate_trained(model, meta, dataset)
         if not classes:
             classes = [str(i) for i in range(result["scores"].shape[1])]
         body["Final metrics"], _ = _metrics_section(result, classes)
@@ -304,9 +299,6 @@ def write_report(run_dir, out=None, checkpoint=None, data_dir=None, dataset=None
         png_dir: also write the plots there as PNG files (see ``write_plots``; needs matplotlib).
         **kwargs: passed to ``build_report`` (``misclassified``, ``activation_images``, ``title``).
     """
-    from ..train.checkpoint import load_checkpoint
-    from ..train.saved import eval_dataset, load_trained
-
     path = _find_checkpoint(run_dir, checkpoint)
     model, meta = load_trained(path)
     history = load_checkpoint(path).get("history")
@@ -315,7 +307,7 @@ def write_report(run_dir, out=None, checkpoint=None, data_dir=None, dataset=None
             dataset = eval_dataset(meta, data_dir=data_dir)
         except (FileNotFoundError, OSError, ValueError) as e:
             log(f"report: test set unavailable ({str(e).splitlines()[0]}); metrics sections left out")
-    evaluation = _evaluate(model, dataset) if dataset is not None else None
+    evaluation = evaluate_trained(model, meta, dataset) if dataset is not None else None
     if png_dir is not None:
         os.makedirs(png_dir, exist_ok=True)
         for png in write_plots(png_dir, history, evaluation, [str(c) for c in meta.get("classes") or []]):
@@ -328,8 +320,6 @@ def write_report(run_dir, out=None, checkpoint=None, data_dir=None, dataset=None
 
 
 def _write_text(path, text):
-    from ..train.checkpoint import atomic_write
-
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     umask = os.umask(0)
     os.umask(umask)

@@ -47,7 +47,7 @@ def write_masks(path, picture):
 def format_segmentation(result, classes, title):
     """The evaluation table of a segmentation model: mIoU, pixel accuracy, IoU and accuracy per class.
 
-    ``result`` is ``cnnlab.train.evaluate``'s dict for per-pixel predictions.
+    ``result`` is ``cnnlab.runs.evaluation.evaluate``'s dict for per-pixel predictions.
     """
     lines = [title, f"loss {result['loss']:.4f} | test mIoU {result['mean_iou'] * 100:.1f}% | "
                     f"pixel accuracy {result['accuracy'] * 100:.2f}%", ""]

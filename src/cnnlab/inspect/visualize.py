@@ -632,7 +632,7 @@ def visualize_checkpoint(checkpoint, what, out, image=None, layer=None, channel=
     Returns:
         the list of paths written.
     """
-    from ..train.saved import eval_dataset, load_trained
+    from ..runs.saved import eval_dataset, load_trained
 
     if what not in WHAT:
         raise ValueError(f"visualize: `what` must be one of {', '.join(WHAT)}. Received: what={what!r}")

@@ -1,11 +1,9 @@
-"""Training, evaluation, checkpoints and metrics: the recipe and the fit loop behind ``cnnlab train``.
-May import interop, distributed, runs, models, nn, optim, data and below; never inspect or cli.
+"""Training: the recipe (``train_job``), the fit loop (``Trainer``, ``fit``), callbacks and interrupts.
+
+Reads and writes runs through ``cnnlab.runs`` (checkpoints, the run lock, evaluation); imports
+``runs``, ``distributed``, ``live`` and the parts below them. ``inspect`` never imports it.
 """
 
-from . import metrics
-from .checkpoint import load_checkpoint, save_checkpoint
-from ..runs.evaluation import evaluate
 from .trainer import EarlyStopping, History, Trainer, fit
 
-__all__ = ["Trainer", "fit", "evaluate", "History", "EarlyStopping", "save_checkpoint", "load_checkpoint",
-           "metrics"]
+__all__ = ["Trainer", "fit", "History", "EarlyStopping"]

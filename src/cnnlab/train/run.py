@@ -1,6 +1,6 @@
 """The main job as one Python call: train a zoo model on a named dataset, checkpoint it, report accuracy.
 
-``cnnlab train`` is a thin wrapper over ``train_job``; ``load_trained`` (in :mod:`cnnlab.train.saved`)
+``cnnlab train`` is a thin wrapper over ``train_job``; ``load_trained`` (in :mod:`cnnlab.runs.saved`)
 rebuilds a model from a checkpoint for ``cnnlab evaluate`` and ``cnnlab predict``.
 """
 
@@ -21,10 +21,10 @@ from ..data.scenes import TASK_WORDS, labels_for
 from ..models.registry import default_recipe, get_builder, task_of
 from ..runs.result import TrainResult
 from ..runs.tasks import get_task
-from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
+from ..runs.checkpoint import check_model_arrays, check_trained_state, load_checkpoint
+from ..runs.rundir import check_output_dir_creatable
+from ..runs.saved import set_normalize
 from .memory_plan import check_batches_fit
-from .rundir import check_output_dir_creatable
-from .saved import eval_dataset, load_trained, set_normalize  # re-exported: imported from here today
 from .strategy import choose_strategy
 from .trainer import EarlyStopping, Trainer, check_monitor
 

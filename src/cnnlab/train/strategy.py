@@ -9,7 +9,7 @@ from contextlib import nullcontext
 
 from .. import __version__, distributed
 from ..data import DataLoader, Subset
-from .rundir import RunLock, check_output_dir, remove_orphaned_temp_files
+from ..runs.rundir import RunLock, check_output_dir, remove_orphaned_temp_files
 
 EVAL_BATCH = 500   # validation and test batches: no gradients, so larger than training's
 

@@ -18,9 +18,9 @@ import numpy as np
 
 from .. import backend
 from ..optim.lr_scheduler import ReduceLROnPlateau
+from ..runs.checkpoint import load_checkpoint, save_checkpoint
 from ..runs.evaluation import as_tensor
 from ..runs.tasks import get_task
-from .checkpoint import load_checkpoint, save_checkpoint
 from .interrupt import Aborted, StopRequest
 
 

@@ -7,7 +7,7 @@ middle ones).
 
 Example:
     >>> model = models.get("resnet18")
-    >>> load_torch_state_dict(model, "resnet18.pth")          # weights trained elsewhere
+    >>> load_torch_state_dict(model, "resnet18.pth")          # cnnlab.interop: weights from elsewhere
     >>> replace_head(model, num_classes=10)                   # ['fc']: a new Linear(512, 10)
     >>> model.freeze("layer[1-3].*")                          # or freeze(model, ["conv1", "bn1"])
     >>> groups = param_groups_with_lr_mult(model, 0.01, {"layer4.*": 0.1, "fc.*": 1.0})
@@ -16,14 +16,22 @@ Example:
 
 import copy
 import os
+from dataclasses import dataclass
 
-import numpy as np
 
 from .. import backend, models, nn
+from ..data import DataLoader, Subset
+from ..data import transforms as T
 from ..nn import init
 from ..nn.freeze import freeze, unfreeze  # re-exported here
 from ..nn.module import _matches, select_parameters  # select_parameters re-exported here
+from ..runs import evaluation
+from ..runs.rundir import (RunLock, check_output_dir, check_output_dir_creatable,
+                           remove_orphaned_temp_files)
+from ..runs.saved import load_trained, set_normalize
 from ..validation import is_int, is_real
+from .run import _check_val_split, _datasets, _split, channel_stats, make_optimizer
+from .trainer import Trainer
 
 
 _freeze = freeze   # finetune_job's `freeze` argument shadows the function
@@ -204,47 +212,123 @@ def replace_head(model, num_classes):
 
 
 # ------------------------------------------------------------------------------------------------ fine-tuning job
-def load_pretrained(checkpoint, model=None, log=print):
-    """A model and its metadata from a cnnlab checkpoint, or from a PyTorch/safetensors state dict.
+# State-dict files: the CLI reads them through cnnlab.interop and hands finetune_job their arrays.
+STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
+
+
+def load_pretrained(checkpoint, model=None, weights=None):
+    """A model and its metadata from a cnnlab checkpoint, or from state-dict ``weights`` already read.
 
     Args:
-        checkpoint: a ``cnnlab train`` checkpoint (``.npz``), or a ``.pt``/``.pth``/``.safetensors``
-            state dict of a torchvision-named model (then ``model`` names the zoo model to build).
-        model: zoo model name for state-dict files; ignored for cnnlab checkpoints.
+        checkpoint: a ``cnnlab train`` checkpoint (``.npz``); with ``weights``, only the file's name
+            (recorded as where the run started).
+        model: zoo model name that ``weights`` are for; ignored for cnnlab checkpoints.
+        weights: ``{name: array}`` under the model's own names (the CLI reads a PyTorch or safetensors
+            file through ``cnnlab.interop``, so training never imports interop).
     """
-    from .run import load_trained
+    if weights is None and os.path.splitext(str(checkpoint))[1].lower() in STATE_DICT_SUFFIXES:
+        raise ValueError(f"finetune: {os.fspath(checkpoint)!r} is a state dict; read it with "
+                         f"cnnlab.interop.load_torch_state_dict and pass its arrays as `weights` "
+                         f"(as cnnlab finetune does)")
+    if weights is None:
+        net, meta = load_trained(checkpoint)
+        return net, dict(meta)
+    if model is None:
+        raise ValueError(f"finetune: {os.fspath(checkpoint)!r} is a state dict; name the architecture with --model "
+                         f"(one of {', '.join(models.list_models())})")
+    net = models.get(model)
+    net.load_state_dict(weights)
+    meta = {"model": model, "config": {}}
+    first_conv = next((m for m in net.modules() if isinstance(m, nn.Conv2d)), None)
+    if first_conv is not None:
+        meta["input_size"] = [first_conv.in_channels]
+    head, _ = find_head(net)
+    if head is not None:
+        layer = net.get_submodule(head)
+        meta["config"]["num_classes"] = getattr(layer, "out_features", None) or layer.out_channels
+    return net, meta
 
-    ext = os.path.splitext(str(checkpoint))[1].lower()
-    if ext in (".pt", ".pth", ".bin", ".safetensors"):
-        from ..interop import load_torch_state_dict
 
-        if model is None:
-            raise ValueError(f"finetune: {os.fspath(checkpoint)!r} is a state dict; name the architecture with --model "
-                             f"(one of {', '.join(models.list_models())})")
-        net = models.get(model)
-        load_torch_state_dict(net, checkpoint)
-        meta = {"model": model, "config": {}}
-        first_conv = next((m for m in net.modules() if isinstance(m, nn.Conv2d)), None)
-        if first_conv is not None:
-            meta["input_size"] = [first_conv.in_channels]
-        head, _ = find_head(net)
-        if head is not None:
-            layer = net.get_submodule(head)
-            meta["config"]["num_classes"] = getattr(layer, "out_features", None) or layer.out_channels
-        return net, meta
-    net, meta = load_trained(checkpoint)
-    return net, dict(meta)
+@dataclass
+class FinetuneData:
+    """The new dataset, split and standardised with the pretrained model's statistics (or its own)."""
+
+    name: str
+    train_set: object
+    val_set: object
+    test_set: object
+    classes: list
+    image_shape: tuple
+    mean: list
+    std: list
+    split: dict
+
+
+def finetune_data(meta, dataset, data_dir, log, fallback, val_split, seed, train_limit):
+    """Read ``dataset``, check its channels against the model's, standardise and split it."""
+    used, train_set, test_set = _datasets(dataset, data_dir, log, fallback)
+    c, h, w = train_set.image_shape
+    expected_c = meta.get("input_size", [c])[0]
+    if expected_c != c:
+        raise ValueError(f"finetune: {meta['model']} takes {expected_c}-channel images but {used} has {c} channels")
+    norm = meta.get("normalize")
+    mean, std = (norm["mean"], norm["std"]) if norm else channel_stats(train_set)
+    for ds in (train_set, test_set):
+        set_normalize(ds, mean, std)
+    train_idx, val_idx, split = _split(train_set, val_split, seed, train_limit, None, log)
+    val_base = copy.copy(train_set)   # its own standardisation: augmentation switches the training set's off
+    set_normalize(val_base, mean, std)
+    val_set = Subset(val_base, val_idx) if val_idx.size else None
+    return FinetuneData(used, Subset(train_set, train_idx), val_set, test_set, list(train_set.classes), (c, h, w),
+                        list(mean), list(std), split)
+
+
+def adapt_model(net, meta, num_classes, new_head=None, freeze=None, log=print):
+    """A new classifier when asked or when the class count differs, then the frozen layers;
+    returns ``(replaced layer names, frozen parameter names)``."""
+    replaced = []
+    if new_head or (new_head is None and meta.get("config", {}).get("num_classes") != num_classes):
+        replaced = replace_head(net, num_classes)
+        log(f"new classifier for {num_classes} classes: {', '.join(replaced)}")
+    frozen = []
+    if freeze:
+        patterns = [p.strip() for p in freeze.split(",")] if isinstance(freeze, str) else list(freeze)
+        frozen = _freeze(net, patterns)
+    return replaced, frozen
+
+
+def finetuned_meta(meta, data, checkpoint, recipe):
+    """The fine-tuned run's checkpoint metadata: the model with its new classes, data and recipe."""
+    config = dict(meta.get("config", {}), num_classes=len(data.classes))
+    return {"model": meta["model"], "config": config, "dataset": data.name, "classes": data.classes,
+            "input_size": list(data.image_shape), "normalize": {"mean": data.mean, "std": data.std},
+            "finetuned_from": str(checkpoint), "split": data.split, "recipe": recipe}
+
+
+def fit_and_test(trainer, data, epochs, batch_size, seed, batch_transform, out, force, log):
+    """Fit under the run lock, then evaluate the test set once; returns ``(history, test result or None)``."""
+    train_loader = DataLoader(data.train_set, batch_size=batch_size, shuffle=True, seed=seed,
+                              batch_transform=batch_transform)
+    val_loader = DataLoader(data.val_set, batch_size=500) if data.val_set is not None else None
+    with RunLock(out, "finetune", force=force, log=log):
+        remove_orphaned_temp_files(out, log)
+        history = trainer.fit(train_loader, val_loader, epochs=epochs)
+    if trainer.interrupted:
+        return history, None
+    return history, evaluation.evaluate(trainer.model, DataLoader(data.test_set, batch_size=500),
+                                        nn.CrossEntropyLoss())
 
 
 def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size=64, lr=0.01, optimizer="sgd",
                  momentum=0.9, weight_decay=0.0, freeze=None, lr_mult=None, new_head=None, augment=None, seed=0,
                  data_dir=None, out=None, progress=True, log=print, train_limit=None,
-                 fallback=False, force=False, val_split=0.1):
+                 fallback=False, force=False, val_split=0.1, weights=None):
     """Fine-tune a trained model on ``dataset``: new head if the classes differ, frozen layers, per-layer rates.
 
     Args:
-        checkpoint: a cnnlab checkpoint, or a PyTorch/safetensors state dict (with ``model`` naming the
-            architecture).
+        checkpoint: a cnnlab checkpoint, or the name of the state-dict file ``weights`` were read from.
+        model, weights: the architecture and its ``{name: array}`` weights from a PyTorch/safetensors
+            state dict (``load_pretrained``).
         dataset: the new dataset's name.
         freeze: glob(s) of layers to freeze (e.g. ``"features.*"``).
         lr_mult: ``{pattern: multiplier}`` or ``"pattern=mult,..."``: per-layer learning rates.
@@ -259,77 +343,31 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
         a dict like ``train_job``'s: ``test_accuracy``, ``checkpoint``, ``history``, ``model``, plus
         ``frozen`` and ``replaced`` (layer names).
     """
-    from ..data import DataLoader, Subset
-    from ..data import transforms as T
-    from .run import _check_val_split, _datasets, _split, channel_stats, make_optimizer, set_normalize
-    from ..runs.evaluation import evaluate
-    from .trainer import Trainer
-
-    from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
-                         remove_orphaned_temp_files)
-
     _check_val_split(val_split, None)
     if out is not None:  # fail at once on a bad --out; created and probed once the data is read
         check_output_dir_creatable(out, "finetune")
     backend.manual_seed(seed)
-    net, meta = load_pretrained(checkpoint, model, log)
-    name = meta.get("model", model)
-    used, train_set, test_set = _datasets(dataset, data_dir, log, fallback)
-    base = train_set
-    c, h, w = base.image_shape
-    expected_c = meta.get("input_size", [c])[0]
-    if expected_c != c:
-        raise ValueError(f"finetune: {name} takes {expected_c}-channel images but {used} has {c} channels")
-    norm = meta.get("normalize")
-    mean, std = (norm["mean"], norm["std"]) if norm else channel_stats(base)
-    for ds in (train_set, test_set):
-        set_normalize(ds, mean, std)
-    num_classes = len(base.classes)
-    replaced = []
-    old_classes = meta.get("config", {}).get("num_classes")
-    if new_head or (new_head is None and old_classes != num_classes):
-        replaced = replace_head(net, num_classes)
-        log(f"new classifier for {num_classes} classes: {', '.join(replaced)}")
-    frozen = []
-    if freeze:
-        patterns = [p.strip() for p in freeze.split(",")] if isinstance(freeze, str) else list(freeze)
-        frozen = _freeze(net, patterns)
+    net, meta = load_pretrained(checkpoint, model, weights)
+    meta.setdefault("model", model)
+    data = finetune_data(meta, dataset, data_dir, log, fallback, val_split, seed, train_limit)
+    replaced, frozen = adapt_model(net, meta, len(data.classes), new_head, freeze, log)
     mults = parse_lr_mult(lr_mult) if isinstance(lr_mult, str) else dict(lr_mult or {})
-    groups = param_groups_with_lr_mult(net, lr, mults)
     counts = trainable_summary(net)
-    train_idx, val_idx, split = _split(base, val_split, seed, train_limit, None, log)
-    val_base = copy.copy(base)   # its own standardisation: augmentation switches the training set's off
-    set_normalize(val_base, mean, std)
-    train_set = Subset(base, train_idx)
-    val_set = Subset(val_base, val_idx) if val_idx.size else None
-    log(f"{name}: {counts['trainable']:,} trainable / {counts['frozen']:,} frozen parameters | "
-        f"{used}: {len(train_set):,} train / {len(val_idx):,} validation / {len(test_set):,} test images")
-    batch_transform = None
-    if augment:
-        batch_transform = T.training_pipeline(augment, train_set, mean, std)
-    opt = make_optimizer(optimizer, groups, lr, momentum, weight_decay)
-    config = dict(meta.get("config", {}))
-    config["num_classes"] = num_classes
-    new_meta = {"model": name, "config": config, "dataset": used, "classes": list(base.classes),
-                "input_size": [c, h, w], "normalize": {"mean": list(mean), "std": list(std)},
-                "finetuned_from": str(checkpoint), "split": split,
-                "recipe": {"optimizer": optimizer, "lr": lr, "lr_mult": mults, "freeze": freeze, "epochs": epochs,
-                           "batch_size": batch_size, "augment": augment, "seed": seed}}
-    out = out or os.path.join("runs", f"{name}-{used}-finetune")
+    log(f"{meta['model']}: {counts['trainable']:,} trainable / {counts['frozen']:,} frozen parameters | "
+        f"{data.name}: {len(data.train_set):,} train / {data.split['val']:,} validation / "
+        f"{len(data.test_set):,} test images")
+    batch_transform = T.training_pipeline(augment, data.train_set, data.mean, data.std) if augment else None
+    opt = make_optimizer(optimizer, param_groups_with_lr_mult(net, lr, mults), lr, momentum, weight_decay)
+    recipe = {"optimizer": optimizer, "lr": lr, "lr_mult": mults, "freeze": freeze, "epochs": epochs,
+              "batch_size": batch_size, "augment": augment, "seed": seed}
+    out = out or os.path.join("runs", f"{meta['model']}-{data.name}-finetune")
     check_output_dir(out, "finetune")
-    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
-                              batch_transform=batch_transform)
-    test_loader = DataLoader(test_set, batch_size=500)
-    trainer = Trainer(net, opt, nn.CrossEntropyLoss(), None, checkpoint_dir=out, meta=new_meta, progress=progress,
-                      log=log)
-    val_loader = DataLoader(val_set, batch_size=500) if val_set is not None else None
-    with RunLock(out, "finetune", force=force, log=log):
-        remove_orphaned_temp_files(out, log)
-        history = trainer.fit(train_loader, val_loader, epochs=epochs)
+    trainer = Trainer(net, opt, nn.CrossEntropyLoss(), None, checkpoint_dir=out,
+                      meta=finetuned_meta(meta, data, checkpoint, recipe), progress=progress, log=log)
+    history, final = fit_and_test(trainer, data, epochs, batch_size, seed, batch_transform, out, force, log)
     result = {"checkpoint": os.path.join(out, "last.npz"), "history": dict(history), "model": net,
-              "interrupted": trainer.interrupted, "frozen": frozen, "replaced": replaced, "dataset": used}
-    if not trainer.interrupted:
-        final = evaluate(net, test_loader, nn.CrossEntropyLoss())
+              "interrupted": trainer.interrupted, "frozen": frozen, "replaced": replaced, "dataset": data.name}
+    if final is not None:
         result.update(test_accuracy=final["accuracy"], test_loss=final["loss"])
         log(f"test accuracy {final['accuracy'] * 100:.2f}% (evaluated once, after training; loss "
             f"{final['loss']:.4f}) | checkpoint: {result['checkpoint']}")
@@ -337,4 +375,5 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
 
 
 __all__ = ["freeze", "unfreeze", "select_parameters", "trainable_summary", "param_groups_with_lr_mult",
-           "parse_lr_mult", "find_head", "replace_head", "load_pretrained", "finetune_job"]
+           "parse_lr_mult", "find_head", "replace_head", "load_pretrained", "finetune_data", "adapt_model",
+           "finetuned_meta", "fit_and_test", "finetune_job"]

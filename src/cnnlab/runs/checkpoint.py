@@ -1,9 +1,11 @@
-"""Checkpoints as data, not code: arrays in an ``.npz`` (read with ``allow_pickle=False``) + JSON.
+"""Training checkpoints: a run's state (weights, optimizer, RNG states, history, metadata) as data.
 
-Nested state (model weights, optimizer state, RNG states, history) is split into two parts: every
-array goes into the archive under a path-like key, and everything else stays in a JSON document in
-which each array is replaced by ``{"__array__": key}``. Files are written to a temporary file in the
-same directory and renamed into place, so a crash never leaves a half-written checkpoint.
+The format is ``cnnlab.serialization``'s npz+JSON (below: ``cnnlab.save`` of tensors needs it without
+models or runs) in its path-named layout: every array under its path in the state
+(``/model/fc.weight``), the rest a JSON header ``__meta__.json`` in which each array is
+``{"__array__": path}``. Files are written to a temporary file in the same directory and renamed into
+place, so a crash never leaves a half-written checkpoint. Here too: the checks that a checkpoint can
+rebuild a trained model.
 """
 
 import json
@@ -12,48 +14,11 @@ import zipfile
 
 import numpy as np
 
-from .. import __version__, backend, resources
-from ..serialization import npz_members
+from .. import __version__, resources
+from ..serialization import MAX_TOTAL_BYTES, check_references, decode, encode, read_npz
 
 FORMAT = "cnnlab-checkpoint/1"
 _META_KEY = "__meta__.json"
-
-
-def _split(obj, arrays, prefix):
-    """Replace arrays in ``obj`` by references, collecting them in ``arrays``."""
-    if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
-        key = prefix or "value"
-        arrays[key] = backend.asnumpy(obj)
-        return {"__array__": key}
-    if hasattr(obj, "data") and hasattr(obj, "requires_grad"):  # a Tensor
-        return _split(obj._data, arrays, prefix)
-    if isinstance(obj, dict):
-        return {"__dict__": [[_key(k), _split(v, arrays, f"{prefix}/{k}")] for k, v in obj.items()]}
-    if isinstance(obj, (list, tuple)):
-        return [_split(v, arrays, f"{prefix}/{i}") for i, v in enumerate(obj)]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"save_checkpoint: cannot store a value of type {type(obj).__name__} at "
-                    f"{prefix!r}; "
-                    "checkpoints hold arrays, numbers, strings, lists and dicts only")
-
-
-def _key(k):
-    if isinstance(k, (str, int)) and not isinstance(k, bool):
-        return k
-    raise TypeError(f"save_checkpoint: dictionary keys must be str or int. Received {k!r}")
-
-
-def _join(obj, arrays):
-    if isinstance(obj, dict):
-        if "__array__" in obj:
-            return arrays[obj["__array__"]]
-        return {k: _join(v, arrays) for k, v in obj["__dict__"]}
-    if isinstance(obj, list):
-        return [_join(v, arrays) for v in obj]
-    return obj
 
 
 def atomic_write(path, write, before_rename=None):
@@ -72,16 +37,11 @@ def atomic_write(path, write, before_rename=None):
 def save_checkpoint(path, state, before_rename=None):
     """Write ``state`` (a dict of arrays, numbers, strings, lists, dicts) to ``path`` atomically."""
     arrays = {}
-    meta = {"format": FORMAT, "cnnlab_version": __version__, "state": _split(state, arrays, "")}
+    meta = {"format": FORMAT, "cnnlab_version": __version__,
+            "state": encode(state, arrays, fn="save_checkpoint", typed=False)}
     header = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     atomic_write(path, lambda f: np.savez(f, **{_META_KEY: header}, **arrays), before_rename)
     return path
-
-
-# Limits checked before anything is allocated (a crafted header must not exhaust memory or stack).
-MAX_TOTAL_BYTES = 16 * 2 ** 30   # all arrays together
-MAX_HEADER_BYTES = 64 * 2 ** 20  # the JSON header
-MAX_DEPTH = 64                   # nesting of the JSON header
 
 
 class CheckpointError(ValueError):
@@ -91,57 +51,6 @@ class CheckpointError(ValueError):
 def _refuse(path, why):
     return CheckpointError(f"load_checkpoint: {os.fspath(path)!r} is not a valid cnnlab "
                            f"checkpoint: {why}")
-
-
-def _member_headers(path, zf):
-    """Each member's (shape, dtype) from its .npy header alone, with the size checks of
-    ``serialization.npz_members`` (exact sizes, no zip bomb, ``MAX_TOTAL_BYTES``) and the memory
-    available now."""
-    try:
-        members = npz_members(zf, MAX_TOTAL_BYTES)
-    except ValueError as e:
-        raise _refuse(path, str(e)) from None
-    total, free = sum(m[2] for m in members.values()), resources.available_memory()
-    if free is not None and total > free:
-        raise _refuse(path, f"its arrays need {resources.format_bytes(total)}, more than the "
-                            f"{resources.format_bytes(free)} of memory available")
-    return {name: (shape, dtype) for name, (shape, dtype, _) in members.items()}
-
-
-def _check_header(path, node, arrays):
-    """Walk the JSON header without recursion: the schema of references and dicts, and the depth;
-    every array of the archive must be referenced (an archive holds nothing its header does not
-    name)."""
-    stack, named = [(node, 1)], set()
-    while stack:
-        obj, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise _refuse(path, f"its header is nested deeper than {MAX_DEPTH} levels")
-        if isinstance(obj, dict):
-            if "__array__" in obj:
-                key = obj["__array__"]
-                if len(obj) != 1 or not isinstance(key, str):
-                    raise _refuse(path, f"malformed array reference {json.dumps(obj)[:80]}")
-                if key not in arrays:
-                    raise _refuse(path, f"the header refers to array {key!r}, which the file does "
-                                        "not hold")
-                named.add(key)
-                continue
-            entries = obj.get("__dict__")
-            if len(obj) != 1 or not isinstance(entries, list):
-                raise _refuse(path, f"malformed dictionary {json.dumps(obj)[:80]} (expected "
-                                    "{'__dict__': [...]})")
-            for entry in entries:
-                if (not isinstance(entry, list) or len(entry) != 2 or isinstance(entry[0], bool)
-                        or not isinstance(entry[0], (str, int))):
-                    raise _refuse(path, f"malformed dictionary entry {json.dumps(entry)[:80]}")
-                stack.append((entry[1], depth + 1))
-        elif isinstance(obj, list):
-            stack.extend((v, depth + 1) for v in obj)
-    unnamed = sorted(set(arrays) - named)
-    if unnamed:
-        shown = ", ".join(repr(k) for k in unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
-        raise _refuse(path, f"it holds {len(unnamed)} array(s) its header never names ({shown})")
 
 
 def load_checkpoint(path):
@@ -161,37 +70,28 @@ def load_checkpoint(path):
         raise CheckpointError(f"load_checkpoint: {path!r} is not a readable cnnlab checkpoint "
                               "(not an .npz archive)")
     try:
-        with zipfile.ZipFile(path) as zf:
-            headers = _member_headers(path, zf)
-            meta_header = headers.pop(_META_KEY, None)
-            if meta_header is None:
-                raise CheckpointError(f"load_checkpoint: {path!r} is an .npz file but not a cnnlab "
-                                      f"checkpoint (no {_META_KEY} entry)")
-            shape, dtype = meta_header
-            if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_HEADER_BYTES:
-                raise _refuse(path, f"its header {_META_KEY} must be at most {MAX_HEADER_BYTES:,} "
-                                    f"bytes of uint8; it is {dtype} of shape {shape}")
-        with np.load(path, allow_pickle=False) as archive:
-            meta = json.loads(archive[_META_KEY].tobytes().decode("utf-8"))
-            if not isinstance(meta, dict):
-                raise _refuse(path, f"its header is a JSON {type(meta).__name__}, not an object")
-            if meta.get("format") != FORMAT:
-                got = meta.get("format")
-                raise CheckpointError(f"load_checkpoint: {path!r} has format {got!r}; expected "
-                                      f"{FORMAT!r}")
-            if "state" not in meta:
-                raise _refuse(path, "its header has no 'state'")
-            _check_header(path, meta["state"], headers)
-            arrays = {k: archive[k] for k in headers}
-    except CheckpointError:
-        raise
+        text, arrays = read_npz(path, _META_KEY, MAX_TOTAL_BYTES)
+    except ValueError as e:  # NeedsPickle included: an object array is refused as any other
+        raise _refuse(path, str(e)) from None
+    if text is None:
+        raise CheckpointError(f"load_checkpoint: {path!r} is an .npz file but not a cnnlab "
+                              f"checkpoint (no {_META_KEY} entry)")
+    try:
+        meta = json.loads(text)
     except RecursionError:
         raise _refuse(path, "its header is nested too deeply") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError, UnicodeDecodeError) as e:
-        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+    except ValueError as e:
         raise CheckpointError(f"load_checkpoint: {path!r} is not a readable cnnlab checkpoint "
-                              f"({why})") from None
-    return _join(meta["state"], arrays)
+                              f"({str(e).splitlines()[0]})") from None
+    if not isinstance(meta, dict):
+        raise _refuse(path, f"its header is a JSON {type(meta).__name__}, not an object")
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"load_checkpoint: {path!r} has format {meta.get('format')!r}; "
+                              f"expected {FORMAT!r}")
+    if "state" not in meta:
+        raise _refuse(path, "its header has no 'state'")
+    check_references(meta["state"], arrays, lambda why: _refuse(path, why))
+    return decode(meta["state"], arrays)
 
 
 # What a trained model's metadata may hold: enough for any zoo model, far below exhausting memory.

@@ -19,7 +19,7 @@ import socketserver
 import threading
 import urllib.parse
 
-from .train.live_feed import LiveFeed
+from .feed import LiveFeed
 
 DEFAULT_PORT = 8765
 PICTURES = ("filters", "activations", "probe")  # left out of answers to a page that has them

@@ -12,8 +12,8 @@ import numpy as np
 from .. import backend, nn
 from ..data import DataLoader
 from ..models import Ensemble
-from .run import eval_dataset, load_trained
-from ..runs.evaluation import evaluate
+from .evaluation import evaluate
+from .saved import eval_dataset, load_trained
 
 
 def _check_members(paths, metas):

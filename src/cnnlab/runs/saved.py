@@ -1,16 +1,18 @@
-"""A finished run read back: the model from a checkpoint, and its test set standardised as in training.
+"""A finished run read back: the model from a checkpoint, its test set standardised as in training,
+and its evaluation there.
 
-Apart from ``train.run`` (the main job) so that ``inspect`` (reports, visualisations) can read runs
+Below ``train`` (which writes runs) so that ``inspect`` (reports, visualisations) and the CLI read runs
 without importing the job that writes them.
 """
 
 import numpy as np
 
 from .. import backend, models
-from ..data import get_dataset
+from ..data import DataLoader, get_dataset
 from ..data.scenes import labels_for
 from ..data.resized import ResizedDataset
 from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
+from .tasks import get_task
 
 
 def set_normalize(dataset, mean, std):
@@ -45,3 +47,10 @@ def eval_dataset(meta, dataset=None, data_dir=None):
     if meta.get("resize"):  # trained with --resize: images are resized as read, as in training
         ds = ResizedDataset(ds, meta["resize"])
     return ds
+
+
+def evaluate_trained(model, meta, dataset, batch_size=500):
+    """Evaluate a trained ``model`` on ``dataset`` as its task scores it (``Task.evaluate`` with the
+    task's loss): the numbers ``cnnlab evaluate`` prints and the report shows."""
+    task = get_task(meta.get("task", "classify"))
+    return task.evaluate(model, DataLoader(dataset, batch_size=batch_size), task.make_loss(model), None)
