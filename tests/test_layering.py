@@ -28,7 +28,7 @@ LEVELS = [
     ("runs",),                                        # a finished run as data: tasks, evaluation
     ("models",),
     ("nn", "optim", "data", "ops", "creation"),     # ops, creation: torch.max, torch.full, ...
-    ("functional", "metrics", "serialization",       # serialization: cnnlab.save/load of tensors
+    ("functional", "metrics", "boxes", "serialization",  # boxes: IoU, NMS, AP on arrays
      "collectives"),                                 # the MPI world under distributed, nn.parallel
     ("autograd+tensor", "kernels", "cuda", "accelerator"),  # Tensor and the engine; torch.cuda
     ("backend",),

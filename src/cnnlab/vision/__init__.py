@@ -1,4 +1,4 @@
-"""``cnnlab.vision``: torchvision's ``datasets``, ``transforms``, ``models`` and ``utils`` names.
+"""``cnnlab.vision``: torchvision's ``datasets``, ``transforms``, ``models``, ``utils`` and ``ops`` names.
 
 ``from torchvision import datasets, transforms, models`` becomes
 ``from cnnlab.vision import datasets, transforms, models``. The sub-modules load on first use.
@@ -6,7 +6,7 @@
 
 import importlib as _importlib
 
-_SUBMODULES = ("datasets", "transforms", "models", "utils")
+_SUBMODULES = ("datasets", "transforms", "models", "utils", "ops")
 
 __all__ = list(_SUBMODULES)
 
@@ -15,7 +15,7 @@ def __getattr__(name):
     if name in _SUBMODULES:
         return _importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"cnnlab.vision has no `{name}`; it has {', '.join(_SUBMODULES)} "
-                         f"(torchvision's io, ops and tv_tensors are not supported)")
+                         f"(torchvision's io and tv_tensors are not supported; ops has the box functions)")
 
 
 def __dir__():
