@@ -29,7 +29,7 @@ from .registry import register_model
 from .segmentation import conv_bn_relu
 
 # Backbone widths ("M": 2x2 max pool); three pools take 64x64 to the 8x8 grid.
-DETECTOR_CONFIGS = {"grid_detector": [16, "M", 32, "M", 64, 64, "M", 128, 128]}
+DETECTOR_CONFIGS = {"grid_detector": [8, "M", 16, "M", 32, 32, "M", 64, 64]}
 BOX = 5                  # channels before the class scores: objectness, x, y, sqrt w, sqrt h
 PRIOR = 0.04             # initial objectness: about 2.5 digits in 64 cells
 EVAL_THRESHOLD = 0.01    # decoding for mAP keeps nearly every cell: the ranking decides AP
