@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import backend, boxes
 from ..autograd import no_grad
-from ..models.detection import GridDetectionLoss, decode_detections
+from ..models.detection import BOX, GridDetectionLoss, decode_detections
 from .evaluation import as_tensor
 from .task import Task
 
@@ -28,14 +28,13 @@ def ground_truth(rows):
     return [(r[r[:, 4] >= 0, :4], r[r[:, 4] >= 0, 4].astype(np.int64)) for r in rows]
 
 
-def detection_evaluation(model, loader, loss_fn, parallel=None, score_threshold=None):
+def detection_evaluation(model, loader, loss_fn, parallel=None):
     """Decode every image of ``loader`` and score the detections by mAP@0.5 (PASCAL VOC).
 
     Returns a dict: ``loss``, ``accuracy`` and ``map50`` (the mAP), ``ap`` per object class (nan
     without ground truth), ``support`` (ground truths per class) and ``detections`` /
     ``ground_truths`` per image. Under ``parallel`` every rank gets the whole set's figures.
     """
-    kwargs = {} if score_threshold is None else {"score_threshold": score_threshold}
     was_training = model.training
     model.eval()
     found, truth, loss_sum, count = [], [], 0.0, 0
@@ -47,11 +46,11 @@ def detection_evaluation(model, loader, loss_fn, parallel=None, score_threshold=
                 if loss_fn is not None:
                     loss_sum += float(loss_fn(out, y).item()) * len(y)
                 count += len(y)
-                found += decode_detections(out, model.stride, **kwargs)
+                found += decode_detections(out, model.stride)
                 truth += ground_truth(backend.asnumpy(y._data))
     finally:
         model.train(was_training)
-    classes = model.head.out_channels - 5
+    classes = model.head.out_channels - BOX                              # object classes
     if parallel is not None:
         found, truth = _gathered(parallel, found, truth)
         loss_sum, count = parallel.sum(loss_sum, count)
@@ -61,12 +60,12 @@ def detection_evaluation(model, loader, loss_fn, parallel=None, score_threshold=
             "support": scored["support"], "detections": found, "ground_truths": truth}
 
 
-def _flat(per_image, columns):
-    """Per-image tuples of arrays -> one array (D, 1 + columns): image index, then the values."""
-    rows = [np.column_stack([np.full(len(parts[0]), i)] + [np.asarray(p, np.float64).reshape(len(p), -1)
-                                                          for p in parts])
+def _flat(per_image, widths):
+    """Per-image tuples of arrays -> one array (D, 1 + sum(widths)): image index, then the values."""
+    rows = [np.column_stack([np.full(len(parts[0]), i)] + [np.asarray(p, np.float64).reshape(-1, w)
+                                                          for p, w in zip(parts, widths)])
             for i, parts in enumerate(per_image)]
-    return np.concatenate(rows) if rows else np.zeros((0, 1 + columns))
+    return np.concatenate(rows) if rows else np.zeros((0, 1 + sum(widths)))
 
 
 def _gathered(parallel, found, truth):
@@ -74,16 +73,14 @@ def _gathered(parallel, found, truth):
     images = parallel.gather(np.array([len(found)]))
     offset = int(np.sum(images[:parallel.rank]))
     merged = []
-    for per_image, columns in ((found, 6), (truth, 5)):
-        flat = _flat(per_image, columns)
+    for per_image, widths in ((found, (4, 1, 1)), (truth, (4, 1))):
+        flat = _flat(per_image, widths)
         flat[:, 0] += offset
         merged.append(parallel.gather(flat))
-    f, t = merged
-    total = int(images.sum())
-    found = [(f[f[:, 0] == i, 1:5], f[f[:, 0] == i, 5], f[f[:, 0] == i, 6].astype(np.int64))
-             for i in range(total)]
-    truth = [(t[t[:, 0] == i, 1:5], t[t[:, 0] == i, 5].astype(np.int64)) for i in range(total)]
-    return found, truth
+    images = np.arange(int(images.sum()) + 1)
+    f, t = (np.split(m, np.searchsorted(m[:, 0], images[1:-1])) for m in merged)  # rows by image
+    return ([(d[:, 1:5], d[:, 5], d[:, 6].astype(np.int64)) for d in f],
+            [(g[:, 1:5], g[:, 5].astype(np.int64)) for g in t])
 
 
 def map_line(result):
