@@ -22,6 +22,12 @@ def test_shapes_and_registry():
         get("grid_detector", num_classes=1)
 
 
+def test_parameters_counted_layer_by_layer():
+    convs = [(1, 8), (8, 16), (16, 32), (32, 32), (32, 64), (64, 64)]         # 3x3, no bias, then BN
+    expected = sum(9 * i * o + 2 * o for i, o in convs) + 64 * 15 + 15       # head: 1x1 to 5 + 10
+    assert sum(p.numel() for p in get("grid_detector").parameters()) == expected == 71_751
+
+
 def test_encode_targets_puts_each_box_in_the_cell_of_its_centre():
     t = encode_targets(ROWS, grid=8, stride=8)
     assert t.shape == (2, 6, 8, 8)
