@@ -6,8 +6,8 @@
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..models.detection import NMS_IOU, SHOW_THRESHOLD, decode_detections
+from ..runs.evaluation import evaluating
 from ..tensor import Tensor
 from .images import to_rgb, to_uint8, upscale
 from .segmentation import PALETTE
@@ -25,13 +25,8 @@ def detect(model, images, score_threshold=SHOW_THRESHOLD, iou_threshold=NMS_IOU)
         >>> found = detect(model, scenes.get_batch([0, 1])[0])
         >>> boxes, scores, labels = found[0]
     """
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            out = model(images if isinstance(images, Tensor) else Tensor(images))
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        out = model(images if isinstance(images, Tensor) else Tensor(images))
     return decode_detections(out, model.stride, score_threshold, iou_threshold)
 
 

@@ -3,9 +3,8 @@
 import numpy as np
 
 from .. import backend, boxes
-from ..autograd import no_grad
 from ..models.detection import BOX, GridDetectionLoss, decode_detections
-from .evaluation import as_tensor
+from .evaluation import as_tensor, evaluating
 from .task import Task
 
 
@@ -35,21 +34,16 @@ def detection_evaluation(model, loader, loss_fn, parallel=None):
     without ground truth), ``support`` (ground truths per class) and ``detections`` /
     ``ground_truths`` per image. Under ``parallel`` every rank gets the whole set's figures.
     """
-    was_training = model.training
-    model.eval()
     found, truth, loss_sum, count = [], [], 0.0, 0
-    try:
-        with no_grad():
-            for x, y in loader:
-                out = model(as_tensor(x))
-                y = as_tensor(y)
-                if loss_fn is not None:
-                    loss_sum += float(loss_fn(out, y).item()) * len(y)
-                count += len(y)
-                found += decode_detections(out, model.stride)
-                truth += ground_truth(backend.asnumpy(y._data))
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        for x, y in loader:
+            out = model(as_tensor(x))
+            y = as_tensor(y)
+            if loss_fn is not None:
+                loss_sum += float(loss_fn(out, y).item()) * len(y)
+            count += len(y)
+            found += decode_detections(out, model.stride)
+            truth += ground_truth(backend.asnumpy(y._data))
     classes = model.head.out_channels - BOX                              # object classes
     if parallel is not None:
         found, truth = _gathered(parallel, found, truth)
