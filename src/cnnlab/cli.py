@@ -224,16 +224,21 @@ def cmd_predict(args):
     return 0
 
 
+def _output_files(path, count):
+    """``cnnlab predict --out PATH`` for ``count`` images: PATH, or PATH-0.png, PATH-1.png, ...; checked."""
+    outs = [path] if count == 1 else [f"{os.path.splitext(path)[0]}-{i}.png" for i in range(count)]
+    for out in outs:
+        _check_output_file(out, "predict")
+    return outs
+
+
 def _predict_masks(model, meta, batch, args):
     """``cnnlab predict`` for a segmentation model: each image's colour mask, and the classes it shows."""
     from .inspect.segmentation import mask_picture, predict_masks, write_masks
 
     if not args.out:
         raise UserError(f"predict: {meta['model']} predicts a mask per image; give --out MASK.png")
-    outs = [args.out] if len(args.images) == 1 else [
-        f"{os.path.splitext(args.out)[0]}-{i}.png" for i in range(len(args.images))]
-    for out in outs:
-        _check_output_file(out, "predict")
+    outs = _output_files(args.out, len(args.images))
     masks = predict_masks(model, batch)
     for path, out, mask in zip(args.images, outs, masks):
         write_masks(out, mask_picture(mask))
@@ -248,12 +253,7 @@ def _predict_boxes(model, meta, batch, raw, args):
     from .inspect.detection import boxes_picture, detect, format_detections
     from .inspect.images import write_png
 
-    outs = [None] * len(args.images)
-    if args.out:
-        outs = [args.out] if len(args.images) == 1 else [
-            f"{os.path.splitext(args.out)[0]}-{i}.png" for i in range(len(args.images))]
-        for out in outs:
-            _check_output_file(out, "predict")
+    outs = _output_files(args.out, len(args.images)) if args.out else [None] * len(args.images)
     names = meta["classes"][1:]
     for path, out, image, found in zip(args.images, outs, raw, detect(model, batch)):
         if out:
