@@ -187,7 +187,7 @@ def test_train_job_validates_on_a_held_out_split_and_tests_once(job, tmp_path):
 
     result = job(out=str(tmp_path))
     train = get_dataset("digits", train=True)
-    split = result["split"]
+    split = result.split
     assert split["val"] == sum(int(round(0.1 * n)) for n in np.bincount(train.targets))
     assert split["train"] + split["val"] == len(train)
     assert job.calls == [len(get_dataset("digits", train=False))]     # the test set, once, at the end
@@ -202,15 +202,15 @@ def test_train_job_validates_on_a_held_out_split_and_tests_once(job, tmp_path):
 
 def test_train_job_with_val_split_zero_trains_on_everything_and_selects_nothing(job, tmp_path):
     result = job(out=str(tmp_path), val_split=0)
-    assert result["split"]["val"] == 0 and result["tested"] == "the last epoch's model"
+    assert result.split["val"] == 0 and result.tested == "the last epoch's model"
     assert any("--val-split 0: no validation set, so no model selection" in line for line in job.lines)
     assert not (tmp_path / "best.npz").exists()
-    assert all(v is None for v in result["history"]["val_acc"])
+    assert all(v is None for v in result.history["val_acc"])
 
 
 def test_train_job_early_stop_stops_after_epochs_without_improvement(job, tmp_path):
     result = job(out=str(tmp_path), epochs=8, lr=1e-12, early_stop=2)   # next to nothing improves
-    values = result["history"]["val_acc"]
+    values = result.history["val_acc"]
     best, wait, stop = -1.0, 0, None
     for epoch, v in enumerate(values, 1):              # the rule, replayed on the recorded accuracies
         best, wait = (v, 0) if v > best else (best, wait + 1)
@@ -222,9 +222,9 @@ def test_train_job_early_stop_stops_after_epochs_without_improvement(job, tmp_pa
 
 
 def test_resume_draws_the_checkpoints_split_again(job, tmp_path):
-    first = job(out=str(tmp_path), epochs=1, val_split=0.2)["split"]
+    first = job(out=str(tmp_path), epochs=1, val_split=0.2).split
     resumed = job(out=str(tmp_path), epochs=2, val_split=0.1, resume=True)
-    assert resumed["split"] == first
+    assert resumed.split == first
     assert "resuming with the checkpoint's validation split (0.2), not --val-split 0.1" in job.lines
 
 

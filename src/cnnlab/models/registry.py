@@ -91,3 +91,9 @@ def task_of(name):
 def min_input_size(name):
     """The smallest square input side the registered model accepts, or None where it is not declared."""
     return getattr(get_builder(name), "min_size", None)
+
+
+def default_recipe(name):
+    """The training settings the registered model is known to train well with, e.g. ``{"epochs": 12,
+    "lr": 3e-3, "batch_size": 32}``; ``{}`` for most models (they take ``train``'s defaults)."""
+    return dict(getattr(get_builder(name), "recipe", None) or {})

@@ -1,4 +1,6 @@
-"""Training, evaluation, checkpoints and metrics."""
+"""Training, evaluation, checkpoints and metrics: the recipe and the fit loop behind ``cnnlab train``.
+May import interop, distributed, runs, models, nn, optim, data and below; never inspect or cli.
+"""
 
 from . import metrics
 from .checkpoint import load_checkpoint, save_checkpoint

@@ -496,9 +496,31 @@ class Trainer:
                 self._check_finite(f"batch-norm statistic {name}", first, step)
 
     def _run_epoch(self, train_loader, val_loader, epochs):
+        """One epoch: its batches (from where a resumed epoch stopped), then its end (validation,
+        history, schedule, log line, checkpoints) unless a stop was requested."""
+        self._start_epoch(train_loader)
+        start = time.perf_counter()
+        loss_sum, correct, seen = self._train_batches(train_loader, epochs)
+        if self._stop_requested():
+            return
+        if seen == 0:
+            raise ValueError(f"fit: the training data gave no batch in epoch {self._epoch + 1} "
+                             f"(an empty dataset, or fewer samples than a batch with "
+                             f"drop_last); there is nothing to train on")
+        logs = {"train_loss": loss_sum / seen, "train_acc": correct / seen,
+                "val_loss": None, "val_acc": None,
+                "lr": float(self.optimizer.param_groups[0]["lr"]), "time": time.perf_counter() - start}
+        if val_loader is not None:
+            step = self._epoch * len(train_loader) + self._batch
+            result = self.task.evaluate(self.model, val_loader, self._checked_loss(step), self.parallel)
+            logs["val_loss"], logs["val_acc"] = result["loss"], result["accuracy"]
+        self._end_epoch(logs, epochs)
+
+    def _start_epoch(self, train_loader):
+        """Point the loader at this epoch: a resumed one replays its shuffle and skips the batches
+        already trained on; a distributed sampler draws this epoch's order."""
         self._loader = train_loader
         if self._loader_state is not None and hasattr(train_loader, "load_state_dict"):
-            # Resuming: replay this epoch's shuffle and skip the batches already trained on.
             train_loader.load_state_dict(self._loader_state)
         self._loader_state = None
         sampler = getattr(train_loader, "sampler", None)
@@ -506,9 +528,11 @@ class Trainer:
             sampler.set_epoch(self._epoch)
         if self._batch == 0:
             self._partial = (0.0, 0, 0)
-        loss_sum, correct, seen = self._partial
+
+    def _train_batches(self, train_loader, epochs):
+        """Train on the epoch's remaining batches until they end or a stop is requested; return the
+        epoch's running ``(loss sum, correct, seen)``."""
         self.model.train()
-        start = time.perf_counter()
         total = len(train_loader)
         params = [p for p in self.model.parameters()]
         buffers = [(n, b) for n, b in self.model.named_buffers() if np.dtype(b.dtype).kind == "f"]
@@ -528,61 +552,63 @@ class Trainer:
                 i, step = self._batch, self._epoch * total + self._batch + 1
                 x, y = as_tensor(x), as_tensor(y)
                 self._in_step = True
-                # Overflow is checked explicitly (and stops the run) instead of warned about.
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    self.optimizer.zero_grad()
-                    self._phase("forward")
-                    out = self.task.forward(self.model, x, y)
-                    self._check_output(out, step)   # before the loss, which refuses nan input
-                    loss = self._loss(out, y)
-                    if isinstance(out, tuple):
-                        out = out[0]  # main logits; the rest are auxiliary heads
-                    batch_loss = float(loss.item())
-                    self._check_finite("loss", batch_loss, step)
-                    self._check_buffers(buffers, step)
-                    self._phase("backward")
-                    loss.backward()
-                    n = len(y)
-                    batch_correct, predictions = self.task.hits(out, y)
-                    if self.parallel is not None:  # average the gradients; the global batch's numbers
-                        batch_loss, batch_correct, n = self.parallel.after_backward(
-                            batch_loss * n, batch_correct, n,
-                            stop=self._stop.requested if self._stop is not None else None)
-                        batch_loss /= n
-                    self._check_finite("gradient norm", _grad_norm(params), step)
-                    self.optimizer.step()
-                loss_sum += batch_loss * n
-                correct += batch_correct
-                seen += n
+                batch_loss, batch_correct, n, predictions = self._step(x, y, step, params, buffers)
+                loss_sum, correct, seen = self._partial
+                self._partial = (loss_sum + batch_loss * n, correct + batch_correct, seen + n)
                 self._batch = i + 1
-                self._partial = (loss_sum, correct, seen)
                 self._in_step = False
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
-                for c in self.callbacks:
-                    if hasattr(c, "on_batch_end"):
-                        c.on_batch_end(self, i, {"loss": batch_loss, "predictions": predictions,
-                                                 "targets": y._data})
+                self._after_batch(bar, i, batch_loss, predictions, y)
         finally:
             close = getattr(batches, "close", None)
             if close is not None:
                 close()
             if bar is not None:
                 bar.close()
-        if self._stop_requested():
-            return
-        if seen == 0:
-            raise ValueError(f"fit: the training data gave no batch in epoch {self._epoch + 1} "
-                             f"(an empty dataset, or fewer samples than a batch with "
-                             f"drop_last); there is nothing to train on")
-        logs = {"train_loss": loss_sum / seen, "train_acc": correct / seen,
-                "val_loss": None, "val_acc": None,
-                "lr": float(self.optimizer.param_groups[0]["lr"]), "time": time.perf_counter() - start}
-        if val_loader is not None:
-            step = self._epoch * total + self._batch
-            result = self.task.evaluate(self.model, val_loader, self._checked_loss(step), self.parallel)
-            logs["val_loss"], logs["val_acc"] = result["loss"], result["accuracy"]
+        return self._partial
+
+    def _step(self, x, y, step, params, buffers):
+        """One training step on a batch, every result checked for divergence; under MPI the
+        gradients are averaged and the global batch's numbers returned. Returns
+        ``(mean loss, right samples, batch size, predictions)``."""
+        # Overflow is checked explicitly (and stops the run) instead of warned about.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self.optimizer.zero_grad()
+            self._phase("forward")
+            out = self.task.forward(self.model, x, y)
+            self._check_output(out, step)   # before the loss, which refuses nan input
+            loss = self._loss(out, y)
+            if isinstance(out, tuple):
+                out = out[0]  # main logits; the rest are auxiliary heads
+            batch_loss = float(loss.item())
+            self._check_finite("loss", batch_loss, step)
+            self._check_buffers(buffers, step)
+            self._phase("backward")
+            loss.backward()
+            n = len(y)
+            batch_correct, predictions = self.task.hits(out, y)
+            if self.parallel is not None:  # average the gradients; the global batch's numbers
+                batch_loss, batch_correct, n = self.parallel.after_backward(
+                    batch_loss * n, batch_correct, n,
+                    stop=self._stop.requested if self._stop is not None else None)
+                batch_loss /= n
+            self._check_finite("gradient norm", _grad_norm(params), step)
+            self.optimizer.step()
+        return batch_loss, batch_correct, n, predictions
+
+    def _after_batch(self, bar, i, batch_loss, predictions, y):
+        """The progress bar's running numbers, and the callbacks' ``on_batch_end``."""
+        if bar is not None:
+            loss_sum, correct, seen = self._partial
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+        for c in self.callbacks:
+            if hasattr(c, "on_batch_end"):
+                c.on_batch_end(self, i, {"loss": batch_loss, "predictions": predictions,
+                                         "targets": y._data})
+
+    def _end_epoch(self, logs, epochs):
+        """Record the finished epoch: history, the schedule's step, the log line, the callbacks'
+        ``on_epoch_end``, ``last.npz`` and, when the monitored metric is the best yet, ``best.npz``."""
         for k in History.KEYS:
             self.history[k].append(logs[k])
         self._epoch += 1

@@ -21,7 +21,8 @@ import numpy as np
 
 from .. import backend, models, nn
 from ..nn import init
-from ..nn.freeze import _matches, freeze, select_parameters, unfreeze  # re-exported here
+from ..nn.freeze import freeze, unfreeze  # re-exported here
+from ..nn.module import _matches, select_parameters  # select_parameters re-exported here
 from ..validation import is_int, is_real
 
 
