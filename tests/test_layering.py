@@ -27,8 +27,8 @@ LEVELS = [
     ("runs", "live", "distributed"),                    # a finished run as data; the live view; MPI
     ("models",),
     ("nn", "optim", "data", "ops", "creation"),         # ops, creation: torch.max, torch.full, ...
-    ("functional", "metrics", "serialization",          # serialization: the one npz+JSON format
-     "collectives"),                                    # the MPI world under distributed, nn.parallel
+    ("functional", "metrics", "boxes",                  # boxes: IoU, NMS, AP on arrays
+     "serialization", "collectives"),                   # the one npz+JSON format; MPI under distributed
     ("autograd+tensor", "kernels", "cuda", "accelerator"),  # Tensor and the engine; torch.cuda
     ("backend",),
     ("validation", "resources", "pytorch_names"),       # argument checks; file names, special files and

@@ -71,6 +71,7 @@ PRESENT = {
                               "Grayscale Lambda",
     cnnlab.vision.models: "resnet18 list_models",
     cnnlab.vision.utils: "make_grid save_image",
+    cnnlab.vision.ops: "box_iou nms batched_nms box_area",
     cnnlab.distributed: "init_process_group get_rank get_world_size all_reduce broadcast barrier "
                         "destroy_process_group is_initialized ReduceOp",
     cnnlab.data: "Dataset TensorDataset Subset ConcatDataset random_split DataLoader MNIST "

@@ -124,6 +124,8 @@ def cmd_evaluate(args):
                         f"{args.dataset or meta['dataset']!r} has {len(ds.classes)}")
     if args.retrieval:
         return _evaluate_retrieval(model, meta, ds, args)
+    if meta.get("task", "classify") == "detect":
+        return _evaluate_detection(model, meta, ds, args)
     result = evaluate_trained(model, meta, ds, args.batch_size)
     if meta.get("task", "classify") == "segment":
         from .inspect.segmentation import format_segmentation
@@ -165,6 +167,19 @@ def _evaluate_retrieval(model, meta, ds, args):
     return 0
 
 
+def _evaluate_detection(model, meta, ds, args):
+    """``cnnlab evaluate`` of a detector: mAP@0.5 over the test scenes and AP per object class."""
+    from .data import DataLoader
+    from .inspect.detection import format_detection
+    from .runs.tasks import get_task
+
+    task = get_task("detect")
+    result = task.evaluate(model, DataLoader(ds, batch_size=args.batch_size), task.make_loss(model), None)
+    print(format_detection(result, meta["classes"][1:], f"{meta['model']} on {args.dataset or meta['dataset']} "
+                                                       f"test set ({len(ds):,} images)"))
+    return 0
+
+
 def _evaluate_ensemble(args):
     from .runs.ensemble import evaluate_ensemble, format_ensemble
 
@@ -197,6 +212,8 @@ def cmd_predict(args):
     batch = np.stack([(load_image(p, c, (h, w)) - mean) / std for p in args.images])
     if meta.get("task", "classify") == "segment":
         return _predict_masks(model, meta, batch, args)
+    if meta.get("task", "classify") == "detect":
+        return _predict_boxes(model, meta, batch, batch * std + mean, args)
     with no_grad():
         probs = softmax(model(Tensor(batch)), 1).numpy()
     k = min(args.top, probs.shape[1])
@@ -206,22 +223,41 @@ def cmd_predict(args):
     return 0
 
 
+def _output_files(path, count):
+    """``cnnlab predict --out PATH`` for ``count`` images: PATH, or PATH-0.png, PATH-1.png, ...; checked."""
+    outs = [path] if count == 1 else [f"{os.path.splitext(path)[0]}-{i}.png" for i in range(count)]
+    for out in outs:
+        _check_output_file(out, "predict")
+    return outs
+
+
 def _predict_masks(model, meta, batch, args):
     """``cnnlab predict`` for a segmentation model: each image's colour mask, and the classes it shows."""
     from .inspect.segmentation import mask_picture, predict_masks, write_masks
 
     if not args.out:
         raise UserError(f"predict: {meta['model']} predicts a mask per image; give --out MASK.png")
-    outs = [args.out] if len(args.images) == 1 else [
-        f"{os.path.splitext(args.out)[0]}-{i}.png" for i in range(len(args.images))]
-    for out in outs:
-        _check_output_file(out, "predict")
+    outs = _output_files(args.out, len(args.images))
     masks = predict_masks(model, batch)
     for path, out, mask in zip(args.images, outs, masks):
         write_masks(out, mask_picture(mask))
         counts = np.bincount(mask.ravel(), minlength=len(meta["classes"]))
         seen = [f"{meta['classes'][c]} {counts[c]} px" for c in np.argsort(-counts) if c and counts[c]]
         print(f"{path}: {', '.join(seen) or 'background only'} -> {out}")
+    return 0
+
+
+def _predict_boxes(model, meta, batch, raw, args):
+    """``cnnlab predict`` for a detector: each image's boxes printed and, with --out, drawn."""
+    from .inspect.detection import boxes_picture, detect, format_detections
+    from .inspect.images import write_png
+
+    outs = _output_files(args.out, len(args.images)) if args.out else [None] * len(args.images)
+    names = meta["classes"][1:]
+    for path, out, image, found in zip(args.images, outs, raw, detect(model, batch)):
+        if out:
+            write_png(out, boxes_picture(image, found, names))
+        print(format_detections(path, found, names) + (f" -> {out}" if out else ""))
     return 0
 
 
@@ -684,7 +720,8 @@ def _add_predict(sub):
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top", type=POSITIVE, default=3, help="how many classes to show per image")
     p.add_argument("--out", default=None, metavar="PNG",
-                   help="segmentation models: the colour mask to write (several images: PNG-0.png, ...)")
+                   help="segmentation models: the colour mask to write; detectors: the image with its boxes "
+                   "(several images: PNG-0.png, ...)")
     p.set_defaults(func=cmd_predict)
 
 

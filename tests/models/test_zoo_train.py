@@ -36,6 +36,7 @@ CASES = {
     "inception_v3": (75, 2, {"aux_logits": False}),  # 75x75 is the smallest input; the aux head needs ~299
     **{f"efficientnet_b{i}": (32 if i < 4 else 8, 2, {}) for i in range(8)},  # B4-B7: time goes to depth
     "unet": (32, 2, {}), "fcn": (32, 2, {}),     # segmentation: a class per pixel
+    "grid_detector": (32, 2, {}),                # detection: boxes
 }
 
 
@@ -82,12 +83,17 @@ def test_forward_backward_step(name):
     rng = np.random.default_rng(1)
     x = Tensor(rng.standard_normal((batch, c, h, w)).astype(np.float32))
     dense = models.task_of(name) == "segment"    # a class per pixel
-    target = Tensor(rng.integers(0, classes, size=(batch, h, w) if dense else batch))
     model.train()
     out = model(x)
-    logits = out.logits if isinstance(out, GoogLeNetOutputs) else out
-    assert logits.shape == ((batch, classes, h, w) if dense else (batch, classes))
-    loss = googlenet_loss(out, target, nn.CrossEntropyLoss())
+    if models.task_of(name) == "detect":         # a box per image, the detector's own loss
+        assert out.shape == (batch, 5 + classes - 1, h // model.stride, w // model.stride)
+        loss = models.GridDetectionLoss(model.stride)(out, Tensor(np.array([[[2, 3, 20, 25, 4]]] * batch,
+                                                                           np.float32)))
+    else:
+        target = Tensor(rng.integers(0, classes, size=(batch, h, w) if dense else batch))
+        logits = out.logits if isinstance(out, GoogLeNetOutputs) else out
+        assert logits.shape == ((batch, classes, h, w) if dense else (batch, classes))
+        loss = googlenet_loss(out, target, nn.CrossEntropyLoss())
     assert np.isfinite(loss.item())
     loss.backward()
     params = [p for p in model.parameters() if p.requires_grad]

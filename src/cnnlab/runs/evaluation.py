@@ -1,5 +1,7 @@
 """Evaluating a model over a loader without gradients: the numbers a run is judged by."""
 
+import contextlib
+
 import numpy as np
 
 from .. import backend, metrics
@@ -68,3 +70,15 @@ def _dense_results(predictions, targets, num_classes, loss):
     return {"loss": loss, "accuracy": metrics.pixel_accuracy(cm), "per_class_accuracy": recall,
             "confusion": cm, "iou": metrics.iou_per_class(cm), "mean_iou": metrics.mean_iou(cm),
             "scores": None, "predictions": predictions, "targets": targets}
+
+
+@contextlib.contextmanager
+def evaluating(model):
+    """``model`` in eval mode and without gradients inside the block; its mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield model
+    finally:
+        model.train(was_training)

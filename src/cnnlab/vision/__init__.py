@@ -1,4 +1,4 @@
-"""``cnnlab.vision``: torchvision's ``datasets``, ``transforms``, ``models`` and ``utils`` names.
+"""``cnnlab.vision``: torchvision's ``datasets``, ``transforms``, ``models``, ``utils`` and ``ops`` names.
 May import models, nn, optim, data and below; not train, inspect or cli.
 
 ``from torchvision import datasets, transforms, models`` becomes
@@ -7,7 +7,7 @@ May import models, nn, optim, data and below; not train, inspect or cli.
 
 import importlib as _importlib
 
-_SUBMODULES = ("datasets", "transforms", "models", "utils")
+_SUBMODULES = ("datasets", "transforms", "models", "utils", "ops")
 
 __all__ = list(_SUBMODULES)
 
@@ -16,7 +16,7 @@ def __getattr__(name):
     if name in _SUBMODULES:
         return _importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"cnnlab.vision has no `{name}`; it has {', '.join(_SUBMODULES)} "
-                         f"(torchvision's io, ops and tv_tensors are not supported)")
+                         f"(torchvision's io and tv_tensors are not supported; ops has the box functions)")
 
 
 def __dir__():
