@@ -39,6 +39,7 @@ MIN_ROWS = 128                # fewer rows per product spend their time packing 
 PANEL_BLOCK = 16              # output channels a kernel-matrix copy moves together (a cache line)
 
 MIN_TILED_ROWS = 14 * 64       # output rows per thread, at least, for the register-tiled forward
+MIN_SPLIT_CHANNELS = 64        # output channels per task, at least, when too few rows go round
 
 Plan = namedtuple("Plan", "formulation path")
 Plan.__doc__ = """One op's plan: the formulation (a module of this package) and its path in it:
