@@ -83,6 +83,18 @@ def _from_phases(buf, top, left, sh, sw, hq, wq, dst):
 
 
 @helper
+def _input_planes(x, r, first, o, top, left, sh, sw, hq, wq, buf):
+    """(image, output channel) of plane task r of a run starting at ``first``, with the phase
+    planes of its input channel in buf: copied there unless they already are (the M filters of a
+    channel are consecutive tasks)."""
+    img, oc = r // o, r % o
+    m = o // x.shape[1]
+    if r == first or oc % m == 0:
+        _to_phases(x[img, oc // m], top, left, sh, sw, hq, wq, buf)
+    return img, oc
+
+
+@helper
 def _to_rows(src, front, wq, buf):
     """src (oH, oW) -> buf: rows of wq values (zeros beyond oW) from ``front`` on, zeros elsewhere."""
     oh, ow = src.shape
@@ -138,9 +150,7 @@ def _dw_forward(x, w, bias, top, left, sh, sw, starts, hq, wq, tasks, out):
     """x (N, C, H, W) any layout, w (C*M, kH*kW), bias (C*M,) -> out (N, C*M, oH, oW): per (image,
     output channel), the taps' passes over the flattened output plane (rows of wq) from the phase
     planes of its input plane; ``starts`` (kH*kW,): where each tap starts in them (``_phases``)."""
-    n, c = x.shape[:2]
-    o, oh, ow = out.shape[1:]
-    m = o // c
+    n, o, oh, ow = out.shape
     length = (oh - 1) * wq + ow
     for task in prange(tasks):
         buf = np.empty(sh * sw * hq * wq, x.dtype)
@@ -148,9 +158,7 @@ def _dw_forward(x, w, bias, top, left, sh, sw, starts, hq, wq, tasks, out):
         taps = np.arange(starts.size)
         first = n * o * task // tasks
         for r in range(first, n * o * (task + 1) // tasks):
-            img, oc = r // o, r % o
-            if r == first or oc % m == 0:          # the M filters of a channel share its planes
-                _to_phases(x[img, oc // m], top, left, sh, sw, hq, wq, buf)
+            img, oc = _input_planes(x, r, first, o, top, left, sh, sw, hq, wq, buf)
             flat[:] = bias[oc]
             _add_taps(flat, buf, starts, w[oc], taps)
             plane = out[img, oc]
@@ -191,18 +199,14 @@ def _dw_weight_grad(x, g, top, left, sh, sw, starts, hq, wq, tasks, parts):
     """x (N, C, H, W), g (N, C*M, oH, oW), any layout -> parts (N, C*M, kH*kW): per (image,
     output channel), each tap's dot product of the gradient (rows of wq, zeros beyond oW) and the
     input's phase plane from that tap on (``starts``)."""
-    n, c = x.shape[:2]
-    o, oh, ow = g.shape[1:]
-    m = o // c
+    n, o, oh, ow = g.shape
     length = (oh - 1) * wq + ow
     for task in prange(tasks):
         buf = np.empty(sh * sw * hq * wq, x.dtype)
         rows = np.empty(length, x.dtype)
         first = n * o * task // tasks
         for r in range(first, n * o * (task + 1) // tasks):
-            img, oc = r // o, r % o
-            if r == first or oc % m == 0:
-                _to_phases(x[img, oc // m], top, left, sh, sw, hq, wq, buf)
+            img, oc = _input_planes(x, r, first, o, top, left, sh, sw, hq, wq, buf)
             _to_rows(g[img, oc], 0, wq, rows)
             _tap_dots(rows, buf, starts, parts[img, oc])
 
