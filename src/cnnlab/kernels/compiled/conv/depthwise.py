@@ -52,19 +52,35 @@ def _copy(src, dst):
 
 
 @helper
+def _phase_rows(y, top, sh, sw, hq, wq):
+    """Where padded row y + top starts in phase plane (its row phase, column phase 0)."""
+    return (((y + top) % sh) * sw * hq + (y + top) // sh) * wq
+
+
+@helper
+def _phase_column(b, left, sw):
+    """Phase column b's first padded column: its offset in a phase row, and its input column."""
+    first = left + (b - left) % sw
+    return first // sw, first - left
+
+
+@helper
 def _to_phases(src, top, left, sh, sw, hq, wq, buf):
-    """src (H, W) -> buf: padded by (top, left) with zeros, split into sH*sW phase planes (hq, wq)."""
-    h, w = src.shape
+    """src (H, W) -> buf: padded by (top, left) with zeros, split into sH*sW phase planes (hq, wq):
+    input row y's pixels x0, x0 + sW, ... of phase column b make one run of a phase row. The
+    divisions are per plane and phase, not per pixel (an integer division costs tens of cycles)."""
     buf[:] = 0
+    h, w = src.shape
     if sh == 1 and sw == 1:
         for y in range(h):
             _copy(src[y], buf[(y + top) * wq + left:(y + top) * wq + left + w])
         return
-    for y in range(h):
-        a, yy = (y + top) % sh, (y + top) // sh
-        for x in range(w):
-            b, xx = (x + left) % sw, (x + left) // sw
-            buf[((a * sw + b) * hq + yy) * wq + xx] = src[y, x]
+    for b in range(sw):
+        col, x0 = _phase_column(b, left, sw)
+        for y in range(h):
+            at = _phase_rows(y, top, sh, sw, hq, wq) + b * hq * wq + col
+            run = src[y, x0::sw]
+            _copy(run, buf[at:at + run.size])
 
 
 @helper
@@ -75,11 +91,12 @@ def _from_phases(buf, top, left, sh, sw, hq, wq, dst):
         for y in range(h):
             _copy(buf[(y + top) * wq + left:(y + top) * wq + left + w], dst[y])
         return
-    for y in range(h):
-        a, yy = (y + top) % sh, (y + top) // sh
-        for x in range(w):
-            b, xx = (x + left) % sw, (x + left) // sw
-            dst[y, x] = buf[((a * sw + b) * hq + yy) * wq + xx]
+    for b in range(sw):
+        col, x0 = _phase_column(b, left, sw)
+        for y in range(h):
+            at = _phase_rows(y, top, sh, sw, hq, wq) + b * hq * wq + col
+            run = dst[y, x0::sw]
+            _copy(buf[at:at + run.size], run)
 
 
 @helper
