@@ -150,18 +150,43 @@ def test_columns_split_over_output_channels_when_rows_are_few(case, dtype, monke
     _check("columns", {**defaults, **case}, dtype)
 
 
+@pytest.mark.parametrize("stride,dilation,pads", [((2, 2), (1, 1), ((1, 1), (1, 1))),
+                                                  ((3, 2), (2, 1), ((2, 0), (1, 2))),
+                                                  ((2, 1), (1, 1), ((0, 0), (0, 0)))])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_depthwise_plane_input_gradient_for_strides_above_one(stride, dilation, pads, dtype):
+    """The planes' input gradient gathers per phase plane for any stride; ``input_grad`` sends
+    strides > 1 to the channel loops (faster there), so it is called here directly."""
+    from cnnlab.kernels.compiled.conv import depthwise
+
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 3, 11, 10)), rng.standard_normal((6, 1, 3, 3))
+    (top, bottom), (left, right) = pads
+    xt = torch.tensor(x, requires_grad=True)
+    ref = TF.conv2d(TF.pad(xt, (left, right, top, bottom)), torch.tensor(w), None, stride, 0,
+                    dilation, 3)
+    g = rng.standard_normal(ref.shape)
+    ref.backward(torch.tensor(g))
+    ours = depthwise._planes_input_grad(g.astype(dtype), w.astype(dtype), x.shape, pads, stride,
+                                        dilation)
+    assert_close(ours, xt.grad.numpy(), dtype, "planes' input gradient")
+
+
+@pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("x_last,g_last", [(False, True), (True, False)])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_depthwise_with_input_and_gradient_in_different_layouts(x_last, g_last, dtype, monkeypatch):
+def test_depthwise_with_input_and_gradient_in_different_layouts(x_last, g_last, dtype, stride,
+                                                                monkeypatch):
     """The depthwise functions choose their loops by the layout of one array (NCHW: plane tasks;
-    channels-last: loops over the channels) and read the other in whichever layout it comes."""
+    channels-last: loops over the channels; the input gradient of strides > 1 always the loops)
+    and read the other in whichever layout it comes."""
     from cnnlab.kernels.compiled.conv import depthwise, depthwise_nhwc
 
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal((2, 6, 10, 9)), rng.standard_normal((12, 1, 3, 3))
-    args = (((1, 1), (1, 1)), (2, 2), (1, 1), 6)
+    args = (((1, 1), (1, 1)), (stride, stride), (1, 1), 6)
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    ref = TF.conv2d(xt, wt, None, 2, 1, 1, 6)
+    ref = TF.conv2d(xt, wt, None, stride, 1, 1, 6)
     g = rng.standard_normal(ref.shape)
     ref.backward(torch.tensor(g))
     calls = []
@@ -173,7 +198,9 @@ def test_depthwise_with_input_and_gradient_in_different_layouts(x_last, g_last, 
     assert_close(depthwise.forward(x, w, None, *args), ref.detach().numpy(), dtype, "forward")
     assert_close(depthwise.input_grad(g, w, x.shape, *args), xt.grad.numpy(), dtype, "input grad")
     assert_close(depthwise.weight_grad(x, g, w.shape, *args), wt.grad.numpy(), dtype, "weight grad")
-    assert calls == (["forward", "weight_grad"] if x_last else ["input_grad"])
+    loops = (["forward"] if x_last else []) + (["input_grad"] if g_last or stride > 1 else []) \
+        + (["weight_grad"] if x_last else [])
+    assert calls == loops
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])

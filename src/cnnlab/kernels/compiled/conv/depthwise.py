@@ -2,7 +2,8 @@
 plane per task, for arrays stored NCHW; channels-last ones (the columns' formulation answers in
 that layout) go to ``depthwise_nhwc``'s loops over the channels, which read them as they are.
 ``forward``, ``input_grad`` and ``weight_grad`` take the package's shared signatures (``groups`` =
-channels) and choose by the layout of the array they read most: the input, the gradient, the input.
+channels) and choose by the layout of the array they read most: the input, the gradient (and the
+stride: see ``input_grad``), the input.
 
 The task copies its input plane into a buffer of the thread's own (L1-sized), zero-padded and split
 by the stride into ``sH*sW`` phase planes laid end to end: phase (a, b) holds the padded input's
@@ -267,8 +268,16 @@ def forward(x, weight, bias, pads, stride, dilation, groups):
 
 
 def input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
-    if _channels_last(grad):
+    # Strides > 1 go to the channel loops whatever the layout: the planes' strided copy back into
+    # NCHW cost more than the loops' transposed gradient, a quarter the size (3.8 against 2.6-2.8
+    # ms of one thread for 3x3 stride 2 at N32 C128 28x28, benchmarks/conv_formulations.py dw128s2)
+    if _channels_last(grad) or stride != (1, 1):
         return depthwise_nhwc.input_grad(grad, weight, input_shape, pads, stride, dilation, groups)
+    return _planes_input_grad(grad, weight, input_shape, pads, stride, dilation)
+
+
+def _planes_input_grad(grad, weight, input_shape, pads, stride, dilation):
+    """The input gradient on plane tasks, for any stride (``input_grad`` takes it for stride 1)."""
     n, c = input_shape[:2]
     hq, wq, phase, shift, _ = _phases(input_shape, weight.shape[2:], pads, stride, dilation)
     order = np.argsort(phase, kind="stable")                             # taps grouped by phase
