@@ -133,7 +133,7 @@ def test_named_shapes(form, case, dtype):
 
 
 @pytest.mark.parametrize("case", [
-    dict(x=(1, 16, 7, 7), w=(200, 16, 3, 3), pads=((1, 1), (1, 1))),              # ragged last block
+    dict(x=(1, 16, 7, 7), w=(200, 16, 3, 3), pads=((1, 1), (1, 1))),          # ragged last block
     dict(x=(1, 256, 4, 5), w=(256, 128, 3, 3), pads=((1, 1), (1, 1)), groups=2),   # per group
     dict(x=(1, 32, 9, 9), w=(256, 32, 1, 1), pads=((0, 0), (0, 0)), stride=(2, 2)),
 ])
@@ -144,7 +144,7 @@ def test_columns_split_over_output_channels_when_rows_are_few(case, dtype, monke
     from cnnlab.kernels.compiled.conv import columns
 
     monkeypatch.setattr(columns, "num_threads", lambda: 4)
-    o, og = case["w"][0], case["w"][0] // case.get("groups", 1)
+    og = case["w"][0] // case.get("groups", 1)
     assert columns._splits(1, og) == min(4, og // plan.MIN_SPLIT_CHANNELS) > 1
     defaults = dict(stride=(1, 1), dilation=(1, 1), groups=1, bias=True, channels_last=False)
     _check("columns", {**defaults, **case}, dtype)
@@ -192,7 +192,8 @@ def test_depthwise_with_input_and_gradient_in_different_layouts(x_last, g_last, 
     calls = []
     for name in ("forward", "input_grad", "weight_grad"):
         real = getattr(depthwise_nhwc, name)
-        monkeypatch.setattr(depthwise_nhwc, name, lambda *a, _f=real, _n=name: calls.append(_n) or _f(*a))
+        monkeypatch.setattr(depthwise_nhwc, name,
+                            lambda *a, _f=real, _n=name: calls.append(_n) or _f(*a))
     x, g = _layout(x.astype(dtype), x_last), _layout(g.astype(dtype), g_last)
     w = w.astype(dtype)
     assert_close(depthwise.forward(x, w, None, *args), ref.detach().numpy(), dtype, "forward")

@@ -31,16 +31,18 @@ The formulations, from measured training-step timings (benchmarks/RESULTS.md):
   a cache-sized chunk of columns from the channels-last input (the padding written as zeros) and calls
   the GEMM on it from inside the parallel region (``machine.blas``), the threads sharing out the
   output channels too when there are fewer chunks than threads (batch 1, 49 pixels); the input
-  gradient for strides > 1 is col2im (gradient @ kernels^T, added back tap by tap, one image per task).
+  gradient for strides > 1 is col2im (gradient @ kernels^T, added back tap by tap, one image per
+  task).
 - ``depthwise`` (groups = channels): no product is large enough for BLAS. NCHW arrays: one (image,
   channel) plane per task, copied into a thread's L1 buffer split by the stride into phase planes,
   so that every tap is one contiguous slice and the plane's sum a few long vector loops (the
   input gradient a gather per phase plane, the weight gradient a dot product per tap and image).
-  Channels-last arrays (``depthwise_nhwc``): loops whose inner loop runs over the channels.
+  Channels-last arrays (``depthwise_nhwc``), and the input gradient of strides > 1: loops whose
+  inner loop runs over the channels.
 
 Outputs are (N, O, oH, oW)-shaped: NCHW memory from ``direct`` and from ``depthwise`` on NCHW
-input, a view of channels-last memory from the others; every kernel reads either layout. float64 runs the same loops, except that its products
-all go to the GEMM (the register tiles are float32).
+input, a view of channels-last memory from the others; every kernel reads either layout. float64
+runs the same loops, except that its products all go to the GEMM (the register tiles are float32).
 """
 
 import numpy as np

@@ -22,15 +22,12 @@ not unroll it), a store-to-load chain per tap: 7.3 ms of one thread's time for N
 against 1.3 ms for these passes over the plane, whose accumulator row stays in L1.
 """
 
-import numba
 import numpy as np
 from numba import prange
 
 from .._numba import helper, kernel, num_threads
 from . import depthwise_nhwc
 from .layout import _out_size, _padded_size
-from .machine import stack_tile
-from .plan import DIRECT_TILE as TILE
 
 CHUNK = 16   # values a row copy moves at a time: one AVX-512 vector of float32
 
