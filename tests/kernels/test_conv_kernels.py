@@ -107,15 +107,101 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("columns", dict(x=(2, 8, 13, 11), w=(32, 8, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2),
                      dilation=(2, 1), channels_last=True)),                        # strided, dilated tiles
     ("depthwise", dict(x=(2, 70, 9, 9), w=(70, 1, 3, 3), pads=((1, 1), (1, 1)))),    # depthwise, many channels
+    # NCHW planes split into stride phases: strides 1-2 (and 3 x 1), padding 0-2, dilation, a
+    # channel multiplier, odd sizes, batch 1; the same in channels-last memory for the channel loops
+    ("depthwise", dict(x=(2, 6, 28, 28), w=(6, 1, 3, 3), pads=((1, 1), (1, 1)))),
+    ("depthwise", dict(x=(1, 5, 15, 13), w=(5, 1, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2))),
+    ("depthwise", dict(x=(3, 4, 11, 9), w=(4, 1, 3, 3), pads=((0, 0), (0, 0)), stride=(2, 2))),
+    ("depthwise", dict(x=(2, 3, 17, 10), w=(3, 1, 5, 5), pads=((2, 2), (2, 2)), stride=(3, 1))),
+    ("depthwise", dict(x=(1, 4, 13, 12), w=(12, 1, 3, 3), pads=((2, 1), (0, 2)), dilation=(2, 2),
+                       stride=(2, 2))),
+    ("depthwise", dict(x=(2, 3, 9, 70), w=(6, 1, 3, 3), pads=((1, 1), (1, 1)), dilation=(1, 2))),
+    ("depthwise", dict(x=(1, 8, 7, 7), w=(8, 1, 7, 7), pads=((3, 3), (3, 3)), bias=False)),
+    ("depthwise", dict(x=(1, 4, 1, 1), w=(8, 1, 1, 1), pads=((0, 0), (0, 0)))),
+    ("depthwise", dict(x=(2, 5, 15, 13), w=(10, 1, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2),
+                       channels_last=True)),
 ])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_named_shapes(form, case, dtype):
-    """The shapes of the networks the library trains, beside the drawn ones."""
+    """The shapes of the networks the library trains and the edges of each kernel's layout, beside
+    the drawn ones."""
     defaults = dict(stride=(1, 1), dilation=(1, 1), groups=1, bias=True, channels_last=False)
     case = {**defaults, **case}
     if form == "depthwise":
         case["groups"] = case["x"][1]
     _check(form, case, dtype)
+
+
+@pytest.mark.parametrize("case", [
+    dict(x=(1, 16, 7, 7), w=(200, 16, 3, 3), pads=((1, 1), (1, 1))),          # ragged last block
+    dict(x=(1, 256, 4, 5), w=(256, 128, 3, 3), pads=((1, 1), (1, 1)), groups=2),   # per group
+    dict(x=(1, 32, 9, 9), w=(256, 32, 1, 1), pads=((0, 0), (0, 0)), stride=(2, 2)),
+])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_columns_split_over_output_channels_when_rows_are_few(case, dtype, monkeypatch):
+    """Batch 1 with few pixels: one run of rows, its product split into blocks of output channels
+    (four threads assumed, so 2-4 blocks)."""
+    from cnnlab.kernels.compiled.conv import columns
+
+    monkeypatch.setattr(columns, "num_threads", lambda: 4)
+    og = case["w"][0] // case.get("groups", 1)
+    assert columns._splits(1, og) == min(4, og // plan.MIN_SPLIT_CHANNELS) > 1
+    defaults = dict(stride=(1, 1), dilation=(1, 1), groups=1, bias=True, channels_last=False)
+    _check("columns", {**defaults, **case}, dtype)
+
+
+@pytest.mark.parametrize("stride,dilation,pads", [((2, 2), (1, 1), ((1, 1), (1, 1))),
+                                                  ((3, 2), (2, 1), ((2, 0), (1, 2))),
+                                                  ((2, 1), (1, 1), ((0, 0), (0, 0)))])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_depthwise_plane_input_gradient_for_strides_above_one(stride, dilation, pads, dtype):
+    """The planes' input gradient gathers per phase plane for any stride; ``input_grad`` sends
+    strides > 1 to the channel loops (faster there), so it is called here directly."""
+    from cnnlab.kernels.compiled.conv import depthwise
+
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 3, 11, 10)), rng.standard_normal((6, 1, 3, 3))
+    (top, bottom), (left, right) = pads
+    xt = torch.tensor(x, requires_grad=True)
+    ref = TF.conv2d(TF.pad(xt, (left, right, top, bottom)), torch.tensor(w), None, stride, 0,
+                    dilation, 3)
+    g = rng.standard_normal(ref.shape)
+    ref.backward(torch.tensor(g))
+    ours = depthwise._planes_input_grad(g.astype(dtype), w.astype(dtype), x.shape, pads, stride,
+                                        dilation)
+    assert_close(ours, xt.grad.numpy(), dtype, "planes' input gradient")
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("x_last,g_last", [(False, True), (True, False)])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_depthwise_with_input_and_gradient_in_different_layouts(x_last, g_last, dtype, stride,
+                                                                monkeypatch):
+    """The depthwise functions choose their loops by the layout of one array (NCHW: plane tasks;
+    channels-last: loops over the channels; the input gradient of strides > 1 always the loops)
+    and read the other in whichever layout it comes."""
+    from cnnlab.kernels.compiled.conv import depthwise, depthwise_nhwc
+
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 6, 10, 9)), rng.standard_normal((12, 1, 3, 3))
+    args = (((1, 1), (1, 1)), (stride, stride), (1, 1), 6)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ref = TF.conv2d(xt, wt, None, stride, 1, 1, 6)
+    g = rng.standard_normal(ref.shape)
+    ref.backward(torch.tensor(g))
+    calls = []
+    for name in ("forward", "input_grad", "weight_grad"):
+        real = getattr(depthwise_nhwc, name)
+        monkeypatch.setattr(depthwise_nhwc, name,
+                            lambda *a, _f=real, _n=name: calls.append(_n) or _f(*a))
+    x, g = _layout(x.astype(dtype), x_last), _layout(g.astype(dtype), g_last)
+    w = w.astype(dtype)
+    assert_close(depthwise.forward(x, w, None, *args), ref.detach().numpy(), dtype, "forward")
+    assert_close(depthwise.input_grad(g, w, x.shape, *args), xt.grad.numpy(), dtype, "input grad")
+    assert_close(depthwise.weight_grad(x, g, w.shape, *args), wt.grad.numpy(), dtype, "weight grad")
+    loops = (["forward"] if x_last else []) + (["input_grad"] if g_last or stride > 1 else []) \
+        + (["weight_grad"] if x_last else [])
+    assert calls == loops
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])

@@ -86,10 +86,10 @@ def test_the_thread_setting_is_at_most_the_pool_and_the_callers_setting_comes_ba
 def test_every_compiled_kernel_takes_the_one_path():
     """No module compiles a kernel of its own with bare ``@njit``: every parallel function of the
     compiled set is a ``Kernel`` (serial below the grain size, cnnlab's thread count above)."""
-    from cnnlab.kernels.compiled.conv import columns, depthwise, direct, layout
+    from cnnlab.kernels.compiled.conv import columns, depthwise, depthwise_nhwc, direct, layout
     from cnnlab.kernels.compiled.conv.machine import blas
 
-    modules = (conv, elementwise, norm, pool, blas, columns, depthwise, direct, layout)
+    modules = (conv, elementwise, norm, pool, blas, columns, depthwise, depthwise_nhwc, direct, layout)
     kernels, bare = [], []
     for module in modules:
         for name, value in vars(module).items():

@@ -9,7 +9,8 @@ The package, one job per module:
   pads, stride, dilation, groups)``, ``input_grad(grad, weight, input_shape, pads, stride, dilation,
   groups)`` and ``weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)``: the public
   functions' signatures, so the plan's formulation is called as it is, with no adapter.
-- ``layout``: the channels-last copies the formulations share.
+- ``layout``: the channels-last copies the formulations share; ``depthwise_nhwc``: the depthwise
+  loops for channels-last memory, which ``depthwise`` calls.
 - ``machine``: what the convolution asks of the machine (register and stack tiles, the in-kernel
   GEMM), used by no other kernel.
 
@@ -29,14 +30,20 @@ The formulations, from measured training-step timings (benchmarks/RESULTS.md):
   (``machine.simd``) read the padded channels-last input through one offset per output pixel and one
   per tap, forward, stride-1 input gradient and weight gradient alike. Otherwise each thread builds
   a cache-sized chunk of columns from the channels-last input (the padding written as zeros) and calls
-  the GEMM on it from inside the parallel region (``machine.blas``); the input gradient for strides
-  > 1 is col2im (gradient @ kernels^T, added back tap by tap, one image per task).
-- ``depthwise`` (groups = channels): no product is large enough for BLAS; channels-last loops whose
-  inner loop runs over the channels, forward and both gradients.
+  the GEMM on it from inside the parallel region (``machine.blas``), the threads sharing out the
+  output channels too when there are fewer chunks than threads (batch 1, 49 pixels); the input
+  gradient for strides > 1 is col2im (gradient @ kernels^T, added back tap by tap, one image per
+  task).
+- ``depthwise`` (groups = channels): no product is large enough for BLAS. NCHW arrays: one (image,
+  channel) plane per task, copied into a thread's L1 buffer split by the stride into phase planes,
+  so that every tap is one contiguous slice and the plane's sum a few long vector loops (the
+  input gradient a gather per phase plane, the weight gradient a dot product per tap and image).
+  Channels-last arrays (``depthwise_nhwc``), and the input gradient of strides > 1: loops whose
+  inner loop runs over the channels.
 
-Outputs are (N, O, oH, oW)-shaped: NCHW memory from ``direct``, a view of channels-last memory from
-the others; every kernel reads either layout. float64 runs the same loops, except that its products
-all go to the GEMM (the register tiles are float32).
+Outputs are (N, O, oH, oW)-shaped: NCHW memory from ``direct`` and from ``depthwise`` on NCHW
+input, a view of channels-last memory from the others; every kernel reads either layout. float64
+runs the same loops, except that its products all go to the GEMM (the register tiles are float32).
 """
 
 import numpy as np

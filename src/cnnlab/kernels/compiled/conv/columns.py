@@ -10,8 +10,9 @@ from .._numba import helper, kernel, num_threads
 from .layout import _as_rows, _nhwc, _out_size, _padded_nhwc
 from .machine import (gemm, product, product_transposed, ready, tile_convolution,
                       tile_weight_gradient)
-from .plan import (COLUMN_BYTES, MIN_ROWS, MIN_TILED_ROWS, PANEL_BLOCK, TILE_GROUP,
-                   TILED_PANEL_BYTES, TILES, WGRAD_PIXELS, WGRAD_TILES, tiled, wgrad_tiled)
+from .plan import (COLUMN_BYTES, MIN_ROWS, MIN_SPLIT_CHANNELS, MIN_TILED_ROWS, PANEL_BLOCK,
+                   TILE_GROUP, TILED_PANEL_BYTES, TILES, WGRAD_PIXELS, WGRAD_TILES, tiled,
+                   wgrad_tiled)
 
 # The register tiles as compile-time constants (rows R, vectors V) per output width.
 R16, V16 = TILES[16]
@@ -68,22 +69,38 @@ def _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols):
 
 
 @kernel
-def _columns_product(xt, top, left, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, tasks, chunk, out):
-    """out (N*oH*oW, O) = columns @ kernels (+ bias): each task takes a run of output rows and
-    builds and multiplies ``chunk`` rows of columns at a time, in its own cache."""
+def _columns_product(xt, top, left, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, runs, splits, chunk,
+                     out):
+    """out (N*oH*oW, O) = columns @ kernels (+ bias): each of runs x splits tasks takes a run of
+    output rows and a block of each group's output channels, and builds and multiplies ``chunk``
+    rows of columns at a time, in its own cache. ``splits`` > 1 when there are fewer runs of rows
+    than threads (a batch-1 network's last stages: 49 pixels): the tasks of one run build the same
+    columns, a small cost beside the product they share out."""
     groups, k, og = wm.shape
     rows = out.shape[0]
-    for t in prange(tasks):
+    for t in prange(runs * splits):
+        run, split = t // splits, t % splits
+        o0, o1 = _channel_block(og, split, splits), _channel_block(og, split + 1, splits)
         cols = np.empty((groups, chunk, k), xt.dtype)
-        for r0 in range(rows * t // tasks, rows * (t + 1) // tasks, chunk):
-            r1 = min(r0 + chunk, rows * (t + 1) // tasks)
+        for r0 in range(rows * run // runs, rows * (run + 1) // runs, chunk):
+            r1 = min(r0 + chunk, rows * (run + 1) // runs)
             _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
             for g in range(groups):
-                product(cols[g, :r1 - r0], wm[g], out[r0:r1, g * og:(g + 1) * og])
+                product(cols[g, :r1 - r0], wm[g, :, o0:o1], out[r0:r1, g * og + o0:g * og + o1])
             for r in range(r0, r1):
                 dst = out[r]
-                for o in range(og * groups):
-                    dst[o] += bias[o]
+                for g in range(groups):
+                    for o in range(g * og + o0, g * og + o1):
+                        dst[o] += bias[o]
+
+
+@helper
+def _channel_block(og, split, splits):
+    """Where block ``split`` of ``splits`` starts among og output channels: whole cache lines of
+    PANEL_BLOCK channels each, the last block taking the rest."""
+    if split >= splits:
+        return og
+    return og * split // splits // PANEL_BLOCK * PANEL_BLOCK
 
 
 @helper
@@ -240,6 +257,15 @@ def _chunk_rows(row_values, itemsize):
     return -(-rows // R16) * R16
 
 
+def _splits(runs, og):
+    """Output-channel blocks per run of rows: enough to give every thread a task when there are
+    fewer runs than threads, each block at least MIN_SPLIT_CHANNELS wide."""
+    threads = num_threads()
+    if runs >= threads:
+        return 1
+    return max(1, min(threads // runs, og // MIN_SPLIT_CHANNELS))
+
+
 def _tasks(rows, chunk):
     """One run of rows per thread, unless there are fewer chunks than threads."""
     return max(1, min(num_threads(), -(-rows // chunk)))
@@ -329,8 +355,9 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
         _tiled_convolution(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), wm[0], b,
                            *stride, oh, ow, _tasks(rows.shape[0], MIN_TILED_ROWS), taps_per_block, rows)
         return out.transpose(0, 3, 1, 2)
+    runs = _tasks(rows.shape[0], chunk)
     _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, b, *stride, *dilation, kh, kw, oh, ow,
-                     _tasks(rows.shape[0], chunk), chunk, rows)
+                     runs, _splits(runs, og), chunk, rows)
     return out.transpose(0, 3, 1, 2)
 
 

@@ -1,117 +1,296 @@
-"""Depthwise convolution (groups = channels): channels-last loops whose inner loop runs over the channels
-(no product is large enough for BLAS). The kernels take one filter per channel; a channel multiplier M
-runs them once per filter k on the (..., C, M)[..., k] views (strided when M > 1, rare). ``forward``,
-``input_grad`` and ``weight_grad`` take the package's shared signatures (``groups`` = channels)."""
+"""Depthwise convolution (groups = channels, one or more filters per channel), one (image, channel)
+plane per task, for arrays stored NCHW; channels-last ones (the columns' formulation answers in
+that layout) go to ``depthwise_nhwc``'s loops over the channels, which read them as they are.
+``forward``, ``input_grad`` and ``weight_grad`` take the package's shared signatures (``groups`` =
+channels) and choose by the layout of the array they read most: the input, the gradient (and the
+stride: see ``input_grad``), the input.
+
+The task copies its input plane into a buffer of the thread's own (L1-sized), zero-padded and split
+by the stride into ``sH*sW`` phase planes laid end to end: phase (a, b) holds the padded input's
+pixels (y*sH + a, x*sW + b), in rows of ``Wq = ceil(Wp / sW)``. Output pixel (i, j) then reads, for
+tap (p, q), phase ((p*dH) % sH, (q*dW) % sW) at (i + p*dH // sH, j + q*dW // sW): output position
+l = i*Wq + j reads phase position l + a constant per tap, whatever the stride. So every tap is one
+contiguous slice of the buffer, and the plane's sum is a few long vector loops over all its
+positions (three taps per pass, ``_add_taps``); positions j >= oW of a row are computed and dropped.
+The input gradient is the same gather per phase plane of the padded input, over the gradient laid
+in rows of Wq (zeros beyond oW and around it); the weight gradient is one dot product per tap of the
+gradient plane and the input's phase plane, summed over the batch from per-image partial sums.
+
+Measured (benchmarks/RESULTS.md): a register tile of 64 positions accumulating over the taps kept
+its accumulators on the stack (the tap loop's count is not a compile-time constant, so LLVM does
+not unroll it), a store-to-load chain per tap: 7.3 ms of one thread's time for N32 C128 28x28,
+against 1.3 ms for these passes over the plane, whose accumulator row stays in L1.
+"""
 
 import numpy as np
 from numba import prange
 
-from .layout import _as_rows, _out_size, _padded_nhwc, _padded_size
-from .._numba import kernel, num_threads
+from .._numba import helper, kernel, num_threads
+from . import depthwise_nhwc
+from .layout import _out_size, _padded_size
+
+CHUNK = 16   # values a row copy moves at a time: one AVX-512 vector of float32
+
+
+@helper
+def _copy(src, dst):
+    """dst[:] = src for 1-D runs as long as an image row: in 16-value chunks (a fixed trip count
+    LLVM turns into one vector move), the last chunk overlapping the one before; a loop of unknown,
+    short length (a 28-pixel row) would run in the vectoriser's scalar remainder."""
+    n = src.size
+    if n < CHUNK:
+        for t in range(n):
+            dst[t] = src[t]
+        return
+    for s in range(0, n, CHUNK):
+        s = min(s, n - CHUNK)
+        a, b = src[s:s + CHUNK], dst[s:s + CHUNK]
+        for t in range(CHUNK):
+            b[t] = a[t]
+
+
+@helper
+def _phase_rows(y, top, sh, sw, hq, wq):
+    """Where padded row y + top starts in phase plane (its row phase, column phase 0)."""
+    return (((y + top) % sh) * sw * hq + (y + top) // sh) * wq
+
+
+@helper
+def _phase_column(b, left, sw):
+    """Phase column b's first padded column: its offset in a phase row, and its input column."""
+    first = left + (b - left) % sw
+    return first // sw, first - left
+
+
+@helper
+def _move(a, b, forward):
+    """b[:] = a when ``forward``, else a[:] = b."""
+    if forward:
+        _copy(a, b)
+    else:
+        _copy(b, a)
+
+
+@helper
+def _phase_runs(plane, top, left, sh, sw, hq, wq, buf, to_buf):
+    """Moves the (H, W) plane's pixels into their places in the phase planes buf (``to_buf``), or
+    back: input row y's pixels x0, x0 + sW, ... of phase column b make one run of a phase row.
+    The divisions are per row and phase, not per pixel (an integer division costs tens of cycles),
+    and none for stride 1 (a third of the forward's time when every row paid three)."""
+    h, w = plane.shape
+    if sh == 1 and sw == 1:
+        for y in range(h):
+            _move(plane[y], buf[(y + top) * wq + left:(y + top) * wq + left + w], to_buf)
+        return
+    for b in range(sw):
+        col, x0 = _phase_column(b, left, sw)
+        for y in range(h):
+            at = _phase_rows(y, top, sh, sw, hq, wq) + b * hq * wq + col
+            run = plane[y, x0::sw]
+            _move(run, buf[at:at + run.size], to_buf)
+
+
+@helper
+def _to_phases(src, top, left, sh, sw, hq, wq, buf):
+    """src (H, W) -> buf: padded by (top, left) with zeros, split into sH*sW phase planes (hq, wq)."""
+    buf[:] = 0
+    _phase_runs(src, top, left, sh, sw, hq, wq, buf, True)
+
+
+@helper
+def _input_planes(x, r, first, o, top, left, sh, sw, hq, wq, buf):
+    """(image, output channel) of plane task r of a run starting at ``first``, with the phase
+    planes of its input channel in buf: copied there unless they already are (the M filters of a
+    channel are consecutive tasks)."""
+    img, oc = r // o, r % o
+    m = o // x.shape[1]
+    if r == first or oc % m == 0:
+        _to_phases(x[img, oc // m], top, left, sh, sw, hq, wq, buf)
+    return img, oc
+
+
+@helper
+def _to_rows(src, front, wq, buf):
+    """src (oH, oW) -> buf: rows of wq values (zeros beyond oW) from ``front`` on, zeros elsewhere."""
+    oh, ow = src.shape
+    buf[:] = 0
+    for i in range(oh):
+        _copy(src[i], buf[front + i * wq:front + i * wq + ow])
+
+
+@helper
+def _add_taps(acc, src, starts, w, taps):
+    """acc[l] += w[k] * src[starts[k] + l] for each tap k in ``taps``: three taps per pass over acc,
+    so that acc is loaded and stored once per three multiply-adds."""
+    n = acc.size
+    full = taps.size - taps.size % 3
+    for u in range(0, full, 3):
+        k0, k1, k2 = taps[u], taps[u + 1], taps[u + 2]
+        x0, x1, x2 = src[starts[k0]:starts[k0] + n], src[starts[k1]:starts[k1] + n], \
+            src[starts[k2]:starts[k2] + n]
+        w0, w1, w2 = w[k0], w[k1], w[k2]
+        for t in range(n):
+            acc[t] += w0 * x0[t] + w1 * x1[t] + w2 * x2[t]
+    for u in range(full, taps.size):
+        k = taps[u]
+        xs, wv = src[starts[k]:starts[k] + n], w[k]
+        for t in range(n):
+            acc[t] += wv * xs[t]
+
+
+@helper
+def _tap_dots(g, src, starts, out):
+    """out[k] = the dot product of g and src[starts[k]:], three taps per pass over g."""
+    n = g.size
+    full = starts.size - starts.size % 3
+    for k in range(0, full, 3):
+        x0, x1, x2 = src[starts[k]:starts[k] + n], src[starts[k + 1]:starts[k + 1] + n], \
+            src[starts[k + 2]:starts[k + 2] + n]
+        s0 = s1 = s2 = 0.0
+        for t in range(n):
+            s0 += g[t] * x0[t]
+            s1 += g[t] * x1[t]
+            s2 += g[t] * x2[t]
+        out[k], out[k + 1], out[k + 2] = s0, s1, s2
+    for k in range(full, starts.size):
+        xs = src[starts[k]:starts[k] + n]
+        s = 0.0
+        for t in range(n):
+            s += g[t] * xs[t]
+        out[k] = s
 
 
 @kernel
-def _dw_forward(xp, w, bias, sh, sw, dh, dw, out):
-    """One filter per channel, the inner loop over the channels (a vector loop): xp (N, Hp, Wp, C)
-    padded, w (kH, kW, C), bias (C,) -> out (N, oH, oW, C)."""
-    n, oh, ow, c = out.shape
-    kh, kw = w.shape[:2]
-    for r in prange(n * oh):
-        b, i = r // oh, r % oh
-        for j in range(ow):
-            dst = out[b, i, j]
-            for ch in range(c):
-                dst[ch] = bias[ch]
-            for p in range(kh):
-                for q in range(kw):
-                    src = xp[b, i * sh + p * dh, j * sw + q * dw]
-                    wpq = w[p, q]
-                    for ch in range(c):
-                        dst[ch] += src[ch] * wpq[ch]
-
-
-@kernel
-def _dw_input_grad(g, w, sh, sw, dh, dw, gxp):
-    """One filter per channel: g (N, oH, oW, C) added onto the padded input's gradient gxp
-    (N, Hp, Wp, C), one image per task (no two tasks add to one pixel)."""
-    n, oh, ow, c = g.shape
-    kh, kw = w.shape[:2]
-    for b in prange(n):
-        for i in range(oh):
-            for j in range(ow):
-                src = g[b, i, j]
-                for p in range(kh):
-                    for q in range(kw):
-                        dst = gxp[b, i * sh + p * dh, j * sw + q * dw]
-                        wpq = w[p, q]
-                        for ch in range(c):
-                            dst[ch] += src[ch] * wpq[ch]
-
-
-@kernel
-def _dw_weight_grad(xp, g, sh, sw, dh, dw, parts):
-    """One filter per channel: parts[t] (kH, kW, C) sums over task t's images."""
-    n, oh, ow, c = g.shape
-    tasks, kh, kw = parts.shape[:3]
-    for t in prange(tasks):
-        acc = parts[t]
-        acc[:] = 0
-        for b in range(n * t // tasks, n * (t + 1) // tasks):
+def _dw_forward(x, w, bias, top, left, sh, sw, starts, hq, wq, tasks, out):
+    """x (N, C, H, W) any layout, w (C*M, kH*kW), bias (C*M,) -> out (N, C*M, oH, oW): per (image,
+    output channel), the taps' passes over the flattened output plane (rows of wq) from the phase
+    planes of its input plane; ``starts`` (kH*kW,): where each tap starts in them (``_phases``)."""
+    n, o, oh, ow = out.shape
+    length = (oh - 1) * wq + ow
+    for task in prange(tasks):
+        buf = np.empty(sh * sw * hq * wq, x.dtype)
+        flat = np.empty(length, x.dtype)
+        taps = np.arange(starts.size)
+        first = n * o * task // tasks
+        for r in range(first, n * o * (task + 1) // tasks):
+            img, oc = _input_planes(x, r, first, o, top, left, sh, sw, hq, wq, buf)
+            flat[:] = bias[oc]
+            _add_taps(flat, buf, starts, w[oc], taps)
+            plane = out[img, oc]
             for i in range(oh):
-                for j in range(ow):
-                    gv = g[b, i, j]
-                    for p in range(kh):
-                        for q in range(kw):
-                            src = xp[b, i * sh + p * dh, j * sw + q * dw]
-                            dst = acc[p, q]
-                            for ch in range(c):
-                                dst[ch] += src[ch] * gv[ch]
+                _copy(flat[i * wq:i * wq + ow], plane[i])
 
 
-def _dw_taps(weight, c):
-    """(C*M, 1, kH, kW) -> (kH, kW, C, M)."""
-    o, _, kh, kw = weight.shape
-    return np.ascontiguousarray(weight.reshape(c, o // c, kh, kw).transpose(2, 3, 0, 1))
+@kernel
+def _dw_input_grad(g, w, top, left, sh, sw, order, bounds, starts, hq, wq, front, tasks, gx):
+    """g (N, C*M, oH, oW) any layout, w (C*M, kH*kW) -> gx (N, C, H, W): per (image, channel),
+    each padded input pixel gathers w[p, q] * g[i, j] over its taps and filters, one phase plane
+    at a time: the M gradient planes laid in rows of wq after ``front`` zeros (reads before a
+    plane's first row, or beyond oW, are zeros). Phase plane f takes the taps
+    ``order[bounds[f]:bounds[f + 1]]``, tap k reading the gradient from ``starts[k]`` on."""
+    n, c = gx.shape[:2]
+    o = g.shape[1]
+    m = o // c
+    plane = hq * wq
+    size = front + plane
+    for task in prange(tasks):
+        rows = np.empty(m * size, g.dtype)
+        phases = np.empty(sh * sw * plane, g.dtype)
+        for r in range(n * c * task // tasks, n * c * (task + 1) // tasks):
+            img, ch = r // c, r % c
+            for k in range(m):
+                _to_rows(g[img, ch * m + k], front, wq, rows[k * size:(k + 1) * size])
+            phases[:] = 0
+            for f in range(sh * sw):
+                acc = phases[f * plane:(f + 1) * plane]
+                taps = order[bounds[f]:bounds[f + 1]]
+                for k in range(m):
+                    _add_taps(acc, rows[k * size:(k + 1) * size], starts, w[ch * m + k], taps)
+            _phase_runs(gx[img, ch], top, left, sh, sw, hq, wq, phases, False)
+
+
+@kernel
+def _dw_weight_grad(x, g, top, left, sh, sw, starts, hq, wq, tasks, parts):
+    """x (N, C, H, W), g (N, C*M, oH, oW), any layout -> parts (N, C*M, kH*kW): per (image,
+    output channel), each tap's dot product of the gradient (rows of wq, zeros beyond oW) and the
+    input's phase plane from that tap on (``starts``)."""
+    n, o, oh, ow = g.shape
+    length = (oh - 1) * wq + ow
+    for task in prange(tasks):
+        buf = np.empty(sh * sw * hq * wq, x.dtype)
+        rows = np.empty(length, x.dtype)
+        first = n * o * task // tasks
+        for r in range(first, n * o * (task + 1) // tasks):
+            img, oc = _input_planes(x, r, first, o, top, left, sh, sw, hq, wq, buf)
+            _to_rows(g[img, oc], 0, wq, rows)
+            _tap_dots(rows, buf, starts, parts[img, oc])
+
+
+def _phases(shape, kernel_size, pads, stride, dilation):
+    """The phase planes' size (hq, wq), the padded size divided by the stride (rounded up), and
+    per tap (p, q) in row-major order: its phase plane, its row and column shift in that plane,
+    and so where it starts in the planes laid end to end (a table, not a division per tile)."""
+    (hp, wp), (sh, sw), (dh, dw) = _padded_size(shape, pads), stride, dilation
+    hq, wq = -(-hp // sh), -(-wp // sw)
+    p, q = np.divmod(np.arange(kernel_size[0] * kernel_size[1]), kernel_size[1])
+    phase = (p * dh % sh) * sw + q * dw % sw
+    shift = (p * dh // sh) * wq + q * dw // sw
+    return hq, wq, phase, shift, phase * hq * wq + shift
+
+
+def _tasks(planes):
+    return max(1, min(planes, num_threads()))
+
+
+def _flat_taps(weight):
+    """(C*M, 1, kH, kW) -> (C*M, kH*kW)."""
+    return np.ascontiguousarray(weight.reshape(weight.shape[0], -1))
+
+
+def _channels_last(a):
+    """Whether ``a`` (N, C, H, W) is stored channels-last (and not also NCHW, as when C = 1)."""
+    return not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
 def forward(x, weight, bias, pads, stride, dilation, groups):
-    n, c = x.shape[:2]
-    out_size = _out_size(x.shape, weight.shape[2:], pads, stride, dilation)
-    o = weight.shape[0]
-    xp = _padded_nhwc(x, pads)
-    b = np.zeros((c, o // c), x.dtype) if bias is None else bias.reshape(c, o // c)
-    out = np.empty((n, *out_size, c, o // c), x.dtype)
-    taps = _dw_taps(weight, c)
-    for k in range(o // c):
-        _dw_forward(xp, taps[..., k], np.ascontiguousarray(b[:, k]), *stride, *dilation, out[..., k])
-    return out.reshape(n, *out_size, o).transpose(0, 3, 1, 2)
-
-
-def _depthwise_grad_rows(grad, c):
-    """(N, C*M, oH, oW) -> (N, oH, oW, C, M) channels-last."""
-    n, o, oh, ow = grad.shape
-    return _as_rows(grad).reshape(n, oh, ow, c, o // c)
+    if _channels_last(x):
+        return depthwise_nhwc.forward(x, weight, bias, pads, stride, dilation, groups)
+    n, o = x.shape[0], weight.shape[0]
+    out = np.empty((n, o, *_out_size(x.shape, weight.shape[2:], pads, stride, dilation)), x.dtype)
+    b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
+    hq, wq, _, _, starts = _phases(x.shape, weight.shape[2:], pads, stride, dilation)
+    _dw_forward(x, _flat_taps(weight), b, pads[0][0], pads[1][0], *stride, starts, hq, wq,
+                _tasks(n * o), out)
+    return out
 
 
 def input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
-    n, c, h, w = input_shape
-    hp, wp = _padded_size(input_shape, pads)
-    gxp = np.zeros((n, hp, wp, c), grad.dtype)
-    g, taps = _depthwise_grad_rows(grad, c), _dw_taps(weight, c)
-    for k in range(weight.shape[0] // c):
-        _dw_input_grad(g[..., k], taps[..., k], *stride, *dilation, gxp)
-    (top, _), (left, _) = pads
-    return gxp[:, top:top + h, left:left + w].transpose(0, 3, 1, 2)
+    # Strides > 1 go to the channel loops whatever the layout: the planes' strided copy back into
+    # NCHW cost more than the loops' transposed gradient, a quarter the size (3.8 against 2.6-2.8
+    # ms of one thread for 3x3 stride 2 at N32 C128 28x28, benchmarks/conv_formulations.py dw128s2)
+    if _channels_last(grad) or stride != (1, 1):
+        return depthwise_nhwc.input_grad(grad, weight, input_shape, pads, stride, dilation, groups)
+    return _planes_input_grad(grad, weight, input_shape, pads, stride, dilation)
+
+
+def _planes_input_grad(grad, weight, input_shape, pads, stride, dilation):
+    """The input gradient on plane tasks, for any stride (``input_grad`` takes it for stride 1)."""
+    n, c = input_shape[:2]
+    hq, wq, phase, shift, _ = _phases(input_shape, weight.shape[2:], pads, stride, dilation)
+    order = np.argsort(phase, kind="stable")                             # taps grouped by phase
+    bounds = np.searchsorted(phase[order], np.arange(stride[0] * stride[1] + 1))
+    front = int(shift.max())
+    gx = np.empty(input_shape, grad.dtype)
+    _dw_input_grad(grad, _flat_taps(weight), pads[0][0], pads[1][0], *stride, order, bounds,
+                   front - shift, hq, wq, front, _tasks(n * c), gx)
+    return gx
 
 
 def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
-    n, c = x.shape[:2]
-    o, _, kh, kw = weight_shape
-    xp = _padded_nhwc(x, pads)
-    tasks = max(1, min(n, num_threads()))
-    parts = np.empty((tasks, kh, kw, c, o // c), x.dtype)
-    g = _depthwise_grad_rows(grad, c)
-    for k in range(o // c):
-        _dw_weight_grad(xp, g[..., k], *stride, *dilation, parts[..., k])
-    gw = parts.sum(axis=0)                                                 # (kH, kW, C, M)
-    return np.ascontiguousarray(gw.transpose(2, 3, 0, 1)).reshape(weight_shape)
+    if _channels_last(x):
+        return depthwise_nhwc.weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)
+    n, o = grad.shape[:2]
+    hq, wq, _, _, starts = _phases(x.shape, weight_shape[2:], pads, stride, dilation)
+    parts = np.empty((n, o, starts.size), x.dtype)                        # (N, C*M, kH*kW)
+    _dw_weight_grad(x, grad, pads[0][0], pads[1][0], *stride, starts, hq, wq, _tasks(n * o), parts)
+    return parts.sum(axis=0).reshape(weight_shape)

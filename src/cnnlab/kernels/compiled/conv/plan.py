@@ -11,7 +11,8 @@ Formulations (modules of this package, one shared signature per op, see ``__init
 - ``columns`` (16+ outputs, any stride): register tiles read straight from the padded channels-last
   input for float32 with 16, 32 or 64 outputs (``TILES``), else cache-sized chunks of im2col columns
   times the kernel matrix through the in-kernel GEMM.
-- ``depthwise`` (groups = channels, one filter per group): channels-last loops.
+- ``depthwise`` (groups = channels, one or more filters per channel): plane tasks on NCHW memory,
+  loops over the channels on channels-last memory (chosen by layout in the module).
 """
 
 from collections import namedtuple
@@ -39,6 +40,7 @@ MIN_ROWS = 128                # fewer rows per product spend their time packing 
 PANEL_BLOCK = 16              # output channels a kernel-matrix copy moves together (a cache line)
 
 MIN_TILED_ROWS = 14 * 64       # output rows per thread, at least, for the register-tiled forward
+MIN_SPLIT_CHANNELS = 64        # output channels per task, at least, when too few rows go round
 
 Plan = namedtuple("Plan", "formulation path")
 Plan.__doc__ = """One op's plan: the formulation (a module of this package) and its path in it:
