@@ -125,6 +125,8 @@ def cmd_evaluate(args):
                         f"{args.dataset or meta['dataset']!r} has {len(ds.classes)}")
     if args.retrieval:
         return _evaluate_retrieval(model, meta, ds, args)
+    if meta.get("task", "classify") == "caption":
+        return _evaluate_captions(model, meta, ds, args)
     result = evaluate(model, DataLoader(ds, batch_size=args.batch_size), nn.CrossEntropyLoss())
     if meta.get("task", "classify") == "segment":
         from .inspect.segmentation import format_segmentation
@@ -145,6 +147,19 @@ def cmd_evaluate(args):
     for avg in ("macro", "weighted"):
         m = prf[avg]
         print(f"{avg + ' avg':<{width}}  {'':8}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:.4f}")
+    return 0
+
+
+def _evaluate_captions(model, meta, ds, args):
+    """``cnnlab evaluate`` for a captioner: greedy captions of the test scenes, scored as in training."""
+    from .data import DataLoader
+    from .runs.caption import CAPTION, accuracy_by_length
+
+    result = CAPTION.evaluate(model, DataLoader(ds, batch_size=args.batch_size), CAPTION.make_loss(model), None)
+    print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images)")
+    print(f"{CAPTION.headline(result)} | loss {result['loss']:.4f} (teacher-forced)")
+    print("exact captions by digit count: " + ", ".join(
+        f"{k} digit{'s' if k > 1 else ''} {acc * 100:.1f}% of {n:,}" for k, (acc, n) in accuracy_by_length(result).items()))
     return 0
 
 
@@ -198,6 +213,8 @@ def cmd_predict(args):
     batch = np.stack([(load_image(p, c, (h, w)) - mean) / std for p in args.images])
     if meta.get("task", "classify") == "segment":
         return _predict_masks(model, meta, batch, args)
+    if meta.get("task", "classify") == "caption":
+        return _predict_captions(model, meta, batch, args)
     with no_grad():
         probs = softmax(model(Tensor(batch)), 1).numpy()
     k = min(args.top, probs.shape[1])
@@ -223,6 +240,18 @@ def _predict_masks(model, meta, batch, args):
         counts = np.bincount(mask.ravel(), minlength=len(meta["classes"]))
         seen = [f"{meta['classes'][c]} {counts[c]} px" for c in np.argsort(-counts) if c and counts[c]]
         print(f"{path}: {', '.join(seen) or 'background only'} -> {out}")
+    return 0
+
+
+def _predict_captions(model, meta, batch, args):
+    """``cnnlab predict`` for a captioner: each image's greedy caption."""
+    from .runs.caption import caption_text
+
+    if args.out:
+        raise UserError(f"predict: {meta['model']} prints a caption per image; --out (a mask or boxes "
+                        f"picture) does not apply to it")
+    for path, tokens in zip(args.images, model.generate(batch)):
+        print(f"{path}: {caption_text(tokens, model.end) or '(no digits)'}")
     return 0
 
 

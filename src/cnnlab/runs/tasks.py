@@ -1,10 +1,12 @@
-"""The tasks a zoo model can have, by name: classify, segment (detect and caption join here)."""
+"""The tasks a zoo model can have, by name: classify, segment, caption (detect joins here)."""
 
+from .caption import CAPTION
 from .task import Task, miou_line
 
 TASKS = {
     "classify": Task("classify"),
     "segment": Task("segment", headline=miou_line, result_keys=(("test_miou", "mean_iou"),)),
+    "caption": CAPTION,
 }
 
 
