@@ -107,8 +107,13 @@ class Captioner(nn.Module):
 
     def generate(self, images):
         """Greedy captions (N, T) int64: each step's most likely token, PAD after the first END."""
-        with no_grad():
-            logits = self.forward(images if isinstance(images, Tensor) else Tensor(images))
+        was_training = self.training
+        self.eval()                      # batch norm with its running statistics, as at test time
+        try:
+            with no_grad():
+                logits = self.forward(images if isinstance(images, Tensor) else Tensor(images))
+        finally:
+            self.train(was_training)
         return tokens_of(logits._data, self.end)
 
 

@@ -103,14 +103,14 @@ def caption_text(tokens, end=END):
     return " ".join(words)
 
 
-CAPTION = Task("caption", make_loss=token_loss, forward=teacher_forced, hits=caption_hits,
-               evaluate=evaluate_captions, headline=caption_line,
-               result_keys=(("test_caption_accuracy", "accuracy"), ("test_token_accuracy", "token_accuracy")))
-
-
 def accuracy_by_length(result):
     """``{digits: (exact-caption accuracy, scenes)}`` of an evaluation, by the target's digit count."""
     targets, tokens = result["targets"], result["tokens"]
     lengths = ((targets != PAD) & (targets != END)).sum(axis=1)
     right = (tokens == targets).all(axis=1)
     return {int(k): (float(right[lengths == k].mean()), int((lengths == k).sum())) for k in np.unique(lengths)}
+
+
+CAPTION = Task("caption", make_loss=token_loss, forward=teacher_forced, hits=caption_hits,
+               evaluate=evaluate_captions, headline=caption_line,
+               result_keys=(("test_caption_accuracy", "accuracy"), ("test_token_accuracy", "token_accuracy")))
