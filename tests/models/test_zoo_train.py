@@ -11,6 +11,7 @@ import pytest
 
 from cnnlab import Tensor, models, nn, optim
 from cnnlab.models import GoogLeNetOutputs, googlenet_loss
+from cnnlab.runs.tasks import get_task
 
 # name -> (input side, batch, extra config); None side = the registered size.
 CASES = {
@@ -36,6 +37,7 @@ CASES = {
     "inception_v3": (75, 2, {"aux_logits": False}),  # 75x75 is the smallest input; the aux head needs ~299
     **{f"efficientnet_b{i}": (32 if i < 4 else 8, 2, {}) for i in range(8)},  # B4-B7: time goes to depth
     "unet": (32, 2, {}), "fcn": (32, 2, {}),     # segmentation: a class per pixel
+    "captioner": (None, 2, {}),                   # tokens (N, T) per image, teacher-forced
 }
 
 
@@ -81,13 +83,15 @@ def test_forward_backward_step(name):
         h = w = side
     rng = np.random.default_rng(1)
     x = Tensor(rng.standard_normal((batch, c, h, w)).astype(np.float32))
-    dense = models.task_of(name) == "segment"    # a class per pixel
-    target = Tensor(rng.integers(0, classes, size=(batch, h, w) if dense else batch))
+    task = get_task(models.task_of(name))
+    label_shape = {"segment": (batch, h, w), "caption": (batch, 5)}.get(task.name, (batch,))
+    target = Tensor(rng.integers(0, classes, size=label_shape))
     model.train()
-    out = model(x)
+    out = task.forward(model, x, target)
     logits = out.logits if isinstance(out, GoogLeNetOutputs) else out
-    assert logits.shape == ((batch, classes, h, w) if dense else (batch, classes))
-    loss = googlenet_loss(out, target, nn.CrossEntropyLoss())
+    assert logits.shape == {"segment": (batch, classes, h, w), "caption": (batch, 5, classes)}.get(
+        task.name, (batch, classes))
+    loss = googlenet_loss(out, target, task.make_loss(model))
     assert np.isfinite(loss.item())
     loss.backward()
     params = [p for p in model.parameters() if p.requires_grad]

@@ -1,16 +1,20 @@
-"""Image captioning: a CNN encoder whose features start an LSTM decoder (Vinyals et al. 2015, "Show and Tell").
+"""Image captioning: a CNN encoder whose features start an LSTM decoder that attends over them.
 
-The encoder maps an image to one feature vector; the decoder is an ``nn.LSTMCell`` whose state (h, c)
-starts from that vector and that emits the caption one token at a time, each step fed the previous
-token (a START token first) beside the image's features. A caption of ``mnist-scenes`` is its digits
-read left to right, then END: tokens 0-9 are the digits, token V - 1 = 10 is END, token V (an
-input only) is START.
+After Xu et al. 2015 ("Show, Attend and Tell"), itself after Vinyals et al. 2015 ("Show and Tell"): the
+encoder maps an image to a grid of feature vectors (8x8 for a 64x64 scene), each with its position
+appended; their mean starts the decoder's state (h, c); the decoder, an ``nn.LSTMCell``, emits the
+caption one token at a time. At each step it looks at the grid through soft attention (a softmax over
+the grid's places, scored from its state) and is fed that context beside the previous token (a START
+token first). A caption of ``mnist-scenes`` is its digits read left to right, then END: tokens 0-9 are
+the digits, token V - 1 = 10 is END, token V (an input only) is START.
 
 - Training uses teacher forcing: step t is fed the true token t - 1, so every step learns at once.
 - Test time decodes greedily: step t is fed the decoder's own most likely token of step t - 1.
 
-The encoder flattens its last feature map (4x4 for a 64x64 scene) instead of averaging it: where a
-digit stands is what orders the caption, and a global average would forget it.
+Why attention: decoded from one flattened feature vector, the same model learnt slowly (13% exact
+captions after 3 epochs), since every digit class had to be learnt again at every place of the grid;
+with attention the convolutions recognise a digit anywhere and the decoder only chooses where to look
+next (the appended x, y coordinates tell it what "next to the right" is).
 """
 
 import numpy as np
@@ -19,40 +23,39 @@ from .. import backend, nn
 from ..autograd import no_grad
 from ..data.scenes import PAD
 from ..functional import cat, stack
-from ..functional.activation import tanh
+from ..functional.activation import softmax, tanh
 from ..tensor import Tensor
 from ._common import check_positive_int
 from .registry import register_model
 
 # Encoder: 3x3 convolution widths ((width, stride) for a strided one) and "M" (2x2 max pool); then the
-# feature, token-embedding and LSTM widths. The first convolution halves the 64x64 scene at once: a
+# token-embedding, attention and LSTM widths. The first convolution halves the 64x64 scene at once: a
 # full-resolution stage costs as much as the three after it, and 32x32 still shows the digits.
 CAPTIONER_CONFIGS = {
-    "captioner": {"encoder": [(16, 2), 32, "M", 64, "M", 128, "M"], "features": 256, "embedding": 32,
+    "captioner": {"encoder": [(16, 2), 32, "M", 64, "M", 128], "embedding": 32, "attention": 64,
                   "hidden": 256},
 }
 
 
 class Captioner(nn.Module):
-    """CNN encoder + LSTM decoder emitting a caption token by token.
+    """CNN encoder + LSTM decoder with soft attention, emitting a caption token by token.
 
     Args:
         num_classes: the vocabulary V: tokens 0..V-2 and END = V - 1 (11 for ``mnist-scenes``: ten
             digits and END, as many as its classes, background and ten digits).
         in_channels: image channels.
-        input_size: the square image side the encoder's flattened features are sized for.
         max_length: tokens decoded per caption, END included (5: up to four digits and END).
-        config: ``{"encoder": table, "features": F, "embedding": E, "hidden": H}``.
+        config: ``{"encoder": table, "embedding": E, "attention": A, "hidden": H}``.
 
     Shape:
-        ``forward(images (N, C, S, S), captions (N, T) or None) -> logits (N, T, V)``, T = ``max_length``;
-        ``generate(images) -> tokens (N, T)`` int64, PAD (-100) after the first END.
+        ``forward(images (N, C, H, W), captions (N, T) or None) -> logits (N, T, V)``, T = ``max_length``;
+        ``generate(images) -> tokens (N, T)`` int64, PAD (-100) after the first END;
+        ``encode(images) -> (N, L, D)``: L grid places, D = encoder width + 2 (x, y).
     """
 
     task = "caption"
 
-    def __init__(self, num_classes=11, in_channels=1, input_size=64, max_length=5,
-                 config=CAPTIONER_CONFIGS["captioner"]):
+    def __init__(self, num_classes=11, in_channels=1, max_length=5, config=CAPTIONER_CONFIGS["captioner"]):
         super().__init__()
         check_positive_int("captioner", "num_classes", num_classes)
         check_positive_int("captioner", "max_length", max_length)
@@ -61,44 +64,53 @@ class Captioner(nn.Module):
                              f"Received: num_classes={num_classes}")
         self.vocab_size, self.max_length = num_classes, max_length
         self.end, self.start = num_classes - 1, num_classes
-        layers, channels, side = [], in_channels, input_size
+        layers, channels = [], in_channels
         for v in config["encoder"]:
             if v == "M":
                 layers.append(nn.MaxPool2d(2))
-                side //= 2
                 continue
             width, stride = v if isinstance(v, tuple) else (v, 1)
             layers += [nn.Conv2d(channels, width, 3, stride=stride, padding=1, bias=False),
                        nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
-            channels, side = width, (side - 1) // stride + 1
-        if side < 1:
-            raise ValueError(f"captioner: a {input_size}x{input_size} input pools to nothing in the encoder "
-                             f"({config['encoder']})")
-        f, e, h = config["features"], config["embedding"], config["hidden"]
+            channels = width
+        d, e, a, h = channels + 2, config["embedding"], config["attention"], config["hidden"]
         self.features = nn.Sequential(*layers)
-        self.project = nn.Sequential(nn.Flatten(), nn.Linear(channels * side * side, f), nn.ReLU(inplace=True))
-        self.init_h, self.init_c = nn.Linear(f, h), nn.Linear(f, h)
-        self.embed = nn.Embedding(num_classes + 1, e)          # the vocabulary and START
-        self.cell = nn.LSTMCell(e + f, h)
-        self.classifier = nn.Linear(h, num_classes)
+        self.init_h, self.init_c = nn.Linear(d, h), nn.Linear(d, h)
+        self.attend_features = nn.Linear(d, a)               # W_a: each place's key
+        self.attend_state = nn.Linear(h, a, bias=False)      # W_h: the decoder's query
+        self.attend_score = nn.Linear(a, 1, bias=False)      # v: score = v . tanh(W_a a + W_h h)
+        self.embed = nn.Embedding(num_classes + 1, e)        # the vocabulary and START
+        self.cell = nn.LSTMCell(e + d, h)
+        self.classifier = nn.Linear(h + d, num_classes)
 
     def encode(self, images):
-        """The images' feature vectors (N, F)."""
-        return self.project(self.features(images))
+        """The grid of feature vectors (N, L, D), each with its place's x and y in [-1, 1] appended."""
+        f = self.features(images)                                               # (N, C, S, S')
+        n, c, rows, cols = f.shape
+        grid = f.reshape(n, c, rows * cols).permute(0, 2, 1)                    # (N, L, C)
+        y, x = np.meshgrid(np.linspace(-1, 1, rows), np.linspace(-1, 1, cols), indexing="ij")
+        xp = backend.get_array_module(f._data)
+        where = xp.asarray(np.stack([x.ravel(), y.ravel()], 1).astype(f.dtype))  # (L, 2)
+        return cat([grid, Tensor(xp.broadcast_to(where, (n, rows * cols, 2)))], 2)
 
-    def decode(self, features, captions=None):
+    def decode(self, annotations, captions=None):
         """Logits (N, T, V): teacher-forced on ``captions`` (N, T), else fed the greedy tokens."""
-        n = features.shape[0]
-        state = (tanh(self.init_h(features)), self.init_c(features))
+        n, places, _ = annotations.shape
+        mean = annotations.mean(dim=1)                                          # (N, D)
+        state = (tanh(self.init_h(mean)), tanh(self.init_c(mean)))
+        keys = self.attend_features(annotations)                                # (N, L, A), once
         token = np.full(n, self.start, np.int64)
         if captions is not None:
             given = backend.asnumpy(captions._data if isinstance(captions, Tensor) else captions)
             given = np.where(given == PAD, self.end, given).astype(np.int64)   # after END: any token
         logits = []
         for t in range(self.max_length):
-            step = cat([self.embed(Tensor(token)), features], 1)               # (N, E + F)
-            state = self.cell(step, state)
-            logits.append(self.classifier(state[0]))                          # (N, V)
+            query = self.attend_state(state[0]).reshape(n, 1, -1)               # (N, 1, A)
+            scores = self.attend_score(tanh(keys + query)).reshape(n, places)   # (N, L)
+            weights = softmax(scores, 1).reshape(n, places, 1)
+            context = (weights * annotations).sum(dim=1)                        # (N, D)
+            state = self.cell(cat([self.embed(Tensor(token)), context], 1), state)
+            logits.append(self.classifier(cat([state[0], context], 1)))         # (N, V)
             token = given[:, t] if captions is not None else logits[-1]._data.argmax(axis=1)
         return stack(logits, 1)
 
@@ -125,7 +137,7 @@ def tokens_of(logits, end):
     return np.where(after, PAD, tokens)
 
 
-@register_model("captioner", input_size=(1, 64, 64), min_size=16, task="caption")
-def captioner(num_classes=11, in_channels=1, input_size=64, max_length=5):
-    """CNN encoder (four conv-BN-ReLU + pool stages) and an LSTM decoder (256 units) for captions."""
-    return Captioner(num_classes, in_channels, input_size, max_length, CAPTIONER_CONFIGS["captioner"])
+@register_model("captioner", input_size=(1, 64, 64), min_size=8, task="caption")
+def captioner(num_classes=11, in_channels=1, max_length=5):
+    """CNN encoder (an 8x8 grid of 128 features for a 64x64 scene) and an attending LSTM decoder (256 units)."""
+    return Captioner(num_classes, in_channels, max_length, CAPTIONER_CONFIGS["captioner"])
