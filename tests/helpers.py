@@ -101,3 +101,30 @@ def gradcheck(our_fn, arrays, seed=0, eps=1e-6, tol=1e-6):
     expected = numerical_grad(value, arrays, upstream, eps)
     for i, (t, e) in enumerate(zip(inputs, expected)):
         np.testing.assert_allclose(t.grad.numpy(), e, rtol=tol, atol=tol, err_msg=f"gradient of input {i}")
+
+
+def train_on_scenes(tmp_path_factory, model, scenes, *args):
+    """One tiny ``cnnlab train --model MODEL --dataset mnist-scenes ... ARGS`` run, with ``scenes``
+    (``{True: train, False: test}``) as the dataset's sizes: (exit code, run folder, what it printed).
+
+    Skips the test where ``CNNLAB_DATA`` does not hold the MNIST files.
+    """
+    import contextlib
+    import io
+    import os
+
+    import pytest
+
+    from cnnlab.cli import main
+    from cnnlab.data import scenes as scenes_module
+
+    root = os.environ.get("CNNLAB_DATA")
+    if not root or not os.path.isdir(os.path.join(root, "mnist")):
+        pytest.skip("CNNLAB_DATA does not hold the MNIST files")
+    out = tmp_path_factory.mktemp(model)
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
+        mp.setattr(scenes_module, "DEFAULT_SCENES", scenes)
+        code = main(["train", "--model", model, "--dataset", "mnist-scenes", "--epochs", "1",
+                     "--out", str(out), "--no-progress", "--data-dir", root, *args])
+    return code, out, printed.getvalue()

@@ -4,27 +4,13 @@ import numpy as np
 import pytest
 
 from cnnlab.cli import main
+from helpers import train_on_scenes
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny training run shared by the tests: (exit code, run folder, what it printed)."""
-    import contextlib
-    import io
-    import os
-
-    root = os.environ.get("CNNLAB_DATA")
-    if not root or not os.path.isdir(os.path.join(root, "mnist")):
-        pytest.skip("CNNLAB_DATA does not hold the MNIST files")
-    from cnnlab.data import scenes
-
-    out = tmp_path_factory.mktemp("unet")
-    printed = io.StringIO()
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
-        mp.setattr(scenes, "DEFAULT_SCENES", {True: 40, False: 12})
-        code = main(["train", "--model", "unet", "--dataset", "mnist-scenes", "--epochs", "1",
-                     "--batch-size", "8", "--out", str(out), "--no-progress", "--data-dir", root])
-    return code, out, printed.getvalue()
+    return train_on_scenes(tmp_path_factory, "unet", {True: 40, False: 12}, "--batch-size", "8")
 
 
 @pytest.fixture
