@@ -155,11 +155,13 @@ def _evaluate_captions(model, meta, ds, args):
     from .data import DataLoader
     from .runs.caption import CAPTION, accuracy_by_length
 
-    result = CAPTION.evaluate(model, DataLoader(ds, batch_size=args.batch_size), CAPTION.make_loss(model), None)
+    loader = DataLoader(ds, batch_size=args.batch_size)
+    result = CAPTION.evaluate(model, loader, CAPTION.make_loss(model), None)
     print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images)")
     print(f"{CAPTION.headline(result)} | loss {result['loss']:.4f} (teacher-forced)")
+    by_length = accuracy_by_length(result).items()
     print("exact captions by digit count: " + ", ".join(
-        f"{k} digit{'s' if k > 1 else ''} {acc * 100:.1f}% of {n:,}" for k, (acc, n) in accuracy_by_length(result).items()))
+        f"{k} digit{'s' if k > 1 else ''} {acc * 100:.1f}% of {n:,}" for k, (acc, n) in by_length))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Captions for people: scenes with the captions a model wrote under them (README's captioning picture)."""
+"""Captions for people: scenes with the captions a model wrote under them (the README's picture)."""
 
 import numpy as np
 
@@ -32,7 +32,8 @@ def caption_tile(image, caption, truth=None, scale=2, strip=20):
 def captions_picture(images, captions, truths=None, ncols=4, scale=2):
     """Scenes (N, H, W) in [0, 1] with their captions below, in a grid of ``ncols`` columns.
 
-    Shape: N scenes (H, W) -> one picture (rows * (scale*H + 20 + 2) + 2, ncols * (scale*W + 2) + 2, 3).
+    Shape: N scenes (H, W) -> one picture
+    (rows * (scale*H + 20 + 2) + 2, ncols * (scale*W + 2) + 2, 3).
     """
     truths = truths if truths is not None else [None] * len(captions)
     tiles = [caption_tile(i, c, t, scale) for i, c, t in zip(images, captions, truths)]

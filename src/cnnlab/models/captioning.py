@@ -48,14 +48,16 @@ class Captioner(nn.Module):
         config: ``{"encoder": table, "embedding": E, "attention": A, "hidden": H}``.
 
     Shape:
-        ``forward(images (N, C, H, W), captions (N, T) or None) -> logits (N, T, V)``, T = ``max_length``;
+        ``forward(images (N, C, H, W), captions (N, T) or None) -> logits (N, T, V)``, T =
+        ``max_length``;
         ``generate(images) -> tokens (N, T)`` int64, PAD (-100) after the first END;
         ``encode(images) -> (N, L, D)``: L grid places, D = encoder width + 2 (x, y).
     """
 
     task = "caption"
 
-    def __init__(self, num_classes=11, in_channels=1, max_length=5, config=CAPTIONER_CONFIGS["captioner"]):
+    def __init__(self, num_classes=11, in_channels=1, max_length=5,
+                 config=CAPTIONER_CONFIGS["captioner"]):
         super().__init__()
         check_positive_int("captioner", "num_classes", num_classes)
         check_positive_int("captioner", "max_length", max_length)
@@ -139,5 +141,5 @@ def tokens_of(logits, end):
 
 @register_model("captioner", input_size=(1, 64, 64), min_size=8, task="caption")
 def captioner(num_classes=11, in_channels=1, max_length=5):
-    """CNN encoder (an 8x8 grid of 128 features for a 64x64 scene) and an attending LSTM decoder (256 units)."""
+    """CNN encoder (8x8 places of 128 features for a 64x64 scene), attending LSTM decoder (256 units)."""
     return Captioner(num_classes, in_channels, max_length, CAPTIONER_CONFIGS["captioner"])

@@ -34,9 +34,10 @@ class Embedding(Module):
         self.embedding_dim = int_arg("Embedding", "embedding_dim", embedding_dim, minimum=1)
         if padding_idx is not None:
             n = self.num_embeddings
-            padding_idx = int_arg("Embedding", "padding_idx", padding_idx, minimum=-n, maximum=n - 1) % n
+            padding_idx = int_arg("Embedding", "padding_idx", padding_idx, -n, n - 1) % n
         self.padding_idx = padding_idx
-        self.weight = _empty_parameter("Embedding", (self.num_embeddings, self.embedding_dim), dtype, device)
+        shape = (self.num_embeddings, self.embedding_dim)
+        self.weight = _empty_parameter("Embedding", shape, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):

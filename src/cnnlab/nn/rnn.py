@@ -1,4 +1,4 @@
-"""``LSTMCell``: one step of a long short-term memory (Hochreiter & Schmidhuber 1997), as ``torch.nn.LSTMCell``.
+"""``LSTMCell``: one step of a long short-term memory (Hochreiter & Schmidhuber 1997), as PyTorch's.
 
 Written from cnnlab's own ops (two ``linear``, slicing, ``sigmoid``, ``tanh``), so its gradient is
 autograd's; a sequence is a Python loop over the steps, e.g. a captioner's decoder.
@@ -81,7 +81,8 @@ class LSTMCell(Module):
         x = input if batched else input.reshape(1, self.input_size)
         h, c = self._state(hx, x, batched)
         H = self.hidden_size
-        gates = Fbasic.linear(x, self.weight_ih, self.bias_ih) + Fbasic.linear(h, self.weight_hh, self.bias_hh)
+        gates = (Fbasic.linear(x, self.weight_ih, self.bias_ih)
+                 + Fbasic.linear(h, self.weight_hh, self.bias_hh))   # (N, 4H)
         i = Fact.sigmoid(gates[:, :H])                    # input gate        (N, H) each
         f = Fact.sigmoid(gates[:, H:2 * H])               # forget gate
         g = Fact.tanh(gates[:, 2 * H:3 * H])              # candidate memory
@@ -93,7 +94,7 @@ class LSTMCell(Module):
         return h, c
 
     def _state(self, hx, x, batched):
-        """``hx`` as ``(h, c)`` of shape (N, H), zeros when None; one line naming what does not fit."""
+        """``hx`` as ``(h, c)``, each (N, H), zeros when None; one line naming what does not fit."""
         fn, n, H = "LSTMCell", x.shape[0], self.hidden_size
         if hx is None:
             xp = backend.get_array_module(x._data)

@@ -32,11 +32,10 @@ def teacher_forced(model, images, captions):
 
 
 def scores(tokens, targets):
-    """``(right captions, right tokens, target tokens)`` of tokens against targets (N, T), PAD ignored.
+    """``(right captions, right tokens, target tokens)`` of greedy tokens against targets (N, T).
 
-    A caption is right when it equals its target at every non-PAD place of the target and the tokens
-    themselves stop there (a caption that runs on past END is wrong: the targets' PAD places are
-    compared too).
+    A caption is right when it equals its target at every place, the padding after END included, so
+    one that ends early or late is wrong; tokens are counted at the target's digits and END only.
     """
     tokens, targets = np.asarray(tokens), np.asarray(targets)
     real = targets != PAD
@@ -46,7 +45,7 @@ def scores(tokens, targets):
 
 
 def caption_hits(out, y):
-    """Training score of a batch: captions whose teacher-forced arg-max is right at every target token."""
+    """Training score of a batch: captions whose teacher-forced arg-max is right at every token."""
     predictions = backend.asnumpy(out._data).argmax(axis=2)                  # (N, T)
     targets = backend.asnumpy(y._data)
     right = int(np.where(targets == PAD, True, predictions == targets).all(axis=1).sum())
@@ -56,9 +55,10 @@ def caption_hits(out, y):
 def evaluate_captions(model, loader, loss_fn=None, parallel=None):
     """Greedy captions of every image in ``loader``: exact-caption and per-token accuracy.
 
-    The loss is the teacher-forced one (as in training); the captions are decoded greedily from the
-    same encoding. Returns ``loss``, ``accuracy`` (exact captions), ``token_accuracy``, ``tokens``
-    (N, T) and ``targets`` (N, T); under ``parallel`` each rank decodes its shard and all gather.
+    ``model`` has ``encode`` and ``decode`` (the zoo's captioner). The loss is the teacher-forced one
+    (as in training); the captions are decoded greedily from the same encoding. Returns ``loss``,
+    ``accuracy`` (exact captions), ``token_accuracy``, ``tokens`` (N, T) and ``targets`` (N, T);
+    under ``parallel`` each rank decodes its shard and all gather.
     """
     was_training = model.training
     model.eval()
@@ -67,10 +67,10 @@ def evaluate_captions(model, loader, loss_fn=None, parallel=None):
         with no_grad():
             for x, y in loader:
                 y = as_tensor(y)
-                features = model.encode(as_tensor(x))
+                encoded = model.encode(as_tensor(x))
                 if loss_fn is not None:
-                    loss_sum += float(loss_fn(model.decode(features, y), y).item()) * len(y)
-                tokens.append(tokens_of(model.decode(features)._data, model.end))
+                    loss_sum += float(loss_fn(model.decode(encoded, y), y).item()) * len(y)
+                tokens.append(tokens_of(model.decode(encoded)._data, model.end))
                 targets.append(backend.asnumpy(y._data))
                 count += len(y)
     finally:
@@ -108,9 +108,11 @@ def accuracy_by_length(result):
     targets, tokens = result["targets"], result["tokens"]
     lengths = ((targets != PAD) & (targets != END)).sum(axis=1)
     right = (tokens == targets).all(axis=1)
-    return {int(k): (float(right[lengths == k].mean()), int((lengths == k).sum())) for k in np.unique(lengths)}
+    return {int(k): (float(right[lengths == k].mean()), int((lengths == k).sum()))
+            for k in np.unique(lengths)}
 
 
 CAPTION = Task("caption", make_loss=token_loss, forward=teacher_forced, hits=caption_hits,
                evaluate=evaluate_captions, headline=caption_line,
-               result_keys=(("test_caption_accuracy", "accuracy"), ("test_token_accuracy", "token_accuracy")))
+               result_keys=(("test_caption_accuracy", "accuracy"),
+                            ("test_token_accuracy", "token_accuracy")))
