@@ -33,7 +33,7 @@ from .registry import register_model
 # full-resolution stage costs as much as the three after it, and 32x32 still shows the digits.
 CAPTIONER_CONFIGS = {
     "captioner": {"encoder": [(16, 2), 32, "M", 64, "M", 128], "embedding": 32, "attention": 64,
-                  "hidden": 256},
+                  "hidden": 256, "dropout": 0.2},
 }
 
 
@@ -45,7 +45,8 @@ class Captioner(nn.Module):
             digits and END, as many as its classes, background and ten digits).
         in_channels: image channels.
         max_length: tokens decoded per caption, END included (5: up to four digits and END).
-        config: ``{"encoder": table, "embedding": E, "attention": A, "hidden": H}``.
+        config: ``{"encoder": table, "embedding": E, "attention": A, "hidden": H, "dropout": p}``;
+            dropout (in training) on the grid's features and on the output layer's input.
 
     Shape:
         ``forward(images (N, C, H, W), captions (N, T) or None) -> logits (N, T, V)``, T =
@@ -77,6 +78,7 @@ class Captioner(nn.Module):
             channels = width
         d, e, a, h = channels + 2, config["embedding"], config["attention"], config["hidden"]
         self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(config["dropout"])
         self.init_h, self.init_c = nn.Linear(d, h), nn.Linear(d, h)
         self.attend_features = nn.Linear(d, a)               # W_a: each place's key
         self.attend_state = nn.Linear(h, a, bias=False)      # W_h: the decoder's query
@@ -89,7 +91,7 @@ class Captioner(nn.Module):
         """The grid of feature vectors (N, L, D), each with its place's x and y in [-1, 1] appended."""
         f = self.features(images)                                               # (N, C, S, S')
         n, c, rows, cols = f.shape
-        grid = f.reshape(n, c, rows * cols).permute(0, 2, 1)                    # (N, L, C)
+        grid = self.dropout(f.reshape(n, c, rows * cols).permute(0, 2, 1))      # (N, L, C)
         y, x = np.meshgrid(np.linspace(-1, 1, rows), np.linspace(-1, 1, cols), indexing="ij")
         xp = backend.get_array_module(f._data)
         where = xp.asarray(np.stack([x.ravel(), y.ravel()], 1).astype(f.dtype))  # (L, 2)
@@ -112,7 +114,7 @@ class Captioner(nn.Module):
             weights = softmax(scores, 1).reshape(n, places, 1)
             context = (weights * annotations).sum(dim=1)                        # (N, D)
             state = self.cell(cat([self.embed(Tensor(token)), context], 1), state)
-            logits.append(self.classifier(cat([state[0], context], 1)))         # (N, V)
+            logits.append(self.classifier(self.dropout(cat([state[0], context], 1))))  # (N, V)
             token = given[:, t] if captions is not None else logits[-1]._data.argmax(axis=1)
         return stack(logits, 1)
 
