@@ -13,13 +13,6 @@ def trained(tmp_path_factory):
                            "--batch-size", "8")
 
 
-@pytest.fixture
-def small_scenes(monkeypatch):
-    from cnnlab.data import scenes
-
-    monkeypatch.setattr(scenes, "DEFAULT_SCENES", {True: 40, False: 12})
-
-
 def test_train_prints_caption_accuracy_and_token_accuracy(trained):
     code, out, printed = trained
     assert code == 0

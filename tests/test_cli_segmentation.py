@@ -13,13 +13,6 @@ def trained(tmp_path_factory):
     return train_on_scenes(tmp_path_factory, "unet", {True: 40, False: 12}, "--batch-size", "8")
 
 
-@pytest.fixture
-def small_scenes(monkeypatch):
-    from cnnlab.data import scenes
-
-    monkeypatch.setattr(scenes, "DEFAULT_SCENES", {True: 40, False: 12})
-
-
 def test_train_prints_test_miou_and_pixel_accuracy(trained):
     code, out, printed = trained
     assert code == 0
