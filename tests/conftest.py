@@ -102,3 +102,11 @@ def device(request):
     previous, helpers.DEVICE = helpers.DEVICE, name
     yield name
     helpers.DEVICE = previous
+
+
+@pytest.fixture
+def small_scenes(monkeypatch):
+    """mnist-scenes of 40 train and 12 test scenes (a checkpoint's test set, read again by the CLI)."""
+    from cnnlab.data import scenes
+
+    monkeypatch.setattr(scenes, "DEFAULT_SCENES", {True: 40, False: 12})

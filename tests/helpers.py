@@ -103,9 +103,12 @@ def gradcheck(our_fn, arrays, seed=0, eps=1e-6, tol=1e-6):
         np.testing.assert_allclose(t.grad.numpy(), e, rtol=tol, atol=tol, err_msg=f"gradient of input {i}")
 
 
-def train_on_scenes(tmp_path_factory, model, *options):
-    """One `cnnlab train --model MODEL --dataset mnist-scenes --epochs 1` on 40 train / 12 test scenes:
-    (exit code, run folder, what it printed). Skips when CNNLAB_DATA lacks the MNIST files."""
+def train_on_scenes(tmp_path_factory, model, scenes, *args):
+    """One tiny ``cnnlab train --model MODEL --dataset mnist-scenes ... ARGS`` run, with ``scenes``
+    (``{True: train, False: test}``) as the dataset's sizes: (exit code, run folder, what it printed).
+
+    Skips the test where ``CNNLAB_DATA`` does not hold the MNIST files.
+    """
     import contextlib
     import io
     import os
@@ -113,7 +116,7 @@ def train_on_scenes(tmp_path_factory, model, *options):
     import pytest
 
     from cnnlab.cli import main
-    from cnnlab.data import scenes
+    from cnnlab.data import scenes as scenes_module
 
     root = os.environ.get("CNNLAB_DATA")
     if not root or not os.path.isdir(os.path.join(root, "mnist")):
@@ -121,7 +124,7 @@ def train_on_scenes(tmp_path_factory, model, *options):
     out = tmp_path_factory.mktemp(model)
     printed = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
-        mp.setattr(scenes, "DEFAULT_SCENES", {True: 40, False: 12})
-        code = main(["train", "--model", model, "--dataset", "mnist-scenes", "--epochs", "1", "--out", str(out),
-                     "--no-progress", "--data-dir", root, *options])
+        mp.setattr(scenes_module, "DEFAULT_SCENES", scenes)
+        code = main(["train", "--model", model, "--dataset", "mnist-scenes", "--epochs", "1",
+                     "--out", str(out), "--no-progress", "--data-dir", root, *args])
     return code, out, printed.getvalue()

@@ -10,14 +10,8 @@ from helpers import train_on_scenes
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny training run shared by the tests: (exit code, run folder, what it printed)."""
-    return train_on_scenes(tmp_path_factory, "grid_detector", "--batch-size", "8", "--train-limit", "30")
-
-
-@pytest.fixture
-def small_scenes(monkeypatch):
-    from cnnlab.data import scenes
-
-    monkeypatch.setattr(scenes, "DEFAULT_SCENES", {True: 40, False: 12})
+    return train_on_scenes(tmp_path_factory, "grid_detector", {True: 40, False: 12}, "--batch-size", "8",
+                           "--train-limit", "30")
 
 
 @pytest.fixture

@@ -10,14 +10,7 @@ from helpers import train_on_scenes
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny training run shared by the tests: (exit code, run folder, what it printed)."""
-    return train_on_scenes(tmp_path_factory, "unet", "--batch-size", "8")
-
-
-@pytest.fixture
-def small_scenes(monkeypatch):
-    from cnnlab.data import scenes
-
-    monkeypatch.setattr(scenes, "DEFAULT_SCENES", {True: 40, False: 12})
+    return train_on_scenes(tmp_path_factory, "unet", {True: 40, False: 12}, "--batch-size", "8")
 
 
 def test_train_prints_test_miou_and_pixel_accuracy(trained):
@@ -28,7 +21,7 @@ def test_train_prints_test_miou_and_pixel_accuracy(trained):
     assert last.startswith("test mIoU ") and "% | pixel accuracy " in last
     value = float(last.split()[2].rstrip("%"))
     assert 0 <= value <= 100
-    from cnnlab.runs.checkpoint import load_checkpoint
+    from cnnlab.train import load_checkpoint
 
     meta = load_checkpoint(out / "last.npz")["meta"]
     assert meta["task"] == "segment" and meta["classes"][0] == "background" and len(meta["classes"]) == 11

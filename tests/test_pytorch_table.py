@@ -41,7 +41,7 @@ PRESENT = {
        "adaptive_max_pool2d "
        "fractional_max_pool2d interpolate upsample batch_norm local_response_norm cross_entropy "
        "nll_loss "
-       "mse_loss binary_cross_entropy binary_cross_entropy_with_logits one_hot",
+       "mse_loss binary_cross_entropy binary_cross_entropy_with_logits one_hot embedding",
     nn: "Module Sequential ModuleList ModuleDict Identity Parameter Conv2d ConvTranspose2d Linear "
         "Flatten Dropout "
         "Dropout2d MaxPool2d AvgPool2d LPPool2d AdaptiveAvgPool2d AdaptiveMaxPool2d "
@@ -50,7 +50,7 @@ PRESENT = {
         "Softmax "
         "LogSoftmax GELU BatchNorm1d BatchNorm2d LocalResponseNorm CrossEntropyLoss NLLLoss "
         "MSELoss BCELoss "
-        "BCEWithLogitsLoss",
+        "BCEWithLogitsLoss LSTMCell Embedding",
     nn.Module: "forward parameters named_parameters children modules train eval zero_grad apply "
                "register_buffer "
                "register_forward_hook to float double cpu state_dict load_state_dict",
@@ -84,9 +84,9 @@ MISSING = {
     cnnlab.Tensor: "half type prod",
     F: "conv1d conv3d unfold fold softplus mish prelu selu layer_norm group_norm instance_norm "
        "l1_loss "
-       "smooth_l1_loss huber_loss kl_div embedding grid_sample affine_grid "
+       "smooth_l1_loss huber_loss kl_div grid_sample affine_grid "
        "scaled_dot_product_attention",
-    nn: "LayerNorm GroupNorm Embedding Conv1d MaxPool1d RNN LSTM MultiheadAttention DataParallel",
+    nn: "LayerNorm GroupNorm Conv1d MaxPool1d RNN LSTM GRU MultiheadAttention DataParallel",
     nn.utils: "parameters_to_vector weight_norm spectral_norm",
     optim: "LBFGS",
     lr_scheduler: "ChainedScheduler",

@@ -476,7 +476,7 @@ def test_namespaces():
 @pytest.mark.parametrize("owner,name,text", [
     (cnnlab, "compile", "cnnlab has no `torch.compile` (not supported: "),
     (cnnlab, "prod", "cnnlab has no `torch.prod` (not supported: "),
-    (cnnlab.nn, "LSTM", "cnnlab has no `torch.nn.LSTM` (not supported: "),
+    (cnnlab.nn, "LSTM", "cnnlab has no `torch.nn.LSTM`; use cnnlab.nn.LSTMCell in a loop"),
     (cnnlab.nn, "DataParallel", "cnnlab has no `torch.nn.DataParallel`; use "),
     (F, "conv1d", "cnnlab has no `torch.nn.functional.conv1d` (not supported: "),
     (cnnlab.tensor(1.0), "half", "cnnlab has no `torch.Tensor.half` (not supported: "),

@@ -126,6 +126,8 @@ def cmd_evaluate(args):
         return _evaluate_retrieval(model, meta, ds, args)
     if meta.get("task", "classify") == "detect":
         return _evaluate_detection(model, meta, ds, args)
+    if meta.get("task", "classify") == "caption":
+        return _evaluate_captions(model, meta, ds, args)
     result = evaluate_trained(model, meta, ds, args.batch_size)
     if meta.get("task", "classify") == "segment":
         from .inspect.segmentation import format_segmentation
@@ -146,6 +148,21 @@ def cmd_evaluate(args):
     for avg in ("macro", "weighted"):
         m = prf[avg]
         print(f"{avg + ' avg':<{width}}  {'':8}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:.4f}")
+    return 0
+
+
+def _evaluate_captions(model, meta, ds, args):
+    """``cnnlab evaluate`` for a captioner: greedy captions of the test scenes, scored as in training."""
+    from .data import DataLoader
+    from .runs.caption import CAPTION, accuracy_by_length
+
+    loader = DataLoader(ds, batch_size=args.batch_size)
+    result = CAPTION.evaluate(model, loader, CAPTION.make_loss(model), None)
+    print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images)")
+    print(f"{CAPTION.headline(result)} | loss {result['loss']:.4f} (teacher-forced)")
+    by_length = accuracy_by_length(result).items()
+    print("exact captions by digit count: " + ", ".join(
+        f"{k} digit{'s' if k > 1 else ''} {acc * 100:.1f}% of {n:,}" for k, (acc, n) in by_length))
     return 0
 
 
@@ -214,6 +231,8 @@ def cmd_predict(args):
         return _predict_masks(model, meta, batch, args)
     if meta.get("task", "classify") == "detect":
         return _predict_boxes(model, meta, batch, batch * std + mean, args)
+    if meta.get("task", "classify") == "caption":
+        return _predict_captions(model, meta, batch, args)
     with no_grad():
         probs = softmax(model(Tensor(batch)), 1).numpy()
     k = min(args.top, probs.shape[1])
@@ -258,6 +277,18 @@ def _predict_boxes(model, meta, batch, raw, args):
         if out:
             write_png(out, boxes_picture(image, found, names))
         print(format_detections(path, found, names) + (f" -> {out}" if out else ""))
+    return 0
+
+
+def _predict_captions(model, meta, batch, args):
+    """``cnnlab predict`` for a captioner: each image's greedy caption."""
+    from .runs.caption import caption_text
+
+    if args.out:
+        raise UserError(f"predict: {meta['model']} prints a caption per image; --out (a mask or boxes "
+                        f"picture) does not apply to it")
+    for path, tokens in zip(args.images, model.generate(batch)):
+        print(f"{path}: {caption_text(tokens, model.end) or '(no digits)'}")
     return 0
 
 

@@ -32,13 +32,14 @@ TABLES = {
         "LayerNorm": ("why", "no layer norm yet; cnnlab's models use BatchNorm2d"),
         "GroupNorm": ("why", "no group norm yet; use BatchNorm2d"),
         "InstanceNorm2d": ("why", "no instance norm yet; use BatchNorm2d"),
-        "Embedding": ("why", "cnnlab is for convolutional networks on images; no embeddings"),
         "Conv1d": ("why", "cnnlab convolves images (2-D); use Conv2d with a height of 1"),
         "Conv3d": ("why", "cnnlab convolves images (2-D) only"),
         "MaxPool1d": ("why", "cnnlab pools images (2-D); use MaxPool2d with a height of 1"),
-        "RNN": ("why", "cnnlab is for convolutional networks; no recurrent layers"),
-        "LSTM": ("why", "cnnlab is for convolutional networks; no recurrent layers"),
-        "GRU": ("why", "cnnlab is for convolutional networks; no recurrent layers"),
+        "RNN": ("use", "cnnlab.nn.LSTMCell in a loop over the steps (one cell, no multi-layer "
+                        "sequence module)"),
+        "LSTM": ("use", "cnnlab.nn.LSTMCell in a loop over the steps (one cell, no multi-layer "
+                        "sequence module)"),
+        "GRU": ("use", "cnnlab.nn.LSTMCell in a loop over the steps (there is no GRU cell)"),
         "MultiheadAttention": ("why", "cnnlab is for convolutional networks; no attention layers"),
         "Transformer": ("why", "cnnlab is for convolutional networks; no transformer layers"),
         "Softplus": ("why", "no softplus yet; cnnlab.nn has ReLU, ELU, GELU, SiLU, ..."),
@@ -64,7 +65,6 @@ TABLES = {
         "smooth_l1_loss": ("why", "no smooth L1 loss yet"),
         "huber_loss": ("why", "no Huber loss yet"),
         "kl_div": ("why", "no KL divergence yet"),
-        "embedding": ("why", "cnnlab is for convolutional networks on images; no embeddings"),
         "grid_sample": ("why", "no sampling grids yet; interpolate resizes"),
         "affine_grid": ("why", "no sampling grids yet"),
         "scaled_dot_product_attention": ("why", "cnnlab is for convolutional networks; no "

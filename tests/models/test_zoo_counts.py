@@ -196,7 +196,7 @@ def test_every_registered_model_is_counted():
     counted = (set(TORCHVISION_COUNTS) | set(PAPER_COUNTS) | {f"resnet{d}" for d in (20, 32, 44, 56, 110)}
                | {"zfnet", "wide_resnet", "preact_resnet", "vgg11_lrn", "vgg16_c", "vgg16_c_bn"}
                | {"unet", "fcn"}    # counted layer by layer in test_segmentation.py
-               | {"grid_detector"})  # and in test_detection.py
+               | {"grid_detector", "captioner"})  # and in test_detection.py, test_captioning.py
     assert set(models.list_models()) <= counted
 
 

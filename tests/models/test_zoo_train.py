@@ -11,6 +11,7 @@ import pytest
 
 from cnnlab import Tensor, models, nn, optim
 from cnnlab.models import GoogLeNetOutputs, googlenet_loss
+from cnnlab.runs.tasks import get_task
 
 # name -> (input side, batch, extra config); None side = the registered size.
 CASES = {
@@ -37,6 +38,7 @@ CASES = {
     **{f"efficientnet_b{i}": (32 if i < 4 else 8, 2, {}) for i in range(8)},  # B4-B7: time goes to depth
     "unet": (32, 2, {}), "fcn": (32, 2, {}),     # segmentation: a class per pixel
     "grid_detector": (32, 2, {}),                # detection: boxes
+    "captioner": (None, 2, {}),                   # tokens (N, T) per image, teacher-forced
 }
 
 
@@ -82,18 +84,21 @@ def test_forward_backward_step(name):
         h = w = side
     rng = np.random.default_rng(1)
     x = Tensor(rng.standard_normal((batch, c, h, w)).astype(np.float32))
-    dense = models.task_of(name) == "segment"    # a class per pixel
+    task = get_task(models.task_of(name))
     model.train()
-    out = model(x)
-    if models.task_of(name) == "detect":         # a box per image, the detector's own loss
-        assert out.shape == (batch, 5 + classes - 1, h // model.stride, w // model.stride)
-        loss = models.GridDetectionLoss(model.stride)(out, Tensor(np.array([[[2, 3, 20, 25, 4]]] * batch,
-                                                                           np.float32)))
+    if task.name == "detect":                    # one box per image (x0, y0, x1, y1, class)
+        target = Tensor(np.array([[[2, 3, 20, 25, 4]]] * batch, np.float32))
     else:
-        target = Tensor(rng.integers(0, classes, size=(batch, h, w) if dense else batch))
+        label_shape = {"segment": (batch, h, w), "caption": (batch, 5)}.get(task.name, (batch,))
+        target = Tensor(rng.integers(0, classes, size=label_shape))
+    out = task.forward(model, x, target)
+    if task.name == "detect":                    # objectness, box and classes per grid cell
+        assert out.shape == (batch, 5 + classes - 1, h // model.stride, w // model.stride)
+    else:
         logits = out.logits if isinstance(out, GoogLeNetOutputs) else out
-        assert logits.shape == ((batch, classes, h, w) if dense else (batch, classes))
-        loss = googlenet_loss(out, target, nn.CrossEntropyLoss())
+        assert logits.shape == {"segment": (batch, classes, h, w), "caption": (batch, 5, classes)}.get(
+            task.name, (batch, classes))
+    loss = googlenet_loss(out, target, task.make_loss(model))
     assert np.isfinite(loss.item())
     loss.backward()
     params = [p for p in model.parameters() if p.requires_grad]

@@ -7,7 +7,7 @@ from .basic import dropout, dropout2d, identity, linear
 from .conv import FitReport, conv2d, conv_output_size, explain_fit, pool_output_size
 from .conv_transpose import conv_transpose2d
 from .upsample import interpolate, upsample
-from .encoding import one_hot
+from .encoding import embedding, one_hot
 from .gelu import gelu
 from .elementwise import abs, add, clamp, div, exp, log, matmul, mul, neg, pow, sqrt, sub
 from .loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss

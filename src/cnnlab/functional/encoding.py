@@ -1,10 +1,12 @@
-"""``one_hot``: class indices to one-hot rows, as ``torch.nn.functional.one_hot``."""
+"""Indices to vectors: ``one_hot`` rows and ``embedding`` (rows of a learnt table), as PyTorch."""
 
 import numpy as np
 
 from .. import backend
+from ..autograd import Function
 from ..tensor import Tensor
-from ..validation import int_arg
+from ..validation import floating, int_arg, tensor_arg
+from ._scatter import scatter_add
 
 
 def one_hot(tensor, num_classes=-1):
@@ -43,3 +45,51 @@ def one_hot(tensor, num_classes=-1):
                          f"Received a maximum of {high}")
     classes = xp.arange(int(num_classes), dtype=xp.int64)
     return Tensor._wrap((labels[..., None] == classes).astype(xp.int64))
+
+
+class Embedding(Function):
+    """Rows of ``weight`` picked by index; backward adds each output row's gradient into its row."""
+
+    @staticmethod
+    def forward(ctx, weight, indices=None, padding_idx=None):
+        ctx.shape, ctx.indices, ctx.padding_idx = weight.shape, indices, padding_idx
+        return weight[indices]                                            # (*, D)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = backend.get_array_module(g)
+        rows, dim = ctx.shape
+        # Flat position of element (index, d) in weight is index * D + d; repeated indices add up.
+        positions = ctx.indices[..., None] * dim + xp.arange(dim)          # (*, D)
+        grad = scatter_add(rows * dim, positions, g, g.dtype).reshape(rows, dim)
+        if ctx.padding_idx is not None:
+            grad[ctx.padding_idx] = 0      # the padding row is a constant: it gets no update
+        return grad
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of the table ``weight`` (num_embeddings, D) for the int64 indices ``input``, as PyTorch.
+
+    ``padding_idx`` (negative counts from the end) names a row whose gradient is always zero.
+
+    Shape:
+        ``input (*)``, ``weight (V, D)`` -> ``(*, D)``.
+
+    Example:
+        >>> embedding(cnnlab.tensor([[0, 2]]), cnnlab.eye(3)).shape
+        (1, 2, 3)
+    """
+    fn = "embedding"
+    input = tensor_arg(fn, "input", input)
+    weight = floating(fn, "weight", tensor_arg(fn, "weight", weight, ndim=2,
+                                               shape_hint="(num_embeddings, embedding_dim)"))
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: `input` must hold integer indices. Received dtype {input.dtype}")
+    rows = weight.shape[0]
+    indices = input._data.astype(np.int64, copy=False)
+    if indices.size and not (0 <= int(indices.min()) and int(indices.max()) < rows):
+        raise IndexError(f"{fn}: indices must be in 0..{rows - 1} (the table's num_embeddings={rows}). "
+                         f"Received indices from {int(indices.min())} to {int(indices.max())}")
+    if padding_idx is not None:
+        padding_idx = int_arg(fn, "padding_idx", padding_idx, minimum=-rows, maximum=rows - 1) % rows
+    return Embedding.apply(weight, indices=indices, padding_idx=padding_idx)

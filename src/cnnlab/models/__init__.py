@@ -6,6 +6,7 @@ from ._common import skip_init
 from .alexnet import alexnet, alexnet_owt, zfnet
 from .alphago import alphago_policy
 from .detection import GridDetector, GridDetectionLoss, grid_detector
+from .captioning import Captioner, captioner
 from .densenet import densenet, densenet121, densenet161, densenet169, densenet201
 from .efficientnet import (efficientnet, efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3,
                            efficientnet_b4, efficientnet_b5, efficientnet_b6, efficientnet_b7)
@@ -39,3 +40,4 @@ __all__ += ["efficientnet"] + [f"efficientnet_b{i}" for i in range(8)]
 __all__ += ["Ensemble"]
 __all__ += ["unet", "fcn", "UNet", "FCN", "task_of"]
 __all__ += ["grid_detector", "GridDetector", "GridDetectionLoss"]
+__all__ += ["captioner", "Captioner"]

@@ -42,6 +42,10 @@ __all__ = [
     "utils", "GELU", "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
 ]
 __all__ += ["SiLU", "Hardswish", "StochasticDepth"]
+from .embedding import Embedding  # noqa: E402
+from .rnn import LSTMCell  # noqa: E402
+
+__all__ += ["Embedding", "LSTMCell"]
 from . import parallel  # noqa: E402  (nn.parallel.DistributedDataParallel, as torch.nn.parallel)
 
 __all__ += ["parallel"]

@@ -1,5 +1,6 @@
-"""The tasks a zoo model can have, by name: classify, segment, detect (caption joins here)."""
+"""The tasks a zoo model can have, by name: classify, segment, detect, caption."""
 
+from .caption import CAPTION
 from .detect import DETECT
 from .task import Task, miou_line
 
@@ -7,6 +8,7 @@ TASKS = {
     "classify": Task("classify"),
     "segment": Task("segment", headline=miou_line, result_keys=(("test_miou", "mean_iou"),)),
     "detect": DETECT,
+    "caption": CAPTION,
 }
 
 
