@@ -20,7 +20,7 @@ def test_train_prints_caption_accuracy_and_token_accuracy(trained):
     last = printed.strip().splitlines()[-1]
     assert last.startswith("test caption accuracy ") and "% | per-token accuracy " in last
     assert 0 <= float(last.split()[3].rstrip("%")) <= 100
-    from cnnlab.train import load_checkpoint
+    from cnnlab.runs.checkpoint import load_checkpoint
 
     meta = load_checkpoint(out / "last.npz")["meta"]
     assert meta["task"] == "caption" and meta["model"] == "captioner"

@@ -30,7 +30,7 @@ def test_train_prints_test_map(trained):
     last = printed.strip().splitlines()[-1]
     assert last.startswith("test mAP@0.5 ") and "(evaluated once, after training" in last
     assert 0 <= float(last.split()[2].rstrip("%")) <= 100
-    from cnnlab.train import load_checkpoint
+    from cnnlab.runs.checkpoint import load_checkpoint
 
     meta = load_checkpoint(out / "last.npz")["meta"]
     assert meta["task"] == "detect" and meta["config"]["num_classes"] == 11
@@ -84,7 +84,7 @@ def test_predict_without_out_prints_only(trained, tmp_path, capsys):
 def test_detect_is_one_python_call(trained, scene_png):
     from cnnlab.cli import load_image
     from cnnlab.inspect import detect
-    from cnnlab.train.run import load_trained
+    from cnnlab.runs.saved import load_trained
 
     _, out, _ = trained
     model, meta = load_trained(out / "last.npz")

@@ -21,7 +21,7 @@ def test_train_prints_test_miou_and_pixel_accuracy(trained):
     assert last.startswith("test mIoU ") and "% | pixel accuracy " in last
     value = float(last.split()[2].rstrip("%"))
     assert 0 <= value <= 100
-    from cnnlab.train import load_checkpoint
+    from cnnlab.runs.checkpoint import load_checkpoint
 
     meta = load_checkpoint(out / "last.npz")["meta"]
     assert meta["task"] == "segment" and meta["classes"][0] == "background" and len(meta["classes"]) == 11
