@@ -163,7 +163,7 @@ def unet(num_classes=11, in_channels=1, widths=None):
 
 
 @register_model("fcn", input_size=(1, 64, 64), min_size=8, task="segment",
-                recipe={"epochs": 12, "lr": 3e-3, "batch_size": 32})
+                recipe={"epochs": 8, "lr": 3e-3, "batch_size": 32})
 def fcn(num_classes=11, in_channels=1):
     """FCN-8s (Long et al. 2015) for per-pixel classes: a 3-pool backbone, bilinear-initialised upsampling."""
     return FCN(num_classes, in_channels, FCN_CONFIGS["fcn"])
