@@ -188,7 +188,7 @@ def cli_defaults(args):
     start = time.perf_counter()
     result = train_job(progress=False, out=args.out)
     wall = time.perf_counter() - start
-    h = result["history"]
+    h = result.history
     rows = [f"| {i} | {acc * 100:.2f}% | {t:.1f} |" for i, (acc, t) in enumerate(zip(h["val_acc"], h["time"]), 1)]
     text = "\n".join([
         "## `cnnlab train` defaults on Fashion-MNIST", "",
@@ -196,7 +196,7 @@ def cli_defaults(args):
         f"{machine()}, {time.strftime('%Y-%m-%d')}. Recipe: fashion_cnn, Adam lr 1e-3, cosine annealing over "
         f"{len(rows)} epochs, batch 64, standardised inputs, 10% of the training images held out for "
         f"validation. Final test accuracy (evaluated once, after training, on the checkpoint chosen on the "
-        f"validation split) **{result['test_accuracy'] * 100:.2f}%**; wall time {wall / 60:.1f} min; peak resident memory "
+        f"validation split) **{result.test_accuracy * 100:.2f}%**; wall time {wall / 60:.1f} min; peak resident memory "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB.", "",
         "| epoch | validation accuracy | training s/epoch |", "|---|---|---|", *rows])
     write_section("cli_defaults", text)

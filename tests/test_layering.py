@@ -25,6 +25,7 @@ SRC = os.path.join(os.path.dirname(__file__), "..", "src", "cnnlab")
 LEVELS = [
     ("cnnlab", "cli", "live", "bench"),              # `import cnnlab` (the public API), commands, views
     ("train", "inspect", "interop", "distributed", "utils", "vision"),  # utils, vision: PyTorch's names
+    ("runs",),                                        # a finished run as data: tasks, evaluation
     ("models",),
     ("nn", "optim", "data", "ops", "creation"),     # ops, creation: torch.max, torch.full, ...
     ("functional", "metrics", "serialization",       # serialization: cnnlab.save/load of tensors
@@ -190,7 +191,7 @@ def test_every_top_level_module_has_a_level():
 
 @pytest.mark.parametrize("edges,expected", [
     ([("nn", "train", "nn/module.py line 3: imports cnnlab.train.transfer")],
-     "nn/module.py line 3: imports cnnlab.train.transfer: upward import, nn (level 3) imports train (level 1)"),
+     "nn/module.py line 3: imports cnnlab.train.transfer: upward import, nn (level 4) imports train (level 1)"),
     ([("train", "inspect", "w")], "w: train and inspect share a level and train -> inspect is not in SAME_LEVEL"),
     ([("shiny", "nn", "w")], "w: 'shiny' has no level; add it to LEVELS in tests/test_layering.py"),
     ([("tensor", "functional", "t"), ("functional", "tensor", "f")], None),

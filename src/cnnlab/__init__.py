@@ -1,4 +1,6 @@
-"""cnnlab: convolutional neural networks from first principles on NumPy, checked against PyTorch."""
+"""cnnlab: convolutional neural networks from first principles on NumPy, checked against PyTorch.
+The public API (``torch``'s names) at the top of the layers: it may import every part of the package.
+"""
 
 __version__ = "0.1.0"
 

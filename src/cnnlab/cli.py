@@ -66,8 +66,12 @@ def _data_parallel(command):
 
 @_data_parallel
 def cmd_train(args):
-    from .train.run import train_job
+    from . import distributed
+    from .train.run import recipe_settings, train_job
 
+    # The model's recipe fills what was not given, here already: an error message names the value used.
+    args.epochs, args.batch_size, args.lr = recipe_settings(args.model, args.epochs, args.batch_size, args.lr,
+                                                            log=print if distributed.is_main() else None)
     callbacks, server = [], None
     if args.live is not None:
         feed, server = _start_live(args.live, args.live_host)
@@ -84,13 +88,11 @@ def cmd_train(args):
     finally:
         if server is not None:
             server.close()
-    from . import distributed
-
     if distributed.is_main():  # under mpiexec, rank 0 alone writes the report
         from .inspect.report import report_for_job  # never raises: a report problem is logged
 
-        result["report"] = report_for_job(result)
-    return EXIT_INTERRUPTED if result["interrupted"] else 0
+        result.report = report_for_job(result)
+    return EXIT_INTERRUPTED if result.interrupted else 0
 
 
 def _start_live(port, host):
@@ -548,10 +550,46 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
+    """The ``cnnlab`` parser: one subcommand per ``_add_*`` function below, listed by ``--help`` in
+    ``COMMANDS``' order."""
     parser = _Parser(prog="cnnlab", description="Convolutional neural networks from first "
                                      "principles: train, evaluate, inspect.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
 
+
+# ---------------------------------------------------------------------------- options shared by commands
+OPTIMIZERS = ["sgd", "adam", "adamw", "rmsprop"]
+
+
+def _add_optimization(p, epochs, batch_size, lr, optimizer, helps):
+    """``--epochs`` to ``--weight-decay``: how ``train`` and ``finetune`` optimise, with their defaults;
+    ``helps``: the help text by option (``epochs``, ``batch_size``, ``lr``, ``momentum``)."""
+    p.add_argument("--epochs", type=COUNT, default=epochs, help=helps.get("epochs"))
+    p.add_argument("--batch-size", type=POSITIVE, default=batch_size, help=helps.get("batch_size"))
+    p.add_argument("--lr", type=RATE, default=lr, help=helps.get("lr"))
+    p.add_argument("--optimizer", default=optimizer, choices=OPTIMIZERS)
+    p.add_argument("--momentum", type=RATE, default=0.9, help=helps.get("momentum"))
+    p.add_argument("--weight-decay", type=RATE, default=0.0)
+
+
+def _add_force(p):
+    p.add_argument("--force", action="store_true",
+                   help="take over OUT's lock file even if another training seems to hold it")
+
+
+def _add_no_progress(p):
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _add_val_split(p, help):
+    p.add_argument("--val-split", type=FRACTION, default=0.1, metavar="FRACTION", help=help)
+
+
+# ---------------------------------------------------------------------------- one function per command
+def _add_train(sub):
     p = sub.add_parser("train", help="train a zoo model on a dataset",
                        description="Train a model, print a progress bar per epoch and the test accuracy, and "
                        "checkpoint every epoch (Ctrl-C saves one and stops; --resume continues).")
@@ -559,12 +597,11 @@ def build_parser():
     p.add_argument("--dataset", default="fashion-mnist",
                    help="fashion-mnist, mnist, cifar10, digits, fashion-mnist-mini (bundled) or mnist-scenes "
                    "(64x64 scenes of MNIST digits, for segmentation)")
-    p.add_argument("--epochs", type=COUNT, default=10)
-    p.add_argument("--batch-size", type=POSITIVE, default=64)
-    p.add_argument("--lr", type=RATE, default=None, help="learning rate (default: 1e-3 for adam, 0.01 for sgd)")
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "adamw", "rmsprop"])
-    p.add_argument("--momentum", type=RATE, default=0.9, help="momentum for sgd and rmsprop")
-    p.add_argument("--weight-decay", type=RATE, default=0.0)
+    # None: the model's recipe (models.registry.default_recipe) chooses, else train's defaults.
+    _add_optimization(p, epochs=None, batch_size=None, lr=None, optimizer="adam", helps={
+        "epochs": "default: the model's recipe, else 10", "batch_size": "default: the model's recipe, else 64",
+        "lr": "learning rate (default: the model's recipe, else 1e-3 for adam, 0.01 for sgd)",
+        "momentum": "momentum for sgd and rmsprop"})
     p.add_argument("--schedule", default="cosine", choices=["cosine", "plateau", "none"],
                    help="learning-rate schedule over the epochs")
     p.add_argument("--seed", type=SEED, default=0)
@@ -574,14 +611,19 @@ def build_parser():
     p.add_argument("--allow-changes", action="store_true",
                    help="with --resume: continue with settings that differ from the checkpoint's "
                    "(another optimizer starts from a fresh state)")
-    p.add_argument("--force", action="store_true",
-                   help="take over OUT's lock file even if another training seems to hold it")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_force(p)
+    _add_no_progress(p)
     p.add_argument("--no-fallback", action="store_true",
                    help="fail instead of training on the bundled fashion-mnist-mini when the dataset "
                    "is unavailable")
     p.add_argument("--train-limit", type=POSITIVE, default=None, metavar="N",
                    help="train on N training images drawn at random (quick runs and tests)")
+    _add_train_extras(p)
+    p.set_defaults(func=cmd_train)
+
+
+def _add_train_extras(p):
+    """``train``'s augmentation, live view, validation split, early stopping and resizing."""
     from .data.transforms.recipes import describe_augmentations
 
     p.add_argument("--augment", default=None, metavar="NAMES",
@@ -592,8 +634,7 @@ def build_parser():
                    "0 picks a free one): curves, learning rate, filters, activation maps, confusion matrix")
     p.add_argument("--live-host", default="127.0.0.1", metavar="HOST",
                    help="address the live view binds to (default 127.0.0.1: this machine only)")
-    p.add_argument("--val-split", type=FRACTION, default=0.1, metavar="FRACTION",
-                   help="share of the training set held out, class-balanced and drawn with --seed, as the "
+    _add_val_split(p, "share of the training set held out, class-balanced and drawn with --seed, as the "
                    "validation set that picks best.npz, drives --schedule plateau and --early-stop; the test "
                    "set is evaluated once, after training (default 0.1; 0: train on everything, no selection)")
     p.add_argument("--early-stop", type=POSITIVE, default=None, metavar="N",
@@ -601,8 +642,9 @@ def build_parser():
     p.add_argument("--resize", type=POSITIVE, default=None, metavar="N",
                    help="resize every image to NxN as it is read, for models that need larger inputs than the "
                    "dataset's (e.g. --model alexnet --dataset mnist --resize 67)")
-    p.set_defaults(func=cmd_train)
 
+
+def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="loss, accuracy and per-class metrics of a checkpoint",
                        description="Evaluate a checkpoint on its dataset's test split; several checkpoints: "
                        "each one and their ensemble, with the ensemble's gain.")
@@ -618,6 +660,8 @@ def build_parser():
     p.add_argument("--k", type=int, default=8, help="--retrieval: neighbours per query (default 8)")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_predict(sub):
     p = sub.add_parser("predict", help="classify image files with a checkpoint",
                        description="Print the most likely classes for each image (PNG/JPEG), converted to the "
                        "model's channels and size and standardised as in training.")
@@ -628,6 +672,8 @@ def build_parser():
                    help="segmentation models: the colour mask to write (several images: PNG-0.png, ...)")
     p.set_defaults(func=cmd_predict)
 
+
+def _add_retrieve(sub):
     p = sub.add_parser("retrieve", help="the training images nearest image files by a model's features",
                        description="Print, for each image, the K training images whose penultimate-layer "
                        "features are nearest (cosine distance), with index, class and distance; --out writes "
@@ -639,6 +685,8 @@ def build_parser():
     p.add_argument("--data-dir", default=None)
     p.set_defaults(func=cmd_retrieve)
 
+
+def _add_saliency(sub):
     p = sub.add_parser("saliency", help="class saliency map of an image (Simonyan et al. 2014)",
                        description="Write the gradient of the top class score (or --target's) with respect to "
                        "the input pixels, max over channels, beside and over the image.")
@@ -648,6 +696,8 @@ def build_parser():
     p.add_argument("--target", type=int, default=None, help="class index (default: the predicted class)")
     p.set_defaults(func=cmd_saliency)
 
+
+def _add_dream(sub):
     p = sub.add_parser("dream", help="DeepDream: amplify what a layer (or a class) sees in an image",
                        description="Gradient ascent on the input (DeepDream's jitter, octaves and normalised "
                        "steps) to raise the mean square of a layer's activations, or a class score; starts "
@@ -663,6 +713,8 @@ def build_parser():
     p.add_argument("--out", required=True, metavar="PNG")
     p.set_defaults(func=cmd_dream)
 
+
+def _add_filter(sub):
     p = sub.add_parser("filter", help="apply a classic filter (blur, edges, Gabor, ...) to an image",
                        description="Convolve every channel of an image with a hand-made kernel (through the "
                        "network's own conv2d) and write the original and the result side by side.")
@@ -676,6 +728,8 @@ def build_parser():
                    help="how the border is extended")
     p.set_defaults(func=cmd_filter)
 
+
+def _add_visualize(sub):
     p = sub.add_parser("visualize", help="pictures of a trained model: filters, activations, top patches, ...",
                        description="Write PNG pictures of a checkpoint: first-layer filters, activation maps, the "
                        "test patches that excite each channel most, occlusion sensitivity or saliency.")
@@ -696,6 +750,8 @@ def build_parser():
     p.add_argument("--out", required=True, help="folder for the PNG files")
     p.set_defaults(func=cmd_visualize)
 
+
+def _add_report(sub):
     p = sub.add_parser("report", help="write a run's report.html: curves, metrics, mistakes, filters",
                        description="Write one self-contained HTML page (pictures embedded) for a training run: "
                        "model summary, training curves, test metrics, confusion matrix, misclassified examples, "
@@ -708,12 +764,16 @@ def build_parser():
                    help="also write the plots (training curves, confusion matrix, precision/recall) as PNG files")
     p.set_defaults(func=cmd_report)
 
+
+def _add_models(sub):
     p = sub.add_parser("models", help="list the model zoo with parameter counts",
                        description="Every registered model with its parameter count and expected input size.")
     p.add_argument("--family", default=None, help="only the models whose names start with FAMILY; "
                    "efficientnet prints its compound-scaling table")
     p.set_defaults(func=cmd_models)
 
+
+def _add_arith(sub):
     p = sub.add_parser("arith", help="output size of a convolution or pooling, with the formula",
                        description="Print floor((W - D(F-1) - 1 + 2P) / S) + 1 with the numbers filled in and "
                        "whether the windows tile the input exactly.")
@@ -732,6 +792,8 @@ def build_parser():
     p.add_argument("--seed", type=SEED, default=0, help="seed of the random trace input and kernel")
     p.set_defaults(func=cmd_arith)
 
+
+def _add_bench(sub):
     # Every argument, options included, is the benchmark's: none are parsed here (prefix "+").
     p = sub.add_parser("bench", help="benchmark cnnlab against PyTorch, side by side (from a checkout)",
                        prefix_chars="+", add_help=False, description="Runs benchmarks/bench_vs_torch.py of a checkout with the arguments given "
@@ -740,6 +802,8 @@ def build_parser():
     p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for benchmarks/bench_vs_torch.py")
     p.set_defaults(func=cmd_bench)
 
+
+def _add_summary(sub):
     p = sub.add_parser("summary", help="layer-by-layer table of a model: shapes, parameters, memory, mult-adds",
                        description="Run one forward pass of a zoo model and print, per layer, the output shape, "
                        "parameters, activation memory and multiply-adds, with the totals (per image).")
@@ -749,6 +813,8 @@ def build_parser():
     p.add_argument("--batch-size", type=POSITIVE, default=1, help="images in the traced batch (totals are per image)")
     p.set_defaults(func=cmd_summary)
 
+
+def _add_finetune(sub):
     p = sub.add_parser("finetune", help="fine-tune a trained model on another dataset (transfer learning)",
                        description="Load a checkpoint (or a PyTorch/safetensors state dict with --model), replace "
                        "its classifier when the dataset has other classes, freeze layers, and train with per-layer "
@@ -762,23 +828,19 @@ def build_parser():
                    help="per-layer learning-rate multipliers, e.g. 'features.*=0.01,classifier.0=0.1'")
     p.add_argument("--new-head", action="store_true",
                    help="replace the classifier even when the class count is unchanged")
-    p.add_argument("--epochs", type=COUNT, default=5)
-    p.add_argument("--batch-size", type=POSITIVE, default=64)
-    p.add_argument("--lr", type=RATE, default=0.01, help="base learning rate (a multiplier of 1)")
-    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw", "rmsprop"])
-    p.add_argument("--momentum", type=RATE, default=0.9)
-    p.add_argument("--weight-decay", type=RATE, default=0.0)
+    _add_optimization(p, epochs=5, batch_size=64, lr=0.01, optimizer="sgd",
+                      helps={"lr": "base learning rate (a multiplier of 1)"})
     p.add_argument("--augment", default=None, metavar="NAMES", help="as for `cnnlab train --augment`")
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL-DATASET-finetune)")
-    p.add_argument("--force", action="store_true",
-                   help="take over OUT's lock file even if another training seems to hold it")
-    p.add_argument("--val-split", type=FRACTION, default=0.1, metavar="FRACTION",
-                   help="as for `cnnlab train`: the held-out validation share (the test set is evaluated once)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_force(p)
+    _add_val_split(p, "as for `cnnlab train`: the held-out validation share (the test set is evaluated once)")
+    _add_no_progress(p)
     p.set_defaults(func=cmd_finetune)
 
+
+def _add_export(sub):
     p = sub.add_parser("export", help="export a checkpoint to ONNX or a PyTorch state dict",
                        description="Write a trained model as an ONNX graph (needs the onnx package) or as a "
                        "torchvision-named state dict (.safetensors, or .pt with PyTorch).")
@@ -787,7 +849,12 @@ def build_parser():
     p.add_argument("--out", default=None, help="output file (default: the checkpoint's name with the format's suffix)")
     p.add_argument("--opset", type=POSITIVE, default=17, help="ONNX opset version")
     p.set_defaults(func=cmd_export)
-    return parser
+
+
+# The commands in the order ``cnnlab --help`` lists them.
+COMMANDS = (_add_train, _add_evaluate, _add_predict, _add_retrieve, _add_saliency, _add_dream, _add_filter,
+            _add_visualize, _add_report, _add_models, _add_arith, _add_bench, _add_summary, _add_finetune,
+            _add_export)
 
 
 def missing_package_message(error):

@@ -19,6 +19,8 @@ import os
 
 REDUCTIONS = ("none", "mean", "sum")
 PADDING_STRINGS = ("valid", "same")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")   # a convolution's padding_mode
+INTERPOLATE_MODES = ("nearest", "nearest-exact", "bilinear")
 
 _TENSOR = []   # [Tensor], filled by cnnlab.tensor; validation sits below it and cannot import it
 
@@ -110,6 +112,11 @@ def choice(fn, name, value, options):
 def reduction_arg(fn, reduction):
     """A loss's ``reduction``: 'none', 'mean' or 'sum'."""
     return choice(fn, "reduction", reduction, REDUCTIONS)
+
+
+def padding_mode_arg(fn, padding_mode):
+    """A convolution's ``padding_mode``: 'zeros', 'reflect', 'replicate' or 'circular'."""
+    return choice(fn, "padding_mode", padding_mode, PADDING_MODES)
 
 
 # -------------------------------------------------------------------------------------------- pairs
@@ -266,7 +273,7 @@ INT64_MAX = 2 ** 63 - 1
 
 def cli_int(minimum=None, maximum=INT64_MAX):
     """An argparse ``type=``: the text as an int in [minimum, maximum]."""
-    import argparse
+    import argparse   # only the command line needs it; `import cnnlab` stays without it
 
     kind = _int_kind(minimum, None if maximum == INT64_MAX else maximum)
 
@@ -287,7 +294,7 @@ def cli_int(minimum=None, maximum=INT64_MAX):
 
 def cli_real(low=None, high=None, low_open=False, high_open=False):
     """An argparse ``type=``: the text as a finite float in the interval (see :func:`interval`)."""
-    import argparse
+    import argparse   # only the command line needs it
 
     words = "a finite number" + (f" {interval(low, high, low_open, high_open)}"
                                  if low is not None or high is not None else "")
@@ -326,7 +333,7 @@ def raised_on_purpose(error):
     code = tb.tb_frame.f_code
     if not os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR):
         return False
-    import dis
+    import dis   # only an error being reported needs it
 
     return any(i.offset == tb.tb_lasti and i.opname == "RAISE_VARARGS"
                for i in dis.get_instructions(code))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as TF
 
 import cnnlab
-from cnnlab.functional import pool as P
+from cnnlab import functional as P
 from helpers import assert_close, check_against_torch, gradcheck
 
 

@@ -23,7 +23,7 @@ def run(tmp_path_factory):
     lines = []
     result = train_job(model="fashion_cnn", dataset="digits", epochs=2, out=str(out), progress=False,
                        train_limit=512, log=lines.append)
-    result["report"] = report.report_for_job(result, log=lines.append)   # as `cnnlab train` does
+    result.report = report.report_for_job(result, log=lines.append)   # as `cnnlab train` does
     return out, result, lines
 
 
@@ -39,7 +39,7 @@ def _text(page):
 def test_training_writes_the_report(run):
     out, result, lines = run
     path = out / "report.html"
-    assert result["report"] == str(path) and path.is_file()
+    assert result.report == str(path) and path.is_file()
     assert f"report: {path}" in lines
     umask = os.umask(0)
     os.umask(umask)
@@ -107,7 +107,7 @@ def test_without_matplotlib_the_numbers_stay_and_plots_are_noted(run, monkeypatc
     monkeypatch.setattr(report, "_have_matplotlib", lambda: False)
     model, meta = load_trained(str(run[0] / "last.npz"))
     lines = []
-    path = report.report_after_training(str(run[0] / "bare"), model, meta, run[1]["history"],
+    path = report.report_after_training(str(run[0] / "bare"), model, meta, run[1].history,
                                         eval_dataset(meta), log=lines.append)
     assert lines[0] == "report: matplotlib is not installed, so the report has no plots (pip install matplotlib)"
     page = open(path, encoding="utf-8").read()

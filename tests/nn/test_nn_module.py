@@ -245,7 +245,8 @@ def test_to_double_keeps_parameter_identity():
     net.to(dtype=np.float64).float()
     assert net.scale.dtype == np.float32
     assert net.cpu() is net
-    with pytest.raises(TypeError, match="Module.to: only floating dtypes are accepted. Received: dtype=int64"):
+    with pytest.raises(TypeError, match="Module.to: `dtype` must be a floating dtype such as float32 or "
+                                        "float64. Received: dtype=int64"):
         net.to(np.int64)
 
 

@@ -176,7 +176,7 @@ def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one_and_resume_fini
     from cnnlab.train.run import train_job
 
     common = dict(dataset="digits", epochs=3, train_limit=128, schedule="none", progress=False)
-    whole = train_job(out=str(tmp_path / "whole"), log=lambda *a: None, **common)["model"]
+    whole = train_job(out=str(tmp_path / "whole"), log=lambda *a: None, **common).model
     whole = whole.state_dict()
 
     out = tmp_path / "killed"
@@ -188,7 +188,7 @@ def test_kill_9_during_a_checkpoint_write_keeps_the_previous_one_and_resume_fini
     assert load_checkpoint(out / "last.npz")["epoch"] == 1         # the previous checkpoint loads
 
     lines = []
-    resumed = train_job(out=str(out), resume=True, log=lines.append, **common)["model"].state_dict()
+    resumed = train_job(out=str(out), resume=True, log=lines.append, **common).model.state_dict()
     assert any("its process " in line and "is gone" in line for line in lines)
     assert any("removed 1 unfinished temporary file(s)" in line for line in lines)
     assert not [f for f in os.listdir(out) if f.startswith(".tmp-")]

@@ -151,16 +151,27 @@ def test_without_validation_the_plateau_follows_the_training_metric_and_no_best_
 def job(monkeypatch):
     """``train_job`` on the bundled digits, quiet, with every test-set evaluation counted."""
     pytest.importorskip("sklearn")
-    from cnnlab.train import run
+    import dataclasses
+
+    from cnnlab.runs.tasks import TASKS
+    from cnnlab.train import run, trainer
 
     calls, lines = [], []
-    real = run.evaluate
+    classify = TASKS["classify"]
 
     def counting(model, loader, *args, **kwargs):
         calls.append(len(loader.dataset))
-        return real(model, loader, *args, **kwargs)
+        return classify.evaluate(model, loader, *args, **kwargs)
 
-    monkeypatch.setattr(run, "evaluate", counting)
+    monkeypatch.setitem(TASKS, "classify", dataclasses.replace(classify, evaluate=counting))
+    validating = trainer.Trainer._run_epoch
+
+    def epoch_without_counting(self, *args):    # validation's evaluations are not counted
+        before = len(calls)
+        validating(self, *args)
+        del calls[before:]
+
+    monkeypatch.setattr(trainer.Trainer, "_run_epoch", epoch_without_counting)
 
     def call(**kwargs):
         kwargs = dict(dict(model="fashion_cnn", dataset="digits", epochs=2, progress=False, log=lines.append),
@@ -176,7 +187,7 @@ def test_train_job_validates_on_a_held_out_split_and_tests_once(job, tmp_path):
 
     result = job(out=str(tmp_path))
     train = get_dataset("digits", train=True)
-    split = result["split"]
+    split = result.split
     assert split["val"] == sum(int(round(0.1 * n)) for n in np.bincount(train.targets))
     assert split["train"] + split["val"] == len(train)
     assert job.calls == [len(get_dataset("digits", train=False))]     # the test set, once, at the end
@@ -191,15 +202,15 @@ def test_train_job_validates_on_a_held_out_split_and_tests_once(job, tmp_path):
 
 def test_train_job_with_val_split_zero_trains_on_everything_and_selects_nothing(job, tmp_path):
     result = job(out=str(tmp_path), val_split=0)
-    assert result["split"]["val"] == 0 and result["tested"] == "the last epoch's model"
+    assert result.split["val"] == 0 and result.tested == "the last epoch's model"
     assert any("--val-split 0: no validation set, so no model selection" in line for line in job.lines)
     assert not (tmp_path / "best.npz").exists()
-    assert all(v is None for v in result["history"]["val_acc"])
+    assert all(v is None for v in result.history["val_acc"])
 
 
 def test_train_job_early_stop_stops_after_epochs_without_improvement(job, tmp_path):
     result = job(out=str(tmp_path), epochs=8, lr=1e-12, early_stop=2)   # next to nothing improves
-    values = result["history"]["val_acc"]
+    values = result.history["val_acc"]
     best, wait, stop = -1.0, 0, None
     for epoch, v in enumerate(values, 1):              # the rule, replayed on the recorded accuracies
         best, wait = (v, 0) if v > best else (best, wait + 1)
@@ -211,9 +222,9 @@ def test_train_job_early_stop_stops_after_epochs_without_improvement(job, tmp_pa
 
 
 def test_resume_draws_the_checkpoints_split_again(job, tmp_path):
-    first = job(out=str(tmp_path), epochs=1, val_split=0.2)["split"]
+    first = job(out=str(tmp_path), epochs=1, val_split=0.2).split
     resumed = job(out=str(tmp_path), epochs=2, val_split=0.1, resume=True)
-    assert resumed["split"] == first
+    assert resumed.split == first
     assert "resuming with the checkpoint's validation split (0.2), not --val-split 0.1" in job.lines
 
 
@@ -246,7 +257,8 @@ def test_finetune_validates_on_a_held_out_split_and_tests_once(tmp_path, monkeyp
     pytest.importorskip("sklearn")
     from cnnlab import models
     from cnnlab.data import get_dataset
-    from cnnlab.train import trainer as trainer_module
+    from cnnlab.runs import evaluation as evaluation_module
+    from cnnlab.runs import task as task_module
     from cnnlab.train.transfer import finetune_job
     from cnnlab.train.checkpoint import save_checkpoint
 
@@ -255,13 +267,14 @@ def test_finetune_validates_on_a_held_out_split_and_tests_once(tmp_path, monkeyp
             "input_size": [1, 8, 8], "classes": [str(i) for i in range(10)],
             "normalize": {"mean": [0.5], "std": [0.25]}}
     source = save_checkpoint(tmp_path / "src.npz", {"meta": meta, "model": dict(net.state_dict())})
-    sizes, real = [], trainer_module.evaluate
+    sizes, real = [], evaluation_module.evaluate
 
     def counting(model, loader, *args, **kwargs):
         sizes.append(len(loader.dataset))
         return real(model, loader, *args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "evaluate", counting)
+    monkeypatch.setattr(task_module, "evaluate", counting)          # validation
+    monkeypatch.setattr(evaluation_module, "evaluate", counting)    # the test set
     lines = []
     result = finetune_job(source, dataset="digits", epochs=2, out=str(tmp_path / "ft"), progress=False,
                           log=lines.append)

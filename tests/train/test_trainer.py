@@ -138,9 +138,9 @@ def test_train_job_with_augmentation_resumes_exactly(tmp_path):
 
     common = dict(dataset="digits", augment="flip,crop:1", seed=3, schedule="none", train_limit=256, progress=False,
                   log=lambda *a: None)
-    whole = train_job(epochs=2, out=str(tmp_path / "whole"), **common)["model"].state_dict()
+    whole = train_job(epochs=2, out=str(tmp_path / "whole"), **common).model.state_dict()
     train_job(epochs=1, out=str(tmp_path / "split"), **common)
     cnnlab.manual_seed(11)  # as a fresh process would be
-    resumed = train_job(epochs=2, out=str(tmp_path / "split"), resume=True, **common)["model"].state_dict()
+    resumed = train_job(epochs=2, out=str(tmp_path / "split"), resume=True, **common).model.state_dict()
     for k, v in whole.items():
         np.testing.assert_array_equal(v, resumed[k], err_msg=k)

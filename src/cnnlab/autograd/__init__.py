@@ -1,4 +1,6 @@
-"""Reverse-mode automatic differentiation: Function, the backward engine and grad mode."""
+"""Reverse-mode automatic differentiation: Function, the backward engine and grad mode.
+One unit with ``tensor``; may import backend and validation only.
+"""
 
 from .engine import backward, unbroadcast
 from .function import Context, Function, Node

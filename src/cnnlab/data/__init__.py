@@ -1,5 +1,5 @@
-"""Data: datasets (MNIST, Fashion-MNIST and its bundled subset, CIFAR-10, Digits, image folders), DataLoader,
-file readers, downloads.
+"""Data: datasets (MNIST, Fashion-MNIST and its bundled subset, CIFAR-10, Digits, image folders),
+DataLoader, file readers, downloads. May import functional, tensor, autograd, kernels, backend and below.
 
 Example:
     >>> from cnnlab.data import FashionMNIST, DataLoader
@@ -10,7 +10,7 @@ Example:
 
 from .cifar import parse_cifar_records, read_cifar_bin, read_cifar_tar, write_cifar_bin
 from .dataset import ArrayDataset, ConcatDataset, Dataset, Subset, TensorDataset, random_split
-from .datasets import CIFAR10, MNIST, DATASETS, FashionMNIST, get_dataset, list_datasets
+from .datasets import CIFAR10, MNIST, FashionMNIST
 from .digits import Digits
 from .download import (ChecksumError, DatasetNotFoundError, DownloadError, default_data_dir, download_url,
                        resolve_data_dir, search_dirs)
@@ -18,6 +18,7 @@ from .idx import read_idx, write_idx
 from .image_folder import ImageFolder
 from .loader import DataLoader, Generator, default_collate
 from .mini import FashionMNISTMini
+from .registry import DATASETS, get_dataset, list_datasets
 from .scenes import MNISTScenes
 from .split import stratified_split
 

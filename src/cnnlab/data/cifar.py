@@ -7,14 +7,13 @@ green, then blue, each row-major. The official archive ``cifar-10-binary.tar.gz`
 runs arbitrary code.
 """
 
-import gzip
 import os
 import tarfile
 import zlib
 
 import numpy as np
 
-from .idx import read_bytes
+from .idx import read_bytes, write_bytes
 
 RECORD_SIZE = 3073
 IMAGE_SHAPE = (3, 32, 32)
@@ -105,9 +104,4 @@ def write_cifar_bin(path, images, labels):
     records[:, 0] = labels
     records[:, 1:] = images.transpose(0, 3, 1, 2).reshape(images.shape[0], -1)  # (N, 3, 32, 32) -> (N, 3072)
     payload = records.tobytes()
-    path = os.fspath(path)
-    if path.endswith(".gz"):
-        payload = gzip.compress(payload, mtime=0)
-    with open(path, "wb") as f:
-        f.write(payload)
-    return path
+    return write_bytes(path, payload)

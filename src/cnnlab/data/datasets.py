@@ -1,4 +1,4 @@
-"""The named datasets (MNIST, Fashion-MNIST, CIFAR-10, plus Digits) and ``get_dataset(name)``.
+"""The downloaded datasets: MNIST, Fashion-MNIST and CIFAR-10 (``get_dataset`` lists them by name).
 
 Files are looked for in ``<root>/<folder>/`` and ``<root>`` (``root`` = argument, else ``$CNNLAB_DATA``,
 else ``~/.cache/cnnlab``; see :mod:`cnnlab.data.download`), and downloaded from the official sources
@@ -200,61 +200,3 @@ class CIFAR10(ArrayDataset):
 
     def extra_repr(self):
         return f"Split: {'Train' if self.train else 'Test'}\nFiles: {', '.join(self.paths)}"
-
-
-def _digits(**kwargs):
-    from .digits import Digits
-    return Digits(**kwargs)
-
-
-def _mnist_scenes(**kwargs):
-    from .scenes import MNISTScenes
-    return MNISTScenes(**kwargs)
-
-
-def _fashion_mnist_mini(**kwargs):
-    from .mini import FashionMNISTMini
-    return FashionMNISTMini(**kwargs)
-
-
-# name -> (constructor, aliases). Every constructor takes root/train/download/transform keywords.
-DATASETS = {
-    "mnist": MNIST,
-    "fashion-mnist": FashionMNIST,
-    "cifar10": CIFAR10,
-    "digits": _digits,
-    "fashion-mnist-mini": _fashion_mnist_mini,
-    "mnist-scenes": _mnist_scenes,
-}
-_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10",
-            "cifar_10": "cifar10", "fashion_mnist_mini": "fashion-mnist-mini",
-            "mnist_scenes": "mnist-scenes"}
-
-
-def list_datasets():
-    """The names ``get_dataset`` knows."""
-    return list(DATASETS)
-
-
-def get_dataset(name, root=None, train=True, download=True, **kwargs):
-    """Build a dataset by name: ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"digits"``,
-    ``"fashion-mnist-mini"`` (bundled with the package) or ``"mnist-scenes"`` (built from MNIST).
-
-    Args:
-        name: the dataset's name (case-insensitive; ``fashion_mnist`` and ``cifar-10`` also work).
-        root, train, download: as for the dataset classes (``Digits`` needs no files and ignores
-            ``root`` and ``download``).
-        **kwargs: passed on (``transform``, ``target_transform``, ``normalize``, ...).
-
-    Example:
-        >>> test = get_dataset("fashion-mnist", train=False)
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"get_dataset: `name` must be a string. Received {type(name).__name__}")
-    key = name.lower()
-    key = _ALIASES.get(key, key)
-    if key not in DATASETS:
-        raise ValueError(f"get_dataset: unknown dataset {name!r}. Expected one of: {', '.join(DATASETS)}")
-    if key == "digits":
-        return DATASETS[key](train=train, **kwargs)
-    return DATASETS[key](root=root, train=train, download=download, **kwargs)

@@ -183,15 +183,7 @@ def download_url(url, path, md5=None, sha256=None, progress=True, timeout=60, ch
         ChecksumError: the bytes arrived but a checksum differs (the file is deleted).
     """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    name = os.path.basename(path)
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
-    except OSError as exc:  # read-only data directory, no permission, disk full
-        raise DownloadError(f"download_url: cannot write {name} into {directory}: {exc}") from exc
-    hashes = {"md5": hashlib.md5(), "sha256": hashlib.sha256()}
-    received = 0
+    fd, tmp = _part_file(path)
     end = time.monotonic() + deadline
     try:
         with os.fdopen(fd, "wb") as out:
@@ -204,29 +196,8 @@ def download_url(url, path, md5=None, sha256=None, progress=True, timeout=60, ch
                 headers = getattr(response, "headers", None)
                 length = headers.get("Content-Length") if headers is not None else None
                 total = int(length) if length and str(length).isdigit() else None
-                bar = _progress_bar(total, name, progress)
-                try:
-                    while True:
-                        if time.monotonic() > end:
-                            raise DownloadError(f"download_url: {url} did not finish within the "
-                                                f"{deadline:g} s deadline ({received} bytes "
-                                                f"received); the file was deleted")
-                        try:  # read1: what has arrived, so the deadline is checked between trickles
-                            chunk = getattr(response, "read1", response.read)(chunk_size)
-                        except OSError as exc:  # connection reset, timeout, incomplete read
-                            raise DownloadError(f"download_url: connection to {url} failed after "
-                                                f"{received} bytes: {exc}") from exc
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        for h in hashes.values():
-                            h.update(chunk)
-                        received += len(chunk)
-                        if bar is not None:
-                            bar.update(len(chunk))
-                finally:
-                    if bar is not None:
-                        bar.close()
+                hashes, received = _copy_response(response, out, url, os.path.basename(path), total, progress,
+                                                  chunk_size, end, deadline)
         if total is not None and received != total:
             raise DownloadError(f"download_url: {url} ended after {received} bytes; the server announced {total}")
         for algorithm, expected in (("md5", md5), ("sha256", sha256)):
@@ -240,6 +211,47 @@ def download_url(url, path, md5=None, sha256=None, progress=True, timeout=60, ch
             os.remove(tmp)
         raise
     return path
+
+
+def _part_file(path):
+    """(fd, name) of a new temporary file beside ``path`` (its directory created), for an atomic rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    name = os.path.basename(path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        return tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
+    except OSError as exc:  # read-only data directory, no permission, disk full
+        raise DownloadError(f"download_url: cannot write {name} into {directory}: {exc}") from exc
+
+
+def _copy_response(response, out, url, name, total, progress, chunk_size, end, deadline):
+    """Copy the response body to file ``out`` chunk by chunk, hashing it and showing progress, until
+    it ends or the ``end`` time passes. Returns ({"md5": ..., "sha256": ...} hashes, bytes received)."""
+    hashes = {"md5": hashlib.md5(), "sha256": hashlib.sha256()}
+    received = 0
+    bar = _progress_bar(total, name, progress)
+    try:
+        while True:
+            if time.monotonic() > end:
+                raise DownloadError(f"download_url: {url} did not finish within the "
+                                    f"{deadline:g} s deadline ({received} bytes "
+                                    f"received); the file was deleted")
+            try:  # read1: what has arrived, so the deadline is checked between trickles
+                chunk = getattr(response, "read1", response.read)(chunk_size)
+            except OSError as exc:  # connection reset, timeout, incomplete read
+                raise DownloadError(f"download_url: connection to {url} failed after "
+                                    f"{received} bytes: {exc}") from exc
+            if not chunk:
+                return hashes, received
+            out.write(chunk)
+            for h in hashes.values():
+                h.update(chunk)
+            received += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def download_resource(folder, filename, directory, progress=True, mirrors=None):

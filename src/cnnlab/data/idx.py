@@ -11,6 +11,8 @@ import zlib
 
 import numpy as np
 
+from ..resources import atomic_write
+
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 
@@ -40,6 +42,16 @@ def read_bytes(path, fn):
                          f"expected a complete gzip stream ({len(raw)} bytes on disk)") from None
     except (OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError: bad magic, CRC or length check
         raise ValueError(f"{fn}: file {path!r} is not a valid gzip file ({exc})") from None
+
+
+def write_bytes(path, payload):
+    """Write ``payload`` to ``path`` atomically, gzip-compressed (reproducibly: no timestamp) when it
+    ends in ``.gz``; returns the path."""
+    path = os.fspath(path)
+    if path.endswith(".gz"):
+        payload = gzip.compress(payload, mtime=0)
+    atomic_write(path, lambda f: f.write(payload))
+    return path
 
 
 def _magic_text(magic):
@@ -118,9 +130,4 @@ def write_idx(path, array):
     code = _TYPE_CODES[key]
     header = bytes([0, 0, code, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     payload = header + np.ascontiguousarray(array, dtype=IDX_TYPES[code]).tobytes()
-    path = os.fspath(path)
-    if path.endswith(".gz"):
-        payload = gzip.compress(payload, mtime=0)
-    with open(path, "wb") as f:
-        f.write(payload)
-    return path
+    return write_bytes(path, payload)

@@ -123,57 +123,19 @@ class ImageFolder(ArrayDataset):
         if channels not in (None, 1, 3):
             raise ValueError(f"ImageFolder: `channels` must be 1, 3 or None. Received: channels={channels!r}")
         Image = _pillow()
-        exts = tuple(e.lower() for e in extensions)
-        classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
-        if not classes:
-            raise FileNotFoundError(f"ImageFolder: no class folders in {root!r}; expected one sub-folder per class")
-        samples = []
-        # Linked folders are followed once: a link back up the tree (a loop) or into a folder
-        # already read (another class) would repeat samples, with the wrong label.
-        seen = {os.path.realpath(os.path.join(root, c)) for c in classes}
-        for label, cls in enumerate(classes):
-            folder = os.path.join(root, cls)
-            files = []
-            for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-                kept = []
-                for d in sorted(d for d in dirnames if not d.startswith(".")):
-                    real = os.path.realpath(os.path.join(dirpath, d))
-                    if real not in seen:
-                        seen.add(real)
-                        kept.append(d)
-                dirnames[:] = kept
-                files += [os.path.join(dirpath, f) for f in filenames
-                          if not f.startswith(".") and f.lower().endswith(exts)]
-            if not files:
-                raise FileNotFoundError(f"ImageFolder: class folder {folder!r} holds no image files; "
-                                        f"expected files ending in {', '.join(exts)}")
-            samples += [(p, label) for p in sorted(files)]
-
-        images = []
-        for path, _ in samples:
-            check_regular_file(path, "ImageFolder")  # a FIFO would block the open
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", Image.DecompressionBombWarning)
-                    with Image.open(path) as img:
-                        gray = img.mode in _GRAY_MODES
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-                raise ValueError(f"ImageFolder: image {path!r} is too large to decode safely "
-                                 f"({exc})") from None
-            except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
-                raise ValueError(f"ImageFolder: file {path!r} is not an image Pillow can read ({exc})") from None
-            wanted = 1 if (channels == 1 or (channels is None and gray)) else 3
-            unit = read_image_array(path, wanted, size, fn="ImageFolder")
-            arr = np.round(unit * 255.0).astype(np.uint8)  # (H, W, C): the fast path's uint8 store
-            if images and arr.shape[:2] != images[0].shape[:2]:
+        classes, samples = _find_samples(root, tuple(e.lower() for e in extensions))
+        images = [_read_sample(Image, path, channels, size) for path, _ in samples[:1]]
+        if images:  # all decoded images are held, then stacked: twice the data at once
+            check_fits_in_memory("ImageFolder", 2 * len(samples) * images[0].nbytes,
+                                 f"holding {len(samples):,} images of "
+                                 f"{'x'.join(map(str, images[0].shape))} (as {samples[0][0]!r})",
+                                 "pass a smaller size=(H, W), or use fewer images")
+        for path, _ in samples[1:]:
+            arr = _read_sample(Image, path, channels, size)
+            if arr.shape[:2] != images[0].shape[:2]:
                 raise ValueError(f"ImageFolder: image {path!r} is {arr.shape[0]}x{arr.shape[1]} (HxW) but "
                                  f"{samples[0][0]!r} is {images[0].shape[0]}x{images[0].shape[1]}; pass "
                                  f"size=(H, W) to resize every image")
-            if not images:  # all decoded images are held, then stacked: twice the data at once
-                check_fits_in_memory("ImageFolder", 2 * len(samples) * arr.nbytes,
-                                     f"holding {len(samples):,} images of "
-                                     f"{'x'.join(map(str, arr.shape))} (as {path!r})",
-                                     "pass a smaller size=(H, W), or use fewer images")
             images.append(arr)
         if channels is None and any(a.shape[2] == 3 for a in images):
             # Mixed folder: grayscale images repeat their one channel as R = G = B.
@@ -186,3 +148,50 @@ class ImageFolder(ArrayDataset):
 
     def extra_repr(self):
         return f"Root location: {self.root}\nClasses: {len(self.classes)}"
+
+
+def _find_samples(root, exts):
+    """(sorted class names, [(path, label)]) of the image files under each class folder of ``root``."""
+    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    if not classes:
+        raise FileNotFoundError(f"ImageFolder: no class folders in {root!r}; expected one sub-folder per class")
+    samples = []
+    # Linked folders are followed once: a link back up the tree (a loop) or into a folder
+    # already read (another class) would repeat samples, with the wrong label.
+    seen = {os.path.realpath(os.path.join(root, c)) for c in classes}
+    for label, cls in enumerate(classes):
+        folder = os.path.join(root, cls)
+        files = []
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            kept = []
+            for d in sorted(d for d in dirnames if not d.startswith(".")):
+                real = os.path.realpath(os.path.join(dirpath, d))
+                if real not in seen:
+                    seen.add(real)
+                    kept.append(d)
+            dirnames[:] = kept
+            files += [os.path.join(dirpath, f) for f in filenames
+                      if not f.startswith(".") and f.lower().endswith(exts)]
+        if not files:
+            raise FileNotFoundError(f"ImageFolder: class folder {folder!r} holds no image files; "
+                                    f"expected files ending in {', '.join(exts)}")
+        samples += [(p, label) for p in sorted(files)]
+    return classes, samples
+
+
+def _read_sample(Image, path, channels, size):
+    """One image file as (H, W, C) uint8: grayscale files keep one channel unless ``channels`` says 3."""
+    check_regular_file(path, "ImageFolder")  # a FIFO would block the open
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                gray = img.mode in _GRAY_MODES
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"ImageFolder: image {path!r} is too large to decode safely "
+                         f"({exc})") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
+        raise ValueError(f"ImageFolder: file {path!r} is not an image Pillow can read ({exc})") from None
+    wanted = 1 if (channels == 1 or (channels is None and gray)) else 3
+    unit = read_image_array(path, wanted, size, fn="ImageFolder")
+    return np.round(unit * 255.0).astype(np.uint8)  # (H, W, C): the fast path's uint8 store

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..validation import int_arg
 from .dataset import ArrayDataset, _batch_indices, _check_index
+from .datasets import MNIST
 
 SIZE = 64                 # canvas side in pixels
 MAX_DIGITS = 4
@@ -189,8 +190,6 @@ class MNISTScenes(ArrayDataset):
 
     def __init__(self, root=None, train=True, download=True, target="mask", num_scenes=None, seed=0,
                  transform=None, target_transform=None, normalize=None, progress=True):
-        from .datasets import MNIST
-
         if target not in TARGETS:
             raise ValueError(f"MNISTScenes: `target` must be one of {', '.join(map(repr, TARGETS))}. "
                              f"Received: target={target!r}")

@@ -1,4 +1,6 @@
-"""Pure differentiable ops, used as ``import cnnlab.functional as F``."""
+"""Pure differentiable ops (validation, shapes, forward and backward), as ``import cnnlab.functional as F``.
+May import tensor, autograd, kernels, backend, validation; nothing of nn or above.
+"""
 
 from .activation import add_relu, elu, hardtanh, leaky_relu, log_softmax, relu, relu6, sigmoid, softmax, tanh
 from .basic import dropout, dropout2d, identity, linear
@@ -11,8 +13,13 @@ from .elementwise import abs, add, clamp, div, exp, log, matmul, mul, neg, pow, 
 from .loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from .norm import batch_norm, batch_norm_relu, local_response_norm
 from .padding import pad
-from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, fractional_max_pool2d, global_avg_pool2d,
-                   global_max_pool2d, lp_pool2d, max_pool2d, min_pool2d, stochastic_pool2d, subsample2d)
+from .pooling.adaptive import adaptive_avg_pool2d, adaptive_max_pool2d, global_avg_pool2d, global_max_pool2d
+from .pooling.avg import avg_pool2d
+from .pooling.fractional import fractional_max_pool2d
+from .pooling.lp import lp_pool2d
+from .pooling.max import max_pool2d, min_pool2d
+from .pooling.stochastic import stochastic_pool2d
+from .pooling.subsample import subsample2d
 from .reduce import max, mean, min, sum, var
 from .shape import cat, concat, flatten, getitem, permute, reshape, stack, transpose, view
 from .activation import hardswish, silu

@@ -3,8 +3,9 @@
 Each backward reuses what the forward already computed (the output, or a mask) instead of the input
 where it can, so no activation recomputes an exponential.
 
-``inplace=True`` is accepted for PyTorch compatibility; the result is the same but it is computed out of
-place (writing into an input that the graph may still need would corrupt its gradient).
+Every public activation takes a floating tensor ``input`` of any shape and returns a new tensor of that
+shape. ``inplace=True`` is accepted for PyTorch compatibility; the result is the same but it is computed
+out of place (writing into an input that the graph may still need would corrupt its gradient).
 """
 
 import warnings
@@ -14,6 +15,7 @@ import numpy as np
 from .. import backend, kernels
 from ..autograd import Function
 from ..validation import floating, normalize_dim, real_arg, tensor_arg
+from .elementwise import unary
 
 
 def _input(fn, input):
@@ -126,24 +128,22 @@ class Sigmoid(Function):
         return g * out * (1 - out)
 
 
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = backend.get_array_module(x).tanh(x)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * (1 - out * out)
+# d tanh(x)/dx = 1 - tanh(x)^2, from the output
+Tanh = unary("Tanh", lambda xp, x: xp.tanh(x), lambda g, out: g * (1 - out * out), saves_output=True,
+             module=__name__)
 
 
-def _row_max(x, axis):
-    """The max along ``axis`` (kept as size 1); an empty tensor has none and needs none."""
-    if x.size == 0:
-        return x.sum(axis=axis, keepdims=True)
-    return x.max(axis=axis, keepdims=True)
+def _shifted(ctx, x, axis, dtype):
+    """``x`` (cast to ``dtype`` if given) minus its max along ``axis``: every exponent then is <= 0.
+
+    Records the input dtype, in which backward returns the gradient.
+    """
+    ctx.in_dtype, ctx.axis = x.dtype, axis
+    if dtype is not None:
+        x = x.astype(dtype)
+    # an empty tensor has no max and needs none
+    row_max = x.sum(axis=axis, keepdims=True) if x.size == 0 else x.max(axis=axis, keepdims=True)
+    return backend.get_array_module(x), x - row_max
 
 
 class Softmax(Function):
@@ -151,14 +151,10 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis=-1, dtype=None):
-        ctx.in_dtype = x.dtype
-        if dtype is not None:
-            x = x.astype(dtype)
-        xp = backend.get_array_module(x)
-        e = xp.exp(x - _row_max(x, axis))  # subtracting the max keeps every exponent <= 0
+        xp, shifted = _shifted(ctx, x, axis, dtype)
+        e = xp.exp(shifted)
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(e)
-        ctx.axis = axis
         return e
 
     @staticmethod
@@ -174,14 +170,9 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis=-1, dtype=None):
-        ctx.in_dtype = x.dtype
-        if dtype is not None:
-            x = x.astype(dtype)
-        xp = backend.get_array_module(x)
-        shifted = x - _row_max(x, axis)
+        xp, shifted = _shifted(ctx, x, axis, dtype)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
-        ctx.axis = axis
         return out
 
     @staticmethod
@@ -194,14 +185,7 @@ class LogSoftmax(Function):
 
 # ---------------------------------------------------------------------------------------------- public API
 def relu(input, inplace=False):
-    """Rectified linear unit, max(x, 0).
-
-    Args:
-        input: floating tensor of any shape.
-        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
-
-    Shape: output has the input's shape.
-    """
+    """Rectified linear unit, max(x, 0)."""
     return ReLU.apply(_input("relu", input))
 
 
@@ -225,9 +209,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x for x > 0 and ``negative_slope * x`` otherwise, so negative units keep a small gradient.
 
     Args:
-        input: floating tensor of any shape.
         negative_slope: slope for x <= 0.
-        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
     """
     input = _input("leaky_relu", input)
     slope = real_arg("leaky_relu", "negative_slope", negative_slope, finite=True)
@@ -238,9 +220,7 @@ def elu(input, alpha=1.0, inplace=False):
     """Exponential linear unit: x for x > 0 and ``alpha * (exp(x) - 1)`` otherwise.
 
     Args:
-        input: floating tensor of any shape.
         alpha: the value the output approaches for x -> -inf is ``-alpha``.
-        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
     """
     input = _input("elu", input)
     return ELU.apply(input, alpha=real_arg("elu", "alpha", alpha, finite=True))
@@ -250,9 +230,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """Clip to ``[min_val, max_val]``.
 
     Args:
-        input: floating tensor of any shape.
         min_val, max_val: the interval; ``min_val`` must not exceed ``max_val``.
-        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
     """
     input = _input("hardtanh", input)
     lo = real_arg("hardtanh", "min_val", min_val, finite=True)
@@ -278,7 +256,8 @@ def tanh(input):
     return Tanh.apply(_input("tanh", input))
 
 
-def _softmax_args(fn, input, dim, dtype):
+def _apply_softmax(fn, function, input, dim, dtype):
+    """Check softmax's arguments and apply ``function`` (Softmax or LogSoftmax) along ``dim``."""
     input = _input(fn, input)
     if dim is None:
         # PyTorch's legacy implicit choice of dim, with its warning.
@@ -290,7 +269,9 @@ def _softmax_args(fn, input, dim, dtype):
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"{fn}: `dtype` must be a floating dtype. Received: dtype={dtype}")
-    return input, axis, dtype
+    if input.ndim == 0:
+        return function.apply(input.reshape(1), axis=0, dtype=dtype).reshape(())
+    return function.apply(input, axis=axis, dtype=dtype)
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
@@ -299,32 +280,20 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     Stable for any finite logits: the slice's maximum is subtracted before exponentiating.
 
     Args:
-        input: floating tensor.
         dim: the axis that sums to 1.
         dtype: if given, the input is cast to this dtype first (the gradient comes back in the input's dtype).
-
-    Shape: output has the input's shape.
     """
-    input, axis, dtype = _softmax_args("softmax", input, dim, dtype)
-    if input.ndim == 0:
-        return Softmax.apply(input.reshape(1), axis=0, dtype=dtype).reshape(())
-    return Softmax.apply(input, axis=axis, dtype=dtype)
+    return _apply_softmax("softmax", Softmax, input, dim, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) along ``dim`` computed as x - max - log(sum exp(x - max)): finite for logits of any size.
 
     Args:
-        input: floating tensor.
         dim: the axis that is normalised.
         dtype: if given, the input is cast to this dtype first (the gradient comes back in the input's dtype).
-
-    Shape: output has the input's shape.
     """
-    input, axis, dtype = _softmax_args("log_softmax", input, dim, dtype)
-    if input.ndim == 0:
-        return LogSoftmax.apply(input.reshape(1), axis=0, dtype=dtype).reshape(())
-    return LogSoftmax.apply(input, axis=axis, dtype=dtype)
+    return _apply_softmax("log_softmax", LogSoftmax, input, dim, dtype)
 
 
 # ---------------------------------------------------------------------------------------------- SiLU, Hardswish
@@ -367,24 +336,10 @@ class Hardswish(Function):
 
 
 def silu(input, inplace=False):
-    """Sigmoid-weighted linear unit (swish), ``x * sigmoid(x)``: EfficientNet's activation.
-
-    Args:
-        input: floating tensor of any shape.
-        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
-
-    Shape: output has the input's shape.
-    """
+    """Sigmoid-weighted linear unit (swish), ``x * sigmoid(x)``: EfficientNet's activation."""
     return SiLU.apply(_input("silu", input))
 
 
 def hardswish(input, inplace=False):
-    """``x * relu6(x + 3) / 6``: a piecewise-quadratic stand-in for SiLU without an exponential.
-
-    Args:
-        input: floating tensor of any shape.
-        inplace: accepted for PyTorch compatibility; the output is always a new tensor.
-
-    Shape: output has the input's shape.
-    """
+    """``x * relu6(x + 3) / 6``: a piecewise-quadratic stand-in for SiLU without an exponential."""
     return Hardswish.apply(_input("hardswish", input))

@@ -1,8 +1,8 @@
 """2-D convolution (cross-correlation, as in every deep learning library) and its shape arithmetic.
 
-``conv2d`` validates its arguments and works out the padding; ``Conv2d`` keeps forward and backward
-side by side; the sums themselves are computed by ``kernels`` (the lectures' im2col form in
-``kernels.reference.conv``, Numba loops in ``kernels.compiled.conv``):
+``conv2d`` has its arguments checked and the padding worked out (``_checks.conv2d_args``); ``Conv2d``
+keeps forward and backward side by side; the sums themselves are computed by ``kernels`` (the
+lectures' im2col form in ``kernels.reference.conv``, Numba loops in ``kernels.compiled.conv``):
     forward     = im2col columns of the zero-padded input @ kernels (+ bias);
     grad input  = "full" correlation of the stride-dilated output gradient with the 180-degree
                   rotated kernel (in/out channels swapped), cropped to the input;
@@ -16,30 +16,12 @@ from dataclasses import dataclass
 
 from .. import backend, kernels
 from ..autograd import Function
-from ..validation import floating, is_int, padding_pairs, pair, tensor_arg
-from .padding import check_pad_sizes, pad_array, pad_array_backward
+from ..validation import padding_pairs, pair
+from ._checks import conv2d_args
+from .padding import pad_array, pad_array_backward
+from .sizes import output_size
 
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 NO_PADDING = ((0, 0), (0, 0))
-
-
-def output_size(size, kernel, stride, dilation, padding_total, ceil_mode=False):
-    """Output length along one axis: floor((W + P_total - D(F-1) - 1) / S) + 1 (ceil with ceil_mode).
-
-    With ``ceil_mode`` the last window may start past the input only if it starts inside input or
-    left padding (PyTorch's rule), so the count can drop by one.
-    """
-    span = dilation * (kernel - 1) + 1
-    room = size + padding_total - span
-    if ceil_mode:   # a window may overhang the right end, even when the kernel exceeds the input
-        out = -(-room // stride) + 1
-        left = padding_total // 2
-        if (out - 1) * stride >= size + left:
-            out -= 1
-        return max(out, 0)
-    if room < 0:
-        return 0
-    return room // stride + 1
 
 
 class Conv2d(Function):
@@ -122,54 +104,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         >>> conv2d(x, w, stride=1, padding=2).shape
         (1, 10, 32, 32)
     """
-    fn = "conv2d"
-    input = tensor_arg(fn, "input", input, ndim=(3, 4), shape_hint="(N, C, H, W) or unbatched (C, H, W)")
-    weight = tensor_arg(fn, "weight", weight, ndim=4, shape_hint="(out_channels, in_channels/groups, kH, kW)")
-    floating(fn, "input", input)
-    floating(fn, "weight", weight)
-    if input.dtype != weight.dtype:
-        raise TypeError(f"{fn}: `input` and `weight` must have the same dtype. Received input {input.dtype} "
-                        f"and weight {weight.dtype}")
-    if not is_int(groups) or groups < 1:
-        raise ValueError(f"{fn}: `groups` must be a positive int. Received: groups={groups!r}")
-    o, cg, kh, kw = weight.shape
-    c = input.shape[-3]
-    shapes = f"(input shape {input.shape}, weight shape {weight.shape})"
-    if 0 in weight.shape:  # PyTorch refuses these too (a RuntimeError there)
-        raise ValueError(f"{fn}: `weight` must have at least one output channel, one input channel "
-                         f"and a 1x1 kernel. Received weight shape {weight.shape}")
-    if o % groups:
-        raise ValueError(f"{fn}: `groups`={groups} must divide the output channels, but weight has {o} "
-                         f"{shapes}")
-    if c % groups:
-        raise ValueError(f"{fn}: `groups`={groups} must divide the input channels, but input has {c} {shapes}")
-    if c != cg * groups:
-        expects = f"{cg * groups} ({cg} per group x groups={groups})" if groups > 1 else f"{cg}"
-        raise ValueError(f"{fn}: input has {c} channels but weight expects {expects} {shapes}")
-    if bias is not None:
-        bias = tensor_arg(fn, "bias", bias)
-        if bias.shape != (o,):
-            raise ValueError(f"{fn}: `bias` must have shape ({o},), one value per output channel. "
-                             f"Received bias shape {bias.shape} {shapes}")
-        if bias.dtype != weight.dtype:
-            raise TypeError(f"{fn}: `bias` must have the dtype of `weight` ({weight.dtype}). "
-                            f"Received bias {bias.dtype}")
-    stride = pair(fn, "stride", stride, minimum=1)
-    dilation = pair(fn, "dilation", dilation, minimum=1)
-    if padding_mode not in PADDING_MODES:
-        raise ValueError(f"{fn}: `padding_mode` must be one of {', '.join(repr(m) for m in PADDING_MODES)}. "
-                         f"Received: padding_mode={padding_mode!r}")
-    pads = padding_pairs(fn, padding, (kh, kw), stride, dilation)
-    h, w = input.shape[-2:]
-    if padding_mode != "zeros":
-        check_pad_sizes(fn, "padding", padding if isinstance(padding, str) else pads, input.shape, pads,
-                        padding_mode)
-    hp, wp = h + sum(pads[0]), w + sum(pads[1])
-    span_h, span_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
-    if span_h > hp or span_w > wp:
-        raise ValueError(f"{fn}: the kernel is larger than the padded input: kernel {kh}x{kw} with dilation "
-                         f"{dilation} spans {span_h}x{span_w}, but the input {h}x{w} padded by {pads} is "
-                         f"{hp}x{wp} {shapes}")
+    input, weight, bias, stride, pads, dilation = conv2d_args(input, weight, bias, stride, padding, dilation,
+                                                              groups, padding_mode)
     if input.ndim == 4 and input.shape[0] == 0:
         # An empty batch gives an empty (0, O, oH, oW) output, as PyTorch: convolve one zero image
         # and keep none of it; the zero-sized term connects `input` to its (empty) gradient.
@@ -335,47 +271,64 @@ def explain_fit(size, kernel_size, stride=1, padding=0, dilation=1):
     fits = all(a[0] for a in axes)
     outputs = tuple(a[1] for a in axes)
     leftovers = tuple(a[2] for a in axes)
+    text = f"{_fit_header(size, kernel, stride, padding, totals, dilation)}: {_fit_verdict(axes, totals)}"
+    text += _skipped_note(kernel, stride, dilation, outputs)
+    if is_pair:
+        return FitReport(fits, outputs, leftovers, text)
+    return FitReport(fits, outputs[0], leftovers[0], text)
 
-    def show(v):
-        return f"{v[0]}" if v[0] == v[1] else f"({v[0]}, {v[1]})"
 
-    header = f"{size[0]}x{size[1]} input, {kernel[0]}x{kernel[1]} kernel, stride {show(stride)}"
+def _show(v):
+    """A pair as one number when both axes agree: 3, else (3, 2)."""
+    return f"{v[0]}" if v[0] == v[1] else f"({v[0]}, {v[1]})"
+
+
+def _fit_header(size, kernel, stride, padding, totals, dilation):
+    header = f"{size[0]}x{size[1]} input, {kernel[0]}x{kernel[1]} kernel, stride {_show(stride)}"
     if totals != (0, 0):
-        header += f", padding {show(padding)}"
+        header += f", padding {_show(padding)}"
     if dilation != (1, 1):
-        header += f", dilation {show(dilation)}"
+        header += f", dilation {_show(dilation)}"
+    return header
 
-    def uncovered(axis, unit):
-        _, _, leftover, _, pad_cells = axes[axis]
-        if leftover == 0:
-            return None
-        text = f"the last {leftover} {unit}(s)"
-        if pad_cells == leftover:
-            text += " (all padding: no input pixel is lost)"
-        elif pad_cells:
-            text += f" ({pad_cells} of them padding)"
-        return text
 
+def _uncovered(axis, unit):
+    """'the last 2 row(s) (1 of them padding)' for one axis' ``_explain_axis`` tuple, None if all covered."""
+    _, _, leftover, _, pad_cells = axis
+    if leftover == 0:
+        return None
+    text = f"the last {leftover} {unit}(s)"
+    if pad_cells == leftover:
+        text += " (all padding: no input pixel is lost)"
+    elif pad_cells:
+        text += f" ({pad_cells} of them padding)"
+    return text
+
+
+def _fit_verdict(axes, totals):
+    """'fits: ...' or 'does not fit: ...', with the formula of each axis and what is left over."""
+    outputs = tuple(a[1] for a in axes)
     same_axes = axes[0] == axes[1] and totals[0] == totals[1]
     detail = axes[0][3] if same_axes else f"height: {axes[0][3]}; width: {axes[1][3]}"
-    if any(a[1] == 0 for a in axes):
-        text = f"{header}: does not fit: {detail}; there is no output."
-    elif fits:
-        text = (f"{header}: fits: {detail}, so the output is {outputs[0]}x{outputs[1]} and the last window ends "
+    if any(o == 0 for o in outputs):
+        return f"does not fit: {detail}; there is no output."
+    if all(a[0] for a in axes):
+        return (f"fits: {detail}, so the output is {outputs[0]}x{outputs[1]} and the last window ends "
                 f"exactly on the last row and column.")
-    else:
-        parts = [p for p in (uncovered(0, "row"), uncovered(1, "column")) if p]
-        where = "padded input" if totals != (0, 0) else "input"
-        text = (f"{header}: does not fit: {detail}, so the output is {outputs[0]}x{outputs[1]} (rounded down) and "
-                f"{' and '.join(parts)} of the {where} are never covered by any window.")
+    parts = [p for p in (_uncovered(axes[0], "row"), _uncovered(axes[1], "column")) if p]
+    where = "padded input" if totals != (0, 0) else "input"
+    return (f"does not fit: {detail}, so the output is {outputs[0]}x{outputs[1]} (rounded down) and "
+            f"{' and '.join(parts)} of the {where} are never covered by any window.")
+
+
+def _skipped_note(kernel, stride, dilation, outputs):
+    """A sentence on the rows/columns between windows when the stride exceeds the kernel span, else ''."""
     skipped = []
     for axis, unit in ((0, "row"), (1, "column")):
         span = dilation[axis] * (kernel[axis] - 1) + 1
         if stride[axis] > span and outputs[axis] > 1:
             skipped.append(f"{stride[axis] - span} {unit}(s)")
-    if skipped:
-        text += (f" Note: the stride is larger than the kernel span, so {' and '.join(skipped)} between "
-                 f"neighbouring windows are skipped too.")
-    if is_pair:
-        return FitReport(fits, outputs, leftovers, text)
-    return FitReport(fits, outputs[0], leftovers[0], text)
+    if not skipped:
+        return ""
+    return (f" Note: the stride is larger than the kernel span, so {' and '.join(skipped)} between "
+            f"neighbouring windows are skipped too.")

@@ -10,8 +10,8 @@ from ``conv2d``'s and the spreading's, so forward and backward are both the conv
 
 from .. import backend
 from ..autograd import Function
-from ..validation import floating, int_arg, pair, tensor_arg
-from . import conv as _conv
+from ._checks import conv_transpose2d_args
+from .conv import conv2d
 
 
 class Spread(Function):
@@ -50,11 +50,6 @@ def _plan(in_size, stride, lo, out_size):
     return tuple(src), tuple(dst)
 
 
-def conv_transpose_output_size(size, kernel, stride, padding, output_padding, dilation):
-    """``(size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``."""
-    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-
-
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """2-D transposed convolution, as PyTorch's ``conv_transpose2d`` (groups before dilation).
@@ -81,49 +76,10 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         >>> conv_transpose2d(x, w, stride=2, padding=1).shape
         (1, 4, 14, 14)
     """
-    fn = "conv_transpose2d"
-    input = tensor_arg(fn, "input", input, ndim=(3, 4), shape_hint="(N, C_in, H, W) or unbatched "
-                                                                   "(C_in, H, W)")
-    weight = tensor_arg(fn, "weight", weight, ndim=4, shape_hint="(C_in, C_out/groups, kH, kW)")
-    floating(fn, "input", input)
-    floating(fn, "weight", weight)
-    if input.dtype != weight.dtype:
-        raise TypeError(f"{fn}: `input` and `weight` must have the same dtype. "
-                        f"Received input {input.dtype} and weight {weight.dtype}")
-    stride = pair(fn, "stride", stride)
-    padding = pair(fn, "padding", padding, minimum=0)
-    output_padding = pair(fn, "output_padding", output_padding, minimum=0)
-    dilation = pair(fn, "dilation", dilation)
-    groups = int_arg(fn, "groups", groups, minimum=1)
-    for op, s, d in zip(output_padding, stride, dilation):
-        if op >= s and op >= d:
-            raise ValueError(f"{fn}: `output_padding` must be smaller than `stride` or `dilation`. "
-                             f"Received: output_padding={output_padding}, stride={stride}, "
-                             f"dilation={dilation}")
-    unbatched = input.ndim == 3
-    if unbatched:
-        input = input.unsqueeze(0)
+    input, unbatched, weight, bias, stride, padding, dilation, groups, out_size = conv_transpose2d_args(
+        input, weight, bias, stride, padding, output_padding, groups, dilation)
     c_in, c_out_g, kh, kw = weight.shape
-    if input.shape[1] != c_in:
-        raise ValueError(f"{fn}: input has {input.shape[1]} channels but weight expects {c_in} "
-                         f"(input shape {input.shape}, weight shape {weight.shape})")
-    if c_in % groups:
-        raise ValueError(f"{fn}: the weight's {c_in} input channels are not divisible by "
-                         f"groups={groups}")
     c_out = c_out_g * groups
-    if bias is not None:
-        bias = tensor_arg(fn, "bias", bias, ndim=1, shape_hint="(C_out,)")
-        if bias.shape != (c_out,):
-            raise ValueError(f"{fn}: `bias` must have shape ({c_out},) for weight shape "
-                             f"{weight.shape} "
-                             f"and groups={groups}. Received bias shape {bias.shape}")
-    out_size = tuple(conv_transpose_output_size(n, k, s, p, op, d) for n, k, s, p, op, d in
-                     zip(input.shape[-2:], (kh, kw), stride, padding, output_padding, dilation))
-    if min(out_size) < 1:
-        raise ValueError(f"{fn}: the output would be {out_size[0]}x{out_size[1]} for input size "
-                         f"{input.shape[-2:]}, kernel {(kh, kw)}, stride {stride}, padding "
-                         f"{padding}, "
-                         f"dilation {dilation}; expected a positive size (use less padding)")
     # The canvas a stride-1 convolution with the kH x kW (dilated) kernel turns into out_size.
     reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
     lo = (reach[0] - padding[0], reach[1] - padding[1])
@@ -132,5 +88,5 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     # (C_in, C_out/G, kH, kW) -> (G, C_in/G, C_out/G, kH, kW) -> (C_out, C_in/G, kH, kW), flipped.
     w = weight.reshape(groups, c_in // groups, c_out_g, kh, kw).permute(0, 2, 1, 3, 4)
     w = w.reshape(c_out, c_in // groups, kh, kw)[:, :, ::-1, ::-1]
-    out = _conv.conv2d(spread, w, bias, stride=1, padding=0, dilation=dilation, groups=groups)
+    out = conv2d(spread, w, bias, stride=1, padding=0, dilation=dilation, groups=groups)
     return out[0] if unbatched else out

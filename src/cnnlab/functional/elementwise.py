@@ -85,54 +85,34 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = backend.get_array_module(a).exp(a)
-        ctx.save_for_backward(out)
+def unary(name, forward, backward, saves_output, module=__name__):
+    """The Function class ``name``: ``out = forward(xp, a)``, gradient ``backward(g, saved)``.
+
+    ``saved`` is the output when ``saves_output`` (a derivative cheaper from it, as exp's), else the input.
+    """
+
+    def fwd(ctx, a):
+        out = forward(backend.get_array_module(a), a)
+        ctx.save_for_backward(out if saves_output else a)
         return out
 
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * out
+    def bwd(ctx, g):
+        (saved,) = ctx.saved_tensors
+        return backward(g, saved)
+
+    doc = f"{name}: out = f(a), gradient from the saved {'output' if saves_output else 'input'}."
+    return type(name, (Function,), {"__doc__": doc, "__module__": module, "__qualname__": name,
+                                    "forward": staticmethod(fwd), "backward": staticmethod(bwd)})
 
 
-class Log(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return backend.get_array_module(a).log(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return g / a
+def _sign(a):
+    return backend.get_array_module(a).sign(a)  # sign(0) = 0, as PyTorch
 
 
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = backend.get_array_module(a).sqrt(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g / (2 * out)
-
-
-class Abs(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return backend.get_array_module(a).abs(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return g * backend.get_array_module(a).sign(a)  # sign(0) = 0, as PyTorch
+Exp = unary("Exp", lambda xp, a: xp.exp(a), lambda g, out: g * out, saves_output=True)
+Log = unary("Log", lambda xp, a: xp.log(a), lambda g, a: g / a, saves_output=False)
+Sqrt = unary("Sqrt", lambda xp, a: xp.sqrt(a), lambda g, out: g / (2 * out), saves_output=True)
+Abs = unary("Abs", lambda xp, a: xp.abs(a), lambda g, a: g * _sign(a), saves_output=False)
 
 
 class Clamp(Function):

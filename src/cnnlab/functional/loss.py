@@ -95,6 +95,20 @@ def _coefficient(g, reduction, denom=None, size=None):
     return g
 
 
+def _weighted_reduce(ctx, loss, weight, reduction):
+    """Scale the per-element ``loss`` by the optional ``weight`` and reduce it; ctx keeps what backward needs."""
+    if weight is not None:
+        loss = loss * weight
+    ctx.reduction, ctx.size = reduction, loss.size
+    return _reduce(loss, reduction)
+
+
+def _weighted_coefficient(ctx, g, weight):
+    """The gradient of a ``_weighted_reduce`` loss with respect to each unweighted element."""
+    coef = _coefficient(g, ctx.reduction, size=ctx.size)
+    return coef if weight is None else coef * weight
+
+
 def _add_at_index(a, index, values, axis=1):
     """``a[..., index, ...] += values`` along ``axis``, one index per slice (so plain assignment is safe)."""
     xp = backend.get_array_module(a)
@@ -259,19 +273,14 @@ class BinaryCrossEntropy(Function):
             log_x = xp.maximum(xp.log(x), -100)
             log_1mx = xp.maximum(xp.log1p(-x), -100)
         loss = -(t * log_x + (1 - t) * log_1mx)
-        if weight is not None:
-            loss = loss * weight
         ctx.save_for_backward(x, t, weight)
-        ctx.reduction, ctx.size = reduction, loss.size
-        return _reduce(loss, reduction)
+        return _weighted_reduce(ctx, loss, weight, reduction)
 
     @staticmethod
     def backward(ctx, g):
         x, t, weight = ctx.saved_tensors
         xp = backend.get_array_module(g)
-        coef = _coefficient(g, ctx.reduction, size=ctx.size)
-        if weight is not None:
-            coef = coef * weight
+        coef = _weighted_coefficient(ctx, g, weight)
         gx = gt = None
         if ctx.needs_input_grad[0]:
             # PyTorch bounds the denominator x (1 - x) below by 1e-12 so x = 0 or 1 gives a finite slope.
@@ -293,19 +302,14 @@ class BinaryCrossEntropyWithLogits(Function):
         sp = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)        # softplus(-x) = -log sigmoid(x)
         lw = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
         loss = (1 - t) * x + lw * sp
-        if weight is not None:
-            loss = loss * weight
         ctx.save_for_backward(x, t, sp, weight, pos_weight)
-        ctx.reduction, ctx.size = reduction, loss.size
-        return _reduce(loss, reduction)
+        return _weighted_reduce(ctx, loss, weight, reduction)
 
     @staticmethod
     def backward(ctx, g):
         x, t, sp, weight, pos_weight = ctx.saved_tensors
         xp = backend.get_array_module(g)
-        coef = _coefficient(g, ctx.reduction, size=ctx.size)
-        if weight is not None:
-            coef = coef * weight
+        coef = _weighted_coefficient(ctx, g, weight)
         gx = gt = None
         if ctx.needs_input_grad[0]:
             lw = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
@@ -321,8 +325,20 @@ def _input(fn, input):
     return floating(fn, "input", tensor_arg(fn, "input", input))
 
 
+def _loss_args(fn, input, target, size_average, reduce, reduction):
+    """``(input, target, reduction)`` checked as every loss takes them."""
+    return _input(fn, input), _target(fn, target), _reduction(fn, size_average, reduce, reduction)
+
+
 def _target(fn, target):
     return tensor_arg(fn, "target", target)
+
+
+def _class_input(fn, input, ignore_index, holds):
+    """Check ``ignore_index`` and that ``input`` has a class axis (it ``holds`` one value per class)."""
+    int_arg(fn, "ignore_index", ignore_index)
+    if input.ndim == 0:
+        raise ValueError(f"{fn}: `input` must hold {holds}: (C,), (N, C) or (N, C, d1, ...). Received a 0-D tensor")
 
 
 def _class_targets(fn, input, target, ignore_index):
@@ -383,16 +399,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     Shape: ``(N, C, *)`` and ``(N, *)`` give ``()`` reduced, or ``(N, *)`` with ``reduction="none"``.
     """
     fn = "cross_entropy"
-    input, target = _input(fn, input), _target(fn, target)
-    reduction = _reduction(fn, size_average, reduce, reduction)
+    input, target, reduction = _loss_args(fn, input, target, size_average, reduce, reduction)
     if not is_real(label_smoothing) \
             or not 0 <= label_smoothing <= 1:
         raise ValueError(f"{fn}: `label_smoothing` must be a number in [0, 1]. "
                          f"Received: label_smoothing={label_smoothing!r}")
-    int_arg(fn, "ignore_index", ignore_index)
-    if input.ndim == 0:
-        raise ValueError(f"{fn}: `input` must hold class scores: (C,), (N, C) or (N, C, d1, ...). "
-                         f"Received a 0-D tensor")
+    _class_input(fn, input, ignore_index, "class scores")
     _check_finite(fn, "input", input._data)
     batched_input, unbatched = _as_batched(input)
     weight = _class_weight(fn, weight, batched_input)
@@ -433,12 +445,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     Shape: ``(N, C, *)`` and ``(N, *)`` give ``()`` reduced, or ``(N, *)`` with ``reduction="none"``.
     """
     fn = "nll_loss"
-    input, target = _input(fn, input), _target(fn, target)
-    reduction = _reduction(fn, size_average, reduce, reduction)
-    int_arg(fn, "ignore_index", ignore_index)
-    if input.ndim == 0:
-        raise ValueError(f"{fn}: `input` must hold class log-probabilities: (C,), (N, C) or (N, C, d1, ...). "
-                         f"Received a 0-D tensor")
+    input, target, reduction = _loss_args(fn, input, target, size_average, reduce, reduction)
+    _class_input(fn, input, ignore_index, "class log-probabilities")
     _check_log_probs(fn, "input", input._data)
     batched_input, unbatched = _as_batched(input)
     if unbatched:
@@ -467,8 +475,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     Shape: broadcast shape of input and target with ``reduction="none"``, else ``()``.
     """
     fn = "mse_loss"
-    input, target = _input(fn, input), _target(fn, target)
-    reduction = _reduction(fn, size_average, reduce, reduction)
+    input, target, reduction = _loss_args(fn, input, target, size_average, reduce, reduction)
     if target.shape != input.shape:
         try:
             np.broadcast_shapes(input.shape, target.shape)
@@ -481,6 +488,14 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _check_finite(fn, "target", target._data)
     weight = _constant(fn, "weight", weight, input.dtype, input.shape, f"{input.shape}, the input's shape")
     return MSELoss.apply(input, target, weight=weight, reduction=reduction)
+
+
+def _binary_args(fn, input, target, weight, size_average, reduce, reduction):
+    """The binary cross entropies' arguments: a finite target of the input's shape, a weight that broadcasts."""
+    input, target, reduction = _loss_args(fn, input, target, size_average, reduce, reduction)
+    _same_shape_target(fn, input, target)
+    _check_finite(fn, "target", target._data)
+    return input, target, _broadcast_constant(fn, "weight", weight, input), reduction
 
 
 def _same_shape_target(fn, input, target):
@@ -518,17 +533,13 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     Shape: input's shape with ``reduction="none"``, else ``()``.
     """
     fn = "binary_cross_entropy"
-    input, target = _input(fn, input), _target(fn, target)
-    reduction = _reduction(fn, size_average, reduce, reduction)
-    _same_shape_target(fn, input, target)
-    _check_finite(fn, "target", target._data)
+    input, target, weight, reduction = _binary_args(fn, input, target, weight, size_average, reduce, reduction)
     x = input._data
     if x.size:
         lo, hi = float(x.min()), float(x.max())
         if not (0 <= lo and hi <= 1):  # also catches NaN
             raise ValueError(f"{fn}: `input` values must be probabilities in [0, 1]. Received values in "
                              f"[{lo:g}, {hi:g}] (for logits use binary_cross_entropy_with_logits)")
-    weight = _broadcast_constant(fn, "weight", weight, input)
     return BinaryCrossEntropy.apply(input, target, weight=weight, reduction=reduction)
 
 
@@ -541,21 +552,12 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
     Args:
         input: logits, any shape.
-        target: same shape, usually in [0, 1].
-        weight: optional rescaling weight broadcastable to the input's shape.
-        reduction: ``"mean"`` (over elements), ``"sum"`` or ``"none"``.
         pos_weight: optional weight of positive examples, broadcast along the last (class) axis, e.g. ``(C,)``.
-        size_average, reduce: deprecated, override ``reduction`` as in PyTorch.
-
-    Shape: input's shape with ``reduction="none"``, else ``()``.
+        target, weight, reduction, size_average, reduce, and the shape: as ``binary_cross_entropy``.
     """
     fn = "binary_cross_entropy_with_logits"
-    input, target = _input(fn, input), _target(fn, target)
-    reduction = _reduction(fn, size_average, reduce, reduction)
-    _same_shape_target(fn, input, target)
+    input, target, weight, reduction = _binary_args(fn, input, target, weight, size_average, reduce, reduction)
     _check_finite(fn, "input", input._data)
-    _check_finite(fn, "target", target._data)
-    weight = _broadcast_constant(fn, "weight", weight, input)
     pos_weight = _broadcast_constant(fn, "pos_weight", pos_weight, input)
     return BinaryCrossEntropyWithLogits.apply(input, target, weight=weight, pos_weight=pos_weight,
                                               reduction=reduction)

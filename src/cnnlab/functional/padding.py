@@ -13,6 +13,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..validation import is_int, tensor_arg
+from ._checks import check_pad_sizes
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -108,31 +109,6 @@ def pad_array_backward(grad, input_shape, pads, mode="constant"):
             continue
         grad = _axis_backward(grad, axis, n, _axis_plan(n, before, after, mode), mode)
     return grad
-
-
-def check_pad_sizes(fn, arg, shown, input_shape, pads, mode):
-    """Raise the PyTorch limits of each mode with a message naming ``fn`` and ``arg=shown``.
-
-    reflect: each amount < the input size on its axis; circular: each amount <= the (cropped) size;
-    replicate: a non-empty axis; every mode: the padded size must not be negative.
-    """
-    for axis_name, n, (before, after) in (("height", input_shape[-2], pads[0]), ("width", input_shape[-1], pads[1])):
-        where = f"Received: {arg}={shown} for input {axis_name} {n} (input shape {tuple(input_shape)})"
-        if mode in ("constant", "circular") and (before < -n or after < -n):
-            raise ValueError(f"{fn}: negative `{arg}` may crop at most the whole {axis_name} ({n}). {where}")
-        if n + before + after < 0:
-            raise ValueError(f"{fn}: negative `{arg}` crops more than the input has: padded {axis_name} would be "
-                             f"{n + before + after}. {where}")
-        if mode == "reflect" and (before >= n or after >= n):
-            raise ValueError(f"{fn}: reflect padding must be smaller than the input size on that axis "
-                             f"(at most {n - 1} for {axis_name} {n}). {where}")
-        if mode == "replicate" and n == 0 and (before > 0 or after > 0):
-            raise ValueError(f"{fn}: replicate padding needs a non-empty axis. {where}")
-        if mode == "circular":
-            m = n - max(0, -before) - max(0, -after)
-            if max(before, 0) > m or max(after, 0) > m:
-                raise ValueError(f"{fn}: circular padding must be at most the (cropped) input size on that axis "
-                                 f"({max(m, 0)} for {axis_name} {n}): it may wrap around only once. {where}")
 
 
 class Pad(Function):

@@ -6,15 +6,11 @@ gradient to the pixel it copied), bilinear multiplies by a small (out x in) weig
 ``out = A_h @ x @ A_w^T`` (the backward is the transposed product).
 """
 
-import math
-
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from ..validation import floating, is_int, is_real, tensor_arg
-
-MODES = ("nearest", "nearest-exact", "bilinear")
+from ._checks import interpolate_args
 
 
 def _source_scale(in_size, out_size, scale_factor, dtype):
@@ -78,16 +74,6 @@ def _bilinear_matrix(in_size, out_size, scale_factor, align_corners, dtype):
     return a
 
 
-def _pair_arg(fn, name, value, kind):
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    ok = len(items) == 2 and all(kind(v) and v > 0 for v in items)
-    if not ok:
-        what = "positive int" if kind is is_int else "positive number"
-        raise ValueError(f"{fn}: `{name}` must be a {what} or a pair of them. Received: "
-                         f"{name}={value!r}")
-    return items
-
-
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize (N, C, H, W) images to ``size`` or by ``scale_factor``, as PyTorch's ``interpolate``.
@@ -113,38 +99,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         >>> interpolate(cnnlab.randn(1, 3, 4, 4), scale_factor=2, mode="bilinear").shape
         (1, 3, 8, 8)
     """
-    fn = "interpolate"
-    input = tensor_arg(fn, "input", input, ndim=4, shape_hint="(N, C, H, W)")
-    floating(fn, "input", input)
-    if mode not in MODES:
-        raise ValueError(f"{fn}: `mode` must be one of {', '.join(map(repr, MODES))}. Received: "
-                         f"mode={mode!r}")
-    if align_corners is not None and mode != "bilinear":
-        raise ValueError(f"{fn}: `align_corners` can only be set with mode='bilinear'. "
-                         f"Received: align_corners={align_corners!r} with mode={mode!r}")
-    if antialias:
-        raise ValueError(f"{fn}: antialias=True is not supported. "
-                         f"Received: antialias={antialias!r}")
-    if (size is None) == (scale_factor is None):
-        raise ValueError(f"{fn}: exactly one of `size` and `scale_factor` must be given. "
-                         f"Received: size={size!r}, scale_factor={scale_factor!r}")
-    if recompute_scale_factor and size is not None:
-        raise ValueError(f"{fn}: `recompute_scale_factor` is not meaningful with an explicit "
-                         f"`size`. Received: size={size!r}, "
-                         f"recompute_scale_factor={recompute_scale_factor!r}")
+    input, out_size, factors = interpolate_args(input, size, scale_factor, mode, align_corners,
+                                                recompute_scale_factor, antialias)
     in_size = input.shape[-2:]
-    if size is not None:
-        out_size = _pair_arg(fn, "size", size, is_int)
-        factors = (None, None)   # the kernel derives the scale from the sizes
-    else:
-        factors = tuple(float(f) for f in _pair_arg(fn, "scale_factor", scale_factor, is_real))
-        out_size = tuple(int(math.floor(n * f)) for n, f in zip(in_size, factors))
-        if min(out_size) < 1:
-            raise ValueError(f"{fn}: scale_factor={scale_factor!r} shrinks the input size "
-                             f"{in_size} to "
-                             f"{out_size}; expected at least 1x1")
-        if recompute_scale_factor:
-            factors = (None, None)
     xp = backend.get_array_module(input._data)
     device = str(backend.device_of(input._data))
     if mode != "bilinear":

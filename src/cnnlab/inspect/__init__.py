@@ -1,4 +1,5 @@
-"""Looking inside models: the layer-by-layer summary table and receptive fields.
+"""Looking inside models: the layer-by-layer summary table and receptive fields, pictures and reports.
+May import train (a finished run's checkpoint and model), runs, models, nn, optim, data and below.
 
 ``summary(model, input_size)`` -> shapes, parameters, activation memory and multiply-adds per layer;
 ``receptive_field(model, input_size)`` -> receptive field size, jump and start per layer;

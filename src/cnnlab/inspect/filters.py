@@ -10,6 +10,7 @@ Orientation convention: image rows grow downwards (y) and columns to the right (
 differentiates along x, so it answers to *vertical* edges (positive where it gets brighter to the right).
 """
 
+import inspect as pyinspect
 import math
 
 import numpy as np
@@ -224,8 +225,6 @@ def make_kernel(spec):
     try:
         return np.asarray(KERNELS[name](**kwargs), dtype=np.float64)
     except TypeError:
-        import inspect as pyinspect
-
         known = ", ".join(pyinspect.signature(KERNELS[name]).parameters) or "none"
         raise ValueError(f"make_kernel: kernel {name!r} does not take {', '.join(sorted(kwargs))}. "
                          f"Its arguments: {known}") from None

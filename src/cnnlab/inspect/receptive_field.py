@@ -28,58 +28,9 @@ import numpy as np
 from .. import backend, nn
 from ..autograd import enable_grad
 from ..tensor import Tensor
+from .layers import call_name, check_input_size, hooked, layer_geometry, leaf_modules
 
-__all__ = ["receptive_field", "ReceptiveField", "RFRow", "layer_geometry"]
-
-
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
-def layer_geometry(module):
-    """``(kernel, stride, pad_before, pad_total, dilation, ceil_mode)`` (pairs) of a windowed layer, else None.
-
-    Windowed layers are convolutions and every pooling layer with a ``kernel_size``.
-    """
-    kernel = getattr(module, "kernel_size", None)
-    if kernel is None or isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-        return None
-    if isinstance(module, nn.FractionalMaxPool2d):
-        return None
-    kernel = _pair(kernel)
-    stride = _pair(getattr(module, "stride", None) or kernel)
-    dilation = _pair(getattr(module, "dilation", 1) or 1)
-    padding = getattr(module, "padding", 0)
-    if padding == "valid":
-        before, total = (0, 0), (0, 0)
-    elif padding == "same":
-        total = tuple(d * (k - 1) for d, k in zip(dilation, kernel))
-        before = tuple(t // 2 for t in total)
-    elif isinstance(padding, (tuple, list)) and padding and isinstance(padding[0], (tuple, list)):
-        before = (padding[0][0], padding[1][0])
-        total = (padding[0][0] + padding[0][1], padding[1][0] + padding[1][1])
-    else:
-        before = _pair(padding)
-        total = tuple(2 * p for p in before)
-    ceil_mode = bool(getattr(module, "ceil_mode", False))
-    return kernel, stride, before, total, dilation, ceil_mode
-
-
-def window_output_size(size, kernel, stride, pad_total, dilation, ceil_mode):
-    """floor((size + pad_total - dilation * (kernel - 1) - 1) / stride) + 1 (ceil with ``ceil_mode``).
-
-    With ``ceil_mode`` the last window must start inside the input or its left padding, as in PyTorch.
-    Returns a value < 1 when the window does not fit.
-    """
-    span = size + pad_total - dilation * (kernel - 1) - 1
-    if span < 0:
-        return 0
-    if ceil_mode:
-        out = -(-span // stride) + 1
-        if (out - 1) * stride >= size + pad_total // 2:
-            out -= 1
-        return out
-    return span // stride + 1
+__all__ = ["receptive_field", "ReceptiveField", "RFRow"]
 
 
 @dataclass
@@ -204,13 +155,95 @@ class ReceptiveField:
         return json.dumps(self.to_dict(), indent=indent)
 
 
-def _leaf_modules(model):
-    return [(name, m) for name, m in model.named_modules()
-            if not m._modules or any(p is not None for p in m._parameters.values())]
-
-
 def _spatial(shape):
     return tuple(shape[-2:]) if len(shape) >= 3 else None
+
+
+def _through_window(inf, kernel, stride, before):
+    """The recurrences of the module docstring, per axis, for a window of effective size ``kernel``."""
+    size, jump, start = [], [], []
+    for d in range(2):
+        k = kernel[d]
+        size.append(inf.size[d] + (k - 1) * inf.jump[d])
+        jump.append(inf.jump[d] * stride[d])
+        start.append(inf.start[d] + ((k - 1) / 2 - before[d]) * inf.jump[d])
+    return _Info(tuple(size), tuple(jump), tuple(start))
+
+
+class _Tracer:
+    """The forward hooks of ``receptive_field``: each layer call's receptive field, from its input's."""
+
+    def __init__(self, model, input_size):
+        h, w = input_size[1:]
+        self.whole = _Info((float(h), float(w)), (float(h), float(w)), (h / 2, w / 2), True)
+        self.known = {}     # id(tensor) -> (tensor, _Info); the tensor is kept so its id stays unique
+        self.pending = {}   # id(module) -> (_Info, input shape) between its pre-hook and its hook
+        self.calls = {}
+        self.rows = []
+        self.layers = leaf_modules(model)
+        self.names = {id(m): name or type(m).__name__ for name, m in self.layers}
+
+    def info_of(self, t):
+        """The receptive field of tensor ``t``: recorded, or found by walking back its graph to recorded ones."""
+        found, stack, seen = [], [t], set()
+        while stack:
+            cur = stack.pop()
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            if id(cur) in self.known:
+                found.append(self.known[id(cur)][1])
+                continue
+            node = getattr(cur, "_node", None)
+            if node is not None:
+                stack.extend(i for i in node.inputs if i is not None)
+        return _union(found) if found else self.whole
+
+    def pre_hook(self, module, args):
+        x = args[0] if args else None
+        if isinstance(x, (list, tuple)):  # DenseNet layers take the list of earlier maps
+            infos = [self.info_of(a) for a in x if isinstance(a, Tensor)]
+            self.pending[id(module)] = (_union(infos) if infos else self.whole, tuple(x[0].shape) if x else ())
+        elif isinstance(x, Tensor):
+            self.pending[id(module)] = (self.info_of(x), tuple(x.shape))
+        else:
+            self.pending[id(module)] = (self.whole, ())
+
+    def hook(self, module, args, output):
+        inf, in_shape = self.pending.pop(id(module), (self.whole, ()))
+        out = output[0] if isinstance(output, tuple) else output
+        if not isinstance(out, Tensor):
+            return None
+        out_shape = tuple(out.shape)
+        name = call_name(self.calls, self.names.get(id(module), type(module).__name__))
+        res = self.layer_info(module, name, inf, in_shape, out_shape)
+        self.known[id(out)] = (out, res)
+        self.rows.append(RFRow(name, type(module).__name__, out_shape, tuple(_clean(v) for v in res.size),
+                               tuple(_clean(v) for v in res.jump), tuple(_clean(v) for v in res.start),
+                               res.global_))
+        return None
+
+    def layer_info(self, module, name, inf, in_shape, out_shape):
+        """The receptive field after ``module``, given the one of its input."""
+        geo = layer_geometry(module)
+        in_sp, out_sp = _spatial(in_shape), _spatial(out_shape)
+        if inf.global_ or out_sp is None or len(out_shape) < 4:
+            return self.whole
+        if geo is not None:
+            kernel, stride, before, _, dilation, _ = geo
+            span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+            return _through_window(inf, span, stride, before)
+        if in_sp == out_sp:
+            return inf
+        if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and in_sp is not None:
+            if out_sp == (1, 1):
+                return self.whole
+            # windows of ceil(H / oH) cells, H / oH apart, starting at the first cell
+            kernel = tuple(math.ceil(i / o) for i, o in zip(in_sp, out_sp))
+            return _through_window(inf, kernel, tuple(i / o for i, o in zip(in_sp, out_sp)), (0, 0))
+        raise ValueError(f"receptive_field: cannot follow layer {name!r} ({type(module).__name__}): it changes "
+                         f"the spatial size from {in_sp[0]}x{in_sp[1]} to {out_sp[0]}x{out_sp[1]} and is not a "
+                         f"convolution or pooling layer")
 
 
 def receptive_field(model, input_size):
@@ -232,110 +265,16 @@ def receptive_field(model, input_size):
         >>> receptive_field(net, (1, 32, 32)).final.size
         (7, 7)
     """
-    from .summary import _check_input_size
-
-    input_size = _check_input_size("receptive_field", input_size)
+    input_size = check_input_size("receptive_field", input_size)
     if len(input_size) != 3:
         raise ValueError(f"receptive_field: `input_size` must be (C, H, W). Received: input_size={input_size}")
-    model_name = type(model).__name__
-    h, w = input_size[1:]
-    whole = _Info((float(h), float(w)), (float(h), float(w)), (h / 2, w / 2), True)
-    known = {}   # id(tensor) -> (tensor, _Info); the tensor is kept so its id stays unique
-    rows = []
-    pending = {}
-    calls = {}
-
-    def info_of(t):
-        """The receptive field of tensor ``t``: recorded, or found by walking back its graph to recorded ones."""
-        found, stack, seen = [], [t], set()
-        while stack:
-            cur = stack.pop()
-            if id(cur) in seen:
-                continue
-            seen.add(id(cur))
-            if id(cur) in known:
-                found.append(known[id(cur)][1])
-                continue
-            node = getattr(cur, "_node", None)
-            if node is not None:
-                stack.extend(i for i in node.inputs if i is not None)
-        return _union(found) if found else whole
-
-    def pre_hook(module, args):
-        x = args[0] if args else None
-        if isinstance(x, (list, tuple)):  # DenseNet layers take the list of earlier maps
-            infos = [info_of(a) for a in x if isinstance(a, Tensor)]
-            pending[id(module)] = (_union(infos) if infos else whole, tuple(x[0].shape) if x else ())
-        elif isinstance(x, Tensor):
-            pending[id(module)] = (info_of(x), tuple(x.shape))
-        else:
-            pending[id(module)] = (whole, ())
-
-    def hook(module, args, output):
-        inf, in_shape = pending.pop(id(module), (whole, ()))
-        out = output[0] if isinstance(output, tuple) else output
-        if not isinstance(out, Tensor):
-            return None
-        out_shape = tuple(out.shape)
-        name = names.get(id(module), type(module).__name__)
-        calls[name] = calls.get(name, 0) + 1
-        if calls[name] > 1:  # a layer called again (ResNet's shared ReLU): "layer1.0.relu (2)"
-            name = f"{name} ({calls[name]})"
-        geo = layer_geometry(module)
-        in_sp, out_sp = _spatial(in_shape), _spatial(out_shape)
-        if inf.global_ or out_sp is None or len(out_shape) < 4:
-            res = whole
-        elif geo is not None:
-            kernel, stride, before, _, dilation, _ = geo
-            size, jump, start = [], [], []
-            for d in range(2):
-                k = dilation[d] * (kernel[d] - 1) + 1
-                size.append(inf.size[d] + (k - 1) * inf.jump[d])
-                jump.append(inf.jump[d] * stride[d])
-                start.append(inf.start[d] + ((k - 1) / 2 - before[d]) * inf.jump[d])
-            res = _Info(tuple(size), tuple(jump), tuple(start))
-        elif in_sp == out_sp:
-            res = inf
-        elif isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and in_sp is not None:
-            if out_sp == (1, 1):
-                res = whole
-            else:
-                size, jump, start = [], [], []
-                for d in range(2):
-                    k = math.ceil(in_sp[d] / out_sp[d])
-                    s = in_sp[d] / out_sp[d]
-                    size.append(inf.size[d] + (k - 1) * inf.jump[d])
-                    jump.append(inf.jump[d] * s)
-                    start.append(inf.start[d] + (k - 1) / 2 * inf.jump[d])
-                res = _Info(tuple(size), tuple(jump), tuple(start))
-        else:
-            raise ValueError(f"receptive_field: cannot follow layer {name!r} ({type(module).__name__}): it changes "
-                             f"the spatial size from {in_sp[0]}x{in_sp[1]} to {out_sp[0]}x{out_sp[1]} and is not a "
-                             f"convolution or pooling layer")
-        known[id(out)] = (out, res)
-        rows.append(RFRow(name, type(module).__name__, out_shape, tuple(_clean(v) for v in res.size),
-                          tuple(_clean(v) for v in res.jump), tuple(_clean(v) for v in res.start), res.global_))
-        return None
-
-    names = {}
-    handles = []
-    modes = [(m, m.training) for m in model.modules()]
-    for name, m in _leaf_modules(model):
-        names[id(m)] = name or type(m).__name__
-        handles.append(m.register_forward_pre_hook(pre_hook))
-        handles.append(m.register_forward_hook(hook))
-    try:
-        model.eval()
+    tracer = _Tracer(model, input_size)
+    with hooked(model, [m for _, m in tracer.layers], tracer.pre_hook, tracer.hook):
         first = next(iter(model.parameters()), None)
         xp = backend.get_array_module(first._data) if first is not None else np
         x = Tensor(xp.zeros((1,) + input_size, dtype=first.dtype if first is not None else np.float32),
                    requires_grad=True)
-        known[id(x)] = (x, _Info((1.0, 1.0), (1.0, 1.0), (0.5, 0.5)))
+        tracer.known[id(x)] = (x, _Info((1.0, 1.0), (1.0, 1.0), (0.5, 0.5)))
         with enable_grad():
             model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-        for m, mode in modes:
-            m.training = mode
-    return ReceptiveField(rows, input_size, model_name)
+    return ReceptiveField(tracer.rows, input_size, type(model).__name__)

@@ -355,13 +355,13 @@ def report_after_training(run_dir, model, meta, history, dataset=None, evaluatio
 
 
 def report_for_job(result, log=print):
-    """Write the report of a finished ``train_job`` (its result dict) into its run directory; never raises.
+    """Write the report of a finished ``train_job`` (its ``TrainResult``) into its run directory; never raises.
 
     Returns the report's path, or None when the run was interrupted or the report could not be written.
     """
-    if result.get("interrupted") or "evaluation" not in result:
+    if result.interrupted or result.evaluation is None:
         return None
-    if (result.get("meta") or {}).get("task", "classify") != "classify":
+    if (result.meta or {}).get("task", "classify") != "classify":
         return None  # the report's pages (confusion matrix, mistakes) are a classifier's
-    return report_after_training(result["run_dir"], result["model"], result["meta"], result["history"],
-                                 result["test_set"], result["evaluation"], log=log)
+    return report_after_training(result.run_dir, result.model, result.meta, result.history,
+                                 result.test_set, result.evaluation, log=log)

@@ -11,6 +11,7 @@ from .. import backend, nn
 from ..autograd import no_grad
 from ..data import DataLoader
 from ..tensor import Tensor
+from .images import grid, to_rgb, upscale
 
 
 def penultimate_features(model, dataset, batch_size=500):
@@ -99,8 +100,6 @@ def retrieval_precision(model, dataset, k=8):
 
 def neighbours_picture(queries, neighbours):
     """A grid picture: one row per query, the query (C, H, W) in [0, 1] then its neighbours (k, C, H, W)."""
-    from .images import grid, to_rgb, upscale
-
     tiles = []
     for q, row in zip(queries, neighbours):
         for image in [q, *row]:

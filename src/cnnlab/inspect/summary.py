@@ -42,7 +42,7 @@ from .. import backend, nn
 from ..autograd import no_grad
 from ..tensor import Tensor
 from ..validation import is_int
-from .receptive_field import layer_geometry, window_output_size
+from .layers import call_name, check_input_size, hooked, layer_geometry, leaf_modules, window_output_size
 
 __all__ = ["summary", "Summary", "LayerRow", "count_parameters"]
 
@@ -248,16 +248,6 @@ def _shape_str(shape):
     return str(tuple(shape))
 
 
-def _check_input_size(fn, input_size):
-    if is_int(input_size):
-        input_size = (input_size,)
-    if not isinstance(input_size, (tuple, list)) or not input_size or not all(
-            is_int(v) and v >= 1 for v in input_size):
-        raise ValueError(f"{fn}: `input_size` must be a tuple of positive ints, the shape of one input without "
-                         f"the batch axis, e.g. (3, 224, 224). Received: input_size={input_size!r}")
-    return tuple(int(v) for v in input_size)
-
-
 def _tensors(output):
     if isinstance(output, Tensor):
         return [output]
@@ -311,6 +301,89 @@ class _TraceError(Exception):
     """Carries an error raised inside a layer out of the forward pass, with the layer's name."""
 
 
+class _Tracer:
+    """The forward hooks of ``summary``: one ``LayerRow`` per layer call, and a clear error where the
+    volume becomes empty."""
+
+    def __init__(self, fn, model, input_size):
+        self.fn, self.model_name, self.input_size = fn, type(model).__name__, input_size
+        self.layers = leaf_modules(model)
+        self.names = {id(m): name or self.model_name for name, m in self.layers}
+        self.rows, self.calls, self.seen_params = [], {}, set()
+        self.stack = []   # (module, input shape) of the calls under way, innermost last
+
+    def too_small(self, where):
+        return _TraceError(f"{self.fn}: input {'x'.join(map(str, self.input_size))} is too small for "
+                           f"{self.model_name}: the volume becomes empty at layer {where}")
+
+    def pre_hook(self, module, args):
+        x = args[0] if args else None
+        self.stack.append((module, tuple(x.shape) if isinstance(x, Tensor) else ()))
+        geo = layer_geometry(module)
+        if geo is not None and isinstance(x, Tensor) and x.ndim >= 3:
+            kernel, stride, _, pad_total, dilation, ceil_mode = geo
+            out = [window_output_size(s, k, st, p, d, ceil_mode)
+                   for s, k, st, p, d in zip(x.shape[-2:], kernel, stride, pad_total, dilation)]
+            if min(out) < 1:
+                raise self.too_small(
+                    f"{self.names[id(module)]!r} ({type(module).__name__}, kernel {kernel[0]}x{kernel[1]}, "
+                    f"stride {stride[0]}x{stride[1]}, padding {pad_total[0] // 2}x{pad_total[1] // 2}), which "
+                    f"received a volume of {_volume(x.shape)} (shape {tuple(x.shape)}); its output would be "
+                    f"{out[0]}x{out[1]}")
+
+    def hook(self, module, args, output):
+        self.stack.pop()
+        outs = _tensors(output)
+        name = call_name(self.calls, self.names[id(module)])
+        for t in outs:
+            if t._data.size == 0:
+                raise self.too_small(
+                    f"{name!r} ({type(module).__name__}), which received a volume of "
+                    f"{_volume(args[0].shape) if args else '?'} and returned shape {tuple(t.shape)}")
+        self.rows.append(self.row(module, name, args, outs))
+
+    def row(self, module, name, args, outs):
+        """The layer call's row; its parameters count only at the first call that uses them."""
+        own = [p for p in module._parameters.values() if p is not None and id(p) not in self.seen_params]
+        self.seen_params.update(id(p) for p in own)
+        params = sum(p.numel() for p in own)
+        trainable = sum(p.numel() for p in own if p.requires_grad)
+        main = outs[0] if outs else None
+        in_shape = tuple(args[0].shape) if args and isinstance(args[0], Tensor) else ()
+        out_shape = tuple(main.shape) if len(outs) == 1 else tuple(tuple(t.shape) for t in outs)
+        return LayerRow(
+            name=name, type=type(module).__name__, input_shape=in_shape, output_shape=out_shape,
+            params=params, trainable=trainable, frozen=params - trainable,
+            activations=sum(int(t._data.size) for t in outs),
+            activation_bytes=sum(int(t._data.nbytes) for t in outs),
+            macs=_macs(module, args, main) if main is not None else 0,
+            memory=_memory_kind(module, args, main) if main is not None else "new")
+
+    def failed_layer(self, shape, error):
+        """The ValueError for ``error`` raised inside the innermost layer under way (None if none was)."""
+        if not self.stack:
+            return None
+        module, in_shape = self.stack[-1]
+        return ValueError(f"{self.fn}: the forward pass of {self.model_name} on input {shape} failed at layer "
+                          f"{self.names.get(id(module), type(module).__name__)!r} ({type(module).__name__}), "
+                          f"which received shape {in_shape}: {error}")
+
+
+def _summary_args(fn, input_size, batch_size, dtype):
+    """(input_size as a tuple, batch_size, dtype as a NumPy floating dtype), checked."""
+    input_size = check_input_size(fn, input_size)
+    if not is_int(batch_size) or batch_size < 1:
+        raise ValueError(f"{fn}: `batch_size` must be a positive int. Received: batch_size={batch_size!r}")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{fn}: `dtype` must be a floating dtype such as 'float32'. "
+                        f"Received: dtype={dtype!r}") from None
+    if dtype.kind != "f":
+        raise TypeError(f"{fn}: `dtype` must be a floating dtype such as 'float32'. Received: dtype={dtype}")
+    return input_size, int(batch_size), dtype
+
+
 def summary(model, input_size, batch_size=1, dtype="float32"):
     """Run ``model`` once on a random input of ``(batch_size,) + input_size`` and tabulate every layer.
 
@@ -332,103 +405,28 @@ def summary(model, input_size, batch_size=1, dtype="float32"):
         >>> print(summary(models.vgg16(), (3, 224, 224)))      # the lectures' VGG16 table
     """
     fn = "summary"
-    input_size = _check_input_size(fn, input_size)
-    if not is_int(batch_size) or batch_size < 1:
-        raise ValueError(f"{fn}: `batch_size` must be a positive int. Received: batch_size={batch_size!r}")
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{fn}: `dtype` must be a floating dtype such as 'float32'. "
-                        f"Received: dtype={dtype!r}") from None
-    if dtype.kind != "f":
-        raise TypeError(f"{fn}: `dtype` must be a floating dtype such as 'float32'. Received: dtype={dtype}")
-    model_name = type(model).__name__
-    shape = (int(batch_size),) + input_size
-
-    names = {}
-    tracked = []
-    for name, m in model.named_modules():
-        own = [p for p in m._parameters.values() if p is not None]
-        if not m._modules or own:
-            names[id(m)] = name or model_name
-            tracked.append(m)
-    rows, calls, seen_params, stack = [], {}, set(), []
-
-    def pre_hook(module, args):
-        x = args[0] if args else None
-        stack.append((module, tuple(x.shape) if isinstance(x, Tensor) else ()))
-        geo = layer_geometry(module)
-        if geo is not None and isinstance(x, Tensor) and x.ndim >= 3:
-            kernel, stride, _, pad_total, dilation, ceil_mode = geo
-            out = [window_output_size(s, k, st, p, d, ceil_mode)
-                   for s, k, st, p, d in zip(x.shape[-2:], kernel, stride, pad_total, dilation)]
-            if min(out) < 1:
-                raise _TraceError(
-                    f"{fn}: input {'x'.join(map(str, input_size))} is too small for {model_name}: the volume becomes "
-                    f"empty at layer {names[id(module)]!r} ({type(module).__name__}, kernel {kernel[0]}x{kernel[1]}, "
-                    f"stride {stride[0]}x{stride[1]}, padding {pad_total[0] // 2}x{pad_total[1] // 2}), which "
-                    f"received a volume of {_volume(x.shape)} (shape {tuple(x.shape)}); its output would be "
-                    f"{out[0]}x{out[1]}")
-
-    def hook(module, args, output):
-        stack.pop()
-        outs = _tensors(output)
-        name = names[id(module)]
-        calls[name] = calls.get(name, 0) + 1
-        if calls[name] > 1:
-            name = f"{name} ({calls[name]})"
-        for t in outs:
-            if t._data.size == 0:
-                raise _TraceError(f"{fn}: input {'x'.join(map(str, input_size))} is too small for {model_name}: the "
-                                  f"volume becomes empty at layer {name!r} ({type(module).__name__}), which received "
-                                  f"a volume of {_volume(args[0].shape) if args else '?'} and returned shape "
-                                  f"{tuple(t.shape)}")
-        own = [p for p in module._parameters.values() if p is not None and id(p) not in seen_params]
-        seen_params.update(id(p) for p in own)
-        params = sum(p.numel() for p in own)
-        trainable = sum(p.numel() for p in own if p.requires_grad)
-        main = outs[0] if outs else None
-        in_shape = tuple(args[0].shape) if args and isinstance(args[0], Tensor) else ()
-        out_shape = tuple(main.shape) if len(outs) == 1 else tuple(tuple(t.shape) for t in outs)
-        rows.append(LayerRow(
-            name=name, type=type(module).__name__, input_shape=in_shape, output_shape=out_shape,
-            params=params, trainable=trainable, frozen=params - trainable,
-            activations=sum(int(t._data.size) for t in outs),
-            activation_bytes=sum(int(t._data.nbytes) for t in outs),
-            macs=_macs(module, args, main) if main is not None else 0,
-            memory=_memory_kind(module, args, main) if main is not None else "new"))
-
-    handles = []
-    modes = [(m, m.training) for m in model.modules()]
-    for m in tracked:
-        handles.append(m.register_forward_pre_hook(pre_hook))
-        handles.append(m.register_forward_hook(hook))
+    input_size, batch_size, dtype = _summary_args(fn, input_size, batch_size, dtype)
+    shape = (batch_size,) + input_size
+    tracer = _Tracer(fn, model, input_size)
     data = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     first = next(iter(model.parameters()), None)
     # The input lives where the model's parameters do (a GPU model gets a GPU input).
     x = Tensor(backend.get_array_module(first._data).asarray(data) if first is not None else data)
     try:
-        model.eval()
-        with no_grad():
+        with hooked(model, [m for _, m in tracer.layers], tracer.pre_hook, tracer.hook), no_grad():
             model(x)
     except _TraceError as e:
         raise ValueError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - report the layer that failed
-        if not stack:
+        error = tracer.failed_layer(shape, e)
+        if error is None:
             raise
-        module, in_shape = stack[-1]
-        raise ValueError(f"{fn}: the forward pass of {model_name} on input {shape} failed at layer "
-                         f"{names.get(id(module), type(module).__name__)!r} ({type(module).__name__}), which received "
-                         f"shape {in_shape}: {e}") from e
-    finally:
-        for handle in handles:
-            handle.remove()
-        for m, mode in modes:
-            m.training = mode
+        raise error from e
 
     all_params = list(model.parameters())
     total = sum(p.numel() for p in all_params)
     trainable = sum(p.numel() for p in all_params if p.requires_grad)
     param_bytes = sum(int(p._data.nbytes) for p in all_params)
-    unused = sum(p.numel() for p in all_params if id(p) not in seen_params)
-    return Summary(model_name, shape, dtype, rows, total, trainable, param_bytes, unused, int(x._data.nbytes))
+    unused = sum(p.numel() for p in all_params if id(p) not in tracer.seen_params)
+    return Summary(tracer.model_name, shape, dtype, tracer.rows, total, trainable, param_bytes, unused,
+                   int(x._data.nbytes))

@@ -156,70 +156,82 @@ class ConvTrace:
         return images.grid(frames, ncols=min(ow, len(frames)), pad=6, background=0.85)
 
     def _frame(self, s, cell):
-        try:
-            from PIL import Image, ImageDraw, ImageFont
-        except ImportError:
-            raise ImportError("ConvTrace.picture: drawing needs Pillow: pip install Pillow") from None
-        try:
-            font = ImageFont.load_default(size=max(8, cell * 11 // 26))
-        except TypeError:  # Pillow < 10.1: a fixed bitmap font
-            font = ImageFont.load_default()
+        """One step drawn: the padded input per channel with the window shaded, the kernel, the products,
+        and the output filled in up to this step."""
         c, hp, wp = self.padded.shape
         kh, kw = self.weight.shape[2:]
         _, oh, ow = self.output.shape
-        gap = cell
-        title = 2 * cell
+        gap, title = cell, 2 * cell
         block_h = max(hp, kh) * cell + gap
-        width = (wp + 2 * kw + ow) * cell + 5 * gap
-        height = title + c * block_h
-        im = Image.new("RGB", (width, height), "white")
-        d = ImageDraw.Draw(im)
+        canvas = _Canvas((wp + 2 * kw + ow) * cell + 5 * gap, title + c * block_h, cell, self._integral)
+        label = (f"out[{s.row},{s.col}] = sum of products"
+                 + (f" + bias {_fmt(s.bias, self._integral)}" if s.bias else "")
+                 + f" = {_fmt(s.value, self._integral)}")
+        canvas.draw.text((gap, cell // 2), label, fill="black", font=canvas.font)
+        input_fill = self._input_fill(s)
+        for ch in range(c):
+            y0 = title + ch * block_h
+            x = gap
+            canvas.table(x, y0, self.padded[ch].astype(object), fill=input_fill)
+            x += wp * cell + gap
+            canvas.table(x, y0, self.weight[s.out_channel, ch].astype(object), fill=lambda r, q: (255, 235, 200),
+                         outline=(230, 140, 0))
+            x += kw * cell + gap
+            canvas.table(x, y0, s.products[ch].astype(object), fill=lambda r, q: (200, 235, 200))
+        done = np.full((oh, ow), np.nan, dtype=object)
+        upto = s.row * ow + s.col + 1
+        done.reshape(-1)[:upto] = self.output[s.out_channel].ravel()[:upto]
+        y0 = title + max(0, (c * block_h - gap - oh * cell) // 2)
+        canvas.table(gap + (wp + 2 * kw) * cell + 3 * gap, y0, done,
+                     fill=lambda r, q: (255, 240, 120) if (r, q) == (s.row, s.col) else "white")
+        return np.asarray(canvas.image, dtype=np.float32) / 255.0
+
+    def _input_fill(self, s):
+        """The colour of each padded-input cell at step ``s``: window blue, padding grey, the rest white."""
         (top, _), (left, _) = self.pads
         h, w = self.input.shape[1:]
-
-        def table(x0, y0, values, fill=None, outline=None):
-            for r in range(values.shape[0]):
-                for q in range(values.shape[1]):
-                    box = [x0 + q * cell, y0 + r * cell, x0 + (q + 1) * cell, y0 + (r + 1) * cell]
-                    d.rectangle(box, fill=(fill(r, q) if fill else "white"), outline=(150, 150, 150))
-                    v = values[r, q]
-                    if v is not None and not (isinstance(v, float) and np.isnan(v)):
-                        d.text((box[0] + cell / 2, box[1] + cell / 2), _fmt(float(v), self._integral),
-                               fill="black", font=font, anchor="mm")
-            if outline:
-                x1, y1 = x0 + values.shape[1] * cell, y0 + values.shape[0] * cell
-                d.rectangle([x0, y0, x1, y1], outline=outline, width=3)
-
         rows = set(r + top for r in s.rows)
         cols = set(q + left for q in s.cols)
 
-        def input_fill(r, q):
+        def fill(r, q):
             if (r in rows) and (q in cols):
                 return (170, 205, 255)
             inside = top <= r < top + h and left <= q < left + w
             return "white" if inside else (225, 225, 225)
 
-        label = (f"out[{s.row},{s.col}] = sum of products"
-                 + (f" + bias {_fmt(s.bias, self._integral)}" if s.bias else "")
-                 + f" = {_fmt(s.value, self._integral)}")
-        d.text((gap, cell // 2), label, fill="black", font=font)
-        for ch in range(c):
-            y0 = title + ch * block_h
-            x = gap
-            table(x, y0, self.padded[ch].astype(object), fill=input_fill)
-            x += wp * cell + gap
-            table(x, y0, self.weight[s.out_channel, ch].astype(object), fill=lambda r, q: (255, 235, 200),
-                  outline=(230, 140, 0))
-            x += kw * cell + gap
-            table(x, y0, s.products[ch].astype(object), fill=lambda r, q: (200, 235, 200))
-        x = gap + (wp + 2 * kw) * cell + 3 * gap
-        done = np.full((oh, ow), np.nan, dtype=object)
-        flat = self.output[s.out_channel].ravel()
-        upto = s.row * ow + s.col + 1
-        done.reshape(-1)[:upto] = flat[:upto]
-        y0 = title + max(0, (c * block_h - gap - oh * cell) // 2)
-        table(x, y0, done, fill=lambda r, q: (255, 240, 120) if (r, q) == (s.row, s.col) else "white")
-        return np.asarray(im, dtype=np.float32) / 255.0
+        return fill
+
+
+class _Canvas:
+    """A white Pillow picture on which tables of numbers are drawn, one ``cell`` square per value."""
+
+    def __init__(self, width, height, cell, integral):
+        try:  # Pillow is an optional extra, needed only for pictures
+            from PIL import Image, ImageDraw, ImageFont
+        except ImportError:
+            raise ImportError("ConvTrace.picture: drawing needs Pillow: pip install Pillow") from None
+        try:
+            self.font = ImageFont.load_default(size=max(8, cell * 11 // 26))
+        except TypeError:  # Pillow < 10.1: a fixed bitmap font
+            self.font = ImageFont.load_default()
+        self.image = Image.new("RGB", (width, height), "white")
+        self.draw = ImageDraw.Draw(self.image)
+        self.cell, self.integral = cell, integral
+
+    def table(self, x0, y0, values, fill=None, outline=None):
+        """``values`` (2-D, None or NaN for an empty cell) at (x0, y0); ``fill(r, q)`` colours a cell."""
+        cell, d = self.cell, self.draw
+        for r in range(values.shape[0]):
+            for q in range(values.shape[1]):
+                box = [x0 + q * cell, y0 + r * cell, x0 + (q + 1) * cell, y0 + (r + 1) * cell]
+                d.rectangle(box, fill=(fill(r, q) if fill else "white"), outline=(150, 150, 150))
+                v = values[r, q]
+                if v is not None and not (isinstance(v, float) and np.isnan(v)):
+                    d.text((box[0] + cell / 2, box[1] + cell / 2), _fmt(float(v), self.integral),
+                           fill="black", font=self.font, anchor="mm")
+        if outline:
+            x1, y1 = x0 + values.shape[1] * cell, y0 + values.shape[0] * cell
+            d.rectangle([x0, y0, x1, y1], outline=outline, width=3)
 
 
 def _array(fn, name, value):
@@ -227,6 +239,40 @@ def _array(fn, name, value):
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{fn}: `{name}` must be numeric. Received dtype {a.dtype}")
     return a.astype(np.float64)
+
+
+def _image_and_kernel(fn, input, weight):
+    """``input`` as (C, H, W) and ``weight`` as (O, C, kH, kW) float64 arrays, checked to match."""
+    x = _array(fn, "input", input)
+    w = _array(fn, "weight", weight)
+    if x.ndim == 2:
+        x = x[None]                                                          # (H, W) -> (1, H, W)
+    if x.ndim != 3:
+        raise ValueError(f"{fn}: `input` must be (H, W) or (C, H, W), one image. Received shape {x.shape}")
+    if w.ndim == 2:
+        w = w[None, None]                                                    # (kH, kW) -> (1, 1, kH, kW)
+    elif w.ndim == 3:
+        w = w[None]                                                          # (C, kH, kW) -> (1, C, kH, kW)
+    if w.ndim != 4:
+        raise ValueError(f"{fn}: `weight` must be (kH, kW), (C, kH, kW) or (O, C, kH, kW). "
+                         f"Received shape {w.shape}")
+    if w.shape[1] != x.shape[0]:
+        raise ValueError(f"{fn}: input has {x.shape[0]} channels but weight expects {w.shape[1]} "
+                         f"(input shape {x.shape}, weight shape {w.shape})")
+    return x, w
+
+
+def _bias(fn, bias, o):
+    """``bias`` (None, a scalar or one value per output channel) as an (O,) float64 array."""
+    if bias is None:
+        return np.zeros(o)
+    b = _array(fn, "bias", bias).reshape(-1)
+    if b.size == 1:
+        b = np.repeat(b, o)
+    if b.shape != (o,):
+        raise ValueError(f"{fn}: `bias` must be a scalar or have one value per output channel ({o},). "
+                         f"Received shape {images.as_numpy(bias).shape}")
+    return b
 
 
 def trace_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -252,32 +298,8 @@ def trace_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
         [[0.0, -1.0], [-1.0, 1.0]]
     """
     fn = "trace_conv2d"
-    x = _array(fn, "input", input)
-    w = _array(fn, "weight", weight)
-    if x.ndim == 2:
-        x = x[None]                                                          # (H, W) -> (1, H, W)
-    if x.ndim != 3:
-        raise ValueError(f"{fn}: `input` must be (H, W) or (C, H, W), one image. Received shape {x.shape}")
-    if w.ndim == 2:
-        w = w[None, None]                                                    # (kH, kW) -> (1, 1, kH, kW)
-    elif w.ndim == 3:
-        w = w[None]                                                          # (C, kH, kW) -> (1, C, kH, kW)
-    if w.ndim != 4:
-        raise ValueError(f"{fn}: `weight` must be (kH, kW), (C, kH, kW) or (O, C, kH, kW). "
-                         f"Received shape {w.shape}")
-    if w.shape[1] != x.shape[0]:
-        raise ValueError(f"{fn}: input has {x.shape[0]} channels but weight expects {w.shape[1]} "
-                         f"(input shape {x.shape}, weight shape {w.shape})")
-    o = w.shape[0]
-    if bias is None:
-        b = np.zeros(o)
-    else:
-        b = _array(fn, "bias", bias).reshape(-1)
-        if b.size == 1:
-            b = np.repeat(b, o)
-        if b.shape != (o,):
-            raise ValueError(f"{fn}: `bias` must be a scalar or have one value per output channel ({o},). "
-                             f"Received shape {images.as_numpy(bias).shape}")
+    x, w = _image_and_kernel(fn, input, weight)
+    b = _bias(fn, bias, w.shape[0])
     stride = pair(fn, "stride", stride, minimum=1)
     dilation = pair(fn, "dilation", dilation, minimum=1)
     kernel = w.shape[2:]

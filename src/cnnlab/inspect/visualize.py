@@ -22,9 +22,11 @@ import numpy as np
 
 from .. import backend
 from ..autograd import no_grad
+from ..data import DataLoader, Subset
 from ..tensor import Tensor
 from ..validation import int_arg, is_int
 from . import images
+from .receptive_field import receptive_field
 
 
 # ---------------------------------------------------------------------------------------------- layers
@@ -274,8 +276,6 @@ def receptive_geometry(model, image, layer):
     layer takes the field of the last layer inside it; a layer whose field covers the whole input (after
     a global pool, a flatten) or that ``receptive_field`` cannot follow gets the whole image.
     """
-    from .receptive_field import receptive_field
-
     name, _ = get_layer(model, layer, "receptive_geometry")
     x = _batch(model, image, "receptive_geometry")
     h, w = (int(v) for v in x.shape[2:])
@@ -369,8 +369,6 @@ def top_patches(model, dataset, layer, channel=None, k=9, batch_size=256, one_pe
         ``TopPatches`` (values, dataset indices, positions, boxes, patches, and the ``picture``).
     """
     fn = "top_patches"
-    from ..data import DataLoader, Subset
-
     name, module = get_layer(model, layer, fn)
     if not is_int(k) or k < 1:
         raise ValueError(f"{fn}: `k` must be a positive int. Received: k={k!r}")
@@ -380,31 +378,60 @@ def top_patches(model, dataset, layer, channel=None, k=9, batch_size=256, one_pe
         dataset = Subset(dataset, np.arange(n))
     if n == 0:
         raise ValueError(f"{fn}: the dataset is empty")
-    sample = dataset[0][0]
-    sample = _batch(model, sample, fn)
+    sample = _batch(model, dataset[0][0], fn)
     probe = backend.asnumpy(_forward_to(model, sample, module))
     if probe.ndim != 4:
         raise ValueError(f"{fn}: layer {name!r} outputs shape {tuple(probe.shape)}; top patches need a layer with "
                          f"(N, C, H, W) feature maps")
     num_channels, fh, fw = probe.shape[1:]
-    if channel is None:
-        channels = np.arange(num_channels)
-    else:
-        channels = np.atleast_1d(np.asarray(channel))
-        if channels.dtype.kind not in "iu" or channels.ndim != 1 or channels.size == 0:
-            raise ValueError(f"{fn}: `channel` must be an int, a list of ints or None. Received: channel={channel!r}")
-        bad = channels[(channels < 0) | (channels >= num_channels)]
-        if bad.size:
-            raise ValueError(f"{fn}: `channel` must be in 0..{num_channels - 1} for layer {name!r} "
-                             f"({num_channels} channels). Received: channel={channel!r}")
+    channels = _channels_arg(fn, channel, num_channels, name)
     k = min(k, n if one_per_image else n * fh * fw)
+    values, keys = _strongest_units(model, module, dataset, channels, k, batch_size, one_per_image)
+    indices = keys // (fh * fw)
+    positions = np.stack([(keys % (fh * fw)) // fw, keys % fw], axis=-1)     # (R, k, 2)
+    r = len(channels)
+    geometry = receptive_geometry(model, sample, module)
+    boxes = np.array([[geometry.box(i, j) for i, j in row] for row in positions.reshape(r, -1, 2)],
+                     dtype=np.int64).reshape(r, -1, 4)
+    shown = _display_images(dataset, indices.ravel())                        # (R*k, H, W, 3)
+    pictures = shown.reshape(r, -1, *shown.shape[1:])                        # (R, k, H, W, 3)
+    patches = np.stack([np.stack([_crop(pictures[a, b], boxes[a, b]) for b in range(indices.shape[1])])
+                        for a in range(r)])                                  # (R, k, ph, pw, 3)
+    factor = scale or images.fit_scale(max(patches.shape[2:4]), 32)
+    tiles = [images.upscale(p, factor) for p in patches.reshape(-1, *patches.shape[2:])]
+    picture = images.grid(tiles, ncols=indices.shape[1], pad=2, background=1.0)
+    if path is not None:
+        images.write_png(path, picture)
+    return TopPatches(name, channels, indices, positions, values.astype(np.float32), boxes, patches, picture)
+
+
+def _channels_arg(fn, channel, num_channels, name):
+    """``channel`` (an int, a list of ints, or None for all) as an array of channel indices."""
+    if channel is None:
+        return np.arange(num_channels)
+    channels = np.atleast_1d(np.asarray(channel))
+    if channels.dtype.kind not in "iu" or channels.ndim != 1 or channels.size == 0:
+        raise ValueError(f"{fn}: `channel` must be an int, a list of ints or None. Received: channel={channel!r}")
+    bad = channels[(channels < 0) | (channels >= num_channels)]
+    if bad.size:
+        raise ValueError(f"{fn}: `channel` must be in 0..{num_channels - 1} for layer {name!r} "
+                         f"({num_channels} channels). Received: channel={channel!r}")
+    return channels
+
+
+def _strongest_units(model, module, dataset, channels, k, batch_size, one_per_image):
+    """The ``k`` largest activations of each channel over the dataset, largest first (ties: lowest key).
+
+    Returns (values, keys), each (R, k); a key is the flat unit (sample * fh + row) * fw + col. Only
+    the best ``k`` so far are kept between batches, so memory does not grow with the dataset.
+    """
     r = len(channels)
     best_val = np.full((r, 0), -np.inf, np.float64)
-    best_key = np.zeros((r, 0), np.int64)          # flat key: (sample * fh + row) * fw + col
+    best_key = np.zeros((r, 0), np.int64)
     start = 0
     for x, _ in DataLoader(dataset, batch_size=batch_size):
         acts = backend.asnumpy(_forward_to(model, x, module))[:, channels]  # (B, R, fh, fw)
-        b = acts.shape[0]
+        b, _, fh, fw = acts.shape
         flat = acts.reshape(b, r, fh * fw).astype(np.float64)                # (B, R, fh*fw)
         if one_per_image:
             pos = flat.argmax(axis=2)                                        # (B, R)
@@ -423,23 +450,7 @@ def top_patches(model, dataset, layer, channel=None, k=9, batch_size=256, one_pe
         best_val, best_key = cand_val, cand_key
         start += b
     order = np.lexsort((best_key, -best_val), axis=1) if best_val.size else np.zeros((r, 0), np.int64)
-    values = np.take_along_axis(best_val, order, axis=1)
-    keys = np.take_along_axis(best_key, order, axis=1)
-    indices = keys // (fh * fw)
-    positions = np.stack([(keys % (fh * fw)) // fw, keys % fw], axis=-1)     # (R, k, 2)
-    geometry = receptive_geometry(model, sample, module)
-    boxes = np.array([[geometry.box(i, j) for i, j in row] for row in positions.reshape(r, -1, 2)],
-                     dtype=np.int64).reshape(r, -1, 4)
-    shown = _display_images(dataset, indices.ravel())                        # (R*k, H, W, 3)
-    pictures = shown.reshape(r, -1, *shown.shape[1:])                        # (R, k, H, W, 3)
-    patches = np.stack([np.stack([_crop(pictures[a, b], boxes[a, b]) for b in range(indices.shape[1])])
-                        for a in range(r)])                                  # (R, k, ph, pw, 3)
-    factor = scale or images.fit_scale(max(patches.shape[2:4]), 32)
-    tiles = [images.upscale(p, factor) for p in patches.reshape(-1, *patches.shape[2:])]
-    picture = images.grid(tiles, ncols=indices.shape[1], pad=2, background=1.0)
-    if path is not None:
-        images.write_png(path, picture)
-    return TopPatches(name, channels, indices, positions, values.astype(np.float32), boxes, patches, picture)
+    return np.take_along_axis(best_val, order, axis=1), np.take_along_axis(best_key, order, axis=1)
 
 
 # ---------------------------------------------------------------------------------------------- attribution
@@ -638,18 +649,7 @@ def visualize_checkpoint(checkpoint, what, out, image=None, layer=None, channel=
         return dataset
 
     def the_image():
-        spec = image or "test:0"
-        if isinstance(spec, str) and spec.startswith("test:"):
-            try:
-                index = int(spec[5:])
-            except ValueError:
-                raise ValueError(f"visualize: `image` {spec!r} must be a file or test:N with N an int") from None
-            ds = test_set()
-            if not 0 <= index < len(ds):
-                raise ValueError(f"visualize: test image {index} does not exist; the test set has {len(ds)} images")
-            x = ds[index][0]
-            return backend.asnumpy(getattr(x, "data", x)), f"test{index}"
-        return load_input(spec, meta), os.path.splitext(os.path.basename(spec))[0]
+        return _chosen_image(image or "test:0", meta, test_set)
 
     os.makedirs(out, exist_ok=True)
     written = []
@@ -668,17 +668,39 @@ def visualize_checkpoint(checkpoint, what, out, image=None, layer=None, channel=
         written.append(images.write_png(os.path.join(out, f"top-patches-{lname}{suffix}.png"), result.picture))
     else:
         x, stem = the_image()
-        h = x.shape[-1]
-        if what == "occlusion":
-            heat = occlusion_map(model, x, target, patch=patch or max(1, h // 4), stride=stride or max(1, h // 8))
-            picture = heatmap_picture(x, heat, signed=True)
-        else:
-            heat = saliency(model, x, target)
-            picture = heatmap_picture(x, heat)
-        with no_grad(), _eval_mode(model):
-            scores = backend.asnumpy(model(Tensor(_batch(model, x, "visualize")))._data)[0]
-        t = _target("visualize", target, scores.shape[0], scores)
-        label = classes[t] if t < len(classes) else str(t)
-        log(f"{what} for class {label!r} (predicted {classes[int(scores.argmax())] if classes else scores.argmax()})")
+        picture = _class_heatmap(model, x, what, target, classes, patch, stride, log)
         written.append(images.write_png(os.path.join(out, f"{what}-{stem}.png"), picture))
     return written
+
+
+def _chosen_image(spec, meta, test_set):
+    """(image, file stem) for ``visualize_checkpoint``'s ``image``: "test:N" (from ``test_set()``) or a file."""
+    if isinstance(spec, str) and spec.startswith("test:"):
+        try:
+            index = int(spec[5:])
+        except ValueError:
+            raise ValueError(f"visualize: `image` {spec!r} must be a file or test:N with N an int") from None
+        ds = test_set()
+        if not 0 <= index < len(ds):
+            raise ValueError(f"visualize: test image {index} does not exist; the test set has {len(ds)} images")
+        x = ds[index][0]
+        return backend.asnumpy(getattr(x, "data", x)), f"test{index}"
+    return load_input(spec, meta), os.path.splitext(os.path.basename(spec))[0]
+
+
+def _class_heatmap(model, x, what, target, classes, patch, stride, log):
+    """The occlusion or saliency picture of image ``x`` for class ``target`` (the predicted one when None),
+    logging which class it is for."""
+    h = x.shape[-1]
+    if what == "occlusion":
+        heat = occlusion_map(model, x, target, patch=patch or max(1, h // 4), stride=stride or max(1, h // 8))
+        picture = heatmap_picture(x, heat, signed=True)
+    else:
+        heat = saliency(model, x, target)
+        picture = heatmap_picture(x, heat)
+    with no_grad(), _eval_mode(model):
+        scores = backend.asnumpy(model(Tensor(_batch(model, x, "visualize")))._data)[0]
+    t = _target("visualize", target, scores.shape[0], scores)
+    label = classes[t] if t < len(classes) else str(t)
+    log(f"{what} for class {label!r} (predicted {classes[int(scores.argmax())] if classes else scores.argmax()})")
+    return picture

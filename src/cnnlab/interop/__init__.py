@@ -1,4 +1,5 @@
 """Moving models to and from other engines: PyTorch state dicts (in and out) and ONNX export.
+May import models, nn, optim, data, functional and below; not train, inspect or cli.
 
 Example:
     >>> from cnnlab import models

@@ -25,7 +25,9 @@ from ..functional import conv as _convmod
 from ..functional import elementwise as _ew
 from ..functional import norm as _norm
 from ..functional import padding as _padding
-from ..functional import pool as _pool
+from ..functional.pooling import adaptive as _pool_adaptive
+from ..functional.pooling import avg as _pool_avg
+from ..functional.pooling import max as _pool_max
 from ..functional import reduce as _reduce
 from ..functional import shape as _shape
 from ..nn import Dropout, Dropout2d, Module
@@ -241,8 +243,8 @@ def _avg_pool(g, r):
     if (kh, kw) == (h, w) and (oh, ow) == (1, 1) and divisor.item() == h * w:   # global_avg_pool2d
         return g.node("GlobalAveragePool", [g.value(x, r)], r)
     for include in (True, False):
-        dh = _pool._avg_divisors(h, oh, kh, sh, ph, include)
-        dw = _pool._avg_divisors(w, ow, kw, sw, pw, include)
+        dh = _pool_avg.avg_divisors(h, oh, kh, sh, ph, include)
+        dw = _pool_avg.avg_divisors(w, ow, kw, sw, pw, include)
         if np.array_equal((dh[:, None] * dw[None, :]).astype(np.float64), divisor):
             return g.node("AveragePool", [g.value(x, r)], r, count_include_pad=int(include), **attrs)
     raise _unsupported(r, "with divisor_override has no ONNX AveragePool equivalent")
@@ -394,10 +396,10 @@ def _pad(g, r):
 
 HANDLERS = {
     _convmod.Conv2d: _conv,
-    _pool.MaxPool2d: _max_pool,
-    _pool.AvgPool2d: _avg_pool,
-    _pool.AdaptiveAvgPool2d: lambda g, r: _adaptive(g, r, "Average"),
-    _pool.AdaptiveMaxPool2d: lambda g, r: _adaptive(g, r, "Max"),
+    _pool_max.MaxPool2d: _max_pool,
+    _pool_avg.AvgPool2d: _avg_pool,
+    _pool_adaptive.AdaptiveAvgPool2d: lambda g, r: _adaptive(g, r, "Average"),
+    _pool_adaptive.AdaptiveMaxPool2d: lambda g, r: _adaptive(g, r, "Max"),
     _norm.BatchNorm: _batch_norm,
     _norm.LocalResponseNorm: _lrn,
     _basic.Linear: _linear,

@@ -170,11 +170,34 @@ def load_torch_state_dict(model, state_dict_or_path, strict=True):
                         f"{type(model).__name__}")
     source = read_state_dict(state_dict_or_path)
     targets = OrderedDict((name, t) for name, t in model._state_entries())
+    filled = _fill_batch_counters(targets, source)
+    missing, unexpected, problems = _fit_problems(targets, source, strict)
+    if problems:
+        where = (f" from {os.fspath(state_dict_or_path)!r}" if isinstance(state_dict_or_path, (str, os.PathLike))
+                 else "")
+        raise LoadStateDictError(f"{fn}: the state dict{where} does not fit {type(model).__name__} "
+                                 f"({len(targets)} keys in the model, {len(source) - len(filled)} given); nothing "
+                                 f"was loaded:\n  " + "\n  ".join(problems))
+    usable = OrderedDict((k, v) for k, v in source.items() if k in targets)
+    model.load_state_dict(usable, strict=False)
+    return LoadReport(missing, unexpected, filled)
+
+
+def _fill_batch_counters(targets, source):
+    """Add zero ``num_batches_tracked`` counters the source lacks (older checkpoints); their names."""
     filled = []
     for name, t in targets.items():
         if name.endswith("num_batches_tracked") and name not in source:
             source[name] = np.zeros(t.shape, dtype=np.int64)
             filled.append(name)
+    return filled
+
+
+def _fit_problems(targets, source, strict):
+    """(missing keys, unexpected keys, the lines saying why ``source`` does not fit ``targets``).
+
+    An unexpected key with a missing key of the same shape and a close name is shown as a likely rename.
+    """
     missing = [k for k in targets if k not in source]
     unexpected = [k for k in source if k not in targets]
     mismatched = [(k, tuple(source[k].shape), tuple(targets[k].shape)) for k in targets
@@ -194,15 +217,7 @@ def load_torch_state_dict(model, state_dict_or_path, strict=True):
     if mismatched:
         problems.append(f"shape mismatches ({len(mismatched)}): "
                         + _limit([f"{k}: state dict {s} vs model {m}" for k, s, m in mismatched], 8))
-    if problems:
-        where = (f" from {os.fspath(state_dict_or_path)!r}" if isinstance(state_dict_or_path, (str, os.PathLike))
-                 else "")
-        raise LoadStateDictError(f"{fn}: the state dict{where} does not fit {type(model).__name__} "
-                                 f"({len(targets)} keys in the model, {len(source) - len(filled)} given); nothing "
-                                 f"was loaded:\n  " + "\n  ".join(problems))
-    usable = OrderedDict((k, v) for k, v in source.items() if k in targets)
-    model.load_state_dict(usable, strict=False)
-    return LoadReport(missing, unexpected, filled)
+    return missing, unexpected, problems
 
 
 def to_torch_state_dict(model, as_torch=None):

@@ -1,4 +1,5 @@
 """How the hot ops are computed, kept apart from what they compute (``functional/``).
+On raw arrays: may import backend and the bottom level (validation, resources), never Tensor or functional.
 
 Two namespaces offer the same functions with the same signatures, on raw arrays:
 

@@ -1,4 +1,6 @@
-"""The model zoo: every architecture is a function returning an ``nn.Module``, declared as a config table."""
+"""The model zoo: every architecture is a function returning an ``nn.Module``, declared as a config table.
+May import nn, optim, data, functional and below; not train, inspect, interop or cli.
+"""
 
 from ._common import skip_init
 from .alexnet import alexnet, alexnet_owt, zfnet

@@ -22,7 +22,7 @@ from .. import nn
 from ..functional import flatten
 from ..nn import init
 from ..validation import choice, real_arg
-from ._common import built_for_init, check_positive_int
+from ._common import built_for_init, check_positive_int, skip_init
 from .registry import register_model
 
 # Tan & Le 2019, Table 1 (EfficientNet-B0) after the stem:
@@ -317,8 +317,6 @@ def scaling_table():
     ``width``, ``resolution``, ``dropout``, the resulting ``layers`` (MBConv blocks), ``head``
     channels and ``params`` (counted on a model built without random initialisation).
     """
-    from ._common import skip_init
-
     rows = []
     for variant, (width, depth, resolution, dropout) in VARIANTS.items():
         phi = math.log(depth) / math.log(ALPHA)

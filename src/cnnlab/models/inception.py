@@ -19,6 +19,7 @@ from collections import namedtuple
 
 from .. import nn
 from ..functional import cat, flatten
+from ..nn import init
 from ._common import built_for_init, check_positive_int
 from .googlenet import BasicConv2d
 from .registry import register_model
@@ -274,8 +275,6 @@ class Inception3(nn.Module):
     def _init_weights(self):
         """torchvision's: truncated normal (std 0.1, or the layer's ``stddev``) for convolutions and
         FC layers, zero FC biases, BatchNorm weight 1 and bias 0."""
-        from ..nn import init
-
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 init.trunc_normal_(m.weight, 0.0, getattr(m, "stddev", 0.1), -2.0, 2.0)

@@ -1,4 +1,5 @@
-"""Layers and models: ``Module``, ``Parameter``, containers, layers wrapping ``cnnlab.functional``, ``init``.
+"""Layers: ``Module``, ``Parameter``, containers, layers wrapping ``cnnlab.functional``, ``init``.
+May import functional, tensor, autograd, kernels, backend, validation; not optim, data, models or above.
 
 Names, arguments, attribute names and default initialisation follow ``torch.nn``, so a model reads
 the same and its ``state_dict`` keys map one to one.

@@ -1,14 +1,8 @@
 """``Conv2d``: 2-D convolution (cross-correlation) over an NCHW input, with learned kernels and bias."""
 
-import math
-
 from ..functional import conv as Fconv
-from ..validation import bool_arg, int_arg, is_int, pair
-from . import init
-from .module import Module
-from .parameter import _empty_parameter
-
-_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+from ..validation import int_arg, is_int, padding_mode_arg, pair
+from .weighted import _WeightAndBias
 
 
 def _padding_arg(fn, padding):
@@ -30,7 +24,7 @@ def _padding_arg(fn, padding):
                          f"((top, bottom), (left, right)). Received: padding={padding!r}") from None
 
 
-class Conv2d(Module):
+class Conv2d(_WeightAndBias):
     """2-D convolution: each output channel is a learned kernel slid over the input, plus a bias.
 
     Args:
@@ -80,10 +74,7 @@ class Conv2d(Module):
         if padding == "same" and stride != (1, 1):
             raise ValueError(f"{fn}: padding='same' is not supported for strided convolutions. "
                              f"Received: stride={stride}")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"{fn}: `padding_mode` must be one of {', '.join(map(repr, _PADDING_MODES))}. "
-                             f"Received: padding_mode={padding_mode!r}")
-        bool_arg(fn, "bias", bias)
+        padding_mode_arg(fn, padding_mode)   # the check conv2d makes, here at construction
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
@@ -94,20 +85,8 @@ class Conv2d(Module):
         self.output_padding = (0, 0)
         self.groups = groups
         self.padding_mode = padding_mode
-        self.weight = _empty_parameter(fn, (out_channels, in_channels // groups) + kernel_size, dtype, device)
-        if bias:
-            self.bias = _empty_parameter(fn, (out_channels,), dtype, device)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        """PyTorch's default: weight ~ kaiming_uniform_(a=sqrt(5)), bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        self._make_parameters(fn, (out_channels, in_channels // groups) + kernel_size, out_channels, bias, dtype,
+                              device)
 
     def forward(self, input):
         return Fconv.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,

@@ -1,15 +1,12 @@
 """``ConvTranspose2d``: learned upsampling, the transpose (adjoint) of a strided ``Conv2d``."""
 
-import math
-
 from ..functional import conv_transpose as Fct
-from ..validation import bool_arg, int_arg, pair
-from . import init
-from .module import Module
-from .parameter import _empty_parameter
+from ..functional.sizes import conv_transpose_output_size
+from ..validation import int_arg, pair
+from .weighted import _WeightAndBias
 
 
-class ConvTranspose2d(Module):
+class ConvTranspose2d(_WeightAndBias):
     """2-D transposed convolution, as ``torch.nn.ConvTranspose2d``: each input pixel paints a
     learned kernel onto the output, ``stride`` pixels apart (decoders, segmentation, GANs).
 
@@ -51,7 +48,6 @@ class ConvTranspose2d(Module):
         if padding_mode != "zeros":
             raise ValueError(f"{fn}: only padding_mode='zeros' is supported, as in PyTorch. "
                              f"Received: padding_mode={padding_mode!r}")
-        bool_arg(fn, "bias", bias)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = pair(fn, "kernel_size", kernel_size)
         self.stride = pair(fn, "stride", stride)
@@ -61,27 +57,14 @@ class ConvTranspose2d(Module):
         self.transposed = True
         self.padding_mode = padding_mode
         shape = (in_channels, out_channels // groups) + self.kernel_size
-        self.weight = _empty_parameter(fn, shape, dtype, device)
-        if bias:
-            self.bias = _empty_parameter(fn, (out_channels,), dtype, device)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, U(+-1/sqrt(fan_in)) bias."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        self._make_parameters(fn, shape, out_channels, bias, dtype, device)
 
     def _output_padding(self, input, output_size):
         """The output padding that makes the output ``output_size`` (its last two entries)."""
         if output_size is None:
             return self.output_padding
         size = tuple(int(n) for n in output_size)[-2:]
-        low = tuple(Fct.conv_transpose_output_size(n, k, s, p, 0, d) for n, k, s, p, d in
+        low = tuple(conv_transpose_output_size(n, k, s, p, 0, d) for n, k, s, p, d in
                     zip(input.shape[-2:], self.kernel_size, self.stride, self.padding,
                         self.dilation))
         high = tuple(n + s - 1 for n, s in zip(low, self.stride))

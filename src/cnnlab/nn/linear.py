@@ -1,15 +1,11 @@
 """``Linear``: the fully connected layer y = x W^T + b."""
 
-import math
-
 from ..functional import basic as Fbasic
-from . import init
-from ..validation import bool_arg, int_arg
-from .module import Module
-from .parameter import _empty_parameter
+from ..validation import int_arg
+from .weighted import _WeightAndBias
 
 
-class Linear(Module):
+class Linear(_WeightAndBias):
     """Fully connected layer: ``y = x W^T + b`` on the last axis.
 
     Args:
@@ -34,21 +30,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = int_arg("Linear", "in_features", in_features, minimum=0)
         self.out_features = int_arg("Linear", "out_features", out_features, minimum=0)
-        bool_arg("Linear", "bias", bias)
-        self.weight = _empty_parameter("Linear", (self.out_features, self.in_features), dtype, device)
-        if bias:
-            self.bias = _empty_parameter("Linear", (self.out_features,), dtype, device)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        """PyTorch's default: weight ~ kaiming_uniform_(a=sqrt(5)), bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        self._make_parameters("Linear", (self.out_features, self.in_features), self.out_features, bias, dtype,
+                              device)
 
     def forward(self, input):
         return Fbasic.linear(input, self.weight, self.bias)

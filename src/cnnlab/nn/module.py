@@ -7,6 +7,7 @@ can be walked (``named_parameters``), saved (``state_dict``), restored (``load_s
 ``torch.nn.Module`` so state dicts map one to one (``features.0.weight``, ``bn.running_mean``).
 """
 
+import fnmatch
 import itertools
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from .parameter import Parameter
+from .parameter import Parameter, _floating_dtype
 
 
 class LoadStateDictError(ValueError, RuntimeError):
@@ -60,6 +61,30 @@ class RemovableHandle:
     def __exit__(self, *exc):
         self.remove()
         return False
+
+
+def _add_hook(fn, hook, hooks, with_kwargs_ids, prepend, with_kwargs):
+    """Put ``hook`` in the ordered dict ``hooks`` (first if ``prepend``) and return its handle."""
+    if not callable(hook):
+        raise TypeError(f"{fn}: `hook` must be callable. Received an object of type {type(hook).__name__}")
+    handle = RemovableHandle(hooks, with_kwargs_ids)
+    hooks[handle.id] = hook
+    if with_kwargs:
+        with_kwargs_ids[handle.id] = True
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+def _buffer_value(value, name, prefix, owner):
+    """``value`` as buffer ``name``: a Tensor or None as it is, an array wrapped, anything else a TypeError
+    (its message starts with ``prefix`` and names the buffer's ``owner``)."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
+        return Tensor(value)
+    raise TypeError(f"{prefix}cannot assign an object of type {type(value).__name__} as buffer {name!r}{owner} "
+                    f"(cnnlab.Tensor, an array or None expected)")
 
 
 def _addindent(text, spaces):
@@ -167,16 +192,8 @@ class Module:
         With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs, output)``. Returns a handle
         whose ``remove()`` takes the hook off.
         """
-        if not callable(hook):
-            raise TypeError(f"register_forward_hook: `hook` must be callable. Received an object of type "
-                            f"{type(hook).__name__}")
-        handle = RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs)
-        self._forward_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook("register_forward_hook", hook, self._forward_hooks, self._forward_hooks_with_kwargs,
+                         prepend, with_kwargs)
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """Call ``hook(module, args)`` before every forward; a non-None return replaces the positional inputs.
@@ -184,16 +201,8 @@ class Module:
         With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs)`` and may return ``(args, kwargs)``.
         Returns a handle whose ``remove()`` takes the hook off.
         """
-        if not callable(hook):
-            raise TypeError(f"register_forward_pre_hook: `hook` must be callable. Received an object of type "
-                            f"{type(hook).__name__}")
-        handle = RemovableHandle(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
-        self._forward_pre_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_pre_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook("register_forward_pre_hook", hook, self._forward_pre_hooks,
+                         self._forward_pre_hooks_with_kwargs, prepend, with_kwargs)
 
     # ------------------------------------------------------------------ registration
     def _require_init(self, what):
@@ -225,13 +234,7 @@ class Module:
         if isinstance(tensor, Parameter):
             raise TypeError(f"register_buffer: cannot register the Parameter {name!r} as a buffer "
                             f"(use register_parameter)")
-        if tensor is not None and not isinstance(tensor, Tensor):
-            if isinstance(tensor, np.ndarray) or hasattr(tensor, "__cuda_array_interface__"):
-                tensor = Tensor(tensor)
-            else:
-                raise TypeError(f"register_buffer: cannot assign an object of type {type(tensor).__name__} as "
-                                f"buffer {name!r} (cnnlab.Tensor, an array or None expected)")
-        self._buffers[name] = tensor
+        self._buffers[name] = _buffer_value(tensor, name, "register_buffer: ", "")
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -258,6 +261,13 @@ class Module:
                 return d[registry][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
+    def _clear_slot(self, table, name, value, kind, expected):
+        """Set the registered ``kind`` ``name`` in ``table`` to None; any other value is a TypeError."""
+        if value is not None:
+            raise TypeError(f"cannot assign an object of type {type(value).__name__} as {kind} {name!r} "
+                            f"of {type(self).__name__} ({expected} or None expected)")
+        table[name] = None
+
     def __setattr__(self, name, value):
         d = self.__dict__
 
@@ -276,10 +286,7 @@ class Module:
             self.register_parameter(name, value)
             return
         if params is not None and name in params:
-            if value is not None:
-                raise TypeError(f"cannot assign an object of type {type(value).__name__} as parameter {name!r} "
-                                f"of {type(self).__name__} (cnnlab.nn.Parameter or None expected)")
-            params[name] = None
+            self._clear_slot(params, name, value, "parameter", "cnnlab.nn.Parameter")
             return
         modules = d.get("_modules")
         if isinstance(value, Module):
@@ -288,20 +295,11 @@ class Module:
             modules[name] = value
             return
         if modules is not None and name in modules:
-            if value is not None:
-                raise TypeError(f"cannot assign an object of type {type(value).__name__} as child module "
-                                f"{name!r} of {type(self).__name__} (cnnlab.nn.Module or None expected)")
-            modules[name] = None
+            self._clear_slot(modules, name, value, "child module", "cnnlab.nn.Module")
             return
         buffers = d.get("_buffers")
         if buffers is not None and name in buffers:
-            if value is not None and not isinstance(value, Tensor):
-                if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
-                    value = Tensor(value)
-                else:
-                    raise TypeError(f"cannot assign an object of type {type(value).__name__} as buffer {name!r} "
-                                    f"of {type(self).__name__} (cnnlab.Tensor, an array or None expected)")
-            buffers[name] = value
+            buffers[name] = _buffer_value(value, name, "", f" of {type(self).__name__}")
             return
         object.__setattr__(self, name, value)
 
@@ -437,14 +435,12 @@ class Module:
 
     def freeze(self, pattern=None):
         """Freeze the parameters matching ``pattern`` (a name glob such as ``"features.*"``, a submodule, a list;
-        None for all); returns their names. See ``cnnlab.nn.freeze.freeze``."""
-        from .freeze import freeze
-        return freeze(self, pattern)
+        None for all); returns their names. See :func:`select_parameters`."""
+        return set_requires_grad(self, pattern, False, "freeze")
 
     def unfreeze(self, pattern=None):
         """Train the parameters matching ``pattern`` again; returns their names."""
-        from .freeze import unfreeze
-        return unfreeze(self, pattern)
+        return set_requires_grad(self, pattern, True, "unfreeze")
 
     def zero_grad(self, set_to_none=True):
         """Clear the gradients of every parameter: drop them (default) or fill them with zeros."""
@@ -493,13 +489,7 @@ class Module:
         if device is not None:
             device = str(backend.require_device("Module.to", device))
         if dtype is not None:
-            try:
-                dtype = np.dtype(dtype)
-            except TypeError:
-                raise TypeError(f"Module.to: `dtype` must be a floating dtype such as float32 or float64. "
-                                f"Received: dtype={dtype!r}") from None
-            if dtype.kind != "f":
-                raise TypeError(f"Module.to: only floating dtypes are accepted. Received: dtype={dtype}")
+            dtype = _floating_dtype("Module.to", dtype)
 
         def convert(a):
             if device is not None:
@@ -630,3 +620,68 @@ class Module:
             else:
                 text += "\n  " + "\n  ".join(lines) + "\n"
         return text + ")"
+
+
+# ------------------------------------------------------------------ choosing parameters by name
+def _prefixes(name):
+    """``"layer1.0.conv1.weight"`` -> ``["layer1", "layer1.0", "layer1.0.conv1", "layer1.0.conv1.weight"]``."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _matches(name, pattern):
+    """A parameter matches a glob when its full name or the name of a module holding it matches."""
+    return any(fnmatch.fnmatchcase(p, pattern) for p in _prefixes(name))
+
+
+def select_parameters(model, pattern=None, fn="select_parameters"):
+    """``[(name, Parameter)]`` of ``model`` chosen by ``pattern``.
+
+    Args:
+        pattern: None (every parameter); a glob over dotted names, matched against each parameter's name
+            and the names of the modules that hold it (``"features"``, ``"features.*"``, ``"layer[12]"``,
+            ``"*.bn*"``); a submodule of ``model``; or a list of these.
+
+    Raises:
+        ValueError when a glob or module selects nothing (a typo would otherwise freeze nothing), naming
+        the model's top-level modules.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"{fn}: `model` must be a cnnlab.nn.Module. Received an object of type {type(model).__name__}")
+    named = list(model.named_parameters())
+    if pattern is None:
+        return named
+    patterns = list(pattern) if isinstance(pattern, (list, tuple)) else [pattern]
+    chosen = {}
+    module_names = {id(m): n for n, m in model.named_modules()}
+    for pat in patterns:
+        if isinstance(pat, Module):
+            if id(pat) not in module_names:
+                raise ValueError(f"{fn}: the module {type(pat).__name__} given as `pattern` is not part of the model")
+            ids = {id(p) for p in pat.parameters()}
+            hits = [(n, p) for n, p in named if id(p) in ids]
+            what = f"module {module_names[id(pat)] or '<root>'!r}"
+        elif isinstance(pat, str):
+            hits = [(n, p) for n, p in named if _matches(n, pat)]
+            what = f"pattern {pat!r}"
+        else:
+            raise TypeError(f"{fn}: `pattern` must be a glob string, a submodule, a list of them, or None. "
+                            f"Received an object of type {type(pat).__name__}")
+        if not hits:
+            top = ", ".join(n for n, _ in model.named_children())
+            raise ValueError(f"{fn}: {what} matches no parameter of {type(model).__name__}. "
+                             f"Its top-level modules are: {top}")
+        for n, p in hits:
+            chosen[n] = p
+    return [(n, p) for n, p in named if n in chosen]
+
+
+def set_requires_grad(model, pattern, requires_grad, fn):
+    """Set ``requires_grad`` on the parameters ``pattern`` selects (frozen ones lose their gradient);
+    returns their names. What ``freeze`` and ``unfreeze`` (and the ``Module`` methods) do."""
+    chosen = select_parameters(model, pattern, fn)
+    for _, p in chosen:
+        p.requires_grad_(requires_grad)
+        if not requires_grad:
+            p.grad = None
+    return [n for n, _ in chosen]

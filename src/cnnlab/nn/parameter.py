@@ -49,8 +49,11 @@ def _rebuild_parameter(data, requires_grad, grad):
 
 def _factory_dtype(fn, dtype):
     """The dtype a layer's parameters get: ``dtype`` if given (floating only), else the default dtype."""
-    if dtype is None:
-        return backend.get_default_dtype()
+    return backend.get_default_dtype() if dtype is None else _floating_dtype(fn, dtype)
+
+
+def _floating_dtype(fn, dtype):
+    """``dtype`` as a NumPy dtype; TypeError naming ``fn`` unless it is a floating one."""
     try:
         dt = np.dtype(dtype)
     except TypeError:

@@ -1,12 +1,12 @@
 """Pooling layers: max, average, min, power-average, adaptive, stochastic and fractional max pooling.
 
-Each wraps its op in ``cnnlab.functional.pool``; arguments are checked at construction so a bad
+Each wraps its op in ``cnnlab.functional``; arguments are checked at construction so a bad
 setting fails where the model is defined, and stored as given so ``repr`` prints them as PyTorch does
 (``MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)``).
 """
 
 
-from ..functional import pool as Fpool
+from .. import functional as F
 from ..validation import bool_arg, is_int, is_real, pair, real_arg
 from .module import Module
 
@@ -59,7 +59,7 @@ class MaxPool2d(_MaxPoolNd):
     """
 
     def forward(self, input):
-        return Fpool.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                                 ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
@@ -70,7 +70,7 @@ class MinPool2d(_MaxPoolNd):
     """
 
     def forward(self, input):
-        return Fpool.min_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return F.min_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                                 ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
@@ -108,7 +108,7 @@ class AvgPool2d(Module):
         self.divisor_override = divisor_override
 
     def forward(self, input):
-        return Fpool.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                                 self.count_include_pad, self.divisor_override)
 
     def extra_repr(self):
@@ -139,7 +139,7 @@ class LPPool2d(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input):
-        return Fpool.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+        return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
     def extra_repr(self):
         return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -170,7 +170,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, input):
-        return Fpool.adaptive_avg_pool2d(input, self.output_size)
+        return F.adaptive_avg_pool2d(input, self.output_size)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
@@ -194,7 +194,7 @@ class AdaptiveMaxPool2d(Module):
         self.return_indices = return_indices
 
     def forward(self, input):
-        return Fpool.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
@@ -219,7 +219,7 @@ class StochasticPool2d(Module):
         self.stride = stride if stride is not None else kernel_size
 
     def forward(self, input):
-        return Fpool.stochastic_pool2d(input, self.kernel_size, self.stride, training=self.training)
+        return F.stochastic_pool2d(input, self.kernel_size, self.stride, training=self.training)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
@@ -264,5 +264,5 @@ class FractionalMaxPool2d(Module):
             self.output_ratio = (float(ratio[0]), float(ratio[1]))
 
     def forward(self, input):
-        return Fpool.fractional_max_pool2d(input, self.kernel_size, self.output_size, self.output_ratio,
+        return F.fractional_max_pool2d(input, self.kernel_size, self.output_size, self.output_ratio,
                                            self.return_indices, _random_samples=self._random_samples)

@@ -1,6 +1,7 @@
 """``Upsample``: resize feature maps (nearest or bilinear), as ``torch.nn.Upsample``."""
 
-from ..functional.upsample import MODES, interpolate
+from ..functional.upsample import interpolate
+from ..validation import INTERPOLATE_MODES, choice
 from .module import Module
 
 
@@ -25,9 +26,7 @@ class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"Upsample: `mode` must be one of {', '.join(map(repr, MODES))}. "
-                             f"Received: mode={mode!r}")
+        choice("Upsample", "mode", mode, INTERPOLATE_MODES)
         if (size is None) == (scale_factor is None):
             raise ValueError(f"Upsample: exactly one of `size` and `scale_factor` must be given. "
                              f"Received: size={size!r}, scale_factor={scale_factor!r}")

@@ -1,5 +1,6 @@
-"""Optimizers (SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, NAdam) and learning-rate schedules,
-as ``torch.optim``."""
+"""Optimizers (SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, NAdam), learning-rate schedules: ``torch.optim``.
+May import functional, tensor, autograd, backend, validation; not nn, data, models or above.
+"""
 
 from . import lr_scheduler
 from .adadelta import Adadelta

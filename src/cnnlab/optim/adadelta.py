@@ -1,7 +1,7 @@
 """Adadelta: step sizes from running averages of squared gradients and of squared updates."""
 
 from .. import backend
-from .optimizer import Optimizer, check_number, decayed_grad
+from .optimizer import Optimizer, check_number, ema_square_, zeros
 
 
 class Adadelta(Optimizer):
@@ -40,39 +40,19 @@ class Adadelta(Optimizer):
         if options["rho"] > 1:
             raise ValueError(f"Adadelta: `rho` must be in [0, 1]. Received: rho={options['rho']!r}")
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._begin_step(closure)
-        for gi, group in enumerate(self.param_groups):
-            for p, grad in self._params_with_grad(group, gi):
-                state = self.state[p]
-                xp = backend.get_array_module(p._data)
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = xp.zeros_like(p._data)
-                    state["acc_delta"] = xp.zeros_like(p._data)
-                state["step"] += 1
-                adadelta_update(p._data, grad, state["square_avg"], state["acc_delta"],
-                                lr=group["lr"], rho=group["rho"], eps=group["eps"],
-                                weight_decay=group["weight_decay"], maximize=group["maximize"])
-        return loss
+    def _new_state(self, param, group):
+        return zeros(param, "square_avg", "acc_delta")
 
-
-def adadelta_update(param, grad, square_avg, acc_delta, *, lr, rho, eps, weight_decay, maximize):
-    """One Adadelta step on raw arrays; updates param and both averages in place, reads ``grad``."""
-    xp = backend.get_array_module(param)
-    d, _ = decayed_grad(xp, param, grad, weight_decay, maximize)
-    tmp = xp.multiply(d, 1 - rho)
-    tmp *= d
-    square_avg *= rho
-    square_avg += tmp
-    std = xp.sqrt(square_avg + eps)
-    delta = xp.sqrt(acc_delta + eps)
-    delta /= std
-    delta *= d
-    xp.multiply(delta, 1 - rho, out=tmp)
-    tmp *= delta
-    acc_delta *= rho
-    acc_delta += tmp
-    delta *= -lr
-    param += delta
+    def _update(self, param, d, fresh, state, group):
+        xp = backend.get_array_module(param)
+        rho, eps = group["rho"], group["eps"]
+        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        tmp = xp.empty_like(param)
+        ema_square_(square_avg, d, rho, tmp)
+        std = xp.sqrt(square_avg + eps)
+        delta = xp.sqrt(acc_delta + eps)
+        delta /= std
+        delta *= d
+        ema_square_(acc_delta, delta, rho, tmp)
+        delta *= -group["lr"]
+        param += delta

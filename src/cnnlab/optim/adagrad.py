@@ -1,7 +1,7 @@
 """Adagrad: per-coordinate step sizes that shrink with the sum of past squared gradients."""
 
 from .. import backend
-from .optimizer import Optimizer, check_number, decayed_grad
+from .optimizer import Optimizer, check_number
 
 
 class Adagrad(Optimizer):
@@ -35,32 +35,18 @@ class Adagrad(Optimizer):
         for key in ("lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value"):
             check_number("Adagrad", key, options[key])
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._begin_step(closure)
-        for gi, group in enumerate(self.param_groups):
-            for p, grad in self._params_with_grad(group, gi):
-                state = self.state[p]
-                xp = backend.get_array_module(p._data)
-                if not state:
-                    state["step"] = 0
-                    state["sum"] = xp.full_like(p._data, group["initial_accumulator_value"])
-                state["step"] += 1
-                adagrad_update(p._data, grad, state["sum"], state["step"], lr=group["lr"],
-                               lr_decay=group["lr_decay"], eps=group["eps"],
-                               weight_decay=group["weight_decay"], maximize=group["maximize"])
-        return loss
+    def _new_state(self, param, group):
+        xp = backend.get_array_module(param)
+        return {"sum": xp.full_like(param, group["initial_accumulator_value"])}
 
-
-def adagrad_update(param, grad, state_sum, step, *, lr, lr_decay, eps, weight_decay, maximize):
-    """One Adagrad step on raw arrays, ``step`` counting from 1; updates param and sum in place."""
-    xp = backend.get_array_module(param)
-    d, own = decayed_grad(xp, param, grad, weight_decay, maximize)
-    clr = lr / (1 + (step - 1) * lr_decay)
-    tmp = xp.multiply(d, d)
-    state_sum += tmp
-    std = xp.sqrt(state_sum, out=tmp)
-    std += eps
-    update = xp.multiply(d, -clr, out=d if own else None)
-    update /= std
-    param += update
+    def _update(self, param, d, fresh, state, group):
+        xp = backend.get_array_module(param)
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        state_sum = state["sum"]
+        tmp = xp.multiply(d, d)
+        state_sum += tmp
+        std = xp.sqrt(state_sum, out=tmp)
+        std += group["eps"]
+        update = xp.multiply(d, -clr, out=d if fresh else None)
+        update /= std
+        param += update

@@ -2,7 +2,7 @@
 
 from .. import backend
 from ..validation import is_real
-from .optimizer import Optimizer, check_number, decayed_grad, lerp_
+from .optimizer import Optimizer, check_number, ema_square_, lerp_, zeros
 
 
 class Adam(Optimizer):
@@ -34,6 +34,8 @@ class Adam(Optimizer):
     arrays in the parameter's dtype.
     """
 
+    _option_buffers = {"max_exp_avg_sq": "amsgrad"}
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  maximize=False, decoupled_weight_decay=False):
         defaults = {"lr": lr, "betas": _pair(type(self).__name__, betas), "eps": eps, "weight_decay": weight_decay,
@@ -52,29 +54,31 @@ class Adam(Optimizer):
                 raise ValueError(f"{name}: `betas[{i}]` must be in [0, 1). Received: betas={betas!r}")
         check_number(name, "weight_decay", options["weight_decay"])
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._begin_step(closure)
-        for gi, group in enumerate(self.param_groups):
-            beta1, beta2 = group["betas"]
-            for p, grad in self._params_with_grad(group, gi):
-                state = self.state[p]
-                xp = backend.get_array_module(p._data)
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = xp.zeros_like(p._data)
-                    state["exp_avg_sq"] = xp.zeros_like(p._data)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = xp.zeros_like(p._data)
-                if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = xp.zeros_like(p._data)
-                state["step"] += 1
-                adam_update(p._data, grad, state["exp_avg"], state["exp_avg_sq"],
-                            state["max_exp_avg_sq"] if group["amsgrad"] else None, state["step"],
-                            lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                            weight_decay=group["weight_decay"], maximize=group["maximize"],
-                            decoupled_weight_decay=group["decoupled_weight_decay"])
-        return loss
+    def _new_state(self, param, group):
+        return zeros(param, "exp_avg", "exp_avg_sq")
+
+    def _update(self, param, d, fresh, state, group):
+        xp = backend.get_array_module(param)
+        (beta1, beta2), step = group["betas"], state["step"]
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        tmp = xp.empty_like(param)
+        lerp_(exp_avg, d, 1 - beta1, tmp)
+        ema_square_(exp_avg_sq, d, beta2, tmp)
+
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        step_size = group["lr"] / bias_correction1
+        if group["amsgrad"]:
+            second = state["max_exp_avg_sq"]
+            xp.maximum(second, exp_avg_sq, out=second)
+        else:
+            second = exp_avg_sq
+        denom = xp.sqrt(second, out=tmp)
+        denom /= bias_correction2 ** 0.5
+        denom += group["eps"]
+        update = xp.multiply(exp_avg, -step_size, out=d if fresh else None)
+        update /= denom
+        param += update
 
 
 class AdamW(Adam):
@@ -98,39 +102,3 @@ def _pair(name, betas):
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"{name}: `betas` must be a pair (beta1, beta2). Received: betas={betas!r}")
     return tuple(betas)
-
-
-def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, lr, beta1, beta2, eps, weight_decay,
-                maximize, decoupled_weight_decay):
-    """One Adam step on raw arrays, ``step`` counting from 1; updates param and moments in place.
-
-    ``max_exp_avg_sq`` is None without amsgrad. ``grad`` is only read.
-    """
-    xp = backend.get_array_module(param)
-    if weight_decay != 0 and decoupled_weight_decay:
-        param *= 1 - lr * weight_decay
-        d, own = decayed_grad(xp, param, grad, 0, maximize)
-    else:
-        d, own = decayed_grad(xp, param, grad, weight_decay, maximize)
-    tmp = xp.empty_like(param)
-    lerp_(exp_avg, d, 1 - beta1, tmp)
-    # v = beta2 * v + (1 - beta2) * g * g
-    exp_avg_sq *= beta2
-    xp.multiply(d, 1 - beta2, out=tmp)
-    tmp *= d
-    exp_avg_sq += tmp
-
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
-    step_size = lr / bias_correction1
-    if max_exp_avg_sq is not None:
-        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        second = max_exp_avg_sq
-    else:
-        second = exp_avg_sq
-    denom = xp.sqrt(second, out=tmp)
-    denom /= bias_correction2 ** 0.5
-    denom += eps
-    update = xp.multiply(exp_avg, -step_size, out=d if own else None)
-    update /= denom
-    param += update

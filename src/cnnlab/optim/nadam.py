@@ -2,7 +2,7 @@
 
 from .. import backend
 from .adam import _pair
-from .optimizer import Optimizer, check_number, decayed_grad, lerp_
+from .optimizer import Optimizer, check_number, ema_square_, lerp_, zeros
 
 
 class NAdam(Optimizer):
@@ -53,55 +53,27 @@ class NAdam(Optimizer):
                 raise ValueError(f"NAdam: `betas[{i}]` must be in [0, 1). "
                                  f"Received: betas={betas!r}")
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._begin_step(closure)
-        for gi, group in enumerate(self.param_groups):
-            for p, grad in self._params_with_grad(group, gi):
-                state = self.state[p]
-                xp = backend.get_array_module(p._data)
-                if not state:
-                    state["step"] = 0
-                    state["mu_product"] = 1.0
-                    state["exp_avg"] = xp.zeros_like(p._data)
-                    state["exp_avg_sq"] = xp.zeros_like(p._data)
-                state["step"] += 1
-                state["mu_product"] = nadam_update(
-                    p._data, grad, state["exp_avg"], state["exp_avg_sq"], state["mu_product"],
-                    state["step"], lr=group["lr"], betas=group["betas"], eps=group["eps"],
-                    weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
-                    decoupled=group["decoupled_weight_decay"],
-                    maximize=group["maximize"])
-        return loss
+    def _new_state(self, param, group):
+        return {"mu_product": 1.0, **zeros(param, "exp_avg", "exp_avg_sq")}
 
-
-def nadam_update(param, grad, exp_avg, exp_avg_sq, mu_product, step, *, lr, betas, eps,
-                 weight_decay, momentum_decay, decoupled, maximize):
-    """One NAdam step on raw arrays, ``step`` counting from 1; returns the new ``mu_product``."""
-    xp = backend.get_array_module(param)
-    beta1, beta2 = betas
-    if weight_decay != 0 and decoupled:
-        param *= 1 - lr * weight_decay
-        d, _ = decayed_grad(xp, param, grad, 0, maximize)
-    else:
-        d, _ = decayed_grad(xp, param, grad, weight_decay, maximize)
-    mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
-    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
-    mu_product *= mu
-    mu_product_next = mu_product * mu_next
-    tmp = xp.empty_like(param)
-    lerp_(exp_avg, d, 1 - beta1, tmp)
-    exp_avg_sq *= beta2
-    xp.multiply(d, 1 - beta2, out=tmp)
-    tmp *= d
-    exp_avg_sq += tmp
-    denom = xp.divide(exp_avg_sq, 1 - beta2 ** step)
-    xp.sqrt(denom, out=denom)
-    denom += eps
-    xp.multiply(d, -lr * (1.0 - mu) / (1.0 - mu_product), out=tmp)
-    tmp /= denom
-    param += tmp
-    xp.multiply(exp_avg, -lr * mu_next / (1.0 - mu_product_next), out=tmp)
-    tmp /= denom
-    param += tmp
-    return mu_product
+    def _update(self, param, d, fresh, state, group):
+        xp = backend.get_array_module(param)
+        (beta1, beta2), lr, step = group["betas"], group["lr"], state["step"]
+        momentum_decay = group["momentum_decay"]
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
+        mu_product = state["mu_product"] = state["mu_product"] * mu
+        mu_product_next = mu_product * mu_next
+        tmp = xp.empty_like(param)
+        lerp_(exp_avg, d, 1 - beta1, tmp)
+        ema_square_(exp_avg_sq, d, beta2, tmp)
+        denom = xp.divide(exp_avg_sq, 1 - beta2 ** step)
+        xp.sqrt(denom, out=denom)
+        denom += group["eps"]
+        xp.multiply(d, -lr * (1.0 - mu) / (1.0 - mu_product), out=tmp)
+        tmp /= denom
+        param += tmp
+        xp.multiply(exp_avg, -lr * mu_next / (1.0 - mu_product_next), out=tmp)
+        tmp /= denom
+        param += tmp

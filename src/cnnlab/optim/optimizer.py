@@ -13,6 +13,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .. import backend
+from ..autograd import enable_grad
 from ..tensor import Tensor
 from ..validation import real_arg
 
@@ -74,10 +75,22 @@ def _is_array(value):
     return hasattr(value, "shape") and hasattr(value, "dtype") or hasattr(value, "__array__")
 
 
+def _counting(step):
+    """Wrap an optimizer's ``step`` to count calls (a scheduler stepped before its optimizer warns)."""
+
+    @functools.wraps(step)
+    def counted_step(self, *args, **kwargs):
+        self._step_calls += 1
+        return step(self, *args, **kwargs)
+
+    return counted_step
+
+
 class Optimizer:
     """Base class of the optimizers: holds parameter groups and per-parameter state.
 
-    Subclasses set their defaults, check their options in ``_check_options`` and implement ``step``.
+    Subclasses set their defaults, check their options in ``_check_options`` and give their maths
+    in ``_update`` (and their state in ``_new_state``), or implement ``step`` themselves.
 
     Args:
         params: an iterable of Tensors (``model.parameters()``), of ``(name, Tensor)`` pairs, or of
@@ -86,6 +99,8 @@ class Optimizer:
             base learning rate: ``SGD([{"params": head}, {"params": body, "lr": 0.001}], lr=0.01)``.
         defaults: the default value of every option.
     """
+
+    _option_buffers = {}  # state name -> the option that needs it: a zero array made once it is on
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -195,16 +210,56 @@ class Optimizer:
                     else:
                         p.grad._data[...] = 0
 
+    @_counting
     def step(self, closure=None):
-        """Update the parameters once from their ``.grad``; ``closure`` recomputes and returns the loss."""
-        raise NotImplementedError(f"{type(self).__name__}.step is not implemented")
+        """Update the parameters once from their ``.grad``; ``closure`` recomputes and returns the loss.
+
+        The walk the optimizers share: each parameter with a gradient gets its state (``step`` plus
+        ``_new_state``, then any ``_option_buffers`` its group's options turn on), a step count, and
+        ``_update`` with the gradient already negated (maximize) and weight-decayed.
+        """
+        if type(self)._update is Optimizer._update:
+            raise NotImplementedError(f"{type(self).__name__}.step is not implemented")
+        loss = self._begin_step(closure)
+        for gi, group in enumerate(self.param_groups):
+            for p, grad in self._params_with_grad(group, gi):
+                param, state = p._data, self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state.update(self._new_state(param, group))
+                for name, option in self._option_buffers.items():
+                    if group[option] and name not in state:  # also when the option is turned on later
+                        state.update(zeros(param, name))
+                state["step"] += 1
+                d, fresh = self._decayed(param, grad, group)
+                self._update(param, d, fresh, state, group)
+        return loss
+
+    def _new_state(self, param, group):
+        """A parameter's state entries besides ``step``, made before its first update."""
+        return {}
+
+    def _update(self, param, d, fresh, state, group):
+        """One step of the optimizer's maths on raw arrays, in place; ``d`` is the decayed gradient,
+        an array ``_update`` may overwrite when ``fresh`` (else it is the parameter's gradient)."""
+
+    @staticmethod
+    def _decayed(param, grad, group):
+        """``(d, fresh)``: the gradient, negated when maximizing, plus the L2 weight decay.
+
+        Decoupled weight decay (AdamW) instead shrinks ``param`` by ``1 - lr * wd`` here.
+        """
+        xp = backend.get_array_module(param)
+        weight_decay = group["weight_decay"]
+        if weight_decay != 0 and group.get("decoupled_weight_decay", False):
+            param *= 1 - group["lr"] * weight_decay
+            weight_decay = 0
+        return decayed_grad(xp, param, grad, weight_decay, group["maximize"])
 
     def _begin_step(self, closure):
         """Run the optional closure (with gradients on) and return its loss."""
         loss = None
         if closure is not None:
-            from ..autograd import enable_grad
-
             with enable_grad():
                 loss = closure()
         return loss
@@ -314,18 +369,13 @@ class Optimizer:
         return array
 
 
-def _counting(step):
-    """Wrap a subclass's ``step`` to count calls (a scheduler stepped before its optimizer warns)."""
-
-    @functools.wraps(step)
-    def counted_step(self, *args, **kwargs):
-        self._step_calls += 1
-        return step(self, *args, **kwargs)
-
-    return counted_step
-
-
 # ---------------------------------------------------------------------- array helpers shared by the optimizers
+def zeros(param, *names):
+    """``{name: zero array like param}`` for each name: the moment buffers most optimizers start from."""
+    xp = backend.get_array_module(param)
+    return {name: xp.zeros_like(param) for name in names}
+
+
 def decayed_grad(xp, param, grad, weight_decay, maximize):
     """``±grad + weight_decay * param`` and whether it is a fresh array (the gradient is never written)."""
     if weight_decay != 0:
@@ -350,3 +400,12 @@ def lerp_(start, end, weight, tmp):
     else:
         tmp *= 1 - weight
         xp.subtract(end, tmp, out=start)
+
+
+def ema_square_(avg, g, beta, tmp):
+    """``avg = beta * avg + (1 - beta) * g * g`` in place: the running mean of squared gradients."""
+    xp = backend.get_array_module(avg)
+    avg *= beta
+    xp.multiply(g, 1 - beta, out=tmp)
+    tmp *= g
+    avg += tmp

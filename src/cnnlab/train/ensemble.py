@@ -13,7 +13,7 @@ from .. import backend, nn
 from ..data import DataLoader
 from ..models import Ensemble
 from .run import eval_dataset, load_trained
-from .trainer import evaluate
+from ..runs.evaluation import evaluate
 
 
 def _check_members(paths, metas):

@@ -7,27 +7,32 @@ rebuilds a model from a checkpoint for ``cnnlab evaluate`` and ``cnnlab predict`
 import copy
 import inspect
 import os
-from contextlib import nullcontext
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
-from .. import __version__, backend, distributed, nn, optim
+from .. import backend, optim
 from ..validation import int_arg
-from ..data import DATASETS, DataLoader, Subset, get_dataset
+from ..data import DATASETS, Subset, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..data.resized import ResizedDataset
 from ..data.scenes import TASK_WORDS, labels_for
-from ..models.registry import get_builder, task_of
+from ..models.registry import default_recipe, get_builder, task_of
+from ..runs.result import TrainResult
+from ..runs.tasks import get_task
 from .checkpoint import check_model_arrays, check_trained_state, load_checkpoint
 from .memory_plan import check_batches_fit
-from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
-                     remove_orphaned_temp_files)
+from .rundir import check_output_dir_creatable
 from .saved import eval_dataset, load_trained, set_normalize  # re-exported: imported from here today
-from .trainer import EarlyStopping, Trainer, check_monitor, evaluate
+from .strategy import choose_strategy
+from .trainer import EarlyStopping, Trainer, check_monitor
 
 # The default recipe: Adam with a cosine-annealed learning rate and inputs standardised by the
 # training set's mean and std (see benchmarks/RESULTS.md for the accuracy it reaches).
 DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.01, "rmsprop": 1e-3}
+# What a model without a recipe of its own (``default_recipe``) trains with; lr None: DEFAULT_LR's.
+FALLBACK_RECIPE = {"epochs": 10, "batch_size": 64, "lr": None}
 # Bundled with the package (cnnlab.data.mini): what `cnnlab train` uses when its dataset cannot be had.
 FALLBACK_DATASET = "fashion-mnist-mini"
 
@@ -193,181 +198,252 @@ def _check_split(state, split):
                          f"{split['seed']}); resume with the same dataset and --seed")
 
 
-def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=10, batch_size=64, lr=None, optimizer="adam",
-              momentum=0.9, weight_decay=0.0, schedule="cosine", seed=0, data_dir=None, out=None, resume=False,
-              fallback=True, progress=True, log=print, train_limit=None, augment=None, force=False,
-              allow_changes=False, val_split=0.1, early_stop=None, monitor="val_acc", resize=None,
-              callbacks=()):
-    """Train zoo model ``model`` on ``dataset`` and return a dict of results (accuracy, paths, history).
+def train_job(model="fashion_cnn", dataset="fashion-mnist", epochs=None, batch_size=None, lr=None,
+              optimizer="adam", momentum=0.9, weight_decay=0.0, schedule="cosine", seed=0, data_dir=None,
+              out=None, resume=False, fallback=True, progress=True, log=print, train_limit=None,
+              augment=None, force=False, allow_changes=False, val_split=0.1, early_stop=None,
+              monitor="val_acc", resize=None, callbacks=()):
+    """Train zoo model ``model`` on ``dataset``; return a ``TrainResult`` (accuracy, paths, history).
 
-    The report (``cnnlab.inspect.report.report_for_job``) is written by the caller, ``cnnlab train``:
-    ``train`` sits below ``inspect`` and never imports it.
+    The recipe: data, model, loaders, resume, fit, test (a function each, below). ``cnnlab train`` writes
+    the report (``inspect.report.report_for_job``): ``train`` sits below ``inspect``.
+    ``epochs``, ``batch_size`` and ``lr`` left None take the model's recipe
+    (``models.registry.default_recipe``), else 10 epochs, batches of 64 and the optimizer's rate.
 
     Checkpoints go to ``out`` (default ``runs/<model>-<dataset>``) after every epoch; ``resume=True``
-    continues from ``out/last.npz``. ``train_limit`` trains on the first N shuffled samples only (tests).
-    ``augment`` names the training augmentations, e.g. ``"flip,crop:4,pca"`` (see
-    ``cnnlab.data.transforms.parse_augment``). ``callbacks`` go to the ``Trainer`` (e.g. a ``LiveFeed``).
+    continues from ``out/last.npz``, refusing a recorded recipe that differs unless ``allow_changes``.
+    ``out`` is created, probed and locked before training (``force`` takes over a lock).
+    ``train_limit`` trains on N shuffled samples only (tests); ``augment`` names the training
+    augmentations (``"flip,crop:4,pca"``, see ``data.transforms.parse_augment``); ``resize`` (a side in
+    pixels) resizes images as read; ``callbacks`` go to the ``Trainer`` (e.g. a ``LiveFeed``).
+    Raises ``TrainingDiverged`` when the loss, a gradient or a statistic stops being finite.
 
-    Before any data is read, ``out`` is created and probed for writing and locked against a second
-    training (``force`` takes over a lock). ``resume`` compares the checkpoint's recorded recipe
-    with the given one and refuses differences unless ``allow_changes``. Raises
-    ``TrainingDiverged`` when the loss, a gradient or a statistic stops being finite.
-
-    Under ``mpiexec -n N`` the job trains data-parallel (see ``cnnlab.distributed``): ``batch_size``
+    Under ``mpiexec -n N`` the job trains data-parallel (``cnnlab.train.strategy``): ``batch_size``
     stays the global batch, each rank takes ``batch_size / N`` of it, rank 0 alone logs and writes.
 
     Honest evaluation: ``val_split`` of the training set (class-balanced, drawn with ``seed``) is held
-    out as the validation set, on which ``monitor`` (``"val_acc"`` or ``"val_loss"``) chooses
-    ``best.npz``, drives the plateau schedule and ``early_stop`` (stop after that many epochs without
-    improvement). The test set is evaluated once, after training, on the best checkpoint's weights.
-    ``val_split=0`` trains on every training image and selects nothing: the last epoch is tested.
-
-    ``resize`` (a side in pixels) resizes every image as it is read, for models that need larger inputs
-    than the dataset's (``build_model`` says which).
+    out; on it ``monitor`` (``"val_acc"`` or ``"val_loss"``) chooses ``best.npz`` and drives the plateau
+    schedule and ``early_stop`` (epochs without improvement). The test set is evaluated once, after
+    training, on the best checkpoint's weights (``val_split=0``: no selection, the last epoch's).
     """
-    ranks = distributed.init()
-    if ranks > 1:
-        if not distributed.is_main():
-            log, progress = None, False
-        if batch_size % ranks:
-            raise ValueError(f"train: --batch-size {batch_size} is the global batch and must be a "
-                             f"multiple of the {ranks} ranks "
-                             f"(each rank takes batch_size / {ranks})")
-    log = log or (lambda *a, **k: None)
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
-        raise ValueError(f"train: `epochs` must be a non-negative int. Received: epochs={epochs!r}")
-    if epochs == 0:
-        log("--epochs 0: nothing to train; no data read and nothing written")
-        return {"checkpoint": None, "history": {}, "interrupted": False, "parameters": None,
-                "dataset": None, "model": None}
-    if out is not None:  # fail at once on a bad --out; created and probed once the data is read
-        check_output_dir_creatable(out, "train")
-    _check_val_split(val_split, early_stop)
+    job = SimpleNamespace(**locals())   # the arguments, by name, for the steps below
+    strategy = choose_strategy()
+    job.log, job.progress = strategy.quiet(log, progress)
+    job.log = job.log or (lambda *a, **k: None)
+    job.epochs, job.batch_size, job.lr = recipe_settings(model, epochs, batch_size, lr, job.log)
+    strategy.check_batch_size(job.batch_size)
+    want = _check_arguments(job)
+    if job.epochs == 0:
+        job.log("--epochs 0: nothing to train; no data read and nothing written")
+        return TrainResult()
+    job.task = task_of(model)
+    data = _data(job)
+    net, config, parameters = _model(job, data, strategy, want)
+    opt, scheduler = _optimization(job, net, want)
+    job.out = out or os.path.join("runs", f"{model}-{data.name}")
+    strategy.check_output_dir(job.out)  # rank 0 alone writes there (stale temp files cleared)
+    meta = _meta(job, data, config, opt, strategy)
+    loaders = _loaders(job, data, strategy)
+    task = get_task(job.task)
+    trainer = _trainer(job, net, opt, scheduler, task, meta, strategy)
+    history = _fit(job, trainer, loaders, strategy, data, config, meta)
+    result = TrainResult(checkpoint=trainer.last_path, history=dict(history),
+                         interrupted=trainer.interrupted, parameters=parameters,
+                         dataset=data.name, model=net, run_dir=job.out, meta=meta,
+                         test_set=data.test_set, split=data.split)
+    if not trainer.interrupted:
+        _test(trainer, task, loaders.test, data.val_set is not None, result, job.log)
+    return result
+
+
+def recipe_settings(model, epochs=None, batch_size=None, lr=None, log=None):
+    """``(epochs, batch_size, lr)``: those given, else the model's recipe's, else 10, 64 and None
+    (the optimizer's own rate, ``DEFAULT_LR``). ``log`` hears which ones the recipe chose."""
+    given = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
+    recipe = model_recipe(model) if None in given.values() else {}
+    chosen = {k: recipe[k] for k, v in given.items() if v is None and recipe.get(k) is not None}
+    if chosen and log:
+        log(f"{model}'s recipe: " + ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in chosen.items()))
+    settings = {**FALLBACK_RECIPE, **{k: v for k, v in given.items() if v is not None}, **chosen}
+    return settings["epochs"], settings["batch_size"], settings["lr"]
+
+
+def model_recipe(model):
+    """The registered model's recipe; {} for a name the registry does not know (refused later, in
+    the order the arguments are checked)."""
+    try:
+        return default_recipe(model)
+    except ValueError:
+        return {}
+
+
+def _check_arguments(job):
+    """Refuse bad settings before any data is read; return the monitored metric's direction."""
+    if not isinstance(job.epochs, int) or isinstance(job.epochs, bool) or job.epochs < 0:
+        raise ValueError(f"train: `epochs` must be a non-negative int. Received: epochs={job.epochs!r}")
+    if job.epochs == 0:
+        return None
+    if job.out is not None:  # fail at once on a bad --out; created and probed once the data is read
+        check_output_dir_creatable(job.out, "train")
+    _check_val_split(job.val_split, job.early_stop)
+    resize = job.resize
     if resize is not None and (isinstance(resize, bool) or not isinstance(resize, int) or resize < 1):
         raise ValueError(f"train: --resize must be a positive number of pixels. Received: {resize!r}")
-    want = check_monitor("train", monitor)
-    task = task_of(model)
-    labels = labels_for(dataset, task, model)
-    if augment and task != "classify":
-        raise ValueError(f"train: --augment transforms the images only, so {model}'s per-pixel or box labels "
-                         f"would no longer match them; train {model} without --augment")
-    backend.manual_seed(seed)
-    used, base, test_set = _datasets(dataset, data_dir, log, fallback, labels)
-    last = os.path.join(out or os.path.join("runs", f"{model}-{used}"), "last.npz")
-    # A resumed run draws the checkpoint's split again (the checkpoint is fully checked below).
-    saved_meta = load_checkpoint(last).get("meta") if resume and os.path.isfile(last) else None
-    train_idx, val_idx, split = _split(base, val_split, seed, train_limit, saved_meta, log)
+    return check_monitor("train", job.monitor)
+
+
+@dataclass
+class _Data:
+    """The job's images: train / validation / test sets standardised by the training images' statistics."""
+
+    name: str
+    base: object
+    train_set: object
+    val_set: object
+    test_set: object
+    split: dict
+    mean: list
+    std: list
+
+
+def _data(job):
+    """The data step: the datasets (or the stand-in), the validation split (a resumed run's own),
+    the standardisation, and the check that a batch fits in memory."""
+    labels = labels_for(job.dataset, job.task, job.model)
+    if job.augment and job.task != "classify":
+        raise ValueError(f"train: --augment transforms the images only, so {job.model}'s per-pixel or box "
+                         f"labels would no longer match them; train {job.model} without --augment")
+    backend.manual_seed(job.seed)
+    used, base, test_set = _datasets(job.dataset, job.data_dir, job.log, job.fallback, labels)
+    last = os.path.join(job.out or os.path.join("runs", f"{job.model}-{used}"), "last.npz")
+    # A resumed run draws the checkpoint's split again (the checkpoint is fully checked on resume).
+    saved_meta = load_checkpoint(last).get("meta") if job.resume and os.path.isfile(last) else None
+    train_idx, val_idx, split = _split(base, job.val_split, job.seed, job.train_limit, saved_meta, job.log)
     mean, std = channel_stats(base, train_idx)
     # The validation images get their own dataset object (sharing the array): augmentation switches off
     # the training set's standardisation to do it after augmenting, which must not touch validation.
     val_base = copy.copy(base)
     for ds in (base, val_base, test_set):  # standardise with the statistics of the images trained on
         set_normalize(ds, mean, std)
-    train_set = Subset(base, train_idx)
-    val_set = Subset(val_base, val_idx) if val_idx.size else None
-    check_batches_fit(base.image_shape, resize, batch_size, len(train_idx), len(test_set))
-    net, config = build_model(model, base, resize, used)
-    parallel = None
-    if ranks > 1:
-        distributed.check_consistent({
-            "model": model, "model_fingerprint": distributed.model_fingerprint(net), "seed": seed,
-            "dataset": used, "train_length": len(train_set), "test_length": len(test_set),
-            "world_size": ranks, "batch_size": batch_size, "epochs": epochs, "optimizer": optimizer,
-            "lr": lr, "augment": augment, "resume": bool(resume), "cnnlab": __version__})
-        net = distributed.convert_sync_batchnorm(net)   # batch statistics of the global batch
-        parallel = distributed.Synchronizer(net)        # rank 0's initial weights on every rank
-    n_params = sum(p.numel() for p in net.parameters())
-    sizes = f"{len(train_set):,} train / {len(val_idx):,} validation / {len(test_set):,} test images"
-    log(f"{model}: {n_params:,} parameters | {used}: {sizes}")
-    if val_set is None:
-        log("--val-split 0: no validation set, so no model selection (no best checkpoint, no early stopping; "
-            "a plateau schedule follows the training " + ("loss" if want == "min" else "accuracy")
-            + "); the last epoch's model is tested")
-    opt = make_optimizer(optimizer, net.parameters(), lr, momentum, weight_decay)
-    scheduler = None
-    if schedule == "cosine":
-        scheduler = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    elif schedule == "plateau":
-        scheduler = optim.lr_scheduler.ReduceLROnPlateau(opt, mode=want, factor=0.1, patience=2)
-    elif schedule not in (None, "none"):
-        raise ValueError(f"train_job: unknown `schedule` {schedule!r}. Expected 'cosine', 'plateau' or 'none'")
-    out = out or os.path.join("runs", f"{model}-{used}")
-    if distributed.is_main():  # rank 0 alone writes there (and clears stale temp files, probes included)
-        check_output_dir(out, "train")
-    input_size = list(base.image_shape[:1]) + [resize, resize] if resize else list(base.image_shape)
-    meta = {"model": model, "task": task, "config": config, "dataset": used, "classes": list(base.classes),
-            "input_size": input_size, "resize": resize, "normalize": {"mean": mean, "std": std}, "split": split,
-            "recipe": {"optimizer": optimizer, "lr": opt.param_groups[0]["lr"], "batch_size": batch_size,
-                       "epochs": epochs, "weight_decay": weight_decay, "schedule": schedule, "seed": seed,
-                       "monitor": monitor, "early_stop": early_stop}}
+    check_batches_fit(base.image_shape, job.resize, job.batch_size, len(train_idx), len(test_set))
+    return _Data(used, base, Subset(base, train_idx), Subset(val_base, val_idx) if val_idx.size else None,
+                 test_set, split, mean, std)
+
+
+def _model(job, data, strategy, want):
+    """The model step: the zoo model fitted to the data, made ready for the strategy; says its size.
+    Returns ``(model, its config, its parameter count)``."""
+    net, config = build_model(job.model, data.base, job.resize, data.name)
+    net = strategy.prepare(net, {
+        "model": job.model, "seed": job.seed, "dataset": data.name, "train_length": len(data.train_set),
+        "test_length": len(data.test_set), "batch_size": job.batch_size, "epochs": job.epochs,
+        "optimizer": job.optimizer, "lr": job.lr, "augment": job.augment, "resume": bool(job.resume)})
+    parameters = sum(p.numel() for p in net.parameters())
+    val = len(data.val_set) if data.val_set is not None else 0
+    sizes = f"{len(data.train_set):,} train / {val:,} validation / {len(data.test_set):,} test images"
+    job.log(f"{job.model}: {parameters:,} parameters | {data.name}: {sizes}")
+    if data.val_set is None:
+        job.log("--val-split 0: no validation set, so no model selection (no best checkpoint, no early "
+                "stopping; a plateau schedule follows the training " + ("loss" if want == "min" else "accuracy")
+                + "); the last epoch's model is tested")
+    return net, config, parameters
+
+
+def _optimization(job, net, want):
+    """The optimizer and the learning-rate schedule (None for ``"none"``)."""
+    opt = make_optimizer(job.optimizer, net.parameters(), job.lr, job.momentum, job.weight_decay)
+    if job.schedule == "cosine":
+        return opt, optim.lr_scheduler.CosineAnnealingLR(opt, T_max=job.epochs)
+    if job.schedule == "plateau":
+        return opt, optim.lr_scheduler.ReduceLROnPlateau(opt, mode=want, factor=0.1, patience=2)
+    if job.schedule not in (None, "none"):
+        raise ValueError(f"train_job: unknown `schedule` {job.schedule!r}. Expected 'cosine', 'plateau' or 'none'")
+    return opt, None
+
+
+def _meta(job, data, config, opt, strategy):
+    """The facts every checkpoint of the run records: what was trained, on what, and how."""
+    shape = list(data.base.image_shape)
+    input_size = shape[:1] + [job.resize, job.resize] if job.resize else shape
+    meta = {"model": job.model, "task": job.task, "config": config, "dataset": data.name,
+            "classes": list(data.base.classes), "input_size": input_size, "resize": job.resize,
+            "normalize": {"mean": data.mean, "std": data.std}, "split": data.split,
+            "recipe": {"optimizer": job.optimizer, "lr": opt.param_groups[0]["lr"],
+                       "batch_size": job.batch_size, "epochs": job.epochs, "weight_decay": job.weight_decay,
+                       "schedule": job.schedule, "seed": job.seed, "monitor": job.monitor,
+                       "early_stop": job.early_stop}}
+    if job.augment:
+        meta["recipe"]["augment"] = job.augment
+    strategy.record(meta)
+    return meta
+
+
+def _loaders(job, data, strategy):
+    """The loaders step: augmentation of each training batch, images resized as read, the strategy's
+    loaders (``.train``, ``.val`` or None, ``.test``)."""
     batch_transform = None
-    if augment:  # augment the [0, 1] images of each batch, then standardise (the fast batch path)
+    if job.augment:  # augment the [0, 1] images of each batch, then standardise (the fast batch path)
         from ..data.transforms import training_pipeline
 
-        batch_transform = training_pipeline(augment, train_set, mean, std)
-        meta["recipe"]["augment"] = augment
-    if resize:  # resized as read, before the loader's augmentation
-        train_set, test_set = ResizedDataset(train_set, resize), ResizedDataset(test_set, resize)
-        val_set = ResizedDataset(val_set, resize) if val_set is not None else None
-    if ranks > 1:
-        # One global shuffle (the one a single process draws), each rank its shard of every batch;
-        # the test set in contiguous unpadded shards, so every test image is counted once.
-        meta["world_size"] = ranks
-        sampler = distributed.DistributedSampler(train_set, seed=seed)
-        train_loader = DataLoader(train_set, batch_size=batch_size // ranks, sampler=sampler,
-                                  seed=seed + distributed.rank(), batch_transform=batch_transform)
-        test_shard = Subset(test_set, distributed.shard_indices(len(test_set)))
-        test_loader = DataLoader(test_shard, batch_size=500)
-        val_loader = (DataLoader(Subset(val_set, distributed.shard_indices(len(val_set))), batch_size=500)
-                      if val_set is not None else None)
-    else:
-        train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
-                                  batch_transform=batch_transform)
-        test_loader = DataLoader(test_set, batch_size=500)
-        val_loader = DataLoader(val_set, batch_size=500) if val_set is not None else None
-    callbacks = list(callbacks)
-    if early_stop:
-        callbacks.append(EarlyStopping(monitor, patience=early_stop))
-    trainer = Trainer(net, opt, nn.CrossEntropyLoss(), scheduler, callbacks, checkpoint_dir=out, meta=meta,
-                      progress=progress, log=log, parallel=parallel, monitor=monitor)
-    last = os.path.join(out, "last.npz")
-    # Under mpiexec rank 0 alone writes into ``out``, so it alone holds the lock.
-    lock = RunLock(out, "train", force=force, log=log) if distributed.is_main() else nullcontext()
-    with lock:
-        if distributed.is_main():
-            remove_orphaned_temp_files(out, log)
-        start = None
-        if resume:
-            if not os.path.isfile(last):
-                raise FileNotFoundError(f"train: --resume found no checkpoint at {last!r}")
-            start = load_checkpoint(last)
-            check_trained_state(start, last, "train")
-            check_compatible(start, model, used, config, list(base.classes))
-            check_model_arrays(net, start["model"], last, "train")
-            _check_split(start, split)
-            saved_ranks = int((start.get("meta") or {}).get("world_size", 1))
-            if saved_ranks != ranks:
-                raise ValueError(f"train: the checkpoint to resume was written by a run on "
-                                 f"{saved_ranks} rank(s); resume it with {saved_ranks} "
-                                 f"(mpiexec -n {saved_ranks}), not {ranks}")
-            start = resume_state(start, meta["recipe"], allow_changes, log)
-        trainer.resume_source = last if resume else None
-        history = trainer.fit(train_loader, val_loader, epochs=epochs, resume=start)
-    result = {"checkpoint": last, "history": dict(history), "interrupted": trainer.interrupted,
-              "parameters": n_params, "dataset": used, "model": net, "run_dir": out, "meta": meta,
-              "test_set": test_set, "split": split}
-    if not trainer.interrupted:
-        tested = _select_best(trainer, net, out, log) if val_set is not None else "the last epoch's model"
-        final = evaluate(net, test_loader, nn.CrossEntropyLoss(), parallel=parallel)
-        result.update(test_accuracy=final["accuracy"], test_loss=final["loss"], evaluation=final, tested=tested)
-        if task == "segment":
-            result["test_miou"] = final["mean_iou"]
-            log(f"test mIoU {final['mean_iou'] * 100:.1f}% | pixel accuracy {final['accuracy'] * 100:.2f}% "
-                f"(evaluated once, after training; loss {final['loss']:.4f}) of {tested} | checkpoint: {last}")
-        else:
-            log(f"test accuracy {final['accuracy'] * 100:.2f}% (evaluated once, after training; loss "
-                f"{final['loss']:.4f}) of {tested} | checkpoint: {last}")
-    return result
+        batch_transform = training_pipeline(job.augment, data.train_set, data.mean, data.std)
+    if job.resize:  # resized as read, before the loader's augmentation
+        data.train_set = ResizedDataset(data.train_set, job.resize)
+        data.test_set = ResizedDataset(data.test_set, job.resize)
+        data.val_set = ResizedDataset(data.val_set, job.resize) if data.val_set is not None else None
+    train, val, test = strategy.loaders(data.train_set, data.val_set, data.test_set, job.batch_size,
+                                        job.seed, batch_transform)
+    return SimpleNamespace(train=train, val=val, test=test)
+
+
+def _trainer(job, net, opt, scheduler, task, meta, strategy):
+    """The ``Trainer`` of the job: the task's loss, early stopping when asked, checkpoints in ``out``."""
+    callbacks = list(job.callbacks)
+    if job.early_stop:
+        callbacks.append(EarlyStopping(job.monitor, patience=job.early_stop))
+    return Trainer(net, opt, task.make_loss(net), scheduler, callbacks, checkpoint_dir=job.out, meta=meta,
+                   progress=job.progress, log=job.log, parallel=strategy.parallel, monitor=job.monitor,
+                   task=task)
+
+
+def _fit(job, trainer, loaders, strategy, data, config, meta):
+    """The fit step: inside the run directory's lock, resume (when asked) and train; the ``History``."""
+    with strategy.lock(job.out, job.force, job.log):
+        strategy.tidy(job.out, job.log)
+        start = _resume(job, trainer.model, data, config, meta, strategy)
+        trainer.resume_source = trainer.last_path if job.resume else None
+        return trainer.fit(loaders.train, loaders.val, epochs=job.epochs, resume=start)
+
+
+def _resume(job, net, data, config, meta, strategy):
+    """The resume step: the checked checkpoint state to continue from, or None for a fresh run."""
+    if not job.resume:
+        return None
+    last = os.path.join(job.out, "last.npz")
+    if not os.path.isfile(last):
+        raise FileNotFoundError(f"train: --resume found no checkpoint at {last!r}")
+    start = load_checkpoint(last)
+    check_trained_state(start, last, "train")
+    check_compatible(start, job.model, data.name, config, list(data.base.classes))
+    check_model_arrays(net, start["model"], last, "train")
+    _check_split(start, data.split)
+    saved_ranks = int((start.get("meta") or {}).get("world_size", 1))
+    if saved_ranks != strategy.ranks:
+        raise ValueError(f"train: the checkpoint to resume was written by a run on "
+                         f"{saved_ranks} rank(s); resume it with {saved_ranks} "
+                         f"(mpiexec -n {saved_ranks}), not {strategy.ranks}")
+    return resume_state(start, meta["recipe"], job.allow_changes, job.log)
+
+
+def _test(trainer, task, test_loader, selected, result, log):
+    """The test step: the test set, evaluated once, on the chosen weights; the figures go to ``result``."""
+    net = result.model
+    tested = _select_best(trainer, net, result.run_dir, log) if selected else "the last epoch's model"
+    final = task.evaluate(net, test_loader, trainer.loss_fn, trainer.parallel)
+    result.test_accuracy, result.test_loss, result.evaluation = final["accuracy"], final["loss"], final
+    result.tested = tested
+    result.figures = {key: final[source] for key, source in task.result_keys}
+    log(f"{task.headline(final)} (evaluated once, after training; loss {final['loss']:.4f}) "
+        f"of {tested} | checkpoint: {result.checkpoint}")
 
 
 def _select_best(trainer, net, out, log):

@@ -17,10 +17,9 @@ import time
 import numpy as np
 
 from .. import backend
-from ..autograd import no_grad
 from ..optim.lr_scheduler import ReduceLROnPlateau
-from ..tensor import Tensor
-from .. import metrics
+from ..runs.evaluation import as_tensor
+from ..runs.tasks import get_task
 from .checkpoint import load_checkpoint, save_checkpoint
 from .interrupt import Aborted, StopRequest
 
@@ -238,67 +237,6 @@ def _check_training_state(state):
         check_rng_state("loader_state.generator.bit_generator", generator.get("bit_generator"))
 
 
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
-    """Run ``model`` over ``loader`` without gradients; return loss, accuracy and per-sample outputs.
-
-    With ``parallel`` (a ``cnnlab.distributed.Synchronizer``) each rank evaluates its own shard of
-    the data (``loader`` over ``distributed.shard_indices``) and the results are gathered in rank
-    order, so every rank returns the whole set's numbers.
-
-    Returns a dict with ``loss`` (mean over samples, if ``loss_fn``), ``accuracy``, ``per_class_accuracy``,
-    ``scores`` (N, C) logits and ``targets`` (N,). A model that scores every pixel (N, C, H, W) gets
-    ``predictions`` (N, H, W) instead of ``scores`` (their C-fold size is not kept), pixel
-    ``accuracy``, the pixel ``confusion`` matrix, ``iou`` per class and ``mean_iou``.
-    """
-    was_training = model.training
-    model.eval()
-    scores, targets, loss_sum, count = [], [], 0.0, 0
-    try:
-        with no_grad():
-            for x, y in loader:
-                out = model(_as_tensor(x))
-                y = _as_tensor(y)
-                if loss_fn is not None:
-                    loss_sum += float(loss_fn(out, y).item()) * len(y)
-                count += len(y)
-                num_classes = num_classes or out.shape[1]
-                data = backend.asnumpy(out._data)
-                scores.append(data.argmax(axis=1).astype(np.int16) if data.ndim > 2 else data)
-                targets.append(backend.asnumpy(y._data))
-    finally:
-        model.train(was_training)
-    scores = np.concatenate(scores) if scores else np.zeros((0, num_classes or 0))
-    targets = np.concatenate(targets) if targets else np.zeros(0, np.int64)
-    if parallel is not None:
-        scores, targets = parallel.gather(scores), parallel.gather(targets)
-        loss_sum, count = parallel.sum(loss_sum, count)
-    num_classes = num_classes or scores.shape[1]
-    if targets.ndim > 1:  # a class per pixel
-        loss = loss_sum / count if (loss_fn is not None and count) else None
-        return _dense_results(scores, targets, num_classes, loss)
-    return {
-        "loss": loss_sum / count if (loss_fn is not None and count) else None,
-        "accuracy": metrics.accuracy(scores, targets),
-        "per_class_accuracy": metrics.per_class_accuracy(scores, targets, num_classes),
-        "scores": scores,
-        "targets": targets,
-    }
-
-
-def _dense_results(predictions, targets, num_classes, loss):
-    """``evaluate``'s results for per-pixel predictions (N, H, W): pixel accuracy, IoU per class."""
-    cm = metrics.segmentation_confusion(predictions, targets, num_classes)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = np.where(cm.sum(axis=1) > 0, np.diag(cm) / cm.sum(axis=1), 0.0)
-    return {"loss": loss, "accuracy": metrics.pixel_accuracy(cm), "per_class_accuracy": recall,
-            "confusion": cm, "iou": metrics.iou_per_class(cm), "mean_iou": metrics.mean_iou(cm),
-            "scores": None, "predictions": predictions, "targets": targets}
-
-
 class Trainer:
     """Trains ``model`` with ``optimizer`` on a classification loss, keeping history and checkpoints.
 
@@ -323,10 +261,12 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, callbacks=(), checkpoint_dir=None,
-                 meta=None, progress=True, log=print, handle_signals=True, parallel=None, monitor=None):
+                 meta=None, progress=True, log=print, handle_signals=True, parallel=None, monitor=None,
+                 task="classify"):
         if loss_fn is None:
             from ..functional.loss import cross_entropy as loss_fn
         self.model, self.optimizer, self.loss_fn, self.scheduler = model, optimizer, loss_fn, scheduler
+        self.task = get_task(task)
         self.callbacks = list(callbacks)
         self.checkpoint_dir = checkpoint_dir
         self.meta = dict(meta or {})
@@ -556,9 +496,31 @@ class Trainer:
                 self._check_finite(f"batch-norm statistic {name}", first, step)
 
     def _run_epoch(self, train_loader, val_loader, epochs):
+        """One epoch: its batches (from where a resumed epoch stopped), then its end (validation,
+        history, schedule, log line, checkpoints) unless a stop was requested."""
+        self._start_epoch(train_loader)
+        start = time.perf_counter()
+        loss_sum, correct, seen = self._train_batches(train_loader, epochs)
+        if self._stop_requested():
+            return
+        if seen == 0:
+            raise ValueError(f"fit: the training data gave no batch in epoch {self._epoch + 1} "
+                             f"(an empty dataset, or fewer samples than a batch with "
+                             f"drop_last); there is nothing to train on")
+        logs = {"train_loss": loss_sum / seen, "train_acc": correct / seen,
+                "val_loss": None, "val_acc": None,
+                "lr": float(self.optimizer.param_groups[0]["lr"]), "time": time.perf_counter() - start}
+        if val_loader is not None:
+            step = self._epoch * len(train_loader) + self._batch
+            result = self.task.evaluate(self.model, val_loader, self._checked_loss(step), self.parallel)
+            logs["val_loss"], logs["val_acc"] = result["loss"], result["accuracy"]
+        self._end_epoch(logs, epochs)
+
+    def _start_epoch(self, train_loader):
+        """Point the loader at this epoch: a resumed one replays its shuffle and skips the batches
+        already trained on; a distributed sampler draws this epoch's order."""
         self._loader = train_loader
         if self._loader_state is not None and hasattr(train_loader, "load_state_dict"):
-            # Resuming: replay this epoch's shuffle and skip the batches already trained on.
             train_loader.load_state_dict(self._loader_state)
         self._loader_state = None
         sampler = getattr(train_loader, "sampler", None)
@@ -566,9 +528,11 @@ class Trainer:
             sampler.set_epoch(self._epoch)
         if self._batch == 0:
             self._partial = (0.0, 0, 0)
-        loss_sum, correct, seen = self._partial
+
+    def _train_batches(self, train_loader, epochs):
+        """Train on the epoch's remaining batches until they end or a stop is requested; return the
+        epoch's running ``(loss sum, correct, seen)``."""
         self.model.train()
-        start = time.perf_counter()
         total = len(train_loader)
         params = [p for p in self.model.parameters()]
         buffers = [(n, b) for n, b in self.model.named_buffers() if np.dtype(b.dtype).kind == "f"]
@@ -586,68 +550,65 @@ class Trainer:
                 if self._stop_requested():
                     break  # the batch was only loaded: discarding it leaves the state untouched
                 i, step = self._batch, self._epoch * total + self._batch + 1
-                x, y = _as_tensor(x), _as_tensor(y)
+                x, y = as_tensor(x), as_tensor(y)
                 self._in_step = True
-                # Overflow is checked explicitly (and stops the run) instead of warned about.
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    self.optimizer.zero_grad()
-                    self._phase("forward")
-                    out = self.model(x)
-                    self._check_output(out, step)   # before the loss, which refuses nan input
-                    loss = self._loss(out, y)
-                    if isinstance(out, tuple):
-                        out = out[0]  # main logits; the rest are auxiliary heads
-                    batch_loss = float(loss.item())
-                    self._check_finite("loss", batch_loss, step)
-                    self._check_buffers(buffers, step)
-                    self._phase("backward")
-                    loss.backward()
-                    n = len(y)
-                    predictions = out._data.argmax(axis=1)
-                    hits = predictions == y._data
-                    # A class per pixel (segmentation): each image counts its share of right pixels.
-                    batch_correct = (int(hits.sum()) if hits.ndim == 1
-                                     else float(hits.reshape(n, -1).mean(axis=1).sum()))
-                    if self.parallel is not None:  # average the gradients; the global batch's numbers
-                        batch_loss, batch_correct, n = self.parallel.after_backward(
-                            batch_loss * n, batch_correct, n,
-                            stop=self._stop.requested if self._stop is not None else None)
-                        batch_loss /= n
-                    self._check_finite("gradient norm", _grad_norm(params), step)
-                    self.optimizer.step()
-                loss_sum += batch_loss * n
-                correct += batch_correct
-                seen += n
+                batch_loss, batch_correct, n, predictions = self._step(x, y, step, params, buffers)
+                loss_sum, correct, seen = self._partial
+                self._partial = (loss_sum + batch_loss * n, correct + batch_correct, seen + n)
                 self._batch = i + 1
-                self._partial = (loss_sum, correct, seen)
                 self._in_step = False
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
-                for c in self.callbacks:
-                    if hasattr(c, "on_batch_end"):
-                        c.on_batch_end(self, i, {"loss": batch_loss, "predictions": predictions,
-                                                 "targets": y._data})
+                self._after_batch(bar, i, batch_loss, predictions, y)
         finally:
             close = getattr(batches, "close", None)
             if close is not None:
                 close()
             if bar is not None:
                 bar.close()
-        if self._stop_requested():
-            return
-        if seen == 0:
-            raise ValueError(f"fit: the training data gave no batch in epoch {self._epoch + 1} "
-                             f"(an empty dataset, or fewer samples than a batch with "
-                             f"drop_last); there is nothing to train on")
-        logs = {"train_loss": loss_sum / seen, "train_acc": correct / seen,
-                "val_loss": None, "val_acc": None,
-                "lr": float(self.optimizer.param_groups[0]["lr"]), "time": time.perf_counter() - start}
-        if val_loader is not None:
-            step = self._epoch * total + self._batch
-            result = evaluate(self.model, val_loader, self._checked_loss(step),
-                              parallel=self.parallel)
-            logs["val_loss"], logs["val_acc"] = result["loss"], result["accuracy"]
+        return self._partial
+
+    def _step(self, x, y, step, params, buffers):
+        """One training step on a batch, every result checked for divergence; under MPI the
+        gradients are averaged and the global batch's numbers returned. Returns
+        ``(mean loss, right samples, batch size, predictions)``."""
+        # Overflow is checked explicitly (and stops the run) instead of warned about.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self.optimizer.zero_grad()
+            self._phase("forward")
+            out = self.task.forward(self.model, x, y)
+            self._check_output(out, step)   # before the loss, which refuses nan input
+            loss = self._loss(out, y)
+            if isinstance(out, tuple):
+                out = out[0]  # main logits; the rest are auxiliary heads
+            batch_loss = float(loss.item())
+            self._check_finite("loss", batch_loss, step)
+            self._check_buffers(buffers, step)
+            self._phase("backward")
+            loss.backward()
+            n = len(y)
+            batch_correct, predictions = self.task.hits(out, y)
+            if self.parallel is not None:  # average the gradients; the global batch's numbers
+                batch_loss, batch_correct, n = self.parallel.after_backward(
+                    batch_loss * n, batch_correct, n,
+                    stop=self._stop.requested if self._stop is not None else None)
+                batch_loss /= n
+            self._check_finite("gradient norm", _grad_norm(params), step)
+            self.optimizer.step()
+        return batch_loss, batch_correct, n, predictions
+
+    def _after_batch(self, bar, i, batch_loss, predictions, y):
+        """The progress bar's running numbers, and the callbacks' ``on_batch_end``."""
+        if bar is not None:
+            loss_sum, correct, seen = self._partial
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+        for c in self.callbacks:
+            if hasattr(c, "on_batch_end"):
+                c.on_batch_end(self, i, {"loss": batch_loss, "predictions": predictions,
+                                         "targets": y._data})
+
+    def _end_epoch(self, logs, epochs):
+        """Record the finished epoch: history, the schedule's step, the log line, the callbacks'
+        ``on_epoch_end``, ``last.npz`` and, when the monitored metric is the best yet, ``best.npz``."""
         for k in History.KEYS:
             self.history[k].append(logs[k])
         self._epoch += 1

@@ -21,7 +21,8 @@ import numpy as np
 
 from .. import backend, models, nn
 from ..nn import init
-from ..nn.freeze import _matches, freeze, select_parameters, unfreeze  # re-exported here
+from ..nn.freeze import freeze, unfreeze  # re-exported here
+from ..nn.module import _matches, select_parameters  # select_parameters re-exported here
 from ..validation import is_int, is_real
 
 
@@ -261,7 +262,8 @@ def finetune_job(checkpoint, dataset="cifar10", model=None, epochs=5, batch_size
     from ..data import DataLoader, Subset
     from ..data import transforms as T
     from .run import _check_val_split, _datasets, _split, channel_stats, make_optimizer, set_normalize
-    from .trainer import Trainer, evaluate
+    from ..runs.evaluation import evaluate
+    from .trainer import Trainer
 
     from .rundir import (RunLock, check_output_dir, check_output_dir_creatable,
                          remove_orphaned_temp_files)

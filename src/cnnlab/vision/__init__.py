@@ -1,4 +1,5 @@
 """``cnnlab.vision``: torchvision's ``datasets``, ``transforms``, ``models`` and ``utils`` names.
+May import models, nn, optim, data and below; not train, inspect or cli.
 
 ``from torchvision import datasets, transforms, models`` becomes
 ``from cnnlab.vision import datasets, transforms, models``. The sub-modules load on first use.

@@ -1,4 +1,5 @@
 """Data augmentation and preprocessing, on single images (C, H, W) and on whole batches (N, C, H, W).
+Part of ``data``: may import what ``data`` may (functional and below).
 
 Every transform accepts a ``cnnlab.Tensor`` or an array and returns the same kind. On a batch, random
 parameters are drawn per image and applied with array operations, so a ``Compose`` of transforms can be the

@@ -128,12 +128,11 @@ def _cache(dispatcher):
     return dispatcher
 
 
-def _renamed(fn, suffix):
-    """A copy of ``fn`` under another qualified name: Numba names cache files by function, not by
-    compile options, so a second variant of one function needs a name of its own."""
-    copy = pytypes.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix, fn.__defaults__,
-                                fn.__closure__)
-    copy.__qualname__ = fn.__qualname__ + suffix
+def renamed(fn, name, qualname=None):
+    """A copy of ``fn`` called ``name``: Numba names cache files by function, not by compile options
+    or closure values, so each variant of one function needs a name of its own."""
+    copy = pytypes.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = qualname or name
     copy.__module__, copy.__doc__ = fn.__module__, fn.__doc__
     return copy
 
@@ -234,7 +233,7 @@ class Kernel:
     def __init__(self, fn, fastmath=True, cache=True):
         options = dict(fastmath=fastmath, nogil=True)
         self.parallel = njit(parallel=True, **options)(fn)
-        self.serial = njit(**options)(_renamed(fn, "__serial"))
+        self.serial = njit(**options)(renamed(fn, fn.__name__ + "__serial", fn.__qualname__ + "__serial"))
         if cache:
             _cache(self.parallel)
             _cache(self.serial)

@@ -1,4 +1,5 @@
 """``cnnlab.utils.data``: PyTorch's ``torch.utils.data`` names over cnnlab's datasets and loaders.
+Part of ``utils``: may import distributed, data and below.
 
 ``from torch.utils.data import DataLoader`` becomes ``from cnnlab.utils.data import DataLoader``.
 Datasets and ``random_split`` are cnnlab's own (``cnnlab.data``); the DataLoader here takes

@@ -70,6 +70,59 @@ def _context(multiprocessing_context):
     return multiprocessing_context
 
 
+def _check_worker_args(num_workers, timeout, prefetch_factor, persistent_workers, collate_fn, worker_init_fn):
+    """The DataLoader's process arguments: worker count, timeout, prefetching and the callables."""
+    if not is_int(num_workers) or num_workers < 0:
+        raise ValueError(f"DataLoader: `num_workers` must be a non-negative int. Received: "
+                         f"num_workers={num_workers!r}")
+    if not isinstance(timeout, (int, float)) or timeout < 0:
+        raise ValueError(f"DataLoader: `timeout` must be a non-negative number. "
+                         f"Received: timeout={timeout!r}")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError("DataLoader: `prefetch_factor` needs num_workers > 0 (it counts "
+                         f"batches each worker loads ahead). Received: "
+                         f"prefetch_factor={prefetch_factor!r}, num_workers=0")
+    if prefetch_factor is not None and (not is_int(prefetch_factor) or prefetch_factor < 1):
+        raise ValueError(f"DataLoader: `prefetch_factor` must be a positive int. Received: "
+                         f"prefetch_factor={prefetch_factor!r}")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
+    for name, fn in (("collate_fn", collate_fn), ("worker_init_fn", worker_init_fn)):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"DataLoader: `{name}` must be callable or None. "
+                            f"Received {type(fn).__name__}")
+
+
+def _check_batching_args(dataset, iterable, batch_size, shuffle, sampler, batch_sampler, num_workers, drop_last):
+    """The DataLoader's ordering and batching arguments, which exclude one another in PyTorch's ways;
+    returns ``batch_size`` (None when a ``batch_sampler`` gives whole batches)."""
+    map_style = hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")
+    if not iterable and not map_style:
+        raise TypeError(f"DataLoader: `dataset` must define __len__ and __getitem__ (or be an "
+                        f"IterableDataset). Received an object of type "
+                        f"{type(dataset).__name__}")
+    if iterable:
+        if shuffle or sampler is not None or batch_sampler is not None:
+            raise ValueError("DataLoader: an IterableDataset gives its own order; `shuffle`, "
+                             "`sampler` and `batch_sampler` must be left unset")
+        if num_workers:
+            raise ValueError("DataLoader: an IterableDataset is loaded with num_workers=0 in "
+                             f"cnnlab. Received: num_workers={num_workers}")
+    if batch_sampler is not None:
+        if batch_size != 1 or shuffle or sampler is not None or drop_last:
+            raise ValueError("DataLoader: `batch_sampler` gives whole batches; it excludes "
+                             "`batch_size`, `shuffle`, `sampler` and `drop_last`")
+        batch_size = None
+    elif batch_size is None:
+        if drop_last:
+            raise ValueError("DataLoader: batch_size=None (no batching) excludes "
+                             "drop_last=True")
+    elif not is_int(batch_size) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"DataLoader: `batch_size` must be a positive int or None. Received: "
+                         f"batch_size={batch_size!r}")
+    return batch_size
+
+
 class DataLoader:
     """Iterate over ``dataset`` in batches, as ``torch.utils.data.DataLoader``.
 
@@ -105,50 +158,11 @@ class DataLoader:
                  worker_init_fn=None, multiprocessing_context=None, generator=None, *,
                  prefetch_factor=None, persistent_workers=False, pin_memory_device="",
                  in_order=True):
-        if not is_int(num_workers) or num_workers < 0:
-            raise ValueError(f"DataLoader: `num_workers` must be a non-negative int. Received: "
-                             f"num_workers={num_workers!r}")
-        if not isinstance(timeout, (int, float)) or timeout < 0:
-            raise ValueError(f"DataLoader: `timeout` must be a non-negative number. "
-                             f"Received: timeout={timeout!r}")
-        if num_workers == 0 and prefetch_factor is not None:
-            raise ValueError("DataLoader: `prefetch_factor` needs num_workers > 0 (it counts "
-                             f"batches each worker loads ahead). Received: "
-                             f"prefetch_factor={prefetch_factor!r}, num_workers=0")
-        if prefetch_factor is not None and (not is_int(prefetch_factor) or prefetch_factor < 1):
-            raise ValueError(f"DataLoader: `prefetch_factor` must be a positive int. Received: "
-                             f"prefetch_factor={prefetch_factor!r}")
-        if persistent_workers and num_workers == 0:
-            raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
-        for name, fn in (("collate_fn", collate_fn), ("worker_init_fn", worker_init_fn)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"DataLoader: `{name}` must be callable or None. "
-                                f"Received {type(fn).__name__}")
+        _check_worker_args(num_workers, timeout, prefetch_factor, persistent_workers, collate_fn,
+                           worker_init_fn)
         iterable = isinstance(dataset, IterableDataset)
-        map_style = hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")
-        if not iterable and not map_style:
-            raise TypeError(f"DataLoader: `dataset` must define __len__ and __getitem__ (or be an "
-                            f"IterableDataset). Received an object of type "
-                            f"{type(dataset).__name__}")
-        if iterable:
-            if shuffle or sampler is not None or batch_sampler is not None:
-                raise ValueError("DataLoader: an IterableDataset gives its own order; `shuffle`, "
-                                 "`sampler` and `batch_sampler` must be left unset")
-            if num_workers:
-                raise ValueError("DataLoader: an IterableDataset is loaded with num_workers=0 in "
-                                 f"cnnlab. Received: num_workers={num_workers}")
-        if batch_sampler is not None:
-            if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("DataLoader: `batch_sampler` gives whole batches; it excludes "
-                                 "`batch_size`, `shuffle`, `sampler` and `drop_last`")
-            batch_size = None
-        elif batch_size is None:
-            if drop_last:
-                raise ValueError("DataLoader: batch_size=None (no batching) excludes "
-                                 "drop_last=True")
-        elif not is_int(batch_size) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"DataLoader: `batch_size` must be a positive int or None. Received: "
-                             f"batch_size={batch_size!r}")
+        batch_size = _check_batching_args(dataset, iterable, batch_size, shuffle, sampler, batch_sampler,
+                                          num_workers, drop_last)
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: `sampler` gives the order; it excludes shuffle=True")
         if sampler is None and not iterable:

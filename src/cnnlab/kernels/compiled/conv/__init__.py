@@ -1,4 +1,5 @@
 """Convolution compiled with Numba: the reference's sums, computed as loops made fast.
+Part of ``kernels.compiled``: may import its siblings, ``kernels.reference``, backend and the bottom level.
 
 The package, one job per module:
 

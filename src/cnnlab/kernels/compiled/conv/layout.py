@@ -20,38 +20,28 @@ def _zero_borders(out, b, i, top_rows, h_rows, left, w_cols):
 
 
 @kernel
-def _pad_nhwc_rows(xt, top, left, out):
-    """xt (N, H, W, C) C-contiguous -> out (N, Hp, Wp, C): each row one contiguous copy."""
-    n, h, w, c = xt.shape
-    hp, wp = out.shape[1:3]
+def _pad_to_nhwc(x, nchw, top, left, out):
+    """x C-contiguous, (N, C, H, W) when ``nchw`` else (N, H, W, C) -> out (N, Hp, Wp, C), one task per
+    output row: a channels-last row is one contiguous copy, an NCHW one a transposing copy per channel."""
+    n, hp, wp, c = out.shape
+    h, w = (x.shape[2], x.shape[3]) if nchw else (x.shape[1], x.shape[2])
     j0, j1 = max(0, left), min(wp, w + left)
     for r in prange(n * hp):
         b, i = r // hp, r % hp
         _zero_borders(out, b, i, max(0, top), min(hp, h + top) - max(0, top), left, w)
         y = i - top
         if 0 <= y < h and j1 > j0:
-            dst = out[b, i, j0:j1].reshape((j1 - j0) * c)
-            src = xt[b, y, j0 - left:j1 - left].reshape((j1 - j0) * c)
-            for v in range(src.size):
-                dst[v] = src[v]
-
-
-@kernel
-def _pad_transpose(x, top, left, out):
-    """x (N, C, H, W) C-contiguous -> out (N, Hp, Wp, C): a transposing copy per row."""
-    n, c, h, w = x.shape
-    hp, wp = out.shape[1:3]
-    j0, j1 = max(0, left), min(wp, w + left)
-    for r in prange(n * hp):
-        b, i = r // hp, r % hp
-        _zero_borders(out, b, i, max(0, top), min(hp, h + top) - max(0, top), left, w)
-        y = i - top
-        if 0 <= y < h:
-            dst = out[b, i]
-            for ch in range(c):
-                src = x[b, ch, y]
-                for j in range(j0, j1):
-                    dst[j, ch] = src[j - left]
+            if nchw:
+                dst = out[b, i]
+                for ch in range(c):
+                    src = x[b, ch, y]
+                    for j in range(j0, j1):
+                        dst[j, ch] = src[j - left]
+            else:
+                dst = out[b, i, j0:j1].reshape((j1 - j0) * c)
+                src = x[b, y, j0 - left:j1 - left].reshape((j1 - j0) * c)
+                for v in range(src.size):
+                    dst[v] = src[v]
 
 
 def _nhwc_pad(x, top, left, hp, wp):
@@ -60,9 +50,9 @@ def _nhwc_pad(x, top, left, hp, wp):
     out = np.empty((x.shape[0], hp, wp, x.shape[1]), x.dtype)
     nhwc = x.transpose(0, 2, 3, 1)
     if nhwc.flags.c_contiguous:
-        _pad_nhwc_rows(nhwc, top, left, out)
+        _pad_to_nhwc(nhwc, False, top, left, out)
     else:
-        _pad_transpose(np.ascontiguousarray(x), top, left, out)
+        _pad_to_nhwc(np.ascontiguousarray(x), True, top, left, out)
     return out
 
 @kernel

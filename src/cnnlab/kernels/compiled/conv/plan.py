@@ -1,7 +1,7 @@
 """The convolution's one table: which formulation computes an op for a shape, with which tiles.
 
 Every number the formulations are tuned by lives here, each with the measurement behind it
-(benchmarks/RESULTS.md, benchmarks/NOTES.md); ``choose`` reads the table and returns one ``Plan``.
+(benchmarks/RESULTS.md); ``choose`` reads the table and returns one ``Plan``.
 
 Formulations (modules of this package, one shared signature per op, see ``__init__``):
 

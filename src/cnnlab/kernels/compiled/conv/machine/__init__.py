@@ -1,6 +1,8 @@
-"""What the convolution asks of the machine, in one place, used by no other kernel: register tiles
-in LLVM's vector types and stack tiles (``simd``), and the GEMM called from inside a parallel region
-(``blas``). The facts behind them: src/cnnlab/kernels/README.md, "What the machine wants"."""
+"""What the convolution asks of the machine: register and stack tiles (``simd``), the GEMM called
+inside a parallel region (``blas``). Imports only ``conv.plan`` and Numba; used by no other kernel.
+
+The facts behind them: src/cnnlab/kernels/README.md, "What the machine wants".
+"""
 
 from .blas import gemm, gemm_source, ready, threaded_matmul
 from .simd import (LANES, product, product_transposed, stack_tile, tile_convolution, tile_product,

@@ -34,67 +34,105 @@ R16, V16 = TILES[16]          # ``plan``'s register tiles (rows, vectors), compi
 R32, V32 = TILES[32]
 
 
+class _Registers:
+    """What the register tiles share, emitted with one ``builder``: R x V accumulators of 16 float32
+    lanes kept in registers, vector loads of a row, and the broadcast-and-FMA step of the micro-kernel."""
+
+    def __init__(self, builder, n_rows, n_vecs):
+        self.builder, self.n_rows, self.n_vecs = builder, n_rows, n_vecs
+        self.i32, self.i64 = ir.IntType(32), ir.IntType(64)
+        self.vec = ir.VectorType(ir.FloatType(), LANES)
+        self.fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(self.vec, [self.vec] * 3),
+                                                  f"llvm.fma.v{LANES}f32")
+        self.undef = ir.Constant(self.vec, ir.Undefined)
+        self.broadcast = ir.Constant(ir.VectorType(self.i32, LANES), [0] * LANES)
+        self.acc = []
+
+    def const(self, n):
+        return ir.Constant(self.i64, n)
+
+    def leading(self, arr):
+        """A float32 2-D array's row stride, in elements."""
+        stride = cgutils.unpack_tuple(self.builder, arr.strides, 2)[0]
+        return self.builder.sdiv(stride, self.const(4))
+
+    def row(self, data, index, ld):
+        """A pointer to row ``index`` of a matrix at ``data`` with leading dimension ``ld``."""
+        return self.builder.gep(data, [self.builder.mul(index, ld)])
+
+    def vector(self, row, v):
+        """A pointer to vector ``v`` (values 16v to 16v + 15) of the row at ``row``."""
+        return self.builder.bitcast(self.builder.gep(row, [self.const(v * LANES)]), self.vec.as_pointer())
+
+    def load_vectors(self, row):
+        return [self.builder.load(self.vector(row, v), align=4) for v in range(self.n_vecs)]
+
+    def start(self, initial=None):
+        """The accumulators, each from ``*initial(r, v)`` (a vector pointer) or zero. In stack slots of
+        vector type: LLVM promotes them to registers (SROA)."""
+        zero = ir.Constant(self.vec, [0.0] * LANES)
+        self.acc = [[cgutils.alloca_once_value(self.builder, zero if initial is None else
+                                               self.builder.load(initial(r, v), align=4))
+                     for v in range(self.n_vecs)] for r in range(self.n_rows)]
+
+    def add_products(self, r, value, vectors):
+        """Accumulator row r += value * vectors: one broadcast, then one fused multiply-add per vector."""
+        b = self.builder
+        spread = b.shuffle_vector(b.insert_element(self.undef, value, ir.Constant(self.i32, 0)), self.undef,
+                                  self.broadcast)
+        for v in range(self.n_vecs):
+            b.store(b.call(self.fma, [spread, vectors[v], b.load(self.acc[r][v])]), self.acc[r][v])
+
+    def store(self, where):
+        """Write accumulator (r, v) to ``where(r, v)``, a vector pointer."""
+        for r in range(self.n_rows):
+            for v in range(self.n_vecs):
+                self.builder.store(self.builder.load(self.acc[r][v]), where(r, v), align=4)
+
+
+def _literals(*values):
+    """The values of compile-time literal arguments, or None when one is not a literal."""
+    if not all(isinstance(v, (types.IntegerLiteral, types.BooleanLiteral)) for v in values):
+        return None
+    return tuple(v.literal_value for v in values)
+
+
 @intrinsic
 def tile_product(typingctx, a, w, c, row, rows, vectors, transposed):
     """c[row:row+R, :16V] = a'[row:row+R, :] @ w[:, :16V] for float32 2-D arrays whose rows may be
     strided: a' is a (M, K), or a.T for a (K, M) when ``transposed``, which also adds to c instead of
     overwriting it (the weight gradient's sum over chunks); w (K, >= 16V), c (M, >= 16V).
     R = ``rows``, V = ``vectors`` and ``transposed`` must be literals."""
-    literals = (rows, vectors, transposed)
-    if not all(isinstance(v, (types.IntegerLiteral, types.BooleanLiteral)) for v in literals):
+    literals = _literals(rows, vectors, transposed)
+    if literals is None or any(arr.dtype != types.float32 for arr in (a, w, c)):
         return None
-    if any(arr.dtype != types.float32 for arr in (a, w, c)):
-        return None
-    n_rows, n_vecs, flip = (v.literal_value for v in literals)
+    n_rows, n_vecs, flip = literals
 
     def codegen(context, builder, signature, args):
-        arrays = [context.make_array(ty)(context, builder, value)
-                  for ty, value in zip(signature.args[:3], args[:3])]
-        a_arr, w_arr, c_arr = arrays
+        a_arr, w_arr, c_arr = (context.make_array(ty)(context, builder, value)
+                               for ty, value in zip(signature.args[:3], args[:3]))
         row0 = args[3]
-        i32, i64 = ir.IntType(32), ir.IntType(64)
-        vec = ir.VectorType(ir.FloatType(), LANES)
-        itemsize = ir.Constant(i64, 4)
-        a_ld, w_ld, c_ld = (builder.sdiv(cgutils.unpack_tuple(builder, arr.strides, 2)[0], itemsize)
-                            for arr in arrays)
+        t = _Registers(builder, n_rows, n_vecs)
+        a_ld, w_ld, c_ld = t.leading(a_arr), t.leading(w_arr), t.leading(c_arr)
         depth = cgutils.unpack_tuple(builder, a_arr.shape, 2)[0 if flip else 1]
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-                                             f"llvm.fma.v{LANES}f32")
-        undef = ir.Constant(vec, ir.Undefined)
-        broadcast = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
-
-        def row_start(data, r, ld):
-            return builder.gep(data, [builder.mul(builder.add(row0, ir.Constant(i64, r)), ld)])
 
         def c_vector(r, v):
-            return builder.bitcast(builder.gep(row_start(c_arr.data, r, c_ld), [ir.Constant(i64, v * LANES)]),
-                                   vec.as_pointer())
+            return t.vector(t.row(c_arr.data, builder.add(row0, t.const(r)), c_ld), v)
 
-        # Accumulators in stack slots of vector type: LLVM promotes them to registers (SROA).
-        acc = [[cgutils.alloca_once_value(builder, builder.load(c_vector(r, v), align=4) if flip
-                                          else ir.Constant(vec, [0.0] * LANES)) for v in range(n_vecs)]
-               for r in range(n_rows)]
+        t.start(c_vector if flip else None)
         if flip:     # a'[row + r, k] = a[k, row + r]: R consecutive values of a's row k
             a_first = builder.gep(a_arr.data, [row0])
         else:
-            a_rows = [row_start(a_arr.data, r, a_ld) for r in range(n_rows)]
+            a_rows = [t.row(a_arr.data, builder.add(row0, t.const(r)), a_ld) for r in range(n_rows)]
         with cgutils.for_range(builder, depth) as loop:
             k = loop.index
-            w_row = builder.gep(w_arr.data, [builder.mul(k, w_ld)])
-            w_vecs = [builder.load(builder.bitcast(builder.gep(w_row, [ir.Constant(i64, v * LANES)]),
-                                                   vec.as_pointer()), align=4) for v in range(n_vecs)]
+            w_vecs = t.load_vectors(t.row(w_arr.data, k, w_ld))
             if flip:
-                a_row_k = builder.gep(a_first, [builder.mul(k, a_ld)])
+                a_row_k = t.row(a_first, k, a_ld)
             for r in range(n_rows):
-                where = builder.gep(a_row_k, [ir.Constant(i64, r)]) if flip else builder.gep(a_rows[r], [k])
-                value = builder.load(where)
-                spread = builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(i32, 0)),
-                                                undef, broadcast)
-                for v in range(n_vecs):
-                    builder.store(builder.call(fma, [spread, w_vecs[v], builder.load(acc[r][v])]), acc[r][v])
-        for r in range(n_rows):
-            for v in range(n_vecs):
-                builder.store(builder.load(acc[r][v]), c_vector(r, v), align=4)
+                where = builder.gep(a_row_k, [t.const(r)]) if flip else builder.gep(a_rows[r], [k])
+                t.add_products(r, builder.load(where), w_vecs)
+        t.store(c_vector)
         return context.get_dummy_value()
 
     return types.void(a, w, c, row, rows, vectors, transposed), codegen
@@ -106,55 +144,42 @@ def product(a, w, c):
     raise TypeError("product is callable only from compiled kernels")
 
 
-@overload(product)
-def _product_compiled(a, w, c):
-    if a.dtype == types.float32:
-        def impl(a, w, c):
-            m, n = c.shape
-            done = 0
-            if n == 16:
-                done = m - m % R16
-                for r in range(0, done, R16):
-                    tile_product(a, w, c, r, R16, V16, False)
-            elif n == 32:
-                done = m - m % R32
-                for r in range(0, done, R32):
-                    tile_product(a, w, c, r, R32, V32, False)
-            if done < m:
-                gemm(False, False, a[done:], w, 0.0, c[done:])
-        return impl
-
-    def impl_blas(a, w, c):
-        gemm(False, False, a, w, 0.0, c)
-    return impl_blas
-
-
 def product_transposed(a, w, c):
     """c += a.T @ w (a (K, M) -> c (M, n)), tiled as ``product``. Compiled code only."""
     raise TypeError("product_transposed is callable only from compiled kernels")
 
 
-@overload(product_transposed)
-def _product_transposed_compiled(a, w, c):
-    if a.dtype == types.float32:
-        def impl(a, w, c):
-            m, n = c.shape
-            done = 0
-            if n == 16:
-                done = m - m % R16
-                for r in range(0, done, R16):
-                    tile_product(a, w, c, r, R16, V16, True)
-            elif n == 32:
-                done = m - m % R32
-                for r in range(0, done, R32):
-                    tile_product(a, w, c, r, R32, V32, True)
-            if done < m:
-                gemm(True, False, a[:, done:], w, 1.0, c[done:])
-        return impl
+def _tiled(transposed):
+    """The compiled ``product`` (c = a @ w), or ``product_transposed`` (c += a.T @ w) when ``transposed``:
+    whole tiles of R rows for 16 or 32 float32 columns, the rest through ``gemm``."""
+    beta = 1.0 if transposed else 0.0
 
-    def impl_blas(a, w, c):
-        gemm(True, False, a, w, 1.0, c)
-    return impl_blas
+    def overload_product(a, w, c):
+        if a.dtype == types.float32:
+            def impl(a, w, c):
+                m, n = c.shape
+                done = 0
+                if n == 16:
+                    done = m - m % R16
+                    for r in range(0, done, R16):
+                        tile_product(a, w, c, r, R16, V16, transposed)
+                elif n == 32:
+                    done = m - m % R32
+                    for r in range(0, done, R32):
+                        tile_product(a, w, c, r, R32, V32, transposed)
+                if done < m:
+                    gemm(transposed, False, a[:, done:] if transposed else a[done:], w, beta, c[done:])
+            return impl
+
+        def impl_blas(a, w, c):
+            gemm(transposed, False, a, w, beta, c)
+        return impl_blas
+
+    return overload_product
+
+
+overload(product)(_tiled(False))
+overload(product_transposed)(_tiled(True))
 
 
 @intrinsic
@@ -164,56 +189,36 @@ def tile_convolution(typingctx, x, offsets, taps, w, c, row, rows, vectors, accu
     channels-last input flattened (float32), offsets (>= R,) and taps (T,) int64 element offsets,
     w (T*C, >= 16V), C = w.shape[0] // T; with ``accumulate`` the tile adds to c (a block of taps at a
     time). R = ``rows``, V = ``vectors`` and ``accumulate`` must be literals."""
-    literals = (rows, vectors, accumulate)
-    if not all(isinstance(v, (types.IntegerLiteral, types.BooleanLiteral)) for v in literals):
+    literals = _literals(rows, vectors, accumulate)
+    if literals is None or any(arr.dtype != types.float32 for arr in (x, w, c)):
         return None
-    if any(arr.dtype != types.float32 for arr in (x, w, c)):
-        return None
-    n_rows, n_vecs, adding = (v.literal_value for v in literals)
+    n_rows, n_vecs, adding = literals
 
     def codegen(context, builder, signature, args):
         x_arr, off_arr, tap_arr, w_arr, c_arr = (context.make_array(ty)(context, builder, value)
                                                  for ty, value in zip(signature.args[:5], args[:5]))
         row0 = args[5]
-        i32, i64 = ir.IntType(32), ir.IntType(64)
-        vec = ir.VectorType(ir.FloatType(), LANES)
-        itemsize = ir.Constant(i64, 4)
-        w_ld = builder.sdiv(cgutils.unpack_tuple(builder, w_arr.strides, 2)[0], itemsize)
-        c_ld = builder.sdiv(cgutils.unpack_tuple(builder, c_arr.strides, 2)[0], itemsize)
+        t = _Registers(builder, n_rows, n_vecs)
+        w_ld, c_ld = t.leading(w_arr), t.leading(c_arr)
         n_taps = cgutils.unpack_tuple(builder, tap_arr.shape, 1)[0]
         channels = builder.sdiv(cgutils.unpack_tuple(builder, w_arr.shape, 2)[0], n_taps)
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-                                             f"llvm.fma.v{LANES}f32")
-        undef = ir.Constant(vec, ir.Undefined)
-        broadcast = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
-        offsets_ = [builder.load(builder.gep(off_arr.data, [ir.Constant(i64, r)])) for r in range(n_rows)]
+        offsets_ = [builder.load(builder.gep(off_arr.data, [t.const(r)])) for r in range(n_rows)]
 
         def c_vector(r, v):
-            c_row = builder.gep(c_arr.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)), c_ld)])
-            return builder.bitcast(builder.gep(c_row, [ir.Constant(i64, v * LANES)]), vec.as_pointer())
+            return t.vector(t.row(c_arr.data, builder.add(row0, t.const(r)), c_ld), v)
 
-        acc = [[cgutils.alloca_once_value(builder, builder.load(c_vector(r, v), align=4) if adding
-                                          else ir.Constant(vec, [0.0] * LANES)) for v in range(n_vecs)]
-               for r in range(n_rows)]
+        t.start(c_vector if adding else None)
         with cgutils.for_range(builder, n_taps) as tap_loop:
-            t = tap_loop.index
-            tap = builder.load(builder.gep(tap_arr.data, [t]))
+            tap_index = tap_loop.index
+            tap = builder.load(builder.gep(tap_arr.data, [tap_index]))
             starts = [builder.gep(x_arr.data, [builder.add(offsets_[r], tap)]) for r in range(n_rows)]
-            w_tap = builder.gep(w_arr.data, [builder.mul(builder.mul(t, channels), w_ld)])
+            w_tap = t.row(w_arr.data, builder.mul(tap_index, channels), w_ld)
             with cgutils.for_range(builder, channels) as loop:
                 ch = loop.index
-                w_row = builder.gep(w_tap, [builder.mul(ch, w_ld)])
-                w_vecs = [builder.load(builder.bitcast(builder.gep(w_row, [ir.Constant(i64, v * LANES)]),
-                                                       vec.as_pointer()), align=4) for v in range(n_vecs)]
+                w_vecs = t.load_vectors(t.row(w_tap, ch, w_ld))
                 for r in range(n_rows):
-                    value = builder.load(builder.gep(starts[r], [ch]))
-                    spread = builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(i32, 0)),
-                                                    undef, broadcast)
-                    for v in range(n_vecs):
-                        builder.store(builder.call(fma, [spread, w_vecs[v], builder.load(acc[r][v])]), acc[r][v])
-        for r in range(n_rows):
-            for v in range(n_vecs):
-                builder.store(builder.load(acc[r][v]), c_vector(r, v), align=4)
+                    t.add_products(r, builder.load(builder.gep(starts[r], [ch])), w_vecs)
+        t.store(c_vector)
         return context.get_dummy_value()
 
     return types.void(x, offsets, taps, w, c, row, rows, vectors, accumulate), codegen
@@ -225,11 +230,10 @@ def tile_weight_gradient(typingctx, x, offsets, base, g, panel, row, rows, vecto
     x[offsets[p] + base + r] * g[p, :16V], for R = ``rows`` consecutive input channels of one tap
     (x the padded channels-last input flattened, float32; g (P, >= 16V) the output gradient's rows;
     panel (K, >= 16V)). R and V = ``vectors`` must be literals."""
-    if not (isinstance(rows, types.IntegerLiteral) and isinstance(vectors, types.IntegerLiteral)):
+    literals = _literals(rows, vectors)
+    if literals is None or any(arr.dtype != types.float32 for arr in (x, g, panel)):
         return None
-    if any(arr.dtype != types.float32 for arr in (x, g, panel)):
-        return None
-    n_rows, n_vecs = rows.literal_value, vectors.literal_value
+    n_rows, n_vecs = literals
 
     def codegen(context, builder, signature, args):
         x_arr, off_arr = (context.make_array(ty)(context, builder, value)
@@ -237,39 +241,22 @@ def tile_weight_gradient(typingctx, x, offsets, base, g, panel, row, rows, vecto
         g_arr, p_arr = (context.make_array(ty)(context, builder, value)
                         for ty, value in zip(signature.args[3:5], args[3:5]))
         base, row0 = args[2], args[5]
-        i32, i64 = ir.IntType(32), ir.IntType(64)
-        vec = ir.VectorType(ir.FloatType(), LANES)
-        itemsize = ir.Constant(i64, 4)
-        g_ld = builder.sdiv(cgutils.unpack_tuple(builder, g_arr.strides, 2)[0], itemsize)
-        p_ld = builder.sdiv(cgutils.unpack_tuple(builder, p_arr.strides, 2)[0], itemsize)
+        t = _Registers(builder, n_rows, n_vecs)
+        g_ld, p_ld = t.leading(g_arr), t.leading(p_arr)
         pixels = cgutils.unpack_tuple(builder, off_arr.shape, 1)[0]
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-                                             f"llvm.fma.v{LANES}f32")
-        undef = ir.Constant(vec, ir.Undefined)
-        broadcast = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
 
         def panel_vector(r, v):
-            start = builder.gep(p_arr.data, [builder.mul(builder.add(row0, ir.Constant(i64, r)), p_ld)])
-            return builder.bitcast(builder.gep(start, [ir.Constant(i64, v * LANES)]), vec.as_pointer())
+            return t.vector(t.row(p_arr.data, builder.add(row0, t.const(r)), p_ld), v)
 
-        acc = [[cgutils.alloca_once_value(builder, builder.load(panel_vector(r, v), align=4))
-                for v in range(n_vecs)] for r in range(n_rows)]
+        t.start(panel_vector)
         with cgutils.for_range(builder, pixels) as loop:
             p = loop.index
             where = builder.add(builder.load(builder.gep(off_arr.data, [p])), base)
             x_at = builder.gep(x_arr.data, [where])
-            g_row = builder.gep(g_arr.data, [builder.mul(p, g_ld)])
-            g_vecs = [builder.load(builder.bitcast(builder.gep(g_row, [ir.Constant(i64, v * LANES)]),
-                                                   vec.as_pointer()), align=4) for v in range(n_vecs)]
+            g_vecs = t.load_vectors(t.row(g_arr.data, p, g_ld))
             for r in range(n_rows):
-                value = builder.load(builder.gep(x_at, [ir.Constant(i64, r)]))
-                spread = builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(i32, 0)),
-                                                undef, broadcast)
-                for v in range(n_vecs):
-                    builder.store(builder.call(fma, [spread, g_vecs[v], builder.load(acc[r][v])]), acc[r][v])
-        for r in range(n_rows):
-            for v in range(n_vecs):
-                builder.store(builder.load(acc[r][v]), panel_vector(r, v), align=4)
+                t.add_products(r, builder.load(builder.gep(x_at, [t.const(r)])), g_vecs)
+        t.store(panel_vector)
         return context.get_dummy_value()
 
     return types.void(x, offsets, base, g, panel, row, rows, vectors), codegen
