@@ -55,3 +55,11 @@ def test_a_bad_recipe_is_refused_before_anything_is_registered(recipe, message):
             raise AssertionError("never built")
     assert str(info.value).startswith("register_model: probe_net's ")
     assert models.list_models() == before
+
+
+def test_train_takes_the_registered_recipe_where_no_setting_is_given():
+    from cnnlab.train.run import recipe_settings
+
+    unet = models.default_recipe("unet")
+    assert recipe_settings("unet") == (unet["epochs"], unet["batch_size"], unet["lr"])
+    assert recipe_settings("fcn", epochs=2, lr=0.1) == (2, models.default_recipe("fcn")["batch_size"], 0.1)
