@@ -16,7 +16,7 @@ def trained(tmp_path_factory):
 def test_train_prints_test_miou_and_pixel_accuracy(trained):
     code, out, printed = trained
     assert code == 0
-    assert "unet: 117,243 parameters | mnist-scenes: 35 train / 5 validation / 12 test images" in printed
+    assert "unet: 121,123 parameters | mnist-scenes: 35 train / 5 validation / 12 test images" in printed
     last = printed.strip().splitlines()[-1]
     assert last.startswith("test mIoU ") and "% | pixel accuracy " in last
     value = float(last.split()[2].rstrip("%"))

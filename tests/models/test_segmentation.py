@@ -9,7 +9,7 @@ from torch.nn import functional as TF
 
 import cnnlab
 from cnnlab import models, nn, optim
-from cnnlab.models.segmentation import bilinear_kernel
+from cnnlab.models.segmentation import UNET_CONFIGS, bilinear_kernel
 from helpers import assert_close, check_against_torch
 
 
@@ -71,7 +71,7 @@ class TorchFCN(tnn.Module):
 
 def _twins(name, seed=0):
     ours = models.get(name, num_classes=11, in_channels=1).double()
-    theirs = (TorchUNet(11, 1, (16, 32, 64)) if name == "unet" else TorchFCN(11, 1)).double()
+    theirs = (TorchUNet(11, 1, UNET_CONFIGS["unet"]) if name == "unet" else TorchFCN(11, 1)).double()
     rng = np.random.default_rng(seed)
     state = {}
     for key, value in ours.state_dict().items():
@@ -132,7 +132,7 @@ def test_fcn_upsampling_starts_as_bilinear_interpolation():
         np.testing.assert_allclose(layer.weight.numpy(), bilinear_kernel(11, 4), atol=1e-7)
 
 
-@pytest.mark.parametrize("name,smallest", [("unet", 4), ("fcn", 8)])
+@pytest.mark.parametrize("name,smallest", [("unet", 8), ("fcn", 8)])
 def test_smallest_input(name, smallest):
     net = models.get(name).eval()
     assert models.min_input_size(name) == smallest and models.task_of(name) == "segment"
@@ -150,7 +150,7 @@ def test_a_few_steps_learn_a_handful_of_scenes(data_dir):
     net = models.get("unet")
     opt = optim.Adam(net.parameters(), lr=1e-2)
     losses = []
-    for _ in range(6):
+    for _ in range(10):
         opt.zero_grad()
         loss = nn.CrossEntropyLoss()(net(x), y)
         loss.backward()
@@ -172,16 +172,18 @@ def test_parameter_counts_layer_by_layer():
         return cin * cout * k * k + (cout if bias else 0)
 
     bn = 2  # weight and bias per channel
-    unet = (conv(1, 16, 3) + bn * 16 + conv(16, 16, 3) + bn * 16            # level 1 (64x64)
-            + conv(16, 32, 3) + bn * 32 + conv(32, 32, 3) + bn * 32          # level 2
-            + conv(32, 64, 3) + bn * 64 + conv(64, 64, 3) + bn * 64          # bottleneck
+    unet = (conv(1, 8, 3) + bn * 8 + conv(8, 8, 3) + bn * 8                  # level 1 (64x64)
+            + conv(8, 16, 3) + bn * 16 + conv(16, 16, 3) + bn * 16           # level 2
+            + conv(16, 32, 3) + bn * 32 + conv(32, 32, 3) + bn * 32          # level 3
+            + conv(32, 64, 3) + bn * 64 + conv(64, 64, 3) + bn * 64          # bottleneck (8x8)
             + conv(64, 32, 2, True) + conv(64, 32, 3) + bn * 32 + conv(32, 32, 3) + bn * 32   # up 1
             + conv(32, 16, 2, True) + conv(32, 16, 3) + bn * 16 + conv(16, 16, 3) + bn * 16   # up 2
-            + conv(16, 11, 1, True))
+            + conv(16, 8, 2, True) + conv(16, 8, 3) + bn * 8 + conv(8, 8, 3) + bn * 8         # up 3
+            + conv(8, 11, 1, True))
     fcn = (conv(1, 16, 3) + bn * 16 + conv(16, 32, 3) + bn * 32
            + conv(32, 64, 3) + bn * 64 + conv(64, 64, 3) + bn * 64
            + conv(64, 128, 3) + bn * 128 + conv(128, 128, 1) + bn * 128       # fc6, fc7
            + conv(128, 11, 1, True) + conv(32, 11, 1, True) + conv(16, 11, 1, True)
            + 3 * conv(11, 11, 4))                                              # three upsamplings
-    assert sum(p.numel() for p in models.get("unet").parameters()) == unet == 117_243
+    assert sum(p.numel() for p in models.get("unet").parameters()) == unet == 121_123
     assert sum(p.numel() for p in models.get("fcn").parameters()) == fcn == 158_801

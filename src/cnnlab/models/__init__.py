@@ -14,7 +14,7 @@ from .ensemble import Ensemble
 from .googlenet import GoogLeNetOutputs, googlenet, googlenet_loss, inception_module
 from .inception import Inception3, InceptionOutputs, inception_v3
 from .mobilenet import mobilenet_v1
-from .registry import get, input_size, list_models, min_input_size, register_model, task_of
+from .registry import default_recipe, get, input_size, list_models, min_input_size, register_model, task_of
 from .resnet import (cifar_resnet, preact_resnet, resnet, resnet18, resnet20, resnet32, resnet34, resnet44, resnet50,
                      resnet56, resnet101, resnet110, resnet152, wide_resnet, wide_resnet50_2, wide_resnet101_2)
 from .segmentation import FCN, UNet, fcn, unet
@@ -38,6 +38,6 @@ __all__ = [
 __all__ += ["inception_v3", "Inception3", "InceptionOutputs"]
 __all__ += ["efficientnet"] + [f"efficientnet_b{i}" for i in range(8)]
 __all__ += ["Ensemble"]
-__all__ += ["unet", "fcn", "UNet", "FCN", "task_of"]
+__all__ += ["unet", "fcn", "UNet", "FCN", "task_of", "default_recipe"]
 __all__ += ["grid_detector", "GridDetector", "GridDetectionLoss"]
 __all__ += ["captioner", "Captioner"]

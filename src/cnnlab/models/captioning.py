@@ -141,7 +141,8 @@ def tokens_of(logits, end):
     return np.where(after, PAD, tokens)
 
 
-@register_model("captioner", input_size=(1, 64, 64), min_size=8, task="caption")
+@register_model("captioner", input_size=(1, 64, 64), min_size=8, task="caption",
+                recipe={"epochs": 10, "lr": 2e-3, "batch_size": 64})
 def captioner(num_classes=11, in_channels=1, max_length=5):
     """CNN encoder (8x8 places of 128 features for a 64x64 scene), attending LSTM decoder (256 units)."""
     return Captioner(num_classes, in_channels, max_length, CAPTIONER_CONFIGS["captioner"])

@@ -193,7 +193,8 @@ class GridDetectionLoss(nn.Module):
         return f"stride={self.stride}, lambda_coord={self.lambda_coord}, lambda_noobj={self.lambda_noobj}"
 
 
-@register_model("grid_detector", input_size=(1, 64, 64), min_size=8, task="detect")
+@register_model("grid_detector", input_size=(1, 64, 64), min_size=8, task="detect",
+                recipe={"epochs": 10, "lr": 1e-3, "batch_size": 64})
 def grid_detector(num_classes=11, in_channels=1):
     """YOLO v1-style grid detector (Redmon et al. 2016): a 3-pool backbone, an 8x8 grid on 64x64 scenes."""
     return GridDetector(num_classes, in_channels, DETECTOR_CONFIGS["grid_detector"])

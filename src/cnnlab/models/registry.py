@@ -39,14 +39,17 @@ def _accepting_weights(fn, name):
     return build
 
 
-def register_model(name, input_size=None, min_size=None, task="classify"):
+def register_model(name, input_size=None, min_size=None, task="classify", recipe=None):
     """Decorator that registers a model builder under ``name`` with the input size it expects (C, H, W).
 
     ``min_size`` is the smallest square input side the model accepts (built with ``input_size=side``
     when the builder takes that argument): smaller inputs shrink to nothing in its convolutions and pools.
     ``task`` is what the model predicts, and so which labels it trains on: ``"classify"`` (a class
     per image), ``"segment"`` (a class per pixel), ``"detect"`` (boxes) or ``"caption"`` (tokens).
+    ``recipe`` is the training recipe measured to reach the model's published figure on two cores, a
+    dict of some of ``epochs``, ``lr`` and ``batch_size`` (``default_recipe`` returns it).
     """
+    recipe = _check_recipe(name, recipe)
 
     def decorate(fn):
         if name in _MODELS:
@@ -56,10 +59,33 @@ def register_model(name, input_size=None, min_size=None, task="classify"):
         fn.input_size = input_size
         fn.min_size = min_size
         fn.task = task
+        fn.recipe = recipe
         _MODELS[name] = fn
         return fn
 
     return decorate
+
+
+RECIPE_KEYS = ("epochs", "lr", "batch_size")
+
+
+def _check_recipe(name, recipe):
+    """``recipe`` as a new dict after checking its keys and values (None: no recipe, ``{}``)."""
+    if recipe is None:
+        return {}
+    if not isinstance(recipe, dict) or not set(recipe) <= set(RECIPE_KEYS):
+        raise ValueError(f"register_model: {name}'s `recipe` must be a dict with keys among "
+                         f"{', '.join(RECIPE_KEYS)}. Received: recipe={recipe!r}")
+    for key in ("epochs", "batch_size"):
+        v = recipe.get(key, 1)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"register_model: {name}'s recipe[{key!r}] must be a positive int. "
+                             f"Received: {key}={v!r}")
+    lr = recipe.get("lr", 1.0)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
+        raise ValueError(f"register_model: {name}'s recipe['lr'] must be a positive finite number. "
+                         f"Received: lr={lr!r}")
+    return dict(recipe)
 
 
 def list_models():
@@ -94,6 +120,8 @@ def min_input_size(name):
 
 
 def default_recipe(name):
-    """The training settings the registered model is known to train well with, e.g. ``{"epochs": 12,
-    "lr": 3e-3, "batch_size": 32}``; ``{}`` for most models (they take ``train``'s defaults)."""
+    """The registered model's recommended training recipe (``epochs``, ``lr``, ``batch_size``), or ``{}``.
+
+    A copy: changing it changes nothing registered. ``cnnlab train`` uses it for what is not given.
+    """
     return dict(getattr(get_builder(name), "recipe", None) or {})

@@ -25,7 +25,7 @@ from ._common import check_positive_int
 from .registry import register_model
 
 # Channels per encoder level (the last is the bottleneck); each level halves the resolution.
-UNET_CONFIGS = {"unet": (16, 32, 64)}
+UNET_CONFIGS = {"unet": (8, 16, 32, 64)}
 # The backbone's stages ("M": 2x2 max pool), then fc6 / fc7 widths as convolutions.
 FCN_CONFIGS = {"fcn": ([16, "M", 32, "M", 64, 64, "M"], (128, 128))}
 
@@ -148,17 +148,22 @@ class FCN(nn.Module):
         return self.upscore[-1](scores, output_size=size)
 
 
-@register_model("unet", input_size=(1, 64, 64), min_size=4, task="segment")
+# Recipes measured on 2 cores (benchmarks/RESULTS.md, "Applications"): Adam, cosine schedule, 9,000 scenes.
+@register_model("unet", input_size=(1, 64, 64), min_size=8, task="segment",
+                recipe={"epochs": 12, "lr": 3e-3, "batch_size": 32})
 def unet(num_classes=11, in_channels=1, widths=None):
-    """U-Net (Ronneberger et al. 2015) for per-pixel classes: 16-32 encoder, 64 bottleneck (two pools).
+    """U-Net (Ronneberger et al. 2015) for per-pixel classes: 8-16-32 encoder, 64 bottleneck (three pools).
 
-    The paper's network has four pools and 64-1024 channels; two pools see 40+ pixels, enough for
-    64x64 scenes of digits, and train on two cores (``widths`` gives any other table).
+    The paper's network has four pools and 64-1024 channels. Three pools give each output pixel a
+    96-pixel receptive field (two pools: 44), so every pixel of a digit (up to 26 pixels tall) sees the
+    whole digit whose class it takes; the narrow 8-channel first level keeps the cost of an epoch
+    below the two-pool 16-32-64 table's (``widths`` gives any other table).
     """
     return UNet(num_classes, in_channels, tuple(widths) if widths else UNET_CONFIGS["unet"])
 
 
-@register_model("fcn", input_size=(1, 64, 64), min_size=8, task="segment")
+@register_model("fcn", input_size=(1, 64, 64), min_size=8, task="segment",
+                recipe={"epochs": 8, "lr": 3e-3, "batch_size": 32})
 def fcn(num_classes=11, in_channels=1):
     """FCN-8s (Long et al. 2015) for per-pixel classes: a 3-pool backbone, bilinear-initialised upsampling."""
     return FCN(num_classes, in_channels, FCN_CONFIGS["fcn"])

@@ -1,0 +1,65 @@
+"""The registry's recommended recipes: ``default_recipe`` returns what ``register_model(recipe=...)`` declared."""
+
+import pytest
+
+from cnnlab import models
+from cnnlab.models.registry import RECIPE_KEYS, register_model
+
+
+def test_segmentation_models_carry_their_measured_recipe():
+    for name in ("unet", "fcn"):
+        recipe = models.default_recipe(name)
+        assert set(recipe) == set(RECIPE_KEYS), name
+        assert isinstance(recipe["epochs"], int) and recipe["epochs"] >= 1
+        assert isinstance(recipe["batch_size"], int) and recipe["batch_size"] >= 1
+        assert 0 < recipe["lr"] < 1
+
+
+def test_a_model_without_a_recipe_gets_an_empty_one():
+    assert models.default_recipe("fashion_cnn") == {}
+    assert models.default_recipe("resnet18") == {}
+
+
+def test_every_registered_recipe_is_well_formed():
+    for name in models.list_models():
+        recipe = models.default_recipe(name)
+        assert isinstance(recipe, dict) and set(recipe) <= set(RECIPE_KEYS), name
+
+
+def test_the_recipe_returned_is_a_copy():
+    recipe = models.default_recipe("unet")
+    recipe["epochs"] = 10_000
+    assert models.default_recipe("unet")["epochs"] != 10_000
+
+
+def test_unknown_model_is_one_error_listing_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown model 'no_such_net'.*Known models: .*unet"):
+        models.default_recipe("no_such_net")
+
+
+@pytest.mark.parametrize("recipe, message", [
+    ({"epochs": 3, "momentum": 0.9}, r"keys among epochs, lr, batch_size. Received: recipe=.*momentum"),
+    ([("epochs", 3)], r"must be a dict"),
+    ({"epochs": 0}, r"recipe\['epochs'\] must be a positive int. Received: epochs=0"),
+    ({"epochs": 2.0}, r"recipe\['epochs'\] must be a positive int. Received: epochs=2.0"),
+    ({"batch_size": True}, r"recipe\['batch_size'\] must be a positive int. Received: batch_size=True"),
+    ({"lr": 0}, r"recipe\['lr'\] must be a positive finite number. Received: lr=0"),
+    ({"lr": float("nan")}, r"recipe\['lr'\] must be a positive finite number. Received: lr=nan"),
+    ({"lr": "3e-3"}, r"recipe\['lr'\] must be a positive finite number. Received: lr='3e-3'"),
+])
+def test_a_bad_recipe_is_refused_before_anything_is_registered(recipe, message):
+    before = models.list_models()
+    with pytest.raises(ValueError, match=message) as info:
+        @register_model("probe_net", recipe=recipe)
+        def probe_net():
+            raise AssertionError("never built")
+    assert str(info.value).startswith("register_model: probe_net's ")
+    assert models.list_models() == before
+
+
+def test_train_takes_the_registered_recipe_where_no_setting_is_given():
+    from cnnlab.train.run import recipe_settings
+
+    unet = models.default_recipe("unet")
+    assert recipe_settings("unet") == (unet["epochs"], unet["batch_size"], unet["lr"])
+    assert recipe_settings("fcn", epochs=2, lr=0.1) == (2, models.default_recipe("fcn")["batch_size"], 0.1)
