@@ -85,6 +85,29 @@ def _overlap(a, b):
     return inter / np.maximum(np.minimum(area(a), area(b)), 1)
 
 
+def _paste(canvas, masks, patches, local, boxes, scenes, classes, size):
+    """Paste each patch so that its ink box ``local`` lands on its box in scene ``scenes``, brighter
+    pixels winning, and mark its inked pixels with its mask class ``classes`` (digit + 1).
+
+    ``canvas`` and ``masks`` are the scenes' pixels, flat. Pixels off the canvas and blank pixels are
+    skipped. One digit per scene at a time: the fancy-indexed read-modify-write never writes one pixel
+    twice.
+    """
+    top = boxes[:, 1] - local[:, 1]
+    left = boxes[:, 0] - local[:, 0]
+    k, py, px = np.nonzero(patches > BLANK)                                     # the patches' visible pixels
+    y, x = top[k] + py, left[k] + px
+    on = (y >= 0) & (y < size) & (x >= 0) & (x < size)
+    k, py, px, y, x = k[on], py[on], px[on], y[on], x[on]
+    pixel = (scenes[k] * size + y) * size + x
+    value = patches[k, py, px]
+    old = canvas[pixel]
+    brighter = value > old
+    canvas[pixel] = np.where(brighter, value, old)
+    label = classes.astype(np.uint8)[k]
+    masks[pixel] = np.where(brighter & (value > INK), label, masks[pixel])
+
+
 def generate_scenes(digits, labels, n, seed=0, size=SIZE):
     """``n`` scenes from the digit images ``digits`` (D, 28, 28) uint8 with ``labels`` (D,).
 
@@ -127,22 +150,7 @@ def generate_scenes(digits, labels, n, seed=0, size=SIZE):
         boxes[use[fits], slot] = cand[np.arange(m), first][fits]
         placed[use[fits], slot] = True
         use, patch, local = use[fits], patch[fits], local[fits]
-        # Paste each patch so that its ink box lands on the chosen box; pixels off the canvas and
-        # blank pixels are skipped. One digit per scene in a slot: the fancy-indexed
-        # read-modify-write below never writes one pixel twice.
-        top = boxes[use, slot, 1] - local[:, 1]
-        left = boxes[use, slot, 0] - local[:, 0]
-        k, py, px = np.nonzero(patch > BLANK)                                   # the patches' visible pixels
-        y, x = top[k] + py, left[k] + px
-        on = (y >= 0) & (y < size) & (x >= 0) & (x < size)
-        k, py, px, y, x = k[on], py[on], px[on], y[on], x[on]
-        pixel = (use[k] * size + y) * size + x
-        value = patch[k, py, px]
-        old = canvas[pixel]
-        brighter = value > old
-        canvas[pixel] = np.where(brighter, value, old)
-        label = (labels[sources[use, slot]] + 1).astype(np.uint8)[k]
-        masks[pixel] = np.where(brighter & (value > INK), label, masks[pixel])
+        _paste(canvas, masks, patch, local, boxes[use, slot], use, labels[sources[use, slot]] + 1, size)
     sources = np.where(placed, sources, -1)
     box_labels = np.where(placed, labels[np.maximum(sources, 0)], -1).astype(np.int64)
     images = np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8).reshape(n, size, size)

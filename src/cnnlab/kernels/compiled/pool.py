@@ -7,7 +7,7 @@ Two loop orders, one per memory layout, each with a contiguous innermost loop th
 - channels-last memory: one task per output row of an image; the innermost loop runs over the
   channels, contiguous in the input and the output alike.
 
-Max and average pooling share these loop nests: ``_pool_kernels`` generates each kernel twice, with
+Max and average pooling share these loop nests: ``_generated`` compiles each kernel twice, with
 the choice of reduction a compile-time constant.
 
 Max pooling records the winning tap of each window in a uint8 (kH*kW <= 256), so its backward is one
@@ -71,13 +71,20 @@ def _strided(row, start, step, count, buf):
     return buf[:count]
 
 
-def _pool_kernels(is_max):
-    """The four kernels of max pooling (``is_max``) or of average pooling: forward and backward, for
-    NCHW planes and for channels-last memory. Each is generated per pooling with ``is_max`` a
-    compile-time constant, so the branches on it fold away and no loop tests it at run time (a run-time
-    flag measured 5-35% slower). Max pooling also takes ``taps``; average pooling ``inv_divisor``
-    (oH, oW), 1 / divisor, and dilation 1."""
-    op = "max" if is_max else "avg"
+def _generated(make):
+    """``make(is_max)`` compiled twice, for max and for average pooling (``_max_<name>``,
+    ``_avg_<name>``): ``is_max`` is a compile-time constant in each, so the branches on it fold away and
+    no loop tests it at run time (a run-time flag measured 5-35% slower). Max pooling also takes
+    ``taps``; average pooling ``inv_divisor`` (oH, oW), 1 / divisor, and dilation 1."""
+    kernels = []
+    for is_max, op in ((True, "max"), (False, "avg")):
+        fn = make(is_max)
+        kernels.append(kernel(fastmath=False)(renamed(fn, f"_{op}_{fn.__name__}")))
+    return tuple(kernels)
+
+
+def _forward_planes(is_max):
+    """The forward over NCHW planes, for max (``is_max``) or average pooling."""
 
     def forward_planes(x, kh, kw, sh, sw, ph, pw, dh, dw, inv_divisor, out, taps):
         """x (P, H, W) planes -> out (P, oH, oW): window maxima and their winning taps (P, oH, oW), or
@@ -122,6 +129,12 @@ def _pool_kernels(is_max):
                 if not is_max:
                     o *= inv_divisor[i]
 
+    return forward_planes
+
+
+def _forward_nhwc(is_max):
+    """The forward over channels-last memory, for max (``is_max``) or average pooling."""
+
     def forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, inv_divisor, out, taps):
         """x (N, H, W, C) -> out (N, oH, oW, C) (and taps, for max); one task per output row of an image."""
         dh, dw = (dh, dw) if is_max else (1, 1)   # average pooling: no dilation, a constant for LLVM
@@ -161,6 +174,12 @@ def _pool_kernels(is_max):
                 if not is_max:
                     o *= inv_divisor[i, j]
 
+    return forward_nhwc
+
+
+def _backward_planes(is_max):
+    """The backward over NCHW planes, for max (``is_max``) or average pooling."""
+
     def backward_planes(g, taps, kh, kw, sh, sw, ph, pw, dh, dw, inv_divisor, gx):
         """g (P, oH, oW) -> gx (P, H, W): each output's gradient added at its winning tap (max), or
         times 1 / divisor at every element of its window."""
@@ -188,6 +207,12 @@ def _pool_kernels(is_max):
                             j_lo, j_hi = _out_range(off, w, sw, ow)
                             for j in range(j_lo, j_hi):
                                 row[j * sw + off] += g[plane, i, j] * inv_divisor[i, j]
+
+    return backward_planes
+
+
+def _backward_nhwc(is_max):
+    """The backward over channels-last memory, for max (``is_max``) or average pooling."""
 
     def backward_nhwc(g, taps, kh, kw, sh, sw, ph, pw, dh, dw, inv_divisor, gx):
         """g (N, oH, oW, C) -> gx (N, H, W, C); one task per image (windows overlap within it). For
@@ -218,12 +243,13 @@ def _pool_kernels(is_max):
                                 for ch in range(c):
                                     row[ch] += src[ch] * scale
 
-    return tuple(kernel(fastmath=False)(renamed(fn, f"_{op}_{fn.__name__}"))   # ``_max_forward_planes``...
-                 for fn in (forward_planes, forward_nhwc, backward_planes, backward_nhwc))
+    return backward_nhwc
 
 
-_max_forward_planes, _max_forward_nhwc, _max_backward_planes, _max_backward_nhwc = _pool_kernels(True)
-_avg_forward_planes, _avg_forward_nhwc, _avg_backward_planes, _avg_backward_nhwc = _pool_kernels(False)
+_max_forward_planes, _avg_forward_planes = _generated(_forward_planes)
+_max_forward_nhwc, _avg_forward_nhwc = _generated(_forward_nhwc)
+_max_backward_planes, _avg_backward_planes = _generated(_backward_planes)
+_max_backward_nhwc, _avg_backward_nhwc = _generated(_backward_nhwc)
 
 
 def _inner(a):
