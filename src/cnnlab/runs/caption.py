@@ -8,10 +8,9 @@ task's headline and what validation monitors); per-token accuracy is the share o
 import numpy as np
 
 from .. import backend, nn
-from ..autograd import no_grad
 from ..data.scenes import END, PAD
 from ..models.captioning import tokens_of
-from .evaluation import as_tensor
+from .evaluation import as_tensor, evaluating
 from .task import Task
 
 
@@ -60,21 +59,16 @@ def evaluate_captions(model, loader, loss_fn=None, parallel=None):
     ``accuracy`` (exact captions), ``token_accuracy``, ``tokens`` (N, T) and ``targets`` (N, T);
     under ``parallel`` each rank decodes its shard and all gather.
     """
-    was_training = model.training
-    model.eval()
     tokens, targets, loss_sum, count = [], [], 0.0, 0
-    try:
-        with no_grad():
-            for x, y in loader:
-                y = as_tensor(y)
-                encoded = model.encode(as_tensor(x))
-                if loss_fn is not None:
-                    loss_sum += float(loss_fn(model.decode(encoded, y), y).item()) * len(y)
-                tokens.append(tokens_of(model.decode(encoded)._data, model.end))
-                targets.append(backend.asnumpy(y._data))
-                count += len(y)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        for x, y in loader:
+            y = as_tensor(y)
+            encoded = model.encode(as_tensor(x))
+            if loss_fn is not None:
+                loss_sum += float(loss_fn(model.decode(encoded, y), y).item()) * len(y)
+            tokens.append(tokens_of(model.decode(encoded)._data, model.end))
+            targets.append(backend.asnumpy(y._data))
+            count += len(y)
     width = getattr(model, "max_length", 0)
     tokens = np.concatenate(tokens) if tokens else np.zeros((0, width), np.int64)
     targets = np.concatenate(targets) if targets else np.zeros((0, width), np.int64)

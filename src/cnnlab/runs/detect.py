@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import backend, boxes
 from ..models.detection import BOX, GridDetectionLoss, decode_detections
-from .evaluation import as_tensor, evaluating
+from .evaluation import evaluated_batches
 from .task import Task
 
 
@@ -35,15 +35,11 @@ def detection_evaluation(model, loader, loss_fn, parallel=None):
     ``ground_truths`` per image. Under ``parallel`` every rank gets the whole set's figures.
     """
     found, truth, loss_sum, count = [], [], 0.0, 0
-    with evaluating(model):
-        for x, y in loader:
-            out = model(as_tensor(x))
-            y = as_tensor(y)
-            if loss_fn is not None:
-                loss_sum += float(loss_fn(out, y).item()) * len(y)
-            count += len(y)
-            found += decode_detections(out, model.stride)
-            truth += ground_truth(backend.asnumpy(y._data))
+    for out, y, loss in evaluated_batches(model, loader, loss_fn):
+        loss_sum += loss
+        count += len(y)
+        found += decode_detections(out, model.stride)
+        truth += ground_truth(backend.asnumpy(y._data))
     classes = model.head.out_channels - BOX                              # object classes
     if parallel is not None:
         found, truth = _gathered(parallel, found, truth)

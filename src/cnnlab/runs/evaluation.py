@@ -27,23 +27,14 @@ def evaluate(model, loader, loss_fn=None, num_classes=None, parallel=None):
     Other kinds of output (boxes, captions) are scored by their task's ``evaluate``
     (``cnnlab.runs.tasks``).
     """
-    was_training = model.training
-    model.eval()
     scores, targets, loss_sum, count = [], [], 0.0, 0
-    try:
-        with no_grad():
-            for x, y in loader:
-                out = model(as_tensor(x))
-                y = as_tensor(y)
-                if loss_fn is not None:
-                    loss_sum += float(loss_fn(out, y).item()) * len(y)
-                count += len(y)
-                num_classes = num_classes or out.shape[1]
-                data = backend.asnumpy(out._data)
-                scores.append(data.argmax(axis=1).astype(np.int16) if data.ndim > 2 else data)
-                targets.append(backend.asnumpy(y._data))
-    finally:
-        model.train(was_training)
+    for out, y, loss in evaluated_batches(model, loader, loss_fn):
+        loss_sum += loss
+        count += len(y)
+        num_classes = num_classes or out.shape[1]
+        data = backend.asnumpy(out._data)
+        scores.append(data.argmax(axis=1).astype(np.int16) if data.ndim > 2 else data)
+        targets.append(backend.asnumpy(y._data))
     scores = np.concatenate(scores) if scores else np.zeros((0, num_classes or 0))
     targets = np.concatenate(targets) if targets else np.zeros(0, np.int64)
     if parallel is not None:
@@ -70,6 +61,15 @@ def _dense_results(predictions, targets, num_classes, loss):
     return {"loss": loss, "accuracy": metrics.pixel_accuracy(cm), "per_class_accuracy": recall,
             "confusion": cm, "iou": metrics.iou_per_class(cm), "mean_iou": metrics.mean_iou(cm),
             "scores": None, "predictions": predictions, "targets": targets}
+
+
+def evaluated_batches(model, loader, loss_fn=None):
+    """``(output, targets, loss times batch size)`` of each batch of ``loader``, the model in eval mode
+    and without gradients (``loss`` 0.0 without ``loss_fn``)."""
+    with evaluating(model):
+        for x, y in loader:
+            out, y = model(as_tensor(x)), as_tensor(y)
+            yield out, y, float(loss_fn(out, y).item()) * len(y) if loss_fn is not None else 0.0
 
 
 @contextlib.contextmanager
