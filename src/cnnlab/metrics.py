@@ -62,6 +62,15 @@ def top_k_error(scores, y_true, k=5):
     return 1.0 - top_k_accuracy(scores, y_true, k)
 
 
+def _pair_counts(fn, true, pred, num_classes):
+    """(C, C) counts of (true, predicted) label pairs; a label outside 0..C-1 is a ValueError."""
+    both = np.concatenate([true, pred])
+    bad = both[(both < 0) | (both >= num_classes)]
+    if bad.size:
+        raise ValueError(f"{fn}: labels must lie in 0..{num_classes - 1}; found {sorted(set(bad.tolist()))[:5]}")
+    return np.bincount(true * num_classes + pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
 def confusion_matrix(y_pred, y_true, num_classes=None):
     """Counts ``C[i, j]`` of samples with true class i predicted as j (scikit-learn's orientation)."""
     pred, true = _pair(y_pred, y_true)
@@ -70,12 +79,7 @@ def confusion_matrix(y_pred, y_true, num_classes=None):
     elif not is_int(num_classes) or num_classes < 1:
         raise ValueError(f"confusion_matrix: `num_classes` must be a positive int or None. "
                          f"Received: num_classes={num_classes!r}")
-    both = np.concatenate([true, pred])
-    bad = both[(both < 0) | (both >= num_classes)]
-    if bad.size:
-        raise ValueError(f"confusion_matrix: labels must lie in 0..{num_classes - 1}; found "
-                         f"{sorted(set(bad.tolist()))[:5]}")
-    return np.bincount(true * num_classes + pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return _pair_counts("confusion_matrix", true, pred, num_classes)
 
 
 def precision_recall_f1(y_pred, y_true, num_classes=None):
@@ -136,12 +140,7 @@ def segmentation_confusion(y_pred, y_true, num_classes, ignore_index=None):
                          f"`y_true` has shape {true.shape}; expected the same")
     keep = true != ignore_index if ignore_index is not None else np.ones(true.shape, bool)
     pred, true = pred[keep], true[keep]
-    both = np.concatenate([true, pred])
-    bad = both[(both < 0) | (both >= num_classes)]
-    if bad.size:
-        raise ValueError(f"segmentation_confusion: labels must lie in 0..{num_classes - 1}; found "
-                         f"{sorted(set(bad.tolist()))[:5]}")
-    return np.bincount(true * num_classes + pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return _pair_counts("segmentation_confusion", true, pred, num_classes)
 
 
 def iou_per_class(confusion):
