@@ -1,5 +1,5 @@
 """Looking inside models: the layer-by-layer summary table and receptive fields, pictures and reports.
-May import train (a finished run's checkpoint and model), runs, models, nn, optim, data and below.
+May import runs (a finished run's checkpoint and model), models, nn, optim, data and below; never train.
 
 ``summary(model, input_size)`` -> shapes, parameters, activation memory and multiply-adds per layer;
 ``receptive_field(model, input_size)`` -> receptive field size, jump and start per layer;

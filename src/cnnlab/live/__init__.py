@@ -1,7 +1,5 @@
-"""The live view of a running training: ``feed`` (a Trainer callback publishing snapshots) and
-``server`` (the local web page that shows them); ``cnnlab train --live`` joins the two.
-
-Below ``train`` and ``cli``, which both import it; imports nn, autograd, tensor and backend only.
+"""The live view of a running training: ``feed`` (a Trainer callback) and ``server`` (the local page).
+Below ``train`` and ``cli``, which both import it; may import nn, autograd, tensor and backend only.
 """
 
 from .feed import LiveFeed

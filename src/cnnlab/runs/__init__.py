@@ -1,5 +1,3 @@
-"""A finished run as data: the checkpoint format of a run, atomic writes, the run lock, tasks,
-loading a trained model and evaluating it (alone or several as an ensemble).
-
-Sits below ``train`` and ``inspect`` (both read runs from here); imports models, nn, data and below.
+"""A finished run as data: checkpoints, atomic writes, the run lock, tasks, loading and evaluating models.
+Below ``train`` and ``inspect`` (both read runs from here); may import models, nn, data and below.
 """
