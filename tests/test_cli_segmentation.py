@@ -71,7 +71,8 @@ def test_predict_without_out_is_one_line(trained, tmp_path, capsys):
                               "per image; use --dataset mnist-scenes"),
     ("fashion_cnn", "mnist-scenes", "train: fashion_cnn classifies whole images (one class per image), but "
                                     "mnist-scenes has no single class per image (its scenes have masks, boxes "
-                                    "and captions); train a segmentation model on it (unet, fcn)"),
+                                    "and captions); train a segmentation (unet, fcn), detection (grid_detector) "
+                                    "or captioning (captioner) model on it"),
 ])
 def test_a_model_and_a_dataset_of_other_tasks_are_refused_before_reading_data(model, dataset, message, tmp_path,
                                                                              capsys):

@@ -678,7 +678,7 @@ def _add_train(sub):
     p.add_argument("--model", default="fashion_cnn", help="zoo model name (see `cnnlab models`)")
     p.add_argument("--dataset", default="fashion-mnist",
                    help="fashion-mnist, mnist, cifar10, digits, fashion-mnist-mini (bundled) or mnist-scenes "
-                   "(64x64 scenes of MNIST digits, for segmentation)")
+                   "(64x64 scenes of MNIST digits, for segmentation, detection and captioning)")
     # None: the model's recipe (models.registry.default_recipe) chooses, else train's defaults.
     _add_optimization(p, epochs=None, batch_size=None, lr=None, optimizer="adam", helps={
         "epochs": "default: the model's recipe, else 10", "batch_size": "default: the model's recipe, else 64",

@@ -263,6 +263,8 @@ TASK_WORDS = {"classify": "classifies whole images (one class per image)",
               "detect": "detects objects (boxes with classes)",
               "caption": "captions images (a sequence of tokens)"}
 SCENE_DATASETS = ("mnist-scenes", "mnist_scenes")
+SCENE_MODELS = ("train a segmentation (unet, fcn), detection (grid_detector) or captioning (captioner) "
+                "model on it")
 
 
 def labels_for(dataset, task, model="the model", fn="train"):
@@ -278,7 +280,6 @@ def labels_for(dataset, task, model="the model", fn="train"):
         return {"target": TASK_TARGETS[task]}
     if scenes:
         raise ValueError(f"{fn}: {model} {TASK_WORDS.get(task, task)}, but {dataset} has no single class "
-                         f"per image (its scenes have masks, boxes and captions); train a segmentation "
-                         f"model on it (unet, fcn)")
+                         f"per image (its scenes have masks, boxes and captions); {SCENE_MODELS}")
     raise ValueError(f"{fn}: {model} {TASK_WORDS.get(task, task)}, but {dataset} has one class per image; "
                      f"use --dataset mnist-scenes")

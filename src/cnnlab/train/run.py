@@ -17,7 +17,7 @@ from ..validation import int_arg
 from ..data import DATASETS, Subset, get_dataset
 from ..data.download import DatasetNotFoundError, DownloadError, resolve_data_dir
 from ..data.resized import ResizedDataset
-from ..data.scenes import TASK_WORDS, labels_for
+from ..data.scenes import SCENE_MODELS, TASK_WORDS, labels_for
 from ..models.registry import default_recipe, get_builder, task_of
 from ..runs.result import TrainResult
 from ..runs.tasks import get_task
@@ -105,7 +105,7 @@ def build_model(name, dataset, resize=None, dataset_name=None):
     task, offered = getattr(builder, "task", "classify"), getattr(dataset, "task", "classify")
     if task != offered:
         what = ("has one class per image; use --dataset mnist-scenes" if offered == "classify"
-                else "has no single class per image; train a segmentation model on it (unet, fcn)")
+                else f"has no single class per image; {SCENE_MODELS}")
         raise ValueError(f"train: {name} cannot be trained on {label}: it {TASK_WORDS[task]}, but "
                          f"{label} {what}")
     params = inspect.signature(builder).parameters
