@@ -124,20 +124,24 @@ def cmd_evaluate(args):
                         f"{args.dataset or meta['dataset']!r} has {len(ds.classes)}")
     if args.retrieval:
         return _evaluate_retrieval(model, meta, ds, args)
-    if meta.get("task", "classify") == "detect":
-        return _evaluate_detection(model, meta, ds, args)
-    if meta.get("task", "classify") == "caption":
-        return _evaluate_captions(model, meta, ds, args)
     result = evaluate_trained(model, meta, ds, args.batch_size)
-    if meta.get("task", "classify") == "segment":
+    title = f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images)"
+    task = meta.get("task", "classify")
+    if task == "detect":
+        from .inspect.detection import format_detection
+
+        print(format_detection(result, meta["classes"][1:], title))
+        return 0
+    if task == "caption":
+        return _print_captions(result, title)
+    if task == "segment":
         from .inspect.segmentation import format_segmentation
 
-        print(format_segmentation(result, ds.classes, f"{meta['model']} on {args.dataset or meta['dataset']} "
-                                                      f"test set ({len(ds):,} images)"))
+        print(format_segmentation(result, ds.classes, title))
         return 0
     prf = precision_recall_f1(result["scores"], result["targets"], len(ds.classes))
     k = min(5, len(ds.classes))
-    print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images)")
+    print(title)
     print(f"loss {result['loss']:.4f} | accuracy {result['accuracy'] * 100:.2f}% | "
           f"top-{k} accuracy {top_k_accuracy(result['scores'], result['targets'], k) * 100:.2f}%")
     width = max(len(c) for c in ds.classes)
@@ -151,14 +155,11 @@ def cmd_evaluate(args):
     return 0
 
 
-def _evaluate_captions(model, meta, ds, args):
+def _print_captions(result, title):
     """``cnnlab evaluate`` for a captioner: greedy captions of the test scenes, scored as in training."""
-    from .data import DataLoader
     from .runs.caption import CAPTION, accuracy_by_length
 
-    loader = DataLoader(ds, batch_size=args.batch_size)
-    result = CAPTION.evaluate(model, loader, CAPTION.make_loss(model), None)
-    print(f"{meta['model']} on {args.dataset or meta['dataset']} test set ({len(ds):,} images)")
+    print(title)
     print(f"{CAPTION.headline(result)} | loss {result['loss']:.4f} (teacher-forced)")
     by_length = accuracy_by_length(result).items()
     print("exact captions by digit count: " + ", ".join(
@@ -181,19 +182,6 @@ def _evaluate_retrieval(model, meta, ds, args):
           f"the others; relevant = same class)")
     print(f"retrieval precision@{args.k} {r['features'] * 100:.1f}% (penultimate features, {r['dims']:,} "
           f"dimensions, cosine) | raw pixels {r['pixels'] * 100:.1f}%")
-    return 0
-
-
-def _evaluate_detection(model, meta, ds, args):
-    """``cnnlab evaluate`` of a detector: mAP@0.5 over the test scenes and AP per object class."""
-    from .data import DataLoader
-    from .inspect.detection import format_detection
-    from .runs.tasks import get_task
-
-    task = get_task("detect")
-    result = task.evaluate(model, DataLoader(ds, batch_size=args.batch_size), task.make_loss(model), None)
-    print(format_detection(result, meta["classes"][1:], f"{meta['model']} on {args.dataset or meta['dataset']} "
-                                                       f"test set ({len(ds):,} images)"))
     return 0
 
 

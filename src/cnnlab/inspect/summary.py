@@ -40,6 +40,7 @@ import numpy as np
 
 from .. import backend, nn
 from ..autograd import no_grad
+from ..nn.parameter import _floating_dtype
 from ..tensor import Tensor
 from ..validation import is_int
 from .layers import call_name, check_input_size, hooked, layer_geometry, leaf_modules, window_output_size
@@ -374,14 +375,7 @@ def _summary_args(fn, input_size, batch_size, dtype):
     input_size = check_input_size(fn, input_size)
     if not is_int(batch_size) or batch_size < 1:
         raise ValueError(f"{fn}: `batch_size` must be a positive int. Received: batch_size={batch_size!r}")
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{fn}: `dtype` must be a floating dtype such as 'float32'. "
-                        f"Received: dtype={dtype!r}") from None
-    if dtype.kind != "f":
-        raise TypeError(f"{fn}: `dtype` must be a floating dtype such as 'float32'. Received: dtype={dtype}")
-    return input_size, int(batch_size), dtype
+    return input_size, int(batch_size), _floating_dtype(fn, dtype)
 
 
 def summary(model, input_size, batch_size=1, dtype="float32"):
