@@ -7,8 +7,9 @@ its reason in ``EXCEPTIONS``: ``tensor -> functional``, ``Tensor``'s operator me
 as ``torch.Tensor`` does.
 
 No cycle is allowed between units in any case. A new top-level module fails this test until it is given
-a level below. The same picture is drawn in the design (``../shared/DESIGN.md``, "Levels" under
-"Layout"); when that file is present the two must agree.
+a level below. When ``../shared/DESIGN.md`` is present, its picture must agree with these levels: the
+one-way flow in its first bold sentence (arrays -> kernels -> ... -> command line), the entries its
+Layout block lists under ``src/cnnlab/``, and each "below X and Y" written beside one.
 """
 
 import ast
@@ -207,25 +208,138 @@ def test_relative_imports_resolve_to_the_right_unit():
     assert "cnnlab.validation" not in by_module                    # it imports nothing from cnnlab
 
 
-def design_levels(text):
-    """The level picture of DESIGN.md: the first fenced block after a "Levels" heading, one level a
-    line (top first), units separated by spaces, ``#`` starting a comment."""
-    match = re.search(r"^#+ *Levels\b.*?^```[^\n]*\n(.*?)^```", text, re.M | re.S)
+# The design's one-way flow (its first bold sentence), stage by stage, as units of LEVELS.
+DESIGN_STAGES = {
+    "arrays": ("backend",),
+    "kernels": ("kernels",),
+    "Tensor ops": ("functional",),
+    "layers": ("nn",),
+    "models": ("models",),
+    "training / evaluation / inspection": ("train", "runs", "inspect"),  # evaluation: runs/
+    "command line and reports": ("cli",),
+}
+
+
+def design_flow(text):
+    """The stages of the design's flow sentence (``**a → b (note) → c.**``), bottom first, with
+    parenthesised notes dropped; None when the text has no such sentence."""
+    match = re.search(r"\*\*([^*]*→[^*]*)\*\*", text)
     if match is None:
         return None
-    lines = (line.split("#")[0].split() for line in match.group(1).splitlines())
-    return [tuple(units) for units in lines if units]
+    stages = re.sub(r"\([^)]*\)", "", match.group(1)).rstrip(". ").split("→")
+    return [" ".join(stage.split()) for stage in stages]
+
+
+def design_layout(text):
+    """``{top-level name: its description}`` for the entries directly under ``src/cnnlab/`` in the
+    design's Layout block (``utils/data, vision/`` gives utils and vision)."""
+    match = re.search(r"^## Layout\s*^```[^\n]*\n(.*?)^```", text, re.M | re.S)
+    if match is None:
+        return None
+    entries, inside, last = {}, False, []
+    for line in match.group(1).splitlines():
+        if line.startswith("src/cnnlab/"):
+            inside = True
+        elif inside and re.match(r"\S", line):
+            break                                        # tests/, benchmarks/: out of the package
+        elif inside and re.match(r" {2}\S", line):
+            names, _, description = line.strip().partition("  ")
+            last = [re.split(r"[/.]", name.strip())[0] for name in names.split(",")]
+            for name in last:
+                entries[name] = description.strip()
+        elif inside and re.match(r" {3,}\S", line) and "  " not in line.strip():
+            for name in last:                            # a description's next line
+                entries[name] += " " + line.strip()
+        elif inside:
+            last = []                                    # a file inside a folder, and its lines
+    return entries
+
+
+def flow_problems(stages):
+    """Messages where the flow's order disagrees with LEVELS: each stage must sit above the one before."""
+    problems = []
+    for stage in stages:
+        if stage not in DESIGN_STAGES:
+            problems.append(f"the design's stage {stage!r} has no units; add it to DESIGN_STAGES")
+    known = [DESIGN_STAGES[s] for s in stages if s in DESIGN_STAGES]
+    for lower, upper in zip(known, known[1:]):
+        for a in upper:
+            for b in lower:
+                if level_of(a) >= level_of(b):
+                    problems.append(f"the design draws {a} above {b}, LEVELS puts it at level "
+                                    f"{level_of(a)} against {level_of(b)}")
+    return problems
+
+
+def layout_problems(entries):
+    """Messages for Layout entries with no level, and for "below X and Y" the levels contradict."""
+    problems = []
+    for name, description in entries.items():
+        unit = unit_of(name)
+        if unit is None:
+            problems.append(f"the design lists {name!r}, which has no level in LEVELS")
+            continue
+        below = re.search(r"\bbelow ([\w ,]+?)(?:\)|$)", description)
+        for other in re.split(r",| and ", below.group(1)) if below else ():
+            other_unit = unit_of(other.strip())
+            if other_unit is None or level_of(unit) <= level_of(other_unit):
+                problems.append(f"the design puts {name} below {other.strip()}; LEVELS does not")
+    return problems
 
 
 def test_the_design_draws_the_same_levels():
     if not os.path.isfile(DESIGN):
         pytest.skip("../shared/DESIGN.md is not beside this checkout")
-    drawn = design_levels(open(DESIGN, encoding="utf-8").read())
-    assert drawn is not None, "DESIGN.md has no Levels block (a heading 'Levels', then a fenced block)"
-    assert drawn == [tuple(level) for level in LEVELS]
+    text = open(DESIGN, encoding="utf-8").read()
+    stages, entries = design_flow(text), design_layout(text)
+    assert stages is not None, "DESIGN.md has no bold flow sentence (arrays → kernels → ...)"
+    assert entries, "DESIGN.md has no Layout block listing src/cnnlab/"
+    assert flow_problems(stages) == []
+    assert layout_problems(entries) == []
+    assert {"kernels", "functional", "nn", "runs", "train", "inspect", "cli"} <= set(entries)
 
 
-def test_the_design_picture_is_read_line_by_line():
-    text = "## Layout\n\n### Levels\n\n```text\ncli   # top\ntrain inspect\n\nautograd+tensor\n```\n"
-    assert design_levels(text) == [("cli",), ("train", "inspect"), ("autograd+tensor",)]
-    assert design_levels("## Layout\nno picture\n") is None
+def test_every_unit_in_levels_exists():
+    names = {name for level in LEVELS for unit in level for name in unit.split("+")} - {"cnnlab"}
+    assert sorted(names - _top_names()) == [], "drop units that are gone from LEVELS"
+
+
+DRAWN = """# d
+
+The data flows one way: **arrays → kernels → Tensor ops (forward, backward) → layers → models →
+training / evaluation / inspection → command line and reports.** Each layer ...
+
+## Layout
+
+```
+README.md                 what it is
+src/cnnlab/
+  backend.py              the array module
+  functional/             pure ops
+    conv.py               conv2d,
+                          conv_output_size
+  runs/                   a finished run as data
+                          (below train and inspect)
+  utils/data, vision/     PyTorch's names
+tests/                    mirrors src/cnnlab
+```
+"""
+
+
+def test_the_design_picture_is_read_as_drawn():
+    assert design_flow(DRAWN) == ["arrays", "kernels", "Tensor ops", "layers", "models",
+                                  "training / evaluation / inspection", "command line and reports"]
+    assert design_layout(DRAWN) == {"backend": "the array module", "functional": "pure ops",
+                                    "runs": "a finished run as data (below train and inspect)",
+                                    "utils": "PyTorch's names", "vision": "PyTorch's names"}
+    assert design_flow("no flow here") is None and design_layout("## Layout\nno block\n") is None
+
+
+def test_the_design_check_fails_when_the_picture_disagrees():
+    assert flow_problems(["arrays", "kernels", "Tensor ops", "layers", "models"]) == []
+    assert flow_problems(["models", "layers"]) == [
+        "the design draws nn above models, LEVELS puts it at level 4 against 3"]
+    assert flow_problems(["gears"]) == ["the design's stage 'gears' has no units; add it to DESIGN_STAGES"]
+    assert layout_problems({"runs": "data (below train and inspect)"}) == []
+    assert layout_problems({"train": "recipe (below runs)"}) == ["the design puts train below runs; LEVELS does not"]
+    assert layout_problems({"bench": "gone"}) == ["the design lists 'bench', which has no level in LEVELS"]
