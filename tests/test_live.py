@@ -346,3 +346,21 @@ def test_port_in_use_is_one_line(capsys):
         main(["train", "--live", "70000"])
     assert exit_.value.code == 2
     assert "argument --live: must be an int in [0, 65535]" in capsys.readouterr().err
+
+
+def test_a_captioner_confusion_matrix_is_labelled_by_its_tokens():
+    from types import SimpleNamespace
+
+    from cnnlab.data.scenes import CLASSES, END, PAD
+    from cnnlab.runs.tasks import get_task
+
+    feed = LiveFeed()
+    captioner = SimpleNamespace(meta={"classes": CLASSES}, task=get_task("caption"))
+    labels = LiveFeed._labels(captioner)
+    assert labels == [str(d) for d in range(10)] + ["end"]            # token 0 is the digit 0, not "background"
+    targets = np.array([[3, END, PAD], [0, 7, END]])
+    feed._count(np.array([[3, END, 4], [0, 1, END]]).ravel(), targets.ravel(), captioner)
+    assert feed._confusion.shape == (11, 11) and feed._confusion.sum() == 5   # PAD places are not counted
+    assert feed._confusion[7, 1] == 1 and feed._confusion[END, END] == 2
+    classifier = SimpleNamespace(meta={"classes": CLASSES}, task=get_task("segment"))
+    assert LiveFeed._labels(classifier) == CLASSES

@@ -121,7 +121,7 @@ class LiveFeed:
 
     # ------------------------------------------------------------------ snapshot
     def _count(self, pred, target, trainer):
-        k = len(trainer.meta.get("classes") or ()) or int(max(pred.max(), target.max())) + 1
+        k = len(self._labels(trainer)) or int(max(pred.max(), target.max())) + 1
         if self._new_epoch:
             self._confusion, self._new_epoch = None, False
         if self._confusion is None or self._confusion.shape[0] < k:
@@ -134,6 +134,13 @@ class LiveFeed:
         self._confusion += np.bincount(target[inside] * k + pred[inside], minlength=k * k).reshape(
             k, k
         )
+
+    @staticmethod
+    def _labels(trainer):
+        """Names of the confusion matrix's rows: the dataset's classes, or what the task predicts."""
+        classes = list(trainer.meta.get("classes") or [])
+        task = getattr(trainer, "task", None)
+        return task.labels(classes) if task is not None and classes else classes
 
     def _filters(self):
         conv = self._first_conv
@@ -187,7 +194,7 @@ class LiveFeed:
             "status": self.status,
             "model": meta.get("model"),
             "dataset": meta.get("dataset"),
-            "classes": list(meta.get("classes") or []),
+            "classes": self._labels(trainer),
             "epoch": trainer._epoch,
             "epochs": self._epochs,
             "batch": trainer._batch,

@@ -106,7 +106,12 @@ def accuracy_by_length(result):
             for k in np.unique(lengths)}
 
 
+def token_labels(classes):
+    """Names of the caption tokens, index by index: the digits, then END."""
+    return [str(d) for d in range(END)] + ["end"]
+
+
 CAPTION = Task("caption", make_loss=token_loss, forward=teacher_forced, hits=caption_hits,
-               evaluate=evaluate_captions, headline=caption_line,
+               evaluate=evaluate_captions, headline=caption_line, labels=token_labels,
                result_keys=(("test_caption_accuracy", "accuracy"),
                             ("test_token_accuracy", "token_accuracy")))

@@ -37,6 +37,11 @@ def scores_evaluation(model, loader, loss_fn, parallel):
     return evaluate(model, loader, loss_fn, parallel=parallel)
 
 
+def class_labels(classes):
+    """The names of the running training score's predictions: the dataset's classes."""
+    return list(classes)
+
+
 def accuracy_line(result):
     return f"test accuracy {result['accuracy'] * 100:.2f}%"
 
@@ -58,6 +63,8 @@ class Task:
         headline score) and its own metrics.
     headline: ``result -> "test ... NN.N%"``, the line a finished run prints.
     result_keys: ``((key in the job's result, key in the evaluation), ...)`` of extra figures.
+    labels: ``dataset classes -> names`` of what ``hits`` predicts, index by index (the live view's
+        confusion matrix); a captioner predicts tokens, not the dataset's classes.
     """
 
     name: str
@@ -67,3 +74,4 @@ class Task:
     evaluate: Callable = scores_evaluation
     headline: Callable = accuracy_line
     result_keys: tuple = ()
+    labels: Callable = class_labels
