@@ -102,7 +102,55 @@ def test_embedding_matches_torch_padding_row_gets_no_gradient(padding_idx):
         assert not emb.weight.grad.numpy()[padding_idx].any()
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("padding_idx", [None, 2])
+def test_embedding_scale_grad_by_freq_matches_torch(dtype, padding_idx):
+    rng = np.random.default_rng(3)
+    table = rng.standard_normal((6, 3)).astype(dtype)
+    tokens = np.array([[0, 2, 5, 2], [5, 5, 1, 3]])                 # 5 three times, 2 twice
+    check_against_torch(
+        lambda w, t: cnnlab.functional.embedding(t, w, padding_idx, scale_grad_by_freq=True, sparse=True),
+        lambda w, t: torch.nn.functional.embedding(t, w, padding_idx, scale_grad_by_freq=True),
+        [table, tokens])
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.5])
+def test_embedding_max_norm_renormalises_the_picked_rows_in_place_as_torch(norm_type):
+    rng = np.random.default_rng(4)
+    table = 3 * rng.standard_normal((7, 4))
+    tokens = np.array([[0, 2, 2], [6, 1, 0]])                       # rows 3, 4 and 5 are not looked up
+    ours = nn.Embedding(7, 4, max_norm=1.5, norm_type=norm_type, dtype="float64")
+    theirs = torch.nn.Embedding(7, 4, max_norm=1.5, norm_type=norm_type, dtype=torch.float64)
+    with torch.no_grad():
+        ours.weight._data[...] = table
+        theirs.weight.copy_(torch.tensor(table))
+    out, tout = ours(cnnlab.tensor(tokens)), theirs(torch.tensor(tokens))
+    assert_close(out.numpy(), tout.detach().numpy())
+    assert_close(ours.weight.numpy(), theirs.weight.detach().numpy())   # the table changed alike
+    assert np.array_equal(ours.weight.numpy()[3:6], table[3:6])
+    (out * out).sum().backward()
+    (tout * tout).sum().backward()
+    assert_close(ours.weight.grad.numpy(), theirs.weight.grad.numpy())
+    assert ours.extra_repr() == theirs.extra_repr()
+
+
+def test_embedding_from_pretrained_shares_the_table_and_freezes_it_as_torch():
+    table = cnnlab.tensor(np.arange(12.0).reshape(4, 3))
+    frozen = nn.Embedding.from_pretrained(table)
+    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(table.numpy()))
+    assert not frozen.weight.requires_grad and not theirs.weight.requires_grad
+    assert np.shares_memory(frozen.weight.numpy(), table.numpy())             # no copy, as PyTorch
+    assert np.array_equal(frozen(cnnlab.tensor([[3, 1]])).numpy(), theirs(torch.tensor([[3, 1]])).numpy())
+    learnt = nn.Embedding.from_pretrained(table, freeze=False, padding_idx=0, sparse=True)
+    assert learnt.weight.requires_grad and learnt.extra_repr() == "4, 3, padding_idx=0, sparse=True"
+    assert list(learnt.state_dict()) == ["weight"]
+
+
 @pytest.mark.parametrize("call,message", [
+    (lambda: nn.Embedding(4, 2, max_norm=-1)(cnnlab.tensor([1])), "embedding: `max_norm` must be > 0"),
+    (lambda: nn.Embedding(4, 2, _weight=cnnlab.zeros(3, 2)), "Embedding: `_weight` must have shape (4, 2)"),
+    (lambda: nn.Embedding.from_pretrained(cnnlab.zeros(4)), "Embedding.from_pretrained: `embeddings` must"),
+    (lambda: nn.Embedding(4, 2, sparse="yes"), "Embedding: `sparse` must be a bool"),
     (lambda: nn.Embedding(4, 2)(cnnlab.tensor([4])), "embedding: indices must be in 0..3"),
     (lambda: nn.Embedding(4, 2)(cnnlab.tensor([0.5])), "embedding: `input` must hold integer indices"),
     (lambda: nn.Embedding(4, 2, padding_idx=4), "Embedding: `padding_idx` must be an int in [-4, 3]"),

@@ -5,7 +5,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ..validation import floating, int_arg, tensor_arg
+from ..validation import bool_arg, floating, int_arg, real_arg, tensor_arg
 from ._scatter import scatter_add
 
 
@@ -51,8 +51,9 @@ class Embedding(Function):
     """Rows of ``weight`` picked by index; backward adds each output row's gradient into its row."""
 
     @staticmethod
-    def forward(ctx, weight, indices=None, padding_idx=None):
+    def forward(ctx, weight, indices=None, padding_idx=None, scale_grad_by_freq=False):
         ctx.shape, ctx.indices, ctx.padding_idx = weight.shape, indices, padding_idx
+        ctx.scale_grad_by_freq = scale_grad_by_freq
         return weight[indices]                                            # (*, D)
 
     @staticmethod
@@ -62,15 +63,41 @@ class Embedding(Function):
         # Flat position of element (index, d) in weight is index * D + d; repeated indices add up.
         positions = ctx.indices[..., None] * dim + xp.arange(dim)          # (*, D)
         grad = scatter_add(rows * dim, positions, g, g.dtype).reshape(rows, dim)
+        if ctx.scale_grad_by_freq:
+            # Each row's summed gradient divided by how often its index occurs in this batch.
+            counts = xp.bincount(ctx.indices.ravel(), minlength=rows)
+            grad /= xp.maximum(counts, 1).astype(grad.dtype)[:, None]
         if ctx.padding_idx is not None:
             grad[ctx.padding_idx] = 0      # the padding row is a constant: it gets no update
         return grad
 
 
-def embedding(input, weight, padding_idx=None):
+def embedding_renorm_(weight, indices, max_norm, norm_type=2.0):
+    """In place, without a gradient: each row of ``weight`` that ``indices`` picks and whose
+    ``norm_type``-norm exceeds ``max_norm`` is scaled down to that norm (PyTorch's
+    ``embedding_renorm_``, the ``max_norm`` of ``embedding``)."""
+    data = weight._data
+    xp = backend.get_array_module(data)
+    rows = xp.unique(xp.asarray(indices).ravel())
+    picked = data[rows]
+    norms = (xp.abs(picked) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    over = norms > max_norm
+    if bool(over.any()):
+        # PyTorch's factor, max_norm / (norm + 1e-7), so a renormalised row sits just under max_norm.
+        data[rows[over]] = picked[over] * (max_norm / (norms[over] + 1e-7))[:, None].astype(data.dtype)
+        weight._version += 1
+    return weight
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
     """Rows of the table ``weight`` (num_embeddings, D) for the int64 indices ``input``, as PyTorch.
 
     ``padding_idx`` (negative counts from the end) names a row whose gradient is always zero.
+    ``max_norm`` first rescales, in place, each picked row whose ``norm_type``-norm exceeds it.
+    ``scale_grad_by_freq`` divides each row's gradient by its index's count in ``input``.
+    ``sparse=True`` is accepted and gives the same values as a dense gradient (cnnlab has no sparse
+    tensors; SGD updates the same rows).
 
     Shape:
         ``input (*)``, ``weight (V, D)`` -> ``(*, D)``.
@@ -92,4 +119,10 @@ def embedding(input, weight, padding_idx=None):
                          f"Received indices from {int(indices.min())} to {int(indices.max())}")
     if padding_idx is not None:
         padding_idx = int_arg(fn, "padding_idx", padding_idx, minimum=-rows, maximum=rows - 1) % rows
-    return Embedding.apply(weight, indices=indices, padding_idx=padding_idx)
+    if max_norm is not None:
+        max_norm = real_arg(fn, "max_norm", max_norm, low=0, low_open=True, finite=True)
+        norm_type = real_arg(fn, "norm_type", norm_type, low=0, low_open=True, finite=True)
+        embedding_renorm_(weight, indices, max_norm, norm_type)
+    bool_arg(fn, "sparse", sparse)
+    return Embedding.apply(weight, indices=indices, padding_idx=padding_idx,
+                           scale_grad_by_freq=bool_arg(fn, "scale_grad_by_freq", scale_grad_by_freq))
