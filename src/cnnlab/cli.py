@@ -666,6 +666,12 @@ def _add_val_split(p, help):
     p.add_argument("--val-split", type=FRACTION, default=0.1, metavar="FRACTION", help=help)
 
 
+def _add_checkpoint_and_images(p):
+    """``CHECKPOINT IMAGE [IMAGE ...]``: a trained model and the image files it is run on."""
+    p.add_argument("checkpoint")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+
+
 # ---------------------------------------------------------------------------- one function per command
 def _add_train(sub):
     p = _command(sub, "train", cmd_train, help="train a zoo model on a dataset",
@@ -741,8 +747,7 @@ def _add_predict(sub):
     p = _command(sub, "predict", cmd_predict, help="classify image files with a checkpoint",
                  description="Print the most likely classes for each image (PNG/JPEG), converted to the "
                  "model's channels and size and standardised as in training.")
-    p.add_argument("checkpoint")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    _add_checkpoint_and_images(p)
     p.add_argument("--top", type=POSITIVE, default=3, help="how many classes to show per image")
     p.add_argument("--out", default=None, metavar="PNG",
                    help="segmentation models: the colour mask to write; detectors: the image with its boxes "
@@ -754,8 +759,7 @@ def _add_retrieve(sub):
                  description="Print, for each image, the K training images whose penultimate-layer "
                  "features are nearest (cosine distance), with index, class and distance; --out writes "
                  "a grid of each query and its neighbours (Krizhevsky et al. 2012, Figure 4).")
-    p.add_argument("checkpoint")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    _add_checkpoint_and_images(p)
     p.add_argument("--k", type=int, default=8, help="neighbours per image (default 8)")
     p.add_argument("--out", default=None, metavar="PNG", help="grid picture of queries and neighbours")
     p.add_argument("--data-dir", default=None)
