@@ -33,6 +33,20 @@ def test_every_command_has_help(capsys):
         assert "usage: cnnlab " + name in capsys.readouterr().out
 
 
+def test_each_command_runs_its_own_function_and_is_listed_with_its_help():
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0]
+    listed = {action.dest: action.help for action in sub._choices_actions}
+    assert list(listed) == list(sub.choices)   # `cnnlab --help` lists every command, in COMMANDS' order
+    for name, command in sub.choices.items():
+        assert command.get_default("func").__name__ == "cmd_" + name
+        assert listed[name] and command.description   # a line in `cnnlab --help`, a paragraph in its own
+    assert sub.choices["bench"].prefix_chars == "+" and not sub.choices["bench"].add_help
+    for name in ("predict", "retrieve"):   # the positionals they share
+        args = parser.parse_args([name, "run/best.npz", "a.png", "b.png"])
+        assert (args.checkpoint, args.images) == ("run/best.npz", ["a.png", "b.png"])
+
+
 def test_train_reports_parameters_accuracy_and_checkpoint(digits_run, capsys):
     state = load_checkpoint(digits_run / "last.npz")
     assert state["meta"]["model"] == "fashion_cnn" and state["epoch"] == 2

@@ -630,6 +630,14 @@ def build_parser():
     return parser
 
 
+def _command(sub, name, run, help, description, **options):
+    """The parser of the command ``name``: ``cnnlab --help`` lists it with ``help``, its own ``--help``
+    opens with ``description``, and parsing it selects ``run`` (``args.func``)."""
+    p = sub.add_parser(name, help=help, description=description, **options)
+    p.set_defaults(func=run)
+    return p
+
+
 # ---------------------------------------------------------------------------- options shared by commands
 OPTIMIZERS = ["sgd", "adam", "adamw", "rmsprop"]
 
@@ -658,11 +666,17 @@ def _add_val_split(p, help):
     p.add_argument("--val-split", type=FRACTION, default=0.1, metavar="FRACTION", help=help)
 
 
+def _add_checkpoint_and_images(p):
+    """``CHECKPOINT IMAGE [IMAGE ...]``: a trained model and the image files it is run on."""
+    p.add_argument("checkpoint")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+
+
 # ---------------------------------------------------------------------------- one function per command
 def _add_train(sub):
-    p = sub.add_parser("train", help="train a zoo model on a dataset",
-                       description="Train a model, print a progress bar per epoch and the test accuracy, and "
-                       "checkpoint every epoch (Ctrl-C saves one and stops; --resume continues).")
+    p = _command(sub, "train", cmd_train, help="train a zoo model on a dataset",
+                 description="Train a model, print a progress bar per epoch and the test accuracy, and "
+                 "checkpoint every epoch (Ctrl-C saves one and stops; --resume continues).")
     p.add_argument("--model", default="fashion_cnn", help="zoo model name (see `cnnlab models`)")
     p.add_argument("--dataset", default="fashion-mnist",
                    help="fashion-mnist, mnist, cifar10, digits, fashion-mnist-mini (bundled) or mnist-scenes "
@@ -689,7 +703,6 @@ def _add_train(sub):
     p.add_argument("--train-limit", type=POSITIVE, default=None, metavar="N",
                    help="train on N training images drawn at random (quick runs and tests)")
     _add_train_extras(p)
-    p.set_defaults(func=cmd_train)
 
 
 def _add_train_extras(p):
@@ -715,9 +728,9 @@ def _add_train_extras(p):
 
 
 def _add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="loss, accuracy and per-class metrics of a checkpoint",
-                       description="Evaluate a checkpoint on its dataset's test split; several checkpoints: "
-                       "each one and their ensemble, with the ensemble's gain.")
+    p = _command(sub, "evaluate", cmd_evaluate, help="loss, accuracy and per-class metrics of a checkpoint",
+                 description="Evaluate a checkpoint on its dataset's test split; several checkpoints: "
+                 "each one and their ensemble, with the ensemble's gain.")
     p.add_argument("checkpoint", nargs="+", metavar="CHECKPOINT")
     p.add_argument("--mode", default="mean", choices=["mean", "vote"],
                    help="how several checkpoints are combined: mean of softmax outputs or majority vote")
@@ -728,51 +741,45 @@ def _add_evaluate(sub):
                    help="image retrieval instead: precision@K of each test image's K nearest other test "
                    "images by the penultimate layer's features (cosine), beside raw pixels")
     p.add_argument("--k", type=int, default=8, help="--retrieval: neighbours per query (default 8)")
-    p.set_defaults(func=cmd_evaluate)
 
 
 def _add_predict(sub):
-    p = sub.add_parser("predict", help="classify image files with a checkpoint",
-                       description="Print the most likely classes for each image (PNG/JPEG), converted to the "
-                       "model's channels and size and standardised as in training.")
-    p.add_argument("checkpoint")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p = _command(sub, "predict", cmd_predict, help="classify image files with a checkpoint",
+                 description="Print the most likely classes for each image (PNG/JPEG), converted to the "
+                 "model's channels and size and standardised as in training.")
+    _add_checkpoint_and_images(p)
     p.add_argument("--top", type=POSITIVE, default=3, help="how many classes to show per image")
     p.add_argument("--out", default=None, metavar="PNG",
                    help="segmentation models: the colour mask to write; detectors: the image with its boxes "
                    "(several images: PNG-0.png, ...)")
-    p.set_defaults(func=cmd_predict)
 
 
 def _add_retrieve(sub):
-    p = sub.add_parser("retrieve", help="the training images nearest image files by a model's features",
-                       description="Print, for each image, the K training images whose penultimate-layer "
-                       "features are nearest (cosine distance), with index, class and distance; --out writes "
-                       "a grid of each query and its neighbours (Krizhevsky et al. 2012, Figure 4).")
-    p.add_argument("checkpoint")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p = _command(sub, "retrieve", cmd_retrieve, help="the training images nearest image files by a model's features",
+                 description="Print, for each image, the K training images whose penultimate-layer "
+                 "features are nearest (cosine distance), with index, class and distance; --out writes "
+                 "a grid of each query and its neighbours (Krizhevsky et al. 2012, Figure 4).")
+    _add_checkpoint_and_images(p)
     p.add_argument("--k", type=int, default=8, help="neighbours per image (default 8)")
     p.add_argument("--out", default=None, metavar="PNG", help="grid picture of queries and neighbours")
     p.add_argument("--data-dir", default=None)
-    p.set_defaults(func=cmd_retrieve)
 
 
 def _add_saliency(sub):
-    p = sub.add_parser("saliency", help="class saliency map of an image (Simonyan et al. 2014)",
-                       description="Write the gradient of the top class score (or --target's) with respect to "
-                       "the input pixels, max over channels, beside and over the image.")
+    p = _command(sub, "saliency", cmd_saliency, help="class saliency map of an image (Simonyan et al. 2014)",
+                 description="Write the gradient of the top class score (or --target's) with respect to "
+                 "the input pixels, max over channels, beside and over the image.")
     p.add_argument("checkpoint")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--out", required=True, metavar="PNG")
     p.add_argument("--target", type=int, default=None, help="class index (default: the predicted class)")
-    p.set_defaults(func=cmd_saliency)
 
 
 def _add_dream(sub):
-    p = sub.add_parser("dream", help="DeepDream: amplify what a layer (or a class) sees in an image",
-                       description="Gradient ascent on the input (DeepDream's jitter, octaves and normalised "
-                       "steps) to raise the mean square of a layer's activations, or a class score; starts "
-                       "from --image or grey noise.")
+    p = _command(sub, "dream", cmd_dream, help="DeepDream: amplify what a layer (or a class) sees in an image",
+                 description="Gradient ascent on the input (DeepDream's jitter, octaves and normalised "
+                 "steps) to raise the mean square of a layer's activations, or a class score; starts "
+                 "from --image or grey noise.")
     p.add_argument("checkpoint")
     p.add_argument("--layer", default=None, help="layer name, e.g. features.4")
     p.add_argument("--class", dest="target_class", type=int, default=None, metavar="N",
@@ -782,13 +789,12 @@ def _add_dream(sub):
     p.add_argument("--octaves", type=int, default=3, help="image scales, each 1.4 times the previous")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise and the jitter")
     p.add_argument("--out", required=True, metavar="PNG")
-    p.set_defaults(func=cmd_dream)
 
 
 def _add_filter(sub):
-    p = sub.add_parser("filter", help="apply a classic filter (blur, edges, Gabor, ...) to an image",
-                       description="Convolve every channel of an image with a hand-made kernel (through the "
-                       "network's own conv2d) and write the original and the result side by side.")
+    p = _command(sub, "filter", cmd_filter, help="apply a classic filter (blur, edges, Gabor, ...) to an image",
+                 description="Convolve every channel of an image with a hand-made kernel (through the "
+                 "network's own conv2d) and write the original and the result side by side.")
     p.add_argument("image", help="image file (PNG, JPEG, ...)")
     p.add_argument("--kernel", required=True,
                    help="identity, box[:SIZE], gaussian[:SIGMA], sharpen, sobel-x, sobel-y, prewitt-x, prewitt-y, "
@@ -797,13 +803,13 @@ def _add_filter(sub):
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--padding-mode", default="replicate", choices=["replicate", "reflect", "circular", "zeros"],
                    help="how the border is extended")
-    p.set_defaults(func=cmd_filter)
 
 
 def _add_visualize(sub):
-    p = sub.add_parser("visualize", help="pictures of a trained model: filters, activations, top patches, ...",
-                       description="Write PNG pictures of a checkpoint: first-layer filters, activation maps, the "
-                       "test patches that excite each channel most, occlusion sensitivity or saliency.")
+    p = _command(sub, "visualize", cmd_visualize,
+                 help="pictures of a trained model: filters, activations, top patches, ...",
+                 description="Write PNG pictures of a checkpoint: first-layer filters, activation maps, the "
+                 "test patches that excite each channel most, occlusion sensitivity or saliency.")
     p.add_argument("checkpoint")
     p.add_argument("--what", required=True, choices=["filters", "activations", "top-patches", "occlusion",
                                                       "saliency"])
@@ -819,35 +825,32 @@ def _add_visualize(sub):
     p.add_argument("--stride", type=POSITIVE, default=None, help="occlusion: step in pixels (default: side/8)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", required=True, help="folder for the PNG files")
-    p.set_defaults(func=cmd_visualize)
 
 
 def _add_report(sub):
-    p = sub.add_parser("report", help="write a run's report.html: curves, metrics, mistakes, filters",
-                       description="Write one self-contained HTML page (pictures embedded) for a training run: "
-                       "model summary, training curves, test metrics, confusion matrix, misclassified examples, "
-                       "first-layer filters and activation maps.")
+    p = _command(sub, "report", cmd_report, help="write a run's report.html: curves, metrics, mistakes, filters",
+                 description="Write one self-contained HTML page (pictures embedded) for a training run: "
+                 "model summary, training curves, test metrics, confusion matrix, misclassified examples, "
+                 "first-layer filters and activation maps.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of cnnlab train (or a checkpoint file)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: RUN_DIR/last.npz)")
     p.add_argument("--out", default=None, help="HTML file (default: RUN_DIR/report.html)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--png", default=None, metavar="DIR",
                    help="also write the plots (training curves, confusion matrix, precision/recall) as PNG files")
-    p.set_defaults(func=cmd_report)
 
 
 def _add_models(sub):
-    p = sub.add_parser("models", help="list the model zoo with parameter counts",
-                       description="Every registered model with its parameter count and expected input size.")
+    p = _command(sub, "models", cmd_models, help="list the model zoo with parameter counts",
+                 description="Every registered model with its parameter count and expected input size.")
     p.add_argument("--family", default=None, help="only the models whose names start with FAMILY; "
                    "efficientnet prints its compound-scaling table")
-    p.set_defaults(func=cmd_models)
 
 
 def _add_arith(sub):
-    p = sub.add_parser("arith", help="output size of a convolution or pooling, with the formula",
-                       description="Print floor((W - D(F-1) - 1 + 2P) / S) + 1 with the numbers filled in and "
-                       "whether the windows tile the input exactly.")
+    p = _command(sub, "arith", cmd_arith, help="output size of a convolution or pooling, with the formula",
+                 description="Print floor((W - D(F-1) - 1 + 2P) / S) + 1 with the numbers filled in and "
+                 "whether the windows tile the input exactly.")
     p.add_argument("--input", type=POSITIVE, required=True, help="input width W")
     p.add_argument("--kernel", type=POSITIVE, required=True, help="kernel size F")
     p.add_argument("--stride", type=POSITIVE, default=1)
@@ -861,35 +864,33 @@ def _add_arith(sub):
                    help="kernel values for --trace, e.g. '1 0 -1; 2 0 -2; 1 0 -1' (default: random -1..1)")
     p.add_argument("--trace-out", default=None, metavar="PNG", help="also draw the trace, one frame per window")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the random trace input and kernel")
-    p.set_defaults(func=cmd_arith)
 
 
 def _add_bench(sub):
     # Every argument, options included, is the benchmark's: none are parsed here (prefix "+").
-    p = sub.add_parser("bench", help="benchmark cnnlab against PyTorch, side by side (from a checkout)",
-                       prefix_chars="+", add_help=False, description="Runs benchmarks/bench_vs_torch.py of a checkout with the arguments given "
-                       "(`python benchmarks/bench_vs_torch.py --help` lists them); the benchmark is not part of the "
-                       "installed package.")
+    p = _command(sub, "bench", cmd_bench, help="benchmark cnnlab against PyTorch, side by side (from a checkout)",
+                 description="Runs benchmarks/bench_vs_torch.py of a checkout with the arguments given "
+                 "(`python benchmarks/bench_vs_torch.py --help` lists them); the benchmark is not part of the "
+                 "installed package.", prefix_chars="+", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for benchmarks/bench_vs_torch.py")
-    p.set_defaults(func=cmd_bench)
 
 
 def _add_summary(sub):
-    p = sub.add_parser("summary", help="layer-by-layer table of a model: shapes, parameters, memory, mult-adds",
-                       description="Run one forward pass of a zoo model and print, per layer, the output shape, "
-                       "parameters, activation memory and multiply-adds, with the totals (per image).")
+    p = _command(sub, "summary", cmd_summary,
+                 help="layer-by-layer table of a model: shapes, parameters, memory, mult-adds",
+                 description="Run one forward pass of a zoo model and print, per layer, the output shape, "
+                 "parameters, activation memory and multiply-adds, with the totals (per image).")
     p.add_argument("model", help="zoo model name (see `cnnlab models`)")
     p.add_argument("--input", default=None, help="input size CxHxW (default: the model's, e.g. 3x224x224)")
     p.add_argument("--format", default="table", choices=["table", "markdown", "json"])
     p.add_argument("--batch-size", type=POSITIVE, default=1, help="images in the traced batch (totals are per image)")
-    p.set_defaults(func=cmd_summary)
 
 
 def _add_finetune(sub):
-    p = sub.add_parser("finetune", help="fine-tune a trained model on another dataset (transfer learning)",
-                       description="Load a checkpoint (or a PyTorch/safetensors state dict with --model), replace "
-                       "its classifier when the dataset has other classes, freeze layers, and train with per-layer "
-                       "learning rates.")
+    p = _command(sub, "finetune", cmd_finetune, help="fine-tune a trained model on another dataset (transfer learning)",
+                 description="Load a checkpoint (or a PyTorch/safetensors state dict with --model), replace "
+                 "its classifier when the dataset has other classes, freeze layers, and train with per-layer "
+                 "learning rates.")
     p.add_argument("checkpoint", help="a cnnlab checkpoint (.npz) or a .pt/.pth/.safetensors state dict")
     p.add_argument("--dataset", default="cifar10", help="dataset to fine-tune on")
     p.add_argument("--model", default=None, help="zoo model of a state-dict file (not needed for checkpoints)")
@@ -908,18 +909,16 @@ def _add_finetune(sub):
     _add_force(p)
     _add_val_split(p, "as for `cnnlab train`: the held-out validation share (the test set is evaluated once)")
     _add_no_progress(p)
-    p.set_defaults(func=cmd_finetune)
 
 
 def _add_export(sub):
-    p = sub.add_parser("export", help="export a checkpoint to ONNX or a PyTorch state dict",
-                       description="Write a trained model as an ONNX graph (needs the onnx package) or as a "
-                       "torchvision-named state dict (.safetensors, or .pt with PyTorch).")
+    p = _command(sub, "export", cmd_export, help="export a checkpoint to ONNX or a PyTorch state dict",
+                 description="Write a trained model as an ONNX graph (needs the onnx package) or as a "
+                 "torchvision-named state dict (.safetensors, or .pt with PyTorch).")
     p.add_argument("checkpoint")
     p.add_argument("--format", default="onnx", choices=["onnx", "safetensors", "pt"])
     p.add_argument("--out", default=None, help="output file (default: the checkpoint's name with the format's suffix)")
     p.add_argument("--opset", type=POSITIVE, default=17, help="ONNX opset version")
-    p.set_defaults(func=cmd_export)
 
 
 # The commands in the order ``cnnlab --help`` lists them.
