@@ -666,6 +666,11 @@ def _add_val_split(p, help):
     p.add_argument("--val-split", type=FRACTION, default=0.1, metavar="FRACTION", help=help)
 
 
+def _add_data_dir(p):
+    """``--data-dir``, as every command that reads a dataset takes it."""
+    p.add_argument("--data-dir", default=None, help="dataset directory (default: $CNNLAB_DATA, else ~/.cache/cnnlab)")
+
+
 def _add_checkpoint_and_images(p):
     """``CHECKPOINT IMAGE [IMAGE ...]``: a trained model and the image files it is run on."""
     p.add_argument("checkpoint")
@@ -689,7 +694,7 @@ def _add_train(sub):
     p.add_argument("--schedule", default="cosine", choices=["cosine", "plateau", "none"],
                    help="learning-rate schedule over the epochs")
     p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--data-dir", default=None, help="dataset directory (default: $CNNLAB_DATA, else ~/.cache/cnnlab)")
+    _add_data_dir(p)
     p.add_argument("--out", default=None, help="run directory for checkpoints (default: runs/MODEL-DATASET)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     p.add_argument("--allow-changes", action="store_true",
@@ -735,7 +740,7 @@ def _add_evaluate(sub):
     p.add_argument("--mode", default="mean", choices=["mean", "vote"],
                    help="how several checkpoints are combined: mean of softmax outputs or majority vote")
     p.add_argument("--dataset", default=None, help="dataset to evaluate on (default: the one it was trained on)")
-    p.add_argument("--data-dir", default=None)
+    _add_data_dir(p)
     p.add_argument("--batch-size", type=POSITIVE, default=500)
     p.add_argument("--retrieval", action="store_true",
                    help="image retrieval instead: precision@K of each test image's K nearest other test "
@@ -762,7 +767,7 @@ def _add_retrieve(sub):
     _add_checkpoint_and_images(p)
     p.add_argument("--k", type=int, default=8, help="neighbours per image (default 8)")
     p.add_argument("--out", default=None, metavar="PNG", help="grid picture of queries and neighbours")
-    p.add_argument("--data-dir", default=None)
+    _add_data_dir(p)
 
 
 def _add_saliency(sub):
@@ -823,7 +828,7 @@ def _add_visualize(sub):
     p.add_argument("--target", type=NON_NEGATIVE, default=None, help="occlusion, saliency: class index (default: predicted)")
     p.add_argument("--patch", type=POSITIVE, default=None, help="occlusion: square side in pixels (default: side/4)")
     p.add_argument("--stride", type=POSITIVE, default=None, help="occlusion: step in pixels (default: side/8)")
-    p.add_argument("--data-dir", default=None)
+    _add_data_dir(p)
     p.add_argument("--out", required=True, help="folder for the PNG files")
 
 
@@ -835,7 +840,7 @@ def _add_report(sub):
     p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of cnnlab train (or a checkpoint file)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: RUN_DIR/last.npz)")
     p.add_argument("--out", default=None, help="HTML file (default: RUN_DIR/report.html)")
-    p.add_argument("--data-dir", default=None)
+    _add_data_dir(p)
     p.add_argument("--png", default=None, metavar="DIR",
                    help="also write the plots (training curves, confusion matrix, precision/recall) as PNG files")
 
@@ -904,7 +909,7 @@ def _add_finetune(sub):
                       helps={"lr": "base learning rate (a multiplier of 1)"})
     p.add_argument("--augment", default=None, metavar="NAMES", help="as for `cnnlab train --augment`")
     p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--data-dir", default=None)
+    _add_data_dir(p)
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL-DATASET-finetune)")
     _add_force(p)
     _add_val_split(p, "as for `cnnlab train`: the held-out validation share (the test set is evaluated once)")
