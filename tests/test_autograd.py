@@ -50,6 +50,28 @@ def test_no_grad_records_nothing():
     assert cnnlab.is_grad_enabled()
 
 
+@pytest.mark.parametrize("make, inside", [(lambda: cnnlab.no_grad(), False),
+                                          (lambda: cnnlab.enable_grad(), True),
+                                          (lambda: cnnlab.inference_mode(), False),
+                                          (lambda: cnnlab.set_grad_enabled(False), False)])
+def test_grad_mode_decorators_give_each_call_its_own_switch(make, inside):
+    # a decorated function that recurses enters a fresh manager per call: each exit restores its own mode
+    seen = []
+
+    @make()
+    def nested(depth):
+        seen.append(cnnlab.is_grad_enabled())
+        if depth:
+            nested(depth - 1)
+        seen.append(cnnlab.is_grad_enabled())
+
+    with cnnlab.set_grad_enabled(not inside):
+        nested(2)
+        assert cnnlab.is_grad_enabled() is (not inside)
+    assert seen == [inside] * 6
+    assert cnnlab.is_grad_enabled()
+
+
 def test_backward_with_explicit_gradient():
     x = cnnlab.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True, dtype="float64")
     y = x * x

@@ -63,3 +63,19 @@ def test_train_takes_the_registered_recipe_where_no_setting_is_given():
     unet = models.default_recipe("unet")
     assert recipe_settings("unet") == (unet["epochs"], unet["batch_size"], unet["lr"])
     assert recipe_settings("fcn", epochs=2, lr=0.1) == (2, models.default_recipe("fcn")["batch_size"], 0.1)
+
+
+def test_register_variant_names_documents_and_registers_one_variant(monkeypatch):
+    from cnnlab.models import registry
+
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+
+    def build(width=2):
+        return ("probe", width)
+
+    made = registry.register_variant("probe_net_w2", build, "Probe, twice as wide.", input_size=(1, 8, 8), min_size=4)
+    assert models.get("probe_net_w2", width=3) == ("probe", 3)
+    assert (made.__name__, made.__qualname__, made.__doc__) == ("probe_net_w2", "probe_net_w2", "Probe, twice as wide.")
+    assert models.input_size("probe_net_w2") == (1, 8, 8) and models.min_input_size("probe_net_w2") == 4
+    with pytest.raises(ValueError, match="probe_net_w2: cnnlab does not download pretrained weights"):
+        made(pretrained=True)

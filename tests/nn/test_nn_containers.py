@@ -91,6 +91,20 @@ def test_module_list():
         layers(cnnlab.randn(1, 2))
 
 
+def test_deleting_renumbers_both_indexed_containers_as_torch():
+    # Sequential and ModuleList share deletion: by position or slice, then children renamed "0", "1", ...
+    for L in (nn, torch.nn):
+        named = L.Sequential(OrderedDict([("a", L.ReLU()), ("b", L.Tanh()), ("c", L.Sigmoid())]))
+        del named[-3]
+        listed = L.ModuleList([L.ReLU(), L.Tanh(), L.Sigmoid(), L.ELU()])
+        del listed[1:3]
+        listed[-1] = L.Identity()
+        assert list(named._modules) == ["0", "1"] and [type(m).__name__ for m in named] == ["Tanh", "Sigmoid"]
+        assert list(listed._modules) == ["0", "1"] and [type(m).__name__ for m in listed] == ["ReLU", "Identity"]
+    with pytest.raises(IndexError, match="ModuleList: index -3 is out of range for a container of length 2"):
+        del nn.ModuleList([nn.ReLU(), nn.Tanh()])[-3]
+
+
 def test_module_dict():
     d = nn.ModuleDict({"conv": nn.Conv2d(1, 2, 3), "act": nn.ReLU()})
     assert list(d) == ["conv", "act"] and "act" in d and len(d) == 2

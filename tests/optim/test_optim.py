@@ -415,6 +415,10 @@ def param():
     (lambda: Adagrad([param()], initial_accumulator_value=-1), ValueError,
      r"Adagrad: `initial_accumulator_value` must be >= 0. Received: initial_accumulator_value=-1"),
     (lambda: NAdam([param()], momentum_decay=-1), ValueError, r"NAdam: `momentum_decay` must be >= 0"),
+    (lambda: NAdam([param()], lr=-1.0), ValueError, r"NAdam: `lr` must be >= 0. Received: lr=-1.0"),
+    (lambda: Adadelta([param()], rho=-0.1), ValueError, r"Adadelta: `rho` must be >= 0. Received: rho=-0.1"),
+    (lambda: Adagrad([{"params": [param()], "eps": -1.0}]), ValueError,
+     r"Adagrad: `eps` must be >= 0. Received: eps=-1.0"),              # a group's own options are checked too
     (lambda: NAdam([param()], betas=(0.9, 1.0)), ValueError, r"NAdam: `betas\[1\]` must be in \[0, 1\)"),
     (lambda: SGD(param()), TypeError, r"SGD: `params` must be an iterable of Tensors or of dicts .* single Tensor"),
     (lambda: SGD({"params": [param()]}), TypeError, r"SGD: `params` .* Received a dict"),

@@ -259,3 +259,15 @@ def test_workers_forked_after_compiled_kernels_ran_can_run_ops():
     expected = cnnlab.functional.conv2d(cnnlab.tensor(ds.inputs), cnnlab.tensor(ds.weight)).numpy()  # compiled
     got = np.concatenate([b.numpy() for b in cud.DataLoader(ds, batch_size=3, num_workers=2, timeout=120)])
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_map_nested_keeps_the_containers_and_maps_only_the_leaves():
+    from cnnlab.utils.data._nested import map_nested
+
+    sample = {"x": [1, (2, "a")], "y": 3}
+    assert map_nested(lambda leaf: leaf * 2, sample) == {"x": [2, (4, "aa")], "y": 6}
+    assert map_nested(str, 5) == "5"
+    converted = cud.default_convert((np.zeros(2), [np.ones(1), 7], {"k": np.ones(3)}))
+    assert isinstance(converted, tuple) and isinstance(converted[1], list)
+    assert [type(v).__name__ for v in (converted[0], converted[1][0], converted[2]["k"])] == ["Tensor"] * 3
+    assert converted[1][1] == 7

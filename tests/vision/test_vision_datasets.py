@@ -215,3 +215,24 @@ def test_fake_data_repeats_per_index():
     assert datasets.FakeData(size=2, image_size=(1, 5, 5))[0][0].mode == "L"
     with pytest.raises(IndexError, match=r"FakeData: index 5 is out of range for 5 samples"):
         ds[5]
+
+
+def test_transform_and_target_transform_apply_to_every_vision_dataset(folder, tmp_path):
+    # one rule for all (torchvision's StandardTransform): transform on the image, target_transform on the label
+    def size_of(img):
+        return img.size
+
+    def named(label):
+        return f"class {label}"
+
+    fake = datasets.FakeData(size=2, image_size=(1, 5, 7), num_classes=3)
+    img, target = fake[1]
+    fake_t = datasets.FakeData(size=2, image_size=(1, 5, 7), num_classes=3, transform=size_of, target_transform=named)
+    assert fake_t[1] == ((7, 5), f"class {target}")
+    assert datasets.FakeData(size=2, image_size=(1, 5, 7), num_classes=3, target_transform=named)[1][1] == \
+        f"class {target}"
+    ds = datasets.ImageFolder(str(folder), transform=size_of, target_transform=named)
+    assert ds[2] == ((9, 20), "class 1")
+    _, labels = write_mnist(str(tmp_path / "mnist"), "t10k", gz=True)
+    assert datasets.MNIST(str(tmp_path), train=False, transform=size_of, target_transform=named)[4] == \
+        ((28, 28), f"class {labels[4]}")

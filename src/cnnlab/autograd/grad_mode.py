@@ -26,10 +26,15 @@ class _GradMode:
         _set_enabled(self._prev)
         return False
 
+    def _fresh(self):
+        """A new manager with this one's setting: each call of a decorated function enters its own,
+        so calls may nest or recurse without sharing the saved previous mode."""
+        return self.__class__()
+
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            with self._fresh():
                 return fn(*args, **kwargs)
 
         return wrapper
@@ -69,15 +74,8 @@ class inference_mode(_GradMode):
             _set_enabled(False)
         return self
 
-    def __call__(self, fn):
-        enabled = self.enabled
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with inference_mode(enabled):
-                return fn(*args, **kwargs)
-
-        return wrapper
+    def _fresh(self):
+        return inference_mode(self.enabled)
 
 
 class set_grad_enabled(_GradMode):
@@ -97,13 +95,9 @@ class set_grad_enabled(_GradMode):
         _set_enabled(self.mode)
         return self
 
+    def _fresh(self):
+        return set_grad_enabled(self.mode)
+
     def __call__(self, fn):
         _set_enabled(self._prev)  # used as a decorator: the switch applies inside fn only
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return super().__call__(fn)

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from .. import nn
 from ..functional import cat, flatten
 from ._common import built_for_init, check_choice, init_he
-from .registry import register_model
+from .registry import register_variant
 
 # Huang et al. 2017, Table 1: growth rate k, layers per dense block, channels of the stem convolution.
 DENSENET_CONFIGS = {
@@ -140,17 +140,13 @@ def densenet(depth=121, num_classes=1000, in_channels=3, drop_rate=0.0):
 
 
 def _register(depth, count):
-    name = f"densenet{depth}"
-
-    @register_model(name, input_size=(3, 224, 224), min_size=29)
     def build(num_classes=1000, in_channels=3, drop_rate=0.0):
         return densenet(depth, num_classes, in_channels, drop_rate)
 
-    growth, blocks, init_features = DENSENET_CONFIGS[depth]
-    build.__name__ = build.__qualname__ = name
-    build.__doc__ = (f"DenseNet-{depth} (Huang et al. 2017): growth rate {growth}, dense blocks of {blocks} layers, "
-                     f"{count} parameters (torchvision's count).\n\n    Args: num_classes, in_channels, drop_rate.\n")
-    return build
+    growth, blocks, _ = DENSENET_CONFIGS[depth]
+    doc = (f"DenseNet-{depth} (Huang et al. 2017): growth rate {growth}, dense blocks of {blocks} layers, "
+           f"{count} parameters (torchvision's count).\n\n    Args: num_classes, in_channels, drop_rate.\n")
+    return register_variant(f"densenet{depth}", build, doc, input_size=(3, 224, 224), min_size=29)
 
 
 densenet121 = _register(121, "7,978,856")

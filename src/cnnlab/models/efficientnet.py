@@ -23,7 +23,7 @@ from ..functional import flatten
 from ..nn import init
 from ..validation import choice, real_arg
 from ._common import built_for_init, check_positive_int, skip_init
-from .registry import register_model
+from .registry import register_variant
 
 # Tan & Le 2019, Table 1 (EfficientNet-B0) after the stem:
 # (expand ratio, kernel, stride, input channels, output channels, layers) per stage.
@@ -281,7 +281,6 @@ def efficientnet(
 def _register(variant):
     resolution = VARIANTS[variant][2]
 
-    @register_model(f"efficientnet_{variant}", input_size=(3, resolution, resolution), min_size=1)
     def build(
         num_classes=1000, in_channels=3, dropout=None, stochastic_depth_prob=0.2, init_weights=True
     ):
@@ -289,12 +288,13 @@ def _register(variant):
             variant, num_classes, in_channels, dropout, stochastic_depth_prob, init_weights
         )
 
-    build.__name__ = build.__qualname__ = f"efficientnet_{variant}"
-    build.__doc__ = (
+    doc = (
         f"EfficientNet-{variant.upper()} at {resolution}x{resolution}: B0's table with width x"
         f"{VARIANTS[variant][0]}, depth x{VARIANTS[variant][1]}. See ``efficientnet``."
     )
-    return build
+    return register_variant(
+        f"efficientnet_{variant}", build, doc, input_size=(3, resolution, resolution), min_size=1
+    )
 
 
 (

@@ -66,6 +66,17 @@ def register_model(name, input_size=None, min_size=None, task="classify", recipe
     return decorate
 
 
+def register_variant(name, build, doc, **registration):
+    """Register ``build``, one variant of a family (``resnet50`` of ``resnet``), under ``name`` with ``doc``.
+
+    A family's ``_register(depth, ...)`` defines ``build`` over its settings and returns this, so each
+    variant is one line of data. ``registration``: ``register_model``'s keywords (input_size, ...).
+    """
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = doc
+    return register_model(name, **registration)(build)
+
+
 RECIPE_KEYS = ("epochs", "lr", "batch_size")
 
 

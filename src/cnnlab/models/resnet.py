@@ -16,7 +16,7 @@ from ..functional import flatten
 from ..nn.fusion import add_relu, bn_relu
 from ..validation import is_int
 from ._common import built_for_init, check_choice, check_positive_int, init_he
-from .registry import register_model
+from .registry import register_model, register_variant
 
 
 def conv3x3(in_planes, out_planes, stride=1, groups=1):
@@ -261,17 +261,13 @@ def resnet(depth=50, num_classes=1000, in_channels=3, zero_init_residual=False):
 
 
 def _register_imagenet(depth, count):
-    name = f"resnet{depth}"
-
-    @register_model(name, input_size=(3, 224, 224), min_size=1)
     def build(num_classes=1000, in_channels=3, zero_init_residual=False):
         return resnet(depth, num_classes, in_channels, zero_init_residual)
 
     block, layers = RESNET_CONFIGS[depth]
-    build.__name__ = build.__qualname__ = name
-    build.__doc__ = (f"ResNet-{depth} (He et al. 2015): {block.__name__}s {layers}, {count} parameters "
-                     f"(torchvision's count).\n\n    Args: num_classes, in_channels, zero_init_residual.\n")
-    return build
+    doc = (f"ResNet-{depth} (He et al. 2015): {block.__name__}s {layers}, {count} parameters "
+           f"(torchvision's count).\n\n    Args: num_classes, in_channels, zero_init_residual.\n")
+    return register_variant(f"resnet{depth}", build, doc, input_size=(3, 224, 224), min_size=1)
 
 
 resnet18 = _register_imagenet(18, "11,689,512")
@@ -307,17 +303,13 @@ def cifar_resnet(depth=20, num_classes=10, in_channels=3):
 
 
 def _register_cifar(depth):
-    name = f"resnet{depth}"
-
-    @register_model(name, input_size=(3, 32, 32), min_size=1)
     def build(num_classes=10, in_channels=3):
         return cifar_resnet(depth, num_classes, in_channels)
 
-    build.__name__ = build.__qualname__ = name
-    build.__doc__ = (f"ResNet-{depth} for CIFAR-10 (He et al. 2015, Section 4.2): {CIFAR_RESNET_DEPTHS[depth]} "
-                     f"basic blocks per stage, 1x1 projection shortcuts (option B).\n\n"
-                     f"    Args: num_classes (default 10), in_channels.\n")
-    return build
+    doc = (f"ResNet-{depth} for CIFAR-10 (He et al. 2015, Section 4.2): {CIFAR_RESNET_DEPTHS[depth]} "
+           f"basic blocks per stage, 1x1 projection shortcuts (option B).\n\n"
+           f"    Args: num_classes (default 10), in_channels.\n")
+    return register_variant(f"resnet{depth}", build, doc, input_size=(3, 32, 32), min_size=1)
 
 
 resnet20 = _register_cifar(20)

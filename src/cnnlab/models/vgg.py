@@ -15,7 +15,7 @@ from .. import nn
 from ..functional import flatten
 from ._common import built_for_init, check_choice, init_he
 from .alexnet import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE
-from .registry import register_model
+from .registry import register_variant
 
 VGG_CONFIGS = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -93,14 +93,12 @@ def vgg(config="D", batch_norm=False, num_classes=1000, in_channels=3, init_weig
 
 
 def _register(name, config, batch_norm, doc):
-    @register_model(name, input_size=(3, 224, 224), min_size=32)
     def build(num_classes=1000, in_channels=3, init_weights=True, dropout=0.5):
         return vgg(config, batch_norm, num_classes, in_channels, init_weights, dropout)
 
-    build.__name__ = build.__qualname__ = name
-    build.__doc__ = (f"VGG configuration {config}{' with BatchNorm' if batch_norm else ''}: {doc}\n\n"
-                     f"    Args: num_classes, in_channels, init_weights, dropout (see ``vgg``).\n")
-    return build
+    doc = (f"VGG configuration {config}{' with BatchNorm' if batch_norm else ''}: {doc}\n\n"
+           f"    Args: num_classes, in_channels, init_weights, dropout (see ``vgg``).\n")
+    return register_variant(name, build, doc, input_size=(3, 224, 224), min_size=32)
 
 
 vgg11 = _register("vgg11", "A", False, "8 convolutions + 3 FC layers, 132,863,336 parameters.")

@@ -23,7 +23,43 @@ def _abs_index(fn, idx, size):
     return idx % size if size else idx
 
 
-class Sequential(Module):
+class _IndexedModules(Module):
+    """What ``Sequential`` and ``ModuleList`` share: children in order, addressed by position, and
+    renumbered ``"0"``, ``"1"``, ... after a deletion (as PyTorch does)."""
+
+    _owner = None  # the container's name in messages
+
+    def _key(self, idx):
+        """The registered name of the child at position ``idx`` (negative counts from the end)."""
+        return list(self._modules.keys())[_abs_index(self._owner, idx, len(self._modules))]
+
+    def __setitem__(self, idx, module):
+        setattr(self, self._key(idx), module)
+
+    def __delitem__(self, idx):
+        keys = list(self._modules.keys())[idx] if isinstance(idx, slice) else [self._key(idx)]
+        for key in keys:
+            delattr(self, key)
+        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        """Add ``module`` at the end (named by its position)."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def pop(self, key):
+        module = self[key]
+        del self[key]
+        return module
+
+
+class Sequential(_IndexedModules):
     """Modules applied one after another; the output of each is the input of the next.
 
     Args:
@@ -34,6 +70,8 @@ class Sequential(Module):
         >>> model[0]            # Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1))
         >>> model[1:]           # a Sequential of the last two
     """
+
+    _owner = "Sequential"
 
     def __init__(self, *args):
         super().__init__()
@@ -47,28 +85,7 @@ class Sequential(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return self.__class__(OrderedDict(list(self._modules.items())[idx]))
-        idx = _abs_index("Sequential", idx, len(self._modules))
-        return list(self._modules.values())[idx]
-
-    def __setitem__(self, idx, module):
-        key = list(self._modules.keys())[_abs_index("Sequential", idx, len(self._modules))]
-        setattr(self, key, module)
-
-    def __delitem__(self, idx):
-        if isinstance(idx, slice):
-            for key in list(self._modules.keys())[idx]:
-                delattr(self, key)
-        else:
-            key = list(self._modules.keys())[_abs_index("Sequential", idx, len(self._modules))]
-            delattr(self, key)
-        # Renumber so the names stay "0", "1", ... (as PyTorch does).
-        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        return self._modules[self._key(idx)]
 
     def __add__(self, other):
         if not isinstance(other, Sequential):
@@ -84,11 +101,6 @@ class Sequential(Module):
             raise TypeError(f"Sequential: can only add another Sequential. Received an object of type "
                             f"{type(other).__name__}")
         return self.extend(list(other))
-
-    def append(self, module):
-        """Add ``module`` at the end (named by its position)."""
-        self.add_module(str(len(self)), module)
-        return self
 
     def insert(self, index, module):
         """Put ``module`` before position ``index``; later modules shift by one."""
@@ -111,11 +123,6 @@ class Sequential(Module):
             self.append(module)
         return self
 
-    def pop(self, key):
-        module = self[key]
-        del self[key]
-        return module
-
     def forward(self, input):
         modules = list(self._modules.values())
         i = 0
@@ -129,12 +136,14 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_IndexedModules):
     """A list of modules, registered under their index; it has no forward of its own.
 
     Args:
         modules: an iterable of modules (optional).
     """
+
+    _owner = "ModuleList"
 
     def __init__(self, modules=None):
         super().__init__()
@@ -144,24 +153,7 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return self.__class__(list(self._modules.values())[idx])
-        return self._modules[str(_abs_index("ModuleList", idx, len(self._modules)))]
-
-    def __setitem__(self, idx, module):
-        setattr(self, str(_abs_index("ModuleList", idx, len(self._modules))), module)
-
-    def __delitem__(self, idx):
-        if isinstance(idx, slice):
-            for k in range(len(self._modules))[idx]:
-                delattr(self, str(k))
-        else:
-            delattr(self, str(_abs_index("ModuleList", idx, len(self._modules))))
-        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        return self._modules[self._key(idx)]
 
     def __iadd__(self, modules):
         return self.extend(modules)
@@ -171,10 +163,6 @@ class ModuleList(Module):
         for module in list(self) + list(other):
             result.append(module)
         return result
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         if not hasattr(modules, "__iter__"):
@@ -190,11 +178,6 @@ class ModuleList(Module):
         self.__dict__["_modules"] = OrderedDict()
         for m in modules:
             self.append(m)
-
-    def pop(self, key):
-        module = self[key]
-        del self[key]
-        return module
 
     def __repr__(self):
         # Runs of identical children print once, as "(0-2): 3 x Linear(...)" (PyTorch's style).

@@ -1,7 +1,7 @@
 """Adadelta: step sizes from running averages of squared gradients and of squared updates."""
 
 from .. import backend
-from .optimizer import Optimizer, check_number, ema_square_, zeros
+from .optimizer import Optimizer, ema_square_, zeros
 
 
 class Adadelta(Optimizer):
@@ -27,6 +27,8 @@ class Adadelta(Optimizer):
     parameter's dtype.
     """
 
+    _nonnegative_options = ("lr", "eps", "weight_decay", "rho")
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
         defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
@@ -34,9 +36,7 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     def _check_options(self, options):
-        for key in ("lr", "eps", "weight_decay"):
-            check_number("Adadelta", key, options[key])
-        check_number("Adadelta", "rho", options["rho"])
+        super()._check_options(options)
         if options["rho"] > 1:
             raise ValueError(f"Adadelta: `rho` must be in [0, 1]. Received: rho={options['rho']!r}")
 

@@ -1,7 +1,7 @@
 """Adagrad: per-coordinate step sizes that shrink with the sum of past squared gradients."""
 
 from .. import backend
-from .optimizer import Optimizer, check_number
+from .optimizer import Optimizer
 
 
 class Adagrad(Optimizer):
@@ -25,15 +25,13 @@ class Adagrad(Optimizer):
     State per parameter: ``step`` (int), ``sum`` (s), an array in the parameter's dtype.
     """
 
+    _nonnegative_options = ("lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value")
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "maximize": maximize}
         super().__init__(params, defaults)
-
-    def _check_options(self, options):
-        for key in ("lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value"):
-            check_number("Adagrad", key, options[key])
 
     def _new_state(self, param, group):
         xp = backend.get_array_module(param)

@@ -35,6 +35,8 @@ class NAdam(Optimizer):
     here it is a Python float, so float64 runs match PyTorch's float64 mode.
     """
 
+    _nonnegative_options = ("lr", "eps", "weight_decay", "momentum_decay")
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
@@ -44,8 +46,7 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_options(self, options):
-        for key in ("lr", "eps", "weight_decay", "momentum_decay"):
-            check_number("NAdam", key, options[key])
+        super()._check_options(options)
         betas = options["betas"] = _pair("NAdam", options["betas"])
         for i, beta in enumerate(betas):
             check_number("NAdam", f"betas[{i}]", beta)

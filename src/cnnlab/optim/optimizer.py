@@ -101,6 +101,7 @@ class Optimizer:
     """
 
     _option_buffers = {}  # state name -> the option that needs it: a zero array made once it is on
+    _nonnegative_options = ()  # options that must be real numbers >= 0, checked in this order
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -137,7 +138,10 @@ class Optimizer:
             cls.step = _counting(cls.__dict__["step"])
 
     def _check_options(self, options):
-        """Raise ValueError/TypeError for invalid option values (overridden by each optimizer)."""
+        """Raise ValueError/TypeError for invalid option values: here ``_nonnegative_options``; an
+        optimizer with other rules extends this."""
+        for key in self._nonnegative_options:
+            check_number(type(self).__name__, key, options[key])
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

@@ -1,7 +1,7 @@
 """RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
 
 from .. import backend
-from .optimizer import Optimizer, check_number, ema_square_, lerp_, zeros
+from .optimizer import Optimizer, ema_square_, lerp_, zeros
 
 
 class RMSprop(Optimizer):
@@ -31,16 +31,13 @@ class RMSprop(Optimizer):
     """
 
     _option_buffers = {"momentum_buffer": "momentum", "grad_avg": "centered"}
+    _nonnegative_options = ("lr", "eps", "momentum", "weight_decay", "alpha")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
                  maximize=False):
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "centered": centered,
                     "weight_decay": weight_decay, "maximize": maximize}
         super().__init__(params, defaults)
-
-    def _check_options(self, options):
-        for key in ("lr", "eps", "momentum", "weight_decay", "alpha"):
-            check_number("RMSprop", key, options[key])
 
     def _new_state(self, param, group):
         return zeros(param, "square_avg")

@@ -65,6 +65,15 @@ class VisionDataset(Dataset):
         self.transform = transform
         self.target_transform = target_transform
 
+    def _transformed(self, sample, target):
+        """``(sample, target)`` through ``transform`` and ``target_transform`` where given (torchvision's
+        StandardTransform)."""
+        if self.transform is not None:
+            sample = self.transform(sample)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return sample, target
+
     def extra_repr(self):
         return ""
 
@@ -102,11 +111,7 @@ class _ImageArrayDataset(VisionDataset):
         index = int(index)
         img = Image.fromarray(self._images[index], mode=self._mode)
         target = int(self._labels[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     @property
     def batchable(self):
@@ -301,11 +306,7 @@ class FakeData(VisionDataset):
         pixels = rng.integers(0, 256, (h, w, c), dtype=np.uint8)
         target = int(rng.integers(0, self.num_classes))
         img = Image.fromarray(pixels[:, :, 0] if c == 1 else pixels, mode="L" if c == 1 else "RGB")
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
 
 # ---------------------------------------------------------------------- folders of image files
@@ -390,11 +391,7 @@ class DatasetFolder(VisionDataset):
     def __getitem__(self, index):
         path, target = self.samples[index]
         sample = self.loader(path)
-        if self.transform is not None:
-            sample = self.transform(sample)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return sample, target
+        return self._transformed(sample, target)
 
 
 class ImageFolder(DatasetFolder):

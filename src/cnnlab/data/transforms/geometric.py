@@ -158,20 +158,28 @@ def center_crop(x, size):
     return x[..., top:top + th, left:left + tw]
 
 
-class CenterCrop(Transform):
+class _FixedCrop(Transform):
+    """A crop with no randomness: ``crop(x, size)``, a function of the batch and ``size`` alone."""
+
+    crop = None  # staticmethod: (x, (h, w)) -> array
+
+    def __init__(self, size):
+        self.size = size_pair(type(self).__name__, size)
+
+    def forward(self, x):
+        return self.crop(x, self.size)
+
+    def extra_repr(self):
+        return f"size={self.size}"
+
+
+class CenterCrop(_FixedCrop):
     """Crop the central ``size`` window (images smaller than ``size`` are zero-padded first).
 
     The corner is at ``round((H - h) / 2)``, ``round((W - w) / 2)`` (Python's rounding, as torchvision).
     """
 
-    def __init__(self, size):
-        self.size = size_pair("CenterCrop", size)
-
-    def forward(self, x):
-        return center_crop(x, self.size)
-
-    def extra_repr(self):
-        return f"size={self.size}"
+    crop = staticmethod(center_crop)
 
 
 # ------------------------------------------------------------------------------------------------ resizing
@@ -543,21 +551,14 @@ def five_crop(x, size):
     return xp.stack(crops, axis=1)
 
 
-class FiveCrop(Transform):
+class FiveCrop(_FixedCrop):
     """Test-time augmentation: the four corners and the centre.
 
     Shape: (C, H, W) -> (5, C, h, w); (N, C, H, W) -> (N, 5, C, h, w). Average the predictions with
     :func:`cnnlab.train.evaluation.average_crop_predictions`.
     """
 
-    def __init__(self, size):
-        self.size = size_pair("FiveCrop", size)
-
-    def forward(self, x):
-        return five_crop(x, self.size)
-
-    def extra_repr(self):
-        return f"size={self.size}"
+    crop = staticmethod(five_crop)
 
 
 class TenCrop(Transform):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ... import backend
 from ...tensor import Tensor
+from ._nested import map_nested
 
 POLL_S = 0.1  # how often a waiting side checks that the other is still alive
 
@@ -104,15 +105,15 @@ def _pack(obj):
     return obj
 
 
+def _unpacked(leaf):
+    if isinstance(leaf, _Packed):
+        array = leaf.take()
+        return Tensor(array) if leaf.tensor else array
+    return leaf
+
+
 def _unpack(obj):
-    if isinstance(obj, _Packed):
-        array = obj.take()
-        return Tensor(array) if obj.tensor else array
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_unpack(x) for x in obj)
-    if isinstance(obj, dict):
-        return {k: _unpack(v) for k, v in obj.items()}
-    return obj
+    return map_nested(_unpacked, obj)
 
 
 class WorkerError:

@@ -24,6 +24,7 @@ from ...data.loader import default_collate
 from ...tensor import Tensor
 from ...validation import is_int
 from . import _worker
+from ._nested import map_nested
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
@@ -34,15 +35,13 @@ class IterableDataset:
         raise NotImplementedError(f"{type(self).__name__} must define __iter__")
 
 
+def _as_tensor(leaf):
+    return Tensor(leaf) if isinstance(leaf, np.ndarray) else leaf
+
+
 def default_convert(sample):
     """One unbatched sample with its arrays turned into Tensors (``batch_size=None``)."""
-    if isinstance(sample, np.ndarray):
-        return Tensor(sample)
-    if isinstance(sample, (list, tuple)):
-        return type(sample)(default_convert(x) for x in sample)
-    if isinstance(sample, dict):
-        return {k: default_convert(v) for k, v in sample.items()}
-    return sample
+    return map_nested(_as_tensor, sample)
 
 
 class _Fetcher:
