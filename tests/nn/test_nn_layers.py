@@ -303,8 +303,26 @@ def test_activation_errors():
         nn.LeakyReLU("a")
     with pytest.raises(ValueError, match="Hardtanh: `max_val` must be greater than `min_val`"):
         nn.Hardtanh(1.0, 0.0)
+    with pytest.raises(TypeError, match="Hardtanh: `max_val` must be a real number. Received: max_val='b'"):
+        nn.Hardtanh(0.0, "b")
     with pytest.raises(TypeError, match="Flatten: `start_dim` must be an int. Received: start_dim=1.5"):
         nn.Flatten(1.5)
+
+
+@pytest.mark.parametrize("build", [
+    lambda L: L.ReLU(True), lambda L: L.LeakyReLU(0.3, True), lambda L: L.LeakyReLU(1), lambda L: L.ELU(),
+    lambda L: L.ELU(0.7, inplace=True), lambda L: L.Hardtanh(-2, 2, True), lambda L: L.ReLU6(True),
+    lambda L: L.SiLU(inplace=True), lambda L: L.Softmax(1), lambda L: L.LogSoftmax(),
+    lambda L: L.MaxPool2d(3, 2, 1), lambda L: L.AvgPool2d(3, padding=1, divisor_override=2),
+    lambda L: L.LPPool2d(2, 3), lambda L: L.AdaptiveAvgPool2d((None, 2)),
+    lambda L: L.AdaptiveMaxPool2d(3, return_indices=True), lambda L: L.LocalResponseNorm(2, k=2),
+])
+def test_activation_and_pooling_attributes_and_repr_match_torch(build):
+    ours, theirs = build(nn), build(torch.nn)
+    assert repr(ours) == repr(theirs)
+    for name, value in vars(ours).items():
+        if not name.startswith("_"):
+            assert getattr(theirs, name) == value, name
 
 
 # ---------------------------------------------------------------------------------------------- normalisation

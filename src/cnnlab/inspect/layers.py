@@ -1,9 +1,11 @@
 """What the per-layer tables (``summary``, ``receptive_field``) share: which modules are layers, the
-window geometry of a layer, each call's row name, and one forward pass with hooks on the layers.
+window geometry of a layer, each call's row name, one forward pass with hooks on the layers, and the
+table's access to its rows (``LayerTable``).
 
 Kept below both tables so neither imports the other.
 """
 
+import json
 from contextlib import contextmanager
 
 from .. import nn
@@ -101,3 +103,29 @@ def window_output_size(size, kernel, stride, pad_total, dilation, ceil_mode):
             out -= 1
         return out
     return span // stride + 1
+
+
+class LayerTable:
+    """Row access shared by the per-layer tables: ``len(table)``, ``for row in table``, ``table[name]``.
+
+    Subclasses keep one row per layer call in ``self.rows`` (each with a ``name``) and name the function
+    that builds them in ``_fn``, for the lookup error.
+    """
+
+    _fn = None
+
+    def __getitem__(self, name):
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(f"{self._fn}: no layer named {name!r}; layers: {', '.join(r.name for r in self.rows)}")
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def to_json(self, indent=2):
+        """``to_dict()`` as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent)

@@ -19,7 +19,6 @@ are windows of size ceil(H / oH) and stride H / oH; after a global pool, a flatt
 connected layer every unit sees the whole input (``global_`` is set and the size is the input's).
 """
 
-import json
 import math
 from dataclasses import asdict, dataclass
 
@@ -28,7 +27,7 @@ import numpy as np
 from .. import backend, nn
 from ..autograd import enable_grad
 from ..tensor import Tensor
-from .layers import call_name, check_input_size, hooked, layer_geometry, leaf_modules
+from .layers import LayerTable, call_name, check_input_size, hooked, layer_geometry, leaf_modules
 
 __all__ = ["receptive_field", "ReceptiveField", "RFRow"]
 
@@ -73,7 +72,7 @@ def _clean(v):
     return int(v) if float(v).is_integer() else round(float(v), 4)
 
 
-class ReceptiveField:
+class ReceptiveField(LayerTable):
     """The per-layer receptive-field table ``receptive_field`` returns.
 
     Attributes:
@@ -85,6 +84,8 @@ class ReceptiveField:
     finds a row by layer name.
     """
 
+    _fn = "receptive_field"
+
     def __init__(self, rows, input_size, model_name):
         self.rows = rows
         self.input_size = tuple(input_size)
@@ -93,18 +94,6 @@ class ReceptiveField:
     @property
     def final(self):
         return self.rows[-1] if self.rows else None
-
-    def __getitem__(self, name):
-        for row in self.rows:
-            if row.name == name:
-                return row
-        raise KeyError(f"receptive_field: no layer named {name!r}; layers: {', '.join(r.name for r in self.rows)}")
-
-    def __len__(self):
-        return len(self.rows)
-
-    def __iter__(self):
-        return iter(self.rows)
 
     @staticmethod
     def _fmt(pair):
@@ -150,9 +139,6 @@ class ReceptiveField:
             d["global"] = d.pop("global_")
             rows.append(d)
         return {"model": self.model_name, "input_size": list(self.input_size), "layers": rows}
-
-    def to_json(self, indent=2):
-        return json.dumps(self.to_dict(), indent=indent)
 
 
 def _spatial(shape):

@@ -33,7 +33,6 @@ bytes ~= 93MB / image" does not follow from its own rows: the rows (input plus e
 output, ReLU in place) sum to about 15.2M values, ~61 MB per image forward; this table gives the sum.
 """
 
-import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -43,7 +42,8 @@ from ..autograd import no_grad
 from ..nn.parameter import _floating_dtype
 from ..tensor import Tensor
 from ..validation import is_int
-from .layers import call_name, check_input_size, hooked, layer_geometry, leaf_modules, window_output_size
+from .layers import (LayerTable, call_name, check_input_size, hooked, layer_geometry, leaf_modules,
+                     window_output_size)
 
 __all__ = ["summary", "Summary", "LayerRow", "count_parameters"]
 
@@ -95,7 +95,7 @@ def _human_count(n):
     return str(n)
 
 
-class Summary:
+class Summary(LayerTable):
     """The table ``summary`` returns: ``rows`` (``LayerRow``) and totals.
 
     Totals (per image unless named ``_batch``):
@@ -110,6 +110,8 @@ class Summary:
     ``str(summary)`` prints a Keras-like table; ``to_dict()``, ``to_json()`` and ``to_markdown()``
     export it; ``summary[name]`` finds a row by layer name.
     """
+
+    _fn = "summary"
 
     def __init__(self, model_name, input_shape, dtype, rows, params, trainable, param_bytes, unused_params,
                  input_bytes):
@@ -131,19 +133,6 @@ class Summary:
         self.training_activation_bytes = 2 * self.activation_bytes
         self.total_macs = sum(r.macs for r in rows) // n
         self.all_activations = self.input_elements + sum(r.activations for r in rows) // n
-
-    # ------------------------------------------------------------------ access
-    def __getitem__(self, name):
-        for row in self.rows:
-            if row.name == name:
-                return row
-        raise KeyError(f"summary: no layer named {name!r}; layers: {', '.join(r.name for r in self.rows)}")
-
-    def __len__(self):
-        return len(self.rows)
-
-    def __iter__(self):
-        return iter(self.rows)
 
     # ------------------------------------------------------------------ export
     def totals(self):
@@ -173,9 +162,6 @@ class Summary:
             rows.append(d)
         return {"model": self.model_name, "input_shape": list(self.input_shape), "batch_size": self.batch_size,
                 "dtype": self.dtype, "layers": rows, "totals": self.totals()}
-
-    def to_json(self, indent=2):
-        return json.dumps(self.to_dict(), indent=indent)
 
     def _cells(self):
         head = ["Layer (type)", "Output shape", "Param #", "Activations", "Mult-adds"]

@@ -10,35 +10,38 @@ from .module import Module
 
 
 class _ElementwiseActivation(Module):
-    """An element-wise activation with no parameters; ``inplace`` is accepted for PyTorch
-    compatibility and ignored. Subclasses name the functional op in ``_fn``."""
+    """An element-wise activation; ``inplace`` is accepted for PyTorch compatibility and ignored.
+
+    Subclasses name the functional op in ``_fn`` and pass its real-valued arguments by keyword: each is
+    checked to be a real number, kept as given, passed to the op in that order and shown by ``repr``
+    before ``inplace=True`` (as PyTorch prints ``LeakyReLU(negative_slope=0.3, inplace=True)``).
+    """
 
     _fn = None
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace=False, **params):
         super().__init__()
+        for name, value in params.items():
+            real_arg(type(self).__name__, name, value)
+            setattr(self, name, value)
+        self._params = tuple(params)
         self.inplace = inplace
 
     def forward(self, input):
-        return getattr(Fact, self._fn)(input)
+        return getattr(Fact, self._fn)(input, *(getattr(self, name) for name in self._params))
 
     def extra_repr(self):
-        return "inplace=True" if self.inplace else ""
+        shown = [f"{name}={getattr(self, name)}" for name in self._params] + (["inplace=True"] if self.inplace else [])
+        return ", ".join(shown)
 
 
 class ReLU(_ElementwiseActivation):
-    """max(x, 0) element-wise.
-
-    Args:
-        inplace: accepted for PyTorch compatibility and ignored.
-
-    Shape: output has the input's shape.
-    """
+    """max(x, 0) element-wise. ``inplace`` is accepted and ignored."""
 
     _fn = "relu"
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_ElementwiseActivation):
     """x for x > 0 and ``negative_slope * x`` otherwise.
 
     Args:
@@ -46,20 +49,13 @@ class LeakyReLU(Module):
         inplace: accepted for PyTorch compatibility and ignored.
     """
 
+    _fn = "leaky_relu"
+
     def __init__(self, negative_slope=0.01, inplace=False):
-        super().__init__()
-        real_arg("LeakyReLU", "negative_slope", negative_slope)
-        self.negative_slope = negative_slope
-        self.inplace = inplace
-
-    def forward(self, input):
-        return Fact.leaky_relu(input, self.negative_slope)
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+        super().__init__(inplace, negative_slope=negative_slope)
 
 
-class ELU(Module):
+class ELU(_ElementwiseActivation):
     """x for x > 0 and ``alpha * (exp(x) - 1)`` otherwise.
 
     Args:
@@ -67,20 +63,13 @@ class ELU(Module):
         inplace: accepted for PyTorch compatibility and ignored.
     """
 
+    _fn = "elu"
+
     def __init__(self, alpha=1.0, inplace=False):
-        super().__init__()
-        real_arg("ELU", "alpha", alpha)
-        self.alpha = alpha
-        self.inplace = inplace
-
-    def forward(self, input):
-        return Fact.elu(input, self.alpha)
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+        super().__init__(inplace, alpha=alpha)
 
 
-class Hardtanh(Module):
+class Hardtanh(_ElementwiseActivation):
     """Clip to ``[min_val, max_val]``.
 
     Args:
@@ -88,22 +77,13 @@ class Hardtanh(Module):
         inplace: accepted for PyTorch compatibility and ignored.
     """
 
+    _fn = "hardtanh"
+
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
-        super().__init__()
-        real_arg("Hardtanh", "min_val", min_val)
-        real_arg("Hardtanh", "max_val", max_val)
+        super().__init__(inplace, min_val=min_val, max_val=max_val)
         if max_val <= min_val:
             raise ValueError(f"Hardtanh: `max_val` must be greater than `min_val`. Received: min_val={min_val}, "
                              f"max_val={max_val}")
-        self.min_val = min_val
-        self.max_val = max_val
-        self.inplace = inplace
-
-    def forward(self, input):
-        return Fact.hardtanh(input, self.min_val, self.max_val)
-
-    def extra_repr(self):
-        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
 
 
 class ReLU6(Hardtanh):
@@ -130,7 +110,23 @@ class Tanh(Module):
         return Fact.tanh(input)
 
 
-class Softmax(Module):
+class _NormalizeAlongDim(Module):
+    """Softmax and LogSoftmax: the functional op named in ``_fn``, applied along ``dim``."""
+
+    _fn = None
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return getattr(Fact, self._fn)(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax(_NormalizeAlongDim):
     """exp(x_i) / sum_j exp(x_j) along ``dim``: each slice along ``dim`` becomes a probability vector.
 
     Args:
@@ -138,54 +134,26 @@ class Softmax(Module):
             inputs, else 1) with a warning.
     """
 
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return Fact.softmax(input, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+    _fn = "softmax"
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_NormalizeAlongDim):
     """log(softmax(x)) along ``dim``, computed stably (pair it with NLLLoss).
 
     Args:
         dim: the axis that is normalised (``None``: PyTorch's legacy choice, with a warning).
     """
 
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return Fact.log_softmax(input, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+    _fn = "log_softmax"
 
 
 class SiLU(_ElementwiseActivation):
-    """``x * sigmoid(x)`` element-wise (swish), EfficientNet's activation.
-
-    Args:
-        inplace: accepted for PyTorch compatibility and ignored.
-
-    Shape: output has the input's shape.
-    """
+    """``x * sigmoid(x)`` element-wise (swish), EfficientNet's activation. ``inplace`` is accepted and ignored."""
 
     _fn = "silu"
 
 
 class Hardswish(_ElementwiseActivation):
-    """``x * relu6(x + 3) / 6`` element-wise, MobileNetV3's activation.
-
-    Args:
-        inplace: accepted for PyTorch compatibility and ignored.
-
-    Shape: output has the input's shape.
-    """
+    """``x * relu6(x + 3) / 6`` element-wise, MobileNetV3's activation. ``inplace`` is accepted and ignored."""
 
     _fn = "hardswish"

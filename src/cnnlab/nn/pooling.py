@@ -23,16 +23,24 @@ def _check_pool_args(fn, kernel_size, stride, padding=0, dilation=1):
                          f"Received: padding={padding!r} with kernel_size={kernel_size!r}, dilation={dilation!r}")
 
 
-class _MaxPoolNd(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+class _PaddedPool2d(Module):
+    """Max, min and average pooling: checks the (kernel_size, stride, padding, dilation) window and keeps
+    the first three as given, with ``stride`` defaulting to the window as in PyTorch."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
         super().__init__()
-        fn = type(self).__name__
-        _check_pool_args(fn, kernel_size, stride, padding, dilation)
-        bool_arg(fn, "return_indices", return_indices)
-        bool_arg(fn, "ceil_mode", ceil_mode)
+        _check_pool_args(type(self).__name__, kernel_size, stride, padding, dilation)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
+
+
+class _MaxPoolNd(_PaddedPool2d):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__(kernel_size, stride, padding, dilation)
+        fn = type(self).__name__
+        bool_arg(fn, "return_indices", return_indices)
+        bool_arg(fn, "ceil_mode", ceil_mode)
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
@@ -74,7 +82,7 @@ class MinPool2d(_MaxPoolNd):
                                 ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_PaddedPool2d):
     """Mean over each (kH, kW) window.
 
     Args:
@@ -92,17 +100,13 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
-        super().__init__()
-        fn = "AvgPool2d"
-        _check_pool_args(fn, kernel_size, stride, padding)
+        super().__init__(kernel_size, stride, padding)
+        fn = type(self).__name__
         bool_arg(fn, "ceil_mode", ceil_mode)
         bool_arg(fn, "count_include_pad", count_include_pad)
         if divisor_override is not None and (not is_int(divisor_override) or divisor_override == 0):
             raise ValueError(f"{fn}: `divisor_override` must be None or a non-zero int. "
                              f"Received: divisor_override={divisor_override!r}")
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
@@ -154,7 +158,19 @@ def _check_output_size(fn, output_size):
                          f"the input size). Received: output_size={output_size!r}")
 
 
-class AdaptiveAvgPool2d(Module):
+class _AdaptivePool2d(Module):
+    """Average and max pooling to a fixed output size: checks ``output_size`` and keeps it as given."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        _check_output_size(type(self).__name__, output_size)
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
     """Average pooling to a fixed output size, whatever the input size (window i spans
     [floor(i * H / oH), ceil((i + 1) * H / oH))).
 
@@ -164,19 +180,11 @@ class AdaptiveAvgPool2d(Module):
     Shape: ``(N, C, H, W) -> (N, C, oH, oW)``.
     """
 
-    def __init__(self, output_size):
-        super().__init__()
-        _check_output_size("AdaptiveAvgPool2d", output_size)
-        self.output_size = output_size
-
     def forward(self, input):
         return F.adaptive_avg_pool2d(input, self.output_size)
 
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
 
-
-class AdaptiveMaxPool2d(Module):
+class AdaptiveMaxPool2d(_AdaptivePool2d):
     """Max pooling to a fixed output size, whatever the input size.
 
     Args:
@@ -187,17 +195,12 @@ class AdaptiveMaxPool2d(Module):
     """
 
     def __init__(self, output_size, return_indices=False):
-        super().__init__()
-        _check_output_size("AdaptiveMaxPool2d", output_size)
+        super().__init__(output_size)
         bool_arg("AdaptiveMaxPool2d", "return_indices", return_indices)
-        self.output_size = output_size
         self.return_indices = return_indices
 
     def forward(self, input):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
-
-    def extra_repr(self):
-        return f"output_size={self.output_size}"
 
 
 class StochasticPool2d(Module):
