@@ -312,7 +312,7 @@ def test_activation_errors():
 @pytest.mark.parametrize("build", [
     lambda L: L.ReLU(True), lambda L: L.LeakyReLU(0.3, True), lambda L: L.LeakyReLU(1), lambda L: L.ELU(),
     lambda L: L.ELU(0.7, inplace=True), lambda L: L.Hardtanh(-2, 2, True), lambda L: L.ReLU6(True),
-    lambda L: L.SiLU(inplace=True), lambda L: L.Softmax(1), lambda L: L.LogSoftmax(),
+    lambda L: L.SiLU(inplace=True), lambda L: L.Hardswish(inplace=True), lambda L: L.Softmax(1), lambda L: L.LogSoftmax(),
     lambda L: L.MaxPool2d(3, 2, 1), lambda L: L.AvgPool2d(3, padding=1, divisor_override=2),
     lambda L: L.LPPool2d(2, 3), lambda L: L.AdaptiveAvgPool2d((None, 2)),
     lambda L: L.AdaptiveMaxPool2d(3, return_indices=True), lambda L: L.LocalResponseNorm(2, k=2),

@@ -157,3 +157,6 @@ class Hardswish(_ElementwiseActivation):
     """``x * relu6(x + 3) / 6`` element-wise, MobileNetV3's activation. ``inplace`` is accepted and ignored."""
 
     _fn = "hardswish"
+
+    def extra_repr(self):
+        return ""                           # PyTorch's Hardswish never prints inplace
