@@ -116,6 +116,9 @@ Abs = unary("Abs", lambda xp, a: xp.abs(a), lambda g, a: g * _sign(a), saves_out
 
 
 class Clamp(Function):
+    """clip(a, lo, hi), either bound None; the gradient passes where lo <= a <= hi, bounds included
+    (PyTorch's convention for clamp)."""
+
     @staticmethod
     def forward(ctx, a, lo=None, hi=None):
         xp = backend.get_array_module(a)
