@@ -57,6 +57,9 @@ def matmul(input, other):
     return F.matmul(input, other)
 
 
+_SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
 def _comparison(op):
     """PyTorch's ``eq(input, other)`` (``ne``, ``lt``, ...): ``op(input, other)``, a boolean tensor."""
 
@@ -68,7 +71,6 @@ def _comparison(op):
     return compare
 
 
-_SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 eq, ne, lt, le, gt, ge = (_comparison(getattr(operator, name)) for name in _SYMBOLS)
 
 

@@ -49,11 +49,12 @@ def _method_of(module, name):
 
 
 def _operator(name, symbol, reflected=False):
-    """The method ``t.<name>(other)``, ``t {symbol} other``: elementwise ``name`` of the two operands;
-    ``reflected``, Python's reflected form (``2 - t`` calls ``t.__rsub__(2)``), ``other {symbol} t``."""
+    """The method ``t.<name>(other)``: ``t <symbol> other``, the elementwise op ``name``. ``reflected``:
+    Python's reflected form (``2 - t`` calls ``t.__rsub__(2)``), ``other <symbol> t``."""
 
     def method(self, other):
-        return getattr(_E, name)(*((other, self) if reflected else (self, other)))
+        a, b = (other, self) if reflected else (self, other)
+        return getattr(_E, name)(a, b)
 
     method.__name__ = f"reflected_{name}" if reflected else name
     method.__qualname__ = f"Tensor.{method.__name__}"
