@@ -2,7 +2,6 @@
 
 import importlib
 import numbers
-import sys
 
 import numpy as np
 
@@ -30,11 +29,17 @@ def _as_array(data, dtype=None):
     return arr
 
 
+_FUNCTIONAL = {}  # module name -> cnnlab.functional.<name>, once imported
+
+
 def _functional(module):
     """``cnnlab.functional.<module>``, imported at the first call: the ops import Tensor, so this module
-    cannot import them before the class exists (and need not pay for those a program never calls)."""
-    name = f"{__package__}.functional.{module}"
-    return sys.modules.get(name) or importlib.import_module(name)
+    cannot import them before the class exists (and need not pay for those a program never calls).
+    Later calls are one dict look-up, as they sit on every method call that goes through here."""
+    found = _FUNCTIONAL.get(module)
+    if found is None:
+        found = _FUNCTIONAL[module] = importlib.import_module(f"{__package__}.functional.{module}")
+    return found
 
 
 def _method_of(module, name):
