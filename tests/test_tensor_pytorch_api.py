@@ -2,6 +2,7 @@
 to PyTorch itself (values and, where differentiable, gradients)."""
 
 import copy
+import operator
 
 import numpy as np
 import pytest
@@ -488,3 +489,29 @@ def test_missing_names_answer_in_one_line(owner, name, text):
         getattr(owner, name)
     assert str(info.value).startswith(text) and "\n" not in str(info.value)
     assert not hasattr(owner, name)
+
+
+# ---------------------------------------------------------------------- operators and their methods
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "truediv", "pow", "matmul"])
+def test_reflected_operators_keep_the_written_order(a, name):
+    """``2 - t`` (Python's ``t.__rsub__(2)``) is 2 - t, not t - 2, in value and gradient."""
+    op = getattr(operator, name)
+    m = np.abs(a[0]) + 0.5                                                  # (5, 4), positive for **
+    left = np.array([[1.5, -1.0, 2.0, 0.5, 1.0]]) if name == "matmul" else 1.5
+    check_against_torch(lambda x: getattr(x, f"__r{name}__")(cnnlab.tensor(left, dtype=x.dtype)),
+                        lambda x: op(torch.as_tensor(left, dtype=x.dtype), x), [m])
+    if name != "matmul":                                 # a number's operator defers to the tensor's
+        check_against_torch(lambda x: op(left, x), lambda x: op(left, x), [m])
+
+
+@pytest.mark.parametrize("name", ["mul", "div", "matmul", "exp", "log", "sqrt", "abs", "relu", "sigmoid",
+                                  "tanh"])
+def test_forwarding_methods_keep_torchs_signature_and_say_what_they_are(name):
+    import inspect
+
+    method = getattr(cnnlab.Tensor, name)
+    binary = name in ("mul", "div", "matmul")
+    assert list(inspect.signature(method).parameters) == (["self", "other"] if binary else ["self"])
+    assert method.__name__ == name and method.__doc__
+    t = cnnlab.tensor([[0.5, 2.0]])
+    assert t.abs().tolist() == abs(t).tolist() and t.mul(other=t).tolist() == (t * t).tolist()

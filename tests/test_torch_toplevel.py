@@ -53,3 +53,31 @@ def test_mm_and_bmm_refuse_other_shapes_as_torch_does(fn, a, b, message):
         getattr(torch, fn)(torch.tensor(x), torch.tensor(y))
     with pytest.raises(RuntimeError, match=message):
         getattr(cnnlab, fn)(cnnlab.tensor(x), cnnlab.tensor(y))
+
+
+@pytest.mark.parametrize("name,symbol", [("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"),
+                                         ("ge", ">=")])
+def test_top_level_comparisons_are_the_operators_under_torchs_signature(name, symbol):
+    import inspect
+
+    import torch
+
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])
+    ours = getattr(cnnlab, name)(input=cnnlab.tensor(a), other=cnnlab.tensor(b))
+    np.testing.assert_array_equal(ours.numpy(), getattr(torch, name)(torch.tensor(a), torch.tensor(b)).numpy())
+    np.testing.assert_array_equal(getattr(cnnlab, name)(cnnlab.tensor(a), 2.0).numpy(),
+                                  eval(f"a {symbol} 2.0"))
+    fn = getattr(cnnlab, name)
+    assert fn.__name__ == name and symbol in fn.__doc__
+    assert list(inspect.signature(fn).parameters) == ["input", "other"]
+
+
+@pytest.mark.parametrize("name", ["abs", "sqrt", "relu", "sigmoid", "tanh"])
+def test_top_level_one_tensor_ops_take_input_alone(name):
+    import inspect
+
+    import torch
+
+    fn = getattr(cnnlab, name)
+    assert fn.__name__ == name and list(inspect.signature(fn).parameters) == ["input"]
+    check_against_torch(lambda x: fn(input=x), lambda x: getattr(torch, name)(x), [np.abs(X) + 0.1])

@@ -4,6 +4,8 @@ They differ from ``cnnlab.functional``'s reductions where PyTorch's top level do
 gives the pair ``(values, indices)``, ``max(a, b)`` is elementwise, ``flatten`` starts at dim 0.
 """
 
+import operator
+
 from . import functional as F
 from .functional import extreme, reduce, shape
 from .functional.elementwise import exp, log  # noqa: F401  (re-exported at the top level)
@@ -51,40 +53,25 @@ def clamp(input, min=None, max=None):
     return F.clamp(input, min, max)
 
 
-def abs(input):
-    return F.abs(input)
-
-
-def sqrt(input):
-    return F.sqrt(input)
-
-
 def matmul(input, other):
     return F.matmul(input, other)
 
 
-def eq(input, other):
-    return input == other
+_SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
-def ne(input, other):
-    return input != other
+def _comparison(op):
+    """PyTorch's ``eq(input, other)`` (``ne``, ``lt``, ...): ``op(input, other)``, a boolean tensor."""
+
+    def compare(input, other):
+        return op(input, other)
+
+    compare.__name__ = compare.__qualname__ = op.__name__
+    compare.__doc__ = f"``input {_SYMBOLS[op.__name__]} other``, element-wise, as a boolean tensor."
+    return compare
 
 
-def lt(input, other):
-    return input < other
-
-
-def le(input, other):
-    return input <= other
-
-
-def gt(input, other):
-    return input > other
-
-
-def ge(input, other):
-    return input >= other
+eq, ne, lt, le, gt, ge = (_comparison(getattr(operator, name)) for name in _SYMBOLS)
 
 
 def numel(input):
@@ -106,16 +93,18 @@ def log_softmax(input, dim, dtype=None):
     return F.log_softmax(input, dim, dtype=dtype)
 
 
-def relu(input):
-    return F.relu(input)
+def _of_input(fn):
+    """PyTorch's one-tensor ``name(input)``: ``fn(input)`` (``fn`` may take more, optional, arguments)."""
+
+    def op(input):
+        return fn(input)
+
+    op.__name__ = op.__qualname__ = fn.__name__
+    op.__doc__ = f"``cnnlab.functional.{fn.__name__}(input)``."
+    return op
 
 
-def sigmoid(input):
-    return F.sigmoid(input)
-
-
-def tanh(input):
-    return F.tanh(input)
+abs, sqrt, relu, sigmoid, tanh = (_of_input(fn) for fn in (F.abs, F.sqrt, F.relu, F.sigmoid, F.tanh))
 
 
 def reshape(input, shape):

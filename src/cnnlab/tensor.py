@@ -1,5 +1,6 @@
 """``Tensor``: an array, its gradient, and the op that made it."""
 
+import importlib
 import numbers
 
 import numpy as np
@@ -26,6 +27,44 @@ def _as_array(data, dtype=None):
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"tensor: `data` must be numeric. Received an array of dtype {arr.dtype}")
     return arr
+
+
+_FUNCTIONAL = {}  # module name -> cnnlab.functional.<name>, once imported
+
+
+def _functional(module):
+    """``cnnlab.functional.<module>``, imported at the first call: the ops import Tensor, so this module
+    cannot import them before the class exists (and need not pay for those a program never calls).
+    Later calls are one dict look-up, as they sit on every method call that goes through here."""
+    found = _FUNCTIONAL.get(module)
+    if found is None:
+        found = _FUNCTIONAL[module] = importlib.import_module(f"{__package__}.functional.{module}")
+    return found
+
+
+def _method_of(module, name):
+    """The method ``t.<name>()`` that is ``cnnlab.functional.<module>.<name>(t)``, for a one-tensor op."""
+
+    def method(self):
+        return getattr(_functional(module), name)(self)
+
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    method.__doc__ = f"``{name}`` of this tensor: ``cnnlab.functional.{name}(t)``."
+    return method
+
+
+def _operator(name, symbol, reflected=False):
+    """The method ``t.<name>(other)``: ``t <symbol> other``, the elementwise op ``name``. ``reflected``:
+    Python's reflected form (``2 - t`` calls ``t.__rsub__(2)``), ``other <symbol> t``."""
+
+    def method(self, other):
+        a, b = (other, self) if reflected else (self, other)
+        return getattr(_E, name)(a, b)
+
+    method.__name__ = f"reflected_{name}" if reflected else name
+    method.__qualname__ = f"Tensor.{method.__name__}"
+    method.__doc__ = f"``other {symbol} self``" if reflected else f"``self {symbol} other``"
+    return method
 
 
 class Tensor:
@@ -398,50 +437,34 @@ class Tensor:
         engine.backward(self, g, retain_graph=retain_graph)
 
     # ------------------------------------------------------------------ arithmetic
-    def __add__(self, other):
-        return _E.add(self, other)
+    # The operators are the named methods (t + u is t.add(u), as in PyTorch); Python calls a reflected
+    # one (2 - t: t.__rsub__(2)) when the left operand is not a tensor.
+    def add(self, other, alpha=1):
+        return _E.add(self, _scaled(other, alpha))
 
-    def __radd__(self, other):
-        return _E.add(other, self)
+    def sub(self, other, alpha=1):
+        return _E.sub(self, _scaled(other, alpha))
 
-    def __sub__(self, other):
-        return _E.sub(self, other)
+    mul = __mul__ = _operator("mul", "*")
+    div = __truediv__ = _operator("div", "/")
+    matmul = __matmul__ = _operator("matmul", "@")
 
-    def __rsub__(self, other):
-        return _E.sub(other, self)
+    def pow(self, exponent):
+        return _E.pow(self, exponent)
 
-    def __mul__(self, other):
-        return _E.mul(self, other)
-
-    def __rmul__(self, other):
-        return _E.mul(other, self)
-
-    def __truediv__(self, other):
-        return _E.div(self, other)
-
-    def __rtruediv__(self, other):
-        return _E.div(other, self)
-
-    def __matmul__(self, other):
-        return _E.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _E.matmul(other, self)
-
-    def __pow__(self, other):
-        return _E.pow(self, other)
-
-    def __rpow__(self, other):
-        return _E.pow(other, self)
+    __add__, __sub__, __pow__ = add, sub, pow
+    __radd__ = _operator("add", "+", reflected=True)
+    __rsub__ = _operator("sub", "-", reflected=True)
+    __rmul__ = _operator("mul", "*", reflected=True)
+    __rtruediv__ = _operator("div", "/", reflected=True)
+    __rmatmul__ = _operator("matmul", "@", reflected=True)
+    __rpow__ = _operator("pow", "**", reflected=True)
 
     def __neg__(self):
         return _E.neg(self)
 
     def __pos__(self):
         return self
-
-    def __abs__(self):
-        return _E.abs(self)
 
     # Comparisons give plain boolean tensors (no gradient), as in PyTorch.
     def _compare(self, other, op):
@@ -467,59 +490,21 @@ class Tensor:
         return self._compare(other, lambda a, b: a >= b)
 
     __hash__ = object.__hash__
-
-    def eq(self, other):
-        return self == other
-
-    def ne(self, other):
-        return self != other
-
-    def lt(self, other):
-        return self < other
-
-    def le(self, other):
-        return self <= other
-
-    def gt(self, other):
-        return self > other
-
-    def ge(self, other):
-        return self >= other
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     def equal(self, other):
         """True if ``other`` has this shape and these values (a Python bool)."""
         return _Sel.equal(self, other)
 
     # ------------------------------------------------------------------ math
-    def add(self, other, alpha=1):
-        return _E.add(self, _scaled(other, alpha))
-
-    def sub(self, other, alpha=1):
-        return _E.sub(self, _scaled(other, alpha))
-
-    def mul(self, other):
-        return _E.mul(self, other)
-
-    def div(self, other):
-        return _E.div(self, other)
-
-    def pow(self, exponent):
-        return _E.pow(self, exponent)
-
-    def matmul(self, other):
-        return _E.matmul(self, other)
-
-    def exp(self):
-        return _E.exp(self)
-
-    def log(self):
-        return _E.log(self)
-
-    def sqrt(self):
-        return _E.sqrt(self)
-
-    def abs(self):
-        return _E.abs(self)
+    # The one-tensor ops are their functions (t.exp() is functional.exp(t)), as in PyTorch.
+    exp = _method_of("elementwise", "exp")
+    log = _method_of("elementwise", "log")
+    sqrt = _method_of("elementwise", "sqrt")
+    abs = __abs__ = _method_of("elementwise", "abs")
+    relu = _method_of("activation", "relu")
+    sigmoid = _method_of("activation", "sigmoid")
+    tanh = _method_of("activation", "tanh")
 
     def clamp(self, min=None, max=None):
         return _E.clamp(self, min, max)
@@ -544,30 +529,11 @@ class Tensor:
     def argsort(self, dim=-1, descending=False, stable=False):
         return _Sel.argsort(self, dim, descending, stable)
 
-    def relu(self):
-        from .functional import activation
-
-        return activation.relu(self)
-
-    def sigmoid(self):
-        from .functional import activation
-
-        return activation.sigmoid(self)
-
-    def tanh(self):
-        from .functional import activation
-
-        return activation.tanh(self)
-
     def softmax(self, dim=-1):
-        from .functional import activation
-
-        return activation.softmax(self, dim)
+        return _functional("activation").softmax(self, dim)
 
     def log_softmax(self, dim=-1):
-        from .functional import activation
-
-        return activation.log_softmax(self, dim)
+        return _functional("activation").log_softmax(self, dim)
 
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return _R.sum(self, _axis(axis, dim), _keep(keepdims, keepdim))
@@ -802,10 +768,7 @@ class _Lazy:
         self._name = name
 
     def __getattr__(self, attr):
-        import importlib
-
-        module = importlib.import_module(f"{__package__}.functional.{self._name}")
-        return getattr(module, attr)
+        return getattr(_functional(self._name), attr)
 
 
 _I = _Lazy("inplace")

@@ -90,3 +90,18 @@ def test_batch_norm_relu_keeps_nan_and_blocks_its_gradient(name):
     out = F.batch_norm_relu(xs, None, None, training=True)
     ref = torch.relu(TF.batch_norm(torch.tensor(x), None, None, training=True))
     np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
+def test_update_running_stats_is_pytorchs_rule_and_skips_missing_statistics():
+    """One rule for both kernel sets: the biased batch variance is tracked unbiased; None is skipped."""
+    from cnnlab.kernels.reference.norm import update_running_stats
+
+    mean, var = np.array([1.0, 2.0]), np.array([4.0, 8.0])          # batch statistics, var biased
+    running_mean, running_var = np.zeros(2, np.float32), np.ones(2, np.float32)
+    update_running_stats(running_mean, running_var, mean, var, count=5, momentum=0.25)
+    assert_close(running_mean, 0.25 * mean)
+    assert_close(running_var, 0.75 + 0.25 * var * 5 / 4)
+    assert running_mean.dtype == running_var.dtype == np.float32
+    kept = running_var.copy()
+    update_running_stats(None, running_var, mean, var, count=5, momentum=0.0)   # no mean tracked
+    assert_close(running_var, kept)

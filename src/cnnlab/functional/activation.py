@@ -15,7 +15,7 @@ import numpy as np
 from .. import backend, kernels
 from ..autograd import Function
 from ..validation import floating, normalize_dim, real_arg, tensor_arg
-from .elementwise import unary
+from .elementwise import Clamp, unary
 
 
 def _input(fn, input):
@@ -74,15 +74,13 @@ class LeakyReLU(Function):
         return xp.where(x > 0, g, g * ctx.slope)
 
 
-class Hardtanh(Function):
-    """clip(x, min_val, max_val); the gradient passes strictly inside the interval (PyTorch's convention)."""
+class Hardtanh(Clamp):
+    """clip(x, min_val, max_val), as ``Clamp``; but the gradient passes strictly inside the interval
+    (PyTorch's convention for hardtanh), where clamp's passes on the bounds too."""
 
     @staticmethod
     def forward(ctx, x, min_val=-1.0, max_val=1.0):
-        xp = backend.get_array_module(x)
-        ctx.save_for_backward(x)
-        ctx.lo, ctx.hi = min_val, max_val
-        return xp.clip(x, min_val, max_val)
+        return Clamp.forward(ctx, x, min_val, max_val)
 
     @staticmethod
     def backward(ctx, g):

@@ -116,6 +116,9 @@ Abs = unary("Abs", lambda xp, a: xp.abs(a), lambda g, a: g * _sign(a), saves_out
 
 
 class Clamp(Function):
+    """clip(a, lo, hi), either bound None; the gradient passes where lo <= a <= hi, bounds included
+    (PyTorch's convention for clamp)."""
+
     @staticmethod
     def forward(ctx, a, lo=None, hi=None):
         xp = backend.get_array_module(a)
@@ -230,30 +233,25 @@ def matmul(a, b):
     return MatMul.apply(a, b)
 
 
-def neg(a):
-    return Neg.apply(a)
+def _one_tensor(fn, name, doc):
+    """The public function ``name(a)``: the Function ``fn`` applied to the tensor ``a``."""
+
+    def op(a):
+        return fn.apply(a)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
 
 
-def exp(a):
-    return Exp.apply(a)
-
-
-def log(a):
-    return Log.apply(a)
-
-
-def sqrt(a):
-    return Sqrt.apply(a)
-
-
-def abs(a):
-    return Abs.apply(a)
+neg = _one_tensor(Neg, "neg", "``-a``, element-wise.")
+exp = _one_tensor(Exp, "exp", "``e ** a``, element-wise.")
+log = _one_tensor(Log, "log", "The natural logarithm of ``a``, element-wise.")
+sqrt = _one_tensor(Sqrt, "sqrt", "The square root of ``a``, element-wise.")
+abs = _one_tensor(Abs, "abs", "``|a|``, element-wise; its gradient at 0 is 0, as PyTorch's.")
+clone = _one_tensor(Clone, "clone", "A copy of ``a`` in the graph: its gradient flows back to ``a``.")
 
 
 def clamp(a, min=None, max=None):
     """Limit values to [min, max]; the gradient passes where the value was inside."""
     return Clamp.apply(a, lo=min, hi=max)
-
-
-def clone(a):
-    return Clone.apply(a)

@@ -20,6 +20,7 @@ import numpy as np
 from numba import prange
 
 from ..reference._layout import in_layout, is_channels_last
+from ..reference.norm import update_running_stats
 from ._numba import kernel, num_threads
 
 __all__ = ["batch_norm_forward", "batch_norm_backward"]
@@ -191,12 +192,7 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training, mom
         centred_mean = sums[0] / count
         mean64 = shift + centred_mean
         var64 = np.maximum(sums[1] / count - centred_mean ** 2, 0)                  # biased
-        if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += (momentum * mean64).astype(running_mean.dtype)
-        if running_var is not None:
-            running_var *= 1 - momentum
-            running_var += (momentum * var64 * (count / (count - 1))).astype(running_var.dtype)
+        update_running_stats(running_mean, running_var, mean64, var64, count, momentum)
     else:
         mean64, var64 = running_mean.astype(np.float64), running_var.astype(np.float64)
     inv64 = 1 / np.sqrt(var64 + eps)

@@ -20,6 +20,18 @@ def _axes_and_shape(x):
     return (0,) + tuple(range(2, x.ndim)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
+def update_running_stats(running_mean, running_var, mean, var, count, momentum):
+    """running = (1 - momentum) * running + momentum * batch, in place; ``var`` is the batch's biased
+    variance over ``count`` values, tracked unbiased (times count / (count - 1)) as PyTorch does.
+    Either running statistic may be None (not tracked)."""
+    if running_mean is not None:
+        running_mean *= 1 - momentum
+        running_mean += (momentum * mean).astype(running_mean.dtype)
+    if running_var is not None:
+        running_var *= 1 - momentum
+        running_var += (momentum * var * (count / (count - 1))).astype(running_var.dtype)
+
+
 def batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum, eps, relu=False):
     """-> (out, mean, inv_std). Training normalises with the batch's mean and biased variance and updates
     the running statistics in place (PyTorch's rule: the unbiased variance is tracked); evaluation uses
@@ -31,12 +43,7 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training, mom
         count = x.size // x.shape[1]
         mean = x.mean(axis=axes)                                          # (C,)
         var = x.var(axis=axes)                                            # (C,), biased
-        if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += (momentum * mean).astype(running_mean.dtype)
-        if running_var is not None:
-            running_var *= 1 - momentum
-            running_var += (momentum * var * (count / (count - 1))).astype(running_var.dtype)
+        update_running_stats(running_mean, running_var, mean, var, count, momentum)
     else:
         mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
     inv_std = (1 / xp.sqrt(var + eps)).astype(x.dtype)
