@@ -39,7 +39,7 @@ def initial_weights(seed):
     from cnnlab import models
 
     cnnlab.manual_seed(seed)
-    return {k: v.copy() for k, v in models.fashion_cnn().state_dict().items()}
+    return {k: v.numpy().copy() for k, v in models.fashion_cnn().state_dict().items()}   # arrays, for both
 
 
 def run_cnnlab(args, data, weights, orders):
