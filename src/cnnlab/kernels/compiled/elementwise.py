@@ -10,6 +10,7 @@ from numba import prange
 
 from ..reference import elementwise as _reference
 from ..reference._layout import empty, in_layout, is_channels_last
+from . import buffers
 from ._numba import kernel
 
 __all__ = ["relu_forward", "relu_backward", "add_relu_forward"]
@@ -61,7 +62,7 @@ def relu_forward(x):
     """As the reference."""
     if not _dense(x):
         return _reference.relu_forward(x)
-    out = np.empty_like(x)                      # x's layout
+    out = buffers.empty_like(x)                      # x's layout
     _relu(_flat(x), _flat(out))
     return out
 
@@ -71,7 +72,7 @@ def relu_backward(g, out):
     if not _dense(out) or g.shape != out.shape:
         return _reference.relu_backward(g, out)
     g = in_layout(g, out)
-    gx = np.empty_like(out)
+    gx = buffers.empty_like(out)
     _relu_grad(_flat(g), _flat(out), _flat(gx))
     return gx
 
@@ -89,6 +90,6 @@ def add_relu_forward(a, b):
         out = empty(a.shape, a.dtype, a if is_channels_last(a) else b)
         _add_relu_mixed(a, b, out)
         return out
-    out = np.empty_like(a)
+    out = buffers.empty_like(a)
     _add_relu(_flat(a), _flat(b), _flat(out))
     return out

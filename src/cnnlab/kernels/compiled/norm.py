@@ -21,6 +21,7 @@ from numba import prange
 
 from ..reference._layout import in_layout, is_channels_last
 from ..reference.norm import update_running_stats
+from . import buffers
 from ._numba import kernel, num_threads
 
 __all__ = ["batch_norm_forward", "batch_norm_backward"]
@@ -155,9 +156,9 @@ def _view(a):
     if is_channels_last(a) or a.ndim == 2:
         def new():
             if a.ndim == 2:
-                arr = np.empty(a.shape, a.dtype)
+                arr = buffers.empty(a.shape, a.dtype)
                 return arr, arr
-            arr = np.empty((n, *a.shape[2:], c), a.dtype)
+            arr = buffers.empty((n, *a.shape[2:], c), a.dtype)
             return arr.transpose(0, 3, 1, 2), arr.reshape(-1, c)
         dense = a.transpose(0, 2, 3, 1) if a.ndim == 4 else np.ascontiguousarray(a)
         return "rows", dense.reshape(-1, c), new
@@ -165,7 +166,7 @@ def _view(a):
     planes = (n, c, int(np.prod(a.shape[2:])))   # explicit: -1 cannot be inferred for a batch of 0
 
     def new():
-        arr = np.empty(a.shape, a.dtype)
+        arr = buffers.empty(a.shape, a.dtype)
         return arr, arr.reshape(planes)
     return "planes", np.ascontiguousarray(a).reshape(planes), new
 

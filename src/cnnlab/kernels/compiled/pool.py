@@ -22,6 +22,7 @@ from numba import prange
 
 from ..reference import pool as _reference
 from ..reference._layout import in_layout, is_channels_last
+from . import buffers
 from ._numba import helper, kernel, renamed
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
@@ -269,7 +270,7 @@ def _outer(inner, shape):
 def _new(like, shape, dtype):
     """An uninitialised kernel-side array for NCHW ``shape``, laid out as ``like`` (from ``_inner``)."""
     n, c, h, w = shape
-    return np.empty((n, h, w, c) if like.ndim == 4 else (n * c, h, w), dtype=dtype)
+    return buffers.empty((n, h, w, c) if like.ndim == 4 else (n * c, h, w), dtype=dtype)
 
 
 def _no_taps(inner):

@@ -6,6 +6,7 @@ GEMM (the package's docstring has the whole picture; ``plan`` holds every tile a
 import numpy as np
 from numba import prange
 
+from .. import buffers
 from .._numba import helper, kernel, num_threads
 from .layout import _as_rows, _nhwc, _out_size, _padded_nhwc
 from .machine import (gemm, product, product_transposed, ready, tile_convolution,
@@ -342,7 +343,7 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
     o, cg = groups * og, x.shape[1] // groups
     kh, kw = kernel_size
     oh, ow = out_size
-    out = np.empty((n, oh, ow, o), x.dtype)
+    out = buffers.empty((n, oh, ow, o), x.dtype)
     rows = out.reshape(n * oh * ow, o)
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
@@ -377,7 +378,7 @@ def input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
     n, o, oh, ow = grad.shape
     _, cg, kh, kw = weight.shape
     h, w = input_shape[-2:]
-    gx = np.zeros((n, h, w, cg * groups), grad.dtype)
+    gx = buffers.zeros((n, h, w, cg * groups), grad.dtype)
     chunk = _chunk_rows(kh * kw * cg * groups, grad.dtype.itemsize)
     _col2im_product(_as_rows(grad), _kernel_matrix(weight, groups), pads[0][0], pads[1][0],
                     *stride, *dilation, kh, kw, oh, ow, chunk, gx)
@@ -394,14 +395,14 @@ def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     if wgrad_tiled(o, cg, x.dtype, groups):
         xp = _padded_nhwc(x, pads)
         hp, wp = xp.shape[1:3]
-        parts = np.empty((_tasks(g_rows.shape[0], WGRAD_PIXELS), kh * kw * cg, o), x.dtype)
+        parts = buffers.empty((_tasks(g_rows.shape[0], WGRAD_PIXELS), kh * kw * cg, o), x.dtype)
         _tiled_weight_gradient(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), g_rows,
                                *stride, oh, ow, parts)
         gw = np.empty(weight_shape, x.dtype)
         _panel_copy(gw, parts.sum(axis=0)[None] if parts.shape[0] > 1 else parts[:1], False)
         return gw
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
-    parts = np.empty((_tasks(g_rows.shape[0], chunk), groups, kh * kw * cg, og), x.dtype)
+    parts = buffers.empty((_tasks(g_rows.shape[0], chunk), groups, kh * kw * cg, og), x.dtype)
     _columns_weight_product(_nhwc(x), pads[0][0], pads[1][0], g_rows, *stride, *dilation, kh, kw, oh, ow,
                             chunk, parts)
     gw = np.empty(weight_shape, x.dtype)

@@ -25,6 +25,7 @@ against 1.3 ms for these passes over the plane, whose accumulator row stays in L
 import numpy as np
 from numba import prange
 
+from .. import buffers
 from .._numba import helper, kernel, num_threads
 from . import depthwise_nhwc
 from .layout import _out_size, _padded_size
@@ -256,7 +257,7 @@ def forward(x, weight, bias, pads, stride, dilation, groups):
     if _channels_last(x):
         return depthwise_nhwc.forward(x, weight, bias, pads, stride, dilation, groups)
     n, o = x.shape[0], weight.shape[0]
-    out = np.empty((n, o, *_out_size(x.shape, weight.shape[2:], pads, stride, dilation)), x.dtype)
+    out = buffers.empty((n, o, *_out_size(x.shape, weight.shape[2:], pads, stride, dilation)), x.dtype)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
     hq, wq, _, _, starts = _phases(x.shape, weight.shape[2:], pads, stride, dilation)
     _dw_forward(x, _flat_taps(weight), b, pads[0][0], pads[1][0], *stride, starts, hq, wq,
@@ -280,7 +281,7 @@ def _planes_input_grad(grad, weight, input_shape, pads, stride, dilation):
     order = np.argsort(phase, kind="stable")                             # taps grouped by phase
     bounds = np.searchsorted(phase[order], np.arange(stride[0] * stride[1] + 1))
     front = int(shift.max())
-    gx = np.empty(input_shape, grad.dtype)
+    gx = buffers.empty(input_shape, grad.dtype)
     _dw_input_grad(grad, _flat_taps(weight), pads[0][0], pads[1][0], *stride, order, bounds,
                    front - shift, hq, wq, front, _tasks(n * c), gx)
     return gx
@@ -291,6 +292,6 @@ def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
         return depthwise_nhwc.weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)
     n, o = grad.shape[:2]
     hq, wq, _, _, starts = _phases(x.shape, weight_shape[2:], pads, stride, dilation)
-    parts = np.empty((n, o, starts.size), x.dtype)                        # (N, C*M, kH*kW)
+    parts = buffers.empty((n, o, starts.size), x.dtype)                        # (N, C*M, kH*kW)
     _dw_weight_grad(x, grad, pads[0][0], pads[1][0], *stride, starts, hq, wq, _tasks(n * o), parts)
     return parts.sum(axis=0).reshape(weight_shape)

@@ -7,6 +7,7 @@ import numpy as np
 from numba import prange
 
 from .layout import _as_rows, _out_size, _padded_nhwc, _padded_size
+from .. import buffers
 from .._numba import helper, kernel, num_threads
 
 
@@ -76,7 +77,7 @@ def forward(x, weight, bias, pads, stride, dilation, groups):
     o = weight.shape[0]
     xp = _padded_nhwc(x, pads)
     b = np.zeros((c, o // c), x.dtype) if bias is None else bias.reshape(c, o // c)
-    out = np.empty((n, *out_size, c, o // c), x.dtype)
+    out = buffers.empty((n, *out_size, c, o // c), x.dtype)
     taps = _dw_taps(weight, c)
     for k in range(o // c):
         _dw_forward(xp, taps[..., k], np.ascontiguousarray(b[:, k]), *stride, *dilation, out[..., k])
@@ -92,7 +93,7 @@ def _depthwise_grad_rows(grad, c):
 def input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
     n, c, h, w = input_shape
     hp, wp = _padded_size(input_shape, pads)
-    gxp = np.zeros((n, hp, wp, c), grad.dtype)
+    gxp = buffers.zeros((n, hp, wp, c), grad.dtype)
     g, taps = _depthwise_grad_rows(grad, c), _dw_taps(weight, c)
     for k in range(weight.shape[0] // c):
         _dw_input_grad(g[..., k], taps[..., k], *stride, *dilation, gxp)
@@ -105,7 +106,7 @@ def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     o, _, kh, kw = weight_shape
     xp = _padded_nhwc(x, pads)
     tasks = max(1, min(n, num_threads()))
-    parts = np.empty((tasks, kh, kw, c, o // c), x.dtype)
+    parts = buffers.empty((tasks, kh, kw, c, o // c), x.dtype)
     g = _depthwise_grad_rows(grad, c)
     for k in range(o // c):
         _dw_weight_grad(xp, g[..., k], *stride, *dilation, parts[..., k])

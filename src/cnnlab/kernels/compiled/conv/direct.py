@@ -7,6 +7,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from .. import buffers
 from .._numba import kernel
 from .machine import stack_tile
 from .plan import DIRECT_BLOCK as BLOCK, DIRECT_TILE as TILE
@@ -81,7 +82,7 @@ def forward(x, weight, bias, pads, stride, dilation, groups):
     hp, wp = h + top + bottom, w + left + right
     oh, ow = hp - dilation[0] * (kh - 1), wp - dilation[1] * (kw - 1)
     xf = _flat_pad(x, top, left, hp, wp, TILE)
-    out = np.empty((n, o, oh, ow), x.dtype)
+    out = buffers.empty((n, o, oh, ow), x.dtype)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
     _direct(xf, np.ascontiguousarray(weight), b, out, wp, dilation[0], dilation[1], groups)
     return out

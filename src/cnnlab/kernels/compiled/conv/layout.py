@@ -4,6 +4,7 @@ from either memory layout, each one parallel pass."""
 import numpy as np
 from numba import prange
 
+from .. import buffers
 from .._numba import helper, kernel
 
 
@@ -47,7 +48,7 @@ def _pad_to_nhwc(x, nchw, top, left, out):
 def _nhwc_pad(x, top, left, hp, wp):
     """x (N, C, H, W) in either layout -> (N, Hp, Wp, C) zero-padded, channels-last; ``top``/``left``
     may be negative (crop)."""
-    out = np.empty((x.shape[0], hp, wp, x.shape[1]), x.dtype)
+    out = buffers.empty((x.shape[0], hp, wp, x.shape[1]), x.dtype)
     nhwc = x.transpose(0, 2, 3, 1)
     if nhwc.flags.c_contiguous:
         _pad_to_nhwc(nhwc, False, top, left, out)
@@ -73,7 +74,7 @@ def _as_rows(a):
     nhwc = a.transpose(0, 2, 3, 1)
     if nhwc.flags.c_contiguous:
         return nhwc.reshape(n * h * w, c)
-    out = np.empty((n * h * w, c), a.dtype)
+    out = buffers.empty((n * h * w, c), a.dtype)
     _rows(a, out)
     return out
 
