@@ -31,15 +31,20 @@ def test_an_array_is_handed_out_again_only_when_nothing_holds_it():
     assert again.ctypes.data == address and again.shape == LARGE and again.flags.c_contiguous
 
 
-def test_shapes_and_dtypes_are_pooled_apart_and_small_arrays_are_not_pooled():
-    a = buffers.empty(LARGE, np.float32)
+def test_a_free_block_serves_any_shape_of_half_its_size_to_its_size():
+    a = buffers.empty(LARGE, np.float32)                               # 256 KiB
     address = a.ctypes.data
     del a
-    assert buffers.empty(LARGE, np.float64).ctypes.data != address
-    assert buffers.empty((128, 512), np.float32).shape == (128, 512)
-    assert buffers.empty(LARGE, np.float32).ctypes.data == address
-    small = buffers.empty((8, 8), np.float32)
-    assert small.shape == (8, 8) and not any((8, 8) == key[0] for key in buffers._pool)
+    f = buffers.empty(LARGE, np.float64)                               # 512 KiB: too large for it
+    assert f.ctypes.data != address
+    b = buffers.empty((128, 512), np.float32)                          # the same bytes, another shape
+    assert b.ctypes.data == address and b.shape == (128, 512) and b.flags.c_contiguous
+    del b
+    c = buffers.empty((40000,), np.float64)                            # 320,000 bytes: too large
+    d = buffers.empty((100, 330), np.float32)                          # 132,000 bytes: at least half
+    assert c.ctypes.data != address and d.ctypes.data == address
+    e = buffers.empty((200, 300), np.int8)                             # below MIN_BYTES: not pooled
+    assert e.ctypes.data != address and sum(len(v) for v in buffers._pool.values()) == 3
 
 
 def test_zeros_are_zero_even_when_reused():
@@ -64,9 +69,10 @@ def test_a_growing_pool_lets_unused_arrays_go_down_to_the_limit(monkeypatch):
     assert buffers.pooled_bytes()[1] == 0
     del held[:]                                                       # all six unused
     assert buffers.pooled_bytes() == (0, sum((256 + i) * 256 * 4 for i in range(6)))
-    buffers.empty((999, 256), np.float32)                              # a new shape: the pool grows
+    big = buffers.empty((999, 256), np.float32)                        # too large for any: the pool grows
     used, unused = buffers.pooled_bytes()
-    assert unused <= 3 * 256 * 1024 + 999 * 256 * 4 and len(buffers._pool) < 7
+    assert used == big.nbytes and unused <= 3 * 256 * 1024
+    del big
     buffers.release()
     assert buffers.pooled_bytes() == (0, 0)
 

@@ -3,14 +3,15 @@
 Why: glibc gives the memory of large freed arrays back to the system (``munmap``, or trimming the
 heap's top), and a training step frees all its activations at its end, so a fresh process faults every
 page of them in again the next step: 4,084 page faults per fashion_cnn step at batch 64, about a
-quarter of its CPU time (``benchmarks/RESULTS.md``). The kernels ask for the same shapes every step:
-an array of that shape and dtype that nothing references any more is handed out again.
+quarter of its CPU time (``benchmarks/RESULTS.md``). So the kernels ask here for their large outputs.
 
-"Nothing references it" is its reference count: a Tensor, a saved-for-backward slot and every view
-(views hold their base) each count, so an array is reused only once all of them are gone. What the
-pool keeps is bounded: when it must grow, arrays nobody uses are let go, oldest first, until at most
-``FREE_LIMIT`` bytes of them remain. ``release()`` lets all unused ones go (after training, say).
-``CNNLAB_REUSE_BUFFERS=0`` turns reuse off (every call is ``np.empty``).
+The pool is a set of byte blocks. A request is served from an unused block of at least its size and
+at most twice it (as an allocator's size classes: a smaller layer reuses a larger one's block), viewed
+with the request's shape and dtype; else a new block is made. "Unused" is the block's reference count:
+every array served from it is a view that holds it, and a Tensor, a saved activation or any further
+view holds those, so a block is served again only once all of them are gone. When the pool must grow,
+unused blocks beyond ``FREE_LIMIT`` bytes are let go, oldest first. ``release()`` lets all unused ones
+go; ``CNNLAB_REUSE_BUFFERS=0`` turns reuse off (every call is ``np.empty``).
 """
 
 import math
@@ -23,9 +24,10 @@ import numpy as np
 __all__ = ["empty", "empty_like", "zeros", "release", "pooled_bytes"]
 
 MIN_BYTES = 1 << 17          # smaller arrays stay in glibc's heap, which keeps them without help
-FREE_LIMIT = 256 << 20       # unused bytes kept when the pool grows (a new shape: evaluation, a last batch)
-_pool = {}                   # (shape, dtype) -> [arrays], oldest first
-_lock = threading.Lock()     # two threads running kernels must not take the same array
+FREE_LIMIT = 64 << 20        # unused bytes kept when the pool grows (a new shape: evaluation, a last batch);
+                             # 0 churns (each step's first new block would evict the rest): measured
+_pool = {}                   # size class (bit length of the block's bytes) -> [uint8 blocks], oldest first
+_lock = threading.Lock()     # two threads running kernels must not take the same block
 _enabled = None
 
 
@@ -56,42 +58,51 @@ def _idle(a):
 
 
 def _make_room():
-    """Let unused arrays go, oldest first, until at most ``FREE_LIMIT`` bytes of them remain."""
+    """Let unused blocks go, oldest first, until at most ``FREE_LIMIT`` bytes of them remain."""
     spare = -FREE_LIMIT
-    for arrays in _pool.values():
-        for a in arrays:
-            if _idle(a):
-                spare += a.nbytes
-    for key in list(_pool):
+    for blocks in _pool.values():
+        for b in blocks:
+            if _idle(b):
+                spare += b.nbytes
+    for size_class in list(_pool):
         if spare <= 0:
             break
         kept = []
-        for a in _pool[key]:
-            if spare > 0 and _idle(a):
-                spare -= a.nbytes
+        for b in _pool[size_class]:
+            if spare > 0 and _idle(b):
+                spare -= b.nbytes
             else:
-                kept.append(a)
+                kept.append(b)
         if kept:
-            _pool[key] = kept
+            _pool[size_class] = kept
         else:
-            del _pool[key]
+            del _pool[size_class]
+
+
+def _block(nbytes):
+    """The smallest unused block of ``nbytes`` to ``2 * nbytes`` bytes, or a new one."""
+    best = None
+    size_class = nbytes.bit_length()          # blocks of 2**(k-1) to 2**k - 1 bytes are class k
+    for k in (size_class, size_class + 1):
+        for b in _pool.get(k, ()):
+            if nbytes <= b.nbytes <= 2 * nbytes and (best is None or b.nbytes < best.nbytes) and _idle(b):
+                best = b
+    if best is None:
+        _make_room()
+        best = np.empty(nbytes, np.uint8)
+        _pool.setdefault(size_class, []).append(best)
+    return best
 
 
 def empty(shape, dtype):
-    """An uninitialised C-contiguous array, as ``np.empty``: a pooled one when it is large."""
+    """An uninitialised C-contiguous array, as ``np.empty``: a view of a pooled block when it is large."""
     dtype = np.dtype(dtype)
     shape = tuple(int(s) for s in shape)
-    if math.prod(shape) * dtype.itemsize < MIN_BYTES or not _on():
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < MIN_BYTES or not _on():
         return np.empty(shape, dtype)
-    key = (shape, dtype.str)
     with _lock:
-        for found in _pool.get(key, ()):
-            if _idle(found):
-                return found
-        _make_room()
-        found = np.empty(shape, dtype)
-        _pool.setdefault(key, []).append(found)
-        return found
+        return _block(nbytes)[:nbytes].view(dtype).reshape(shape)
 
 
 def zeros(shape, dtype):
@@ -111,27 +122,27 @@ def empty_like(a):
 
 
 def release():
-    """Let every pooled array that nobody uses go back to the allocator."""
+    """Let every pooled block that nobody uses go back to the allocator."""
     with _lock:
-        for key in list(_pool):
+        for size_class in list(_pool):
             kept = []
-            for a in _pool[key]:
-                if not _idle(a):
-                    kept.append(a)
+            for b in _pool[size_class]:
+                if not _idle(b):
+                    kept.append(b)
             if kept:
-                _pool[key] = kept
+                _pool[size_class] = kept
             else:
-                del _pool[key]
+                del _pool[size_class]
 
 
 def pooled_bytes():
-    """``(in use, unused)`` bytes the pool holds."""
+    """``(in use, unused)`` bytes of the pool's blocks."""
     used = idle = 0
     with _lock:
-        for arrays in _pool.values():
-            for a in arrays:
-                if _idle(a):
-                    idle += a.nbytes
+        for blocks in _pool.values():
+            for b in blocks:
+                if _idle(b):
+                    idle += b.nbytes
                 else:
-                    used += a.nbytes
+                    used += b.nbytes
     return used, idle
