@@ -251,6 +251,17 @@ def blas_threads():
 MALLOC_SETTINGS = ("system", "keep")
 
 
+# Whether autograd records a graph (``cnnlab.no_grad`` turns it off): grad mode sets this mirror, here
+# below both autograd and the kernels, for the kernels' output pool, which serves training steps (they
+# free their activations all at once, at the step's end) and leaves inference to the allocator.
+_recording = True
+
+
+def recording():
+    """Whether autograd is recording (grad mode on), as the kernels may read it."""
+    return _recording
+
+
 def malloc_setting():
     """``CNNLAB_MALLOC``: ``"system"`` (the default: glibc's malloc as it is) or ``"keep"`` (the first
     compiled kernel calls ``keep_freed_memory()``)."""

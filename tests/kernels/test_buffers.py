@@ -134,3 +134,13 @@ def test_a_fresh_process_does_not_fault_its_activations_in_every_step(reuse):
         assert faults < 100                   # was about 4,000 per step (16 MB of activations)
     else:
         assert faults > 1000                  # the test can tell: glibc's defaults do fault them in
+
+
+def test_under_no_grad_arrays_come_from_the_allocator():
+    import cnnlab
+
+    with cnnlab.no_grad():
+        a = buffers.empty(LARGE, np.float32)
+    assert buffers._pool == {} and a.flags.owndata          # inference: glibc reuses across sizes
+    b = buffers.empty(LARGE, np.float32)
+    assert not b.flags.owndata and buffers.pooled_bytes()[0] == b.nbytes

@@ -2,6 +2,8 @@
 
 import functools
 
+from .. import backend
+
 _enabled = True
 
 
@@ -11,7 +13,7 @@ def is_grad_enabled():
 
 def _set_enabled(mode):
     global _enabled
-    _enabled = bool(mode)
+    _enabled = backend._recording = bool(mode)
 
 
 class _GradMode:

@@ -10,8 +10,12 @@ at most twice it (as an allocator's size classes: a smaller layer reuses a large
 with the request's shape and dtype; else a new block is made. "Unused" is the block's reference count:
 every array served from it is a view that holds it, and a Tensor, a saved activation or any further
 view holds those, so a block is served again only once all of them are gone. When the pool must grow,
-unused blocks beyond ``FREE_LIMIT`` bytes are let go, oldest first. ``release()`` lets all unused ones
+unused blocks beyond ``FREE_LIMIT`` bytes are let go, the oldest first. ``release()`` lets all unused ones
 go; ``CNNLAB_REUSE_BUFFERS=0`` turns reuse off (every call is ``np.empty``).
+
+Only while autograd records (``backend.recording()``): under ``no_grad`` each layer frees its input as
+the next one runs, and glibc reuses that memory across sizes better than blocks can (resnet18
+inference at batch 32 peaked at 418 MiB pooled, 302 MiB not).
 """
 
 import math
@@ -20,6 +24,8 @@ import sys
 import threading
 
 import numpy as np
+
+from ... import backend
 
 __all__ = ["empty", "empty_like", "zeros", "release", "pooled_bytes"]
 
@@ -58,7 +64,8 @@ def _idle(a):
 
 
 def _make_room():
-    """Let unused blocks go, oldest first, until at most ``FREE_LIMIT`` bytes of them remain."""
+    """Let unused blocks go (size class by size class, oldest first in each) until at most
+    ``FREE_LIMIT`` bytes of them remain."""
     spare = -FREE_LIMIT
     for blocks in _pool.values():
         for b in blocks:
@@ -99,7 +106,7 @@ def empty(shape, dtype):
     dtype = np.dtype(dtype)
     shape = tuple(int(s) for s in shape)
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < MIN_BYTES or not _on():
+    if nbytes < MIN_BYTES or not backend._recording or not _on():
         return np.empty(shape, dtype)
     with _lock:
         return _block(nbytes)[:nbytes].view(dtype).reshape(shape)
