@@ -106,7 +106,7 @@ def empty(shape, dtype):
     dtype = np.dtype(dtype)
     shape = tuple(int(s) for s in shape)
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < MIN_BYTES or not backend._recording or not _on():
+    if nbytes < MIN_BYTES or not backend.recording() or not _on():
         return np.empty(shape, dtype)
     with _lock:
         return _block(nbytes)[:nbytes].view(dtype).reshape(shape)
