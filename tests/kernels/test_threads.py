@@ -85,7 +85,8 @@ def test_the_thread_setting_is_at_most_the_pool_and_the_callers_setting_comes_ba
 
 def test_every_compiled_kernel_takes_the_one_path():
     """No module compiles a kernel of its own with bare ``@njit``: every parallel function of the
-    compiled set is a ``Kernel`` (serial below the grain size, cnnlab's thread count above)."""
+    compiled set is a ``Kernel`` (serial below the grain size, cnnlab's thread count above), alone or
+    in a table of generated variants."""
     from cnnlab.kernels.compiled.conv import columns, depthwise, depthwise_nhwc, direct, layout
     from cnnlab.kernels.compiled.conv.machine import blas
 
@@ -93,12 +94,16 @@ def test_every_compiled_kernel_takes_the_one_path():
     kernels, bare = [], []
     for module in modules:
         for name, value in vars(module).items():
-            if isinstance(value, Kernel):
+            variants = value.values() if isinstance(value, dict) else ()
+            if variants and all(isinstance(v, Kernel) for v in variants):
+                kernels.append(name)
+            elif isinstance(value, Kernel):
                 kernels.append(name)
             elif isinstance(value, numba.core.registry.CPUDispatcher) and value.targetoptions.get("parallel"):
                 bare.append(f"{module.__name__}.{name}")
     assert bare == []
-    assert {"_relu", "_affine_rows", "_max_forward_nhwc", "_tiled_convolution", "_direct"} <= set(kernels)
+    assert {"_relu", "_affine_rows", "_max_forward_nhwc", "_tiled_convolution", "_direct",
+            "_direct_wgrad"} <= set(kernels)
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "", "2.5", "\u0662"])

@@ -1,6 +1,7 @@
 """Direct convolution for stride 1 on NCHW rows laid end to end (the package's docstring has the
-layout): a register tile of DIRECT_BLOCK output channels x DIRECT_TILE positions on the stack, for
-narrow outputs and first layers. ``forward``, ``input_grad`` and ``weight_grad`` take the package's
+layout): a register tile of a block of output channels (``plan.direct_block``: 6, 4 or 3, each
+compiled as its own kernel) x DIRECT_TILE positions on the stack, for narrow outputs and first
+layers. ``forward``, ``input_grad`` and ``weight_grad`` take the package's
 shared signatures; ``stride`` is (1, 1) (``plan.choose`` sees to it)."""
 
 import numba
@@ -8,70 +9,85 @@ import numpy as np
 from numba import prange
 
 from .. import buffers
-from .._numba import kernel
+from .._numba import kernel, renamed
 from .machine import stack_tile
-from .plan import DIRECT_BLOCK as BLOCK, DIRECT_TILE as TILE
-
-TILE_VALUES = TILE * BLOCK
+from .plan import DIRECT_BLOCKS, DIRECT_TILE as TILE, direct_block
 
 
 @kernel
 def _flat_pad(x, top, left, hp, wp, slack):
     """x (N, C, H, W) any layout -> (N, C, Hp*Wp + slack) zero-padded rows laid end to end.
-    ``top``/``left`` may be negative (crop)."""
+    ``top``/``left`` may be negative (crop). Each input row is one slice copy (a vector loop; an
+    element-by-element copy with its bounds test ran 3.5x slower)."""
     n, c, h, w = x.shape
     out = np.empty((n, c, hp * wp + slack), x.dtype)
+    j0, j1 = max(0, left), min(wp, w + left)
     for r in prange(n * c):
         b, ch = r // c, r % c
         row = out[b, ch]
         row[:] = 0
-        for i in range(hp):
-            y = i - top
-            if 0 <= y < h:
-                for j in range(max(0, left), min(wp, w + left)):
-                    row[i * wp + j] = x[b, ch, y, j - left]
+        for i in range(max(0, top), min(hp, h + top)):
+            row[i * wp + j0:i * wp + j1] = x[b, ch, i - top, j0 - left:j1 - left]
     return out
 
 
-@kernel
-def _direct(xf, w, bias, out, wp, dh, dw, groups):
-    """Stride-1 correlation on flattened padded rows xf (N, C, Hp*Wp + TILE), w (O, C/G, kH, kW),
-    bias (O,) -> out (N, O, oH, oW). A tile is BLOCK output channels x TILE positions."""
-    n, o, oh, ow = out.shape
-    _, cg, kh, kw = w.shape
-    og = o // groups
-    length = (oh - 1) * wp + ow
-    tiles = (length + TILE - 1) // TILE
-    blocks = (og + BLOCK - 1) // BLOCK
-    for r in prange(n * groups * blocks * tiles):
-        l0 = (r % tiles) * TILE
-        rest = r // tiles
-        b0 = min((rest % blocks) * BLOCK, max(og - BLOCK, 0))
-        rest //= blocks
-        g, img = rest % groups, rest // groups
-        acc = numba.carray(stack_tile(TILE_VALUES, xf.dtype), (BLOCK, TILE))
-        chans = numba.carray(stack_tile(BLOCK, np.int64), (BLOCK,))
-        for k in range(BLOCK):
-            chans[k] = g * og + min(b0 + k, og - 1)   # fewer than BLOCK channels: repeat the last
+def _direct_for(BLOCK):
+    """``_direct`` for tiles of BLOCK output channels (a compile-time constant: the tile's registers)."""
+    TILE_VALUES = TILE * BLOCK
+
+    def direct(xf, w, bias, out, wp, dh, dw, groups):
+        """Stride-1 correlation on flattened padded rows xf (N, C, Hp*Wp + TILE), w (O, C/G, kH, kW),
+        bias (O,) -> out (N, O, oH, oW). A tile is BLOCK output channels x TILE positions."""
+        n, o, oh, ow = out.shape
+        _, cg, kh, kw = w.shape
+        og = o // groups
+        length = (oh - 1) * wp + ow
+        tiles = (length + TILE - 1) // TILE
+        blocks = (og + BLOCK - 1) // BLOCK
+        for r in prange(n * groups * blocks * tiles):
+            l0 = (r % tiles) * TILE
+            rest = r // tiles
+            b0 = min((rest % blocks) * BLOCK, max(og - BLOCK, 0))
+            rest //= blocks
+            g, img = rest % groups, rest // groups
+            acc = numba.carray(stack_tile(TILE_VALUES, xf.dtype), (BLOCK, TILE))
+            chans = numba.carray(stack_tile(BLOCK, np.int64), (BLOCK,))
+            for k in range(BLOCK):
+                chans[k] = g * og + min(b0 + k, og - 1)   # fewer than BLOCK channels: repeat the last
+                for t in range(TILE):
+                    acc[k, t] = bias[chans[k]]
+            for c in range(cg):
+                xc = xf[img, g * cg + c]
+                for p in range(kh):
+                    for q in range(kw):
+                        off = l0 + p * dh * wp + q * dw
+                        xs = xc[off:off + TILE]
+                        for k in range(BLOCK):
+                            wv = w[chans[k], c, p, q]
+                            for t in range(TILE):
+                                acc[k, t] += wv * xs[t]
             for t in range(TILE):
-                acc[k, t] = bias[chans[k]]
-        for c in range(cg):
-            xc = xf[img, g * cg + c]
-            for p in range(kh):
-                for q in range(kw):
-                    off = l0 + p * dh * wp + q * dw
-                    xs = xc[off:off + TILE]
+                pos = l0 + t
+                i = pos // wp
+                j = pos - i * wp
+                if pos < length and j < ow:
                     for k in range(BLOCK):
-                        wv = w[chans[k], c, p, q]
-                        for t in range(TILE):
-                            acc[k, t] += wv * xs[t]
-        for t in range(TILE):
-            pos = l0 + t
-            i = pos // wp
-            j = pos - i * wp
-            if pos < length and j < ow:
-                for k in range(BLOCK):
-                    out[img, chans[k], i, j] = acc[k, t]
+                        out[img, chans[k], i, j] = acc[k, t]
+
+    return direct
+
+
+def _generated(make):
+    """``make(block)`` compiled for every block size of ``plan.DIRECT_BLOCKS`` (``_<name>_b<block>``;
+    Numba compiles each on its first call), by block size."""
+    kernels = {}
+    for block in DIRECT_BLOCKS:
+        fn = make(block)
+        kernels[block] = kernel(renamed(fn, f"_{fn.__name__}_b{block}"))
+    return kernels
+
+
+_direct = _generated(_direct_for)
 
 
 def forward(x, weight, bias, pads, stride, dilation, groups):
@@ -84,7 +100,8 @@ def forward(x, weight, bias, pads, stride, dilation, groups):
     xf = _flat_pad(x, top, left, hp, wp, TILE)
     out = buffers.empty((n, o, oh, ow), x.dtype)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
-    _direct(xf, np.ascontiguousarray(weight), b, out, wp, dilation[0], dilation[1], groups)
+    _direct[direct_block(o // groups)](xf, np.ascontiguousarray(weight), b, out, wp, dilation[0], dilation[1],
+                                       groups)
     return out
 
 
@@ -108,45 +125,53 @@ def input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
     return forward(grad, _rotated(weight, groups), None, gpads, stride, dilation, groups)
 
 
-@kernel
-def _direct_wgrad(xf, gf, wp, dh, dw, groups, gw):
-    """Stride-1 weight gradient on flattened rows: xf (N, C, Hp*Wp + slack) the padded input, gf
-    (N, O, oH*Wp + TILE) the gradient on the same row width (zero beyond oW) -> gw (O, C/G, kH, kW).
-    One task per (group, input channel, block of BLOCK output channels) sums over every image and
-    position, a tap at a time, in a BLOCK x TILE register tile: no two tasks write the same value."""
-    n = xf.shape[0]
-    o, cg, kh, kw = gw.shape
-    og = o // groups
-    blocks = (og + BLOCK - 1) // BLOCK
-    tiles = (gf.shape[2] - TILE) // TILE + 1
-    for r in prange(groups * cg * blocks):
-        b0 = min((r % blocks) * BLOCK, max(og - BLOCK, 0))
-        c = (r // blocks) % cg
-        g = r // (blocks * cg)
-        acc = numba.carray(stack_tile(TILE_VALUES, xf.dtype), (BLOCK, TILE))
-        chans = numba.carray(stack_tile(BLOCK, np.int64), (BLOCK,))
-        for k in range(BLOCK):
-            chans[k] = g * og + min(b0 + k, og - 1)
-        for p in range(kh):
-            for q in range(kw):
-                for k in range(BLOCK):
-                    for t in range(TILE):
-                        acc[k, t] = 0
-                for img in range(n):
-                    xc = xf[img, g * cg + c]
-                    for tile in range(tiles):
-                        l0 = tile * TILE
-                        off = l0 + p * dh * wp + q * dw
-                        xs = xc[off:off + TILE]
-                        for k in range(BLOCK):
-                            gs = gf[img, chans[k], l0:l0 + TILE]
-                            for t in range(TILE):
-                                acc[k, t] += gs[t] * xs[t]
-                for k in range(BLOCK):
-                    s = acc[k, 0]
-                    for t in range(1, TILE):
-                        s += acc[k, t]
-                    gw[chans[k], c, p, q] = s
+def _direct_wgrad_for(BLOCK):
+    """``_direct_wgrad`` for tiles of BLOCK output channels."""
+    TILE_VALUES = TILE * BLOCK
+
+    def direct_wgrad(xf, gf, wp, dh, dw, groups, gw):
+        """Stride-1 weight gradient on flattened rows: xf (N, C, Hp*Wp + slack) the padded input, gf
+        (N, O, oH*Wp + TILE) the gradient on the same row width (zero beyond oW) -> gw (O, C/G, kH, kW).
+        One task per (group, input channel, block of BLOCK output channels) sums over every image and
+        position, a tap at a time, in a BLOCK x TILE register tile: no two tasks write the same value."""
+        n = xf.shape[0]
+        o, cg, kh, kw = gw.shape
+        og = o // groups
+        blocks = (og + BLOCK - 1) // BLOCK
+        tiles = (gf.shape[2] - TILE) // TILE + 1
+        for r in prange(groups * cg * blocks):
+            b0 = min((r % blocks) * BLOCK, max(og - BLOCK, 0))
+            c = (r // blocks) % cg
+            g = r // (blocks * cg)
+            acc = numba.carray(stack_tile(TILE_VALUES, xf.dtype), (BLOCK, TILE))
+            chans = numba.carray(stack_tile(BLOCK, np.int64), (BLOCK,))
+            for k in range(BLOCK):
+                chans[k] = g * og + min(b0 + k, og - 1)
+            for p in range(kh):
+                for q in range(kw):
+                    for k in range(BLOCK):
+                        for t in range(TILE):
+                            acc[k, t] = 0
+                    for img in range(n):
+                        xc = xf[img, g * cg + c]
+                        for tile in range(tiles):
+                            l0 = tile * TILE
+                            off = l0 + p * dh * wp + q * dw
+                            xs = xc[off:off + TILE]
+                            for k in range(BLOCK):
+                                gs = gf[img, chans[k], l0:l0 + TILE]
+                                for t in range(TILE):
+                                    acc[k, t] += gs[t] * xs[t]
+                    for k in range(BLOCK):
+                        s = acc[k, 0]
+                        for t in range(1, TILE):
+                            s += acc[k, t]
+                        gw[chans[k], c, p, q] = s
+
+    return direct_wgrad
+
+
+_direct_wgrad = _generated(_direct_wgrad_for)
 
 
 def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
@@ -158,5 +183,5 @@ def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     xf = _flat_pad(x, top, left, hp, wp, TILE + wp)
     gf = _flat_pad(grad, 0, 0, oh, wp, TILE)                # rows widened to Wp with zeros
     gw = np.empty(weight_shape, x.dtype)
-    _direct_wgrad(xf, gf, wp, dilation[0], dilation[1], groups, gw)
+    _direct_wgrad[direct_block(weight_shape[0] // groups)](xf, gf, wp, dilation[0], dilation[1], groups, gw)
     return gw
