@@ -94,6 +94,13 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("direct", dict(x=(1, 1, 28, 28), w=(16, 1, 5, 5), pads=((2, 2), (2, 2)))),      # first layer, 1 channel
     ("direct", dict(x=(2, 16, 14, 14), w=(32, 16, 5, 5), pads=((2, 2), (2, 2)))),    # many 64-position tiles
     ("direct", dict(x=(2, 5, 9, 70), w=(7, 5, 3, 3), pads=((1, 1), (1, 1)))),        # a row longer than a tile
+    # LeNet's layers and each tile block (plan.direct_block): 6 outputs in one block of 6, 16 input
+    # channels into a 6-channel gradient, 10 outputs (a repeated last block), 1 output, per group
+    ("direct", dict(x=(2, 1, 28, 28), w=(6, 1, 5, 5), pads=((0, 0), (0, 0)))),
+    ("direct", dict(x=(2, 6, 12, 12), w=(16, 6, 5, 5), pads=((0, 0), (0, 0)))),
+    ("direct", dict(x=(2, 3, 8, 8), w=(10, 3, 3, 3), pads=((1, 1), (1, 1)))),
+    ("direct", dict(x=(1, 2, 6, 6), w=(1, 2, 3, 3), pads=((1, 1), (1, 1)))),
+    ("direct", dict(x=(2, 4, 7, 7), w=(12, 2, 3, 3), pads=((1, 1), (1, 1)), groups=2)),
     ("columns", dict(x=(2, 64, 8, 8), w=(64, 64, 3, 3), pads=((1, 1), (1, 1)))),     # BLAS shape of a resnet
     ("columns", dict(x=(3, 8, 11, 11), w=(6, 8, 1, 1), pads=((0, 0), (0, 0)))),      # 1x1
     # 16 and 32 output channels: the register-tiled product, rows not a multiple of its tile, and
@@ -239,11 +246,21 @@ def test_dispatch_per_op_and_shape(x_shape, w_shape, stride, groups, plans):
     assert tuple(plan.choose(op, x_shape, w_shape, stride, groups).formulation for op in ops) == plans
 
 
+@pytest.mark.parametrize("channels,block", [(6, 6), (12, 6), (16, 4), (8, 4), (20, 4), (9, 3), (3, 3),
+                                            (1, 3), (10, 6)])
+def test_direct_block_computes_the_fewest_channels(channels, block):
+    """A direct tile computes a whole block of output channels, so LeNet's 6 go in one block of 6,
+    not in two of 4 (8 computed); on a tie, the larger block (more products per input load)."""
+    assert plan.direct_block(channels) == block
+
+
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_bias_grad_is_the_sum_over_batch_and_pixels(channels_last, dtype, rng):
-    """Both memory layouts (channels-last sums rows, NCHW sums planes), float32 summed in float64."""
-    g = rng.standard_normal((7, 5, 40, 30)).astype(dtype)
+@pytest.mark.parametrize("shape", [(7, 5, 40, 30), (3, 16, 5, 4), (2, 32, 3, 3)])
+def test_bias_grad_is_the_sum_over_batch_and_pixels(channels_last, dtype, shape, rng):
+    """Both memory layouts (channels-last sums rows, 16 and 32 channels 64 values wide; NCHW sums
+    planes), float32 summed in float64."""
+    g = rng.standard_normal(shape).astype(dtype)
     expected = g.astype(np.float64).sum(axis=(0, 2, 3))
     ours = compiled.conv2d_bias_grad(_layout(g, channels_last))
     assert ours.dtype == np.dtype(dtype)

@@ -51,6 +51,20 @@ def batch_norm_relu_torch(x, rm, rv, w, b, training, momentum, relu):
        st.booleans(), st.sampled_from(["float64", "float32"]), st.integers(0, 2**31 - 1))
 @SETTINGS
 def test_batch_norm_kernels_match_torch(shape, training, affine, relu, momentum, cl, dtype, seed):
+    _check_batch_norm(shape, training, affine, relu, momentum, cl, dtype, seed)
+
+
+@pytest.mark.parametrize("shape", [(4, 16, 4, 4), (8, 32, 2, 2), (64, 16), (2, 4, 4, 2), (3, 16, 1, 1),
+                                   (2, 64, 2, 2)])
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_batch_norm_on_rows_seen_64_wide(shape, relu, dtype):
+    """Channels-last rows of 16 or 32 channels run 64 values wide (``_rows.wide``: per-channel vectors
+    repeated, sums folded back); 48 values, or 64 channels, stay as they are."""
+    _check_batch_norm(shape, True, True, relu, 0.1, True, dtype, 7)
+
+
+def _check_batch_norm(shape, training, affine, relu, momentum, cl, dtype, seed):
     rng = np.random.default_rng(seed)
     c = shape[1]
     x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
@@ -105,3 +119,16 @@ def test_update_running_stats_is_pytorchs_rule_and_skips_missing_statistics():
     kept = running_var.copy()
     update_running_stats(None, running_var, mean, var, count=5, momentum=0.0)   # no mean tracked
     assert_close(running_var, kept)
+
+
+def test_wide_rows_view_and_fold():
+    """16 channels are seen 4 to a 64-value row and their sums fold back; 48 values, a strided view or
+    64+ channels stay as they are."""
+    from cnnlab.kernels.compiled._rows import folded, wide
+
+    rows = np.arange(8 * 16, dtype=np.float32).reshape(8, 16)
+    (view,), reps = wide(rows)
+    assert view.shape == (2, 64) and reps == 4 and np.shares_memory(view, rows)
+    assert_close(folded(view.sum(axis=0, dtype=np.float64), reps), rows.sum(axis=0, dtype=np.float64))
+    for narrow in (rows[:3], rows[::2, :], np.zeros((4, 64), np.float32), np.zeros((4, 6), np.float32)):
+        assert wide(narrow)[1] == 1

@@ -4,7 +4,8 @@ the two per-channel sums and the input gradient in one call backward.
 The arrays are seen through one of two C-contiguous views, so every innermost loop is contiguous:
 
 - rows (R, C): channels-last memory (R = N*H*W pixels) and (N, C) inputs; the loops run along the
-  channels, the per-thread partial sums are (C,) vectors, and the work splits into row blocks;
+  channels, the per-thread partial sums are (C,) vectors, and the work splits into row blocks. With
+  fewer than 64 channels that divide 64, the rows are seen 64 values wide (``_rows.wide``);
 - planes (N, C, P): NCHW memory (P = H*W, or L); per-channel sums run along a plane, one channel per
   task, and the element-wise passes take one (image, channel) plane per task.
 
@@ -23,6 +24,7 @@ from ..reference._layout import in_layout, is_channels_last
 from ..reference.norm import update_running_stats
 from . import buffers
 from ._numba import kernel, num_threads
+from ._rows import folded, wide
 
 __all__ = ["batch_norm_forward", "batch_norm_backward"]
 
@@ -178,7 +180,8 @@ def _blocks(rows):
 
 def _channel_sums(kind, view, shift):
     if kind == "rows":
-        return _sums_rows(view, shift, _blocks(view.shape[0])).sum(axis=0)
+        (wide_x,), reps = wide(view)
+        return folded(_sums_rows(wide_x, np.tile(shift, reps), _blocks(wide_x.shape[0])).sum(axis=0), reps)
     return _sums_planes(view, shift)
 
 
@@ -200,8 +203,12 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training, mom
     scale = inv64 if weight is None else inv64 * weight
     shift = -mean64 * scale if bias is None else bias - mean64 * scale
     out, ov = new()
-    affine = _affine_rows if kind == "rows" else _affine_planes
-    affine(xv, scale.astype(x.dtype), shift.astype(x.dtype), bool(relu), ov)
+    if kind == "rows":
+        (xw, ow), reps = wide(xv, ov)
+        _affine_rows(xw, np.tile(scale, reps).astype(x.dtype), np.tile(shift, reps).astype(x.dtype),
+                     bool(relu), ow)
+    else:
+        _affine_planes(xv, scale.astype(x.dtype), shift.astype(x.dtype), bool(relu), ov)
     return out, mean64.astype(x.dtype), inv64.astype(x.dtype)
 
 
@@ -211,9 +218,13 @@ def batch_norm_backward(g, x, out, mean, inv_std, weight, training, relu=False):
     gv = _view(in_layout(g, x))[1]
     ov = _view(in_layout(out, x))[1] if relu else xv
     mean64, inv64 = mean.astype(np.float64), inv_std.astype(np.float64)
+    gx, gxv = new()
     if kind == "rows":
-        sums = _grad_sums_rows(gv, xv, ov, mean64, bool(relu), _blocks(xv.shape[0])).sum(axis=0)
+        (gv, xv, ov, gxv), reps = wide(gv, xv, ov, gxv)
+        parts = _grad_sums_rows(gv, xv, ov, np.tile(mean64, reps), bool(relu), _blocks(xv.shape[0]))
+        sums = folded(parts.sum(axis=0), reps)
     else:
+        reps = 1
         sums = _grad_sums_planes(gv, xv, ov, mean64, bool(relu))
     gbias, gweight = sums[0], sums[1] * inv64                                       # (C,)
     a = inv64 if weight is None else inv64 * weight
@@ -223,7 +234,6 @@ def batch_norm_backward(g, x, out, mean, inv_std, weight, training, relu=False):
         d = -bx * mean64 - a * gbias / count
     else:
         bx = d = np.zeros_like(a)
-    gx, gxv = new()
     grad_input = _grad_input_rows if kind == "rows" else _grad_input_planes
-    grad_input(gv, xv, ov, a.astype(x.dtype), bx.astype(x.dtype), d.astype(x.dtype), bool(relu), gxv)
+    grad_input(gv, xv, ov, *(np.tile(v, reps).astype(x.dtype) for v in (a, bx, d)), bool(relu), gxv)
     return gx, gweight.astype(x.dtype), gbias.astype(x.dtype)

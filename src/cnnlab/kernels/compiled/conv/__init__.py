@@ -50,6 +50,7 @@ import numpy as np
 from numba import prange
 
 from .._numba import kernel, num_threads
+from .._rows import folded, wide
 from . import columns, depthwise, direct
 from .plan import choose
 
@@ -111,9 +112,10 @@ def conv2d_bias_grad(grad):
     n, c, h, w = grad.shape
     nhwc = grad.transpose(0, 2, 3, 1)
     if nhwc.flags.c_contiguous and grad.size:
-        parts = np.empty((min(num_threads(), n * h * w), c))    # float64 sums
-        _row_sums(nhwc.reshape(n * h * w, c), parts)
-        return parts.sum(axis=0).astype(grad.dtype)
+        (rows,), reps = wide(nhwc.reshape(n * h * w, c))
+        parts = np.empty((min(num_threads(), rows.shape[0]), rows.shape[1]))    # float64 sums
+        _row_sums(rows, parts)
+        return folded(parts.sum(axis=0), reps).astype(grad.dtype)
     out = np.empty(c, grad.dtype)
     _channel_sums(grad, out)
     return out
