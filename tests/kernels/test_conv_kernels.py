@@ -103,6 +103,10 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("direct", dict(x=(2, 4, 7, 7), w=(12, 2, 3, 3), pads=((1, 1), (1, 1)), groups=2)),
     ("columns", dict(x=(2, 64, 8, 8), w=(64, 64, 3, 3), pads=((1, 1), (1, 1)))),     # BLAS shape of a resnet
     ("columns", dict(x=(3, 8, 11, 11), w=(6, 8, 1, 1), pads=((0, 0), (0, 0)))),      # 1x1
+    # the GEMM's kernels: as B' (each channel's own transpose) up to plan.KERNEL_ROWS_MAX_ROWS output
+    # rows, as the panel above them
+    ("columns", dict(x=(1, 8, 9, 9), w=(24, 8, 3, 3), pads=((1, 1), (1, 1)))),
+    ("columns", dict(x=(2, 8, 30, 30), w=(24, 8, 3, 3), pads=((1, 1), (1, 1)))),
     # 16 and 32 output channels: the register-tiled product, rows not a multiple of its tile, and
     # 16/32 input channels for the input gradient's product
     ("columns", dict(x=(2, 16, 9, 7), w=(16, 16, 3, 3), pads=((1, 1), (1, 1)), channels_last=True)),

@@ -41,6 +41,13 @@ COLUMN_BYTES = 1 << 20        # im2col columns a thread builds and multiplies at
 MIN_ROWS = 128                # fewer rows per product spend their time packing the kernel matrix
 PANEL_BLOCK = 16              # output channels a kernel-matrix copy moves together (a cache line)
 
+# Up to this many output rows (pixels of the batch), the GEMM's forward takes the kernels as B' in
+# each output channel's own (p, q, c) order (4.4x cheaper to copy than the panel, which transposes
+# the output channels): 1.43x at 49 rows (resnet18 batch 1, 512 channels), 1.11x at 196, 1.04x at
+# 784; with many rows the panel is paid once for more work and OpenBLAS's B' product measured
+# 0.91-0.93x (6,272-25,088 rows, 128-256 channels).
+KERNEL_ROWS_MAX_ROWS = 1024
+
 MIN_TILED_ROWS = 14 * 64       # output rows per thread, at least, for the register-tiled forward
 MIN_SPLIT_CHANNELS = 64        # output channels per task, at least, when too few rows go round
 
