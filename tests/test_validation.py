@@ -75,3 +75,16 @@ def test_values_come_back_normalised():
     assert V.padding_pairs("f", (1, 2), (3, 3), (2, 2), (1, 1)) == ((1, 1), (2, 2))
     wrapped = V.tensor_arg("f", "x", np.ones((2, 2)), ndim=2)
     assert isinstance(wrapped, cnnlab.Tensor) and wrapped.shape == (2, 2)
+
+
+def test_set_args_check_each_keyword_then_keep_it_as_given():
+    held = type("Held", (), {})()
+    V.set_real_args(held, "f", gamma=1, eta_min=np.float32(0.5))
+    V.set_count_args(held, "f", step_size=np.int64(3))
+    assert (held.gamma, held.eta_min, held.step_size) == (1, 0.5, 3)
+    assert type(held.gamma) is int and type(held.step_size) is np.int64   # kept as given, not converted
+    with pytest.raises(TypeError, match=r"^f: `k` must be a real number\. Received: k='1'$"):
+        V.set_real_args(held, "f", alpha=2.0, k="1")
+    assert held.alpha == 2.0 and not hasattr(held, "k")                   # the checks run in keyword order
+    with pytest.raises(ValueError, match=r"^f: `T_max` must be a positive int\. Received: T_max=0$"):
+        V.set_count_args(held, "f", T_max=0)

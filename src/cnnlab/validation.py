@@ -81,6 +81,23 @@ def real_arg(fn, name, value, low=None, high=None, low_open=False, high_open=Fal
     return value
 
 
+def set_real_args(obj, fn, **values):
+    """Check each keyword is a real number (``real_arg``) and set it, as given, as ``obj``'s attribute of
+    that name: hyper-parameters keep the caller's form, so a repr or a saved state shows ``gamma=1`` as
+    PyTorch's does, not ``1.0``."""
+    for name, value in values.items():
+        real_arg(fn, name, value)
+        setattr(obj, name, value)
+
+
+def set_count_args(obj, fn, **values):
+    """Check each keyword is a positive int (``int_arg``: a period, a number of epochs) and set it, as
+    given, as ``obj``'s attribute of that name."""
+    for name, value in values.items():
+        int_arg(fn, name, value, minimum=1)
+        setattr(obj, name, value)
+
+
 def interval(low=None, high=None, low_open=False, high_open=False):
     """The words for a range of reals: 'in [0, 1]', 'in [0, 1)', '>= 0', '> 0', '<= 1'."""
     if high is None and low is not None:

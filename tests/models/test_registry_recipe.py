@@ -79,3 +79,23 @@ def test_register_variant_names_documents_and_registers_one_variant(monkeypatch)
     assert models.input_size("probe_net_w2") == (1, 8, 8) and models.min_input_size("probe_net_w2") == 4
     with pytest.raises(ValueError, match="probe_net_w2: cnnlab does not download pretrained weights"):
         made(pretrained=True)
+
+
+def test_register_depths_registers_the_family_at_each_depth_with_its_other_arguments(monkeypatch):
+    import inspect
+
+    from cnnlab.models import registry
+
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+
+    def probe_depth(depth=2, width=8, bias=True):
+        return ("probe", depth, width, bias)
+
+    made = registry.register_depths("probe_depth", probe_depth, {3: "three", 5: "five"},
+                                    lambda depth: f"Probe of depth {depth}.", input_size=(1, 8, 8), min_size=4)
+    assert [f.__name__ for f in made] == ["probe_depth3", "probe_depth5"]
+    assert [f.__doc__ for f in made] == ["Probe of depth 3.", "Probe of depth 5."]
+    assert str(inspect.signature(made[0])) == "(width=8, bias=True)"      # the depth is fixed, not an argument
+    assert made[1](4, bias=False) == ("probe", 5, 4, False)
+    assert models.get("probe_depth3", width=16) == ("probe", 3, 16, True)
+    assert models.input_size("probe_depth5") == (1, 8, 8) and models.min_input_size("probe_depth5") == 4

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from .. import nn
 from ..functional import cat, flatten
 from ._common import built_for_init, check_choice, init_he
-from .registry import register_variant
+from .registry import register_depths
 
 # Huang et al. 2017, Table 1: growth rate k, layers per dense block, channels of the stem convolution.
 DENSENET_CONFIGS = {
@@ -139,17 +139,16 @@ def densenet(depth=121, num_classes=1000, in_channels=3, drop_rate=0.0):
     return DenseNet(growth, blocks, init_features, 4, drop_rate, num_classes, in_channels)
 
 
-def _register(depth, count):
-    def build(num_classes=1000, in_channels=3, drop_rate=0.0):
-        return densenet(depth, num_classes, in_channels, drop_rate)
+# torchvision's parameter counts, by depth.
+DENSENET_PARAMETERS = {121: "7,978,856", 161: "28,681,000", 169: "14,149,480", 201: "20,013,928"}
 
+
+def _doc(depth):
     growth, blocks, _ = DENSENET_CONFIGS[depth]
-    doc = (f"DenseNet-{depth} (Huang et al. 2017): growth rate {growth}, dense blocks of {blocks} layers, "
-           f"{count} parameters (torchvision's count).\n\n    Args: num_classes, in_channels, drop_rate.\n")
-    return register_variant(f"densenet{depth}", build, doc, input_size=(3, 224, 224), min_size=29)
+    return (f"DenseNet-{depth} (Huang et al. 2017): growth rate {growth}, dense blocks of {blocks} layers, "
+            f"{DENSENET_PARAMETERS[depth]} parameters (torchvision's count).\n\n"
+            f"    Args: num_classes, in_channels, drop_rate.\n")
 
 
-densenet121 = _register(121, "7,978,856")
-densenet161 = _register(161, "28,681,000")
-densenet169 = _register(169, "14,149,480")
-densenet201 = _register(201, "20,013,928")
+densenet121, densenet161, densenet169, densenet201 = register_depths(
+    "densenet", densenet, DENSENET_PARAMETERS, _doc, input_size=(3, 224, 224), min_size=29)

@@ -7,6 +7,7 @@ weights).
 """
 
 import functools
+import inspect
 
 _MODELS = {}
 
@@ -75,6 +76,27 @@ def register_variant(name, build, doc, **registration):
     build.__name__ = build.__qualname__ = name
     build.__doc__ = doc
     return register_model(name, **registration)(build)
+
+
+def register_depths(prefix, family, depths, doc, **registration):
+    """Register ``family`` at each of ``depths`` as ``<prefix><depth>`` (``resnet50``), documented by
+    ``doc(depth)``; returns the builders in ``depths``' order, for the family's module to name them.
+
+    Each builder is ``family`` with its first argument, the depth, fixed: it takes the family's other
+    arguments, with their defaults, and its signature says so. ``registration``: as ``register_variant``.
+    """
+    return tuple(register_variant(f"{prefix}{depth}", _at_depth(family, depth), doc(depth), **registration)
+                 for depth in depths)
+
+
+def _at_depth(family, depth):
+    """``family(depth, ...)``, signed with ``family``'s parameters after the first."""
+
+    def build(*args, **config):
+        return family(depth, *args, **config)
+
+    build.__signature__ = inspect.Signature(list(inspect.signature(family).parameters.values())[1:])
+    return build
 
 
 RECIPE_KEYS = ("epochs", "lr", "batch_size")

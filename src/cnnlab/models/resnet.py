@@ -16,7 +16,7 @@ from ..functional import flatten
 from ..nn.fusion import add_relu, bn_relu
 from ..validation import is_int
 from ._common import built_for_init, check_choice, check_positive_int, init_he
-from .registry import register_model, register_variant
+from .registry import register_depths, register_model
 
 
 def conv3x3(in_planes, out_planes, stride=1, groups=1):
@@ -260,21 +260,18 @@ def resnet(depth=50, num_classes=1000, in_channels=3, zero_init_residual=False):
     return ResNet(block, layers, num_classes, in_channels, zero_init_residual=zero_init_residual)
 
 
-def _register_imagenet(depth, count):
-    def build(num_classes=1000, in_channels=3, zero_init_residual=False):
-        return resnet(depth, num_classes, in_channels, zero_init_residual)
+# torchvision's parameter counts of the ImageNet ResNets, by depth.
+RESNET_PARAMETERS = {18: "11,689,512", 34: "21,797,672", 50: "25,557,032", 101: "44,549,160", 152: "60,192,808"}
 
+
+def _imagenet_doc(depth):
     block, layers = RESNET_CONFIGS[depth]
-    doc = (f"ResNet-{depth} (He et al. 2015): {block.__name__}s {layers}, {count} parameters "
-           f"(torchvision's count).\n\n    Args: num_classes, in_channels, zero_init_residual.\n")
-    return register_variant(f"resnet{depth}", build, doc, input_size=(3, 224, 224), min_size=1)
+    return (f"ResNet-{depth} (He et al. 2015): {block.__name__}s {layers}, {RESNET_PARAMETERS[depth]} parameters "
+            f"(torchvision's count).\n\n    Args: num_classes, in_channels, zero_init_residual.\n")
 
 
-resnet18 = _register_imagenet(18, "11,689,512")
-resnet34 = _register_imagenet(34, "21,797,672")
-resnet50 = _register_imagenet(50, "25,557,032")
-resnet101 = _register_imagenet(101, "44,549,160")
-resnet152 = _register_imagenet(152, "60,192,808")
+resnet18, resnet34, resnet50, resnet101, resnet152 = register_depths(
+    "resnet", resnet, RESNET_PARAMETERS, _imagenet_doc, input_size=(3, 224, 224), min_size=1)
 
 
 @register_model("wide_resnet50_2", input_size=(3, 224, 224), min_size=1)
@@ -302,21 +299,14 @@ def cifar_resnet(depth=20, num_classes=10, in_channels=3):
     return ResNet(BasicBlock, [n, n, n], num_classes, in_channels, widths=CIFAR_WIDTHS, stem="cifar")
 
 
-def _register_cifar(depth):
-    def build(num_classes=10, in_channels=3):
-        return cifar_resnet(depth, num_classes, in_channels)
-
-    doc = (f"ResNet-{depth} for CIFAR-10 (He et al. 2015, Section 4.2): {CIFAR_RESNET_DEPTHS[depth]} "
-           f"basic blocks per stage, 1x1 projection shortcuts (option B).\n\n"
-           f"    Args: num_classes (default 10), in_channels.\n")
-    return register_variant(f"resnet{depth}", build, doc, input_size=(3, 32, 32), min_size=1)
+def _cifar_doc(depth):
+    return (f"ResNet-{depth} for CIFAR-10 (He et al. 2015, Section 4.2): {CIFAR_RESNET_DEPTHS[depth]} "
+            f"basic blocks per stage, 1x1 projection shortcuts (option B).\n\n"
+            f"    Args: num_classes (default 10), in_channels.\n")
 
 
-resnet20 = _register_cifar(20)
-resnet32 = _register_cifar(32)
-resnet44 = _register_cifar(44)
-resnet56 = _register_cifar(56)
-resnet110 = _register_cifar(110)
+resnet20, resnet32, resnet44, resnet56, resnet110 = register_depths(
+    "resnet", cifar_resnet, CIFAR_RESNET_DEPTHS, _cifar_doc, input_size=(3, 32, 32), min_size=1)
 
 
 @register_model("preact_resnet", input_size=(3, 224, 224), min_size=1)

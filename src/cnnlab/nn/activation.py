@@ -5,7 +5,7 @@
 """
 
 from ..functional import activation as Fact
-from ..validation import real_arg
+from ..validation import set_real_args
 from .module import Module
 
 
@@ -21,9 +21,7 @@ class _ElementwiseActivation(Module):
 
     def __init__(self, inplace=False, **params):
         super().__init__()
-        for name, value in params.items():
-            real_arg(type(self).__name__, name, value)
-            setattr(self, name, value)
+        set_real_args(self, type(self).__name__, **params)
         self._params = tuple(params)
         self.inplace = inplace
 

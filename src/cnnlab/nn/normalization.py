@@ -4,7 +4,7 @@ import numpy as np
 
 from ..functional import norm as Fnorm
 from . import init
-from ..validation import bool_arg, int_arg, real_arg
+from ..validation import bool_arg, int_arg, real_arg, set_real_args
 from .module import Module
 from .parameter import _empty_parameter, _factory_dtype, _state_tensor
 
@@ -153,12 +153,7 @@ class LocalResponseNorm(Module):
         super().__init__()
         fn = "LocalResponseNorm"
         self.size = int_arg(fn, "size", size, minimum=1)
-        real_arg(fn, "alpha", alpha)
-        real_arg(fn, "beta", beta)
-        real_arg(fn, "k", k)
-        self.alpha = alpha
-        self.beta = beta
-        self.k = k
+        set_real_args(self, fn, alpha=alpha, beta=beta, k=k)
 
     def forward(self, input):
         return Fnorm.local_response_norm(input, self.size, self.alpha, self.beta, self.k)

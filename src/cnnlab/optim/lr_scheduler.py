@@ -11,7 +11,7 @@ import warnings
 from bisect import bisect_right
 from collections import Counter
 
-from ..validation import int_arg, is_int, real_arg
+from ..validation import int_arg, is_int, real_arg, set_count_args, set_real_args
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "CosineAnnealingLR",
@@ -247,10 +247,8 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        int_arg("StepLR", "step_size", step_size, minimum=1)
-        real_arg("StepLR", "gamma", gamma)
-        self.step_size = step_size
-        self.gamma = gamma
+        set_count_args(self, "StepLR", step_size=step_size)
+        set_real_args(self, "StepLR", gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -285,9 +283,8 @@ class MultiStepLR(LRScheduler):
             if not is_int(m) or m < 0:
                 raise ValueError(f"MultiStepLR: `milestones` must be non-negative ints. "
                                  f"Received: milestones={milestones!r}")
-        real_arg("MultiStepLR", "gamma", gamma)
         self.milestones = Counter(milestones)
-        self.gamma = gamma
+        set_real_args(self, "MultiStepLR", gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -322,8 +319,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        real_arg("ExponentialLR", "gamma", gamma)
-        self.gamma = gamma
+        set_real_args(self, "ExponentialLR", gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -349,16 +345,12 @@ class LinearLR(LRScheduler):
     """
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
-        real_arg("LinearLR", "start_factor", start_factor)
-        real_arg("LinearLR", "end_factor", end_factor)
+        set_real_args(self, "LinearLR", start_factor=start_factor, end_factor=end_factor)
         if not 0 < start_factor <= 1:
             raise ValueError(f"LinearLR: `start_factor` must be in (0, 1]. Received: start_factor={start_factor!r}")
         if not 0 <= end_factor <= 1:
             raise ValueError(f"LinearLR: `end_factor` must be in [0, 1]. Received: end_factor={end_factor!r}")
-        int_arg("LinearLR", "total_iters", total_iters, minimum=1)
-        self.start_factor = start_factor
-        self.end_factor = end_factor
-        self.total_iters = total_iters
+        set_count_args(self, "LinearLR", total_iters=total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -393,10 +385,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        int_arg("CosineAnnealingLR", "T_max", T_max, minimum=1)
-        real_arg("CosineAnnealingLR", "eta_min", eta_min)
-        self.T_max = T_max
-        self.eta_min = eta_min
+        set_count_args(self, "CosineAnnealingLR", T_max=T_max)
+        set_real_args(self, "CosineAnnealingLR", eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -432,13 +422,10 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     """
 
     def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
-        int_arg("CosineAnnealingWarmRestarts", "T_0", T_0, minimum=1)
-        int_arg("CosineAnnealingWarmRestarts", "T_mult", T_mult, minimum=1)
-        real_arg("CosineAnnealingWarmRestarts", "eta_min", eta_min)
-        self.T_0 = T_0
-        self.T_i = T_0
-        self.T_mult = T_mult
-        self.eta_min = eta_min
+        set_count_args(self, "CosineAnnealingWarmRestarts", T_0=T_0)
+        self.T_i = T_0                      # the current period (attributes in PyTorch's state order)
+        set_count_args(self, "CosineAnnealingWarmRestarts", T_mult=T_mult)
+        set_real_args(self, "CosineAnnealingWarmRestarts", eta_min=eta_min)
         self.T_cur = last_epoch
         super().__init__(optimizer, last_epoch)
 

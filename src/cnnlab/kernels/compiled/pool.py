@@ -61,6 +61,19 @@ def _out_range(offset, size, stride, count):
 
 
 @helper(fastmath=False)
+def _column_runs(kernel, dilation, padding, size, stride, count):
+    """Per tap q along a row: its offset q * dilation - padding and the outputs [lo, hi) whose tap lies
+    inside the row (``_out_range``), as an int array (kW, 3) of (offset, lo, hi). They depend on q
+    alone, so a plane kernel works them out once per call, not again for every output row and tap row."""
+    runs = np.empty((kernel, 3), np.int64)
+    for q in range(kernel):
+        offset = q * dilation - padding
+        lo, hi = _out_range(offset, size, stride, count)
+        runs[q, 0], runs[q, 1], runs[q, 2] = offset, lo, hi
+    return runs
+
+
+@helper(fastmath=False)
 def _strided(row, start, step, count, buf):
     """row[start::step][:count] as a contiguous run: a slice for step 1, else gathered into ``buf``.
     The comparison loops then index a contiguous array from 0, which LLVM vectorises; a runtime step
@@ -93,6 +106,7 @@ def _forward_planes(is_max):
         dh, dw = (dh, dw) if is_max else (1, 1)   # average pooling: no dilation, a constant for LLVM
         planes, h, w = x.shape
         oh, ow = out.shape[1], out.shape[2]
+        cols = _column_runs(kw, dw, pw, w, sw, ow)
         for plane in prange(planes):
             src = x[plane]
             buf = np.empty(ow, x.dtype)
@@ -112,8 +126,7 @@ def _forward_planes(is_max):
                 for p in range(p_lo, p_hi):
                     row = src[top + p * dh]
                     for q in range(kw):
-                        off = q * dw - pw
-                        j_lo, j_hi = _out_range(off, w, sw, ow)
+                        off, j_lo, j_hi = cols[q, 0], cols[q, 1], cols[q, 2]
                         vals = _strided(row, j_lo * sw + off, sw, j_hi - j_lo, buf)
                         oo = o[j_lo:j_hi]
                         if is_max:
@@ -187,6 +200,7 @@ def _backward_planes(is_max):
         dh, dw = (dh, dw) if is_max else (1, 1)   # average pooling: no dilation, a constant for LLVM
         planes, h, w = gx.shape
         oh, ow = g.shape[1], g.shape[2]
+        cols = _column_runs(kw, dw, pw, w, sw, ow)
         for plane in prange(planes):
             dst = gx[plane]
             dst[:, :] = 0
@@ -204,8 +218,7 @@ def _backward_planes(is_max):
                     for p in range(p_lo, p_hi):
                         row = dst[top + p * dh]
                         for q in range(kw):
-                            off = q * dw - pw
-                            j_lo, j_hi = _out_range(off, w, sw, ow)
+                            off, j_lo, j_hi = cols[q, 0], cols[q, 1], cols[q, 2]
                             for j in range(j_lo, j_hi):
                                 row[j * sw + off] += g[plane, i, j] * inv_divisor[i, j]
 
