@@ -83,7 +83,7 @@ def _check(form, case, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("form", ["direct", "columns", "depthwise"])
+@pytest.mark.parametrize("form", ["direct", "columns", "depthwise", "pixels"])
 @settings(derandomize=True, max_examples=EXAMPLES, deadline=None)
 @given(data=st.data())
 def test_formulation_matches_torch_and_reference(form, dtype, data):
@@ -103,10 +103,14 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("direct", dict(x=(2, 4, 7, 7), w=(12, 2, 3, 3), pads=((1, 1), (1, 1)), groups=2)),
     ("columns", dict(x=(2, 64, 8, 8), w=(64, 64, 3, 3), pads=((1, 1), (1, 1)))),     # BLAS shape of a resnet
     ("columns", dict(x=(3, 8, 11, 11), w=(6, 8, 1, 1), pads=((0, 0), (0, 0)))),      # 1x1
-    # the GEMM's kernels: as B' (each channel's own transpose) up to plan.KERNEL_ROWS_MAX_ROWS output
-    # rows, as the panel above them
-    ("columns", dict(x=(1, 8, 9, 9), w=(24, 8, 3, 3), pads=((1, 1), (1, 1)))),
-    ("columns", dict(x=(2, 8, 30, 30), w=(24, 8, 3, 3), pads=((1, 1), (1, 1)))),
+    ("columns", dict(x=(2, 8, 30, 30), w=(24, 8, 3, 3), pads=((1, 1), (1, 1)))),     # GEMM, 24 outputs
+    # few pixels, many channels: tiles of 6 channels x 64 pixels, groups of 8 tiles, a GEMM tail
+    # (100 = 2 x 48 + 4), more than one block of 64 pixels, strided, both layouts
+    ("pixels", dict(x=(1, 64, 3, 3), w=(64, 64, 3, 3), pads=((1, 1), (1, 1)))),
+    ("pixels", dict(x=(1, 20, 7, 7), w=(100, 20, 3, 3), pads=((1, 1), (1, 1)), channels_last=True)),
+    ("pixels", dict(x=(2, 8, 9, 8), w=(30, 8, 3, 3), pads=((2, 0), (1, 1)), stride=(2, 1))),
+    ("pixels", dict(x=(1, 16, 14, 14), w=(24, 16, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2),
+                    dilation=(1, 2), channels_last=True)),
     # 16 and 32 output channels: the register-tiled product, rows not a multiple of its tile, and
     # 16/32 input channels for the input gradient's product
     ("columns", dict(x=(2, 16, 9, 7), w=(16, 16, 3, 3), pads=((1, 1), (1, 1)), channels_last=True)),
@@ -243,6 +247,9 @@ def test_conv2d_padding_modes_with_compiled_kernels(mode, data):
     ((8, 64, 8, 8), (64, 64, 3, 3), (1, 1), 1, ("columns", "columns", "columns")),
     ((8, 16, 32, 32), (32, 16, 3, 3), (2, 2), 1, ("columns", "columns", "columns")),
     ((8, 32, 8, 8), (32, 1, 3, 3), (1, 1), 32, ("depthwise", "depthwise", "depthwise")),
+    ((1, 512, 7, 7), (512, 512, 3, 3), (1, 1), 1, ("pixels", "columns", "columns")),
+    ((1, 256, 14, 14), (512, 256, 3, 3), (2, 2), 1, ("pixels", "columns", "columns")),
+    ((1, 256, 14, 14), (256, 256, 3, 3), (1, 1), 1, ("columns", "columns", "columns")),
 ])
 def test_dispatch_per_op_and_shape(x_shape, w_shape, stride, groups, plans):
     """One dispatch point chooses per op and shape (the measured choices in the module)."""

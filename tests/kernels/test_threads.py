@@ -87,10 +87,10 @@ def test_every_compiled_kernel_takes_the_one_path():
     """No module compiles a kernel of its own with bare ``@njit``: every parallel function of the
     compiled set is a ``Kernel`` (serial below the grain size, cnnlab's thread count above), alone or
     in a table of generated variants."""
-    from cnnlab.kernels.compiled.conv import columns, depthwise, depthwise_nhwc, direct, layout
+    from cnnlab.kernels.compiled.conv import columns, depthwise, depthwise_nhwc, direct, layout, pixels
     from cnnlab.kernels.compiled.conv.machine import blas
 
-    modules = (conv, elementwise, norm, pool, blas, columns, depthwise, depthwise_nhwc, direct, layout)
+    modules = (conv, elementwise, norm, pool, blas, columns, depthwise, depthwise_nhwc, direct, layout, pixels)
     kernels, bare = [], []
     for module in modules:
         for name, value in vars(module).items():
@@ -103,7 +103,7 @@ def test_every_compiled_kernel_takes_the_one_path():
                 bare.append(f"{module.__name__}.{name}")
     assert bare == []
     assert {"_relu", "_affine_rows", "_max_forward_nhwc", "_tiled_convolution", "_direct",
-            "_direct_wgrad"} <= set(kernels)
+            "_direct_wgrad", "_kernels_times_columns"} <= set(kernels)
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "", "2.5", "\u0662"])

@@ -5,10 +5,11 @@ The package, one job per module:
 
 - ``plan``: the one table of formulations, tile shapes and thresholds; ``plan.choose`` returns the
   plan of an op for a shape, the one dispatch point.
-- ``direct``, ``columns``, ``depthwise``: the formulations. Each offers ``forward(x, weight, bias,
-  pads, stride, dilation, groups)``, ``input_grad(grad, weight, input_shape, pads, stride, dilation,
-  groups)`` and ``weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)``: the public
-  functions' signatures, so the plan's formulation is called as it is, with no adapter.
+- ``direct``, ``columns``, ``depthwise``, ``pixels``: the formulations. Each offers ``forward(x,
+  weight, bias, pads, stride, dilation, groups)``, ``input_grad(grad, weight, input_shape, pads,
+  stride, dilation, groups)`` and ``weight_grad(x, grad, weight_shape, pads, stride, dilation,
+  groups)``: the public functions' signatures, so the plan's formulation is called as it is, with no
+  adapter (``pixels`` has a forward of its own and the columns' gradients).
 - ``layout``: the channels-last copies the formulations share; ``depthwise_nhwc``: the depthwise
   loops for channels-last memory, which ``depthwise`` calls.
 - ``machine``: what the convolution asks of the machine (register and stack tiles, the in-kernel
@@ -19,8 +20,8 @@ The formulations, from measured training-step timings (benchmarks/RESULTS.md):
 - ``direct`` (stride 1, any groups and dilation). The padded input's rows are laid end to end per
   channel, (N, C, Hp*Wp); output position l = i*Wp + j then reads input l + p*dH*Wp + q*dW for tap
   (p, q), so a tile of TILE = 64 consecutive positions is one contiguous slice for every tap. A
-  register tile of BLOCK = 4 output channels x 64 positions (16 AVX-512 registers in float32) lives
-  on the stack and accumulates over every (channel, tap); positions j >= oW of a row are computed
+  register tile of 6, 4 or 3 output channels (``plan.direct_block``) x 64 positions (24, 16 or 12
+  AVX-512 registers in float32) lives on the stack and accumulates over every (channel, tap); positions j >= oW of a row are computed
   and dropped. The inner loop is 64 long because LLVM vectorises 16 lanes x 4 and leaves shorter
   loops scalar. Bias is added in the output write. The input gradient for stride 1 is the same kernel on
   the gradient padded by the kernel's reach, with the rotated kernel (the lectures' derivation); the
@@ -34,6 +35,11 @@ The formulations, from measured training-step timings (benchmarks/RESULTS.md):
   output channels too when there are fewer chunks than threads (batch 1, 49 pixels); the input
   gradient for strides > 1 is col2im (gradient @ kernels^T, added back tap by tap, one image per
   task).
+- ``pixels`` (forward, float32, no groups, 4x fewer output pixels than output channels: a batch-1
+  network's last stages): the weight is the large operand there, and the columns' panel copied all
+  of it per call. outputs^T = kernels @ columns^T instead reads the weight as it lies, (O, C*kH*kW),
+  as the left operand of register tiles (6 channels x 64 pixels), over transposed columns built
+  from NCHW planes in 64-pixel blocks; a task runs 8 tiles through each 32 KB chunk of columns.
 - ``depthwise`` (groups = channels): no product is large enough for BLAS. NCHW arrays: one (image,
   channel) plane per task, copied into a thread's L1 buffer split by the stride into phase planes,
   so that every tap is one contiguous slice and the plane's sum a few long vector loops (the
@@ -51,12 +57,12 @@ from numba import prange
 
 from .._numba import kernel, num_threads
 from .._rows import folded, wide
-from . import columns, depthwise, direct
+from . import columns, depthwise, direct, pixels
 from .plan import choose
 
 __all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
 
-FORMULATIONS = {"direct": direct, "columns": columns, "depthwise": depthwise}
+FORMULATIONS = {"direct": direct, "columns": columns, "depthwise": depthwise, "pixels": pixels}
 
 
 def conv2d_forward(x, weight, bias, pads, stride, dilation, groups):

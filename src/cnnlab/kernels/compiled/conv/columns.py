@@ -11,8 +11,8 @@ from .._numba import helper, kernel, num_threads
 from .layout import _as_rows, _nhwc, _out_size, _padded_nhwc
 from .machine import (gemm, product, product_transposed, ready, tile_convolution,
                       tile_weight_gradient)
-from .plan import (COLUMN_BYTES, KERNEL_ROWS_MAX_ROWS, MIN_ROWS, MIN_SPLIT_CHANNELS, MIN_TILED_ROWS,
-                   PANEL_BLOCK, TILE_GROUP, TILED_PANEL_BYTES, TILES, WGRAD_PIXELS, WGRAD_TILES, tiled,
+from .plan import (COLUMN_BYTES, MIN_ROWS, MIN_SPLIT_CHANNELS, MIN_TILED_ROWS, PANEL_BLOCK,
+                   TILE_GROUP, TILED_PANEL_BYTES, TILES, WGRAD_PIXELS, WGRAD_TILES, tiled,
                    wgrad_tiled)
 
 # The register tiles as compile-time constants (rows R, vectors V) per output width.
@@ -70,16 +70,14 @@ def _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols):
 
 
 @kernel
-def _columns_product(xt, top, left, wm, rows_of_wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, runs, splits,
-                     chunk, out):
+def _columns_product(xt, top, left, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, runs, splits, chunk,
+                     out):
     """out (N*oH*oW, O) = columns @ kernels (+ bias): each of runs x splits tasks takes a run of
     output rows and a block of each group's output channels, and builds and multiplies ``chunk``
     rows of columns at a time, in its own cache. ``splits`` > 1 when there are fewer runs of rows
     than threads (a batch-1 network's last stages: 49 pixels): the tasks of one run build the same
-    columns, a small cost beside the product they share out. The kernels wm are the panel
-    (G, K, O/G), or with ``rows_of_wm`` its transpose (G, O/G, K), multiplied as B' by the GEMM."""
-    groups = wm.shape[0]
-    k, og = (wm.shape[2], wm.shape[1]) if rows_of_wm else (wm.shape[1], wm.shape[2])
+    columns, a small cost beside the product they share out."""
+    groups, k, og = wm.shape
     rows = out.shape[0]
     for t in prange(runs * splits):
         run, split = t // splits, t % splits
@@ -89,11 +87,7 @@ def _columns_product(xt, top, left, wm, rows_of_wm, bias, sh, sw, dh, dw, kh, kw
             r1 = min(r0 + chunk, rows * (run + 1) // runs)
             _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols)
             for g in range(groups):
-                block = out[r0:r1, g * og + o0:g * og + o1]
-                if rows_of_wm:
-                    gemm(False, True, cols[g, :r1 - r0], wm[g, o0:o1], 0.0, block)
-                else:
-                    product(cols[g, :r1 - r0], wm[g, :, o0:o1], block)
+                product(cols[g, :r1 - r0], wm[g, :, o0:o1], out[r0:r1, g * og + o0:g * og + o1])
             for r in range(r0, r1):
                 dst = out[r]
                 for g in range(groups):
@@ -319,32 +313,6 @@ def _rotated_panel(weight, groups, panel):
                     row[c] = src[c, kh - 1 - p, kw - 1 - q]
 
 
-@kernel
-def _kernel_rows_copy(weight, rows):
-    """weight (O, C/G, kH, kW) -> rows (O, kH*kW*C/G) in the columns' (p, q, c) order:
-    rows[o, (p*kW + q)*C/G + c] = weight[o, c, p, q]. One task per output channel transposes its own
-    (C/G, kH*kW) block, read and written in cache: 4.4x faster than the panel's transpose of O
-    (512x512x3x3: 0.36 against 1.59 ms, 2 threads; a plain copy took 0.26)."""
-    o, cg, kh, kw = weight.shape
-    taps = kh * kw
-    for k in prange(o):
-        src = weight[k].reshape(cg * taps)
-        dst = rows[k]
-        for t in range(taps):
-            run = dst[t * cg:(t + 1) * cg]
-            for c in range(cg):
-                run[c] = src[c * taps + t]
-
-
-def _kernel_rows(weight, groups):
-    """(O, C/G, kH, kW) -> (G, O/G, kH*kW*C/G): the kernel matrix transposed, each output channel's row
-    in the columns' (p, q, c) order: the GEMM takes it as B' with no further copy."""
-    o, cg, kh, kw = weight.shape
-    rows = np.empty((o, kh * kw * cg), weight.dtype)
-    _kernel_rows_copy(np.ascontiguousarray(weight), rows)
-    return rows.reshape(groups, o // groups, kh * kw * cg)
-
-
 def _kernel_matrix(weight, groups):
     """(O, C/G, kH, kW) -> (G, kH*kW*C/G, O/G), rows in the columns' (p, q, c) order."""
     o, cg, kh, kw = weight.shape
@@ -363,21 +331,15 @@ def _rotated_kernel_matrix(weight, groups):
 def forward(x, weight, bias, pads, stride, dilation, groups):
     """Columns (pixels, K) @ kernels (K, O) -> rows of (N, oH, oW, O), one product per chunk."""
     out_size = _out_size(x.shape, weight.shape[2:], pads, stride, dilation)
-    rows = x.shape[0] * out_size[0] * out_size[1]
-    if tiled(weight.shape[0], x.dtype, groups) or rows > KERNEL_ROWS_MAX_ROWS:
-        wm, rows_of_wm = _kernel_matrix(weight, groups), False
-    else:       # few rows through the GEMM: B' needs only each channel's own transpose (plan.py)
-        wm, rows_of_wm = _kernel_rows(weight, groups), True
-    return _columns_with_panel(x, wm, weight.shape[2:], bias, pads, stride, dilation, out_size, rows_of_wm)
+    return _columns_with_panel(x, _kernel_matrix(weight, groups), weight.shape[2:], bias, pads, stride,
+                               dilation, out_size)
 
 
-def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_size, rows_of_wm=False):
-    """``forward`` with its kernel matrix given: wm (G, kH*kW*C/G, O/G), or with ``rows_of_wm`` its
-    transpose (G, O/G, kH*kW*C/G) (the GEMM's path only)."""
+def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_size):
+    """``forward`` with its kernel matrix wm (G, kH*kW*C/G, O/G) given."""
     ready()
     n = x.shape[0]
-    groups = wm.shape[0]
-    og = wm.shape[1] if rows_of_wm else wm.shape[2]
+    groups, _, og = wm.shape
     o, cg = groups * og, x.shape[1] // groups
     kh, kw = kernel_size
     oh, ow = out_size
@@ -395,7 +357,7 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
                            *stride, oh, ow, _tasks(rows.shape[0], MIN_TILED_ROWS), taps_per_block, rows)
         return out.transpose(0, 3, 1, 2)
     runs = _tasks(rows.shape[0], chunk)
-    _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, rows_of_wm, b, *stride, *dilation, kh, kw, oh, ow,
+    _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, b, *stride, *dilation, kh, kw, oh, ow,
                      runs, _splits(runs, og), chunk, rows)
     return out.transpose(0, 3, 1, 2)
 

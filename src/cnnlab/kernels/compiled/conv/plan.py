@@ -11,6 +11,8 @@ Formulations (modules of this package, one shared signature per op, see ``__init
 - ``columns`` (16+ outputs, any stride): register tiles read straight from the padded channels-last
   input for float32 with 16, 32 or 64 outputs (``TILES``), else cache-sized chunks of im2col columns
   times the kernel matrix through the in-kernel GEMM.
+- ``pixels`` (forward, float32, no more output pixels than output channels: a batch-1 network's
+  last stages): the kernels as they lie times transposed columns, in register tiles.
 - ``depthwise`` (groups = channels, one or more filters per channel): plane tasks on NCHW memory,
   loops over the channels on channels-last memory (chosen by layout in the module).
 """
@@ -41,12 +43,13 @@ COLUMN_BYTES = 1 << 20        # im2col columns a thread builds and multiplies at
 MIN_ROWS = 128                # fewer rows per product spend their time packing the kernel matrix
 PANEL_BLOCK = 16              # output channels a kernel-matrix copy moves together (a cache line)
 
-# Up to this many output rows (pixels of the batch), the GEMM's forward takes the kernels as B' in
-# each output channel's own (p, q, c) order (4.4x cheaper to copy than the panel, which transposes
-# the output channels): 1.43x at 49 rows (resnet18 batch 1, 512 channels), 1.11x at 196, 1.04x at
-# 784; with many rows the panel is paid once for more work and OpenBLAS's B' product measured
-# 0.91-0.93x (6,272-25,088 rows, 128-256 channels).
-KERNEL_ROWS_MAX_ROWS = 1024
+# ``pixels`` takes a forward with FEW_PIXELS times fewer output pixels than output channels: resnet18
+# at batch 1, 49 pixels x 512 channels: 1.85 against 3.2-3.9 ms a layer through the columns (whose
+# panel copy alone took 1.6), the network 29 against 34 ms (2 threads); at 196 x 256 the transposed
+# columns cost as much as they save (2.1 against 1.6-2.2 ms).
+FEW_PIXELS = 4
+PIXELS_GROUP = 8     # its tiles per task, sharing each chunk of columns from cache
+PIXELS_DEPTH = 128   # rows of its columns per chunk: 128 x 64 float32 = 32 KB, within L1
 
 MIN_TILED_ROWS = 14 * 64       # output rows per thread, at least, for the register-tiled forward
 MIN_SPLIT_CHANNELS = 64        # output channels per task, at least, when too few rows go round
@@ -70,6 +73,16 @@ def wgrad_tiled(width, channels, dtype, groups):
     return tiled(width, dtype, groups) and channels % WGRAD_TILES[width][0] == 0
 
 
+def few_pixels(x_shape, outputs, stride, dtype, groups):
+    """True when a float32 forward without groups has FEW_PIXELS times fewer output pixels (the
+    batch's, counted as for 'same' padding) than output channels: the weight is then the large
+    operand, read in place by ``pixels`` instead of copied into the columns' panel."""
+    n, _, h, w = x_shape
+    pixels = n * -(-h // stride[0]) * -(-w // stride[1])
+    return (groups == 1 and np.dtype(dtype) == np.float32 and outputs >= COLUMNS_MIN_WIDTH
+            and pixels * FEW_PIXELS <= outputs)
+
+
 def direct_block(channels):
     """The direct tile's block for ``channels`` outputs a group: the one that computes the fewest
     channels in all (a last, partial block repeats channels), the larger on a tie."""
@@ -91,6 +104,8 @@ def choose(op, x_shape, weight_shape, stride, groups, dtype=np.float32):
         width = o // groups if op == "forward" else c // groups
         if op != "weight_grad" and width < COLUMNS_MIN_WIDTH:
             return Plan("direct", "direct")
+    if op == "forward" and few_pixels(x_shape, o, stride, dtype, groups):
+        return Plan("pixels", "pixels")
     if op == "forward" or op == "input_grad" and stride == (1, 1):
         width = o if op == "forward" else c          # the stride-1 input gradient: the same product
         return Plan("columns", "tiles" if tiled(width, dtype, groups) else "gemm")
