@@ -115,6 +115,9 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     # 16/32 input channels for the input gradient's product
     ("columns", dict(x=(2, 16, 9, 7), w=(16, 16, 3, 3), pads=((1, 1), (1, 1)), channels_last=True)),
     ("columns", dict(x=(3, 32, 5, 6), w=(32, 32, 3, 3), pads=((1, 1), (1, 1)))),
+    # the weight gradient's narrow tile: 16 outputs from channels in sixes (LeNet's second layer)
+    ("columns", dict(x=(2, 6, 12, 12), w=(16, 6, 5, 5), pads=((0, 0), (0, 0)))),
+    ("columns", dict(x=(3, 12, 6, 7), w=(16, 12, 3, 3), pads=((1, 1), (0, 1)), channels_last=True)),
     ("columns", dict(x=(2, 16, 10, 10), w=(32, 16, 5, 5), pads=((2, 2), (2, 2)), channels_last=True)),
     ("columns", dict(x=(2, 32, 6, 6), w=(32, 16, 3, 3), pads=((1, 1), (1, 1)), groups=2)),
     ("columns", dict(x=(1, 16, 5, 5), w=(16, 16, 3, 3), pads=((1, 0), (2, 1)))),      # a ragged last tile
@@ -263,6 +266,14 @@ def test_direct_block_computes_the_fewest_channels(channels, block):
     """A direct tile computes a whole block of output channels, so LeNet's 6 go in one block of 6,
     not in two of 4 (8 computed); on a tie, the larger block (more products per input load)."""
     assert plan.direct_block(channels) == block
+
+
+@pytest.mark.parametrize("channels,min_blocks,block", [(6, 2, 3), (16, 2, 4), (16, 4, 4), (12, 2, 6),
+                                                       (6, 3, 3), (1, 2, 3)])
+def test_direct_block_makes_a_task_for_every_thread_when_asked(channels, min_blocks, block):
+    """The weight gradient's tasks are its blocks: LeNet's first layer (one channel into 6) in two
+    blocks of 3 keeps both threads busy, where one block of 6 ran on one."""
+    assert plan.direct_block(channels, min_blocks) == block
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

@@ -12,8 +12,8 @@ from .layout import _as_rows, _nhwc, _out_size, _padded_nhwc
 from .machine import (gemm, product, product_transposed, ready, tile_convolution,
                       tile_weight_gradient)
 from .plan import (COLUMN_BYTES, MIN_ROWS, MIN_SPLIT_CHANNELS, MIN_TILED_ROWS, PANEL_BLOCK,
-                   TILE_GROUP, TILED_PANEL_BYTES, TILES, WGRAD_PIXELS, WGRAD_TILES, tiled,
-                   wgrad_tiled)
+                   TILE_GROUP, TILED_PANEL_BYTES, TILES, WGRAD_NARROW_ROWS, WGRAD_PIXELS, WGRAD_TILES,
+                   tiled, wgrad_tiled)
 
 # The register tiles as compile-time constants (rows R, vectors V) per output width.
 R16, V16 = TILES[16]
@@ -190,10 +190,14 @@ def _tiled_weight_gradient(xflat, hp, wp, cin, taps, g_rows, sh, sw, oh, ow, par
             _tile_offsets(p0, count, hp, wp, cin, sh, sw, oh, ow, offs)
             grads = g_rows[p0:p0 + count]
             for tap in range(taps.size):
-                if o == 16:
+                if o == 16 and cin % WR16 == 0:
                     for c0 in range(0, cin, WR16):
                         tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part,
                                              tap * cin + c0, WR16, WV16)
+                elif o == 16:
+                    for c0 in range(0, cin, WGRAD_NARROW_ROWS):
+                        tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part,
+                                             tap * cin + c0, WGRAD_NARROW_ROWS, WV16)
                 elif o == 32:
                     for c0 in range(0, cin, WR32):
                         tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part,

@@ -9,7 +9,7 @@ import numpy as np
 from numba import prange
 
 from .. import buffers
-from .._numba import kernel, renamed
+from .._numba import kernel, num_threads, renamed
 from .machine import stack_tile
 from .plan import DIRECT_BLOCKS, DIRECT_TILE as TILE, direct_block
 
@@ -183,5 +183,9 @@ def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     xf = _flat_pad(x, top, left, hp, wp, TILE + wp)
     gf = _flat_pad(grad, 0, 0, oh, wp, TILE)                # rows widened to Wp with zeros
     gw = np.empty(weight_shape, x.dtype)
-    _direct_wgrad[direct_block(weight_shape[0] // groups)](xf, gf, wp, dilation[0], dilation[1], groups, gw)
+    # a task per (group, input channel, block): enough blocks to give every thread one (LeNet's first
+    # layer, one channel into 6: two blocks of 3, not one of 6 on one thread)
+    tasks_a_block = groups * (c // groups)
+    block = direct_block(weight_shape[0] // groups, -(-num_threads() // tasks_a_block))
+    _direct_wgrad[block](xf, gf, wp, dilation[0], dilation[1], groups, gw)
     return gw
