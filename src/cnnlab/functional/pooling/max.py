@@ -13,7 +13,9 @@ class MaxPool2d(Function):
 
     The kernel returns the maxima and, per window, which tap won (its row-major index in the window,
     PyTorch's choice on ties and NaN); the backward is one pass that sends each output's gradient to
-    that tap. ``return_indices`` turns the taps into PyTorch's flat H*W plane indices.
+    that tap. ``return_indices`` turns the taps into PyTorch's flat H*W plane indices. The output
+    keeps the input's memory layout, as PyTorch's does: the next convolution reads channels-last
+    memory without a transposing copy (a flatten after it copies, a fraction of the input).
     """
 
     @staticmethod
@@ -23,7 +25,6 @@ class MaxPool2d(Function):
         out, taps = ctx.kernels.max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size)
         ctx.taps, ctx.input_shape = taps, x.shape
         ctx.params = (kernel_size, stride, padding, dilation)
-        out = backend.get_array_module(out).ascontiguousarray(out)   # NCHW: a following flatten is a view
         if return_indices:
             return out, _plane_index(taps, x.shape[3], *ctx.params)
         return out

@@ -15,12 +15,10 @@ from .plan import DIRECT_BLOCKS, DIRECT_TILE as TILE, direct_block
 
 
 @kernel
-def _flat_pad(x, top, left, hp, wp, slack):
-    """x (N, C, H, W) any layout -> (N, C, Hp*Wp + slack) zero-padded rows laid end to end.
-    ``top``/``left`` may be negative (crop). Each input row is one slice copy (a vector loop; an
-    element-by-element copy with its bounds test ran 3.5x slower)."""
+def _flat_pad_planes(x, top, left, hp, wp, out):
+    """x (N, C, H, W) C-contiguous -> out (N, C, Hp*Wp + slack) zero-padded rows laid end to end;
+    ``top``/``left`` may be negative (crop). A task per plane, each input row one slice copy."""
     n, c, h, w = x.shape
-    out = np.empty((n, c, hp * wp + slack), x.dtype)
     j0, j1 = max(0, left), min(wp, w + left)
     for r in prange(n * c):
         b, ch = r // c, r % c
@@ -28,6 +26,39 @@ def _flat_pad(x, top, left, hp, wp, slack):
         row[:] = 0
         for i in range(max(0, top), min(hp, h + top)):
             row[i * wp + j0:i * wp + j1] = x[b, ch, i - top, j0 - left:j1 - left]
+
+
+@kernel
+def _flat_pad_pixels(x, top, left, hp, wp, out):
+    """As ``_flat_pad_planes`` from channels-last x (N, H, W, C): a task per image and padded row
+    reads its input row once, contiguous, and writes C output rows (a task per plane read every
+    pixel's cache line once per channel: 4x slower at 16 channels)."""
+    n, h, w, c = x.shape
+    length = out.shape[2]
+    j0, j1 = max(0, left), min(wp, w + left)
+    for r in prange(n * hp):
+        b, i = r // hp, r % hp
+        y = i - top
+        end = (i + 1) * wp if i + 1 < hp else length       # the last row also zeroes the slack
+        for ch in range(c):
+            out[b, ch, i * wp:end] = 0
+        if 0 <= y < h:
+            src = x[b, y]
+            for j in range(j0, j1):
+                px = src[j - left]
+                for ch in range(c):
+                    out[b, ch, i * wp + j] = px[ch]
+
+
+def _flat_pad(x, top, left, hp, wp, slack):
+    """x (N, C, H, W) in either layout -> (N, C, Hp*Wp + slack) zero-padded rows laid end to end."""
+    n, c = x.shape[:2]
+    out = buffers.empty((n, c, hp * wp + slack), x.dtype)
+    nhwc = x.transpose(0, 2, 3, 1)
+    if nhwc.flags.c_contiguous and c > 1:
+        _flat_pad_pixels(nhwc, top, left, hp, wp, out)
+    else:
+        _flat_pad_planes(np.ascontiguousarray(x), top, left, hp, wp, out)
     return out
 
 
