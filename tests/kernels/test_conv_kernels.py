@@ -116,6 +116,10 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("columns", dict(x=(2, 16, 9, 7), w=(16, 16, 3, 3), pads=((1, 1), (1, 1)), channels_last=True)),
     ("columns", dict(x=(3, 32, 5, 6), w=(32, 32, 3, 3), pads=((1, 1), (1, 1)))),
     # the weight gradient's narrow tile: 16 outputs from channels in sixes (LeNet's second layer)
+    # and from one channel, a kernel row's 5 taps as the tile's rows (fashion_cnn's first layer);
+    # dilated, the taps are not consecutive: the GEMM
+    ("columns", dict(x=(2, 1, 12, 11), w=(16, 1, 5, 5), pads=((2, 2), (2, 1)))),
+    ("columns", dict(x=(2, 1, 12, 11), w=(16, 1, 5, 5), pads=((2, 2), (2, 2)), dilation=(1, 2))),
     ("columns", dict(x=(2, 6, 12, 12), w=(16, 6, 5, 5), pads=((0, 0), (0, 0)))),
     ("columns", dict(x=(3, 12, 6, 7), w=(16, 12, 3, 3), pads=((1, 1), (0, 1)), channels_last=True)),
     ("columns", dict(x=(2, 16, 10, 10), w=(32, 16, 5, 5), pads=((2, 2), (2, 2)), channels_last=True)),
@@ -245,7 +249,8 @@ def test_conv2d_padding_modes_with_compiled_kernels(mode, data):
 @pytest.mark.parametrize("x_shape,w_shape,stride,groups,plans", [
     ((8, 16, 14, 14), (32, 16, 5, 5), (1, 1), 1, ("columns", "columns", "columns")),
     ((8, 6, 14, 14), (16, 6, 5, 5), (1, 1), 1, ("columns", "direct", "columns")),
-    ((8, 1, 28, 28), (16, 1, 5, 5), (1, 1), 1, ("columns", "direct", "direct")),
+    ((8, 1, 28, 28), (16, 1, 5, 5), (1, 1), 1, ("columns", "direct", "columns")),
+    ((8, 1, 28, 28), (16, 1, 3, 3), (1, 1), 1, ("columns", "direct", "direct")),
     ((8, 1, 28, 28), (6, 1, 5, 5), (1, 1), 1, ("direct", "direct", "direct")),
     ((8, 64, 8, 8), (64, 64, 3, 3), (1, 1), 1, ("columns", "columns", "columns")),
     ((8, 16, 32, 32), (32, 16, 3, 3), (2, 2), 1, ("columns", "columns", "columns")),

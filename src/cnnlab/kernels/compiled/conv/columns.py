@@ -12,8 +12,8 @@ from .layout import _as_rows, _nhwc, _out_size, _padded_nhwc
 from .machine import (gemm, product, product_transposed, ready, tile_convolution,
                       tile_weight_gradient)
 from .plan import (COLUMN_BYTES, MIN_ROWS, MIN_SPLIT_CHANNELS, MIN_TILED_ROWS, PANEL_BLOCK,
-                   TILE_GROUP, TILED_PANEL_BYTES, TILES, WGRAD_NARROW_ROWS, WGRAD_PIXELS, WGRAD_TILES,
-                   tiled, wgrad_tiled)
+                   TILE_GROUP, TILED_PANEL_BYTES, TILES, WGRAD_NARROW_ROWS, WGRAD_PIXELS, WGRAD_TAP_ROWS,
+                   WGRAD_TILES, tiled, wgrad_tiled)
 
 # The register tiles as compile-time constants (rows R, vectors V) per output width.
 R16, V16 = TILES[16]
@@ -174,9 +174,10 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks
 
 
 @kernel
-def _tiled_weight_gradient(xflat, hp, wp, cin, taps, g_rows, sh, sw, oh, ow, parts):
+def _tiled_weight_gradient(xflat, hp, wp, cin, taps, kw, g_rows, sh, sw, oh, ow, parts):
     """parts[t] (taps*C, O) = task t's sum over its run of output pixels of input value x gradient,
-    register tile by register tile (R input channels of one tap x 16V outputs), no columns built."""
+    register tile by register tile (R input channels of one tap x 16V outputs), no columns built.
+    One input channel (16 outputs, ``plan.wgrad_tiled``): a tile's rows are a kernel row's taps."""
     tasks, _, o = parts.shape
     rows = g_rows.shape[0]
     for t in prange(tasks):
@@ -194,6 +195,9 @@ def _tiled_weight_gradient(xflat, hp, wp, cin, taps, g_rows, sh, sw, oh, ow, par
                     for c0 in range(0, cin, WR16):
                         tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part,
                                              tap * cin + c0, WR16, WV16)
+                elif o == 16 and cin == 1:
+                    if tap % kw == 0:     # a kernel row's taps: consecutive values of the input
+                        tile_weight_gradient(xflat, offs, taps[tap], grads, part, tap, WGRAD_TAP_ROWS, WV16)
                 elif o == 16:
                     for c0 in range(0, cin, WGRAD_NARROW_ROWS):
                         tile_weight_gradient(xflat, offs, taps[tap] + c0, grads, part,
@@ -396,11 +400,11 @@ def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     og = o // groups
     oh, ow = grad.shape[2:]
     g_rows = _as_rows(grad)
-    if wgrad_tiled(o, cg, x.dtype, groups):
+    if wgrad_tiled(o, cg, x.dtype, groups, kw, dilation[1]):
         xp = _padded_nhwc(x, pads)
         hp, wp = xp.shape[1:3]
         parts = buffers.empty((_tasks(g_rows.shape[0], WGRAD_PIXELS), kh * kw * cg, o), x.dtype)
-        _tiled_weight_gradient(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), g_rows,
+        _tiled_weight_gradient(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), kw, g_rows,
                                *stride, oh, ow, parts)
         gw = np.empty(weight_shape, x.dtype)
         _panel_copy(gw, parts.sum(axis=0)[None] if parts.shape[0] > 1 else parts[:1], False)

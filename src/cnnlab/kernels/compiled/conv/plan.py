@@ -39,6 +39,10 @@ WGRAD_TILES = {16: (16, 1), 32: (8, 2), 64: (4, 4)}
 # A narrower one for 16 outputs from channels in sixes (LeNet's 6 -> 16 layer): 0.27 against 0.87 ms
 # through the columns' GEMM (N128, 12x12, 5x5, 2 threads).
 WGRAD_NARROW_ROWS = 6
+# From one input channel, the 5 taps of a kernel row are 5 consecutive values of the padded input (no
+# dilation): the tile takes them as its rows (fashion_cnn's first layer, 1 -> 16, 5x5: 0.53 against
+# 0.89 ms through the direct kernel).
+WGRAD_TAP_ROWS = 5
 TILE_GROUP = 168              # output rows sharing one block of the kernel panel (12-28 tiles)
 TILED_PANEL_BYTES = 256 << 10  # a block of the kernel panel (taps x C x 64 float32) stays in L2
 WGRAD_PIXELS = 256            # output pixels whose gradient rows a weight-gradient tile streams
@@ -71,12 +75,15 @@ def tiled(width, dtype, groups):
     return groups == 1 and np.dtype(dtype) == np.float32 and width in TILES
 
 
-def wgrad_tiled(width, channels, dtype, groups):
-    """``tiled`` for the weight gradient, whose tile takes R input channels at a time (for 16
-    outputs, WGRAD_NARROW_ROWS when the channels are not in R's)."""
+def wgrad_tiled(width, channels, dtype, groups, kernel_width=0, dilation=1):
+    """``tiled`` for the weight gradient, whose tile takes R input channels at a time; for 16
+    outputs also WGRAD_NARROW_ROWS of them, or one channel's WGRAD_TAP_ROWS taps of a kernel row."""
     if not tiled(width, dtype, groups):
         return False
-    return channels % WGRAD_TILES[width][0] == 0 or width == 16 and channels % WGRAD_NARROW_ROWS == 0
+    if channels % WGRAD_TILES[width][0] == 0:
+        return True
+    return width == 16 and (channels % WGRAD_NARROW_ROWS == 0
+                            or channels == 1 and kernel_width == WGRAD_TAP_ROWS and dilation == 1)
 
 
 def few_pixels(x_shape, outputs, stride, dtype, groups):
@@ -109,7 +116,8 @@ def choose(op, x_shape, weight_shape, stride, groups, dtype=np.float32):
     if groups == c and weight_shape[1] == 1 and groups > 1:
         return Plan("depthwise", "depthwise")
     if stride == (1, 1):
-        if op == "weight_grad" and c // groups <= DIRECT_WGRAD_MAX_CHANNELS:
+        if op == "weight_grad" and c // groups <= DIRECT_WGRAD_MAX_CHANNELS \
+                and not wgrad_tiled(o, c, dtype, groups, weight_shape[3]):
             return Plan("direct", "direct")
         width = o // groups if op == "forward" else c // groups
         if op != "weight_grad" and width < COLUMNS_MIN_WIDTH:
@@ -121,4 +129,4 @@ def choose(op, x_shape, weight_shape, stride, groups, dtype=np.float32):
         return Plan("columns", "tiles" if tiled(width, dtype, groups) else "gemm")
     if op == "input_grad":
         return Plan("columns", "col2im")
-    return Plan("columns", "tiles" if wgrad_tiled(o, c, dtype, groups) else "gemm")
+    return Plan("columns", "tiles" if wgrad_tiled(o, c, dtype, groups, weight_shape[3]) else "gemm")
