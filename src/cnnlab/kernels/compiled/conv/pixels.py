@@ -16,7 +16,7 @@ from numba import prange
 
 from .. import buffers
 from .._numba import kernel
-from . import columns
+from . import columns, direct
 from .layout import _out_size
 from .machine import gemm, ready, stack_tile, tile_product
 from .plan import PIXELS_DEPTH as DEPTH, PIXELS_GROUP as GROUP, TILES
@@ -57,15 +57,40 @@ def _columns_transposed(x, top, left, sh, sw, dh, dw, kh, kw, oh, ow, cols):
 
 
 @kernel
-def _kernels_times_columns(wrows, cols, bias, out):
+def _columns_of_rows(xf, wp, dh, dw, kh, kw, length, cols):
+    """Stride 1: the transposed columns from flat padded rows xf (N, C, Hp*Wp + slack) (``direct``'s
+    layout), pixels numbered over the padded width, pix = b*length + i*Wp + j (length = oH*Wp; the
+    columns j >= oW are computed and dropped): a row of the columns is then one contiguous run of
+    the input per image, cut where it crosses a block's end (a dense numbering took a copy per
+    output row: 3-4x slower at 256 channels of 14x14)."""
+    n = xf.shape[0]
+    taps = kh * kw
+    for r in prange(cols.shape[1]):
+        c, p, q = r // taps, (r // kw) % kh, r % kw
+        off = p * dh * wp + q * dw
+        cols[-1, r] = 0                          # the last block's tail
+        for b in range(n):
+            src = xf[b, c, off:off + length]
+            pix, at = b * length, 0
+            while at < length:
+                block, u = pix // PIXELS, pix % PIXELS
+                m = min(length - at, PIXELS - u)
+                cols[block, r, u:u + m] = src[at:at + m]
+                pix += m
+                at += m
+
+
+@kernel
+def _kernels_times_columns(wrows, cols, bias, row_width, out):
     """out (N, O, oH, oW) = wrows (O, K) @ columns + bias, the columns in pixel blocks cols (B, K,
-    PIXELS), B*PIXELS >= N*oH*oW. A task takes GROUP tiles of R output channels x PIXELS pixels and
+    PIXELS), pixels numbered (b*oH + i)*row_width + j (row_width oW, or Wp for ``_columns_of_rows``;
+    j >= oW dropped). A task takes GROUP tiles of R output channels x PIXELS pixels and
     runs through K in chunks of DEPTH: a chunk of columns (DEPTH x PIXELS, 32 KB) is read from
     cache by every tile of the group, where whole-K tiles each streamed all the columns (1.2 MB at
     512 channels) from L3. Channels left over by whole tiles go through the GEMM."""
     o, depth = wrows.shape
     n, _, oh, ow = out.shape
-    pixels = n * oh * ow
+    pixels = n * oh * row_width
     pblocks = cols.shape[0]
     span = GROUP * R
     groups = -(-o // span)
@@ -91,8 +116,10 @@ def _kernels_times_columns(wrows, cols, bias, out):
         for k in range(o1 - o0):
             beta = bias[o0 + k]
             for u in range(min(PIXELS, pixels - p0)):
-                b, rest = (p0 + u) // (oh * ow), (p0 + u) % (oh * ow)
-                out[b, o0 + k, rest // ow, rest % ow] = acc[k, u] + beta
+                b, rest = (p0 + u) // (oh * row_width), (p0 + u) % (oh * row_width)
+                i, j = rest // row_width, rest % row_width
+                if j < ow:
+                    out[b, o0 + k, i, j] = acc[k, u] + beta
 
 
 input_grad, weight_grad = columns.input_grad, columns.weight_grad
@@ -106,11 +133,20 @@ def forward(x, weight, bias, pads, stride, dilation, groups):
     n, c = x.shape[:2]
     o, _, kh, kw = weight.shape
     oh, ow = _out_size(x.shape, (kh, kw), pads, stride, dilation)
-    cols = buffers.empty((-(-(n * oh * ow) // PIXELS), c * kh * kw, PIXELS), x.dtype)
-    # NCHW planes to gather from: the input is a few hundred KB, its channels-last copy strided
-    _columns_transposed(np.ascontiguousarray(x), pads[0][0], pads[1][0], *stride, *dilation, kh, kw, oh, ow,
-                        cols)
+    if stride == (1, 1):
+        (top, bottom), (left, right) = pads
+        hp, wp = x.shape[2] + top + bottom, x.shape[3] + left + right
+        xf = direct._flat_pad(x, top, left, hp, wp, dilation[1] * (kw - 1))
+        row_width = wp
+        cols = buffers.empty((-(-(n * oh * wp) // PIXELS), c * kh * kw, PIXELS), x.dtype)
+        _columns_of_rows(xf, wp, *dilation, kh, kw, oh * wp, cols)
+    else:
+        row_width = ow
+        cols = buffers.empty((-(-(n * oh * ow) // PIXELS), c * kh * kw, PIXELS), x.dtype)
+        # NCHW planes to gather from: the input is a few hundred KB, its channels-last copy strided
+        _columns_transposed(np.ascontiguousarray(x), pads[0][0], pads[1][0], *stride, *dilation, kh, kw,
+                            oh, ow, cols)
     out = buffers.empty((n, o, oh, ow), x.dtype)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
-    _kernels_times_columns(np.ascontiguousarray(weight).reshape(o, c * kh * kw), cols, b, out)
+    _kernels_times_columns(np.ascontiguousarray(weight).reshape(o, c * kh * kw), cols, b, row_width, out)
     return out

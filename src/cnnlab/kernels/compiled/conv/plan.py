@@ -51,9 +51,9 @@ MIN_ROWS = 128                # fewer rows per product spend their time packing 
 PANEL_BLOCK = 16              # output channels a kernel-matrix copy moves together (a cache line)
 
 # ``pixels`` takes a forward with FEW_PIXELS times fewer output pixels than output channels: resnet18
-# at batch 1, 49 pixels x 512 channels: 1.85 against 3.2-3.9 ms a layer through the columns (whose
-# panel copy alone took 1.6), the network 29 against 34 ms (2 threads); at 196 x 256 the transposed
-# columns cost as much as they save (2.1 against 1.6-2.2 ms).
+# at batch 1, 49 pixels x 512 channels: 1.85 against 3.2-5.7 ms a layer through the columns (whose
+# panel copy alone took 1.6), the network 27.0-28.0 against 30.3-34.1 ms (2 threads). Taking the
+# 196 x 256 layers too measured the same (27.3 ms both ways, alternated).
 FEW_PIXELS = 4
 PIXELS_GROUP = 8     # its tiles per task, sharing each chunk of columns from cache
 PIXELS_DEPTH = 128   # rows of its columns per chunk: 128 x 64 float32 = 32 KB, within L1
