@@ -109,6 +109,9 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("pixels", dict(x=(1, 64, 3, 3), w=(64, 64, 3, 3), pads=((1, 1), (1, 1)))),
     ("pixels", dict(x=(1, 20, 7, 7), w=(100, 20, 3, 3), pads=((1, 1), (1, 1)), channels_last=True)),
     ("pixels", dict(x=(2, 8, 9, 8), w=(30, 8, 3, 3), pads=((2, 0), (1, 1)), stride=(2, 1))),
+    # stride 1: pixels numbered over the padded width, two images across 64-pixel blocks, dilated
+    ("pixels", dict(x=(2, 8, 9, 8), w=(40, 8, 3, 3), pads=((1, 1), (1, 1)))),
+    ("pixels", dict(x=(2, 5, 9, 8), w=(20, 5, 3, 2), pads=((2, 1), (0, 3)), dilation=(2, 3))),
     ("pixels", dict(x=(1, 16, 14, 14), w=(24, 16, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2),
                     dilation=(1, 2), channels_last=True)),
     # 16 and 32 output channels: the register-tiled product, rows not a multiple of its tile, and
