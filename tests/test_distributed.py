@@ -228,20 +228,27 @@ def test_convert_sync_batchnorm_keeps_parameters_statistics_and_outputs(rng):
 def test_lenet5_on_2_ranks_equals_one_process_with_the_global_batch(tmp_path):
     """20 SGD steps, 2 ranks x 32 against 1 process x 64 with the same data order.
 
-    Float32: the global mean gradient is summed in another order (two partial means of 32, averaged,
-    against one mean of 64), a difference of a few ulps per step that 20 momentum steps carry along;
-    measured max |difference| 2e-8 on weights of size ~0.2, so 2e-6 absolute is round-off, not a
-    bug.
-    Every rank holds bit-identical weights after every step (hash compared across ranks)."""
-    (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
-    _worker(None, "equivalence", tmp_path / "one", "lenet5")
-    # 40 kB buckets: lenet5's 178 kB of gradients travel in 5 messages
-    result = _worker(2, "equivalence", tmp_path / "two", "lenet5", 20, 64, "float32", 40_000)
-    assert result["ranks"] == 2 and result["steps"] == 20 and result["disagreements"] == []
-    one, two = np.load(tmp_path / "one" / "weights.npz"), np.load(tmp_path / "two" / "weights.npz")
-    assert sorted(one.files) == sorted(two.files)
-    for k in one.files:
-        np.testing.assert_allclose(two[k], one[k], rtol=0, atol=2e-6, err_msg=k)
+    In float64 the runs agree to 1e-9 relative: the all-reduced mean gradient is the global one.
+    In float32 it is summed in another association (two partial sums of 32 images, averaged, against
+    one sum of 64: the weight gradient's register tiles add blocks of 256 pixels), a few ulps per step
+    that 20 momentum steps amplify: measured 2e-4 on weights of size 0.2, as much as one process
+    differs from itself run on 1 and on 2 threads. So float32 is held to 3e-3 of each tensor's
+    largest value, as with batch norm below. Every rank holds bit-identical weights after every step
+    (hash compared across ranks)."""
+    for name in ("one64", "two64", "one32", "two32"):
+        (tmp_path / name).mkdir()
+    for dtype in ("float64", "float32"):
+        _worker(None, "equivalence", tmp_path / f"one{dtype[-2:]}", "lenet5", 20, 64, dtype)
+        # 40 kB buckets: lenet5's 178 kB of gradients travel in 5 messages
+        result = _worker(2, "equivalence", tmp_path / f"two{dtype[-2:]}", "lenet5", 20, 64, dtype, 40_000)
+        assert result["ranks"] == 2 and result["steps"] == 20 and result["disagreements"] == []
+    for dtype, rtol in (("64", 1e-9), ("32", 3e-3)):
+        one = np.load(tmp_path / f"one{dtype}" / "weights.npz")
+        two = np.load(tmp_path / f"two{dtype}" / "weights.npz")
+        assert sorted(one.files) == sorted(two.files)
+        for k in one.files:
+            scale = max(float(np.abs(one[k]).max()), 1.0)
+            np.testing.assert_allclose(two[k], one[k], rtol=0, atol=rtol * scale, err_msg=f"{k} float{dtype}")
 
 
 @needs_mpi

@@ -6,8 +6,9 @@ into its panel (the transpose of the output channels) on every call, and the GEM
 resnet18 at batch 1 spent a quarter of its time there. Here the weight is read as it lies, (O,
 C*kH*kW) rows in (c, p, q) order, as the left operand of register tiles (``machine.tile_product``:
 R output channels x 64 pixels), and only the columns are built, transposed, in blocks of 64 pixels
-(B, C*kH*kW, 64), padded with zeros: a few hundred KB. ``plan.choose`` takes it for float32 forwards without groups;
-the gradients, and other dtypes and groups, are the columns' (the same functions).
+(B, C*kH*kW, 64) padded with zeros: a few hundred KB. ``plan.choose`` takes it for float32
+forwards without groups; the gradients, and other dtypes and groups, are the columns' (the same
+functions).
 """
 
 import numba

@@ -11,8 +11,8 @@ Formulations (modules of this package, one shared signature per op, see ``__init
 - ``columns`` (16+ outputs, any stride): register tiles read straight from the padded channels-last
   input for float32 with 16, 32 or 64 outputs (``TILES``), else cache-sized chunks of im2col columns
   times the kernel matrix through the in-kernel GEMM.
-- ``pixels`` (forward, float32, no more output pixels than output channels: a batch-1 network's
-  last stages): the kernels as they lie times transposed columns, in register tiles.
+- ``pixels`` (forward, float32, FEW_PIXELS times fewer output pixels than output channels: a batch-1
+  network's last stages): the kernels as they lie times transposed columns, in register tiles.
 - ``depthwise`` (groups = channels, one or more filters per channel): plane tasks on NCHW memory,
   loops over the channels on channels-last memory (chosen by layout in the module).
 """
