@@ -1,8 +1,8 @@
 """Direct convolution for stride 1 on NCHW rows laid end to end (the package's docstring has the
 layout): a register tile of a block of output channels (``plan.direct_block``: 6, 4 or 3, each
 compiled as its own kernel) x DIRECT_TILE positions on the stack, for narrow outputs and first
-layers. ``forward``, ``input_grad`` and ``weight_grad`` take the package's
-shared signatures; ``stride`` is (1, 1) (``plan.choose`` sees to it)."""
+layers. ``forward``, ``input_grad`` and ``weight_grad`` take the package's shared signatures;
+``stride`` is (1, 1) (``plan.choose`` sees to it)."""
 
 import numba
 import numpy as np
