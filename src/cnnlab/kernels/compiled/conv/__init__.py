@@ -21,8 +21,8 @@ The formulations, from measured training-step timings (benchmarks/RESULTS.md):
   channel, (N, C, Hp*Wp); output position l = i*Wp + j then reads input l + p*dH*Wp + q*dW for tap
   (p, q), so a tile of TILE = 64 consecutive positions is one contiguous slice for every tap. A
   register tile of 6, 4 or 3 output channels (``plan.direct_block``) x 64 positions (24, 16 or 12
-  AVX-512 registers in float32) lives on the stack and accumulates over every (channel, tap); positions j >= oW of a row are computed
-  and dropped. The inner loop is 64 long because LLVM vectorises 16 lanes x 4 and leaves shorter
+  AVX-512 registers in float32) lives on the stack and accumulates over every (channel, tap);
+  positions j >= oW of a row are computed and dropped. The inner loop is 64 long because LLVM vectorises 16 lanes x 4 and leaves shorter
   loops scalar. Bias is added in the output write. The input gradient for stride 1 is the same kernel on
   the gradient padded by the kernel's reach, with the rotated kernel (the lectures' derivation); the
   weight gradient of the first layers (1-4 input channels) sums gradient x shifted input tap by tap.
@@ -38,8 +38,9 @@ The formulations, from measured training-step timings (benchmarks/RESULTS.md):
 - ``pixels`` (forward, float32, no groups, 4x fewer output pixels than output channels: a batch-1
   network's last stages): the weight is the large operand there, and the columns' panel copied all
   of it per call. outputs^T = kernels @ columns^T instead reads the weight as it lies, (O, C*kH*kW),
-  as the left operand of register tiles (6 channels x 64 pixels), over transposed columns built
-  from NCHW planes in 64-pixel blocks; a task runs 8 tiles through each 32 KB chunk of columns.
+  as the left operand of register tiles (6 channels x 64 pixels), over transposed columns in
+  64-pixel blocks (for stride 1 one contiguous run of ``direct``'s flat padded rows per tap, pixels
+  numbered over the padded width); a task runs 8 tiles through each 32 KB chunk of columns.
 - ``depthwise`` (groups = channels): no product is large enough for BLAS. NCHW arrays: one (image,
   channel) plane per task, copied into a thread's L1 buffer split by the stride into phase planes,
   so that every tap is one contiguous slice and the plane's sum a few long vector loops (the
