@@ -5,7 +5,6 @@ input's layout), split into one contiguous block per thread; anything else (stri
 layouts, broadcasting) goes to the reference.
 """
 
-import numpy as np
 from numba import prange
 
 from ..reference import elementwise as _reference
