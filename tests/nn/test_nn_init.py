@@ -130,6 +130,29 @@ def test_generator_argument_and_in_place_on_parameters():
     np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
+@pytest.mark.parametrize("fill,args,draw", [
+    (init.uniform_, (-0.5, 2.0), lambda rng, n: rng.uniform(-0.5, 2.0, n)),
+    (init.normal_, (0.25, 3.0), lambda rng, n: rng.normal(0.25, 3.0, n)),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_fills_draw_in_chunks_the_values_of_one_draw(fill, args, draw, dtype):
+    """A tensor over FILL_CHUNK values is filled a chunk at a time (no float64 copy of a whole large
+    kernel left resident), with the very values one whole draw gives, in the tensor's dtype."""
+    count = 2 * init.FILL_CHUNK + 123
+    t = cnnlab.zeros(count // 3, 3, dtype=dtype)
+    fill(t, *args, generator=np.random.default_rng(5))
+    expected = draw(np.random.default_rng(5), count // 3 * 3).astype(dtype).reshape(count // 3, 3)
+    np.testing.assert_array_equal(t.numpy(), expected)
+    assert t.dtype == dtype
+
+
+def test_large_fill_of_a_strided_view_writes_through():
+    base = cnnlab.zeros(2 * init.FILL_CHUNK, 2)
+    view = base[:, 1]
+    init.uniform_(view, 1.0, 2.0)
+    assert np.all(base.numpy()[:, 1] >= 1.0) and np.all(base.numpy()[:, 0] == 0)
+
+
 # ---------------------------------------------------------------------------------------------- default init
 @pytest.mark.parametrize("build,fan_in", [
     (lambda: nn.Conv2d(64, 128, 3), 64 * 9),

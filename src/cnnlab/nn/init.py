@@ -47,6 +47,27 @@ def _rng(generator):
     return backend.get_rng() if generator is None else generator
 
 
+FILL_CHUNK = 1 << 16   # values drawn at a time: the float64 draw of a whole large kernel (19 MB for
+                       # 512x512x3x3) stayed resident after construction, glibc keeping the freed heap
+
+
+def _fill(fn, tensor, draw):
+    """Write ``draw(count)`` (float64 draws from the generator) into the tensor, FILL_CHUNK values at
+    a time when it is contiguous. Same values as one whole draw: the generator's streams are
+    sequential, a chunk taking the values the whole draw would have given at its place."""
+    a = _array(fn, tensor)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{fn}: `tensor` must be floating (float32 or float64). Received dtype {a.dtype}")
+    if not a.flags.c_contiguous or a.size <= FILL_CHUNK:
+        return _write(fn, tensor, draw(a.shape))
+    xp = backend.get_array_module(a)
+    flat = a.reshape(-1)
+    for start in range(0, a.size, FILL_CHUNK):
+        stop = min(start + FILL_CHUNK, a.size)
+        flat[start:stop] = xp.asarray(draw(stop - start))
+    return tensor
+
+
 def calculate_gain(nonlinearity, param=None):
     """The recommended scale of the weights for a nonlinearity (PyTorch's table).
 
@@ -111,8 +132,8 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     a, b = real_arg("uniform_", "a", a), real_arg("uniform_", "b", b)
     if a > b:
         raise ValueError(f"uniform_: `a` must not exceed `b`. Received: a={a}, b={b}")
-    shape = _array("uniform_", tensor).shape
-    return _write("uniform_", tensor, _rng(generator).uniform(a, b, size=shape))
+    rng = _rng(generator)
+    return _fill("uniform_", tensor, lambda size: rng.uniform(a, b, size=size))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
@@ -120,8 +141,8 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
     mean, std = real_arg("normal_", "mean", mean), real_arg("normal_", "std", std)
     if std < 0:
         raise ValueError(f"normal_: `std` must be non-negative. Received: std={std}")
-    shape = _array("normal_", tensor).shape
-    return _write("normal_", tensor, _rng(generator).normal(mean, std, size=shape))
+    rng = _rng(generator)
+    return _fill("normal_", tensor, lambda size: rng.normal(mean, std, size=size))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
