@@ -129,6 +129,11 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("columns", dict(x=(2, 32, 6, 6), w=(32, 16, 3, 3), pads=((1, 1), (1, 1)), groups=2)),
     ("columns", dict(x=(1, 16, 5, 5), w=(16, 16, 3, 3), pads=((1, 0), (2, 1)))),      # a ragged last tile
     ("columns", dict(x=(2, 64, 6, 5), w=(64, 64, 5, 5), pads=((2, 2), (2, 2)))),      # panel in 2 tap blocks
+    # 128+ outputs in blocks of 64 (enough rows for two threads): a ragged last tile, three blocks
+    # from channels-last input, strided (col2im input gradient, tiled weight gradient)
+    ("columns", dict(x=(1, 128, 31, 31), w=(128, 128, 3, 3), pads=((1, 1), (1, 1)))),
+    ("columns", dict(x=(1, 64, 30, 31), w=(192, 64, 3, 3), pads=((1, 1), (1, 1)), channels_last=True)),
+    ("columns", dict(x=(4, 64, 30, 34), w=(128, 64, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2))),
     ("columns", dict(x=(2, 8, 13, 11), w=(32, 8, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2),
                      dilation=(2, 1), channels_last=True)),                        # strided, dilated tiles
     ("depthwise", dict(x=(2, 70, 9, 9), w=(70, 1, 3, 3), pads=((1, 1), (1, 1)))),    # depthwise, many channels
@@ -266,6 +271,48 @@ def test_dispatch_per_op_and_shape(x_shape, w_shape, stride, groups, plans):
     """One dispatch point chooses per op and shape (the measured choices in the module)."""
     ops = ("forward", "input_grad", "weight_grad")
     assert tuple(plan.choose(op, x_shape, w_shape, stride, groups).formulation for op in ops) == plans
+
+
+@pytest.mark.parametrize("width,rows,threads,expected", [
+    (16, 10, 8, True), (64, 1, 2, True),          # 16-64 outputs: always
+    (128, 6272, 2, True), (512, 1568, 2, True),   # blocks of 64: a task of MIN_TILED_ROWS per thread
+    (128, 784, 2, False), (256, 1568, 4, False),  # batch 1's few rows: the GEMM shares out channels
+    (128, 784, 1, True), (96, 100000, 2, False), (24, 100000, 1, False),
+])
+def test_wide_outputs_run_in_tiles_when_every_thread_gets_rows(width, rows, threads, expected):
+    assert plan.tiled(width, np.float32, 1, rows, threads) is expected
+    assert not plan.tiled(width, np.float64, 1, rows, threads)
+    assert not plan.tiled(width, np.float32, 2, rows, threads)
+
+
+@pytest.mark.parametrize("width,channels,rows,expected", [
+    (128, 128, 784, True), (512, 256, 1568, True), (256, 256, 196, False),  # a WGRAD_PIXELS run per thread
+    (128, 6, 100000, False), (16, 16, 10, True), (16, 6, 10, True), (32, 6, 10, False),
+])
+def test_weight_gradient_tiles_for_wide_outputs_need_a_run_of_pixels_per_thread(width, channels, rows,
+                                                                                   expected):
+    assert plan.wgrad_tiled(width, channels, np.float32, 1, 3, 1, rows, 2) is expected
+
+
+def test_wide_tiles_are_the_path_taken(monkeypatch):
+    """128 outputs on 961 rows with two threads: the forward, the stride-1 input gradient and the
+    weight gradient all run the register tiles (no GEMM call)."""
+    from cnnlab.kernels.compiled.conv import columns
+
+    calls = []
+    for name in ("_tiled_convolution", "_tiled_weight_gradient", "_columns_product",
+                 "_columns_weight_product"):
+        original = getattr(columns, name)
+        monkeypatch.setattr(columns, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
+    monkeypatch.setattr(columns, "num_threads", lambda: 2)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 128, 31, 31)).astype(np.float32)
+    w = rng.standard_normal((128, 128, 3, 3)).astype(np.float32)
+    pads = ((1, 1), (1, 1))
+    y = columns.forward(x, w, None, pads, (1, 1), (1, 1), 1)
+    columns.input_grad(np.ascontiguousarray(y), w, x.shape, pads, (1, 1), (1, 1), 1)
+    columns.weight_grad(x, np.ascontiguousarray(y), w.shape, pads, (1, 1), (1, 1), 1)
+    assert calls == ["_tiled_convolution", "_tiled_convolution", "_tiled_weight_gradient"]
 
 
 @pytest.mark.parametrize("channels,block", [(6, 6), (12, 6), (16, 4), (8, 4), (20, 4), (9, 3), (3, 3),

@@ -27,7 +27,8 @@ The formulations, from measured training-step timings (benchmarks/RESULTS.md):
   the gradient padded by the kernel's reach, with the rotated kernel (the lectures' derivation); the
   weight gradient of the first layers (1-4 input channels) sums gradient x shifted input tap by tap.
 - ``columns`` (16+ outputs, any stride): the product of im2col columns and the kernel matrix. For
-  float32 with 16, 32 or 64 outputs (and no groups) the columns are never built: register tiles
+  float32 with 16, 32 or 64 outputs, or more in blocks of 64 where every thread gets a run of rows
+  (no groups), the columns are never built: register tiles
   (``machine.simd``) read the padded channels-last input through one offset per output pixel and one
   per tap, forward, stride-1 input gradient and weight gradient alike. Otherwise each thread builds
   a cache-sized chunk of columns from the channels-last input (the padding written as zeros) and calls
@@ -68,20 +69,20 @@ FORMULATIONS = {"direct": direct, "columns": columns, "depthwise": depthwise, "p
 
 def conv2d_forward(x, weight, bias, pads, stride, dilation, groups):
     """x (N, C, H, W), weight (O, C/G, kH, kW), bias (O,) or None -> (N, O, oH, oW)."""
-    plan = choose("forward", x.shape, weight.shape, stride, groups, x.dtype)
+    plan = choose("forward", x.shape, weight.shape, stride, groups, x.dtype, num_threads())
     return FORMULATIONS[plan.formulation].forward(x, weight, bias, pads, stride, dilation, groups)
 
 
 def conv2d_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):
     """grad (N, O, oH, oW) -> d input (N, C, H, W)."""
-    plan = choose("input_grad", input_shape, weight.shape, stride, groups, grad.dtype)
+    plan = choose("input_grad", input_shape, weight.shape, stride, groups, grad.dtype, num_threads())
     formulation = FORMULATIONS[plan.formulation]
     return formulation.input_grad(grad, weight, input_shape, pads, stride, dilation, groups)
 
 
 def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     """x (N, C, H, W), grad (N, O, oH, oW) -> d weight (O, C/G, kH, kW)."""
-    plan = choose("weight_grad", x.shape, weight_shape, stride, groups, x.dtype)
+    plan = choose("weight_grad", x.shape, weight_shape, stride, groups, x.dtype, num_threads())
     formulation = FORMULATIONS[plan.formulation]
     return formulation.weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)
 

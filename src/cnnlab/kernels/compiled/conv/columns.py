@@ -364,7 +364,7 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
     rows = out.reshape(n * oh * ow, o)
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
-    if tiled(o, x.dtype, groups):
+    if tiled(o, x.dtype, groups, rows.shape[0], num_threads()):
         # register tiles read the padded input directly (no columns at all)
         xp = _padded_nhwc(x, pads)
         hp, wp = xp.shape[1:3]
@@ -409,7 +409,7 @@ def weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     og = o // groups
     oh, ow = grad.shape[2:]
     g_rows = _as_rows(grad)
-    if wgrad_tiled(o, cg, x.dtype, groups, kw, dilation[1]):
+    if wgrad_tiled(o, cg, x.dtype, groups, kw, dilation[1], g_rows.shape[0], num_threads()):
         xp = _padded_nhwc(x, pads)
         hp, wp = xp.shape[1:3]
         parts = buffers.empty((_tasks(g_rows.shape[0], WGRAD_PIXELS), kh * kw * cg, o), x.dtype)

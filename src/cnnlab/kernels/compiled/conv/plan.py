@@ -9,8 +9,9 @@ Formulations (modules of this package, one shared signature per op, see ``__init
   positions on padded rows laid end to end; narrow outputs (LeNet's 6 channels), a first layer's
   input gradient, and the weight gradient of layers with few input channels.
 - ``columns`` (16+ outputs, any stride): register tiles read straight from the padded channels-last
-  input for float32 with 16, 32 or 64 outputs (``TILES``), else cache-sized chunks of im2col columns
-  times the kernel matrix through the in-kernel GEMM.
+  input for float32 with 16, 32 or 64 outputs (``TILES``) or wider in blocks of 64 (given rows for
+  every thread), else cache-sized chunks of im2col columns times the kernel matrix through the
+  in-kernel GEMM.
 - ``pixels`` (forward, float32, FEW_PIXELS times fewer output pixels than output channels: a batch-1
   network's last stages): the kernels as they lie times transposed columns, in register tiles.
 - ``depthwise`` (groups = channels, one or more filters per channel): plane tasks on NCHW memory,
@@ -67,20 +68,31 @@ Plan.__doc__ = """One op's plan: the formulation (a module of this package) and 
 through the in-kernel GEMM) or "col2im" (the strided input gradient)."""
 
 
-def tiled(width, dtype, groups):
-    """True when a product into ``width`` outputs runs in register tiles straight from the input:
-    float32, no groups, 16, 32 or 64 outputs. Wider products go to the threaded GEMM, as fast or
-    faster there (measured at 128 and 256 channels: forward 193-211 vs 211-225 GFLOP/s, weight
-    gradient 168-212 vs 221-251)."""
-    return groups == 1 and np.dtype(dtype) == np.float32 and width in TILES
+def tiled(width, dtype, groups, rows=0, threads=1):
+    """True when a product into ``width`` outputs of ``rows`` output pixels runs in register tiles
+    straight from the input: float32, no groups, 16, 32 or 64 outputs, or a multiple of 64 (blocks
+    of 64) when the rows give each of ``threads`` a task of MIN_TILED_ROWS. On this AVX-512 host the
+    tiles beat the threaded GEMM at 128-512 channels by 5-15% (forward and input gradient, N8-128,
+    6,272-32,768 rows: 182-209 against 161-182 GFLOP/s, ``benchmarks/RESULTS.md``); with fewer rows
+    (batch 1: 784) one task would run alone, where the GEMM shares out the output channels."""
+    return _tile_width(width, dtype, groups) and (width in TILES or -(-rows // MIN_TILED_ROWS) >= threads)
 
 
-def wgrad_tiled(width, channels, dtype, groups, kernel_width=0, dilation=1):
-    """``tiled`` for the weight gradient, whose tile takes R input channels at a time; for 16
-    outputs also WGRAD_NARROW_ROWS of them, or one channel's WGRAD_TAP_ROWS taps of a kernel row."""
-    if not tiled(width, dtype, groups):
+def _tile_width(width, dtype, groups):
+    """float32 without groups, into 16, 32 or 64 outputs or blocks of 64: what the tiles compute."""
+    return groups == 1 and np.dtype(dtype) == np.float32 and (width in TILES or width % 64 == 0)
+
+
+def wgrad_tiled(width, channels, dtype, groups, kernel_width=0, dilation=1, rows=0, threads=1):
+    """``tiled`` for the weight gradient, whose tile takes R input channels at a time and whose tasks
+    are runs of WGRAD_PIXELS pixels (wide outputs: one for each of ``threads``, else the GEMM: batch 1's
+    196 rows at 256 channels ran at 91 against 140 GFLOP/s); for 16 outputs also WGRAD_NARROW_ROWS
+    channels, or one channel's WGRAD_TAP_ROWS taps of a kernel row."""
+    if not _tile_width(width, dtype, groups):
         return False
-    if channels % WGRAD_TILES[width][0] == 0:
+    if width not in TILES and -(-rows // WGRAD_PIXELS) < threads:
+        return False
+    if channels % WGRAD_TILES[min(width, 64)][0] == 0:
         return True
     return width == 16 and (channels % WGRAD_NARROW_ROWS == 0
                             or channels == 1 and kernel_width == WGRAD_TAP_ROWS and dilation == 1)
@@ -106,18 +118,20 @@ def direct_block(channels, min_blocks=1):
     return min(DIRECT_BLOCKS, key=cost)
 
 
-def choose(op, x_shape, weight_shape, stride, groups, dtype=np.float32):
-    """The plan of ``op`` ("forward", "input_grad", "weight_grad") for a shape. Chosen from
+def choose(op, x_shape, weight_shape, stride, groups, dtype=np.float32, threads=1):
+    """The plan of ``op`` ("forward", "input_grad", "weight_grad") for a shape, on ``threads``
+    threads (output pixels counted as for 'same' padding, as ``few_pixels`` counts them). Chosen from
     training-step timings of every formulation (benchmarks/RESULTS.md): the columns' formulation
     wins wherever the product has 16+ outputs, even from one input channel; the direct kernel keeps
     narrower outputs (LeNet's 6 channels, a first layer's input gradient) and the weight gradient of
     the first layers."""
     c, o = x_shape[1], weight_shape[0]
+    rows = x_shape[0] * -(-x_shape[2] // stride[0]) * -(-x_shape[3] // stride[1])
     if groups == c and weight_shape[1] == 1 and groups > 1:
         return Plan("depthwise", "depthwise")
     if stride == (1, 1):
         if op == "weight_grad" and c // groups <= DIRECT_WGRAD_MAX_CHANNELS \
-                and not wgrad_tiled(o, c, dtype, groups, weight_shape[3]):
+                and not wgrad_tiled(o, c, dtype, groups, weight_shape[3], 1, rows, threads):
             return Plan("direct", "direct")
         width = o // groups if op == "forward" else c // groups
         if op != "weight_grad" and width < COLUMNS_MIN_WIDTH:
@@ -126,7 +140,8 @@ def choose(op, x_shape, weight_shape, stride, groups, dtype=np.float32):
         return Plan("pixels", "pixels")
     if op == "forward" or op == "input_grad" and stride == (1, 1):
         width = o if op == "forward" else c          # the stride-1 input gradient: the same product
-        return Plan("columns", "tiles" if tiled(width, dtype, groups) else "gemm")
+        return Plan("columns", "tiles" if tiled(width, dtype, groups, rows, threads) else "gemm")
     if op == "input_grad":
         return Plan("columns", "col2im")
-    return Plan("columns", "tiles" if wgrad_tiled(o, c, dtype, groups, weight_shape[3]) else "gemm")
+    tiles = wgrad_tiled(o, c, dtype, groups, weight_shape[3], 1, rows, threads)
+    return Plan("columns", "tiles" if tiles else "gemm")
