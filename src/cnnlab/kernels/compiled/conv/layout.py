@@ -8,6 +8,9 @@ from .. import buffers
 from .._numba import helper, kernel
 
 
+NCHW_PIXEL_CHANNELS = 16   # from here on, an NCHW row is transposed pixel by pixel (``_pad_to_nhwc``)
+
+
 @helper
 def _zero_borders(out, b, i, top_rows, h_rows, left, w_cols):
     """Zero row i of image b of out (N, Hp, Wp, C) outside the copied block [left, left + w_cols)
@@ -23,7 +26,10 @@ def _zero_borders(out, b, i, top_rows, h_rows, left, w_cols):
 @kernel
 def _pad_to_nhwc(x, nchw, top, left, out):
     """x C-contiguous, (N, C, H, W) when ``nchw`` else (N, H, W, C) -> out (N, Hp, Wp, C), one task per
-    output row: a channels-last row is one contiguous copy, an NCHW one a transposing copy per channel."""
+    output row: a channels-last row is one contiguous copy, an NCHW one a transposing copy. With few
+    channels each plane's row is read once; with NCHW_PIXEL_CHANNELS or more each output pixel's
+    channels are written as one run (a channel's scattered writes took 2-6x longer: 6.6 against 2.0 ms
+    for N32 C128 28x28)."""
     n, hp, wp, c = out.shape
     h, w = (x.shape[2], x.shape[3]) if nchw else (x.shape[1], x.shape[2])
     j0, j1 = max(0, left), min(wp, w + left)
@@ -32,12 +38,17 @@ def _pad_to_nhwc(x, nchw, top, left, out):
         _zero_borders(out, b, i, max(0, top), min(hp, h + top) - max(0, top), left, w)
         y = i - top
         if 0 <= y < h and j1 > j0:
-            if nchw:
+            if nchw and c < NCHW_PIXEL_CHANNELS:
                 dst = out[b, i]
                 for ch in range(c):
                     src = x[b, ch, y]
                     for j in range(j0, j1):
                         dst[j, ch] = src[j - left]
+            elif nchw:
+                for j in range(j0, j1):
+                    px = out[b, i, j]
+                    for ch in range(c):
+                        px[ch] = x[b, ch, y, j - left]
             else:
                 dst = out[b, i, j0:j1].reshape((j1 - j0) * c)
                 src = x[b, y, j0 - left:j1 - left].reshape((j1 - j0) * c)
