@@ -201,6 +201,9 @@ def _backward_planes(is_max):
         planes, h, w = gx.shape
         oh, ow = g.shape[1], g.shape[2]
         cols = _column_runs(kw, dw, pw, w, sw, ow)
+        tap_y, tap_x = np.empty(kh * kw, np.intp), np.empty(kh * kw, np.intp)
+        for k in range(kh * kw):      # each tap's offsets, looked up: not two divisions an output
+            tap_y[k], tap_x[k] = k // kw * dh, k % kw * dw
         for plane in prange(planes):
             dst = gx[plane]
             dst[:, :] = 0
@@ -209,8 +212,7 @@ def _backward_planes(is_max):
                 if is_max:
                     for j in range(ow):
                         k = np.intp(taps[plane, i, j])
-                        p, q = k // kw, k % kw
-                        y, z = top + p * dh, j * sw - pw + q * dw
+                        y, z = top + tap_y[k], j * sw - pw + tap_x[k]
                         if 0 <= y < h and 0 <= z < w:
                             dst[y, z] += g[plane, i, j]
                 else:

@@ -175,8 +175,9 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks
                         target = out[:, k0:k0 + block] if count == tile else scratch[:, k0:k0 + block]
                         at = r0 if count == tile else 0
                         _convolution_tiles(xflat, offsets, taps[t0:t1], w, target, at, t0 > 0)
+            whole = g0 + (g1 - g0) - (g1 - g0) % tile     # rows of whole tiles; the rest in scratch
             for r in range(g0, g1):
-                src = out[r] if r - g0 < (g1 - g0) - (g1 - g0) % tile else scratch[(r - g0) % tile]
+                src = out[r] if r < whole else scratch[r - whole]
                 dst = out[r]
                 for k in range(o):
                     dst[k] = src[k] + bias[k]

@@ -97,13 +97,16 @@ def _direct_for(BLOCK):
                             wv = w[chans[k], c, p, q]
                             for t in range(TILE):
                                 acc[k, t] += wv * xs[t]
-            for t in range(TILE):
-                pos = l0 + t
-                i = pos // wp
-                j = pos - i * wp
-                if pos < length and j < ow:
+            i = l0 // wp          # the tile's first position; then step along the row (a division
+            j = l0 - i * wp       # per position cost a first layer's tile as much as its products)
+            for t in range(min(TILE, length - l0)):
+                if j < ow:
                     for k in range(BLOCK):
                         out[img, chans[k], i, j] = acc[k, t]
+                j += 1
+                if j == wp:
+                    j = 0
+                    i += 1
 
     return direct
 
