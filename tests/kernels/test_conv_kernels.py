@@ -132,6 +132,10 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     # 128+ outputs in blocks of 64 (enough rows for two threads): a ragged last tile, three blocks
     # from channels-last input, strided (col2im input gradient, tiled weight gradient)
     ("columns", dict(x=(1, 128, 31, 31), w=(128, 128, 3, 3), pads=((1, 1), (1, 1)))),
+    # nothing to pad on channels-last input: the tiles read the input itself (a 1x1 shortcut)
+    ("columns", dict(x=(2, 16, 9, 8), w=(32, 16, 1, 1), pads=((0, 0), (0, 0)), stride=(2, 2),
+                     channels_last=True)),
+    ("columns", dict(x=(2, 16, 7, 6), w=(16, 16, 3, 3), pads=((0, 0), (0, 0)), channels_last=True)),
     ("columns", dict(x=(1, 64, 30, 31), w=(192, 64, 3, 3), pads=((1, 1), (1, 1)), channels_last=True)),
     ("columns", dict(x=(4, 64, 30, 34), w=(128, 64, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2))),
     ("columns", dict(x=(2, 8, 13, 11), w=(32, 8, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2),
@@ -150,6 +154,7 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("depthwise", dict(x=(1, 4, 1, 1), w=(8, 1, 1, 1), pads=((0, 0), (0, 0)))),
     ("depthwise", dict(x=(2, 5, 15, 13), w=(10, 1, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2),
                        channels_last=True)),
+    ("depthwise", dict(x=(2, 5, 9, 8), w=(5, 1, 3, 3), pads=((0, 0), (0, 0)), channels_last=True)),
 ])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_named_shapes(form, case, dtype):
@@ -271,6 +276,17 @@ def test_dispatch_per_op_and_shape(x_shape, w_shape, stride, groups, plans):
     """One dispatch point chooses per op and shape (the measured choices in the module)."""
     ops = ("forward", "input_grad", "weight_grad")
     assert tuple(plan.choose(op, x_shape, w_shape, stride, groups).formulation for op in ops) == plans
+
+
+def test_channels_last_input_with_nothing_to_pad_is_not_copied(rng):
+    from cnnlab.kernels.compiled.conv import layout
+
+    x = np.ascontiguousarray(rng.standard_normal((2, 5, 6, 3))).transpose(0, 3, 1, 2)   # NCHW view
+    same = layout._padded_nhwc(x, ((0, 0), (0, 0)))
+    assert np.shares_memory(same, x) and same.flags.c_contiguous
+    padded = layout._padded_nhwc(x, ((1, 0), (0, 0)))
+    assert not np.shares_memory(padded, x) and padded.shape == (2, 6, 6, 3)
+    assert not np.shares_memory(layout._padded_nhwc(np.ascontiguousarray(x), ((0, 0), (0, 0))), x)
 
 
 @pytest.mark.parametrize("width,rows,threads,expected", [

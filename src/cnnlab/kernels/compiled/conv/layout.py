@@ -58,9 +58,12 @@ def _pad_to_nhwc(x, nchw, top, left, out):
 
 def _nhwc_pad(x, top, left, hp, wp):
     """x (N, C, H, W) in either layout -> (N, Hp, Wp, C) zero-padded, channels-last; ``top``/``left``
-    may be negative (crop)."""
-    out = buffers.empty((x.shape[0], hp, wp, x.shape[1]), x.dtype)
+    may be negative (crop). Channels-last x with nothing to pad comes back as it is (a view, read
+    only by the callers): a 1x1 shortcut's input is not copied."""
     nhwc = x.transpose(0, 2, 3, 1)
+    if nhwc.flags.c_contiguous and top == left == 0 and (hp, wp) == x.shape[2:]:
+        return nhwc
+    out = buffers.empty((x.shape[0], hp, wp, x.shape[1]), x.dtype)
     if nhwc.flags.c_contiguous:
         _pad_to_nhwc(nhwc, False, top, left, out)
     else:
