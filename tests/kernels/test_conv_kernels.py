@@ -292,10 +292,11 @@ def test_channels_last_input_with_nothing_to_pad_is_not_copied(rng):
 @pytest.mark.parametrize("width,rows,threads,expected", [
     (16, 10, 8, True), (64, 1, 2, True),          # 16-64 outputs: always
     (128, 6272, 2, True), (512, 1568, 2, True),   # blocks of 64: a task of MIN_TILED_ROWS per thread
-    (128, 784, 2, False), (256, 1568, 4, False),  # batch 1's few rows: the GEMM shares out channels
+    (128, 784, 2, True), (256, 196, 4, True),     # few rows: the blocks of 64 shared out over tasks
+    (128, 784, 4, False), (192, 1000, 8, False),  # still fewer tasks than threads: the GEMM
     (128, 784, 1, True), (96, 100000, 2, False), (24, 100000, 1, False),
 ])
-def test_wide_outputs_run_in_tiles_when_every_thread_gets_rows(width, rows, threads, expected):
+def test_wide_outputs_run_in_tiles_when_every_thread_gets_a_task(width, rows, threads, expected):
     assert plan.tiled(width, np.float32, 1, rows, threads) is expected
     assert not plan.tiled(width, np.float64, 1, rows, threads)
     assert not plan.tiled(width, np.float32, 2, rows, threads)
@@ -329,6 +330,35 @@ def test_wide_tiles_are_the_path_taken(monkeypatch):
     columns.input_grad(np.ascontiguousarray(y), w, x.shape, pads, (1, 1), (1, 1), 1)
     columns.weight_grad(x, np.ascontiguousarray(y), w.shape, pads, (1, 1), (1, 1), 1)
     assert calls == ["_tiled_convolution", "_tiled_convolution", "_tiled_weight_gradient"]
+
+
+@pytest.mark.parametrize("rows,width,threads,tasks", [
+    (100000, 64, 2, (2, 1)), (784, 128, 2, (1, 2)), (196, 256, 4, (1, 4)), (196, 192, 2, (1, 2)),
+    (2000, 512, 4, (3, 1)), (900, 512, 4, (2, 2)), (10, 16, 4, (1, 1)),
+])
+def test_tile_tasks_share_out_blocks_of_64_when_runs_are_fewer_than_threads(rows, width, threads, tasks):
+    assert plan.tile_tasks(rows, width, threads) == tasks
+
+
+@pytest.mark.parametrize("case,threads", [
+    (dict(x=(1, 128, 9, 9), w=(192, 128, 3, 3), pads=((1, 1), (1, 1))), 2),     # 3 blocks in 2 tasks
+    (dict(x=(1, 64, 7, 8), w=(256, 64, 3, 3), pads=((1, 1), (0, 1)), stride=(2, 1), channels_last=True), 4),
+    (dict(x=(1, 64, 7, 8), w=(256, 64, 3, 3), pads=((1, 1), (0, 1)), stride=(2, 1)), 2),
+])
+def test_tiles_split_over_blocks_of_outputs_when_rows_are_few(case, threads, monkeypatch):
+    """Batch 1: one run of rows, its blocks of 64 outputs shared out over the threads' tasks."""
+    from cnnlab.kernels.compiled.conv import columns
+
+    monkeypatch.setattr(columns, "num_threads", lambda: threads)
+    defaults = dict(stride=(1, 1), dilation=(1, 1), groups=1, bias=True, channels_last=False)
+    case = {**defaults, **case}
+    n, _, h, w = case["x"]
+    o, _, kh, kw = case["w"]
+    (top, bottom), (left, right) = case["pads"]
+    rows = n * ((h + top + bottom - kh) // case["stride"][0] + 1) * ((w + left + right - kw) // case["stride"][1] + 1)
+    runs, splits = plan.tile_tasks(rows, o, threads)
+    assert runs == 1 and splits == threads and plan.tiled(o, np.float32, 1, rows, threads)
+    _check("columns", case, "float32")
 
 
 @pytest.mark.parametrize("channels,block", [(6, 6), (12, 6), (16, 4), (8, 4), (20, 4), (9, 3), (3, 3),

@@ -11,9 +11,9 @@ from .._numba import helper, kernel, num_threads
 from .layout import _as_rows, _nhwc, _out_size, _padded_nhwc
 from .machine import (gemm, product, product_transposed, ready, tile_convolution,
                       tile_weight_gradient)
-from .plan import (COLUMN_BYTES, MIN_ROWS, MIN_SPLIT_CHANNELS, MIN_TILED_ROWS, PANEL_BLOCK,
-                   TILE_GROUP, TILED_PANEL_BYTES, TILES, WGRAD_NARROW_ROWS, WGRAD_PIXELS, WGRAD_TAP_ROWS,
-                   WGRAD_TILES, tiled, wgrad_tiled)
+from .plan import (COLUMN_BYTES, MIN_ROWS, MIN_SPLIT_CHANNELS, PANEL_BLOCK, TILE_GROUP, TILED_PANEL_BYTES,
+                   TILES, WGRAD_NARROW_ROWS, WGRAD_PIXELS, WGRAD_TAP_ROWS, WGRAD_TILES, tile_tasks, tiled,
+                   wgrad_tiled)
 
 # The register tiles as compile-time constants (rows R, vectors V) per output width.
 R16, V16 = TILES[16]
@@ -147,25 +147,29 @@ def _convolution_tiles(xflat, offsets, taps, w, target, at, accumulate):
 
 
 @kernel
-def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks, taps_per_block, out):
+def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, runs, splits, taps_per_block, out):
     """out (N*oH*oW, O) = the convolution of the padded channels-last input (flattened) with the
     kernel matrix wm (taps*C, O), register tile by register tile, no columns built
     (``plan.TILES``: 14 rows x 16 channels, 7 x 32, or 6 x 64 per block of 64 channels, O a
-    multiple of 64). A task takes a run of
-    output rows, TILE_GROUP at a time; each group runs over the kernel panel a block (64 columns x
-    ``taps_per_block`` taps, sized to stay in L2) at a time, adding block after block into its rows.
-    A ragged last tile is computed in scratch and its valid rows copied."""
+    multiple of 64). A task takes a run of output rows (``runs`` of them) and a share of the blocks of
+    64 outputs (``splits`` shares: ``plan.tile_tasks``), TILE_GROUP rows at a time; each group runs
+    over the kernel panel a block (64 columns x ``taps_per_block`` taps, sized to stay in L2) at a
+    time, adding block after block into its rows. A ragged last tile is computed in scratch and its
+    valid rows copied."""
     rows, o = out.shape
     tile = R16 if o == 16 else (R32 if o == 32 else R64)
     block = o if o <= 32 else 64
+    blocks = o // block
     n_taps = taps.size
-    for t in prange(tasks):
+    for t in prange(runs * splits):
+        run, split = t // splits, t % splits
+        c0, c1 = blocks * split // splits * block, blocks * (split + 1) // splits * block
         offsets = np.empty(tile, np.int64)
         scratch = np.empty((tile, o), out.dtype)
-        end = rows * (t + 1) // tasks
-        for g0 in range(rows * t // tasks, end, TILE_GROUP - TILE_GROUP % tile):
+        end = rows * (run + 1) // runs
+        for g0 in range(rows * run // runs, end, TILE_GROUP - TILE_GROUP % tile):
             g1 = min(g0 + TILE_GROUP - TILE_GROUP % tile, end)
-            for k0 in range(0, o, block):
+            for k0 in range(c0, c1, block):
                 for t0 in range(0, n_taps, taps_per_block):
                     t1 = min(t0 + taps_per_block, n_taps)
                     w = wm[t0 * cin:t1 * cin, k0:k0 + block]
@@ -179,7 +183,7 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, tasks
             for r in range(g0, g1):
                 src = out[r] if r < whole else scratch[r - whole]
                 dst = out[r]
-                for k in range(o):
+                for k in range(c0, c1):
                     dst[k] = src[k] + bias[k]
 
 
@@ -365,14 +369,15 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
     rows = out.reshape(n * oh * ow, o)
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
-    if tiled(o, x.dtype, groups, rows.shape[0], num_threads()):
+    threads = num_threads()
+    if tiled(o, x.dtype, groups, rows.shape[0], threads):
         # register tiles read the padded input directly (no columns at all)
         xp = _padded_nhwc(x, pads)
         hp, wp = xp.shape[1:3]
         block = o if o <= 32 else 64
         taps_per_block = max(1, TILED_PANEL_BYTES // (cg * block * 4))
         _tiled_convolution(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), wm[0], b,
-                           *stride, oh, ow, _tasks(rows.shape[0], MIN_TILED_ROWS), taps_per_block, rows)
+                           *stride, oh, ow, *tile_tasks(rows.shape[0], o, threads), taps_per_block, rows)
         return out.transpose(0, 3, 1, 2)
     runs = _tasks(rows.shape[0], chunk)
     _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, b, *stride, *dilation, kh, kw, oh, ow,

@@ -70,12 +70,22 @@ through the in-kernel GEMM) or "col2im" (the strided input gradient)."""
 
 def tiled(width, dtype, groups, rows=0, threads=1):
     """True when a product into ``width`` outputs of ``rows`` output pixels runs in register tiles
-    straight from the input: float32, no groups, 16, 32 or 64 outputs, or a multiple of 64 (blocks
-    of 64) when the rows give each of ``threads`` a task of MIN_TILED_ROWS. On this AVX-512 host the
-    tiles beat the threaded GEMM at 128-512 channels by 5-15% (forward and input gradient, N8-128,
-    6,272-32,768 rows: 182-209 against 161-182 GFLOP/s, ``benchmarks/RESULTS.md``); with fewer rows
-    (batch 1: 784) one task would run alone, where the GEMM shares out the output channels."""
-    return _tile_width(width, dtype, groups) and (width in TILES or -(-rows // MIN_TILED_ROWS) >= threads)
+    straight from the input: float32, no groups, 16, 32 or 64 outputs, or a multiple of 64 when
+    ``tile_tasks`` gives each of ``threads`` a task. On this AVX-512 host the tiles beat the threaded
+    GEMM at 128-512 channels by 5-15% (forward and input gradient, N8-128, 6,272-32,768 rows: 182-209
+    against 161-182 GFLOP/s, ``benchmarks/RESULTS.md``)."""
+    if not _tile_width(width, dtype, groups):
+        return False
+    runs, splits = tile_tasks(rows, width, threads)
+    return width in TILES or runs * splits >= threads
+
+
+def tile_tasks(rows, width, threads):
+    """(runs, splits): the tiled product's tasks, runs of at least MIN_TILED_ROWS output rows, each
+    run's blocks of 64 outputs shared out over ``splits`` tasks when there are fewer runs than threads
+    (batch 1: 784 rows of 128 channels in two tasks of 64 channels, where one task took them all)."""
+    runs = max(1, min(threads, -(-rows // MIN_TILED_ROWS)))
+    return runs, max(1, min(threads // runs, width // 64))
 
 
 def _tile_width(width, dtype, groups):
