@@ -9,9 +9,9 @@ Formulations (modules of this package, one shared signature per op, see ``__init
   positions on padded rows laid end to end; narrow outputs (LeNet's 6 channels), a first layer's
   input gradient, and the weight gradient of layers with few input channels.
 - ``columns`` (16+ outputs, any stride): register tiles read straight from the padded channels-last
-  input for float32 with 16, 32 or 64 outputs (``TILES``) or wider in blocks of 64 (given rows for
-  every thread), else cache-sized chunks of im2col columns times the kernel matrix through the
-  in-kernel GEMM.
+  input for float32 with 16, 32 or 64 outputs (``TILES``) or wider in blocks of 64 (given a task for
+  every thread: ``tile_tasks``), else cache-sized chunks of im2col columns times the kernel matrix
+  through the in-kernel GEMM.
 - ``pixels`` (forward, float32, FEW_PIXELS times fewer output pixels than output channels: a batch-1
   network's last stages): the kernels as they lie times transposed columns, in register tiles.
 - ``depthwise`` (groups = channels, one or more filters per channel): plane tasks on NCHW memory,
