@@ -27,8 +27,8 @@ The formulations, from measured training-step timings (benchmarks/RESULTS.md):
   the gradient padded by the kernel's reach, with the rotated kernel (the lectures' derivation); the
   weight gradient of the first layers (1-4 input channels) sums gradient x shifted input tap by tap.
 - ``columns`` (16+ outputs, any stride): the product of im2col columns and the kernel matrix. For
-  float32 with 16, 32 or 64 outputs, or more in blocks of 64 where every thread gets a task (a run of
-  rows, or a share of a run's blocks) (no groups), the columns are never built: register tiles
+  float32 without groups into 16, 32 or 64 outputs, or more in blocks of 64 where every thread gets a
+  task (a run of rows, or a share of a run's blocks), the columns are never built: register tiles
   (``machine.simd``) read the padded channels-last input through one offset per output pixel and one
   per tap, forward, stride-1 input gradient and weight gradient alike. Otherwise each thread builds
   a cache-sized chunk of columns from the channels-last input (the padding written as zeros) and calls

@@ -72,8 +72,8 @@ def tiled(width, dtype, groups, rows=0, threads=1):
     """True when a product into ``width`` outputs of ``rows`` output pixels runs in register tiles
     straight from the input: float32, no groups, 16, 32 or 64 outputs, or a multiple of 64 when
     ``tile_tasks`` gives each of ``threads`` a task. On this AVX-512 host the tiles beat the threaded
-    GEMM at 128-512 channels by 5-15% (forward and input gradient, N8-128, 6,272-32,768 rows: 182-209
-    against 161-182 GFLOP/s, ``benchmarks/RESULTS.md``)."""
+    GEMM at 128-512 channels by 5-17% (forward and input gradient, N8-128, 6,272-32,768 rows: 200-222
+    against 185-196 GFLOP/s, ``benchmarks/tiles_vs_gemm.py`` in ``benchmarks/RESULTS.md``)."""
     if not _tile_width(width, dtype, groups):
         return False
     runs, splits = tile_tasks(rows, width, threads)
