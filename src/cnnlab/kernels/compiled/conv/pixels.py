@@ -95,6 +95,7 @@ def _kernels_times_columns(wrows, cols, bias, row_width, out):
     pblocks = cols.shape[0]
     span = GROUP * R
     groups = -(-o // span)
+    flat = out.reshape(-1)           # out is C-contiguous NCHW
     for t in prange(pblocks * groups):
         pb, g = t // groups, t % groups
         o0, o1, p0 = g * span, min(g * span + span, o), pb * PIXELS
@@ -114,13 +115,24 @@ def _kernels_times_columns(wrows, cols, bias, row_width, out):
                     dst, src = acc[r0 - o0 + r], part[r]
                     for u in range(PIXELS):
                         dst[u] += src[u]
+        # each pixel's place in out's first channel (-1: dropped), found by stepping from the
+        # block's first pixel rather than dividing again for every pixel of every channel
+        where = numba.carray(stack_tile(PIXELS, np.int64), (PIXELS,))
+        b, rest = p0 // (oh * row_width), p0 % (oh * row_width)
+        i, j = rest // row_width, rest % row_width
+        for u in range(PIXELS):
+            where[u] = b * o * oh * ow + i * ow + j if u < pixels - p0 and j < ow else -1
+            j += 1
+            if j == row_width:
+                j, i = 0, i + 1
+                if i == oh:
+                    i, b = 0, b + 1
         for k in range(o1 - o0):
             beta = bias[o0 + k]
-            for u in range(min(PIXELS, pixels - p0)):
-                b, rest = (p0 + u) // (oh * row_width), (p0 + u) % (oh * row_width)
-                i, j = rest // row_width, rest % row_width
-                if j < ow:
-                    out[b, o0 + k, i, j] = acc[k, u] + beta
+            plane = (o0 + k) * oh * ow
+            for u in range(PIXELS):
+                if where[u] >= 0:
+                    flat[where[u] + plane] = acc[k, u] + beta
 
 
 input_grad, weight_grad = columns.input_grad, columns.weight_grad
