@@ -106,6 +106,34 @@ def test_graph_is_freed_after_backward_unless_retained():
         y.backward()
 
 
+def test_backward_frees_each_activation_once_its_op_is_done():
+    """As PyTorch does: an intermediate nobody else holds is freed during the walk, so its memory can
+    serve the gradients still to come (the kernels' output pool reuses it within the same step)."""
+    import weakref
+
+    seen = {}
+
+    class Spy(cnnlab.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            seen["later activation alive"] = seen["ref"]() is not None
+            return g * 2
+
+    x = cnnlab.tensor(np.ones(4), requires_grad=True)
+    a = Spy.apply(x)
+    b = a.exp()                       # exp keeps its output for its backward
+    seen["ref"] = weakref.ref(b._data)
+    loss = (b * 3).sum()
+    del a, b
+    loss.backward()
+    assert seen["later activation alive"] is False
+    np.testing.assert_allclose(x.grad.numpy(), 3 * 2 * np.exp(2 * np.ones(4)))
+
+
 def test_retain_grad_keeps_intermediate_gradient():
     x = cnnlab.tensor([1.0, 2.0], requires_grad=True, dtype="float64")
     h = (x * 3).retain_grad()

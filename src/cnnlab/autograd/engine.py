@@ -115,7 +115,10 @@ def _walk(root, grad, retain_graph):
         if hooked[key][1] == 0 and key in held:
             _finish_leaf(inp, held.pop(key))
 
-    for t in reversed(order):
+    for i in range(len(order) - 1, -1, -1):
+        # Drop the walk's own reference as it goes: once a tensor's gradient has gone through its
+        # op, nothing here needs its array, and its memory can serve the gradients still to come.
+        t, order[i] = order[i], None
         g = grads.pop(id(t), None)
         node = t._node
         if g is None or node is None:
