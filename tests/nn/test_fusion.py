@@ -77,3 +77,86 @@ def test_a_batch_norm_with_its_own_forward_is_not_fused():
     assert not fusion.fusable(bn, relu)
     fusion.bn_relu(bn, relu, cnnlab.randn(2, 3, 4, 4))
     assert calls == [1]
+
+
+# ------------------------------------------------------------------ inference: Conv2d + BatchNorm2d (+ ReLU)
+def _count_folds(monkeypatch):
+    from cnnlab.functional import conv as Fconv
+
+    calls = []
+    original = Fconv.conv2d_batch_norm
+    monkeypatch.setattr(Fconv, "conv2d_batch_norm", lambda *a, **k: calls.append(1) or original(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("build,shape,folds", [
+    (lambda: nn.Sequential(nn.Conv2d(2, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 4, 3),
+                           nn.BatchNorm2d(4), nn.Flatten()), (3, 2, 8, 8), 2),
+    (lambda: models.get("resnet20"), (2, 3, 32, 32), 19 + 2),     # 19 conv-bn pairs, 2 shortcut conv-bn
+    (lambda: models.get("resnet18"), (1, 3, 64, 64), 17 + 3),
+    (lambda: models.get("resnet50"), (1, 3, 32, 32), 49 + 4),
+    (lambda: models.get("preact_resnet"), (1, 3, 32, 32), 1 + 8),    # the stem, and each block's middle
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_inference_folds_each_batch_norm_into_its_convolution(build, shape, folds, dtype, monkeypatch, rng):
+    """Under no_grad in evaluation: one op per Conv2d-BatchNorm2d(-ReLU), and the very values of the
+    layers run one by one."""
+    cnnlab.manual_seed(0)
+    model = build().to(dtype).eval()
+    for m in model.modules():       # running statistics other than 0 and 1
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean._data[...] = rng.standard_normal(m.num_features) * 0.1
+            m.running_var._data[...] = rng.uniform(0.5, 2.0, m.num_features)
+    x = cnnlab.tensor(rng.standard_normal(shape).astype(dtype))
+    calls = _count_folds(monkeypatch)
+    with cnnlab.no_grad():
+        folded = model(x).numpy()
+        assert len(calls) == folds
+        monkeypatch.setattr(fusion, "ENABLED", False)
+        apart = model(x).numpy()
+    assert len(calls) == folds and np.array_equal(folded, apart)
+
+
+def test_no_fold_while_recording_in_training_or_under_a_hook(monkeypatch, rng):
+    model = nn.Sequential(nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16), nn.ReLU())
+    x = cnnlab.tensor(rng.standard_normal((2, 3, 6, 6)).astype(np.float32))
+    calls = _count_folds(monkeypatch)
+    model.eval()
+    model(x).sum().backward()                 # gradient recorded: the layers one by one
+    assert calls == [] and model[0].weight.grad is not None
+    model.train()
+    with cnnlab.no_grad():                    # training mode: batch statistics, running ones updated
+        before = model[1].running_mean.numpy().copy()
+        model(x)
+    assert calls == [] and not np.array_equal(before, model[1].running_mean.numpy())
+    model.eval()
+    seen = []
+    model[0].register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    with cnnlab.no_grad():
+        model(x)
+    assert calls == [] and seen == [(2, 16, 4, 4)]
+
+
+def test_conv2d_batch_norm_matches_torch_and_refuses_to_record(rng):
+    import torch
+    import torch.nn.functional as TF
+
+    from cnnlab.functional.conv import conv2d_batch_norm
+
+    x, w, b = rng.standard_normal((2, 4, 7, 7)), rng.standard_normal((8, 2, 3, 3)), rng.standard_normal(8)
+    mean, var = rng.standard_normal(8), rng.uniform(0.5, 2.0, 8)
+    gamma, beta = rng.standard_normal(8), rng.standard_normal(8)
+    t = {k: torch.from_numpy(v) for k, v in dict(x=x, w=w, b=b, mean=mean, var=var, g=gamma, beta=beta).items()}
+    expect = TF.relu(TF.batch_norm(TF.conv2d(t["x"], t["w"], t["b"], stride=2, padding=1, groups=2), t["mean"],
+                                   t["var"], t["g"], t["beta"], training=False, eps=1e-3)).numpy()
+    ours = [cnnlab.tensor(a) for a in (x, w, b, mean, var, gamma, beta)]
+    with cnnlab.no_grad():
+        out = conv2d_batch_norm(ours[0], ours[1], ours[2], 2, 1, 1, 2, *ours[3:], 1e-3, relu=True)
+    assert_close(out.numpy(), expect)
+    with cnnlab.no_grad():           # an empty batch, and one image without its batch axis
+        empty = conv2d_batch_norm(ours[0][:0], ours[1], ours[2], 2, 1, 1, 2, *ours[3:], 1e-3, relu=True)
+        single = conv2d_batch_norm(ours[0][1], ours[1], ours[2], 2, 1, 1, 2, *ours[3:], 1e-3, relu=True)
+    assert empty.shape == (0, 8, 4, 4)
+    assert_close(single.numpy(), expect[1])
+    with pytest.raises(RuntimeError, match="no_grad"):
+        conv2d_batch_norm(ours[0], ours[1], ours[2], 2, 1, 1, 2, *ours[3:], 1e-3)

@@ -118,6 +118,30 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                         padding_mode=padding_mode)
 
 
+def conv2d_batch_norm(input, weight, bias, stride, padding, dilation, groups, running_mean, running_var,
+                      bn_weight, bn_bias, eps, relu=False):
+    """Inference only: ``batch_norm(conv2d(...))`` with running statistics (then ``relu`` when asked),
+    as one op: the compiled kernels write the normalised values with the convolution's output, and
+    give the values of the two ops one after the other. Records no gradient (``nn.fusion`` calls it
+    when none is recorded); the batch norm's arguments are a module's, checked at its making.
+    """
+    if backend.recording():
+        raise RuntimeError("conv2d_batch_norm: computes no gradient; call it under cnnlab.no_grad(), or "
+                           "conv2d then batch_norm")
+    input, weight, bias, stride, pads, dilation = conv2d_args(input, weight, bias, stride, padding, dilation,
+                                                              groups, "zeros")
+    raw = (None if t is None else t._data for t in (bias, bn_weight, bn_bias, running_mean, running_var))
+    bias, bn_weight, bn_bias, running_mean, running_var = raw
+    x = input._data if input.ndim == 4 else input._data[None]
+    empty = x.shape[0] == 0          # as conv2d: one zero image convolved, none of it kept
+    if empty:
+        x = backend.get_array_module(x).zeros((1, *x.shape[1:]), x.dtype)
+    out = kernels.for_arrays(x, weight._data).conv2d_batch_norm_forward(
+        x, weight._data, bias, pads, stride, dilation, groups, bn_weight, bn_bias, running_mean, running_var,
+        float(eps), bool(relu))
+    return type(input)._wrap(out[:0] if empty else out if input.ndim == 4 else out[0])
+
+
 # ---------------------------------------------------------------------------------------- shape arithmetic
 
 def _axis_args(fn, size, kernel_size, stride, padding, dilation):

@@ -13,7 +13,7 @@ Attribute names are torchvision's (``conv1``, ``bn1``, ``layer1.0.conv2``, ``lay
 
 from .. import nn
 from ..functional import flatten
-from ..nn.fusion import add_relu, bn_relu
+from ..nn.fusion import add_relu, conv_bn_relu
 from ..validation import is_int
 from ._common import built_for_init, check_choice, check_positive_int, init_he
 from .registry import register_depths, register_model
@@ -48,8 +48,8 @@ class BasicBlock(nn.Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = bn_relu(self.bn1, self.relu, self.conv1(x))       # relu(bn1(conv1(x))), one op
-        out = self.bn2(self.conv2(out))
+        out = conv_bn_relu(self.conv1, self.bn1, self.relu, x)  # relu(bn1(conv1(x))), one or two ops
+        out = conv_bn_relu(self.conv2, self.bn2, None, out)
         return add_relu(self.relu, out, identity)                # relu(out + identity), one op
 
 
@@ -76,9 +76,9 @@ class Bottleneck(nn.Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = bn_relu(self.bn1, self.relu, self.conv1(x))
-        out = bn_relu(self.bn2, self.relu, self.conv2(out))
-        out = self.bn3(self.conv3(out))
+        out = conv_bn_relu(self.conv1, self.bn1, self.relu, x)
+        out = conv_bn_relu(self.conv2, self.bn2, self.relu, out)
+        out = conv_bn_relu(self.conv3, self.bn3, None, out)
         return add_relu(self.relu, out, identity)
 
 
@@ -117,7 +117,7 @@ class PreActBasicBlock(nn.Module):
 
     def forward(self, x):
         out, shortcut = self._preact(x)
-        out = self.relu(self.bn2(self.conv1(out)))
+        out = conv_bn_relu(self.conv1, self.bn2, self.relu, out)
         if "dropout" in self._modules:
             out = self.dropout(out)
         return self.conv2(out) + shortcut
@@ -145,8 +145,8 @@ class PreActBottleneck(PreActBasicBlock):
 
     def forward(self, x):
         out, shortcut = self._preact(x)
-        out = self.relu(self.bn2(self.conv1(out)))
-        out = self.relu(self.bn3(self.conv2(out)))
+        out = conv_bn_relu(self.conv1, self.bn2, self.relu, out)
+        out = conv_bn_relu(self.conv2, self.bn3, self.relu, out)
         return self.conv3(out) + shortcut
 
 
@@ -241,9 +241,10 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x):
-        x = self.conv1(x)
         if "bn1" in self._modules:
-            x = bn_relu(self.bn1, self.relu, x)
+            x = conv_bn_relu(self.conv1, self.bn1, self.relu, x)
+        else:
+            x = self.conv1(x)
         if "maxpool" in self._modules:
             x = self.maxpool(x)
         for i in range(self.num_stages):

@@ -127,7 +127,12 @@ class Sequential(_IndexedModules):
         modules = list(self._modules.values())
         i = 0
         while i < len(modules):
-            if i + 1 < len(modules) and fusion.fusable(modules[i], modules[i + 1]):
+            after = modules[i + 1:i + 3] + [None, None]
+            if fusion.folds(modules[i], after[0]):       # inference: Conv2d, BatchNorm2d (, ReLU) as one op
+                relu = after[1] if fusion.folds(modules[i], after[0], after[1]) else None
+                input = fusion.conv_bn_relu(modules[i], after[0], relu, input)
+                i += 2 if relu is None else 3
+            elif i + 1 < len(modules) and fusion.fusable(modules[i], modules[i + 1]):
                 input = modules[i].forward_relu(input)   # BatchNorm then ReLU as one op
                 i += 2
             else:

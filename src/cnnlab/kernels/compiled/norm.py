@@ -185,6 +185,37 @@ def _channel_sums(kind, view, shift):
     return _sums_planes(view, shift)
 
 
+def _scale_shift(mean64, var64, weight, bias, eps):
+    """(inv_std, scale, shift) in float64: the normalised output is x * scale + shift per channel."""
+    inv64 = 1 / np.sqrt(var64 + eps)
+    scale = inv64 if weight is None else inv64 * weight
+    shift = -mean64 * scale if bias is None else bias - mean64 * scale
+    return inv64, scale, shift
+
+
+def evaluation_affine(weight, bias, running_mean, running_var, eps, dtype):
+    """(scale, shift) in ``dtype`` of batch norm with running statistics, as ``batch_norm_forward``
+    computes them: what a convolution's output write folds in (``conv2d_batch_norm_forward``)."""
+    _, scale, shift = _scale_shift(running_mean.astype(np.float64), running_var.astype(np.float64), weight,
+                                   bias, eps)
+    return scale.astype(dtype), shift.astype(dtype)
+
+
+def apply_affine(out, scale, shift, relu):
+    """out = out * scale + shift per channel (then max(., 0) when ``relu``), in place, for (N, C, *)
+    ``out`` in either layout: the batch norm of ``batch_norm_forward``'s evaluation, on its own array."""
+    if not (out.flags.c_contiguous or is_channels_last(out)):
+        raise ValueError(f"apply_affine: `out` must be C-contiguous or channels-last (written in place). "
+                         f"Received strides {out.strides} for shape {out.shape}")
+    kind, view, _ = _view(out)
+    if kind == "rows":
+        (wide_view,), reps = wide(view)
+        _affine_rows(wide_view, np.tile(scale, reps), np.tile(shift, reps), bool(relu), wide_view)
+    else:
+        _affine_planes(view, scale, shift, bool(relu), view)
+    return out
+
+
 def batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum, eps, relu=False):
     """As the reference: -> (out, mean, inv_std), out in ``x``'s layout; running statistics updated
     in place."""
@@ -199,9 +230,7 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training, mom
         update_running_stats(running_mean, running_var, mean64, var64, count, momentum)
     else:
         mean64, var64 = running_mean.astype(np.float64), running_var.astype(np.float64)
-    inv64 = 1 / np.sqrt(var64 + eps)
-    scale = inv64 if weight is None else inv64 * weight
-    shift = -mean64 * scale if bias is None else bias - mean64 * scale
+    inv64, scale, shift = _scale_shift(mean64, var64, weight, bias, eps)
     out, ov = new()
     if kind == "rows":
         (xw, ow), reps = wide(xv, ov)

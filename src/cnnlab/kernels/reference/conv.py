@@ -9,8 +9,10 @@ Weight gradient: the output gradient times the same columns. ``pads`` is zero pa
 
 from ... import backend
 from ..windows import sliding_windows
+from .norm import batch_norm_forward
 
-__all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
+__all__ = ["conv2d_forward", "conv2d_batch_norm_forward", "conv2d_input_grad", "conv2d_weight_grad",
+           "conv2d_bias_grad"]
 
 
 def _im2col(x, kernel_size, pads, stride, dilation, groups):
@@ -33,6 +35,14 @@ def conv2d_forward(x, weight, bias, pads, stride, dilation, groups):
     out = xp.matmul(cols, kernels.transpose(0, 2, 1))                 # (G, N*oH*oW, O/G)
     out = out.reshape(groups, n, oh, ow, o // groups).transpose(1, 0, 4, 2, 3).reshape(n, o, oh, ow)
     return out if bias is None else out + bias.reshape(1, o, 1, 1)
+
+
+def conv2d_batch_norm_forward(x, weight, bias, pads, stride, dilation, groups, bn_weight, bn_bias, running_mean,
+                              running_var, eps, relu):
+    """Inference: batch norm with running statistics (then max(., 0) when ``relu``) of the convolution,
+    exactly as the two ops one after the other."""
+    out = conv2d_forward(x, weight, bias, pads, stride, dilation, groups)
+    return batch_norm_forward(out, bn_weight, bn_bias, running_mean, running_var, False, 0.0, eps, relu)[0]
 
 
 def conv2d_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):

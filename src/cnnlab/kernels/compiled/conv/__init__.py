@@ -6,10 +6,12 @@ The package, one job per module:
 - ``plan``: the one table of formulations, tile shapes and thresholds; ``plan.choose`` returns the
   plan of an op for a shape, the one dispatch point.
 - ``direct``, ``columns``, ``depthwise``, ``pixels``: the formulations. Each offers ``forward(x,
-  weight, bias, pads, stride, dilation, groups)``, ``input_grad(grad, weight, input_shape, pads,
-  stride, dilation, groups)`` and ``weight_grad(x, grad, weight_shape, pads, stride, dilation,
-  groups)``: the public functions' signatures, so the plan's formulation is called as it is, with no
-  adapter (``pixels`` has a forward of its own and the columns' gradients).
+  weight, bias, pads, stride, dilation, groups, affine=None)``, ``input_grad(grad, weight,
+  input_shape, pads, stride, dilation, groups)`` and ``weight_grad(x, grad, weight_shape, pads,
+  stride, dilation, groups)``: the public functions' signatures, so the plan's formulation is called
+  as it is, with no adapter (``pixels`` has a forward of its own and the columns' gradients).
+- ``epilogue``: the output write, (sum + bias) * scale + shift then an optional ReLU; ``affine`` is
+  an inference-time batch norm folded in (``conv2d_batch_norm_forward``).
 - ``layout``: the channels-last copies the formulations share; ``depthwise_nhwc``: the depthwise
   loops for channels-last memory, which ``depthwise`` calls.
 - ``machine``: what the convolution asks of the machine (register and stack tiles, the in-kernel
@@ -59,10 +61,12 @@ from numba import prange
 
 from .._numba import kernel, num_threads
 from .._rows import folded, wide
+from ..norm import evaluation_affine
 from . import columns, depthwise, direct, pixels
 from .plan import choose
 
-__all__ = ["conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad"]
+__all__ = ["conv2d_forward", "conv2d_batch_norm_forward", "conv2d_input_grad", "conv2d_weight_grad",
+           "conv2d_bias_grad"]
 
 FORMULATIONS = {"direct": direct, "columns": columns, "depthwise": depthwise, "pixels": pixels}
 
@@ -71,6 +75,15 @@ def conv2d_forward(x, weight, bias, pads, stride, dilation, groups):
     """x (N, C, H, W), weight (O, C/G, kH, kW), bias (O,) or None -> (N, O, oH, oW)."""
     plan = choose("forward", x.shape, weight.shape, stride, groups, x.dtype, num_threads())
     return FORMULATIONS[plan.formulation].forward(x, weight, bias, pads, stride, dilation, groups)
+
+
+def conv2d_batch_norm_forward(x, weight, bias, pads, stride, dilation, groups, bn_weight, bn_bias, running_mean,
+                              running_var, eps, relu):
+    """Inference: batch norm with running statistics (then max(., 0) when ``relu``) of the convolution,
+    folded into its output write (``epilogue``): the values of the two ops one after the other."""
+    affine = (*evaluation_affine(bn_weight, bn_bias, running_mean, running_var, eps, x.dtype), relu)
+    plan = choose("forward", x.shape, weight.shape, stride, groups, x.dtype, num_threads())
+    return FORMULATIONS[plan.formulation].forward(x, weight, bias, pads, stride, dilation, groups, affine)
 
 
 def conv2d_input_grad(grad, weight, input_shape, pads, stride, dilation, groups):

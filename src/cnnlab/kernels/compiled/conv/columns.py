@@ -8,6 +8,7 @@ from numba import prange
 
 from .. import buffers
 from .._numba import helper, kernel, num_threads
+from .epilogue import output_write
 from .layout import _as_rows, _nhwc, _out_size, _padded_nhwc
 from .machine import (gemm, product, product_transposed, ready, tile_convolution,
                       tile_weight_gradient)
@@ -70,9 +71,9 @@ def _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols):
 
 
 @kernel
-def _columns_product(xt, top, left, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, runs, splits, chunk,
-                     out):
-    """out (N*oH*oW, O) = columns @ kernels (+ bias): each of runs x splits tasks takes a run of
+def _columns_product(xt, top, left, wm, bias, scale, shift, relu, sh, sw, dh, dw, kh, kw, oh, ow, runs, splits,
+                     chunk, out):
+    """out (N*oH*oW, O) = columns @ kernels, through the epilogue (``epilogue``): each of runs x splits tasks takes a run of
     output rows and a block of each group's output channels, and builds and multiplies ``chunk``
     rows of columns at a time, in its own cache. ``splits`` > 1 when there are fewer runs of rows
     than threads (a batch-1 network's last stages: 49 pixels): the tasks of one run build the same
@@ -92,7 +93,8 @@ def _columns_product(xt, top, left, wm, bias, sh, sw, dh, dw, kh, kw, oh, ow, ru
                 dst = out[r]
                 for g in range(groups):
                     for o in range(g * og + o0, g * og + o1):
-                        dst[o] += bias[o]
+                        y = (dst[o] + bias[o]) * scale[o] + shift[o]
+                        dst[o] = 0 if relu and y < 0 else y
 
 
 @helper
@@ -147,9 +149,11 @@ def _convolution_tiles(xflat, offsets, taps, w, target, at, accumulate):
 
 
 @kernel
-def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, runs, splits, taps_per_block, out):
+def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, scale, shift, relu, sh, sw, oh, ow, runs, splits,
+                       taps_per_block, out):
     """out (N*oH*oW, O) = the convolution of the padded channels-last input (flattened) with the
-    kernel matrix wm (taps*C, O), register tile by register tile, no columns built
+    kernel matrix wm (taps*C, O), register tile by register tile, no columns built, written through
+    the epilogue (``epilogue``)
     (``plan.TILES``: 14 rows x 16 channels, 7 x 32, or 6 x 64 per block of 64 channels, O a
     multiple of 64). A task takes a run of output rows (``runs`` of them) and a share of the blocks of
     64 outputs (``splits`` shares: ``plan.tile_tasks``), TILE_GROUP rows at a time; each group runs
@@ -184,7 +188,8 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, sh, sw, oh, ow, runs,
                 src = out[r] if r < whole else scratch[r - whole]
                 dst = out[r]
                 for k in range(c0, c1):
-                    dst[k] = src[k] + bias[k]
+                    y = (src[k] + bias[k]) * scale[k] + shift[k]
+                    dst[k] = 0 if relu and y < 0 else y
 
 
 @kernel
@@ -350,14 +355,14 @@ def _rotated_kernel_matrix(weight, groups):
     _rotated_panel(weight, groups, panel)
     return panel
 
-def forward(x, weight, bias, pads, stride, dilation, groups):
+def forward(x, weight, bias, pads, stride, dilation, groups, affine=None):
     """Columns (pixels, K) @ kernels (K, O) -> rows of (N, oH, oW, O), one product per chunk."""
     out_size = _out_size(x.shape, weight.shape[2:], pads, stride, dilation)
     return _columns_with_panel(x, _kernel_matrix(weight, groups), weight.shape[2:], bias, pads, stride,
-                               dilation, out_size)
+                               dilation, out_size, affine)
 
 
-def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_size):
+def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_size, affine=None):
     """``forward`` with its kernel matrix wm (G, kH*kW*C/G, O/G) given."""
     ready()
     n = x.shape[0]
@@ -368,7 +373,7 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
     out = buffers.empty((n, oh, ow, o), x.dtype)
     rows = out.reshape(n * oh * ow, o)
     chunk = _chunk_rows(kh * kw * cg * groups, x.dtype.itemsize)
-    b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
+    write = output_write(o, x.dtype, bias, affine)
     threads = num_threads()
     if tiled(o, x.dtype, groups, rows.shape[0], threads):
         # register tiles read the padded input directly (no columns at all)
@@ -376,11 +381,11 @@ def _columns_with_panel(x, wm, kernel_size, bias, pads, stride, dilation, out_si
         hp, wp = xp.shape[1:3]
         block = o if o <= 32 else 64
         taps_per_block = max(1, TILED_PANEL_BYTES // (cg * block * 4))
-        _tiled_convolution(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), wm[0], b,
+        _tiled_convolution(xp.reshape(-1), hp, wp, cg, _tap_offsets(kh, kw, dilation, wp, cg), wm[0], *write,
                            *stride, oh, ow, *tile_tasks(rows.shape[0], o, threads), taps_per_block, rows)
         return out.transpose(0, 3, 1, 2)
     runs = _tasks(rows.shape[0], chunk)
-    _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, b, *stride, *dilation, kh, kw, oh, ow,
+    _columns_product(_nhwc(x), pads[0][0], pads[1][0], wm, *write, *stride, *dilation, kh, kw, oh, ow,
                      runs, _splits(runs, og), chunk, rows)
     return out.transpose(0, 3, 1, 2)
 

@@ -28,6 +28,7 @@ from numba import prange
 from .. import buffers
 from .._numba import helper, kernel, num_threads
 from . import depthwise_nhwc
+from .epilogue import after
 from .layout import _out_size, _padded_size
 
 CHUNK = 16   # values a row copy moves at a time: one AVX-512 vector of float32
@@ -253,16 +254,16 @@ def _channels_last(a):
     return not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
-def forward(x, weight, bias, pads, stride, dilation, groups):
+def forward(x, weight, bias, pads, stride, dilation, groups, affine=None):
     if _channels_last(x):
-        return depthwise_nhwc.forward(x, weight, bias, pads, stride, dilation, groups)
+        return after(depthwise_nhwc.forward(x, weight, bias, pads, stride, dilation, groups), affine)
     n, o = x.shape[0], weight.shape[0]
     out = buffers.empty((n, o, *_out_size(x.shape, weight.shape[2:], pads, stride, dilation)), x.dtype)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
     hq, wq, _, _, starts = _phases(x.shape, weight.shape[2:], pads, stride, dilation)
     _dw_forward(x, _flat_taps(weight), b, pads[0][0], pads[1][0], *stride, starts, hq, wq,
                 _tasks(n * o), out)
-    return out
+    return after(out, affine)
 
 
 def input_grad(grad, weight, input_shape, pads, stride, dilation, groups):

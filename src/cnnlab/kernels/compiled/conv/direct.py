@@ -10,6 +10,7 @@ from numba import prange
 
 from .. import buffers
 from .._numba import kernel, num_threads, renamed
+from .epilogue import after
 from .machine import stack_tile
 from .plan import DIRECT_BLOCKS, DIRECT_TILE as TILE, direct_block
 
@@ -124,7 +125,7 @@ def _generated(make):
 _direct = _generated(_direct_for)
 
 
-def forward(x, weight, bias, pads, stride, dilation, groups):
+def forward(x, weight, bias, pads, stride, dilation, groups, affine=None):
     """Stride-1 correlation through ``_direct``; ``pads`` may be negative (crop)."""
     n, c, h, w = x.shape
     o, _, kh, kw = weight.shape
@@ -136,7 +137,7 @@ def forward(x, weight, bias, pads, stride, dilation, groups):
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
     _direct[direct_block(o // groups)](xf, np.ascontiguousarray(weight), b, out, wp, dilation[0], dilation[1],
                                        groups)
-    return out
+    return after(out, affine)
 
 
 def _rotated(weight, groups):

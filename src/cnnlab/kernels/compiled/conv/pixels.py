@@ -18,6 +18,7 @@ from numba import prange
 from .. import buffers
 from .._numba import kernel
 from . import columns, direct
+from .epilogue import output_write
 from .layout import _out_size
 from .machine import gemm, ready, stack_tile, tile_product
 from .plan import PIXELS_DEPTH as DEPTH, PIXELS_GROUP as GROUP, TILES
@@ -82,8 +83,9 @@ def _columns_of_rows(xf, wp, dh, dw, kh, kw, length, cols):
 
 
 @kernel
-def _kernels_times_columns(wrows, cols, bias, row_width, out):
-    """out (N, O, oH, oW) = wrows (O, K) @ columns + bias, the columns in pixel blocks cols (B, K,
+def _kernels_times_columns(wrows, cols, bias, scale, shift, relu, row_width, out):
+    """out (N, O, oH, oW) = wrows (O, K) @ columns, written through the epilogue (bias, scale, shift,
+    relu: ``epilogue``), the columns in pixel blocks cols (B, K,
     PIXELS), pixels numbered (b*oH + i)*row_width + j (row_width oW, or Wp for ``_columns_of_rows``;
     j >= oW dropped). A task takes GROUP tiles of R output channels x PIXELS pixels and
     runs through K in chunks of DEPTH: a chunk of columns (DEPTH x PIXELS, 32 KB) is read from
@@ -128,20 +130,21 @@ def _kernels_times_columns(wrows, cols, bias, row_width, out):
                 if i == oh:
                     i, b = 0, b + 1
         for k in range(o1 - o0):
-            beta = bias[o0 + k]
+            beta, alpha, gamma = bias[o0 + k], scale[o0 + k], shift[o0 + k]
             plane = (o0 + k) * oh * ow
             for u in range(PIXELS):
                 if where[u] >= 0:
-                    flat[where[u] + plane] = acc[k, u] + beta
+                    y = (acc[k, u] + beta) * alpha + gamma
+                    flat[where[u] + plane] = 0 if relu and y < 0 else y
 
 
 input_grad, weight_grad = columns.input_grad, columns.weight_grad
 
 
-def forward(x, weight, bias, pads, stride, dilation, groups):
+def forward(x, weight, bias, pads, stride, dilation, groups, affine=None):
     """(N, O, oH, oW) in NCHW memory (float32, one group; else the columns' forward)."""
     if groups != 1 or x.dtype != np.float32:
-        return columns.forward(x, weight, bias, pads, stride, dilation, groups)
+        return columns.forward(x, weight, bias, pads, stride, dilation, groups, affine)
     ready()
     n, c = x.shape[:2]
     o, _, kh, kw = weight.shape
@@ -160,6 +163,6 @@ def forward(x, weight, bias, pads, stride, dilation, groups):
         _columns_transposed(np.ascontiguousarray(x), pads[0][0], pads[1][0], *stride, *dilation, kh, kw,
                             oh, ow, cols)
     out = buffers.empty((n, o, oh, ow), x.dtype)
-    b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
-    _kernels_times_columns(np.ascontiguousarray(weight).reshape(o, c * kh * kw), cols, b, row_width, out)
+    _kernels_times_columns(np.ascontiguousarray(weight).reshape(o, c * kh * kw), cols,
+                           *output_write(o, x.dtype, bias, affine), row_width, out)
     return out
