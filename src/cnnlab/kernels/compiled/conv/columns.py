@@ -8,7 +8,7 @@ from numba import prange
 
 from .. import buffers
 from .._numba import helper, kernel, num_threads
-from .epilogue import output_write
+from .epilogue import output_write, write_channels
 from .layout import _as_rows, _nhwc, _out_size, _padded_nhwc
 from .machine import (gemm, product, product_transposed, ready, tile_convolution,
                       tile_weight_gradient)
@@ -92,9 +92,7 @@ def _columns_product(xt, top, left, wm, bias, scale, shift, relu, sh, sw, dh, dw
             for r in range(r0, r1):
                 dst = out[r]
                 for g in range(groups):
-                    for o in range(g * og + o0, g * og + o1):
-                        y = (dst[o] + bias[o]) * scale[o] + shift[o]
-                        dst[o] = 0 if relu and y < 0 else y
+                    write_channels(dst, dst, bias, scale, shift, relu, g * og + o0, g * og + o1)
 
 
 @helper
@@ -186,10 +184,7 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, scale, shift, relu, s
             whole = g0 + (g1 - g0) - (g1 - g0) % tile     # rows of whole tiles; the rest in scratch
             for r in range(g0, g1):
                 src = out[r] if r < whole else scratch[r - whole]
-                dst = out[r]
-                for k in range(c0, c1):
-                    y = (src[k] + bias[k]) * scale[k] + shift[k]
-                    dst[k] = 0 if relu and y < 0 else y
+                write_channels(out[r], src, bias, scale, shift, relu, c0, c1)
 
 
 @kernel

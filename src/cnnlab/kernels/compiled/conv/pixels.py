@@ -130,12 +130,18 @@ def _kernels_times_columns(wrows, cols, bias, scale, shift, relu, row_width, out
                 if i == oh:
                     i, b = 0, b + 1
         for k in range(o1 - o0):
-            beta, alpha, gamma = bias[o0 + k], scale[o0 + k], shift[o0 + k]
+            beta = bias[o0 + k]
             plane = (o0 + k) * oh * ow
-            for u in range(PIXELS):
-                if where[u] >= 0:
-                    y = (acc[k, u] + beta) * alpha + gamma
-                    flat[where[u] + plane] = 0 if relu and y < 0 else y
+            if scale.size == 0:
+                for u in range(PIXELS):
+                    if where[u] >= 0:
+                        flat[where[u] + plane] = acc[k, u] + beta
+            else:
+                alpha, gamma = scale[o0 + k], shift[o0 + k]
+                for u in range(PIXELS):
+                    if where[u] >= 0:
+                        y = (acc[k, u] + beta) * alpha + gamma
+                        flat[where[u] + plane] = 0 if relu and y < 0 else y
 
 
 input_grad, weight_grad = columns.input_grad, columns.weight_grad
