@@ -10,8 +10,8 @@ The package, one job per module:
   input_shape, pads, stride, dilation, groups)`` and ``weight_grad(x, grad, weight_shape, pads,
   stride, dilation, groups)``: the public functions' signatures, so the plan's formulation is called
   as it is, with no adapter (``pixels`` has a forward of its own and the columns' gradients).
-- ``epilogue``: the output write, (sum + bias) * scale + shift then an optional ReLU; ``affine`` is
-  an inference-time batch norm folded in (``conv2d_batch_norm_forward``).
+- ``epilogue``: the output write, sum + bias, or with ``affine`` (an inference-time batch norm folded
+  in: ``conv2d_batch_norm_forward``) (sum + bias) * scale + shift, then an optional ReLU.
 - ``layout``: the channels-last copies the formulations share; ``depthwise_nhwc``: the depthwise
   loops for channels-last memory, which ``depthwise`` calls.
 - ``machine``: what the convolution asks of the machine (register and stack tiles, the in-kernel

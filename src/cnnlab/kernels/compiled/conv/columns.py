@@ -73,11 +73,12 @@ def _fill_columns(xt, top, left, r0, r1, sh, sw, dh, dw, kh, kw, oh, ow, cols):
 @kernel
 def _columns_product(xt, top, left, wm, bias, scale, shift, relu, sh, sw, dh, dw, kh, kw, oh, ow, runs, splits,
                      chunk, out):
-    """out (N*oH*oW, O) = columns @ kernels, through the epilogue (``epilogue``): each of runs x splits tasks takes a run of
-    output rows and a block of each group's output channels, and builds and multiplies ``chunk``
-    rows of columns at a time, in its own cache. ``splits`` > 1 when there are fewer runs of rows
-    than threads (a batch-1 network's last stages: 49 pixels): the tasks of one run build the same
-    columns, a small cost beside the product they share out."""
+    """out (N*oH*oW, O) = columns @ kernels, written through the epilogue (bias, scale, shift, relu:
+    ``epilogue``). Each of runs x splits tasks takes a run of output rows and a block of each group's
+    output channels, and builds and multiplies ``chunk`` rows of columns at a time, in its own cache.
+    ``splits`` > 1 when there are fewer runs of rows than threads (a batch-1 network's last stages: 49
+    pixels): the tasks of one run build the same columns, a small cost beside the product they share
+    out."""
     groups, k, og = wm.shape
     rows = out.shape[0]
     for t in prange(runs * splits):
@@ -149,15 +150,14 @@ def _convolution_tiles(xflat, offsets, taps, w, target, at, accumulate):
 @kernel
 def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, scale, shift, relu, sh, sw, oh, ow, runs, splits,
                        taps_per_block, out):
-    """out (N*oH*oW, O) = the convolution of the padded channels-last input (flattened) with the
-    kernel matrix wm (taps*C, O), register tile by register tile, no columns built, written through
-    the epilogue (``epilogue``)
-    (``plan.TILES``: 14 rows x 16 channels, 7 x 32, or 6 x 64 per block of 64 channels, O a
-    multiple of 64). A task takes a run of output rows (``runs`` of them) and a share of the blocks of
-    64 outputs (``splits`` shares: ``plan.tile_tasks``), TILE_GROUP rows at a time; each group runs
-    over the kernel panel a block (64 columns x ``taps_per_block`` taps, sized to stay in L2) at a
-    time, adding block after block into its rows. A ragged last tile is computed in scratch and its
-    valid rows copied."""
+    """out (N*oH*oW, O) = the convolution of the padded channels-last input (flattened) with the kernel
+    matrix wm (taps*C, O), register tile by register tile, no columns built (``plan.TILES``: 14 rows x
+    16 channels, 7 x 32, or 6 x 64 per block of 64 channels, O a multiple of 64), written through the
+    epilogue (bias, scale, shift, relu: ``epilogue``). A task takes a run of output rows (``runs`` of
+    them) and a share of the blocks of 64 outputs (``splits`` shares: ``plan.tile_tasks``), TILE_GROUP
+    rows at a time; each group runs over the kernel panel a block (64 columns x ``taps_per_block``
+    taps, sized to stay in L2) at a time, adding block after block into its rows. A ragged last tile
+    is computed in scratch and its valid rows copied."""
     rows, o = out.shape
     tile = R16 if o == 16 else (R32 if o == 32 else R64)
     block = o if o <= 32 else 64

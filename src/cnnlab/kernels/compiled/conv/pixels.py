@@ -85,12 +85,12 @@ def _columns_of_rows(xf, wp, dh, dw, kh, kw, length, cols):
 @kernel
 def _kernels_times_columns(wrows, cols, bias, scale, shift, relu, row_width, out):
     """out (N, O, oH, oW) = wrows (O, K) @ columns, written through the epilogue (bias, scale, shift,
-    relu: ``epilogue``), the columns in pixel blocks cols (B, K,
-    PIXELS), pixels numbered (b*oH + i)*row_width + j (row_width oW, or Wp for ``_columns_of_rows``;
-    j >= oW dropped). A task takes GROUP tiles of R output channels x PIXELS pixels and
-    runs through K in chunks of DEPTH: a chunk of columns (DEPTH x PIXELS, 32 KB) is read from
-    cache by every tile of the group, where whole-K tiles each streamed all the columns (1.2 MB at
-    512 channels) from L3. Channels left over by whole tiles go through the GEMM."""
+    relu: ``epilogue``); the columns in pixel blocks cols (B, K, PIXELS), pixels numbered (b*oH +
+    i)*row_width + j (row_width oW, or Wp for ``_columns_of_rows``; j >= oW dropped). A task takes
+    GROUP tiles of R output channels x PIXELS pixels and runs through K in chunks of DEPTH: a chunk of
+    columns (DEPTH x PIXELS, 32 KB) is read from cache by every tile of the group, where whole-K tiles
+    each streamed all the columns (1.2 MB at 512 channels) from L3. Channels left over by whole tiles
+    go through the GEMM."""
     o, depth = wrows.shape
     n, _, oh, ow = out.shape
     pixels = n * oh * row_width
