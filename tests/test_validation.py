@@ -57,6 +57,10 @@ def test_bools_are_never_numbers_and_numpy_scalars_are():
      "relu: `input` must be a Tensor. Received an object of type str"),
     (lambda: V.tensor_arg("conv2d", "input", np.zeros((2, 3)), ndim=(3, 4), shape_hint="(N, C, H, W)"), ValueError,
      "conv2d: `input` must be 3-D or 4-D (N, C, H, W). Received a 2-D tensor of shape (2, 3)"),
+    (lambda: V.tensor_like("linear", "bias", np.zeros(3), (4,), why=" to match weight shape (4, 2)"), ValueError,
+     "linear: `bias` must have shape (4,) to match weight shape (4, 2). Received bias shape (3,)"),
+    (lambda: V.tensor_like("LSTMCell", "h", np.zeros(4, np.float32), (4,), np.dtype(np.float64), "input's"),
+     TypeError, "LSTMCell: `h` must have the input's dtype float64. Received dtype float32"),
     (lambda: V.floating("relu", "input", cnnlab.tensor(np.arange(3))), TypeError,
      "relu: `input` must be a floating tensor (float32 or float64). Received dtype int64"),
 ])
@@ -75,6 +79,8 @@ def test_values_come_back_normalised():
     assert V.padding_pairs("f", (1, 2), (3, 3), (2, 2), (1, 1)) == ((1, 1), (2, 2))
     wrapped = V.tensor_arg("f", "x", np.ones((2, 2)), ndim=2)
     assert isinstance(wrapped, cnnlab.Tensor) and wrapped.shape == (2, 2)
+    fitted = V.tensor_like("f", "b", np.ones(3), (3,), np.dtype(np.float64))
+    assert isinstance(fitted, cnnlab.Tensor) and fitted.shape == (3,)
 
 
 def test_set_args_check_each_keyword_then_keep_it_as_given():

@@ -224,6 +224,19 @@ def tensor_arg(fn, name, value, ndim=None, shape_hint=None):
     return value
 
 
+def tensor_like(fn, name, value, shape, dtype=None, whose="", why=""):
+    """``value`` as a Tensor of exactly ``shape`` and, when given, ``dtype``: a bias, a state or a
+    per-channel vector that must fit the tensors it joins. ``why`` follows the expected shape in the
+    message (``", one value per channel"``); ``whose`` names the tensor whose dtype it must share."""
+    value = tensor_arg(fn, name, value)
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(f"{fn}: `{name}` must have shape {tuple(shape)}{why}. "
+                         f"Received {name} shape {tuple(value.shape)}")
+    if dtype is not None and value.dtype != dtype:
+        raise TypeError(f"{fn}: `{name}` must have the {whose} dtype {dtype}. Received dtype {value.dtype}")
+    return value
+
+
 def floating(fn, name, t):
     """``t``, checking its dtype is one cnnlab computes in: float32 or float64.
 

@@ -305,13 +305,14 @@ def test_error_groups_not_positive_int(groups):
 
 def test_error_bias_shape():
     with pytest.raises(ValueError, match=re.escape("conv2d: `bias` must have shape (16,), one value per output "
-                                                   "channel. Received bias shape (10,)")):
+                                                   "channel (input shape (2, 3, 8, 8), weight shape (16, 3, 3, 3)). "
+                                                   "Received bias shape (10,)")):
         conv2d(_t(2, 3, 8, 8), _t(16, 3, 3, 3), _t(10))
 
 
 def test_error_bias_dtype():
-    with pytest.raises(TypeError, match=r"conv2d: `bias` must have the dtype of `weight` \(float64\)\. Received "
-                                        r"bias float32"):
+    with pytest.raises(TypeError, match=r"conv2d: `bias` must have the weight's dtype float64\. Received "
+                                        r"dtype float32"):
         conv2d(_t(2, 3, 8, 8), _t(4, 3, 3, 3), _t(4, dtype=np.float32))
 
 

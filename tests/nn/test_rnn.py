@@ -73,7 +73,7 @@ def test_lstm_cell_zero_state_parameters_and_init_follow_torch():
     (lambda c: c(cnnlab.zeros(2, 3)), "LSTMCell: input has 3 features but the cell expects input_size=5"),
     (lambda c: c(cnnlab.zeros(2, 2, 5)), "LSTMCell: `input` must be 1-D or 2-D"),
     (lambda c: c(cnnlab.zeros(2, 5), (cnnlab.zeros(3, 4), cnnlab.zeros(2, 4))),
-     "LSTMCell: `h` must have shape (2, 4) for input of shape (2, 5). Received h of shape (3, 4)"),
+     "LSTMCell: `h` must have shape (2, 4) for input of shape (2, 5). Received h shape (3, 4)"),
     (lambda c: c(cnnlab.zeros(5), (cnnlab.zeros(4),)), "LSTMCell: `hx` must be a pair (h, c) of tensors or "
                                                        "None. Received a tuple of length 1"),
     (lambda c: nn.LSTMCell(0, 4), "LSTMCell: `input_size` must be a positive int. Received: input_size=0"),

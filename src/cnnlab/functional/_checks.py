@@ -12,7 +12,7 @@ import numpy as np
 from .. import backend
 from ..tensor import Tensor
 from ..validation import (INTERPOLATE_MODES, choice, floating, int_arg, is_int, is_real, padding_mode_arg,
-                          padding_pairs, pair, tensor_arg)
+                          padding_pairs, pair, tensor_arg, tensor_like)
 from .sizes import conv_transpose_output_size, output_size
 
 
@@ -67,16 +67,8 @@ def _conv2d_channels(fn, input, weight, groups):
 
 def _conv2d_bias(fn, bias, input, weight):
     """One bias per output channel, in the weight's dtype."""
-    o = weight.shape[0]
-    bias = tensor_arg(fn, "bias", bias)
-    if bias.shape != (o,):
-        raise ValueError(f"{fn}: `bias` must have shape ({o},), one value per output channel. "
-                         f"Received bias shape {bias.shape} (input shape {input.shape}, weight shape "
-                         f"{weight.shape})")
-    if bias.dtype != weight.dtype:
-        raise TypeError(f"{fn}: `bias` must have the dtype of `weight` ({weight.dtype}). "
-                        f"Received bias {bias.dtype}")
-    return bias
+    return tensor_like(fn, "bias", bias, weight.shape[:1], weight.dtype, "weight's",
+                       f", one value per output channel (input shape {input.shape}, weight shape {weight.shape})")
 
 
 def _kernel_fits(fn, input, weight, pads, dilation):
@@ -117,11 +109,8 @@ def conv_transpose2d_args(input, weight, bias, stride, padding, output_padding, 
         input = input.unsqueeze(0)
     _conv_transpose2d_channels(fn, input, weight, groups)
     if bias is not None:
-        bias = tensor_arg(fn, "bias", bias, ndim=1, shape_hint="(C_out,)")
-        if bias.shape != (weight.shape[1] * groups,):
-            raise ValueError(f"{fn}: `bias` must have shape ({weight.shape[1] * groups},) for weight shape "
-                             f"{weight.shape} "
-                             f"and groups={groups}. Received bias shape {bias.shape}")
+        bias = tensor_like(fn, "bias", bias, (weight.shape[1] * groups,),
+                           why=f" for weight shape {weight.shape} and groups={groups}")
     kernel = weight.shape[2:]
     out_size = tuple(conv_transpose_output_size(n, k, s, p, op, d) for n, k, s, p, op, d in
                      zip(input.shape[-2:], kernel, stride, padding, output_padding, dilation))

@@ -6,7 +6,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ..validation import floating, is_real, tensor_arg
+from ..validation import floating, is_real, tensor_arg, tensor_like
 
 
 class Linear(Function):
@@ -88,12 +88,8 @@ def linear(input, weight, bias=None):
                         f"{input.dtype}, weight dtype {weight.dtype}")
     if bias is None:
         return Linear.apply(input, weight)
-    bias = tensor_arg("linear", "bias", bias)
-    if bias.shape != (out_features,):
-        raise ValueError(f"linear: `bias` must have shape ({out_features},) to match weight shape {weight.shape}. "
-                         f"Received bias shape {bias.shape}")
-    if bias.dtype != weight.dtype:
-        raise TypeError(f"linear: `bias` must have the weight's dtype {weight.dtype}. Received dtype {bias.dtype}")
+    bias = tensor_like("linear", "bias", bias, (out_features,), weight.dtype, "weight's",
+                       f" to match weight shape {weight.shape}")
     return Linear.apply(input, weight, bias)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backend, kernels
 from ..autograd import Function
-from ..validation import floating, is_int, is_real, real_arg, tensor_arg
+from ..validation import floating, is_int, is_real, real_arg, tensor_arg, tensor_like
 
 
 class BatchNorm(Function):
@@ -35,15 +35,13 @@ class BatchNorm(Function):
         return gx, (gw if len(need) > 1 and need[1] else None), (gb if len(need) > 2 and need[2] else None)
 
 
-def _channel_vector(fn, name, value, channels, input_shape):
-    """Unwrap an optional per-channel tensor and check it holds one value per channel."""
+def _channel_vector(fn, name, value, input, same_dtype=False):
+    """Unwrap an optional per-channel tensor and check it holds one value per channel (in the input's
+    dtype when ``same_dtype``: the affine parameters)."""
     if value is None:
         return None
-    value = tensor_arg(fn, name, value)
-    if value.shape != (channels,):
-        raise ValueError(f"{fn}: `{name}` must have shape ({channels},), one value per channel of the input "
-                         f"(input shape {input_shape}). Received {name} shape {value.shape}")
-    return value
+    return tensor_like(fn, name, value, input.shape[1:2], input.dtype if same_dtype else None, "input's",
+                       f", one value per channel of the input (input shape {input.shape})")
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -84,13 +82,10 @@ def _batch_norm(fn, input, running_mean, running_var, weight, bias, training, mo
         raise ValueError(f"{fn}: `input` must be at least 2-D (N, C, *). Received a {input.ndim}-D tensor "
                          f"of shape {input.shape}")
     channels = input.shape[1]
-    running_mean = _channel_vector(fn, "running_mean", running_mean, channels, input.shape)
-    running_var = _channel_vector(fn, "running_var", running_var, channels, input.shape)
-    weight = _channel_vector(fn, "weight", weight, channels, input.shape)
-    bias = _channel_vector(fn, "bias", bias, channels, input.shape)
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype != input.dtype:
-            raise TypeError(f"{fn}: `{name}` must have the input's dtype {input.dtype}. Received dtype {t.dtype}")
+    running_mean = _channel_vector(fn, "running_mean", running_mean, input)
+    running_var = _channel_vector(fn, "running_var", running_var, input)
+    weight = _channel_vector(fn, "weight", weight, input, same_dtype=True)
+    bias = _channel_vector(fn, "bias", bias, input, same_dtype=True)
     if momentum is None:
         raise TypeError(f"{fn}: `momentum` must be a number in [0, 1]. Received: momentum=None "
                         f"(for a cumulative moving average pass momentum=1 / num_batches_tracked)")

@@ -10,7 +10,7 @@ from .. import backend
 from ..functional import activation as Fact
 from ..functional import basic as Fbasic
 from ..tensor import Tensor
-from ..validation import bool_arg, floating, int_arg, tensor_arg
+from ..validation import bool_arg, floating, int_arg, tensor_arg, tensor_like
 from . import init
 from .module import Module
 from .parameter import _empty_parameter
@@ -105,15 +105,9 @@ class LSTMCell(Module):
                             f"Received a {type(hx).__name__}{size}")
         want = (n, H) if batched else (H,)
         state = []
+        why = f" for input of shape {(n, self.input_size) if batched else (self.input_size,)}"
         for name, t in zip(("h", "c"), hx):
-            t = tensor_arg(fn, name, t)
-            if tuple(t.shape) != want:
-                raise ValueError(f"{fn}: `{name}` must have shape {want} for input of shape "
-                                 f"{(n, self.input_size) if batched else (self.input_size,)}. "
-                                 f"Received {name} of shape {tuple(t.shape)}")
-            if t.dtype != x.dtype:
-                raise TypeError(f"{fn}: `{name}` must have the input's dtype {x.dtype}. "
-                                f"Received dtype {t.dtype}")
+            t = tensor_like(fn, name, t, want, x.dtype, "input's", why)
             state.append(t if batched else t.reshape(1, H))
         return state
 
