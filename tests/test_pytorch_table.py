@@ -120,3 +120,14 @@ def test_names_with_a_one_line_answer_are_missing_and_answer(owner_name, owner, 
     """The answers table (cnnlab/pytorch_names.py) lists only names cnnlab lacks, each answered."""
     with pytest.raises(AttributeError, match=f"^cnnlab has no `{owner_name}.{name}`"):
         getattr(owner, name)
+
+
+def test_answers_table_rows_read_whole():
+    """Every row of the text table is a "use" or "why" answer; a continued line joins its answer."""
+    from cnnlab.pytorch_names import TABLES
+
+    kinds = {kind for names in TABLES.values() for kind, _ in names.values()}
+    assert kinds == {"use", "why"}
+    assert TABLES["torch"]["backends"][1] == ("cnnlab picks its kernels itself; cnnlab.backend.set_kernels "
+                                              "chooses between the compiled and the reference ones")
+    assert sum(len(names) for names in TABLES.values()) == 54   # the rows of _TABLE
