@@ -40,11 +40,10 @@ class ReLU(_ElementwiseActivation):
 
 
 class LeakyReLU(_ElementwiseActivation):
-    """x for x > 0 and ``negative_slope * x`` otherwise.
+    """x for x > 0 and ``negative_slope * x`` otherwise (Maas et al. 2013).
 
-    Args:
-        negative_slope: slope for negative inputs. Default: 0.01.
-        inplace: accepted for PyTorch compatibility and ignored.
+    Negative inputs keep a small gradient, so a unit cannot stop learning as a ReLU's can when
+    all its inputs are negative. ``negative_slope`` defaults to 0.01.
     """
 
     _fn = "leaky_relu"
@@ -54,11 +53,10 @@ class LeakyReLU(_ElementwiseActivation):
 
 
 class ELU(_ElementwiseActivation):
-    """x for x > 0 and ``alpha * (exp(x) - 1)`` otherwise.
+    """x for x > 0 and ``alpha * (exp(x) - 1)`` otherwise (Clevert et al. 2016).
 
-    Args:
-        alpha: the value the output tends to for very negative x is -alpha. Default: 1.0.
-        inplace: accepted for PyTorch compatibility and ignored.
+    Smooth at 0 and saturating at ``-alpha`` (default 1.0) for very negative x, which brings the
+    mean activation nearer zero.
     """
 
     _fn = "elu"
@@ -72,7 +70,6 @@ class Hardtanh(_ElementwiseActivation):
 
     Args:
         min_val, max_val: the interval. Default: [-1, 1].
-        inplace: accepted for PyTorch compatibility and ignored.
     """
 
     _fn = "hardtanh"

@@ -3,6 +3,8 @@
 Call ``scheduler.step()`` once per epoch (or per batch for ``OneCycleLR``), after
 ``optimizer.step()``. ``ReduceLROnPlateau.step(metric)`` takes the monitored value instead.
 Each scheduler reproduces PyTorch's learning rates, including its recursive (chainable) forms.
+Every scheduler takes the optimizer first and ``last_epoch`` last, as :class:`LRScheduler` does;
+each class's Args list only its own.
 """
 
 import math
@@ -195,9 +197,7 @@ class LambdaLR(LRScheduler):
     """Set each group's rate to ``initial_lr * lr_lambda(epoch)``.
 
     Args:
-        optimizer: the wrapped optimizer.
         lr_lambda: a function of the epoch giving the factor, or a list of them, one per group.
-        last_epoch: index of the last epoch. Default: -1.
 
     ``state_dict`` saves the attributes of callable objects, not plain functions or lambdas.
 
@@ -240,10 +240,8 @@ class StepLR(LRScheduler):
     epochs" is ``StepLR(opt, step_size=30, gamma=0.1)``.
 
     Args:
-        optimizer: the wrapped optimizer.
         step_size: period of the decay, in epochs.
         gamma: multiplicative factor. Default: 0.1.
-        last_epoch: index of the last epoch. Default: -1.
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
@@ -267,10 +265,8 @@ class MultiStepLR(LRScheduler):
     32k and 48k iterations" is ``MultiStepLR(opt, milestones=[...], gamma=0.1)``.
 
     Args:
-        optimizer: the wrapped optimizer.
         milestones: epoch indices (a milestone listed twice decays twice).
         gamma: multiplicative factor. Default: 0.1.
-        last_epoch: index of the last epoch. Default: -1.
     """
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
@@ -313,9 +309,7 @@ class ExponentialLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every epoch: ``lr = initial_lr * gamma ** epoch``.
 
     Args:
-        optimizer: the wrapped optimizer.
         gamma: multiplicative factor.
-        last_epoch: index of the last epoch. Default: -1.
     """
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
@@ -337,11 +331,9 @@ class LinearLR(LRScheduler):
     A warm-up: ``lr = initial_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)``.
 
     Args:
-        optimizer: the wrapped optimizer.
         start_factor: factor at epoch 0, in (0, 1]. Default: 1/3.
         end_factor: factor from epoch ``total_iters`` on, in [0, 1]. Default: 1.0.
         total_iters: number of epochs of the ramp. Default: 5.
-        last_epoch: index of the last epoch. Default: -1.
     """
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
@@ -378,10 +370,8 @@ class CosineAnnealingLR(LRScheduler):
     climbs back along the cosine.
 
     Args:
-        optimizer: the wrapped optimizer.
         T_max: number of epochs of the half period.
         eta_min: the minimum learning rate. Default: 0.
-        last_epoch: index of the last epoch. Default: -1.
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
@@ -414,11 +404,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     fractional epoch (``epoch + i / iters`` per batch), as in PyTorch, without a warning.
 
     Args:
-        optimizer: the wrapped optimizer.
         T_0: epochs before the first restart, a positive int.
         T_mult: growth factor of the period after each restart, an int >= 1. Default: 1.
         eta_min: lowest learning rate. Default: 0.
-        last_epoch: index of the last epoch. Default: -1.
     """
 
     def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
@@ -472,7 +460,6 @@ class SequentialLR(LRScheduler):
         optimizer: the wrapped optimizer (every scheduler must wrap it).
         schedulers: the schedules, in order.
         milestones: the epochs at which the next schedule takes over; one fewer than schedulers.
-        last_epoch: index of the last epoch. Default: -1.
     """
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
@@ -556,7 +543,6 @@ class OneCycleLR(LRScheduler):
     the final annealing.
 
     Args:
-        optimizer: the wrapped optimizer.
         max_lr: peak learning rate, or one per group.
         total_steps: number of steps in the cycle; else ``epochs * steps_per_epoch``.
         epochs: number of epochs (with ``steps_per_epoch``).
@@ -676,7 +662,6 @@ class ReduceLROnPlateau(LRScheduler):
     ``best * (1 + threshold)`` for max/rel, ``best -/+ threshold`` in abs mode.
 
     Args:
-        optimizer: the wrapped optimizer.
         mode: ``'min'`` (lower is better) or ``'max'`` (higher is better). Default: ``'min'``.
         factor: multiplies the rate on a plateau; < 1. Default: 0.1.
         patience: bad epochs tolerated before reducing. Default: 10.
