@@ -671,10 +671,14 @@ def _add_data_dir(p):
     p.add_argument("--data-dir", default=None, help="dataset directory (default: $CNNLAB_DATA, else ~/.cache/cnnlab)")
 
 
-def _add_checkpoint_and_images(p):
-    """``CHECKPOINT IMAGE [IMAGE ...]``: a trained model and the image files it is run on."""
+def _add_checkpoint_and_images(p, one=False):
+    """``CHECKPOINT IMAGE [IMAGE ...]``: a trained model and the image files it is run on (``one``:
+    exactly one, as ``args.image``)."""
     p.add_argument("checkpoint")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    if one:
+        p.add_argument("image", metavar="IMAGE")
+    else:
+        p.add_argument("images", nargs="+", metavar="IMAGE")
 
 
 # ---------------------------------------------------------------------------- one function per command
@@ -774,8 +778,7 @@ def _add_saliency(sub):
     p = _command(sub, "saliency", cmd_saliency, help="class saliency map of an image (Simonyan et al. 2014)",
                  description="Write the gradient of the top class score (or --target's) with respect to "
                  "the input pixels, max over channels, beside and over the image.")
-    p.add_argument("checkpoint")
-    p.add_argument("image", metavar="IMAGE")
+    _add_checkpoint_and_images(p, one=True)
     p.add_argument("--out", required=True, metavar="PNG")
     p.add_argument("--target", type=int, default=None, help="class index (default: the predicted class)")
 

@@ -245,17 +245,20 @@ def _backward_nhwc(is_max):
                     left = j * sw - pw
                     q_lo, q_hi = _tap_range(left, w, kw, dw)
                     src = g[b, i, j]
-                    t = taps[b, i, j]
-                    scale = inv_divisor[i, j]
-                    for p in range(p_lo, p_hi):
-                        for q in range(q_lo, q_hi):
-                            row = gx[b, top + p * dh, left + q * dw]
-                            if is_max:
-                                k = p * kw + q
+                    if is_max:
+                        t = taps[b, i, j]
+                        for p in range(p_lo, p_hi):
+                            for q in range(q_lo, q_hi):
+                                k = p * kw + q      # the tap's index, as the forward recorded winners
+                                row = gx[b, top + p * dh, left + q * dw]
                                 for ch in range(c):
                                     if t[ch] == k:
                                         row[ch] += src[ch]
-                            else:
+                    else:
+                        scale = inv_divisor[i, j]
+                        for p in range(p_lo, p_hi):
+                            for q in range(q_lo, q_hi):
+                                row = gx[b, top + p * dh, left + q * dw]
                                 for ch in range(c):
                                     row[ch] += src[ch] * scale
 
