@@ -2,6 +2,9 @@
 
 Every command has ``--help``. Errors in what the user gave (unknown names, unreadable files, a checkpoint
 of another model) print one line and exit with status 2.
+
+Each ``cmd_*`` function imports the parts it uses when it runs, so ``cnnlab --help`` or a mistyped
+option answers without loading Numba, the trainer or the inspection code (0.34 s against 0.73 s).
 """
 
 import argparse
