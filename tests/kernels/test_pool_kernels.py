@@ -161,3 +161,45 @@ def test_large_windows_take_the_reference_kernel(rng):
     ref.backward(torch.ones(1, 2, 1, 1, dtype=torch.float64))
     np.testing.assert_array_equal(out, ref.detach().numpy())
     np.testing.assert_array_equal(gx, xt.grad.numpy())
+
+
+@pytest.mark.parametrize("shape,ceil,pairs", [
+    ((2, 3, 8, 10), False, True),          # the windows tile the input
+    ((3, 5, 7, 9), False, True),           # an odd last row and column lie in no window
+    ((1, 17, 2, 2), True, True),           # one window, many channels
+    ((2, 4, 7, 6), True, False),           # ceil_mode: the last window hangs over, the general loops
+])
+@pytest.mark.parametrize("kind", ["distinct", "ties", "special"])
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_two_by_two_stride_two_kernels_match_torch_and_the_general_loops(monkeypatch, shape, ceil, pairs, kind,
+                                                                         layout, dtype):
+    """The written-out 2x2 stride-2 kernels run when every window lies inside the input, and agree with
+    PyTorch (values, indices, gradient: ties, NaN, -inf) and with the general loops' taps."""
+    from cnnlab.kernels.compiled import pool
+
+    ran = []
+    for name in ("_max_pairs_forward_planes", "_max_pairs_forward_nhwc", "_max_pairs_backward_planes",
+                 "_max_pairs_backward_nhwc"):
+        fast = getattr(pool, name)
+        monkeypatch.setattr(pool, name, lambda *a, fast=fast, name=name: (ran.append(name), fast(*a)))
+    rng = np.random.default_rng(shape[1])
+    x = values(rng, shape, kind, dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    ref, ref_idx = TF.max_pool2d(xt, 2, 2, ceil_mode=ceil, return_indices=True)
+    g = rng.standard_normal(tuple(ref.shape)).astype(dtype)
+    ref.backward(torch.tensor(g))
+    backend.set_kernels("compiled")
+    out, idx, gx = run_ours(lambda t: F.max_pool2d(t, 2, 2, ceil_mode=ceil, return_indices=True), x, g, layout)
+    np.testing.assert_array_equal(out, ref.detach().numpy())
+    np.testing.assert_array_equal(idx.numpy(), ref_idx.numpy())
+    np.testing.assert_array_equal(gx, xt.grad.numpy())
+    assert len(ran) == (2 if pairs else 0)
+    data = channels_last(x) if layout == "channels_last" else x
+    taps = kernels.for_arrays(data).max_pool2d_forward(data, (2, 2), (2, 2), (0, 0), (1, 1), ref.shape[2:])[1]
+    general = pool._max_forward_nhwc if layout == "channels_last" else pool._max_forward_planes
+    inner = pool._inner(data)
+    want = pool._new(inner, ref.shape, np.uint8)
+    general(inner, 2, 2, 2, 2, 0, 0, 1, 1, pool._no_divisor(ref.shape[2:], data.dtype),
+            pool._new(inner, ref.shape, data.dtype), want)
+    np.testing.assert_array_equal(taps, pool._outer(want, ref.shape))

@@ -8,7 +8,8 @@ Two loop orders, one per memory layout, each with a contiguous innermost loop th
   channels, contiguous in the input and the output alike.
 
 Max and average pooling share these loop nests: ``_generated`` compiles each kernel twice, with
-the choice of reduction a compile-time constant.
+the choice of reduction a compile-time constant. Max pooling's 2x2 windows at stride 2 with no
+padding, the lectures' pool, have their own kernels written out for four values (``_max_pairs_*``).
 
 Max pooling records the winning tap of each window in a uint8 (kH*kW <= 256), so its backward is one
 pass that adds each output's gradient at that tap, with no second look at the input. The taps are
@@ -271,6 +272,93 @@ _max_backward_planes, _avg_backward_planes = _generated(_backward_planes)
 _max_backward_nhwc, _avg_backward_nhwc = _generated(_backward_nhwc)
 
 
+# ---------------------------------------------------------------- 2x2 windows at stride 2, no padding
+# The lectures' pool: its windows tile the input, so each output reads four values it alone reads and
+# each input gets its gradient from one output. Written out, with no tap ranges or strided gathers, the
+# forward runs 3-7x and the backward 1.6-3x faster than the general loops (RESULTS.md).
+@helper(fastmath=False)
+def _pick(v, tap, best, k):
+    """(v, tap) when v beats ``best`` (larger, or NaN: the window's last NaN wins), else (best, k)."""
+    win = (v > best) | (v != v)
+    return (v, np.uint8(tap)) if win else (best, k)
+
+
+@kernel(fastmath=False)
+def _max_pairs_forward_planes(x, out, taps):
+    """x (P, H, W) -> out, taps (P, oH, oW); an odd last row or column is in no window."""
+    oh, ow = out.shape[1], out.shape[2]
+    for plane in prange(x.shape[0]):
+        for i in range(oh):
+            top, bottom = x[plane, 2 * i], x[plane, 2 * i + 1]
+            o, t = out[plane, i], taps[plane, i]
+            for j in range(ow):
+                best, k = _pick(top[2 * j + 1], 1, top[2 * j], np.uint8(0))
+                best, k = _pick(bottom[2 * j], 2, best, k)
+                o[j], t[j] = _pick(bottom[2 * j + 1], 3, best, k)
+
+
+@kernel(fastmath=False)
+def _max_pairs_forward_nhwc(x, out, taps):
+    """x (N, H, W, C) -> out, taps (N, oH, oW, C); one task per output row of an image."""
+    oh, ow = out.shape[1], out.shape[2]
+    for task in prange(x.shape[0] * oh):
+        b, i = task // oh, task % oh
+        for j in range(ow):
+            top_left, top_right = x[b, 2 * i, 2 * j], x[b, 2 * i, 2 * j + 1]
+            bottom_left, bottom_right = x[b, 2 * i + 1, 2 * j], x[b, 2 * i + 1, 2 * j + 1]
+            o, t = out[b, i, j], taps[b, i, j]
+            for ch in range(o.size):
+                best, k = _pick(top_right[ch], 1, top_left[ch], np.uint8(0))
+                best, k = _pick(bottom_left[ch], 2, best, k)
+                o[ch], t[ch] = _pick(bottom_right[ch], 3, best, k)
+
+
+@kernel(fastmath=False)
+def _max_pairs_backward_planes(g, taps, gx):
+    """g, taps (P, oH, oW) -> gx (P, H, W): every input written once, its output's gradient or 0."""
+    oh, ow = g.shape[1], g.shape[2]
+    zero = np.zeros(1, gx.dtype)[0]
+    for plane in prange(gx.shape[0]):
+        for i in range(oh):
+            top, bottom = gx[plane, 2 * i], gx[plane, 2 * i + 1]
+            src, t = g[plane, i], taps[plane, i]
+            for j in range(ow):     # one loop per destination row: two store streams vectorise, four did not
+                top[2 * j] = src[j] if t[j] == 0 else zero
+                top[2 * j + 1] = src[j] if t[j] == 1 else zero
+            for j in range(ow):
+                bottom[2 * j] = src[j] if t[j] == 2 else zero
+                bottom[2 * j + 1] = src[j] if t[j] == 3 else zero
+            top[2 * ow:] = 0
+            bottom[2 * ow:] = 0
+        gx[plane, 2 * oh:] = 0
+
+
+@kernel(fastmath=False)
+def _max_pairs_backward_nhwc(g, taps, gx):
+    """g, taps (N, oH, oW, C) -> gx (N, H, W, C); one task per output row of an image."""
+    oh, ow = g.shape[1], g.shape[2]
+    zero = np.zeros(1, gx.dtype)[0]
+    for task in prange(g.shape[0] * oh):
+        b, i = task // oh, task % oh
+        for j in range(ow):
+            src, t = g[b, i, j], taps[b, i, j]
+            for r, tap in ((2 * i, 0), (2 * i + 1, 2)):
+                left, right = gx[b, r, 2 * j], gx[b, r, 2 * j + 1]
+                for ch in range(src.size):      # one store stream per loop, as in the planes
+                    left[ch] = src[ch] if t[ch] == tap else zero
+                for ch in range(src.size):
+                    right[ch] = src[ch] if t[ch] == tap + 1 else zero
+        gx[b, 2 * i:2 * i + 2, 2 * ow:] = 0
+        if i == oh - 1:
+            gx[b, 2 * oh:] = 0
+
+
+def _is_pairs(kernel_size, stride, padding, dilation, in_size, out_size):
+    """Whether the windows are 2x2 at stride 2 with no padding, each wholly inside the input."""
+    return (tuple(kernel_size) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
+            and tuple(dilation) == (1, 1) and all(2 * o <= n for o, n in zip(out_size, in_size)))
+
+
 def _inner(a):
     """A C-contiguous 4-D view of ``a``'s memory for the kernels: (N, H, W, C) for channels-last memory,
     else (N*C, H, W) planes (copied to NCHW first if ``a`` is neither)."""
@@ -312,8 +400,11 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size):
     xi = _inner(x)
     shape = x.shape[:2] + tuple(out_size)
     out, taps = _new(xi, shape, x.dtype), _new(xi, shape, np.uint8)
-    kernel = _max_forward_nhwc if xi.ndim == 4 else _max_forward_planes
-    kernel(xi, *_args(kernel_size, stride, padding, dilation), _no_divisor(out_size, x.dtype), out, taps)
+    if _is_pairs(kernel_size, stride, padding, dilation, x.shape[2:], out_size):
+        (_max_pairs_forward_nhwc if xi.ndim == 4 else _max_pairs_forward_planes)(xi, out, taps)
+    else:
+        kernel = _max_forward_nhwc if xi.ndim == 4 else _max_forward_planes
+        kernel(xi, *_args(kernel_size, stride, padding, dilation), _no_divisor(out_size, x.dtype), out, taps)
     return _outer(out, shape), _outer(taps, shape)
 
 
@@ -325,8 +416,11 @@ def max_pool2d_backward(g, taps, input_shape, kernel_size, stride, padding, dila
     ti = _inner(taps)
     gi = _inner(in_layout(g, taps))
     gx = _new(ti, input_shape, g.dtype)
-    kernel = _max_backward_nhwc if ti.ndim == 4 else _max_backward_planes
-    kernel(gi, ti, *_args(kernel_size, stride, padding, dilation), _no_divisor(taps.shape[2:], g.dtype), gx)
+    if _is_pairs(kernel_size, stride, padding, dilation, input_shape[2:], taps.shape[2:]):
+        (_max_pairs_backward_nhwc if ti.ndim == 4 else _max_pairs_backward_planes)(gi, ti, gx)
+    else:
+        kernel = _max_backward_nhwc if ti.ndim == 4 else _max_backward_planes
+        kernel(gi, ti, *_args(kernel_size, stride, padding, dilation), _no_divisor(taps.shape[2:], g.dtype), gx)
     return _outer(gx, input_shape)
 
 
