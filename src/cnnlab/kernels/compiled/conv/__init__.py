@@ -102,14 +102,15 @@ def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
 
 @kernel
 def _channel_sums(a, out):
-    """out[c] = sum of a[:, c, :, :] for NCHW memory, one task per channel."""
-    n, c, h, w = a.shape
+    """out[c] = sum of a[:, c, :] for NCHW memory as (N, C, H*W), one task per channel: a plane is one
+    vector loop (looping over its rows of 8-24 values ran 3x slower)."""
+    n, c, m = a.shape
     for ch in prange(c):
         s = 0.0
         for b in range(n):
-            for i in range(h):
-                for j in range(w):
-                    s += a[b, ch, i, j]
+            plane = a[b, ch]
+            for j in range(m):
+                s += plane[j]
         out[ch] = s
 
 
@@ -138,5 +139,5 @@ def conv2d_bias_grad(grad):
         _row_sums(rows, parts)
         return folded(parts.sum(axis=0), reps).astype(grad.dtype)
     out = np.empty(c, grad.dtype)
-    _channel_sums(grad, out)
+    _channel_sums(np.ascontiguousarray(grad).reshape(n, c, h * w), out)
     return out
