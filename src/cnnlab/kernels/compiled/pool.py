@@ -440,6 +440,11 @@ def avg_pool2d_backward(g, input_shape, kernel_size, stride, padding, divisor):
     gi = _inner(g)
     gx = _new(gi, input_shape, g.dtype)
     inv = (1.0 / np.asarray(divisor, dtype=np.float64)).astype(g.dtype)   # (oH, oW)
+    if g.shape[2:] == (1, 1) and tuple(kernel_size) == tuple(input_shape[2:]) and tuple(padding) == (0, 0):
+        # one window over the whole image (a global average pool): its gradient, spread evenly; the
+        # loops would walk 1-long rows of outputs (1 ms of resnet20's step at 8x8 x 64 channels)
+        np.multiply(gi, inv[0, 0], out=gx)
+        return _outer(gx, input_shape)
     kernel = _avg_backward_nhwc if gi.ndim == 4 else _avg_backward_planes
     kernel(gi, _no_taps(gi), *_args(kernel_size, stride, padding, (1, 1)), inv, gx)
     return _outer(gx, input_shape)
