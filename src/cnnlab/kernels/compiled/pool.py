@@ -275,7 +275,7 @@ _max_backward_nhwc, _avg_backward_nhwc = _generated(_backward_nhwc)
 # ---------------------------------------------------------------- 2x2 windows at stride 2, no padding
 # The lectures' pool: its windows tile the input, so each output reads four values it alone reads and
 # each input gets its gradient from one output. Written out, with no tap ranges or strided gathers, the
-# forward runs 3-7x and the backward 1.6-3x faster than the general loops (RESULTS.md).
+# forward runs 5-8x and the backward 1.8-3x faster than the general loops (RESULTS.md).
 @helper(fastmath=False)
 def _pick(v, tap, best, k):
     """(v, tap) when v beats ``best`` (larger, or NaN: the window's last NaN wins), else (best, k)."""
