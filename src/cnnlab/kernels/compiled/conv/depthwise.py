@@ -28,7 +28,7 @@ from numba import prange
 from .. import buffers
 from .._numba import helper, kernel, num_threads
 from . import depthwise_nhwc
-from .epilogue import after
+from .epilogue import after, bias_values
 from .layout import _out_size, _padded_size
 
 CHUNK = 16   # values a row copy moves at a time: one AVX-512 vector of float32
@@ -259,7 +259,7 @@ def forward(x, weight, bias, pads, stride, dilation, groups, affine=None):
         return after(depthwise_nhwc.forward(x, weight, bias, pads, stride, dilation, groups), affine)
     n, o = x.shape[0], weight.shape[0]
     out = buffers.empty((n, o, *_out_size(x.shape, weight.shape[2:], pads, stride, dilation)), x.dtype)
-    b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
+    b = bias_values(o, x.dtype, bias)
     hq, wq, _, _, starts = _phases(x.shape, weight.shape[2:], pads, stride, dilation)
     _dw_forward(x, _flat_taps(weight), b, pads[0][0], pads[1][0], *stride, starts, hq, wq,
                 _tasks(n * o), out)

@@ -10,7 +10,7 @@ from numba import prange
 
 from .. import buffers
 from .._numba import kernel, num_threads, renamed
-from .epilogue import after
+from .epilogue import after, bias_values
 from .machine import stack_tile
 from .plan import DIRECT_BLOCKS, DIRECT_TILE as TILE, direct_block
 
@@ -134,7 +134,7 @@ def forward(x, weight, bias, pads, stride, dilation, groups, affine=None):
     oh, ow = hp - dilation[0] * (kh - 1), wp - dilation[1] * (kw - 1)
     xf = _flat_pad(x, top, left, hp, wp, TILE)
     out = buffers.empty((n, o, oh, ow), x.dtype)
-    b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias)
+    b = bias_values(o, x.dtype, bias)
     _direct[direct_block(o // groups)](xf, np.ascontiguousarray(weight), b, out, wp, dilation[0], dilation[1],
                                        groups)
     return after(out, affine)

@@ -10,10 +10,15 @@ from .._numba import helper
 from ..norm import apply_affine
 
 
+def bias_values(o, dtype, bias):
+    """The ``o`` values a kernel adds per output channel: ``bias``, or zeros when there is none."""
+    return np.zeros(o, dtype) if bias is None else np.ascontiguousarray(bias)
+
+
 def output_write(o, dtype, bias, affine):
     """(bias, scale, shift, relu) for a kernel's output write of ``o`` channels; scale and shift are
     empty for a plain convolution."""
-    b = np.zeros(o, dtype) if bias is None else np.ascontiguousarray(bias)
+    b = bias_values(o, dtype, bias)
     if affine is None:
         return b, np.empty(0, dtype), np.empty(0, dtype), False
     scale, shift, relu = affine
