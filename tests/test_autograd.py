@@ -134,6 +134,47 @@ def test_backward_frees_each_activation_once_its_op_is_done():
     np.testing.assert_allclose(x.grad.numpy(), 3 * 2 * np.exp(2 * np.ones(4)))
 
 
+def test_an_activation_no_op_saved_is_freed_in_the_forward_once_the_code_lets_it_go():
+    """As in PyTorch, the graph holds the node that made a tensor, not the tensor: a batch norm's
+    output feeding a residual sum (which keeps only its own output) is freed before backward, and
+    the gradients are those of the graph that kept it."""
+    import weakref
+
+    def forward(x, keep):
+        a = x * 2                     # Mul keeps x and 2, not its output
+        b = a + 1                     # Add keeps nothing
+        refs = [weakref.ref(a), weakref.ref(b._data)]
+        out = (b.exp() * 3).sum()     # exp keeps its output, b's own array is not
+        if keep:
+            return out, refs, (a, b)
+        return out, refs, ()
+
+    values = np.array([0.5, -1.0, 2.0])
+    x = cnnlab.tensor(values, requires_grad=True)
+    loss, refs, kept = forward(x, keep=False)
+    assert [r() for r in refs] == [None, None]
+    loss.backward()
+    y = cnnlab.tensor(values, requires_grad=True)
+    loss, refs, kept = forward(y, keep=True)
+    assert all(r() is not None for r in refs)
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), y.grad.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), 6 * np.exp(2 * values + 1))
+
+
+def test_a_hook_on_an_intermediate_runs_after_the_code_let_the_tensor_go():
+    """PyTorch keeps such a hook with the graph; so does cnnlab (the graph then holds the tensor)."""
+    calls = []
+    x = cnnlab.tensor([1.0, 2.0], requires_grad=True, dtype="float64")
+    h = x * 3
+    h.register_hook(lambda g: calls.append(g.numpy().tolist()) or g * 10)
+    loss = (h * h).sum()
+    del h
+    loss.backward()
+    assert calls == [[6.0, 12.0]]
+    np.testing.assert_allclose(x.grad.numpy(), [180.0, 360.0])
+
+
 def test_retain_grad_keeps_intermediate_gradient():
     x = cnnlab.tensor([1.0, 2.0], requires_grad=True, dtype="float64")
     h = (x * 3).retain_grad()

@@ -1,6 +1,7 @@
 """Reverse-mode backward pass: an iterative topological walk that *adds* each op's input gradients."""
 
 from . import hooks
+from .function import Node
 
 
 def unbroadcast(grad, shape):
@@ -17,20 +18,21 @@ def unbroadcast(grad, shape):
 
 
 def _topological_order(root):
-    """Tensors that lead to ``root`` (root last), found with an explicit stack: deep nets exceed recursion."""
+    """Nodes that lead to the node ``root`` (root last), found with an explicit stack: deep nets
+    exceed recursion."""
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
-        t, expanded = stack.pop()
+        node, expanded = stack.pop()
         if expanded:
-            order.append(t)
+            order.append(node)
             continue
-        if id(t) in visited:
+        if id(node) in visited:
             continue
-        visited.add(id(t))
-        stack.append((t, True))
-        for parent in t._node.inputs:
-            if parent is not None and parent._node is not None and id(parent) not in visited:
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node.inputs:
+            if type(parent) is Node and id(parent) not in visited:
                 stack.append((parent, False))
     return order
 
@@ -90,9 +92,9 @@ def _hooked_leaves(order):
     if not (hooks._grad_hooks or hooks._post_hooks):
         return {}
     leaves = {}
-    for t in order:
-        for inp in t._node.inputs:
-            if inp is not None and inp._node is None and hooks.has_hooks(inp):
+    for node in order:
+        for inp in node.inputs:
+            if inp is not None and type(inp) is not Node and hooks.has_hooks(inp):
                 leaves.setdefault(id(inp), [inp, 0])[1] += 1
     return leaves
 
@@ -102,8 +104,8 @@ def _walk(root, grad, retain_graph):
         if root.requires_grad:
             _finish_leaf(root, grad)
         return
-    order = _topological_order(root)
-    grads = {id(root): grad}
+    order = _topological_order(root._node)
+    grads = {id(root._node): grad}     # keyed by node, or by leaf tensor; all held until used
     hooked = _hooked_leaves(order)
     held = {}   # id -> the summed gradient of a hooked leaf, until its last edge has been seen
 
@@ -116,13 +118,10 @@ def _walk(root, grad, retain_graph):
             _finish_leaf(inp, held.pop(key))
 
     for i in range(len(order) - 1, -1, -1):
-        # Drop the walk's own reference as it goes: once a tensor's gradient has gone through its
-        # op, nothing here needs its array, and its memory can serve the gradients still to come.
-        t, order[i] = order[i], None
-        g = grads.pop(id(t), None)
-        node = t._node
-        if g is None or node is None:
-            if hooked and node is not None:
+        node, order[i] = order[i], None
+        g = grads.pop(id(node), None)
+        if g is None:
+            if hooked:
                 for inp in node.inputs:
                     if inp is not None and id(inp) in hooked:
                         release(inp, None)
@@ -133,10 +132,13 @@ def _walk(root, grad, retain_graph):
                 "pass retain_graph=True to the first call to go through it twice"
             )
         _check_versions(node)
-        if hooks._grad_hooks:
-            g = hooks.apply_grad_hooks(t, g)
-        if t._retains_grad:
-            _store_grad(t, g)
+        t = node.output()       # the tensor it made, while somebody holds it: its hooks, retain_grad
+        if t is not None:
+            if hooks._grad_hooks:
+                g = hooks.apply_grad_hooks(t, g)
+            if t._retains_grad:
+                _store_grad(t, g)
+            t = None
         in_grads = node.fn.backward(node.ctx, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
@@ -144,16 +146,19 @@ def _walk(root, grad, retain_graph):
             ig = in_grads[i] if i < len(in_grads) else None
             if inp is None:
                 continue
+            if type(inp) is Node:
+                if ig is not None:
+                    if ig.shape != inp.shape:
+                        ig = unbroadcast(ig, inp.shape)
+                    prev = grads.get(id(inp))
+                    grads[id(inp)] = ig if prev is None else prev + ig
+                continue
             if ig is not None and ig.shape != inp._data.shape:
                 ig = unbroadcast(ig, inp._data.shape)
-            if inp._node is None:
-                if id(inp) in hooked:
-                    release(inp, ig)
-                elif ig is not None:
-                    _store_grad(inp, ig)
+            if id(inp) in hooked:
+                release(inp, ig)
             elif ig is not None:
-                prev = grads.get(id(inp))
-                grads[id(inp)] = ig if prev is None else prev + ig
+                _store_grad(inp, ig)
         if not retain_graph:
             node.ctx = None
             node.inputs = ()

@@ -62,6 +62,8 @@ def register_hook(tensor, hook):
                            "require a gradient")
     if not callable(hook):
         raise TypeError(f"register_hook: `hook` must be callable. Received {type(hook).__name__}")
+    if tensor._node is not None:
+        tensor._node.kept = tensor     # the graph holds a hooked tensor: its hooks run even once it is let go
     return _add(_grad_hooks, tensor, hook)
 
 

@@ -78,9 +78,13 @@ def apply(t, name, compute, *others, direct=None):
                            f"use the out-of-place form (e.g. `x = x.add(y)` for `x.add_(y)`)")
     before = Tensor._wrap(t._data.copy())        # the old values, for the op's backward
     before.requires_grad, before._node = t.requires_grad, t._node
+    if before._node is not None:
+        before._node.bind(before)
     result = compute(before)
     _write(t, name, result)
     t._node, t.requires_grad = result._node, result.requires_grad
+    if t._node is not None:
+        t._node.bind(t)
     t._version += 1
     return t
 

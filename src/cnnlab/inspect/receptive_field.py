@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import backend, nn
-from ..autograd import enable_grad
+from ..autograd import Node, enable_grad
 from ..tensor import Tensor
 from .layers import LayerTable, call_name, check_input_size, hooked, layer_geometry, leaf_modules
 
@@ -177,10 +177,12 @@ class _Tracer:
             if id(cur) in seen:
                 continue
             seen.add(id(cur))
-            if id(cur) in self.known:
-                found.append(self.known[id(cur)][1])
+            # The graph's entries are leaf tensors and the nodes that made the other tensors.
+            made = cur.output() if isinstance(cur, Node) else cur
+            if made is not None and id(made) in self.known:
+                found.append(self.known[id(made)][1])
                 continue
-            node = getattr(cur, "_node", None)
+            node = cur if isinstance(cur, Node) else getattr(cur, "_node", None)
             if node is not None:
                 stack.extend(i for i in node.inputs if i is not None)
         return _union(found) if found else self.whole
