@@ -129,6 +129,15 @@ def test_formulation_matches_torch_and_reference(form, dtype, data):
     ("columns", dict(x=(2, 32, 6, 6), w=(32, 16, 3, 3), pads=((1, 1), (1, 1)), groups=2)),
     ("columns", dict(x=(1, 16, 5, 5), w=(16, 16, 3, 3), pads=((1, 0), (2, 1)))),      # a ragged last tile
     ("columns", dict(x=(2, 64, 6, 5), w=(64, 64, 5, 5), pads=((2, 2), (2, 2)))),      # panel in 2 tap blocks
+    # from 1024 input x output channels (plan.WGRAD_UNPADDED_MIN) the weight gradient reads the
+    # unpadded input, each tap's pixels inside the image: taps that miss it for whole rows of
+    # outputs (padding 2 around a 2x1 image), strided and dilated taps, every tile width
+    ("columns", dict(x=(2, 32, 2, 1), w=(32, 32, 3, 3), pads=((2, 2), (1, 1)))),
+    ("columns", dict(x=(3, 32, 5, 4), w=(32, 32, 3, 3), pads=((2, 1), (2, 3)), stride=(2, 3),
+                     dilation=(2, 1), channels_last=True)),
+    ("columns", dict(x=(2, 64, 5, 6), w=(16, 64, 3, 3), pads=((2, 1), (0, 2)))),
+    ("columns", dict(x=(2, 66, 5, 5), w=(16, 66, 3, 3), pads=((1, 1), (1, 1)))),
+    ("columns", dict(x=(2, 16, 4, 7), w=(64, 16, 3, 3), pads=((1, 1), (1, 1)), stride=(2, 2))),
     # 128+ outputs in blocks of 64 (enough rows for two threads): a ragged last tile, three blocks
     # from channels-last input, strided (col2im input gradient, tiled weight gradient)
     ("columns", dict(x=(1, 128, 31, 31), w=(128, 128, 3, 3), pads=((1, 1), (1, 1)))),
@@ -330,6 +339,31 @@ def test_wide_tiles_are_the_path_taken(monkeypatch):
     columns.input_grad(np.ascontiguousarray(y), w, x.shape, pads, (1, 1), (1, 1), 1)
     columns.weight_grad(x, np.ascontiguousarray(y), w.shape, pads, (1, 1), (1, 1), 1)
     assert calls == ["_tiled_convolution", "_tiled_convolution", "_tiled_weight_gradient"]
+
+
+def test_the_tiled_weight_gradient_pads_only_narrow_layers(monkeypatch):
+    """From plan.WGRAD_UNPADDED_MIN input x output channels it reads each tap's pixels inside the
+    image straight from the input (``_tap_pixels``); narrower layers (and a one-channel first layer,
+    whose tile takes a kernel row's taps as consecutive values) read a padded copy."""
+    from cnnlab.kernels.compiled.conv import columns
+
+    padded = []
+    original = columns._padded_nhwc
+    monkeypatch.setattr(columns, "_padded_nhwc", lambda *a: padded.append(a[0].shape) or original(*a))
+    rng = np.random.default_rng(3)
+    for x_shape, w_shape in (((2, 32, 9, 9), (32, 32, 3, 3)), ((2, 16, 9, 9), (32, 16, 3, 3)),
+                             ((2, 1, 9, 9), (16, 1, 5, 5))):
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32)
+        k = w_shape[-1]
+        pads = ((k // 2, k // 2),) * 2
+        g = rng.standard_normal((2, w_shape[0], 9, 9)).astype(np.float32)
+        assert plan.wgrad_tiled(w_shape[0], x_shape[1], np.float32, 1, k, 1, 162, 1)
+        got = columns.weight_grad(x, g, w.shape, pads, (1, 1), (1, 1), 1)
+        assert_close(got, reference.conv2d_weight_grad(x, g, w.shape, pads, (1, 1), (1, 1), 1), "float32",
+                     f"weight gradient {w_shape}")
+    assert plan.WGRAD_UNPADDED_MIN == 1024
+    assert padded == [(2, 16, 9, 9), (2, 1, 9, 9)]
 
 
 @pytest.mark.parametrize("rows,width,threads,tasks", [

@@ -32,10 +32,13 @@ The formulations, from measured training-step timings (benchmarks/RESULTS.md):
   float32 without groups into 16, 32 or 64 outputs, or more in blocks of 64 where every thread gets a
   task (a run of rows, or a share of a run's blocks), the columns are never built: register tiles
   (``machine.simd``) read the padded channels-last input through one offset per output pixel and one
-  per tap, forward, stride-1 input gradient and weight gradient alike. Otherwise each thread builds
-  a cache-sized chunk of columns from the channels-last input (the padding written as zeros) and calls
-  the GEMM on it from inside the parallel region (``machine.blas``), the threads sharing out the
-  output channels too when there are fewer chunks than threads (batch 1, 49 pixels); the input
+  per tap, forward, stride-1 input gradient and the weight gradient of narrow layers alike; from
+  ``plan.WGRAD_UNPADDED_MIN`` input x output channels the weight gradient reads the unpadded input,
+  each tap's pixels inside the image listed with their gradient rows (no padded copy, no products
+  with the border's zeros). Otherwise each thread builds a cache-sized chunk of columns from the
+  channels-last input (the padding written as zeros) and calls the GEMM on it from inside the
+  parallel region (``machine.blas``), the threads sharing out the output channels too when there are
+  fewer chunks than threads (batch 1, 49 pixels); the input
   gradient for strides > 1 is col2im (gradient @ kernels^T, added back tap by tap, one image per
   task).
 - ``pixels`` (forward, float32, no groups, 4x fewer output pixels than output channels: a batch-1

@@ -44,6 +44,13 @@ WGRAD_NARROW_ROWS = 6
 # dilation): the tile takes them as its rows (fashion_cnn's first layer, 1 -> 16, 5x5: 0.53 against
 # 0.89 ms through the direct kernel).
 WGRAD_TAP_ROWS = 5
+# The weight gradient reads the unpadded input, listing each tap's pixels inside the image, from
+# input x output channels of WGRAD_UNPADDED_MIN on: it saves the padded copy and the border's
+# products (3x3, N128, 2 threads, min ms, padded -> unpadded: 64 -> 64 at 8x8 2.8 -> 2.4, at 32x32
+# 45.8 -> 42.7, 128 -> 128 at 28x28 (N32) 34.7 -> 32.4, 32 -> 32 at 16x16 2.9 -> 2.8); narrower
+# layers spend more on the lists than the copy costs (16 -> 16 at 32x32 3.1-3.4 -> 3.6, 5x5 16 -> 32
+# at 28x28 (N64) 6.0 -> 6.3).
+WGRAD_UNPADDED_MIN = 1024
 TILE_GROUP = 168              # output rows sharing one block of the kernel panel (12-28 tiles)
 TILED_PANEL_BYTES = 256 << 10  # a block of the kernel panel (taps x C x 64 float32) stays in L2
 WGRAD_PIXELS = 256            # output pixels whose gradient rows a weight-gradient tile streams

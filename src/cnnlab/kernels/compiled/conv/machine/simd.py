@@ -12,8 +12,9 @@ textbook GEMM micro-kernel. R and V are compile-time constants (``plan.TILES``: 
 in ``product``: 14 accumulators, leaving registers for the kernel row and the broadcasts). Measured on 2 cores:
 (131072, 144) @ (144, 16) 118 GFLOP/s, @ (144, 32) 176 GFLOP/s.
 
-``tile_convolution`` and ``tile_weight_gradient`` are the same tile reading the padded channels-last
-input directly (an offset per output pixel plus one per tap) instead of im2col columns: no columns
+``tile_convolution`` and ``tile_weight_gradient`` are the same tile reading the channels-last input
+directly (padded for the first: an offset per output pixel plus one per tap; the second takes an
+offset per pixel and tap, and the pixel's gradient row) instead of im2col columns: no columns
 are written or read back, and a 3x3 16 -> 16 convolution at N128 32x32 runs at 169 GFLOP/s against
 80 through columns.
 """
@@ -225,11 +226,12 @@ def tile_convolution(typingctx, x, offsets, taps, w, c, row, rows, vectors, accu
 
 
 @intrinsic
-def tile_weight_gradient(typingctx, x, offsets, base, g, panel, row, rows, vectors):
-    """The weight gradient's tile, columns never built: panel[row + r, :16V] += sum over pixels p of
-    x[offsets[p] + base + r] * g[p, :16V], for R = ``rows`` consecutive input channels of one tap
-    (x the padded channels-last input flattened, float32; g (P, >= 16V) the output gradient's rows;
-    panel (K, >= 16V)). R and V = ``vectors`` must be literals."""
+def tile_weight_gradient(typingctx, x, offsets, picks, base, g, panel, row, rows, vectors):
+    """The weight gradient's tile, columns never built: panel[row + r, :16V] += sum over k of
+    x[offsets[k] + base + r] * g[picks[k], :16V], for R = ``rows`` consecutive input channels of one
+    tap (x the channels-last input flattened, float32; offsets and picks (P,) int64: each pixel's
+    input offset and its row of g, the output gradient's rows (>= 16V wide), or g[k] when ``picks``
+    is None; panel (K, >= 16V)). R and V = ``vectors`` must be literals."""
     literals = _literals(rows, vectors)
     if literals is None or any(arr.dtype != types.float32 for arr in (x, g, panel)):
         return None
@@ -238,9 +240,11 @@ def tile_weight_gradient(typingctx, x, offsets, base, g, panel, row, rows, vecto
     def codegen(context, builder, signature, args):
         x_arr, off_arr = (context.make_array(ty)(context, builder, value)
                           for ty, value in zip(signature.args[:2], args[:2]))
+        picked = not isinstance(signature.args[2], types.NoneType)
+        pick_arr = context.make_array(signature.args[2])(context, builder, args[2]) if picked else None
         g_arr, p_arr = (context.make_array(ty)(context, builder, value)
-                        for ty, value in zip(signature.args[3:5], args[3:5]))
-        base, row0 = args[2], args[5]
+                        for ty, value in zip(signature.args[4:6], args[4:6]))
+        base, row0 = args[3], args[6]
         t = _Registers(builder, n_rows, n_vecs)
         g_ld, p_ld = t.leading(g_arr), t.leading(p_arr)
         pixels = cgutils.unpack_tuple(builder, off_arr.shape, 1)[0]
@@ -250,16 +254,17 @@ def tile_weight_gradient(typingctx, x, offsets, base, g, panel, row, rows, vecto
 
         t.start(panel_vector)
         with cgutils.for_range(builder, pixels) as loop:
-            p = loop.index
-            where = builder.add(builder.load(builder.gep(off_arr.data, [p])), base)
+            k = loop.index
+            where = builder.add(builder.load(builder.gep(off_arr.data, [k])), base)
             x_at = builder.gep(x_arr.data, [where])
-            g_vecs = t.load_vectors(t.row(g_arr.data, p, g_ld))
+            g_row = builder.load(builder.gep(pick_arr.data, [k])) if picked else k
+            g_vecs = t.load_vectors(t.row(g_arr.data, g_row, g_ld))
             for r in range(n_rows):
                 t.add_products(r, builder.load(builder.gep(x_at, [t.const(r)])), g_vecs)
         t.store(panel_vector)
         return context.get_dummy_value()
 
-    return types.void(x, offsets, base, g, panel, row, rows, vectors), codegen
+    return types.void(x, offsets, picks, base, g, panel, row, rows, vectors), codegen
 
 
 @intrinsic
