@@ -411,6 +411,80 @@ def test_direct_block_makes_a_task_for_every_thread_when_asked(channels, min_blo
     assert plan.direct_block(channels, min_blocks) == block
 
 
+NEEDS = st.sampled_from([(True, True, True), (True, True, False), (False, True, True), (True, False, False)])
+
+
+@pytest.mark.parametrize("form", ["depthwise", "columns"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_backward_gives_the_three_gradients_asked_for(form, dtype, data):
+    """``conv2d_backward`` (the depthwise planes' one pass at stride 1 with NCHW input and gradient,
+    else the three ops) against PyTorch and the reference, None where a gradient is not wanted;
+    half the depthwise cases take the one pass, the others come with the gradient in either layout."""
+    case, needs = data.draw(conv_cases(form)), data.draw(NEEDS)
+    g_last = case["channels_last"]
+    if form == "depthwise" and data.draw(st.booleans()):       # half of them for the one pass
+        case.update(stride=(1, 1), channels_last=False)
+        g_last, needs = False, (True, True, data.draw(st.booleans()))
+    elif form == "depthwise":
+        g_last = data.draw(st.booleans())
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal(case["x"]), rng.standard_normal(case["w"])
+    (top, bottom), (left, right) = case["pads"]
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    bt = torch.zeros(case["w"][0], dtype=torch.float64, requires_grad=True)
+    ref = TF.conv2d(TF.pad(xt, (left, right, top, bottom)), wt, bt, case["stride"], 0, case["dilation"],
+                    case["groups"])
+    g = rng.standard_normal(ref.shape)
+    ref.backward(torch.tensor(g))
+    x, g = _layout(x.astype(dtype), case["channels_last"]), _layout(g.astype(dtype), g_last)
+    w = w.astype(dtype)
+    args = (case["pads"], case["stride"], case["dilation"], case["groups"])
+    ours = compiled.conv2d_backward(g, x, w, needs, *args)
+    lecture = reference.conv2d_backward(g, x, w, needs, *args)
+    for what, need, a, r, t in zip(("input grad", "weight grad", "bias grad"), needs, ours, lecture,
+                                   (xt.grad, wt.grad, bt.grad)):
+        assert (a is None) == (not need) and (r is None) == (not need), what
+        if need:
+            assert a.dtype == np.dtype(dtype), f"{what}: dtype {a.dtype}"
+            assert_close(a, t.numpy(), dtype, what)
+            assert_close(r, t.numpy(), dtype, what)
+
+
+@pytest.mark.parametrize("x_last,g_last,stride,needs,fused", [
+    (False, False, 1, (True, True, True), True),
+    (False, False, 1, (True, True, False), True),
+    (False, False, 1, (False, True, True), False),
+    (False, False, 1, (True, False, True), False),
+    (False, False, 2, (True, True, True), False),
+    (True, False, 1, (True, True, True), False),
+    (False, True, 1, (True, True, True), False)])
+def test_depthwise_backward_is_one_pass_exactly_when_it_fuses(x_last, g_last, stride, needs, fused,
+                                                              monkeypatch):
+    """The one-pass kernel runs for stride 1, NCHW input and gradient, both the input's and the
+    weight's gradient wanted; anything else takes the ops one by one (same values)."""
+    from cnnlab.kernels.compiled.conv import depthwise
+
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 4, 9, 11)), rng.standard_normal((8, 1, 3, 3))
+    args = (((1, 1), (1, 1)), (stride, stride), (1, 1), 4)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    bt = torch.zeros(8, dtype=torch.float64, requires_grad=True)
+    ref = TF.conv2d(xt, wt, bt, stride, 1, 1, 4)
+    g = rng.standard_normal(ref.shape)
+    ref.backward(torch.tensor(g))
+    calls = []
+    real = depthwise._dw_backward
+    monkeypatch.setattr(depthwise, "_dw_backward", lambda *a: calls.append(1) or real(*a))
+    ours = compiled.conv2d_backward(_layout(g, g_last), _layout(x, x_last), w, needs, *args)
+    assert bool(calls) == fused
+    for need, a, t in zip(needs, ours, (xt.grad, wt.grad, bt.grad)):
+        assert (a is None) == (not need)
+        if need:
+            assert_close(a, t.numpy(), "float64")
+
+
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shape", [(7, 5, 40, 30), (3, 16, 5, 4), (2, 32, 3, 3)])

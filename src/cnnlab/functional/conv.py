@@ -55,20 +55,14 @@ class Conv2d(Function):
         x, weight = ctx.saved_tensors
         if ctx.unbatched:
             grad = grad[None]                                            # (O, oH, oW) -> (1, O, oH, oW)
-        k = kernels.for_arrays(grad, x, weight)
-        need_x, need_w, need_b = ctx.needs_input_grad
         args = (ctx.zero_pads, ctx.stride, ctx.dilation, ctx.groups)
-        gx = gw = gb = None
-        if need_x:
-            gx = k.conv2d_input_grad(grad, weight, x.shape, *args)      # (N, C, H, W) of what was convolved
+        gx, gw, gb = kernels.for_arrays(grad, x, weight).conv2d_backward(grad, x, weight, ctx.needs_input_grad,
+                                                                         *args)
+        if gx is not None:                                               # of what was convolved
             if ctx.padding_mode != "zeros" and ctx.pads != NO_PADDING:
                 gx = pad_array_backward(gx, ctx.input_shape, ctx.pads, ctx.padding_mode)
             if ctx.unbatched:
                 gx = gx[0]
-        if need_w:
-            gw = k.conv2d_weight_grad(x, grad, weight.shape, *args)
-        if need_b:
-            gb = k.conv2d_bias_grad(grad)
         return gx, gw, gb
 
 

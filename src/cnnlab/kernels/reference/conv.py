@@ -12,7 +12,7 @@ from ..windows import sliding_windows
 from .norm import batch_norm_forward
 
 __all__ = ["conv2d_forward", "conv2d_batch_norm_forward", "conv2d_input_grad", "conv2d_weight_grad",
-           "conv2d_bias_grad"]
+           "conv2d_bias_grad", "conv2d_backward"]
 
 
 def _im2col(x, kernel_size, pads, stride, dilation, groups):
@@ -79,3 +79,12 @@ def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
 def conv2d_bias_grad(grad):
     """grad (N, O, oH, oW) -> d bias (O,): the sum over batch and pixels."""
     return grad.sum(axis=(0, 2, 3))
+
+
+def conv2d_backward(grad, x, weight, needs, pads, stride, dilation, groups):
+    """(d input, d weight, d bias), each None where ``needs`` (three bools) says it is not wanted."""
+    need_x, need_w, need_b = needs
+    args = (pads, stride, dilation, groups)
+    return (conv2d_input_grad(grad, weight, x.shape, *args) if need_x else None,
+            conv2d_weight_grad(x, grad, weight.shape, *args) if need_w else None,
+            conv2d_bias_grad(grad) if need_b else None)

@@ -10,6 +10,7 @@ The package, one job per module:
   input_shape, pads, stride, dilation, groups)`` and ``weight_grad(x, grad, weight_shape, pads,
   stride, dilation, groups)``: the public functions' signatures, so the plan's formulation is called
   as it is, with no adapter (``pixels`` has a forward of its own and the columns' gradients).
+- ``bias``: the bias gradient's sums, in either layout.
 - ``epilogue``: the output write, sum + bias, or with ``affine`` (an inference-time batch norm folded
   in: ``conv2d_batch_norm_forward``) (sum + bias) * scale + shift, then an optional ReLU.
 - ``layout``: the channels-last copies the formulations share; ``depthwise_nhwc``: the depthwise
@@ -50,7 +51,9 @@ The formulations, from measured training-step timings (benchmarks/RESULTS.md):
 - ``depthwise`` (groups = channels): no product is large enough for BLAS. NCHW arrays: one (image,
   channel) plane per task, copied into a thread's L1 buffer split by the stride into phase planes,
   so that every tap is one contiguous slice and the plane's sum a few long vector loops (the
-  input gradient a gather per phase plane, the weight gradient a dot product per tap and image).
+  input gradient a gather per phase plane, the weight gradient a dot product per tap and image; at
+  stride 1 ``conv2d_backward`` computes both, and the bias's sums, from one copy of each gradient
+  plane).
   Channels-last arrays (``depthwise_nhwc``), and the input gradient of strides > 1: loops whose
   inner loop runs over the channels.
 
@@ -59,17 +62,14 @@ input, a view of channels-last memory from the others; every kernel reads either
 runs the same loops, except that its products all go to the GEMM (the register tiles are float32).
 """
 
-import numpy as np
-from numba import prange
-
-from .._numba import kernel, num_threads
-from .._rows import folded, wide
+from .._numba import num_threads
 from ..norm import evaluation_affine
 from . import columns, depthwise, direct, pixels
+from .bias import conv2d_bias_grad
 from .plan import choose
 
 __all__ = ["conv2d_forward", "conv2d_batch_norm_forward", "conv2d_input_grad", "conv2d_weight_grad",
-           "conv2d_bias_grad"]
+           "conv2d_bias_grad", "conv2d_backward"]
 
 FORMULATIONS = {"direct": direct, "columns": columns, "depthwise": depthwise, "pixels": pixels}
 
@@ -103,44 +103,17 @@ def conv2d_weight_grad(x, grad, weight_shape, pads, stride, dilation, groups):
     return formulation.weight_grad(x, grad, weight_shape, pads, stride, dilation, groups)
 
 
-@kernel
-def _channel_sums(a, out):
-    """out[c] = sum of a[:, c, :] for NCHW memory as (N, C, H*W), one task per channel: a plane is one
-    vector loop (looping over its rows of 8-24 values ran 3x slower)."""
-    n, c, m = a.shape
-    for ch in prange(c):
-        s = 0.0
-        for b in range(n):
-            plane = a[b, ch]
-            for j in range(m):
-                s += plane[j]
-        out[ch] = s
-
-
-@kernel
-def _row_sums(rows, parts):
-    """parts[t] = the column sums of task t's run of rows (P, C): channels-last memory, whose inner
-    loop runs over the channels (a vector loop) instead of striding through them."""
-    tasks = parts.shape[0]
-    p = rows.shape[0]
-    for t in prange(tasks):
-        acc = parts[t]
-        acc[:] = 0
-        for r in range(p * t // tasks, p * (t + 1) // tasks):
-            row = rows[r]
-            for ch in range(acc.size):
-                acc[ch] += row[ch]
-
-
-def conv2d_bias_grad(grad):
-    """grad (N, O, oH, oW) -> d bias (O,): the sum over batch and pixels."""
-    n, c, h, w = grad.shape
-    nhwc = grad.transpose(0, 2, 3, 1)
-    if nhwc.flags.c_contiguous and grad.size:
-        (rows,), reps = wide(nhwc.reshape(n * h * w, c))
-        parts = np.empty((min(num_threads(), rows.shape[0]), rows.shape[1]))    # float64 sums
-        _row_sums(rows, parts)
-        return folded(parts.sum(axis=0), reps).astype(grad.dtype)
-    out = np.empty(c, grad.dtype)
-    _channel_sums(np.ascontiguousarray(grad).reshape(n, c, h * w), out)
-    return out
+def conv2d_backward(grad, x, weight, needs, pads, stride, dilation, groups):
+    """(d input, d weight, d bias), each None where ``needs`` (three bools) says it is not wanted: the
+    backward's gradients in one call, as ATen's ``convolution_backward``, so that a formulation can
+    compute them in one pass over the gradient (``plan.choose("backward")``); else the three ops."""
+    plan = choose("backward", x.shape, weight.shape, stride, groups, grad.dtype, num_threads())
+    if plan is not None:
+        formulation = FORMULATIONS[plan.formulation]
+        if formulation.fuses(grad, x, needs, stride):
+            return formulation.backward(grad, x, weight, needs, pads, stride, dilation, groups)
+    need_x, need_w, need_b = needs
+    args = (pads, stride, dilation, groups)
+    return (conv2d_input_grad(grad, weight, x.shape, *args) if need_x else None,
+            conv2d_weight_grad(x, grad, weight.shape, *args) if need_w else None,
+            conv2d_bias_grad(grad) if need_b else None)

@@ -15,7 +15,8 @@ Formulations (modules of this package, one shared signature per op, see ``__init
 - ``pixels`` (forward, float32, FEW_PIXELS times fewer output pixels than output channels: a batch-1
   network's last stages): the kernels as they lie times transposed columns, in register tiles.
 - ``depthwise`` (groups = channels, one or more filters per channel): plane tasks on NCHW memory,
-  loops over the channels on channels-last memory (chosen by layout in the module).
+  loops over the channels on channels-last memory (chosen by layout in the module); at stride 1 its
+  backward computes the three gradients in one pass over the gradient's planes.
 """
 
 from collections import namedtuple
@@ -72,7 +73,8 @@ MIN_SPLIT_CHANNELS = 64        # output channels per task, at least, when too fe
 Plan = namedtuple("Plan", "formulation path")
 Plan.__doc__ = """One op's plan: the formulation (a module of this package) and its path in it:
 "direct", "depthwise", "tiles" (register tiles straight from the input), "gemm" (im2col chunks
-through the in-kernel GEMM) or "col2im" (the strided input gradient)."""
+through the in-kernel GEMM), "col2im" (the strided input gradient) or "fused" (the backward's three
+gradients in one pass)."""
 
 
 def tiled(width, dtype, groups, rows=0, threads=1):
@@ -137,14 +139,19 @@ def direct_block(channels, min_blocks=1):
 
 def choose(op, x_shape, weight_shape, stride, groups, dtype=np.float32, threads=1):
     """The plan of ``op`` ("forward", "input_grad", "weight_grad") for a shape, on ``threads``
-    threads (output pixels counted as for 'same' padding, as ``few_pixels`` counts them). Chosen from
+    threads (output pixels counted as for 'same' padding, as ``few_pixels`` counts them); for
+    "backward", the plan of a formulation that computes all three gradients in one pass (its
+    ``fuses`` says for which arrays), or None: then each gradient takes its own plan. Chosen from
     training-step timings of every formulation (benchmarks/RESULTS.md): the columns' formulation
     wins wherever the product has 16+ outputs, even from one input channel; the direct kernel keeps
     narrower outputs (LeNet's 6 channels, a first layer's input gradient) and the weight gradient of
     the first layers."""
     c, o = x_shape[1], weight_shape[0]
     rows = x_shape[0] * -(-x_shape[2] // stride[0]) * -(-x_shape[3] // stride[1])
-    if groups == c and weight_shape[1] == 1 and groups > 1:
+    depthwise = groups == c and weight_shape[1] == 1 and groups > 1
+    if op == "backward":
+        return Plan("depthwise", "fused") if depthwise and stride == (1, 1) else None
+    if depthwise:
         return Plan("depthwise", "depthwise")
     if stride == (1, 1):
         if op == "weight_grad" and c // groups <= DIRECT_WGRAD_MAX_CHANNELS \
