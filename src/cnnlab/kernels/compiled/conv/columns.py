@@ -127,24 +127,24 @@ def _tile_offsets(r0, count, hp, wp, cin, sh, sw, oh, ow, offsets):
 
 
 @helper
-def _convolution_tiles(xflat, offsets, taps, w, target, at, accumulate):
+def _convolution_tiles(xflat, offsets, taps, w, target, at, accumulate, start):
     """One register tile of ``_tiled_convolution`` for w's width (16, 32 or 64 columns)."""
     width = w.shape[1]
     if width == 16:
         if accumulate:
-            tile_convolution(xflat, offsets, taps, w, target, at, R16, V16, True)
+            tile_convolution(xflat, offsets, taps, w, target, at, R16, V16, True, start)
         else:
-            tile_convolution(xflat, offsets, taps, w, target, at, R16, V16, False)
+            tile_convolution(xflat, offsets, taps, w, target, at, R16, V16, False, start)
     elif width == 32:
         if accumulate:
-            tile_convolution(xflat, offsets, taps, w, target, at, R32, V32, True)
+            tile_convolution(xflat, offsets, taps, w, target, at, R32, V32, True, start)
         else:
-            tile_convolution(xflat, offsets, taps, w, target, at, R32, V32, False)
+            tile_convolution(xflat, offsets, taps, w, target, at, R32, V32, False, start)
     else:
         if accumulate:
-            tile_convolution(xflat, offsets, taps, w, target, at, R64, V64, True)
+            tile_convolution(xflat, offsets, taps, w, target, at, R64, V64, True, start)
         else:
-            tile_convolution(xflat, offsets, taps, w, target, at, R64, V64, False)
+            tile_convolution(xflat, offsets, taps, w, target, at, R64, V64, False, start)
 
 
 @kernel
@@ -153,9 +153,10 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, scale, shift, relu, s
     """out (N*oH*oW, O) = the convolution of the padded channels-last input (flattened) with the kernel
     matrix wm (taps*C, O), register tile by register tile, no columns built (``plan.TILES``: 14 rows x
     16 channels, 7 x 32, or 6 x 64 per block of 64 channels, O a multiple of 64), written through the
-    epilogue (bias, scale, shift, relu: ``epilogue``). A task takes a run of output rows (``runs`` of
-    them) and a share of the blocks of 64 outputs (``splits`` shares: ``plan.tile_tasks``), TILE_GROUP
-    rows at a time; each group runs over the kernel panel a block (64 columns x ``taps_per_block``
+    epilogue (bias, scale, shift, relu: ``epilogue``; the tiles start from the bias, and without scale
+    and shift only a ragged tile's rows take a second pass). A task takes a run of output rows
+    (``runs`` of them) and a share of the blocks of 64 outputs (``splits`` shares:
+    ``plan.tile_tasks``), TILE_GROUP rows at a time; each group runs over the kernel panel a block (64 columns x ``taps_per_block``
     taps, sized to stay in L2) at a time, adding block after block into its rows. A ragged last tile
     is computed in scratch and its valid rows copied."""
     rows, o = out.shape
@@ -163,6 +164,8 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, scale, shift, relu, s
     block = o if o <= 32 else 64
     blocks = o // block
     n_taps = taps.size
+    plain = scale.size == 0                   # sum + bias, no scale and shift to apply after
+    zero = np.zeros(o, out.dtype)             # the tiles start from the bias: the write adds none
     for t in prange(runs * splits):
         run, split = t // splits, t % splits
         c0, c1 = blocks * split // splits * block, blocks * (split + 1) // splits * block
@@ -180,11 +183,12 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, scale, shift, relu, s
                         _tile_offsets(r0, count, hp, wp, cin, sh, sw, oh, ow, offsets)
                         target = out[:, k0:k0 + block] if count == tile else scratch[:, k0:k0 + block]
                         at = r0 if count == tile else 0
-                        _convolution_tiles(xflat, offsets, taps[t0:t1], w, target, at, t0 > 0)
+                        _convolution_tiles(xflat, offsets, taps[t0:t1], w, target, at, t0 > 0,
+                                           bias[k0:k0 + block])
             whole = g0 + (g1 - g0) - (g1 - g0) % tile     # rows of whole tiles; the rest in scratch
-            for r in range(g0, g1):
+            for r in range(whole if plain else g0, g1):   # plain: only a ragged tile's rows to move
                 src = out[r] if r < whole else scratch[r - whole]
-                write_channels(out[r], src, bias, scale, shift, relu, c0, c1)
+                write_channels(out[r], src, zero, scale, shift, relu, c0, c1)
 
 
 @helper
