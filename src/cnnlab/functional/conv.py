@@ -56,8 +56,8 @@ class Conv2d(Function):
         if ctx.unbatched:
             grad = grad[None]                                            # (O, oH, oW) -> (1, O, oH, oW)
         args = (ctx.zero_pads, ctx.stride, ctx.dilation, ctx.groups)
-        gx, gw, gb = kernels.for_arrays(grad, x, weight).conv2d_backward(grad, x, weight, ctx.needs_input_grad,
-                                                                         *args)
+        k = kernels.for_arrays(grad, x, weight)
+        gx, gw, gb = k.conv2d_backward(grad, x, weight, ctx.needs_input_grad, *args)
         if gx is not None:                                               # of what was convolved
             if ctx.padding_mode != "zeros" and ctx.pads != NO_PADDING:
                 gx = pad_array_backward(gx, ctx.input_shape, ctx.pads, ctx.padding_mode)

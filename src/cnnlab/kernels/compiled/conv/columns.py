@@ -156,9 +156,9 @@ def _tiled_convolution(xflat, hp, wp, cin, taps, wm, bias, scale, shift, relu, s
     epilogue (bias, scale, shift, relu: ``epilogue``; the tiles start from the bias, and without scale
     and shift only a ragged tile's rows take a second pass). A task takes a run of output rows
     (``runs`` of them) and a share of the blocks of 64 outputs (``splits`` shares:
-    ``plan.tile_tasks``), TILE_GROUP rows at a time; each group runs over the kernel panel a block (64 columns x ``taps_per_block``
-    taps, sized to stay in L2) at a time, adding block after block into its rows. A ragged last tile
-    is computed in scratch and its valid rows copied."""
+    ``plan.tile_tasks``), TILE_GROUP rows at a time; each group runs over the kernel panel a block
+    (64 columns x ``taps_per_block`` taps, sized to stay in L2) at a time, adding block after block
+    into its rows. A ragged last tile is computed in scratch and its valid rows copied."""
     rows, o = out.shape
     tile = R16 if o == 16 else (R32 if o == 32 else R64)
     block = o if o <= 32 else 64
