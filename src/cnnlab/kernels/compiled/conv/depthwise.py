@@ -36,12 +36,11 @@ from . import depthwise_nhwc
 from .epilogue import after, bias_values
 from .layout import _out_size, _padded_size
 
-CHUNK = 16   # values a row copy moves at a time: one AVX-512 vector of float32
-
-
 @helper
 def _copy(src, dst):
-    """dst[:] = src for 1-D runs as long as an image row."""
+    """dst[:] = src for 1-D runs as long as an image row: a plain loop, which LLVM vectorises with its
+    remainder (4,096 planes of 28 rows, one thread: 0.62 ms, as ``numpy.copyto``; fixed 16-value
+    chunks took 1.29 and a slice assignment 1.66)."""
     for t in range(src.size):
         dst[t] = src[t]
 
